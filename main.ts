@@ -1,0 +1,79 @@
+/**
+ * The command line: parses arguments and calls the library in `lib/`. Run `deno task <cmd> --help`.
+ * @module
+ */
+import { Command, CommanderError, Option } from "commander";
+import { ConfigError, DEPTHS } from "./lib/model.ts";
+import { formatShapeTable, shapeTable } from "./lib/shapes.ts";
+import { BACKENDS, initBackend } from "./lib/backend.ts";
+import { parseDepth, parsePositiveInt, parseStages, UsageError, UserError } from "./lib/cli.ts";
+
+const depthOption = () =>
+  new Option("--depth <n>", `ResNet depth: ${Object.keys(DEPTHS).join(" or ")}`).argParser(
+    parseDepth(Object.keys(DEPTHS).map(Number)),
+  );
+const stagesOption = () =>
+  new Option("--stages <a,b,c,d>", "residual blocks per stage b2..b5 (overrides --depth)")
+    .argParser(parseStages);
+const widthOption = () =>
+  new Option("--width <n>", "channels of b1/b2; later stages double it").argParser(
+    parsePositiveInt,
+  );
+const backendOption = () =>
+  new Option("--backend <name>", "tfjs backend").choices([...BACKENDS]).default("auto");
+
+const program = new Command()
+  .name("resnet")
+  .description("d2l's ResNet on Fashion-MNIST with TensorFlow.js on Deno (WebGPU, BLAS or CPU)")
+  .showHelpAfterError(false)
+  .exitOverride();
+
+program.command("shapes")
+  .description("print d2l's per-stage output shapes and parameter counts")
+  .addOption(depthOption().default(18))
+  .addOption(stagesOption())
+  .addOption(widthOption().default(64))
+  .addOption(
+    new Option("--size <px>", "input height and width").argParser(parsePositiveInt).default(224),
+  )
+  .addOption(
+    new Option("--batch <n>", "batch size of the probe input").argParser(parsePositiveInt).default(
+      1,
+    ),
+  )
+  .addOption(backendOption().default("cpu"))
+  .option("--json", "print one JSON document")
+  .action(async (o) => {
+    await initBackend(o.backend);
+    const t = shapeTable({ depth: o.depth, stages: o.stages, width: o.width }, {
+      size: o.size,
+      batch: o.batch,
+    });
+    console.log(o.json ? JSON.stringify(t) : formatShapeTable(t));
+  });
+
+// Subcommands added by later modules register below this line.
+
+/** Parses `args` and runs the command; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander already printed its one-line message (or the help text).
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof UserError) {
+      console.error(`error: ${e.message}`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
