@@ -1,0 +1,47 @@
+/**
+ * The library surface of the d2l ResNet tool: the model, its shape table, the data pipeline, the
+ * backends, training, evaluation and weight interchange with d2l's PyTorch code.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { initBackend, ResNet, shapeTable } from "./mod.ts";
+ * await initBackend("cpu");
+ * const net = new ResNet({ depth: 18 });
+ * const logits = tf.tidy(() => net.apply(tf.zeros([1, 96, 96, 1]), { training: false }));
+ * console.log(logits.shape, shapeTable({ depth: 18 }, { size: 96 }).params); // [1, 10] 11178378
+ * ```
+ * @module
+ */
+
+// Model (lib/model.ts): d2l's Residual, resnet_block and the five-stage ResNet.
+export {
+  BatchNorm2d,
+  BN_EPS,
+  BN_MOMENTUM,
+  ConfigError,
+  Conv2d,
+  DEPTHS,
+  fromTorchKey,
+  Linear,
+  outputSizes,
+  Residual,
+  ResNet,
+  resnetBlock,
+  resolveConfig,
+  torchKey,
+} from "./lib/model.ts";
+export type {
+  ApplyOptions,
+  ParamStore,
+  ResidualOptions,
+  ResNetConfig,
+  ResNetOptions,
+  Stages,
+} from "./lib/model.ts";
+// Shape table (lib/shapes.ts).
+export { formatShapeTable, shapeTable } from "./lib/shapes.ts";
+export type { ShapeRow, ShapeTable } from "./lib/shapes.ts";
+// Backends (lib/backend.ts).
+export { BACKENDS, initBackend } from "./lib/backend.ts";
+export type { BackendInfo, BackendName } from "./lib/backend.ts";
