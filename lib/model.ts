@@ -218,7 +218,14 @@ export class BatchNorm2d {
   /** Normalises; in training mode also updates the running statistics (as PyTorch does). */
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
     if (!training) {
-      return tf.batchNorm4d(x, this.runningMean, this.runningVar, this.bias, this.weight, this.eps);
+      return tf.batchNorm4d(
+        x,
+        this.runningMean as tf.Tensor1D,
+        this.runningVar as tf.Tensor1D,
+        this.bias as tf.Tensor1D,
+        this.weight as tf.Tensor1D,
+        this.eps,
+      );
     }
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     const n = x.shape[0] * x.shape[1] * x.shape[2];
@@ -229,7 +236,14 @@ export class BatchNorm2d {
       const unbiased = tf.mul(variance, n > 1 ? n / (n - 1) : 1);
       this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
     });
-    return tf.batchNorm4d(x, mean, variance, this.bias, this.weight, this.eps);
+    return tf.batchNorm4d(
+      x,
+      mean as tf.Tensor1D,
+      variance as tf.Tensor1D,
+      this.bias as tf.Tensor1D,
+      this.weight as tf.Tensor1D,
+      this.eps,
+    );
   }
 }
 
@@ -253,7 +267,7 @@ export class Linear {
   }
   /** Maps `[n, in]` to `[n, out]`. */
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.fused.matMul({ a: x, b: this.weight as tf.Tensor2D, bias: this.bias });
+    return tf.fused.matMul({ a: x, b: this.weight as tf.Tensor2D, bias: this.bias }) as tf.Tensor2D;
   }
 }
 
