@@ -21,6 +21,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+// tfjs-core's node build registers no gradients; the union package registers them all on the
+// same tfjs-core instance (it requires @tensorflow/tfjs-core 4.22.0 like we do).
+import "@tensorflow/tfjs";
 
 /** Four stage depths (residual blocks per stage b2..b5). */
 export type Stages = [number, number, number, number];
