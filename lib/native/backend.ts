@@ -1,0 +1,57 @@
+/**
+ * The `native` tfjs backend: tfjs' CPU backend with its hot kernels (convolutions and matrix
+ * products through BLAS, BatchNorm, reductions, broadcasting arithmetic and pooling as tight
+ * typed-array loops) replaced. Every other kernel is the CPU backend's own.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { registerNativeBackend } from "./backend.ts";
+ * const r = await registerNativeBackend();
+ * if (r.ok) await tf.setBackend("native");
+ * else console.error(r.reason);
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { openBlas } from "./blas.ts";
+import { nativeKernels } from "./kernels.ts";
+
+/** The tfjs backend name this module registers. */
+export const NATIVE_BACKEND = "native";
+
+/** tfjs' CPU backend under another name; its kernels are registered separately. */
+export class NativeBackend extends MathBackendCPU {}
+
+/** What {@linkcode registerNativeBackend} found. */
+export interface NativeRegistration {
+  /** Whether the `native` backend is registered and usable. */
+  ok: boolean;
+  /** The BLAS library that was opened. */
+  library?: string;
+  /** Why not, in one line, when `ok` is false. */
+  reason?: string;
+}
+
+let registered: NativeRegistration | null = null;
+
+/**
+ * Opens BLAS and registers the `native` backend (priority 0: never chosen by tfjs on its own;
+ * call `tf.setBackend("native")`). Idempotent. Returns `{ok: false, reason}` when no BLAS
+ * library can be opened; never throws for that.
+ */
+export function registerNativeBackend(): Promise<NativeRegistration> {
+  if (registered) return Promise.resolve(registered);
+  const blas = openBlas();
+  if (!blas.ok) return Promise.resolve({ ok: false, reason: blas.reason });
+  const overrides = nativeKernels(blas.sgemm);
+  const overridden = new Set(overrides.map((k) => k.kernelName));
+  for (const k of tf.getKernelsForBackend("cpu")) {
+    if (!overridden.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+  }
+  for (const k of overrides) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+  tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
+  registered = { ok: true, library: blas.library };
+  return Promise.resolve(registered);
+}

@@ -1,0 +1,167 @@
+/**
+ * Opens a CBLAS library (OpenBLAS, Apple's Accelerate, any `libblas.so.3` with the CBLAS symbols)
+ * through `Deno.dlopen` and exposes its single-precision matrix product.
+ *
+ * @example
+ * ```ts
+ * import { openBlas } from "./blas.ts";
+ * const blas = openBlas();
+ * if (blas.ok) {
+ *   const c = new Float32Array(4);
+ *   // C[2x2] = A[2x1] B[1x2]
+ *   blas.sgemm(false, false, 2, 2, 1, 1, new Float32Array([1, 2]), 1, new Float32Array([3, 4]), 2, 0, c, 2);
+ *   console.log(c); // [3, 4, 6, 8]
+ * }
+ * ```
+ * @module
+ */
+
+/** `C = alpha op(A) op(B) + beta C`, row-major; see {@linkcode Blas.sgemm}. */
+export type Sgemm = (
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+) => void;
+
+/** An opened BLAS library. */
+export interface Blas {
+  ok: true;
+  /** The name or path that was opened. */
+  library: string;
+  /** Row-major single-precision GEMM (`cblas_sgemm`). */
+  sgemm: Sgemm;
+}
+
+/** Why no BLAS library could be opened. */
+export interface NoBlas {
+  ok: false;
+  /** One line: what was tried and how to fix it. */
+  reason: string;
+}
+
+const SYMBOLS = {
+  cblas_sgemm: {
+    parameters: [
+      "i32", // order
+      "i32", // transA
+      "i32", // transB
+      "i32", // m
+      "i32", // n
+      "i32", // k
+      "f32", // alpha
+      "buffer", // A
+      "i32", // lda
+      "buffer", // B
+      "i32", // ldb
+      "f32", // beta
+      "buffer", // C
+      "i32", // ldc
+    ],
+    result: "void",
+  },
+} as const;
+
+// CBLAS enum values.
+const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
+
+/** Library names tried in order, per operating system; `RESNET_BLAS` (a path) goes first. */
+export function candidateLibraries(os: string = Deno.build.os): string[] {
+  const fromEnv = envBlas();
+  const names = os === "darwin"
+    ? [
+      "/System/Library/Frameworks/Accelerate.framework/Accelerate",
+      "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+      "/usr/local/opt/openblas/lib/libopenblas.dylib",
+      "libopenblas.dylib",
+    ]
+    : os === "windows"
+    ? ["libopenblas.dll", "openblas.dll"]
+    : [
+      "libopenblas.so.0",
+      "libopenblas.so",
+      "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+      "/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
+      "/usr/lib64/libopenblas.so.0",
+      "libblas.so.3",
+      "libcblas.so.3",
+    ];
+  return fromEnv ? [fromEnv, ...names] : names;
+}
+
+function envBlas(): string | undefined {
+  try {
+    return Deno.env.get("RESNET_BLAS") || undefined;
+  } catch {
+    return undefined; // no --allow-env: just use the defaults
+  }
+}
+
+let cached: Blas | NoBlas | null = null;
+
+/**
+ * Opens the first library of {@linkcode candidateLibraries} that has `cblas_sgemm`; the result is
+ * cached for the process. Never throws: without `--allow-ffi` or any library it returns
+ * `{ok: false, reason}`.
+ */
+export function openBlas(): Blas | NoBlas {
+  if (cached) return cached;
+  const tried: string[] = [];
+  for (const name of candidateLibraries()) {
+    try {
+      const lib = Deno.dlopen(name, SYMBOLS);
+      const f = lib.symbols.cblas_sgemm;
+      const sgemm: Sgemm = (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
+        if (m === 0 || n === 0) return;
+        f(
+          ROW_MAJOR,
+          ta ? TRANS : NO_TRANS,
+          tb ? TRANS : NO_TRANS,
+          m,
+          n,
+          k,
+          alpha,
+          a,
+          lda,
+          b,
+          ldb,
+          beta,
+          c,
+          ldc,
+        );
+      };
+      cached = { ok: true, library: name, sgemm };
+      return cached;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+        cached = {
+          ok: false,
+          reason: "opening a BLAS library needs --allow-ffi: run with deno run --allow-ffi (or -A)",
+        };
+        return cached;
+      }
+      tried.push(name);
+    }
+  }
+  const hint = Deno.build.os === "linux"
+    ? "install one (Debian/Ubuntu: apt-get install libopenblas0-pthread)"
+    : Deno.build.os === "darwin"
+    ? "install OpenBLAS (brew install openblas)"
+    : "install OpenBLAS (libopenblas.dll on the PATH)";
+  cached = {
+    ok: false,
+    reason: `no BLAS library with cblas_sgemm found (tried ${
+      tried.join(", ")
+    }): ${hint} or set RESNET_BLAS to its path`,
+  };
+  return cached;
+}

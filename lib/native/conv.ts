@@ -1,0 +1,214 @@
+/**
+ * 2-D convolutions in NHWC/HWIO as matrix products: im2col (each output pixel's receptive field as
+ * one row) times the filter reshaped to `[kh * kw * in, out]`, through BLAS' `sgemm`; the input
+ * gradient is the product with the transposed filter folded back by col2im, the filter gradient
+ * the product of the transposed columns with the output gradient.
+ *
+ * @example
+ * ```ts
+ * import { openBlas } from "./blas.ts";
+ * import { conv2dForward } from "./conv.ts";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * const blas = openBlas();
+ * if (blas.ok) {
+ *   const info = tf.backend_util.computeConv2DInfo([1, 3, 3, 1], [3, 3, 1, 1], 1, 1, 1);
+ *   const y = conv2dForward(blas.sgemm, info, new Float32Array(9).fill(1), new Float32Array(9).fill(1));
+ *   console.log(y[4]); // 9
+ * }
+ * ```
+ * @module
+ */
+import type { backend_util } from "@tensorflow/tfjs-core";
+import type { Sgemm } from "./blas.ts";
+
+type ConvInfo = backend_util.Conv2DInfo;
+
+/** Column buffers of at most this many floats; larger batches are done in slices of images. */
+const COLS_BUDGET = 8 << 20;
+
+let scratch = new Float32Array(0);
+/** A reusable scratch buffer (the kernels are synchronous, so one is enough). */
+function scratchOf(n: number): Float32Array {
+  if (scratch.length < n) scratch = new Float32Array(n);
+  return scratch.subarray(0, n);
+}
+
+/** Whether the columns are the input itself (1x1, stride 1, no padding). */
+function isPointwise(c: ConvInfo): boolean {
+  return c.filterHeight === 1 && c.filterWidth === 1 && c.strideHeight === 1 &&
+    c.strideWidth === 1 && c.padInfo.top === 0 && c.padInfo.left === 0 &&
+    c.outHeight === c.inHeight && c.outWidth === c.inWidth;
+}
+
+/** Images per slice so that one slice's columns fit in {@linkcode COLS_BUDGET}. */
+function imagesPerSlice(c: ConvInfo): number {
+  const perImage = c.outHeight * c.outWidth * c.filterHeight * c.filterWidth * c.inChannels;
+  return Math.max(1, Math.min(c.batchSize, Math.floor(COLS_BUDGET / Math.max(1, perImage))));
+}
+
+/** Writes the columns of images `[n0, n0 + nb)` of `x` into `cols` (`[nb*oh*ow, kh*kw*cin]`). */
+export function im2col(c: ConvInfo, x: Float32Array, n0: number, nb: number, cols: Float32Array) {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = c;
+  const { dilationHeight: DH, dilationWidth: DW } = c;
+  const top = c.padInfo.top, left = c.padInfo.left;
+  const rowLen = KH * KW * C, segLen = KW * C;
+  let r = 0;
+  for (let n = n0; n < n0 + nb; n++) {
+    const xImg = n * H * W * C;
+    for (let oh = 0; oh < OH; oh++) {
+      const ih0 = oh * SH - top;
+      for (let ow = 0; ow < OW; ow++, r++) {
+        const iw0 = ow * SW - left;
+        const rowOff = r * rowLen;
+        // Whole kernel row inside the image with dilation 1: one contiguous copy per kh.
+        const rowInside = DW === 1 && iw0 >= 0 && iw0 + KW <= W;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = ih0 + kh * DH;
+          const dst = rowOff + kh * segLen;
+          if (ih < 0 || ih >= H) {
+            cols.fill(0, dst, dst + segLen);
+            continue;
+          }
+          const xRow = xImg + ih * W * C;
+          if (rowInside) {
+            const src = xRow + iw0 * C;
+            if (segLen > 32) cols.set(x.subarray(src, src + segLen), dst);
+            else for (let i = 0; i < segLen; i++) cols[dst + i] = x[src + i];
+            continue;
+          }
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = iw0 + kw * DW;
+            const d = dst + kw * C;
+            if (iw < 0 || iw >= W) {
+              for (let i = 0; i < C; i++) cols[d + i] = 0;
+            } else {
+              const src = xRow + iw * C;
+              for (let i = 0; i < C; i++) cols[d + i] = x[src + i];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Adds the columns `cols` of images `[n0, n0 + nb)` back into `dx` (the adjoint of im2col). */
+export function col2im(c: ConvInfo, cols: Float32Array, n0: number, nb: number, dx: Float32Array) {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = c;
+  const { dilationHeight: DH, dilationWidth: DW } = c;
+  const top = c.padInfo.top, left = c.padInfo.left;
+  const rowLen = KH * KW * C;
+  let r = 0;
+  for (let n = n0; n < n0 + nb; n++) {
+    const xImg = n * H * W * C;
+    for (let oh = 0; oh < OH; oh++) {
+      const ih0 = oh * SH - top;
+      for (let ow = 0; ow < OW; ow++, r++) {
+        const iw0 = ow * SW - left;
+        const rowOff = r * rowLen;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = ih0 + kh * DH;
+          if (ih < 0 || ih >= H) continue;
+          const xRow = xImg + ih * W * C;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = iw0 + kw * DW;
+            if (iw < 0 || iw >= W) continue;
+            const s = rowOff + (kh * KW + kw) * C, d = xRow + iw * C;
+            for (let i = 0; i < C; i++) dx[d + i] += cols[s + i];
+          }
+        }
+      }
+    }
+  }
+}
+
+/** `y = conv(x, w)` (NHWC, HWIO); returns `[n, oh, ow, out]`. */
+export function conv2dForward(
+  sgemm: Sgemm,
+  c: ConvInfo,
+  x: Float32Array,
+  w: Float32Array,
+): Float32Array {
+  const K = c.filterHeight * c.filterWidth * c.inChannels, N = c.outChannels;
+  const pix = c.outHeight * c.outWidth;
+  const y = new Float32Array(c.batchSize * pix * N);
+  if (isPointwise(c)) {
+    sgemm(false, false, c.batchSize * pix, N, K, 1, x, K, w, N, 0, y, N);
+    return y;
+  }
+  const step = imagesPerSlice(c);
+  for (let n0 = 0; n0 < c.batchSize; n0 += step) {
+    const nb = Math.min(step, c.batchSize - n0);
+    const rows = nb * pix;
+    const cols = scratchOf(rows * K);
+    im2col(c, x, n0, nb, cols);
+    sgemm(false, false, rows, N, K, 1, cols, K, w, N, 0, y.subarray(n0 * pix * N), N);
+  }
+  return y;
+}
+
+/** The input gradient `dx` (`[n, h, w, in]`) of a convolution, from `dy` and the filter. */
+export function conv2dBackpropInput(
+  sgemm: Sgemm,
+  c: ConvInfo,
+  dy: Float32Array,
+  w: Float32Array,
+): Float32Array {
+  const K = c.filterHeight * c.filterWidth * c.inChannels, N = c.outChannels;
+  const pix = c.outHeight * c.outWidth;
+  const dx = new Float32Array(c.batchSize * c.inHeight * c.inWidth * c.inChannels);
+  if (isPointwise(c)) {
+    sgemm(false, true, c.batchSize * pix, K, N, 1, dy, N, w, N, 0, dx, K);
+    return dx;
+  }
+  const step = imagesPerSlice(c);
+  for (let n0 = 0; n0 < c.batchSize; n0 += step) {
+    const nb = Math.min(step, c.batchSize - n0);
+    const rows = nb * pix;
+    const cols = scratchOf(rows * K);
+    sgemm(false, true, rows, K, N, 1, dy.subarray(n0 * pix * N), N, w, N, 0, cols, K);
+    col2im(c, cols, n0, nb, dx);
+  }
+  return dx;
+}
+
+/** The filter gradient `dw` (`[kh, kw, in, out]`) of a convolution, from `x` and `dy`. */
+export function conv2dBackpropFilter(
+  sgemm: Sgemm,
+  c: ConvInfo,
+  x: Float32Array,
+  dy: Float32Array,
+): Float32Array {
+  const K = c.filterHeight * c.filterWidth * c.inChannels, N = c.outChannels;
+  const pix = c.outHeight * c.outWidth;
+  const dw = new Float32Array(K * N);
+  if (isPointwise(c)) {
+    sgemm(true, false, K, N, c.batchSize * pix, 1, x, K, dy, N, 0, dw, N);
+    return dw;
+  }
+  const step = imagesPerSlice(c);
+  for (let n0 = 0; n0 < c.batchSize; n0 += step) {
+    const nb = Math.min(step, c.batchSize - n0);
+    const rows = nb * pix;
+    const cols = scratchOf(rows * K);
+    im2col(c, x, n0, nb, cols);
+    sgemm(
+      true,
+      false,
+      K,
+      N,
+      rows,
+      1,
+      cols,
+      K,
+      dy.subarray(n0 * pix * N),
+      N,
+      n0 === 0 ? 0 : 1,
+      dw,
+      N,
+    );
+  }
+  return dw;
+}

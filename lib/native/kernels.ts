@@ -1,0 +1,157 @@
+/**
+ * tfjs kernel adapters of the `native` backend: they read tensor data from the CPU backend's store,
+ * call the typed-array implementations of this folder, and fall back to the CPU backend's kernel
+ * for cases those do not cover (other dtypes, dilations with channels-first data, exotic
+ * activations).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { openBlas } from "./blas.ts";
+ * import { nativeKernels } from "./kernels.ts";
+ * const blas = openBlas();
+ * if (blas.ok) console.log(nativeKernels(blas.sgemm).map((k) => k.kernelName));
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import type { Sgemm } from "./blas.ts";
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward } from "./conv.ts";
+import { batchMatMul } from "./matmul.ts";
+
+type Info = tf.TensorInfo;
+type Fast = (
+  inputs: Record<string, Info | undefined>,
+  backend: MathBackendCPU,
+  // deno-lint-ignore no-explicit-any
+  attrs: any,
+) => Info | Info[] | null;
+
+/** The float32 values of a tensor, or null for another dtype. */
+function f32(backend: MathBackendCPU, t: Info | undefined): Float32Array | null {
+  if (!t || t.dtype !== "float32") return null;
+  return backend.data.get(t.dataId).values as Float32Array;
+}
+
+/** A kernel that runs `fast` and, when it returns null, the CPU backend's kernel. */
+function kernel(kernelName: string, fast: Fast): tf.KernelConfig {
+  let cpu: tf.KernelFunc | null = null;
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const r = fast(args.inputs as Record<string, Info>, backend, args.attrs ?? {});
+    if (r) return r;
+    cpu ??= tf.getKernel(kernelName, "cpu")!.kernelFunc;
+    return cpu(args);
+  };
+  return { kernelName, backendName: "native", kernelFunc };
+}
+
+function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  // deno-lint-ignore no-explicit-any
+  attrs: any,
+): tf.backend_util.Conv2DInfo | null {
+  const format = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? "NHWC");
+  if (format !== "channelsLast") return null;
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    format,
+  );
+}
+
+/** Adds a per-channel bias and applies relu in place (the fused epilogue). */
+function epilogue(y: Float32Array, channels: number, bias: Float32Array | null, relu: boolean) {
+  if (bias) {
+    for (let i = 0; i < y.length; i += channels) {
+      for (let c = 0; c < channels; c++) y[i + c] += bias[c];
+    }
+  }
+  if (relu) { for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0; }
+}
+
+function fusedEpilogueOk(
+  backend: MathBackendCPU,
+  bias: Info | undefined,
+  channels: number,
+  // deno-lint-ignore no-explicit-any
+  attrs: any,
+): { bias: Float32Array | null; relu: boolean } | null {
+  const act = attrs.activation ?? "linear";
+  if (act !== "linear" && act !== "relu") return null;
+  let b: Float32Array | null = null;
+  if (bias) {
+    b = f32(backend, bias);
+    if (!b || (b.length !== channels)) return null;
+  }
+  return { bias: b, relu: act === "relu" };
+}
+
+/** The kernels of the `native` backend that replace the CPU backend's. */
+export function nativeKernels(sgemm: Sgemm): tf.KernelConfig[] {
+  const conv: Fast = (inputs, backend, attrs) => {
+    const x = f32(backend, inputs.x), w = f32(backend, inputs.filter);
+    if (!x || !w) return null;
+    const c = convInfo(inputs.x!.shape, inputs.filter!.shape, attrs);
+    if (!c) return null;
+    let ep: ReturnType<typeof fusedEpilogueOk> = { bias: null, relu: false };
+    if (inputs.bias || attrs.activation) {
+      ep = fusedEpilogueOk(backend, inputs.bias, c.outChannels, attrs);
+      if (!ep) return null;
+    }
+    const y = conv2dForward(sgemm, c, x, w);
+    epilogue(y, c.outChannels, ep.bias, ep.relu);
+    return backend.makeTensorInfo(c.outShape, "float32", y);
+  };
+  const convInput: Fast = (inputs, backend, attrs) => {
+    const dy = f32(backend, inputs.dy), w = f32(backend, inputs.filter);
+    if (!dy || !w) return null;
+    const c = convInfo(attrs.inputShape, inputs.filter!.shape, attrs);
+    if (!c) return null;
+    return backend.makeTensorInfo(c.inShape, "float32", conv2dBackpropInput(sgemm, c, dy, w));
+  };
+  const convFilter: Fast = (inputs, backend, attrs) => {
+    const x = f32(backend, inputs.x), dy = f32(backend, inputs.dy);
+    if (!x || !dy) return null;
+    const c = convInfo(inputs.x!.shape, attrs.filterShape, attrs);
+    if (!c) return null;
+    return backend.makeTensorInfo(c.filterShape, "float32", conv2dBackpropFilter(sgemm, c, x, dy));
+  };
+  const matMul: Fast = (inputs, backend, attrs) => {
+    const a = f32(backend, inputs.a), b = f32(backend, inputs.b);
+    if (!a || !b) return null;
+    let ep: ReturnType<typeof fusedEpilogueOk> = { bias: null, relu: false };
+    const n = attrs.transposeB ? inputs.b!.shape.at(-2)! : inputs.b!.shape.at(-1)!;
+    if (inputs.bias || attrs.activation) {
+      ep = fusedEpilogueOk(backend, inputs.bias, n, attrs);
+      if (!ep) return null;
+    }
+    const p = batchMatMul(
+      sgemm,
+      a,
+      inputs.a!.shape,
+      b,
+      inputs.b!.shape,
+      !!attrs.transposeA,
+      !!attrs.transposeB,
+    );
+    if (!p) return null;
+    epilogue(p.values, n, ep.bias, ep.relu);
+    return backend.makeTensorInfo(p.shape, "float32", p.values);
+  };
+  return [
+    kernel(tf.Conv2D, conv),
+    kernel(tf.FusedConv2D, conv),
+    kernel(tf.Conv2DBackpropInput, convInput),
+    kernel(tf.Conv2DBackpropFilter, convFilter),
+    kernel(tf.BatchMatMul, matMul),
+    kernel(tf._FusedMatMul, matMul),
+  ];
+}
