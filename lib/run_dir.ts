@@ -1,0 +1,120 @@
+/**
+ * The run directory of one training run: its file names, atomic writes, and the checks made
+ * before any work starts (the directory can be written; a run to resume or evaluate exists).
+ *
+ * @example
+ * ```ts
+ * import { defaultRunDir, ensureWritableDir, writeFileAtomic } from "./run_dir.ts";
+ * const dir = defaultRunDir(18); // "runs/20260101-120000-resnet18"
+ * await ensureWritableDir(dir);
+ * await writeFileAtomic(`${dir}/note.txt`, "hello");
+ * ```
+ * @module
+ */
+import { UserError } from "./cli.ts";
+
+/** File names inside a run directory. */
+export const RUN_FILES = Object.freeze({
+  /** The tfjs layers model topology and weights manifest. */
+  model: "model.json",
+  /** The weights referenced by model.json. */
+  weights: "weights.bin",
+  /** What resuming needs: position, seed, options, checksums. */
+  checkpoint: "checkpoint.json",
+  /** Config, versions, backend and one record per finished epoch. */
+  history: "history.json",
+  /** One CSV row per finished epoch. */
+  metrics: "metrics.csv",
+  /** Loss and accuracy curves. */
+  curves: "curves.svg",
+});
+
+/** `runs/<yyyymmdd-hhmmss>-resnet<depth>`, in UTC; `depth` null gives `resnet-custom`. */
+export function defaultRunDir(depth: number | null, now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-` +
+    `${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
+  return `runs/${stamp}-resnet${depth ?? "-custom"}`;
+}
+
+/** Joins a run directory and a file name. */
+export function runPath(dir: string, file: string): string {
+  return dir.endsWith("/") ? `${dir}${file}` : `${dir}/${file}`;
+}
+
+/**
+ * Creates `dir` (and parents) and proves it writable by writing and removing a probe file, so
+ * that a bad `--out` fails before training starts; throws {@linkcode UserError} otherwise.
+ */
+export async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    const probe = runPath(dir, `.write-probe-${Deno.pid}`);
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new UserError(
+      `cannot write to output directory ${dir}: ${errorText(e)}; choose another --out`,
+    );
+  }
+}
+
+/**
+ * Writes `data` to a temporary file beside `path`, then renames it over `path`, so readers see
+ * the old or the new content, never a torn file.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new UserError(`cannot write ${path}: ${errorText(e)}`);
+  }
+}
+
+/**
+ * Checks that `dir` is a run directory holding a checkpoint; throws {@linkcode UserError} naming
+ * what is missing.
+ */
+export async function requireRunDir(dir: string): Promise<void> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(dir);
+  } catch {
+    throw new UserError(`run directory ${dir} does not exist: give the --out of a train run`);
+  }
+  if (!st.isDirectory) throw new UserError(`${dir} is not a directory: give a run directory`);
+  for (const f of [RUN_FILES.checkpoint, RUN_FILES.model, RUN_FILES.weights]) {
+    try {
+      await Deno.stat(runPath(dir, f));
+    } catch {
+      throw new UserError(
+        `${dir} holds no checkpoint (${f} is missing): train at least one epoch into it first`,
+      );
+    }
+  }
+}
+
+/** Reads and parses a JSON file of a run; a missing or malformed file is a {@linkcode UserError}. */
+export async function readJsonFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UserError(`cannot read ${path}: ${errorText(e)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UserError(`${path} is corrupt (not valid JSON): re-run training or restore it`);
+  }
+}
+
+/** The first line of an error's message, for one-line reports. */
+export function errorText(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0];
+}
