@@ -54,6 +54,15 @@ program.command("shapes")
 
 // Subcommands added by later modules register below this line.
 
+program.command("info")
+  .description("versions, the backends that run here, and the WebGPU adapter with its limits")
+  .option("--json", "print one JSON document")
+  .action(async (o) => {
+    const { collectInfo, formatInfo } = await import("./lib/info.ts");
+    const info = await collectInfo();
+    console.log(o.json ? JSON.stringify(info) : formatInfo(info));
+  });
+
 /** Parses `args` and runs the command; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
   try {
