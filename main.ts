@@ -6,6 +6,13 @@ import { Command, CommanderError, Option } from "commander";
 import { ConfigError, DEPTHS } from "./lib/model.ts";
 import { formatShapeTable, shapeTable } from "./lib/shapes.ts";
 import { BACKENDS, initBackend } from "./lib/backend.ts";
+import {
+  cliLoadOptions,
+  dataOptions,
+  dataReport,
+  formatDataReport,
+  loadFashionMnist,
+} from "./lib/fashion_mnist.ts";
 import { parseDepth, parsePositiveInt, parseStages, UsageError, UserError } from "./lib/cli.ts";
 
 const depthOption = () =>
@@ -53,6 +60,16 @@ program.command("shapes")
   });
 
 // Subcommands added by later modules register below this line.
+
+const dataCommand = program.command("data")
+  .description("get, verify and cache Fashion-MNIST; print sources, counts and pixel statistics")
+  .option("--json", "print one JSON document")
+  .action(async (o) => {
+    const d = await loadFashionMnist(cliLoadOptions(o));
+    const r = dataReport(d);
+    console.log(o.json ? JSON.stringify(r) : formatDataReport(r, d.files.map((f) => f.kind)));
+  });
+for (const opt of dataOptions()) dataCommand.addOption(opt);
 
 program.command("info")
   .description("versions, the backends that run here, and the WebGPU adapter with its limits")

@@ -24,7 +24,8 @@ import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { UserError } from "./cli.ts";
+import { InvalidArgumentError, Option } from "commander";
+import { collect, parseNonNegativeInt, parsePositiveFloat, UserError } from "./cli.ts";
 import { download, type DownloadOptions, removeStaleTemps, writeFileAtomic } from "./download.ts";
 import { checkPair, decodeIdxImages, decodeIdxLabels } from "./idx.ts";
 
@@ -347,10 +348,64 @@ export async function loadFashionMnist(opts: LoadOptions = {}): Promise<LoadedDa
   return { train: split(0, 1), test: split(2, 3), cache, files: got.map((g) => g.report) };
 }
 
+/** The values of the options made by {@linkcode dataOptions}, as commander parses them. */
+export interface DataCliOptions {
+  dataDir?: string;
+  sourceDir?: string[];
+  mirror?: string[];
+  /** Seconds. */
+  timeout?: number;
+  retries?: number;
+}
+
+function parseMirror(v: string): string {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new InvalidArgumentError("give an http:// or https:// base URL, e.g. http://host/data/.");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new InvalidArgumentError(`${url.protocol} is not supported: give an http(s) URL.`);
+  }
+  return url.href;
+}
+
 /**
- * Maps the CLI's data options (`--data-dir`, repeatable `--source-dir`, repeatable `--mirror`)
- * to {@linkcode LoadOptions}: `--source-dir` adds to the default directories, `--mirror` replaces
- * the default mirrors. Every subcommand that loads data uses this, so they agree.
+ * The commander options every subcommand that loads Fashion-MNIST takes: `--data-dir`,
+ * repeatable `--source-dir` and `--mirror`, `--timeout` and `--retries`. Map their values with
+ * {@linkcode cliLoadOptions}.
+ *
+ * @example
+ * ```ts
+ * const cmd = new Command("data");
+ * for (const opt of dataOptions()) cmd.addOption(opt);
+ * ```
+ */
+export function dataOptions(): Option[] {
+  return [
+    new Option(
+      "--data-dir <dir>",
+      "cache directory (default: $FASHION_MNIST_DIR or data/fashion-mnist)",
+    ),
+    new Option("--source-dir <dir>", "also look for the files in this directory (repeatable)")
+      .argParser(collect),
+    new Option(
+      "--mirror <url>",
+      "download from this base URL instead of the official mirrors (repeatable)",
+    )
+      .argParser((v: string, prev?: string[]) => collect(parseMirror(v), prev)),
+    new Option("--timeout <s>", "abort a download attempt after this many seconds without data")
+      .argParser(parsePositiveFloat).default(30),
+    new Option("--retries <n>", "retries per mirror, with exponential backoff")
+      .argParser(parseNonNegativeInt).default(2),
+  ];
+}
+
+/**
+ * Maps the values of {@linkcode dataOptions} to {@linkcode LoadOptions}: `--source-dir` adds to
+ * the table's directories, `--mirror` replaces the table's mirrors. Every subcommand that loads
+ * data uses this, so they agree.
  *
  * @example
  * ```ts
@@ -358,13 +413,16 @@ export async function loadFashionMnist(opts: LoadOptions = {}): Promise<LoadedDa
  * ```
  */
 export function cliLoadOptions(
-  o: { dataDir?: string; sourceDir?: string[]; mirror?: string[] },
+  o: DataCliOptions,
   table: IdxDatasetSpec = FASHION_MNIST,
 ): LoadOptions {
   return {
     dataDir: o.dataDir,
     sourceDirs: [...table.sourceDirs, ...(o.sourceDir ?? [])],
     mirrors: o.mirror?.length ? [...o.mirror] : [...table.mirrors],
+    timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
+    retries: o.retries,
+    table,
   };
 }
 
