@@ -22,7 +22,13 @@ import { nativeKernels } from "./kernels.ts";
 export const NATIVE_BACKEND = "native";
 
 /** tfjs' CPU backend under another name; its kernels are registered separately. */
-export class NativeBackend extends MathBackendCPU {}
+export class NativeBackend extends MathBackendCPU {
+  constructor() {
+    super();
+    // The CPU backend's first write prints "install tfjs-node to speed things up": not for us.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+}
 
 /** What {@linkcode registerNativeBackend} found. */
 export interface NativeRegistration {

@@ -19,6 +19,9 @@ import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import type { Sgemm } from "./blas.ts";
 import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward } from "./conv.ts";
 import { batchMatMul } from "./matmul.ts";
+import { binary, type BinaryOp, broadcastShape, relu, step } from "./elementwise.ts";
+import { reduce, type ReduceOp, tile } from "./reduce.ts";
+import { maxPool, maxPoolGrad } from "./pool.ts";
 
 type Info = tf.TensorInfo;
 type Fast = (
@@ -34,6 +37,12 @@ function f32(backend: MathBackendCPU, t: Info | undefined): Float32Array | null 
   return backend.data.get(t.dataId).values as Float32Array;
 }
 
+/**
+ * How often each replaced kernel fell back to the CPU backend's own (for tests and profiles: a
+ * fallback in the hot path means a shape or dtype this folder does not cover).
+ */
+export const fallbacks: Map<string, number> = new Map();
+
 /** A kernel that runs `fast` and, when it returns null, the CPU backend's kernel. */
 function kernel(kernelName: string, fast: Fast): tf.KernelConfig {
   let cpu: tf.KernelFunc | null = null;
@@ -41,6 +50,7 @@ function kernel(kernelName: string, fast: Fast): tf.KernelConfig {
     const backend = args.backend as MathBackendCPU;
     const r = fast(args.inputs as Record<string, Info>, backend, args.attrs ?? {});
     if (r) return r;
+    fallbacks.set(kernelName, (fallbacks.get(kernelName) ?? 0) + 1);
     cpu ??= tf.getKernel(kernelName, "cpu")!.kernelFunc;
     return cpu(args);
   };
@@ -146,7 +156,66 @@ export function nativeKernels(sgemm: Sgemm): tf.KernelConfig[] {
     epilogue(p.values, n, ep.bias, ep.relu);
     return backend.makeTensorInfo(p.shape, "float32", p.values);
   };
+  const bin = (op: BinaryOp): Fast => (inputs, backend) => {
+    const a = f32(backend, inputs.a), b = f32(backend, inputs.b);
+    if (!a || !b || !broadcastShape(inputs.a!.shape, inputs.b!.shape)) return null;
+    const r = binary(op, a, inputs.a!.shape, b, inputs.b!.shape);
+    return backend.makeTensorInfo(r.shape, "float32", r.values);
+  };
+  const red = (op: ReduceOp, axisAttr: string): Fast => (inputs, backend, attrs) => {
+    const x = f32(backend, inputs.x);
+    if (!x) return null;
+    const shape = inputs.x!.shape;
+    const axes = tf.util.parseAxisParam(attrs[axisAttr], shape);
+    const r = reduce(op, x, shape, axes, !!attrs.keepDims);
+    return r && backend.makeTensorInfo(r.shape, "float32", r.values);
+  };
+  const unary =
+    (f: (x: Float32Array, attrs: { alpha?: number }) => Float32Array): Fast =>
+    (inputs, backend, attrs) => {
+      const x = f32(backend, inputs.x);
+      return x && backend.makeTensorInfo(inputs.x!.shape, "float32", f(x, attrs));
+    };
+  const poolInfo = (shape: number[], attrs: tf.MaxPoolAttrs) =>
+    tf.backend_util.computePool2DInfo(
+      shape as [number, number, number, number],
+      attrs.filterSize,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
   return [
+    kernel(tf.Add, bin("add")),
+    kernel(tf.Sub, bin("sub")),
+    kernel(tf.Multiply, bin("mul")),
+    kernel(tf.RealDiv, bin("div")),
+    kernel(tf.SquaredDifference, bin("sqdiff")),
+    kernel(tf.Maximum, bin("max")),
+    kernel(tf.Minimum, bin("min")),
+    kernel(tf.Sum, red("sum", "axis")),
+    kernel(tf.Mean, red("mean", "axis")),
+    kernel(tf.Max, red("max", "reductionIndices")),
+    kernel(tf.Relu, unary((x) => relu(x))),
+    kernel(tf.Step, unary((x, a) => step(x, a.alpha ?? 0))),
+    kernel(tf.Tile, (inputs, backend, attrs) => {
+      const x = f32(backend, inputs.x);
+      if (!x) return null;
+      const r = tile(x, inputs.x!.shape, attrs.reps);
+      return backend.makeTensorInfo(r.shape, "float32", r.values);
+    }),
+    kernel(tf.MaxPool, (inputs, backend, attrs) => {
+      const x = f32(backend, inputs.x);
+      if (!x || inputs.x!.shape.length !== 4) return null;
+      const c = poolInfo(inputs.x!.shape, attrs);
+      return backend.makeTensorInfo(c.outShape, "float32", maxPool(c, x));
+    }),
+    kernel(tf.MaxPoolGrad, (inputs, backend, attrs) => {
+      const x = f32(backend, inputs.input), dy = f32(backend, inputs.dy);
+      if (!x || !dy) return null;
+      const c = poolInfo(inputs.input!.shape, attrs);
+      return backend.makeTensorInfo(c.inShape, "float32", maxPoolGrad(c, x, dy));
+    }),
     kernel(tf.Conv2D, conv),
     kernel(tf.FusedConv2D, conv),
     kernel(tf.Conv2DBackpropInput, convInput),

@@ -1,0 +1,252 @@
+/**
+ * Parity of the `native` backend's kernels with tfjs' CPU backend on random shapes: convolutions
+ * (strides 1 and 2, kernels 1x1/3x3/7x7, explicit, valid and same padding, odd sizes, batches 1..3,
+ * fused bias and ReLU) with both gradients, matrix products, broadcasting arithmetic, reductions,
+ * tiling and max pooling with its gradient. Skipped, with the reason printed, without BLAS.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { registerNativeBackend } from "../lib/native/backend.ts";
+import { fallbacks } from "../lib/native/kernels.ts";
+import { mulberry32 } from "../lib/model.ts";
+import { assertClose } from "./golden.ts";
+
+const reg = await registerNativeBackend();
+if (!reg.ok) console.log(`native backend tests skipped: ${reg.reason}`);
+const ignore = !reg.ok;
+
+const rand = mulberry32(42);
+function randn(shape: number[], zeros = 0): { shape: number[]; data: Float32Array } {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = rand() < zeros ? 0 : rand() * 2 - 1;
+  return { shape, data };
+}
+
+/** Runs `fn` on `backend` with fresh tensors made from `inputs`; returns its outputs' values. */
+async function on(
+  backend: string,
+  inputs: { shape: number[]; data: Float32Array }[],
+  fn: (...xs: tf.Tensor[]) => tf.Tensor[],
+): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const before = tf.memory().numTensors;
+  const xs = inputs.map((i) => tf.tensor(i.data, i.shape, "float32"));
+  const ys = fn(...xs);
+  const vals = await Promise.all(ys.map(async (y) => (await y.data()) as Float32Array));
+  const shapes = ys.map((y) => y.shape.join("x"));
+  tf.dispose([...xs, ...ys]);
+  assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+  return vals.map((v, i) => Object.assign(v, { shapeKey: shapes[i] }));
+}
+
+/** Asserts that `fn` gives the same outputs (and shapes) on `native` as on `cpu`. */
+async function parity(
+  what: string,
+  inputs: { shape: number[]; data: Float32Array }[],
+  fn: (...xs: tf.Tensor[]) => tf.Tensor[],
+  allowFallback = false,
+  tol = 1e-4,
+) {
+  const want = await on("cpu", inputs, fn);
+  fallbacks.clear();
+  const got = await on("native", inputs, fn);
+  if (!allowFallback) {
+    assert.deepEqual(Object.fromEntries(fallbacks), {}, `${what}: fell back to the cpu kernels`);
+  }
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    const key = (v: Float32Array) => (v as unknown as { shapeKey: string }).shapeKey;
+    assert.equal(key(got[i]), key(want[i]), `${what}: output ${i} shape`);
+    assertClose(got[i], want[i], tol, tol, `${what}: output ${i}`);
+  }
+}
+
+type Pad = "valid" | "same" | number;
+interface ConvCase {
+  n: number;
+  h: number;
+  w: number;
+  cin: number;
+  cout: number;
+  k: number;
+  s: number;
+  pad: Pad;
+}
+const CONVS: ConvCase[] = [
+  { n: 2, h: 5, w: 5, cin: 3, cout: 4, k: 1, s: 1, pad: 0 }, // pointwise: no im2col
+  { n: 3, h: 7, w: 6, cin: 5, cout: 6, k: 1, s: 2, pad: 0 }, // 1x1 shortcut, stride 2
+  { n: 1, h: 6, w: 6, cin: 3, cout: 3, k: 3, s: 1, pad: 1 },
+  { n: 2, h: 7, w: 5, cin: 4, cout: 8, k: 3, s: 2, pad: 1 }, // odd sizes, stride 2
+  { n: 2, h: 13, w: 11, cin: 1, cout: 8, k: 7, s: 2, pad: 3 }, // the stem
+  { n: 2, h: 9, w: 9, cin: 2, cout: 3, k: 3, s: 2, pad: "same" }, // asymmetric padding
+  { n: 1, h: 6, w: 8, cin: 40, cout: 5, k: 3, s: 1, pad: "valid" }, // long contiguous rows
+];
+
+for (const c of CONVS) {
+  const pad = typeof c.pad === "number" ? [[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]] : c.pad;
+  const name =
+    `conv ${c.k}x${c.k}/${c.s} pad ${c.pad} x [${c.n},${c.h},${c.w},${c.cin}] -> ${c.cout}`;
+  Deno.test({
+    name: `${name}: output, input and filter gradients`,
+    ignore,
+    fn: async () => {
+      const x = randn([c.n, c.h, c.w, c.cin]), f = randn([c.k, c.k, c.cin, c.cout]);
+      const conv = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, pad as "valid");
+      const outShape = tf.tidy(() => conv(tf.zeros(x.shape), tf.zeros(f.shape)).shape);
+      const g = randn(outShape);
+      await parity(name, [x, f, g], (xt, ft, gt) => {
+        const y = conv(xt, ft);
+        const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), gt)))([
+          xt,
+          ft,
+        ]);
+        return [y, dx, df];
+      });
+    },
+  });
+  Deno.test({
+    name: `${name}: fused bias + relu and its gradients`,
+    ignore,
+    fn: async () => {
+      const x = randn([c.n, c.h, c.w, c.cin]), f = randn([c.k, c.k, c.cin, c.cout]);
+      const b = randn([c.cout]);
+      const fused = (a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, activation: "linear" | "relu") =>
+        tf.fused.conv2d({
+          x: a as tf.Tensor4D,
+          filter: w as tf.Tensor4D,
+          strides: c.s,
+          pad: pad as "valid",
+          bias,
+          activation,
+        });
+      await parity(`${name} fused`, [x, f, b], (xt, ft, bt) => {
+        const relu = fused(xt, ft, bt, "relu");
+        const grads = tf.grads((a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) =>
+          tf.sum(tf.square(fused(a, w, bias, "linear")))
+        )([xt, ft, bt]);
+        return [relu, ...grads];
+      });
+    },
+  });
+}
+
+Deno.test({
+  name: "matMul and fused matMul (bias, relu, transposes, batches) with gradients",
+  ignore,
+  fn: async () => {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const a = randn(ta ? [7, 5] : [5, 7]), b = randn(tb ? [3, 7] : [7, 3]), bias = randn([3]);
+      await parity(`matMul ${ta} ${tb}`, [a, b, bias], (at, bt, biast) => {
+        const plain = tf.matMul(at, bt, ta, tb);
+        const fused = tf.fused.matMul({
+          a: at as tf.Tensor2D,
+          b: bt as tf.Tensor2D,
+          transposeA: ta,
+          transposeB: tb,
+          bias: biast,
+          activation: "relu",
+        });
+        const grads = tf.grads((p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) =>
+          tf.sum(tf.square(tf.fused.matMul({
+            a: p as tf.Tensor2D,
+            b: q as tf.Tensor2D,
+            transposeA: ta,
+            transposeB: tb,
+            bias: r,
+          })))
+        )([at, bt, biast]);
+        return [plain, fused, ...grads];
+      });
+    }
+    const a3 = randn([3, 4, 5]), b3 = randn([3, 5, 2]), b1 = randn([1, 5, 2]);
+    await parity("batched matMul", [a3, b3, b1], (a, b, c) => [tf.matMul(a, b), tf.matMul(a, c)]);
+  },
+});
+
+Deno.test({
+  name: "broadcasting arithmetic: add, sub, mul, div, squared difference, max, min",
+  ignore,
+  fn: async () => {
+    const pairs: [number[], number[]][] = [
+      [[2, 3, 4, 5], [2, 3, 4, 5]],
+      [[2, 3, 4, 5], [5]],
+      [[2, 3, 4, 5], [1, 1, 1, 5]],
+      [[2, 3, 4, 5], [2, 1, 1, 5]],
+      [[2, 1, 1, 5], [2, 3, 4, 5]],
+      [[3, 1], [1, 4]],
+      [[], [2, 3]],
+      [[4, 1, 3], [2, 1]],
+    ];
+    for (const [sa, sb] of pairs) {
+      const a = randn(sa), b = randn(sb);
+      for (const v of b.data.keys()) if (Math.abs(b.data[v]) < 0.1) b.data[v] = 0.5; // for div
+      await parity(`[${sa}] op [${sb}]`, [a, b], (x, y) => [
+        tf.add(x, y),
+        tf.sub(x, y),
+        tf.mul(x, y),
+        tf.div(x, y),
+        tf.squaredDifference(x, y),
+        tf.maximum(x, y),
+        tf.minimum(x, y),
+      ]);
+    }
+  },
+});
+
+Deno.test({
+  name: "reductions (sum, mean, max over axes, keepDims), tile, relu and step",
+  ignore,
+  fn: async () => {
+    const x = randn([3, 4, 5, 6], 0.2);
+    const axesList: (number | number[])[] = [[0, 1, 2], [1, 2], [3], 0, [0, 2], [-1], [1]];
+    for (const axes of axesList) {
+      // Non-contiguous axes are left to the CPU backend's kernels.
+      const contiguous = String(axes) !== "0,2";
+      for (const keep of [false, true]) {
+        await parity(`reduce ${axes} keepDims ${keep}`, [x], (t) => [
+          tf.sum(t, axes, keep),
+          tf.mean(t, axes, keep),
+          tf.max(t, axes, keep),
+        ], !contiguous);
+      }
+    }
+    const m = randn([1, 1, 1, 4]);
+    await parity("tile", [m, randn([2, 3])], (t, u) => [
+      tf.tile(t, [2, 3, 2, 1]),
+      tf.tile(u, [3, 2]),
+    ]);
+    await parity("relu, step and relu's gradient", [x], (t) => [
+      tf.relu(t),
+      tf.step(t, 0.3),
+      tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.relu(u), u)))(t),
+    ]);
+  },
+});
+
+Deno.test({
+  name: "max pool 3/2 pad 1 and 2/2 valid, with gradients and ties",
+  ignore,
+  fn: async () => {
+    // Half zeros after ReLU: many windows tie, and ties must pick the same cell as tfjs' CPU.
+    for (const shape of [[2, 7, 7, 3], [1, 8, 6, 5], [3, 5, 9, 2]]) {
+      const x = randn(shape, 0.5), xs = x.data;
+      for (let i = 0; i < xs.length; i++) xs[i] = Math.max(0, xs[i]);
+      for (const [k, s, p] of [[3, 2, 1], [2, 2, 0], [3, 1, 1]] as const) {
+        await parity(`maxPool ${k}/${s} pad ${p} [${shape}]`, [x], (t) => {
+          const pool = (u: tf.Tensor) =>
+            tf.maxPool(u as tf.Tensor4D, k, s, p === 0 ? "valid" : p as 1);
+          const y = pool(t);
+          const dx = tf.grad((u: tf.Tensor) =>
+            tf.sum(tf.mul(pool(u), tf.range(1, y.size + 1).reshape(y.shape)))
+          )(t);
+          return [y, dx];
+        });
+      }
+    }
+  },
+});
