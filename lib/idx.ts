@@ -54,12 +54,12 @@ export interface IdxImageExpect {
 
 function header(bytes: Uint8Array, name: string, magic: number, dims: number): number[] {
   const size = 4 + 4 * dims;
-  if (bytes.length < size) {
-    throw new IdxError(
+  const short = () =>
+    new IdxError(
       `${name}: ${bytes.length} bytes is shorter than the ${size}-byte IDX header; ` +
         "the file is truncated, delete it to fetch it again",
     );
-  }
+  if (bytes.length < 4) throw short();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const got = view.getUint32(0); // DataView reads big-endian by default, as IDX is
   if (got !== magic) {
@@ -69,15 +69,15 @@ function header(bytes: Uint8Array, name: string, magic: number, dims: number): n
         " not an IDX file of that kind",
     );
   }
+  if (bytes.length < size) throw short();
   return Array.from({ length: dims }, (_, i) => view.getUint32(4 + 4 * i));
 }
 
 function checkLength(name: string, have: number, count: number, itemBytes: number, what: string) {
   if (have !== count * itemBytes) {
-    const implied = have / itemBytes;
     throw new IdxError(
-      `${name}: header says ${count} ${what} but the ${have} bytes after the header hold ` +
-        `${Number.isInteger(implied) ? implied : implied.toFixed(2)} (truncated or padded file)`,
+      `${name}: header says ${count} ${what} (${count * itemBytes} bytes) but ${have} bytes ` +
+        `follow the header (${have < count * itemBytes ? "truncated" : "padded"} file)`,
     );
   }
 }
