@@ -141,7 +141,11 @@ export async function probeAdapter(): Promise<AdapterProbe> {
   } catch (e) {
     return { adapter: null, gpu: null, reason: `requesting an adapter failed: ${oneLine(e)}` };
   }
-  if (!gpu) return { adapter: null, gpu: null, reason: "no WebGPU adapter was found" };
+  if (!gpu) {
+    const api = Deno.env.get("DENO_WEBGPU_BACKEND");
+    const reason = `no WebGPU adapter was found${api ? ` with DENO_WEBGPU_BACKEND=${api}` : ""}`;
+    return { adapter: null, gpu: null, reason };
+  }
   return { adapter: describe(gpu), gpu };
 }
 
