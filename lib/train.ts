@@ -280,8 +280,8 @@ async function loop(
           train_loss: sums.lossSum / sums.n,
           train_acc: sums.correct / sums.n,
           test_acc: ev.accuracy,
-          examples_per_sec: sums.n / sums.trainSeconds,
-          epoch_seconds: prior.wallSeconds + (performance.now() - wall0) / 1000,
+          examples_per_sec: round(sums.n / sums.trainSeconds, 2),
+          epoch_seconds: round(prior.wallSeconds + (performance.now() - wall0) / 1000, 3),
           lr: s.lr,
         };
         sessionExamples += examples;
@@ -322,6 +322,11 @@ async function loop(
       examplesPerSec: sessionSeconds > 0 ? sessionExamples / sessionSeconds : NaN,
     };
   }
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
 }
 
 async function exists(path: string): Promise<boolean> {

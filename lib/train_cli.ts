@@ -1,0 +1,353 @@
+/**
+ * The command-line side of training runs: what `train`, `eval` and `export` do once their
+ * arguments are parsed (checks before work starts, data loading, Ctrl-C, output on stdout and
+ * stderr). `main.ts` only parses arguments and calls these.
+ *
+ * @example
+ * ```ts
+ * import { runExport } from "./train_cli.ts";
+ * await runExport({ run: "runs/20260101-120000-resnet18", format: "csv" }); // CSV on stdout
+ * ```
+ * @module
+ */
+import denoJson from "../deno.json" with { type: "json" };
+import { outputSizes, ResNet, resolveConfig } from "./model.ts";
+import { type BackendInfo, type BackendName, initBackend } from "./backend.ts";
+import { UsageError, UserError } from "./cli.ts";
+import {
+  CLASS_NAMES,
+  cliLoadOptions,
+  type DataCliOptions,
+  loadFashionMnist,
+} from "./fashion_mnist.ts";
+import { loadTorchWeights, saveTorchWeights } from "./torch_weights.ts";
+import { loadCheckpoint, readCheckpoint } from "./checkpoint.ts";
+import { D2L_DEFAULTS, train } from "./train.ts";
+import { formatEpoch, metricsCsv, readHistory, type TrainSettings } from "./metrics.ts";
+import { confusionCsv, evaluate, formatEvaluation } from "./evaluate.ts";
+import { writeCurves } from "./plot.ts";
+import { saveLayersModel } from "./layers_model.ts";
+import { defaultRunDir, ensureWritableDir, writeFileAtomic } from "./run_dir.ts";
+import { EpochProgress } from "./progress.ts";
+
+/** Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. */
+export const EXIT_INTERRUPTED = 130;
+
+/** A run stopped by Ctrl-C after saving; the message says how to resume. */
+export class Interrupted extends UserError {
+  override name = "Interrupted";
+  constructor(message: string) {
+    super(message, EXIT_INTERRUPTED);
+  }
+}
+
+/** The backend and adapter without the "backend: " label and the reason, for d2l's summary. */
+export function backendWhat(info: BackendInfo): string {
+  let s = info.summary.replace(/^backend: /, "");
+  const tail = `; ${info.reason}`;
+  if (s.endsWith(tail)) s = s.slice(0, -tail.length);
+  return s;
+}
+
+/** Parsed options of `train` (commander's camelCase names). */
+export interface TrainCliOptions extends DataCliOptions {
+  depth?: number;
+  stages?: number[];
+  width?: number;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  size?: number;
+  limit?: number;
+  testLimit?: number;
+  seed?: number;
+  backend?: BackendName;
+  out?: string;
+  resume?: string;
+  initFrom?: string;
+  json?: boolean;
+}
+
+/** Options that fix a run's identity; `--resume` takes them from the run instead. */
+const FIXED_ON_RESUME = [
+  ["depth", "--depth"],
+  ["stages", "--stages"],
+  ["width", "--width"],
+  ["batchSize", "--batch-size"],
+  ["lr", "--lr"],
+  ["size", "--size"],
+  ["limit", "--limit"],
+  ["testLimit", "--test-limit"],
+  ["seed", "--seed"],
+  ["out", "--out"],
+  ["initFrom", "--init-from"],
+] as const;
+
+/**
+ * `train`: checks the output directory (and a run to resume) before anything slow, initialises
+ * the backend, loads the data, trains with a progress display on stderr and per-epoch lines on
+ * stdout, and ends with d2l's summary. Ctrl-C saves and throws {@linkcode Interrupted}.
+ */
+export async function runTrain(o: TrainCliOptions): Promise<void> {
+  let out: string;
+  let settings: TrainSettings;
+  let model: { stages: number[]; width: number } | undefined;
+  if (o.resume !== undefined) {
+    const given = FIXED_ON_RESUME.filter(([k]) => o[k] !== undefined).map(([, f]) => f);
+    if (given.length) {
+      throw new UsageError(
+        `${given.join(", ")} cannot be combined with --resume: a resumed run keeps its own ` +
+          "settings (only --epochs, --backend, --data-dir and --json may change)",
+      );
+    }
+    out = o.resume;
+    const ckpt = await readCheckpoint(out);
+    settings = { ...ckpt.settings, epochs: o.epochs ?? ckpt.settings.epochs };
+    if (settings.epochs < ckpt.epoch) {
+      throw new UsageError(
+        `--epochs ${settings.epochs} is fewer than the ${ckpt.epoch} epochs ${out} has finished`,
+      );
+    }
+    if (settings.epochs === ckpt.epoch && ckpt.batch === 0) {
+      throw new UserError(
+        `${out} already finished its ${ckpt.epoch} epochs: give --epochs N (more than ` +
+          `${ckpt.epoch}) with --resume to train further`,
+      );
+    }
+    await ensureWritableDir(out);
+  } else {
+    const config = resolveConfig({ depth: o.depth, stages: o.stages, width: o.width });
+    model = { stages: config.stages, width: config.width };
+    settings = {
+      epochs: o.epochs ?? D2L_DEFAULTS.epochs,
+      batchSize: o.batchSize ?? D2L_DEFAULTS.batchSize,
+      lr: o.lr ?? D2L_DEFAULTS.lr,
+      size: o.size ?? D2L_DEFAULTS.size,
+      seed: o.seed ?? D2L_DEFAULTS.seed,
+      limit: o.limit ?? null,
+      testLimit: o.testLimit ?? null,
+    };
+    outputSizes(settings.size); // too small an input is a ConfigError now, not after loading
+    out = o.out ?? defaultRunDir(config.depth);
+    // Before the backend, the data and the first epoch: a bad --out fails in a second.
+    await ensureWritableDir(out);
+    if (o.initFrom !== undefined) {
+      try {
+        await Deno.stat(o.initFrom);
+      } catch {
+        throw new UsageError(`--init-from ${o.initFrom}: no such file`);
+      }
+    }
+  }
+  const backend = await initBackend(o.backend ?? "auto");
+  const data = await loadFashionMnist({ ...cliLoadOptions(o), quiet: o.json });
+  const initFrom = o.initFrom;
+  const ctl = new AbortController();
+  const onSigint = () => {
+    if (ctl.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
+    console.error("\ninterrupt: finishing the current step and saving (Ctrl-C again to quit now)");
+    ctl.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  let result;
+  try {
+    result = await train({
+      data: { train: data.train, test: data.test },
+      out,
+      resume: o.resume !== undefined,
+      model,
+      settings,
+      backend,
+      initWeights: initFrom ? (net) => loadTorchWeights(net, initFrom) : undefined,
+      signal: ctl.signal,
+      progress: new EpochProgress(),
+      versions: { "resnet-d2l": denoJson.version },
+      onEpoch: (r, epochs) => {
+        console.log(o.json ? JSON.stringify({ type: "epoch", ...r }) : formatEpoch(r, epochs));
+      },
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+  const last = result.history.epochs.at(-1);
+  if (result.status === "interrupted") {
+    const c = result.checkpoint;
+    throw new Interrupted(
+      `interrupted; saved epoch ${c.epoch}${c.batch ? ` + ${c.batch} batches` : ""} to ${out}. ` +
+        `Resume with: deno task train --resume ${out}` +
+        (settings.epochs !== D2L_DEFAULTS.epochs ? ` --epochs ${settings.epochs}` : ""),
+    );
+  }
+  if (!last) return;
+  if (o.json) {
+    console.log(JSON.stringify({
+      type: "summary",
+      loss: last.train_loss,
+      train_acc: last.train_acc,
+      test_acc: last.test_acc,
+      examples_per_sec: result.examplesPerSec,
+      backend: backendWhat(backend),
+      out,
+    }));
+  } else {
+    console.log(
+      `loss ${last.train_loss.toFixed(3)}, train acc ${last.train_acc.toFixed(3)}, ` +
+        `test acc ${last.test_acc.toFixed(3)}`,
+    );
+    console.log(`${result.examplesPerSec.toFixed(1)} examples/sec on ${backendWhat(backend)}`);
+    console.error(`run saved in ${out}`);
+  }
+}
+
+/** Parsed options of `eval`. */
+export interface EvalCliOptions extends DataCliOptions {
+  run?: string;
+  weights?: string;
+  depth?: number;
+  stages?: number[];
+  width?: number;
+  size?: number;
+  limit?: number;
+  batchSize?: number;
+  backend?: BackendName;
+  json?: boolean;
+  confusion?: string;
+}
+
+/** Loads the network of `--run DIR` or of `--weights FILE` (+ architecture flags). */
+async function loadNet(
+  o: { run?: string; weights?: string; depth?: number; stages?: number[]; width?: number },
+  command: string,
+): Promise<{ net: ResNet; size: number | null; batchSize: number | null }> {
+  if ((o.run === undefined) === (o.weights === undefined)) {
+    throw new UsageError(
+      `${command} needs exactly one of --run DIR (a train run) or --weights FILE.safetensors`,
+    );
+  }
+  if (o.run !== undefined) {
+    const arch = [["depth", "--depth"], ["stages", "--stages"], ["width", "--width"]] as const;
+    const given = arch.filter(([k]) => o[k] !== undefined).map(([, f]) => f);
+    if (given.length) {
+      throw new UsageError(
+        `${given.join(", ")} cannot be combined with --run (the run has its own)`,
+      );
+    }
+    const { net, checkpoint } = await loadCheckpoint(o.run);
+    return { net, size: checkpoint.settings.size, batchSize: checkpoint.settings.batchSize };
+  }
+  const net = new ResNet({ depth: o.depth, stages: o.stages, width: o.width });
+  try {
+    await loadTorchWeights(net, o.weights!);
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+  return { net, size: null, batchSize: null };
+}
+
+/**
+ * `eval`: test accuracy of a run (or of d2l weights), a per-class table, optionally the
+ * confusion matrix as CSV.
+ */
+export async function runEval(o: EvalCliOptions): Promise<void> {
+  if (o.confusion !== undefined) await checkWritableFile(o.confusion, "--confusion");
+  const backend = await initBackend(o.backend ?? "auto");
+  const { net, size, batchSize } = await loadNet(o, "eval");
+  try {
+    const s = o.size ?? size ?? D2L_DEFAULTS.size;
+    outputSizes(s);
+    const { test } = await loadFashionMnist({ ...cliLoadOptions(o), quiet: o.json });
+    const r = await evaluate(
+      net,
+      test,
+      { size: s, batchSize: o.batchSize ?? batchSize ?? D2L_DEFAULTS.batchSize, limit: o.limit },
+      CLASS_NAMES,
+    );
+    if (o.confusion !== undefined) await writeFileAtomic(o.confusion, confusionCsv(r));
+    if (o.json) {
+      console.log(JSON.stringify({
+        accuracy: r.accuracy,
+        correct: r.correct,
+        n: r.n,
+        per_class: r.perClass.map((c) => ({ class: c.class, name: c.name, accuracy: c.accuracy })),
+        backend: backendWhat(backend),
+      }));
+    } else {
+      console.log(formatEvaluation(r));
+    }
+  } finally {
+    net.dispose();
+  }
+}
+
+/** Export formats: metrics (`csv`, `json`) or weights (`safetensors`, `layers`). */
+export const EXPORT_FORMATS = ["csv", "json", "safetensors", "layers"] as const;
+
+/** Parsed options of `export`. */
+export interface ExportCliOptions {
+  run?: string;
+  weights?: string;
+  depth?: number;
+  stages?: number[];
+  width?: number;
+  size?: number;
+  format?: typeof EXPORT_FORMATS[number];
+  out?: string;
+  plot?: string;
+  backend?: BackendName;
+}
+
+/**
+ * `export`: a run's per-epoch metrics as CSV or JSON (stdout without `--out`), its curves as SVG
+ * (`--plot`), or its weights as d2l safetensors / a tfjs layers model.
+ */
+export async function runExport(o: ExportCliOptions): Promise<void> {
+  const format = o.format ?? "csv";
+  if (format === "csv" || format === "json") {
+    if (o.run === undefined) throw new UsageError(`export --format ${format} needs --run DIR`);
+    if (o.weights !== undefined) {
+      throw new UsageError(`--weights is for --format safetensors or layers, not ${format}`);
+    }
+    await readCheckpoint(o.run);
+    const h = await readHistory(o.run);
+    if (o.out !== undefined) await checkWritableFile(o.out, "--out");
+    if (o.plot !== undefined) await checkWritableFile(o.plot, "--plot");
+    const text = format === "csv" ? metricsCsv(h.epochs) : JSON.stringify(h.epochs, null, 2) + "\n";
+    if (o.out !== undefined) await writeFileAtomic(o.out, text);
+    else await Deno.stdout.write(new TextEncoder().encode(text));
+    if (o.plot !== undefined) await writeCurves(o.plot, h.epochs);
+    return;
+  }
+  if (o.out === undefined) throw new UsageError(`export --format ${format} needs --out`);
+  if (o.plot !== undefined) throw new UsageError("--plot needs --run and --format csv or json");
+  if (format === "safetensors") await checkWritableFile(o.out, "--out");
+  else await ensureWritableDir(o.out);
+  await initBackend(o.backend ?? "cpu");
+  const { net, size } = await loadNet(o, "export");
+  try {
+    if (format === "safetensors") {
+      await saveTorchWeights(net, o.out);
+    } else {
+      const s = o.size ?? size ?? D2L_DEFAULTS.size;
+      outputSizes(s);
+      await saveLayersModel(net, s, o.out);
+    }
+    console.error(`wrote ${o.out}`);
+  } finally {
+    net.dispose();
+  }
+}
+
+/** Fails early (before work) when `path` cannot be created or replaced. */
+async function checkWritableFile(path: string, flag: string): Promise<void> {
+  const probe = `${path}.probe-${Deno.pid}`;
+  try {
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new UserError(
+      `${flag} ${path} cannot be written (${e instanceof Error ? e.message : e}): choose ` +
+        "another path",
+    );
+  }
+}
