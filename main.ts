@@ -14,6 +14,7 @@ import {
   loadFashionMnist,
 } from "./lib/fashion_mnist.ts";
 import { parseDepth, parsePositiveInt, parseStages, UsageError, UserError } from "./lib/cli.ts";
+import { parseNonNegativeInt, parsePositiveFloat } from "./lib/cli.ts";
 
 const depthOption = () =>
   new Option("--depth <n>", `ResNet depth: ${Object.keys(DEPTHS).join(" or ")}`).argParser(
@@ -60,6 +61,86 @@ program.command("shapes")
   });
 
 // Subcommands added by later modules register below this line.
+
+// train, eval, export (lib/train_cli.ts, loaded on use: it pulls in vega and the data code).
+const trainCommand = program.command("train")
+  .description("train the ResNet on Fashion-MNIST as d2l's train_ch6; one run directory per run")
+  .addOption(depthOption())
+  .addOption(stagesOption())
+  .addOption(widthOption())
+  .addOption(new Option("--epochs <n>", "epochs (default 10)").argParser(parsePositiveInt))
+  .addOption(
+    new Option("--batch-size <n>", "images per SGD step (default 256)").argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--lr <x>", "SGD learning rate (default 0.05)").argParser(parsePositiveFloat),
+  )
+  .addOption(
+    new Option("--size <px>", "resize inputs to this (default 96)").argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--limit <n>", "train on the first N training images").argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--test-limit <n>", "test on the first N test images").argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--seed <n>", "seed of the initialisation and shuffling (default 0)").argParser(
+      parseNonNegativeInt,
+    ),
+  )
+  .addOption(backendOption())
+  .option("--out <dir>", "run directory (default runs/<timestamp>-resnet<depth>)")
+  .option("--resume <dir>", "continue the run in DIR from its last checkpoint")
+  .option("--init-from <file>", "start from d2l weights (.safetensors of the state_dict)")
+  .option("--json", "one JSON object per line on stdout")
+  .action(async (o) => (await import("./lib/train_cli.ts")).runTrain(o));
+for (const opt of dataOptions()) trainCommand.addOption(opt);
+
+const evalCommand = program.command("eval")
+  .description("test accuracy of a run (or of d2l weights), per class, with a confusion matrix")
+  .option("--run <dir>", "run directory written by train")
+  .option("--weights <file>", "d2l weights (.safetensors) instead of --run; with --depth etc.")
+  .addOption(depthOption())
+  .addOption(stagesOption())
+  .addOption(widthOption())
+  .addOption(
+    new Option("--size <px>", "input size (default: the run's)").argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--limit <n>", "evaluate the first N test images").argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--batch-size <n>", "images per forward pass (default: the run's)").argParser(
+      parsePositiveInt,
+    ),
+  )
+  .addOption(backendOption())
+  .option("--json", "print one JSON document")
+  .option("--confusion <file.csv>", "write the confusion matrix as CSV")
+  .action(async (o) => (await import("./lib/train_cli.ts")).runEval(o));
+for (const opt of dataOptions()) evalCommand.addOption(opt);
+
+program.command("export")
+  .description("a run's metrics as CSV/JSON and curves as SVG, or its weights for d2l/browsers")
+  .option("--run <dir>", "run directory written by train")
+  .option("--weights <file>", "d2l weights (.safetensors) for --format layers; with --depth etc.")
+  .addOption(depthOption())
+  .addOption(stagesOption())
+  .addOption(widthOption())
+  .addOption(
+    new Option("--format <f>", "csv|json (metrics), safetensors|layers (weights)")
+      .choices(["csv", "json", "safetensors", "layers"]).default("csv"),
+  )
+  .option("--out <path>", "output file (directory for layers); metrics go to stdout without it")
+  .option("--plot <file.svg>", "also draw the loss and accuracy curves")
+  .addOption(
+    new Option("--size <px>", "input size of a layers model (default: the run's)").argParser(
+      parsePositiveInt,
+    ),
+  )
+  .addOption(backendOption().default("cpu"))
+  .action(async (o) => (await import("./lib/train_cli.ts")).runExport(o));
 
 const dataCommand = program.command("data")
   .description("get, verify and cache Fashion-MNIST; print sources, counts and pixel statistics")
