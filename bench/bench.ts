@@ -1,0 +1,530 @@
+/**
+ * `deno task bench [--json] [--quick]`: ResNet training speed (images per second over at least
+ * 20 s after warm-up, first-step seconds, peak RSS) of every tfjs backend available here and of
+ * d2l's PyTorch code (`bench/torch_reference.py`) in the same invocation, with each backend's ratio
+ * to PyTorch. Every measurement runs in its own process (clean memory, a wall-clock cap per run);
+ * the steps are `trainStep` of `lib/step.ts`, the very step that training runs.
+ *
+ * Results are appended to `bench/results/results.jsonl` with the date, machine and versions.
+ *
+ * @example
+ * ```sh
+ * deno task bench                      # ResNet-18, 28x28 and 96x96, batch 64, all backends
+ * deno task bench --quick --json       # a few seconds per run, one JSON object per line
+ * deno task bench --impls native,torch --sizes 28 --batch 64,256 --profile
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { ResNet } from "../lib/model.ts";
+import { trainStep } from "../lib/step.ts";
+import { type BackendName, initBackend } from "../lib/backend.ts";
+
+/** The implementations the bench knows: tfjs backends, then PyTorch. */
+export const IMPLS = ["native", "webgpu", "cpu", "torch"] as const;
+/** One implementation. */
+export type Impl = typeof IMPLS[number];
+
+/** One measured (or failed) run. */
+export interface BenchRow {
+  impl: Impl;
+  depth: number;
+  size: number;
+  batch: number;
+  /** Training images per second over the measured steps; null when none finished. */
+  img_per_s: number | null;
+  /** Seconds of the first step (graph set-up, allocations, shader compilation). */
+  first_step_s: number | null;
+  /** Measured steps and their seconds. */
+  steps: number;
+  seconds: number;
+  /** Peak resident memory of the process, MiB. */
+  peak_rss_mb: number | null;
+  /** "ok", or why not: "unavailable: ...", "did not finish N steps in X s", "failed: ...". */
+  status: string;
+  /** What ran (backend summary or PyTorch version). */
+  detail?: string;
+  /** The per-kernel profile of one step (with --profile, tfjs backends). */
+  profile?: KernelTime[];
+}
+
+/** Time spent in one kernel during one profiled step. */
+export interface KernelTime {
+  kernel: string;
+  ms: number;
+  calls: number;
+}
+
+const HERE = new URL(".", import.meta.url);
+
+// ---------------------------------------------------------------------------------------------
+// Worker: one implementation, one configuration, in this process.
+
+interface WorkerArgs {
+  impl: Exclude<Impl, "torch">;
+  depth: number;
+  size: number;
+  batch: number;
+  seconds: number;
+  warmup: number;
+  profile: boolean;
+}
+
+function emit(o: Record<string, unknown>): void {
+  console.log(JSON.stringify(o));
+}
+
+/** Peak resident set size of this process in MiB (Linux), else the current RSS. */
+function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return Deno.memoryUsage().rss / 2 ** 20;
+}
+
+async function runWorker(a: WorkerArgs): Promise<void> {
+  let summary: string;
+  try {
+    summary = (await initBackend(a.impl as BackendName, { announce: false })).summary;
+  } catch (e) {
+    emit({ event: "error", message: `unavailable: ${(e as Error).message.split("\n")[0]}` });
+    return;
+  }
+  const net = new ResNet({ depth: a.depth, seed: 0 });
+  const opt = tf.train.sgd(0.05);
+  const x = tf.randomUniform([a.batch, a.size, a.size, 1], 0, 1, "float32", 1) as tf.Tensor4D;
+  const labels = tf.tensor1d(Array.from({ length: a.batch }, (_, i) => (i * 7) % 10), "int32");
+  const step = async () => {
+    const r = trainStep(net, opt, x, labels);
+    // Reading the loss waits for the step to finish (as training does to report it).
+    await r.loss.data();
+    tf.dispose([r.loss, r.correct]);
+  };
+  emit({ event: "start", detail: summary });
+  let t0 = performance.now();
+  await step();
+  emit({ event: "first", seconds: (performance.now() - t0) / 1000 });
+  for (let i = 0; i < a.warmup; i++) await step();
+  let steps = 0, elapsed = 0;
+  t0 = performance.now();
+  while (elapsed < a.seconds || steps < 2) {
+    await step();
+    steps++;
+    elapsed = (performance.now() - t0) / 1000;
+    emit({ event: "step", steps, seconds: elapsed });
+  }
+  let profile: KernelTime[] | undefined;
+  if (a.profile) profile = await profileStep(() => trainStep(net, opt, x, labels));
+  emit({ event: "done", steps, seconds: elapsed, peak_rss_mb: peakRssMb(), profile });
+  tf.dispose([x, labels]);
+  net.dispose();
+}
+
+/** Kernel times of one call of `step`, summed per kernel, largest first. */
+async function profileStep(step: () => { loss: tf.Tensor; correct: tf.Tensor }) {
+  const info = await tf.profile(() => {
+    const r = step();
+    return [r.loss, r.correct];
+  });
+  const by = new Map<string, KernelTime>();
+  for (const k of info.kernels) {
+    // Op wrappers ("fusedConv2d__op") also appear; they contain their kernel: skip them.
+    if (k.name.endsWith("__op")) continue;
+    const e = by.get(k.name) ?? { kernel: k.name, ms: 0, calls: 0 };
+    e.ms += Number(k.kernelTimeMs);
+    e.calls++;
+    by.set(k.name, e);
+  }
+  tf.dispose(info.result as tf.Tensor[]);
+  return [...by.values()].sort((p, q) => q.ms - p.ms);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent: spawn one process per run, cap its wall time, collect rows.
+
+interface RunOptions {
+  depth: number;
+  size: number;
+  batch: number;
+  seconds: number;
+  warmup: number;
+  cap: number;
+  profile: boolean;
+  python: string | null;
+}
+
+/** Runs `cmd`, handing each stdout JSON line to `onLine`; kills it after `cap` seconds. */
+async function spawnJson(
+  cmd: string,
+  args: string[],
+  cap: number,
+  onLine: (o: Record<string, unknown>) => void,
+): Promise<{ code: number; timedOut: boolean; stderr: string }> {
+  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, cap * 1000);
+  const errText = new Response(child.stderr).text();
+  let buf = "";
+  const dec = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    buf += dec.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line.startsWith("{")) {
+        try {
+          onLine(JSON.parse(line));
+        } catch {
+          // not ours
+        }
+      }
+    }
+  }
+  const status = await child.status;
+  clearTimeout(timer);
+  return { code: status.code, timedOut, stderr: await errText };
+}
+
+async function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
+  const row: BenchRow = {
+    impl,
+    depth: o.depth,
+    size: o.size,
+    batch: o.batch,
+    img_per_s: null,
+    first_step_s: null,
+    steps: 0,
+    seconds: 0,
+    peak_rss_mb: null,
+    status: "ok",
+  };
+  if (impl === "torch") {
+    if (!o.python) {
+      row.status = "skipped: no python3 with PyTorch (Debian: apt-get install python3-torch)";
+      return row;
+    }
+    const r = await spawnJson(
+      o.python,
+      [
+        new URL("torch_reference.py", HERE).pathname,
+        ...["--depth", `${o.depth}`, "--size", `${o.size}`, "--batch", `${o.batch}`],
+        ...["--seconds", `${o.seconds}`, "--warmup", `${o.warmup}`, "--threads", "2"],
+      ],
+      o.cap,
+      (j) => {
+        row.img_per_s = j.img_per_s as number;
+        row.first_step_s = j.first_step_s as number;
+        row.steps = j.steps as number;
+        row.seconds = j.seconds as number;
+        row.peak_rss_mb = j.peak_rss_mb as number;
+        row.detail = `${j.version}, ${j.threads} threads`;
+      },
+    );
+    if (r.timedOut) row.status = `did not finish in ${o.cap} s`;
+    else if (r.code !== 0 || row.img_per_s === null) row.status = `failed: ${lastLine(r.stderr)}`;
+    return row;
+  }
+  let done = false, error: string | null = null;
+  const r = await spawnJson(
+    Deno.execPath(),
+    [
+      "run",
+      "-A",
+      new URL(import.meta.url).pathname,
+      "--worker",
+      impl,
+      ...["--depth", `${o.depth}`, "--sizes", `${o.size}`, "--batch", `${o.batch}`],
+      ...["--seconds", `${o.seconds}`, "--warmup", `${o.warmup}`],
+      ...(o.profile ? ["--profile"] : []),
+    ],
+    o.cap,
+    (j) => {
+      if (j.event === "error") error = j.message as string;
+      if (j.event === "start") row.detail = j.detail as string;
+      if (j.event === "first") row.first_step_s = j.seconds as number;
+      if (j.event === "step" || j.event === "done") {
+        row.steps = j.steps as number;
+        row.seconds = j.seconds as number;
+      }
+      if (j.event === "done") {
+        done = true;
+        row.peak_rss_mb = j.peak_rss_mb as number;
+        if (j.profile) row.profile = j.profile as KernelTime[];
+      }
+    },
+  );
+  if (error) row.status = error;
+  else if (r.timedOut && !done) {
+    const phase = row.first_step_s === null
+      ? "its first step"
+      : row.steps === 0
+      ? `${o.warmup + 1} warm-up steps`
+      : `${o.seconds} s of steps (${row.steps} measured)`;
+    row.status = `did not finish ${phase} in ${o.cap} s`;
+  } else if (!done) row.status = `failed: ${lastLine(r.stderr)}`;
+  if (row.steps > 0 && row.seconds > 0) row.img_per_s = row.steps * o.batch / row.seconds;
+  if (!done && row.steps < 2) row.img_per_s = null;
+  return row;
+}
+
+function lastLine(s: string): string {
+  const lines = s.trim().split("\n").filter((l) => l.trim());
+  return lines.length ? lines[lines.length - 1].slice(0, 200) : "no output";
+}
+
+/** The first python3 that imports torch, or null. */
+async function findTorchPython(prefer?: string): Promise<string | null> {
+  const candidates = prefer ? [prefer] : ["python3", "/usr/bin/python3"];
+  for (const py of candidates) {
+    try {
+      const out = await new Deno.Command(py, {
+        args: ["-c", "import torch"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (out.success) return py;
+    } catch {
+      // not installed
+    }
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting.
+
+/** The machine and software versions, for the results file. */
+export async function environment(python: string | null): Promise<Record<string, unknown>> {
+  let cpu = Deno.build.arch as string;
+  try {
+    const m = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"));
+    if (m) cpu = m[1].trim();
+  } catch {
+    // not Linux
+  }
+  let torch: string | null = null;
+  if (python) {
+    const out = await new Deno.Command(python, {
+      args: ["-c", "import torch; print(torch.__version__)"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    torch = new TextDecoder().decode(out.stdout).trim() || null;
+  }
+  return {
+    date: new Date().toISOString(),
+    machine: { cpu, cores: navigator.hardwareConcurrency, os: Deno.build.os },
+    loadavg_at_start: Deno.loadavg(),
+    versions: { deno: Deno.version.deno, tfjs: tf.version_core, torch },
+  };
+}
+
+function fmtNum(v: number | null, digits = 1): string {
+  return v === null ? "-" : v.toFixed(digits);
+}
+
+/** The human table: one row per run, with the ratio to PyTorch's images/s of the same shape. */
+export function formatTable(rows: BenchRow[]): string {
+  const head = ["impl", "depth", "size", "batch", "img/s", "first step", "peak RSS", "vs torch"];
+  const body = rows.map((r) => {
+    const t = rows.find((q) =>
+      q.impl === "torch" && q.size === r.size && q.batch === r.batch && q.depth === r.depth
+    );
+    const ratio = r.img_per_s !== null && t?.img_per_s
+      ? `${(r.img_per_s / t.img_per_s).toFixed(2)}x`
+      : "-";
+    return [
+      r.impl,
+      `${r.depth}`,
+      `${r.size}`,
+      `${r.batch}`,
+      fmtNum(r.img_per_s),
+      r.first_step_s === null ? "-" : `${r.first_step_s.toFixed(2)} s`,
+      r.peak_rss_mb === null ? "-" : `${Math.round(r.peak_rss_mb)} MiB`,
+      ratio,
+      r.status === "ok" ? "" : r.status,
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < head.length ? c.padEnd(widths[i]) : c)).join("  ").trimEnd();
+  return [line(head), ...body.map(line)].join("\n");
+}
+
+/** A per-kernel profile as a table (ms per step, share, calls). */
+export function formatProfile(p: KernelTime[], top = 15): string {
+  const total = p.reduce((s, k) => s + k.ms, 0);
+  const lines = p.slice(0, top).map((k) =>
+    `${k.kernel.padEnd(22)} ${k.ms.toFixed(1).padStart(8)} ms ${
+      (100 * k.ms / total).toFixed(1).padStart(5)
+    }% ${String(k.calls).padStart(5)} calls`
+  );
+  return [...lines, `${"total".padEnd(22)} ${total.toFixed(1).padStart(8)} ms`].join("\n");
+}
+
+async function appendResults(env: Record<string, unknown>, rows: BenchRow[], command: string) {
+  const dir = new URL("results/", HERE);
+  await Deno.mkdir(dir, { recursive: true });
+  const file = new URL("results.jsonl", dir);
+  let old = "";
+  try {
+    old = await Deno.readTextFile(file);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const add = rows.map((r) => {
+    const { profile: _, ...rest } = r;
+    return JSON.stringify({ ...env, command, ...rest });
+  }).join("\n");
+  const tmp = new URL(`results.jsonl.tmp${Deno.pid}`, dir);
+  await Deno.writeTextFile(tmp, old + (old && !old.endsWith("\n") ? "\n" : "") + add + "\n");
+  await Deno.rename(tmp, file);
+  return file.pathname;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line.
+
+function list<T>(parse: (s: string) => T) {
+  return (v: string): T[] => v.split(",").filter((s) => s.trim()).map((s) => parse(s.trim()));
+}
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("give a positive integer");
+  return n;
+}
+function positive(v: string): number {
+  const n = Number(v);
+  if (!(n > 0)) throw new InvalidArgumentError("give a positive number");
+  return n;
+}
+function impl(v: string): Impl {
+  if (!(IMPLS as readonly string[]).includes(v)) {
+    throw new InvalidArgumentError(`unknown implementation ${v}: use ${IMPLS.join(", ")}`);
+  }
+  return v as Impl;
+}
+
+/** Parses `args` and runs the benchmark; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const program = new Command()
+    .name("bench")
+    .description("ResNet training speed of each backend here and of d2l's PyTorch code")
+    .exitOverride()
+    .option("--json", "print one JSON object per run instead of the table")
+    .option("--quick", "short runs (3 s measured, 1 warm-up step, 90 s cap): a smoke test")
+    .addOption(
+      new Option("--depth <n>", "ResNet depth (18 or 34)").argParser(positiveInt).default(18),
+    )
+    .addOption(
+      new Option("--sizes <list>", "input sizes").argParser(list(positiveInt)).default([28, 96]),
+    )
+    .addOption(
+      new Option("--batch <list>", "batch sizes").argParser(list(positiveInt)).default([64]),
+    )
+    .addOption(
+      new Option("--impls <list>", `implementations: ${IMPLS.join(",")}`).argParser(list(impl))
+        .default([...IMPLS]),
+    )
+    .addOption(
+      new Option("--seconds <s>", "measured seconds per run (default 20, --quick 3)").argParser(
+        positive,
+      ),
+    )
+    .addOption(
+      new Option("--cap <s>", "wall-clock cap per run (default 240, --quick 90)").argParser(
+        positive,
+      ),
+    )
+    .option("--profile", "print a per-kernel profile of one step for each tfjs backend")
+    .option("--no-save", "do not append to bench/results/results.jsonl")
+    .option("--python <path>", "python3 with PyTorch (default: the first python3 that imports it)")
+    .addOption(new Option("--worker <impl>").hideHelp())
+    .addOption(new Option("--warmup <n>").hideHelp().argParser(Number));
+  try {
+    program.parse(args, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    throw e;
+  }
+  const o = program.opts();
+  const quick = !!o.quick;
+  const seconds: number = o.seconds ?? (quick ? 3 : 20);
+  const warmup: number = o.warmup ?? (quick ? 1 : 2);
+  if (o.worker) {
+    await runWorker({
+      impl: o.worker,
+      depth: o.depth,
+      size: o.sizes[0],
+      batch: o.batch[0],
+      seconds,
+      warmup,
+      profile: !!o.profile,
+    });
+    return 0;
+  }
+  if (o.depth !== 18 && o.depth !== 34) {
+    console.error(`error: --depth ${o.depth}: use 18 or 34`);
+    return 2;
+  }
+  const cap: number = o.cap ?? (quick ? 90 : 240);
+  const impls: Impl[] = o.impls;
+  const python = impls.includes("torch") ? await findTorchPython(o.python) : null;
+  const env = await environment(python);
+  const rows: BenchRow[] = [];
+  for (const size of o.sizes as number[]) {
+    for (const batch of o.batch as number[]) {
+      for (const i of impls) {
+        console.error(`bench: ${i}, ResNet-${o.depth}, ${size}x${size}, batch ${batch} ...`);
+        const row = await measure(i, {
+          depth: o.depth,
+          size,
+          batch,
+          seconds,
+          warmup,
+          cap,
+          profile: !!o.profile,
+          python,
+        });
+        rows.push(row);
+        if (o.json) {
+          const { profile: _, ...rest } = row;
+          console.log(JSON.stringify(rest));
+        }
+        if (row.profile && !o.json) {
+          console.error(`profile of one step, ${i} ${size}x${size} batch ${batch}:`);
+          console.error(formatProfile(row.profile));
+        }
+      }
+    }
+  }
+  const load = Deno.loadavg();
+  if (!o.json) {
+    const m = env.machine as { cpu: string; cores: number };
+    console.log(
+      `ResNet-${o.depth} training, images/s after warm-up (${seconds} s measured per run); ` +
+        `${m.cpu}, ${m.cores} cores; load average ${load.map((v) => v.toFixed(1)).join(" ")}`,
+    );
+    console.log(formatTable(rows));
+  }
+  if (o.save) {
+    const command = `deno task bench ${args.join(" ")}`.trim();
+    const file = await appendResults({ ...env, loadavg_at_end: load }, rows, command);
+    console.error(`bench: results appended to ${file}`);
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

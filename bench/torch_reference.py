@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""d2l's ResNet in PyTorch, timed the way bench/bench.ts times ours: training steps per second.
+
+The model is d2l's published code ("Dive into Deep Learning", chapter "Modern Convolutional
+Neural Networks", section ResNet): ``Residual``, ``resnet_block`` and the b1..b5 network, with
+``train_ch6``'s Xavier-uniform initialisation of conv and linear weights and its SGD step
+(cross-entropy loss, zero_grad, backward, step; the accuracy count under no_grad).
+
+Prints one JSON object on stdout:
+{"impl": "torch", "depth", "size", "batch", "img_per_s", "first_step_s", "steps", "seconds",
+ "peak_rss_mb", "threads", "version"}
+
+Usage: python3 bench/torch_reference.py [--depth 18] [--size 28] [--batch 64] [--seconds 20]
+       [--warmup 2] [--threads 2]
+"""
+import argparse
+import json
+import resource
+import sys
+import time
+
+try:
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+except ImportError as e:  # the caller turns this into a "skipped" row
+    print(f"error: PyTorch is not installed ({e}); on Debian: apt-get install python3-torch",
+          file=sys.stderr)
+    sys.exit(3)
+
+
+class Residual(nn.Module):
+    """d2l's residual block."""
+
+    def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1,
+                               stride=strides)
+        self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1)
+        if use_1x1conv:
+            self.conv3 = nn.Conv2d(input_channels, num_channels, kernel_size=1, stride=strides)
+        else:
+            self.conv3 = None
+        self.bn1 = nn.BatchNorm2d(num_channels)
+        self.bn2 = nn.BatchNorm2d(num_channels)
+
+    def forward(self, X):
+        Y = F.relu(self.bn1(self.conv1(X)))
+        Y = self.bn2(self.conv2(Y))
+        if self.conv3:
+            X = self.conv3(X)
+        Y += X
+        return F.relu(Y)
+
+
+def resnet_block(input_channels, num_channels, num_residuals, first_block=False):
+    """d2l's resnet_block."""
+    blk = []
+    for i in range(num_residuals):
+        if i == 0 and not first_block:
+            blk.append(Residual(input_channels, num_channels, use_1x1conv=True, strides=2))
+        else:
+            blk.append(Residual(num_channels, num_channels))
+    return blk
+
+
+STAGES = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+
+
+def resnet(depth=18):
+    """d2l's ResNet-18 (b1..b5, global average pool, flatten, linear); depth 34 re-stages it."""
+    s = STAGES[depth]
+    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3),
+                       nn.BatchNorm2d(64), nn.ReLU(),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    b2 = nn.Sequential(*resnet_block(64, 64, s[0], first_block=True))
+    b3 = nn.Sequential(*resnet_block(64, 128, s[1]))
+    b4 = nn.Sequential(*resnet_block(128, 256, s[2]))
+    b5 = nn.Sequential(*resnet_block(256, 512, s[3]))
+    return nn.Sequential(b1, b2, b3, b4, b5, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
+                         nn.Linear(512, 10))
+
+
+def init_weights(m):
+    """train_ch6's initialisation."""
+    if type(m) == nn.Linear or type(m) == nn.Conv2d:
+        nn.init.xavier_uniform_(m.weight)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--depth", type=int, default=18, choices=sorted(STAGES))
+    p.add_argument("--size", type=int, default=28)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--lr", type=float, default=0.05)
+    a = p.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    net = resnet(a.depth)
+    net.apply(init_weights)
+    net.train()
+    optimizer = torch.optim.SGD(net.parameters(), lr=a.lr)
+    loss = nn.CrossEntropyLoss()
+    X = torch.rand(a.batch, 1, a.size, a.size)
+    y = torch.randint(0, 10, (a.batch,))
+
+    def step():
+        # train_ch6's body.
+        optimizer.zero_grad()
+        y_hat = net(X)
+        l = loss(y_hat, y)
+        l.backward()
+        optimizer.step()
+        with torch.no_grad():
+            correct = float((y_hat.argmax(axis=1) == y).sum())
+        return float(l), correct
+
+    t0 = time.perf_counter()
+    step()
+    first = time.perf_counter() - t0
+    for _ in range(a.warmup):
+        step()
+    steps = 0
+    t0 = time.perf_counter()
+    while True:
+        step()
+        steps += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed >= a.seconds and steps >= 2:
+            break
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({
+        "impl": "torch", "depth": a.depth, "size": a.size, "batch": a.batch,
+        "img_per_s": steps * a.batch / elapsed, "first_step_s": first, "steps": steps,
+        "seconds": elapsed, "peak_rss_mb": rss_kb / 1024, "threads": a.threads,
+        "version": f"torch {torch.__version__}",
+    }))
+
+
+if __name__ == "__main__":
+    main()
