@@ -45,3 +45,45 @@ export type { ShapeRow, ShapeTable } from "./lib/shapes.ts";
 // Backends (lib/backend.ts).
 export { BACKENDS, initBackend } from "./lib/backend.ts";
 export type { BackendInfo, BackendName } from "./lib/backend.ts";
+// Data (lib/idx.ts, lib/download.ts, lib/fashion_mnist.ts, lib/batches.ts): Fashion-MNIST.
+export {
+  checkPair,
+  decodeIdxImages,
+  decodeIdxLabels,
+  encodeIdxImages,
+  encodeIdxLabels,
+  IDX_IMAGES_MAGIC,
+  IDX_LABELS_MAGIC,
+  IdxError,
+} from "./lib/idx.ts";
+export type { IdxImageExpect, IdxImages, IdxLabels } from "./lib/idx.ts";
+export {
+  download,
+  DownloadError,
+  removeStaleTemps,
+  tempPathFor,
+  writeFileAtomic,
+} from "./lib/download.ts";
+export type { DownloadOptions, DownloadResult } from "./lib/download.ts";
+export {
+  CLASS_NAMES,
+  cliLoadOptions,
+  dataOptions,
+  dataReport,
+  defaultDataDir,
+  FASHION_MNIST,
+  formatDataReport,
+  loadFashionMnist,
+} from "./lib/fashion_mnist.ts";
+export type {
+  DataCliOptions,
+  DataReport,
+  FileReport,
+  IdxDatasetSpec,
+  IdxFileSpec,
+  LoadedDataset,
+  LoadOptions,
+  Split,
+} from "./lib/fashion_mnist.ts";
+export { batchCount, batches, epochOrder } from "./lib/batches.ts";
+export type { Batch, BatchOptions } from "./lib/batches.ts";
