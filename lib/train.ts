@@ -245,6 +245,8 @@ async function loop(
             sinceRead = 0;
             await readBack();
           }
+          // A macrotask turn lets a Ctrl-C handler run even when the backend never awaits.
+          await new Promise((r) => setTimeout(r, 0));
           if (opts.signal?.aborted && step < stepsPerEpoch) {
             interrupted = true;
             break;
