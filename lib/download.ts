@@ -64,9 +64,15 @@ export class DownloadError extends Error {
 }
 
 const MB = 1024 * 1024;
-const fmtMB = (n: number) => `${(n / MB).toFixed(1)} MB`;
+const fmtMB = (n: number) => n < MB ? `${(n / 1024).toFixed(1)} kB` : `${(n / MB).toFixed(1)} MB`;
 const fmtSeconds = (s: number) =>
-  !Number.isFinite(s) ? "?" : s < 60 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
+  !Number.isFinite(s)
+    ? "?"
+    : s < 10
+    ? `${s.toFixed(1)} s`
+    : s < 60
+    ? `${Math.round(s)} s`
+    : `${Math.round(s / 60)} min`;
 
 /** A unique temporary name beside `dest`; `*.tmp` names are what {@linkcode removeStaleTemps} clears. */
 export function tempPathFor(dest: string): string {

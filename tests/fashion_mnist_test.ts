@@ -11,6 +11,7 @@ import {
   CLASS_NAMES,
   cliLoadOptions,
   dataReport,
+  defaultDataDir,
   FASHION_MNIST,
   type IdxDatasetSpec,
   loadFashionMnist,
@@ -18,6 +19,7 @@ import {
 } from "../lib/fashion_mnist.ts";
 import { encodeIdxImages, encodeIdxLabels, IdxError } from "../lib/idx.ts";
 import { UserError } from "../lib/cli.ts";
+import { removeStaleTemps } from "../lib/download.ts";
 import { readGolden } from "./golden.ts";
 import { runCli } from "./run_cli.ts";
 
@@ -383,6 +385,58 @@ Deno.test("data: killing a run mid-download leaves no file under a final name", 
   } finally {
     await srv.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("data: two loads at once into one empty cache both succeed and leave it valid", async () => {
+  const srv = serve();
+  const dir = await Deno.makeTempDir();
+  try {
+    const mirrors = [srv.base("good")];
+    const [a, b] = await Promise.all([
+      loadFashionMnist(quick({ dataDir: dir, mirrors })),
+      loadFashionMnist(quick({ dataDir: dir, mirrors })),
+    ]);
+    assert.deepEqual(a.train.images, TINY.train.px);
+    assert.deepEqual(b.test.labels, TINY.test.labels);
+    assert.deepEqual(await listDir(dir), [...NAMES].sort());
+    for (const n of NAMES) assert.deepEqual(await Deno.readFile(join(dir, n)), TINY.gz[n]);
+  } finally {
+    await srv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("data: stale temporary files of killed runs are removed, fresh ones kept", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const old = join(dir, ".a.gz.123-abc.tmp");
+    const fresh = join(dir, ".b.gz.124-abd.tmp");
+    const other = join(dir, "notes.tmp");
+    for (const p of [old, fresh, other]) await Deno.writeFile(p, new Uint8Array(3));
+    const hourAgo = new Date(Date.now() - 2 * 3_600_000);
+    await Deno.utime(old, hourAgo, hourAgo);
+    await Deno.utime(other, hourAgo, hourAgo);
+    assert.equal(await removeStaleTemps(dir), 1);
+    assert.deepEqual(await listDir(dir), [".b.gz.124-abd.tmp", "notes.tmp"]);
+    assert.equal(await removeStaleTemps(join(dir, "missing")), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("data: FASHION_MNIST_DIR overrides the project's default cache directory", () => {
+  const saved = Deno.env.get("FASHION_MNIST_DIR");
+  try {
+    Deno.env.delete("FASHION_MNIST_DIR");
+    assert.equal(defaultDataDir(), new URL("../data/fashion-mnist", import.meta.url).pathname);
+    Deno.env.set("FASHION_MNIST_DIR", "rel/fm");
+    assert.equal(defaultDataDir(), join(Deno.cwd(), "rel/fm"));
+    Deno.env.set("FASHION_MNIST_DIR", "/abs/fm");
+    assert.equal(defaultDataDir(), "/abs/fm");
+  } finally {
+    if (saved === undefined) Deno.env.delete("FASHION_MNIST_DIR");
+    else Deno.env.set("FASHION_MNIST_DIR", saved);
   }
 });
 
