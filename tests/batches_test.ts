@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend.ts";
+import { probeAdapter } from "../lib/webgpu.ts";
 import { batchCount, batches, epochOrder } from "../lib/batches.ts";
 import type { Split } from "../lib/fashion_mnist.ts";
 
@@ -100,6 +101,14 @@ Deno.test("batches: shuffle follows epochOrder; limit and startBatch", async () 
   assert.equal(tf.memory().numTensors, before);
 });
 
+/**
+ * float32 resize vs the float64 reference: the scale (28/size) rounded to float32 moves a source
+ * coordinate by up to size * 6e-8 pixels (2.4e-6 at 40), times a neighbour difference of at most
+ * 1, plus a few ulp of the interpolation. Measured: 1.4e-6 (cpu), 2.1e-6 (webgpu, llvmpipe);
+ * PyTorch vs tfjs' cpu 1.4e-6 at 96. A wrong convention (align_corners) differs by 0.24.
+ */
+const RESIZE_ATOL = 4e-6;
+
 /** PyTorch's bilinear interpolate(align_corners=False) on one HxW image, in float64. */
 function torchBilinear(src: Float64Array, h: number, w: number, oh: number, ow: number) {
   const out = new Float64Array(oh * ow);
@@ -136,9 +145,7 @@ Deno.test("batches: resize on the device equals PyTorch's bilinear (align_corner
         worst = Math.max(worst, Math.abs(x[i * size * size + p] - ref[p]));
       }
     }
-    // float32 rounding of values in [0, 1]; a wrong convention (align_corners, no half-pixel
-    // offset) differs by more than 1e-2 on these images.
-    assert.ok(worst < 2e-6, `size ${size}: max |diff| ${worst}`);
+    assert.ok(worst < RESIZE_ATOL, `size ${size}: max |diff| ${worst}`);
     tf.dispose([b.x, b.y]);
   }
   assert.equal(tf.memory().numTensors, before);
@@ -150,4 +157,46 @@ Deno.test("batches: bad options are rejected", () => {
   assert.throws(() => batches(s, { batchSize: 2, size: 1.5 }).next(), /size/);
   assert.throws(() => batches(s, { batchSize: 2, startBatch: -1 }).next(), /startBatch/);
   assert.throws(() => batches({ ...s, count: 3 }, { batchSize: 2 }).next(), /split holds/);
+});
+
+const probe = await probeAdapter();
+
+Deno.test({
+  name: "batches: on WebGPU, the same order, values and resize, nothing leaked",
+  ignore: probe.adapter === null,
+  async fn() {
+    const s = split(6);
+    await initBackend("webgpu", { announce: false });
+    // Otherwise tfjs would run these small ops on the CPU and WebGPU would go untested.
+    tf.env().set("WEBGPU_CPU_FORWARD", false);
+    try {
+      assert.equal(tf.getBackend(), "webgpu");
+      const before = tf.memory().numTensors;
+      const order = Array.from(epochOrder(6, 5, 2));
+      let row = 0;
+      let worst = 0;
+      for (const b of batches(s, { batchSize: 4, shuffle: true, seed: 5, epoch: 2, size: 40 })) {
+        assert.deepEqual(b.x.shape, [b.n, 40, 40, 1]);
+        const x = await b.x.data() as Float32Array;
+        assert.deepEqual(
+          Array.from(await b.y.data()),
+          order.slice(row, row + b.n).map((i) => i % 10),
+        );
+        for (let k = 0; k < b.n; k++, row++) {
+          const i = order[row];
+          const img = Float64Array.from(s.images.subarray(i * 784, (i + 1) * 784), (v) => v / 255);
+          const ref = torchBilinear(img, 28, 28, 40, 40);
+          for (let p = 0; p < 1600; p++) {
+            worst = Math.max(worst, Math.abs(x[k * 1600 + p] - ref[p]));
+          }
+        }
+        tf.dispose([b.x, b.y]);
+      }
+      assert.equal(row, 6);
+      assert.ok(worst < RESIZE_ATOL, `max |diff| ${worst}`);
+      assert.equal(tf.memory().numTensors, before);
+    } finally {
+      await initBackend("cpu", { announce: false });
+    }
+  },
 });
