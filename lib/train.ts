@@ -46,7 +46,7 @@ import {
 } from "./metrics.ts";
 import { evaluate } from "./evaluate.ts";
 import { writeCurves } from "./plot.ts";
-import { RUN_FILES, runPath } from "./run_dir.ts";
+import { ensureWritableDir, RUN_FILES, runPath } from "./run_dir.ts";
 import { type ProgressSink, SILENT_PROGRESS } from "./progress.ts";
 
 /** d2l's recipe: SGD lr 0.05, batch 256, 10 epochs, 96x96 inputs. */
@@ -127,6 +127,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     history.settings = ckpt.settings;
     history.backends.push(opts.backend);
   } else {
+    await ensureWritableDir(out);
     if (await exists(runPath(out, RUN_FILES.checkpoint))) {
       throw new UserError(
         `${out} already holds a run: resume it with --resume ${out}, or choose another --out`,
