@@ -14,6 +14,7 @@ import { fallbacks } from "../lib/native/kernels.ts";
 import { mulberry32 } from "../lib/model.ts";
 import { assertClose } from "./golden.ts";
 
+tf.enableProdMode(); // no "install tfjs-node" banner from the cpu backend
 const reg = await registerNativeBackend();
 if (!reg.ok) console.log(`native backend tests skipped: ${reg.reason}`);
 const ignore = !reg.ok;
@@ -35,7 +36,7 @@ async function on(
   await tf.setBackend(backend);
   const before = tf.memory().numTensors;
   const xs = inputs.map((i) => tf.tensor(i.data, i.shape, "float32"));
-  const ys = fn(...xs);
+  const ys = tf.tidy(() => fn(...xs));
   const vals = await Promise.all(ys.map(async (y) => (await y.data()) as Float32Array));
   const shapes = ys.map((y) => y.shape.join("x"));
   tf.dispose([...xs, ...ys]);
@@ -247,6 +248,34 @@ Deno.test({
           return [y, dx];
         });
       }
+    }
+  },
+});
+
+Deno.test({
+  name: "batch norm in training mode (moments, batchNorm4d): output and all gradients",
+  ignore,
+  fn: async () => {
+    for (const shape of [[4, 3, 5, 7], [1, 2, 2, 16], [3, 1, 1, 5]]) {
+      const C = shape[3];
+      const x = randn(shape), g = randn(shape), scale = randn([C]), offset = randn([C]);
+      await parity(`batchNorm [${shape}]`, [x, g, scale, offset], (xt, gt, st, ot) => {
+        const bn = (a: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => {
+          const { mean, variance } = tf.moments(a, [0, 1, 2]);
+          return tf.batchNorm4d(
+            a as tf.Tensor4D,
+            mean as tf.Tensor1D,
+            variance as tf.Tensor1D,
+            o as tf.Tensor1D,
+            s as tf.Tensor1D,
+            1e-5,
+          );
+        };
+        const grads = tf.grads((a: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
+          tf.sum(tf.mul(bn(a, s, o), gt))
+        )([xt, st, ot]);
+        return [bn(xt, st, ot), ...grads];
+      });
     }
   },
 });

@@ -17,6 +17,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { openBlas } from "./blas.ts";
 import { nativeKernels } from "./kernels.ts";
+import { installNativeGradients } from "./gradients.ts";
 
 /** The tfjs backend name this module registers. */
 export const NATIVE_BACKEND = "native";
@@ -57,6 +58,7 @@ export function registerNativeBackend(): Promise<NativeRegistration> {
     if (!overridden.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
   }
   for (const k of overrides) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+  installNativeGradients();
   tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   registered = { ok: true, library: blas.library };
   return Promise.resolve(registered);

@@ -22,6 +22,14 @@ import { batchMatMul } from "./matmul.ts";
 import { binary, type BinaryOp, broadcastShape, relu, step } from "./elementwise.ts";
 import { reduce, type ReduceOp, tile } from "./reduce.ts";
 import { maxPool, maxPoolGrad } from "./pool.ts";
+import { batchNorm, batchNormGradX, channelSums, reluGrad } from "./batchnorm.ts";
+
+/** Kernel of `native` only: BatchNorm's input gradient (inputs dy, variance, scale). */
+export const NATIVE_BN_GRAD_X = "NativeBatchNormGradX";
+/** Kernel of `native` only: per-channel `sum(dy)`, or `sum(dy * (x - mean))` given x and mean. */
+export const NATIVE_CHANNEL_SUMS = "NativeChannelSums";
+/** Kernel of `native` only: ReLU's gradient (inputs dy, x). */
+export const NATIVE_RELU_GRAD = "NativeReluGrad";
 
 type Info = tf.TensorInfo;
 type Fast = (
@@ -54,6 +62,13 @@ function kernel(kernelName: string, fast: Fast): tf.KernelConfig {
     cpu ??= tf.getKernel(kernelName, "cpu")!.kernelFunc;
     return cpu(args);
   };
+  return { kernelName, backendName: "native", kernelFunc };
+}
+
+/** A kernel that exists only on `native` (no CPU fallback); called by ./gradients.ts. */
+function custom(kernelName: string, f: Fast): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) =>
+    f(args.inputs as Record<string, Info>, args.backend as MathBackendCPU, args.attrs ?? {})!;
   return { kernelName, backendName: "native", kernelFunc };
 }
 
@@ -185,7 +200,38 @@ export function nativeKernels(sgemm: Sgemm): tf.KernelConfig[] {
       attrs.pad,
       attrs.dimRoundingMode,
     );
+  const channelVec = (backend: MathBackendCPU, t: Info | undefined, C: number) => {
+    const v = f32(backend, t);
+    return v && t!.shape.length === 1 && v.length === C ? v : null;
+  };
   return [
+    kernel(tf.FusedBatchNorm, (inputs, backend, attrs) => {
+      const x = f32(backend, inputs.x);
+      if (!x) return null;
+      const C = inputs.x!.shape.at(-1)!;
+      const mean = channelVec(backend, inputs.mean, C);
+      const variance = channelVec(backend, inputs.variance, C);
+      const scale = inputs.scale ? channelVec(backend, inputs.scale, C) : null;
+      const offset = inputs.offset ? channelVec(backend, inputs.offset, C) : null;
+      if (!mean || !variance || (inputs.scale && !scale) || (inputs.offset && !offset)) return null;
+      const y = batchNorm(x, C, mean, variance, scale, offset, attrs.varianceEpsilon ?? 0.001);
+      return backend.makeTensorInfo(inputs.x!.shape, "float32", y);
+    }),
+    custom(NATIVE_BN_GRAD_X, (inputs, backend, attrs) => {
+      const dy = f32(backend, inputs.dy)!, C = inputs.dy!.shape.at(-1)!;
+      const v = f32(backend, inputs.variance)!, s = f32(backend, inputs.scale);
+      const dx = batchNormGradX(dy, C, v, s, attrs.varianceEpsilon);
+      return backend.makeTensorInfo(inputs.dy!.shape, "float32", dx);
+    }),
+    custom(NATIVE_CHANNEL_SUMS, (inputs, backend) => {
+      const dy = f32(backend, inputs.dy)!, C = inputs.dy!.shape.at(-1)!;
+      const sums = channelSums(dy, C, f32(backend, inputs.x), f32(backend, inputs.mean));
+      return backend.makeTensorInfo([C], "float32", sums);
+    }),
+    custom(NATIVE_RELU_GRAD, (inputs, backend) => {
+      const dx = reluGrad(f32(backend, inputs.dy)!, f32(backend, inputs.x)!);
+      return backend.makeTensorInfo(inputs.dy!.shape, "float32", dx);
+    }),
     kernel(tf.Add, bin("add")),
     kernel(tf.Sub, bin("sub")),
     kernel(tf.Multiply, bin("mul")),

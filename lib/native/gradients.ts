@@ -1,0 +1,69 @@
+/**
+ * Single-pass gradients of BatchNorm and ReLU for the `native` backend. tfjs keeps one gradient
+ * per kernel for all backends; these wrap tfjs' own and take over only while the active backend
+ * is `native` (every other backend still runs tfjs' gradient unchanged).
+ *
+ * @example
+ * ```ts
+ * import { installNativeGradients } from "./gradients.ts";
+ * installNativeGradients(); // once, after the native kernels are registered
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { NATIVE_BN_GRAD_X, NATIVE_CHANNEL_SUMS, NATIVE_RELU_GRAD } from "./kernels.ts";
+
+let installed = false;
+
+const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) =>
+  tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
+
+/** Wraps the gradients of `FusedBatchNorm` and `Relu` (idempotent). */
+export function installNativeGradients(): void {
+  if (installed) return;
+  installed = true;
+
+  const bn = tf.getGradient(tf.FusedBatchNorm);
+  if (bn) {
+    tf.registerGradient({
+      ...bn,
+      gradFunc: (dy, saved, attrs) => {
+        const [x, mean, variance, scale] = saved;
+        const C = x.shape[x.rank - 1];
+        const fast = tf.getBackend() === "native" && !Array.isArray(dy) && scale != null &&
+          mean.rank === 1 && variance.rank === 1 && scale.rank === 1 && mean.size === C &&
+          x.dtype === "float32";
+        if (!fast) return bn.gradFunc(dy, saved, attrs);
+        const g = dy as tf.Tensor;
+        const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+        const rs = () => tf.rsqrt(tf.add(variance, eps));
+        return {
+          x: () => run(NATIVE_BN_GRAD_X, { dy: g, variance, scale }, { varianceEpsilon: eps }),
+          // d/dmean: -scale rs sum(dy); d/dvar: -scale rs^3 / 2 sum(dy (x - mean)).
+          mean: () => tf.mul(tf.neg(tf.mul(scale, rs())), run(NATIVE_CHANNEL_SUMS, { dy: g })),
+          variance: () =>
+            tf.mul(
+              tf.mul(tf.mul(scale, tf.pow(rs(), 3)), -0.5),
+              run(NATIVE_CHANNEL_SUMS, { dy: g, x, mean }),
+            ),
+          scale: () => tf.mul(rs(), run(NATIVE_CHANNEL_SUMS, { dy: g, x, mean })),
+          offset: () => run(NATIVE_CHANNEL_SUMS, { dy: g }),
+        };
+      },
+    });
+  }
+
+  const relu = tf.getGradient(tf.Relu);
+  if (relu) {
+    tf.registerGradient({
+      ...relu,
+      gradFunc: (dy, saved, attrs) => {
+        const [x] = saved;
+        if (tf.getBackend() !== "native" || Array.isArray(dy) || x.dtype !== "float32") {
+          return relu.gradFunc(dy, saved, attrs);
+        }
+        return { x: () => run(NATIVE_RELU_GRAD, { dy: dy as tf.Tensor, x }) };
+      },
+    });
+  }
+}
