@@ -87,3 +87,47 @@ export type {
 } from "./lib/fashion_mnist.ts";
 export { batchCount, batches, epochOrder } from "./lib/batches.ts";
 export type { Batch, BatchOptions } from "./lib/batches.ts";
+// Training runs (lib/train.ts, lib/checkpoint.ts, lib/layers_model.ts, lib/metrics.ts,
+// lib/evaluate.ts, lib/plot.ts, lib/run_dir.ts, lib/progress.ts, lib/train_cli.ts).
+export { D2L_DEFAULTS, DivergedError, train } from "./lib/train.ts";
+export type { TrainData, TrainOptions, TrainResult } from "./lib/train.ts";
+export { loadCheckpoint, readCheckpoint, saveCheckpoint } from "./lib/checkpoint.ts";
+export type { Checkpoint, CheckpointPosition, PartialEpoch } from "./lib/checkpoint.ts";
+export {
+  layersModelHandler,
+  loadLayersWeights,
+  paramNameOf,
+  readLayersArtifacts,
+  saveLayersModel,
+  toLayersModel,
+} from "./lib/layers_model.ts";
+export {
+  formatEpoch,
+  METRICS_COLUMNS,
+  metricsCsv,
+  readHistory,
+  writeHistory,
+} from "./lib/metrics.ts";
+export type { EpochRecord, History, TrainSettings } from "./lib/metrics.ts";
+export { confusionCsv, evaluate, formatEvaluation } from "./lib/evaluate.ts";
+export type { ClassAccuracy, EvaluateOptions, Evaluation } from "./lib/evaluate.ts";
+export { curvesSpec, curvesSvg, writeCurves } from "./lib/plot.ts";
+export {
+  defaultRunDir,
+  ensureWritableDir,
+  requireRunDir,
+  RUN_FILES,
+  runPath,
+} from "./lib/run_dir.ts";
+export { EpochProgress, SILENT_PROGRESS } from "./lib/progress.ts";
+export type { ProgressSink, ProgressStats } from "./lib/progress.ts";
+export {
+  backendWhat,
+  EXIT_INTERRUPTED,
+  EXPORT_FORMATS,
+  Interrupted,
+  runEval,
+  runExport,
+  runTrain,
+} from "./lib/train_cli.ts";
+export type { EvalCliOptions, ExportCliOptions, TrainCliOptions } from "./lib/train_cli.ts";
