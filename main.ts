@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, DEPTHS } from "./lib/model.ts";
 import { formatShapeTable, shapeTable } from "./lib/shapes.ts";
+import { checkTorchWeights } from "./lib/torch_weights.ts";
 import { BACKENDS, initBackend } from "./lib/backend.ts";
 import {
   cliLoadOptions,
@@ -51,13 +52,17 @@ program.command("shapes")
   )
   .addOption(backendOption().default("cpu"))
   .option("--json", "print one JSON document")
+  .option("--weights <file>", "check that a d2l state_dict (.safetensors) fits this network")
   .action(async (o) => {
     await initBackend(o.backend);
-    const t = shapeTable({ depth: o.depth, stages: o.stages, width: o.width }, {
-      size: o.size,
-      batch: o.batch,
-    });
-    console.log(o.json ? JSON.stringify(t) : formatShapeTable(t));
+    const model = { depth: o.depth, stages: o.stages, width: o.width };
+    const w = o.weights ? await checkTorchWeights(model, o.weights) : null;
+    const t = shapeTable(model, { size: o.size, batch: o.batch });
+    if (o.json) console.log(JSON.stringify(w ? { ...t, weights: w } : t));
+    else {
+      console.log(formatShapeTable(t));
+      if (w) console.log(`weights ${w.path}: all ${w.tensors} tensors fit`);
+    }
   });
 
 // Subcommands added by later modules register below this line.
