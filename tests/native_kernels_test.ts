@@ -221,6 +221,11 @@ Deno.test({
       tf.tile(t, [2, 3, 2, 1]),
       tf.tile(u, [3, 2]),
     ]);
+    await parity("mean's gradient over [1, 2], [0, 1, 2] and all axes", [x], (t) => [
+      tf.grad((u: tf.Tensor) => tf.sum(tf.square(tf.mean(u, [1, 2]))))(t),
+      tf.grad((u: tf.Tensor) => tf.sum(tf.square(tf.mean(u, [0, 1, 2], true))))(t),
+      tf.grad((u: tf.Tensor) => tf.mean(u))(t),
+    ]);
     await parity("relu, step and relu's gradient", [x], (t) => [
       tf.relu(t),
       tf.step(t, 0.3),

@@ -1,5 +1,5 @@
 /**
- * Single-pass gradients of BatchNorm and ReLU for the `native` backend. tfjs keeps one gradient
+ * Single-pass gradients of BatchNorm, ReLU and mean for the `native` backend. tfjs keeps one gradient
  * per kernel for all backends; these wrap tfjs' own and take over only while the active backend
  * is `native` (every other backend still runs tfjs' gradient unchanged).
  *
@@ -18,7 +18,7 @@ let installed = false;
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) =>
   tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
 
-/** Wraps the gradients of `FusedBatchNorm` and `Relu` (idempotent). */
+/** Wraps the gradients of `FusedBatchNorm`, `Relu` and `Mean` (idempotent). */
 export function installNativeGradients(): void {
   if (installed) return;
   installed = true;
@@ -63,6 +63,26 @@ export function installNativeGradients(): void {
           return relu.gradFunc(dy, saved, attrs);
         }
         return { x: () => run(NATIVE_RELU_GRAD, { dy: dy as tf.Tensor, x }) };
+      },
+    });
+  }
+
+  const mean = tf.getGradient(tf.Mean);
+  if (mean) {
+    tf.registerGradient({
+      ...mean,
+      gradFunc: (dy, saved, attrs) => {
+        const [x] = saved;
+        if (tf.getBackend() !== "native" || Array.isArray(dy)) {
+          return mean.gradFunc(dy, saved, attrs);
+        }
+        const g = dy as tf.Tensor;
+        const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+        const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        const reps = x.shape.map((d, i) => (axes.includes(i) ? d : 1));
+        const n = axes.reduce((p, a) => p * x.shape[a], 1);
+        // Divide the small tensor, then one broadcasting copy (tfjs: fill ones, multiply, divide).
+        return { x: () => tf.tile(tf.reshape(tf.div(g, n), expanded), reps) };
       },
     });
   }
