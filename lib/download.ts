@@ -56,10 +56,14 @@ export interface DownloadResult<T> {
 
 /** A failed download; `message` is one line, e.g. "HTTP 404 Not Found" or "no data for 30 s". */
 export class DownloadError extends Error {
+  /** The error class name. */
   override name = "DownloadError";
-  /** @param retryable whether another attempt at the same URL could succeed */
-  constructor(message: string, readonly retryable: boolean) {
+  /** Whether another attempt at the same URL could succeed (timeouts, 5xx, cut connections). */
+  readonly retryable: boolean;
+  /** Makes an error with a one-line `message`. */
+  constructor(message: string, retryable: boolean) {
     super(message);
+    this.retryable = retryable;
   }
 }
 

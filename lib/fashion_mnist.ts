@@ -41,9 +41,13 @@ export interface IdxFileSpec {
 export interface IdxDatasetSpec {
   /** Human name, e.g. "Fashion-MNIST". */
   title: string;
+  /** The training images (IDX3). */
   trainImages: IdxFileSpec;
+  /** The training labels (IDX1). */
   trainLabels: IdxFileSpec;
+  /** The test images (IDX3). */
   testImages: IdxFileSpec;
+  /** The test labels (IDX1). */
   testLabels: IdxFileSpec;
   /** Base URLs tried in order; a file's URL is base + name. */
   mirrors: readonly string[];
@@ -51,8 +55,9 @@ export interface IdxDatasetSpec {
   sourceDirs: readonly string[];
   /** Class names, index = label. */
   classNames: readonly string[];
-  /** Image height and width. */
+  /** Image height in pixels. */
   height: number;
+  /** Image width in pixels. */
   width: number;
   /** How a user can install the files, for the error message. */
   installHint: string;
@@ -105,10 +110,15 @@ export const FASHION_MNIST: IdxDatasetSpec = Object.freeze({
 
 /** One split: `count` images of `height` x `width` uint8 pixels (row-major) and their labels. */
 export interface Split {
+  /** `count * height * width` pixels 0-255, image after image, row-major. */
   images: Uint8Array;
+  /** `count` labels 0-9. */
   labels: Uint8Array;
+  /** Number of examples. */
   count: number;
+  /** Image height in pixels. */
   height: number;
+  /** Image width in pixels. */
   width: number;
 }
 
@@ -152,7 +162,9 @@ export interface LoadOptions {
 
 /** What {@linkcode loadFashionMnist} returns. */
 export interface LoadedDataset {
+  /** The training split (60,000 for Fashion-MNIST). */
   train: Split;
+  /** The test split (10,000). */
   test: Split;
   /** The absolute cache directory. */
   cache: string;
@@ -350,11 +362,15 @@ export async function loadFashionMnist(opts: LoadOptions = {}): Promise<LoadedDa
 
 /** The values of the options made by {@linkcode dataOptions}, as commander parses them. */
 export interface DataCliOptions {
+  /** `--data-dir`: the cache directory. */
   dataDir?: string;
+  /** `--source-dir`, repeated: more local directories. */
   sourceDir?: string[];
+  /** `--mirror`, repeated: base URLs replacing the official mirrors. */
   mirror?: string[];
-  /** Seconds. */
+  /** `--timeout`: seconds without data before an attempt is abandoned. */
   timeout?: number;
+  /** `--retries`: retries per mirror. */
   retries?: number;
 }
 
@@ -428,9 +444,13 @@ export function cliLoadOptions(
 
 /** Per-split statistics printed by `deno task data`. */
 export interface DataReport {
+  /** The absolute cache directory. */
   cache: string;
+  /** Each file, where it came from and its verified checksum. */
   files: { name: string; source: string; sha256: string; verified: true }[];
+  /** Training count, count per class, and pixel mean and std after / 255. */
   train: { count: number; per_class: number[]; mean: number; std: number };
+  /** Test count and count per class. */
   test: { count: number; per_class: number[] };
 }
 

@@ -27,6 +27,7 @@ export const IDX_LABELS_MAGIC = 2049;
 
 /** A malformed IDX file; the message is one line naming the file. Exit code 1. */
 export class IdxError extends UserError {
+  /** The error class name. */
   override name = "IdxError";
 }
 
@@ -34,8 +35,11 @@ export class IdxError extends UserError {
 export interface IdxImages {
   /** The pixels, a view into the decoded bytes (no copy). */
   images: Uint8Array;
+  /** Number of images. */
   count: number;
+  /** Rows per image. */
   height: number;
+  /** Columns per image. */
   width: number;
 }
 
@@ -43,12 +47,15 @@ export interface IdxImages {
 export interface IdxLabels {
   /** The labels, a view into the decoded bytes (no copy). */
   labels: Uint8Array;
+  /** Number of labels. */
   count: number;
 }
 
 /** What an image file must hold; the defaults are (Fashion-)MNIST's 28x28. */
 export interface IdxImageExpect {
+  /** Required rows per image (default 28). */
   height?: number;
+  /** Required columns per image (default 28). */
   width?: number;
 }
 
