@@ -363,12 +363,16 @@ Deno.test("data: killing a run mid-download leaves no file under a final name", 
         JSON.stringify({ ...opts, sourceDirs: [], timeoutMs: 60_000 }),
       ],
       stdout: "null",
-      stderr: "null",
+      stderr: "inherit", // shows why, should the child fail to start
     }).spawn();
-    await srv.slowStarted;
-    // Wait until the child has written the first bytes to its temporary file, then kill it.
+    const early = child.status.then((s) => {
+      throw new Error(`the child exited (code ${s.code}) before its download started`);
+    });
+    await Promise.race([srv.slowStarted, early]);
+    early.catch(() => {}); // it rejects later, once the child is killed
+    // Wait until the child has created its temporary file, then kill it.
     let tmp: string[] = [];
-    for (let i = 0; i < 200 && tmp.length === 0; i++) {
+    for (let i = 0; i < 400 && tmp.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 25));
       tmp = (await listDir(cache).catch(() => [])).filter((n) => n.endsWith(".tmp"));
     }
