@@ -379,3 +379,69 @@ Deno.test({
     }
   },
 });
+
+/** A Python with PyTorch (Debian's python3-torch), or null; CI has none, so the test skips. */
+async function findTorchPython(): Promise<string | null> {
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    try {
+      const r = await new Deno.Command(py, {
+        args: ["-c", "import torch"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (r.success) return py;
+    } catch {
+      // not installed
+    }
+  }
+  return null;
+}
+const torchPython = await findTorchPython();
+if (!torchPython) console.log("skipping the PyTorch load test: no python3 with torch here");
+
+Deno.test({
+  name: "PyTorch loads our export with a strict load_state_dict and computes our logits",
+  ignore: !torchPython,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const net = new ResNet({ ...SMALL, seed: 11 });
+    const x = tf.randomUniform([4, 32, 32, 1], 0, 1, "float32", 6) as tf.Tensor4D;
+    try {
+      // Training-mode passes give the running statistics and batch counts non-default values.
+      tf.tidy(() => [net.apply(x, { training: true }), net.apply(x, { training: true })]);
+      const weights = `${dir}/ours.safetensors`;
+      await saveTorchWeights(net, weights);
+      const nchw = await values(tf.transpose(x, [0, 3, 1, 2]));
+      await Deno.writeTextFile(
+        `${dir}/input.json`,
+        JSON.stringify({
+          stages: SMALL.stages,
+          width: SMALL.width,
+          x: { shape: [4, 1, 32, 32], data: [...nchw] },
+        }),
+      );
+      const ev = await values(tf.tidy(() => net.apply(x, { training: false })));
+      const tr = await values(tf.tidy(() => net.apply(x, { training: true })));
+      const out = await new Deno.Command(torchPython!, {
+        args: [
+          new URL("../tools/torch_load_check.py", import.meta.url).pathname,
+          weights,
+          `${dir}/input.json`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.ok(out.success, err);
+      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.deepEqual([r.keys, r.missing, r.unexpected], [71, [], []]);
+      assert.equal(r.num_batches_tracked, 2);
+      assertClose(r.logits_eval, ev, ATOL_EVAL, 0, "PyTorch eval logits");
+      assertClose(r.logits_train, tr, ATOL_TRAIN, 0, "PyTorch train logits");
+    } finally {
+      x.dispose();
+      net.dispose();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
