@@ -23,6 +23,7 @@
  * @module
  */
 import { UserError } from "./cli.ts";
+import { writeFileAtomic } from "./run_dir.ts";
 
 /** A malformed or unreadable safetensors file; the CLI prints the message and exits 2. */
 export class SafetensorsError extends UserError {
@@ -277,21 +278,9 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
 }
 
 /**
- * Writes bytes atomically: to a temporary file beside `path`, then renamed over it, so readers
- * never see a half-written file.
+ * Encodes and writes a safetensors file atomically: to a temporary file beside `path`, then
+ * renamed over it, so readers never see a half-written file.
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new UserError(`cannot write ${path}: ${(e as Error).message.split("\n")[0]}`);
-  }
-}
-
-/** Encodes and writes a safetensors file atomically (see {@linkcode writeFileAtomic}). */
 export async function writeSafetensors(
   path: string,
   tensors: readonly SafetensorsInput[],

@@ -32,8 +32,8 @@ import {
   type SafetensorsInput,
   toFloat32,
   toIntegers,
-  writeFileAtomic,
 } from "./safetensors.ts";
+import { writeFileAtomic } from "./run_dir.ts";
 
 /** One entry of d2l's `state_dict()` and where it lives in a {@linkcode ResNet}. */
 export interface TorchEntry {
