@@ -213,6 +213,11 @@ export function registerWebGPU(probe?: AdapterProbe): void {
     });
     device = dev;
     lost = null;
+    if (!unloadHooked) {
+      // An orderly device teardown before the process exits (drivers' threads may still run).
+      globalThis.addEventListener("unload", () => device?.destroy());
+      unloadHooked = true;
+    }
     dev.lost.then((i) => {
       if (device !== dev) return;
       lost = i;
@@ -220,6 +225,24 @@ export function registerWebGPU(probe?: AdapterProbe): void {
     });
     return new WebGPUBackend(dev, info);
   }, 2);
+}
+
+let unloadHooked = false;
+
+/**
+ * Frees the WebGPU backend and destroys its device (after queued work finishes); switches to the
+ * cpu backend if WebGPU was active. A later `tf.setBackend("webgpu")` creates a fresh device.
+ */
+export async function releaseWebGPU(): Promise<void> {
+  const dev = device;
+  if (tf.engine().backendName === "webgpu") await tf.setBackend("cpu");
+  if (tf.findBackend("webgpu") || tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+  device = null;
+  if (dev) {
+    await dev.queue.onSubmittedWorkDone();
+    dev.destroy();
+  }
+  registerWebGPU();
 }
 
 /** An error's message on one line. */

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend.ts";
 import { fromTorchKey, Residual, ResNet } from "../lib/model.ts";
 import { trainStep } from "../lib/step.ts";
-import { probeAdapter } from "../lib/webgpu.ts";
+import { currentDevice, deviceLostInfo, probeAdapter, releaseWebGPU } from "../lib/webgpu.ts";
 import {
   assertClose,
   asTensor,
@@ -224,5 +224,19 @@ Deno.test({
       changed++;
     }
     assert.equal(changed, 62, "every parameter compared");
+  },
+});
+
+Deno.test({
+  name: "webgpu: releasing the device is orderly (destroyed, not reported as lost)",
+  ignore,
+  fn: async () => {
+    await tf.setBackend("webgpu");
+    const dev = currentDevice();
+    assert(dev, "the backend made its device");
+    await releaseWebGPU();
+    assert.equal((await dev.lost).reason, "destroyed");
+    assert.equal(deviceLostInfo(), null);
+    assert.equal(tf.getBackend(), "cpu");
   },
 });
