@@ -131,3 +131,31 @@ export {
   runTrain,
 } from "./lib/train_cli.ts";
 export type { EvalCliOptions, ExportCliOptions, TrainCliOptions } from "./lib/train_cli.ts";
+// Weights interchange with d2l's PyTorch code (lib/safetensors.ts, lib/torch_weights.ts).
+export {
+  decodeSafetensors,
+  DTYPE_SIZES,
+  encodeSafetensors,
+  readSafetensors,
+  SafetensorsError,
+  toFloat32,
+  toIntegers,
+  writeSafetensors,
+} from "./lib/safetensors.ts";
+export type {
+  Dtype,
+  SafetensorsFile,
+  SafetensorsInput,
+  SafetensorsTensor,
+} from "./lib/safetensors.ts";
+export {
+  assignTorchStateDict,
+  checkTorchWeights,
+  decodeTorchStateDict,
+  encodeTorchStateDict,
+  loadTorchWeights,
+  saveTorchWeights,
+  torchLayout,
+  torchStateDict,
+} from "./lib/torch_weights.ts";
+export type { TorchEntry, TorchWeightsSummary } from "./lib/torch_weights.ts";
