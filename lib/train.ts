@@ -58,6 +58,9 @@ export const D2L_DEFAULTS: Readonly<Omit<TrainSettings, "limit" | "testLimit">> 
   seed: 0,
 });
 
+/** A read-back also happens when this much time passed since the last one (slow steps). */
+const READ_AFTER_MS = 2000;
+
 /** The training and test images. */
 export interface TrainData {
   train: Split;
@@ -85,7 +88,7 @@ export interface TrainOptions {
   onEpoch?: (record: EpochRecord, epochs: number) => void;
   /** Progress display (silent by default). */
   progress?: ProgressSink;
-  /** Read the device-side sums back every this many steps (default 10). */
+  /** Read the device-side sums back every this many steps (default 10), or after 2 s. */
   readEvery?: number;
   /** Called after every step with the 0-based epoch and step; tests inject faults with it. */
   afterStep?: (net: ResNet, epoch: number, step: number) => void;
@@ -242,7 +245,8 @@ async function loop(
           examples += b.n;
           step++;
           opts.afterStep?.(net, epoch, step - 1);
-          if (++sinceRead >= readEvery) {
+          // Every few steps, or sooner when steps are slow, so progress keeps moving.
+          if (++sinceRead >= readEvery || performance.now() - t0 >= READ_AFTER_MS) {
             sinceRead = 0;
             await readBack();
           }

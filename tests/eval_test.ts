@@ -7,6 +7,7 @@ import { CLASS_NAMES } from "../lib/fashion_mnist.ts";
 import { confusionCsv, evaluate, formatEvaluation } from "../lib/evaluate.ts";
 import { readHistory } from "../lib/metrics.ts";
 import { runCli } from "./run_cli.ts";
+import { GOLDEN_DIR, type GoldenTensor, readGolden } from "./golden.ts";
 import { syntheticSplit } from "./synthetic_split.ts";
 
 await initBackend("cpu", { announce: false });
@@ -153,4 +154,35 @@ Deno.test("eval: bad run directories and corrupt files are one line, exit 1", as
     /weights\.bin is corrupt/,
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("eval --weights on d2l's golden network agrees with PyTorch's predictions", async () => {
+  const g = readGolden<{ labels: number[]; logits_eval_28: GoldenTensor }>(
+    "small_w8_s1111.json",
+  );
+  const [n, k] = g.logits_eval_28.shape;
+  const torchCorrect = g.labels.filter((label, i) => {
+    const row = g.logits_eval_28.data.slice(i * k, (i + 1) * k);
+    return row.indexOf(Math.max(...row)) === label;
+  }).length;
+  const r = await runCli([
+    "eval",
+    "--weights",
+    new URL("small_w8_s1111.safetensors", GOLDEN_DIR).pathname,
+    "--stages",
+    "1,1,1,1",
+    "--width",
+    "8",
+    "--size",
+    "28",
+    "--limit",
+    String(n),
+    "--backend",
+    "cpu",
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.equal(doc.n, n);
+  assert.equal(doc.correct, torchCorrect);
 });

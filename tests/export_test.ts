@@ -11,6 +11,7 @@ import { loadCheckpoint } from "../lib/checkpoint.ts";
 import { layersModelHandler } from "../lib/layers_model.ts";
 import { loadTorchWeights } from "../lib/torch_weights.ts";
 import { runCli } from "./run_cli.ts";
+import { GOLDEN_DIR, type GoldenTensor, nchwToNhwc, readGolden } from "./golden.ts";
 import { syntheticSplit } from "./synthetic_split.ts";
 
 const backend = await initBackend("cpu", { announce: false });
@@ -156,5 +157,38 @@ Deno.test("export: bad input is one line with a non-zero exit", async () => {
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0], re);
   }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("export --format layers of d2l's golden weights predicts PyTorch's logits", async () => {
+  const g = readGolden<{ input_28: GoldenTensor; logits_eval_28: GoldenTensor }>(
+    "small_w8_s1111.json",
+  );
+  const dir = await Deno.makeTempDir();
+  const r = await runCli([
+    "export",
+    "--weights",
+    new URL("small_w8_s1111.safetensors", GOLDEN_DIR).pathname,
+    "--stages",
+    "1,1,1,1",
+    "--width",
+    "8",
+    "--size",
+    "28",
+    "--format",
+    "layers",
+    "--out",
+    dir,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const model = await tfl.loadLayersModel(layersModelHandler(dir));
+  const x = nchwToNhwc(g.input_28);
+  const y = model.predict(x) as tf.Tensor;
+  assert.deepEqual(y.shape, g.logits_eval_28.shape);
+  const got = await y.data();
+  const diff = Math.max(...g.logits_eval_28.data.map((v, i) => Math.abs(v - got[i])));
+  assert.ok(diff < 1e-4, `max |tfjs-layers - PyTorch| = ${diff}`);
+  tf.dispose([x, y]);
+  model.dispose();
   await Deno.remove(dir, { recursive: true });
 });
