@@ -63,24 +63,22 @@ export async function evaluate(
   classNames: readonly string[] = [],
 ): Promise<Evaluation> {
   const k = net.config.numClasses;
-  let confusion: tf.Tensor2D = tf.zeros([k, k], "int32");
-  for (
-    const b of batches(split, {
-      batchSize: opts.batchSize,
-      size: opts.size,
-      limit: opts.limit ?? undefined,
-    })
-  ) {
+  // float32 counts: exact up to 2^24 and supported by every backend's matMul (int32 is not).
+  let confusion: tf.Tensor2D = tf.zeros([k, k]);
+  const limit = opts.limit ?? undefined;
+  for (const b of batches(split, { batchSize: opts.batchSize, size: opts.size, limit })) {
     const next = tf.tidy(() => {
       const predicted = tf.argMax(net.apply(b.x, { training: false }), 1) as tf.Tensor1D;
-      return tf.add(confusion, tf.math.confusionMatrix(b.y, predicted, k)) as tf.Tensor2D;
+      const truth = tf.cast(tf.oneHot(b.y, k), "float32");
+      const guess = tf.cast(tf.oneHot(predicted, k), "float32");
+      return tf.add(confusion, tf.matMul(truth, guess, true, false)) as tf.Tensor2D;
     });
     tf.dispose([confusion, b.x, b.y]);
     confusion = next;
   }
-  const flat = await confusion.data();
+  const flat = Array.from(await confusion.data(), Math.round);
   confusion.dispose();
-  const matrix = Array.from({ length: k }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k)));
+  const matrix = Array.from({ length: k }, (_, i) => flat.slice(i * k, (i + 1) * k));
   let correct = 0, n = 0;
   const perClass = matrix.map((row, i) => {
     const total = row.reduce((a, b) => a + b, 0);
