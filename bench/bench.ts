@@ -155,6 +155,8 @@ interface RunOptions {
   cap: number;
   profile: boolean;
   python: string | null;
+  /** Threads of OpenBLAS and of PyTorch. */
+  threads: number;
 }
 
 /** Runs `cmd`, handing each stdout JSON line to `onLine`; kills it after `cap` seconds. */
@@ -163,8 +165,9 @@ async function spawnJson(
   args: string[],
   cap: number,
   onLine: (o: Record<string, unknown>) => void,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; timedOut: boolean; stderr: string }> {
-  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).spawn();
+  const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).spawn();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -220,7 +223,7 @@ async function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
       [
         new URL("torch_reference.py", HERE).pathname,
         ...["--depth", `${o.depth}`, "--size", `${o.size}`, "--batch", `${o.batch}`],
-        ...["--seconds", `${o.seconds}`, "--warmup", `${o.warmup}`, "--threads", "2"],
+        ...["--seconds", `${o.seconds}`, "--warmup", `${o.warmup}`, "--threads", `${o.threads}`],
       ],
       o.cap,
       (j) => {
@@ -264,6 +267,7 @@ async function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
         if (j.profile) row.profile = j.profile as KernelTime[];
       }
     },
+    { OPENBLAS_NUM_THREADS: `${o.threads}`, OMP_NUM_THREADS: `${o.threads}` },
   );
   if (error) row.status = error;
   else if (r.timedOut && !done) {
@@ -448,6 +452,10 @@ export async function main(args: string[]): Promise<number> {
         positive,
       ),
     )
+    .addOption(
+      new Option("--threads <n>", "threads of OpenBLAS and PyTorch").argParser(positiveInt)
+        .default(2),
+    )
     .option("--profile", "print a per-kernel profile of one step for each tfjs backend")
     .option("--no-save", "do not append to bench/results/results.jsonl")
     .option("--python <path>", "python3 with PyTorch (default: the first python3 that imports it)")
@@ -497,6 +505,7 @@ export async function main(args: string[]): Promise<number> {
           cap,
           profile: !!o.profile,
           python,
+          threads: o.threads,
         });
         rows.push(row);
         if (o.json) {
@@ -514,8 +523,9 @@ export async function main(args: string[]): Promise<number> {
   if (!o.json) {
     const m = env.machine as { cpu: string; cores: number };
     console.log(
-      `ResNet-${o.depth} training, images/s after warm-up (${seconds} s measured per run); ` +
-        `${m.cpu}, ${m.cores} cores; load average ${load.map((v) => v.toFixed(1)).join(" ")}`,
+      `ResNet-${o.depth} training, images/s after warm-up (${seconds} s measured per run, ` +
+        `${o.threads} BLAS/PyTorch threads); ${m.cpu}, ${m.cores} cores; load average ` +
+        `${load.map((v) => v.toFixed(1)).join(" ")}`,
     );
     console.log(formatTable(rows));
   }

@@ -18,6 +18,7 @@ import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { openBlas } from "./blas.ts";
 import { nativeKernels } from "./kernels.ts";
 import { installNativeGradients } from "./gradients.ts";
+import { pool } from "./buffers.ts";
 
 /** The tfjs backend name this module registers. */
 export const NATIVE_BACKEND = "native";
@@ -28,6 +29,37 @@ export class NativeBackend extends MathBackendCPU {
     super();
     // The CPU backend's first write prints "install tfjs-node to speed things up": not for us.
     (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
+  // The buffer pool follows every tensor's values: stored, moved, read out, deleted.
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType) {
+    const id = super.write(values, shape, dtype);
+    pool.retain(values);
+    return id;
+  }
+  override move(
+    dataId: tf.DataId,
+    values: tf.backend_util.BackendValues,
+    shape: number[],
+    dtype: tf.DataType,
+    refCount: number,
+  ) {
+    super.move(dataId, values, shape, dtype, refCount);
+    pool.retain(values);
+  }
+  override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
+    if (this.data.has(dataId)) pool.escape(this.data.get(dataId).values);
+    return super.readSync(dataId);
+  }
+  override read(dataId: tf.DataId): Promise<tf.backend_util.BackendValues> {
+    if (this.data.has(dataId)) pool.escape(this.data.get(dataId).values);
+    return super.read(dataId);
+  }
+  override disposeData(dataId: tf.DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : null;
+    const deleted = super.disposeData(dataId, force);
+    if (deleted && values) pool.release(values);
+    return deleted;
   }
 }
 

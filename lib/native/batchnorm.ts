@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { pool } from "./buffers.ts";
 
 /**
  * `(x - mean) / sqrt(var + eps) * scale + offset` per channel, for `x` of `channels`-long rows;
@@ -31,7 +32,7 @@ export function batchNorm(
     mul[c] = m;
     add[c] = (offset ? offset[c] : 0) - mean[c] * m;
   }
-  const y = new Float32Array(x.length);
+  const y = pool.alloc(x.length);
   for (let i = 0; i < x.length; i += C) {
     for (let c = 0; c < C; c++) y[i + c] = x[i + c] * mul[c] + add[c];
   }
@@ -48,7 +49,7 @@ export function batchNormGradX(
 ): Float32Array {
   const C = channels, k = new Float32Array(C);
   for (let c = 0; c < C; c++) k[c] = (scale ? scale[c] : 1) / Math.sqrt(variance[c] + eps);
-  const dx = new Float32Array(dy.length);
+  const dx = pool.alloc(dy.length);
   for (let i = 0; i < dy.length; i += C) {
     for (let c = 0; c < C; c++) dx[i + c] = dy[i + c] * k[c];
   }
@@ -80,7 +81,7 @@ export function channelSums(
 
 /** ReLU's gradient in one pass: `dy` where `x > 0`, 0 elsewhere, NaN where `x` is NaN. */
 export function reluGrad(dy: Float32Array, x: Float32Array): Float32Array {
-  const dx = new Float32Array(dy.length);
+  const dx = pool.alloc(dy.length);
   for (let i = 0; i < dy.length; i++) {
     const v = x[i];
     dx[i] = v > 0 ? dy[i] : v !== v ? NaN : 0;

@@ -20,6 +20,7 @@
  */
 import type { backend_util } from "@tensorflow/tfjs-core";
 import type { Sgemm } from "./blas.ts";
+import { pool } from "./buffers.ts";
 
 type ConvInfo = backend_util.Conv2DInfo;
 
@@ -133,7 +134,7 @@ export function conv2dForward(
 ): Float32Array {
   const K = c.filterHeight * c.filterWidth * c.inChannels, N = c.outChannels;
   const pix = c.outHeight * c.outWidth;
-  const y = new Float32Array(c.batchSize * pix * N);
+  const y = pool.alloc(c.batchSize * pix * N);
   if (isPointwise(c)) {
     sgemm(false, false, c.batchSize * pix, N, K, 1, x, K, w, N, 0, y, N);
     return y;
@@ -158,11 +159,13 @@ export function conv2dBackpropInput(
 ): Float32Array {
   const K = c.filterHeight * c.filterWidth * c.inChannels, N = c.outChannels;
   const pix = c.outHeight * c.outWidth;
-  const dx = new Float32Array(c.batchSize * c.inHeight * c.inWidth * c.inChannels);
+  const size = c.batchSize * c.inHeight * c.inWidth * c.inChannels;
   if (isPointwise(c)) {
+    const dx = pool.alloc(size);
     sgemm(false, true, c.batchSize * pix, K, N, 1, dy, N, w, N, 0, dx, K);
     return dx;
   }
+  const dx = pool.zeros(size); // col2im accumulates
   const step = imagesPerSlice(c);
   for (let n0 = 0; n0 < c.batchSize; n0 += step) {
     const nb = Math.min(step, c.batchSize - n0);
@@ -183,7 +186,7 @@ export function conv2dBackpropFilter(
 ): Float32Array {
   const K = c.filterHeight * c.filterWidth * c.inChannels, N = c.outChannels;
   const pix = c.outHeight * c.outWidth;
-  const dw = new Float32Array(K * N);
+  const dw = pool.alloc(K * N);
   if (isPointwise(c)) {
     sgemm(true, false, K, N, c.batchSize * pix, 1, x, K, dy, N, 0, dw, N);
     return dw;

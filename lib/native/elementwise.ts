@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { pool } from "./buffers.ts";
 
 /** The binary operations implemented here. */
 export type BinaryOp = "add" | "sub" | "mul" | "div" | "sqdiff" | "max" | "min";
@@ -93,7 +94,7 @@ export function binary(
   const shape = broadcastShape(aShape, bShape);
   if (!shape) throw new Error(`shapes [${aShape}] and [${bShape}] do not broadcast`);
   const size = shape.reduce((p, d) => p * d, 1);
-  const o = new Float32Array(size);
+  const o = pool.alloc(size);
   if (size === 0) return { values: o, shape };
   const f = INNER[op];
   // Collapse adjacent dimensions that both operands traverse the same way.
@@ -139,7 +140,7 @@ export function binary(
 
 /** `max(x, 0)`, keeping NaN. */
 export function relu(x: Float32Array): Float32Array {
-  const y = new Float32Array(x.length);
+  const y = pool.alloc(x.length);
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
     y[i] = v < 0 ? 0 : v;
@@ -149,7 +150,7 @@ export function relu(x: Float32Array): Float32Array {
 
 /** tfjs' `step`: 1 where `x > 0`, `alpha` elsewhere, NaN for NaN. */
 export function step(x: Float32Array, alpha: number): Float32Array {
-  const y = new Float32Array(x.length);
+  const y = pool.alloc(x.length);
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
     y[i] = v > 0 ? 1 : v !== v ? NaN : alpha;

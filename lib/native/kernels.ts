@@ -21,7 +21,7 @@ import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward } from "./conv
 import { batchMatMul } from "./matmul.ts";
 import { binary, type BinaryOp, broadcastShape, relu, step } from "./elementwise.ts";
 import { reduce, type ReduceOp, tile } from "./reduce.ts";
-import { maxPool, maxPoolGrad } from "./pool.ts";
+import { maxPool, maxPoolGrad } from "./maxpool.ts";
 import { batchNorm, batchNormGradX, channelSums, reluGrad } from "./batchnorm.ts";
 
 /** Kernel of `native` only: BatchNorm's input gradient (inputs dy, variance, scale). */

@@ -14,6 +14,7 @@
  * @module
  */
 import type { Sgemm } from "./blas.ts";
+import { pool } from "./buffers.ts";
 
 /** The shape and values of a product. */
 export interface Product {
@@ -49,7 +50,8 @@ export function batchMatMul(
   else return null;
   if (!outer) return null;
   const batch = Math.max(batchA, batchB);
-  const values = new Float32Array(batch * m * n);
+  // BLAS may leave C untouched when k is 0.
+  const values = k === 0 ? pool.zeros(batch * m * n) : pool.alloc(batch * m * n);
   const lda = aShape[ra - 1], ldb = bShape[rb - 1];
   for (let i = 0; i < batch; i++) {
     const ai = batchA === 1 ? 0 : i, bi = batchB === 1 ? 0 : i;

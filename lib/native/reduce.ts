@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { pool } from "./buffers.ts";
 
 /** The reductions implemented here. */
 export type ReduceOp = "sum" | "mean" | "max";
@@ -49,7 +50,7 @@ export function reduce(
   const outShape = keepDims
     ? shape.map((d, i) => (isReduced(i) ? 1 : d))
     : shape.filter((_, i) => !isReduced(i));
-  const y = new Float32Array(outer * inner);
+  const y = pool.alloc(outer * inner);
   if (red === 0) {
     if (op === "max") y.fill(-Infinity);
     else if (op === "mean") y.fill(NaN);
@@ -102,7 +103,7 @@ export function tile(x: Float32Array, shape: number[], reps: number[]): {
   shape: number[];
 } {
   const outShape = shape.map((d, i) => d * reps[i]);
-  const y = new Float32Array(outShape.reduce((p, d) => p * d, 1));
+  const y = pool.alloc(outShape.reduce((p, d) => p * d, 1));
   if (y.length === 0) return { values: y, shape: outShape };
   // inStride[i]/outStride[i]: elements of one block below axis i.
   const r = shape.length;

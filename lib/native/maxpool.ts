@@ -5,20 +5,21 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * import { maxPool } from "./pool.ts";
+ * import { maxPool } from "./maxpool.ts";
  * const info = tf.backend_util.computePool2DInfo([1, 2, 2, 1], 2, 2, 1, "valid");
  * console.log(maxPool(info, new Float32Array([1, 4, 2, 3]))); // [4]
  * ```
  * @module
  */
 import type { backend_util } from "@tensorflow/tfjs-core";
+import { pool } from "./buffers.ts";
 
 type PoolInfo = backend_util.Conv2DInfo;
 
 /** Max pooling of an NHWC batch; padded cells never win. */
 export function maxPool(c: PoolInfo, x: Float32Array): Float32Array {
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
-  const y = new Float32Array(B * OH * OW * C);
+  const y = pool.alloc(B * OH * OW * C);
   for (let n = 0, o = 0; n < B; n++) {
     for (let oh = 0; oh < OH; oh++) {
       const h0 = oh * c.strideHeight - c.padInfo.top;
@@ -50,7 +51,7 @@ export function maxPool(c: PoolInfo, x: Float32Array): Float32Array {
  */
 export function maxPoolGrad(c: PoolInfo, x: Float32Array, dy: Float32Array): Float32Array {
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
-  const dx = new Float32Array(B * H * W * C);
+  const dx = pool.zeros(B * H * W * C);
   const best = new Float32Array(C), at = new Int32Array(C);
   for (let n = 0, o = 0; n < B; n++) {
     for (let oh = 0; oh < OH; oh++) {
