@@ -27,14 +27,34 @@ import { writeFileAtomic } from "./run_dir.ts";
 
 /** A malformed or unreadable safetensors file; the CLI prints the message and exits 2. */
 export class SafetensorsError extends UserError {
+  /** The error class name, for messages. */
   override name = "SafetensorsError";
+  /** Creates the error; `message` is one line that names the file first. */
   constructor(message: string) {
     super(message, 2);
   }
 }
 
-/** Bytes per element of each dtype the format defines (as the reference implementation names them). */
-export const DTYPE_SIZES: Readonly<Record<string, number>> = Object.freeze({
+/** A dtype name of the format, e.g. `F32` or `I64` (as the reference implementation names them). */
+export type Dtype =
+  | "BOOL"
+  | "U8"
+  | "I8"
+  | "F8_E4M3"
+  | "F8_E5M2"
+  | "I16"
+  | "U16"
+  | "F16"
+  | "BF16"
+  | "I32"
+  | "U32"
+  | "F32"
+  | "I64"
+  | "U64"
+  | "F64";
+
+/** Bytes per element of each dtype the format defines. */
+export const DTYPE_SIZES: Readonly<Record<Dtype, number>> = Object.freeze({
   BOOL: 1,
   U8: 1,
   I8: 1,
@@ -52,12 +72,11 @@ export const DTYPE_SIZES: Readonly<Record<string, number>> = Object.freeze({
   F64: 8,
 });
 
-/** A dtype name of the format, e.g. `F32` or `I64`. */
-export type Dtype = keyof typeof DTYPE_SIZES;
-
 /** One tensor as stored: its dtype, its shape and its raw little-endian bytes. */
 export interface SafetensorsTensor {
+  /** The element type. */
   dtype: Dtype;
+  /** The dimensions, row-major; `[]` for a scalar. */
   shape: number[];
   /** A view into the file's bytes (little-endian, row-major). */
   bytes: Uint8Array;
@@ -65,15 +84,21 @@ export interface SafetensorsTensor {
 
 /** A decoded file: tensors in header order, and the optional string metadata. */
 export interface SafetensorsFile {
+  /** Tensors by name, in the header's order. */
   tensors: Map<string, SafetensorsTensor>;
+  /** The header's `__metadata__`, or null when it has none. */
   metadata: Record<string, string> | null;
 }
 
 /** One tensor to write; `data` is a typed array in host order or raw little-endian bytes. */
 export interface SafetensorsInput {
+  /** The tensor's name (any string but `__metadata__`). */
   name: string;
+  /** The element type `data` holds. */
   dtype: Dtype;
+  /** The dimensions; their product times the dtype's size must be `data`'s byte length. */
   shape: readonly number[];
+  /** The values (typed array) or their little-endian bytes (`Uint8Array`). */
   data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 }
 
