@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { runCli } from "./run_cli.ts";
 import { readHistory } from "../lib/metrics.ts";
+import { initBackend } from "../lib/backend.ts";
+import { ResNet } from "../lib/model.ts";
+import { loadCheckpoint } from "../lib/checkpoint.ts";
+import { loadTorchWeights } from "../lib/torch_weights.ts";
+import { GOLDEN_DIR } from "./golden.ts";
 
 // The tiny network on real Fashion-MNIST, resized to 16x16 so the CPU backend stays quick.
 const TINY = ["--stages", "1,1,1,1", "--width", "8", "--size", "16", "--backend", "cpu"];
@@ -154,5 +159,46 @@ Deno.test("Ctrl-C saves, prints the resume command, exits 130; --resume finishes
   assert.deepEqual(h.epochs.map((e) => e.epoch), [1, 2, 3]);
   assert.equal(h.finished, true);
   assert.equal(h.backends.length, 2);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("train --init-from starts from d2l weights", async () => {
+  const out = `${await Deno.makeTempDir()}/run`;
+  const weights = new URL("small_w8_s1111.safetensors", GOLDEN_DIR).pathname;
+  // A learning rate far below float32 resolution: the weights stay the loaded ones.
+  const r = await runCli([
+    "train",
+    ...TINY,
+    "--init-from",
+    weights,
+    "--lr",
+    "1e-30",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "4",
+    "--limit",
+    "4",
+    "--test-limit",
+    "4",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  await initBackend("cpu", { announce: false });
+  const { net } = await loadCheckpoint(out);
+  const ref = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 5 });
+  await loadTorchWeights(ref, weights);
+  for (const name of ["b1.0.weight", "b3.0.conv3.weight", "fc.bias"]) {
+    const a = await net.params.get(name)!.data(), b = await ref.params.get(name)!.data();
+    assert.ok(a.every((v, i) => Math.abs(v - b[i]) < 1e-12), name);
+  }
+  net.dispose();
+  ref.dispose();
+  oneLineError(
+    await runCli(["train", ...TINY, "--init-from", `${out}/nope.safetensors`]),
+    2,
+    /--init-from .*no such file/,
+  );
   await Deno.remove(out, { recursive: true });
 });
