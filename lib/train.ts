@@ -76,7 +76,7 @@ export interface TrainOptions {
   resume?: boolean;
   /** Architecture of a new run; `seed` comes from `settings.seed`. */
   model?: Omit<ResNetOptions, "seed">;
-  /** Settings of a new run; when resuming only `epochs` may differ from the saved ones. */
+  /** Settings of a new run; when resuming only `epochs` and `lr` may differ from the saved ones. */
   settings: TrainSettings;
   /** What runs the computation, recorded in history.json. */
   backend: BackendInfo;
@@ -125,8 +125,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (opts.resume) {
     ({ net, checkpoint: ckpt } = await loadCheckpoint(out));
     history = await readHistoryFor(out, ckpt);
-    const want = opts.settings.epochs;
-    ckpt.settings = { ...ckpt.settings, epochs: want };
+    // Only the number of epochs and the learning rate may change on resume.
+    ckpt.settings = { ...ckpt.settings, epochs: opts.settings.epochs, lr: opts.settings.lr };
     history.settings = ckpt.settings;
     history.backends.push(opts.backend);
   } else {
@@ -212,9 +212,9 @@ async function loop(
         const n = prior.examples + examples;
         if (!Number.isFinite(lossSum)) {
           throw new DivergedError(
-            `the loss became ${lossSum} in epoch ${epoch + 1} (by step ${step}): lower the ` +
-              `learning rate (now --lr ${s.lr}); the last good checkpoint (epoch ` +
-              `${ckpt.epoch}) is in ${out}`,
+            `the loss became ${lossSum} in epoch ${epoch + 1} (by step ${step}) with --lr ` +
+              `${s.lr}: resume from the last good checkpoint (epoch ${ckpt.epoch}) with a lower ` +
+              `learning rate: deno task train --resume ${out} --lr ${s.lr / 10}`,
           );
         }
         const secs = prior.trainSeconds + trainSeconds;

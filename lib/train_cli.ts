@@ -74,7 +74,6 @@ const FIXED_ON_RESUME = [
   ["stages", "--stages"],
   ["width", "--width"],
   ["batchSize", "--batch-size"],
-  ["lr", "--lr"],
   ["size", "--size"],
   ["limit", "--limit"],
   ["testLimit", "--test-limit"],
@@ -97,12 +96,16 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
     if (given.length) {
       throw new UsageError(
         `${given.join(", ")} cannot be combined with --resume: a resumed run keeps its own ` +
-          "settings (only --epochs, --backend, --data-dir and --json may change)",
+          "settings (only --epochs, --lr, --backend, the data options and --json may change)",
       );
     }
     out = o.resume;
     const ckpt = await readCheckpoint(out);
-    settings = { ...ckpt.settings, epochs: o.epochs ?? ckpt.settings.epochs };
+    settings = {
+      ...ckpt.settings,
+      epochs: o.epochs ?? ckpt.settings.epochs,
+      lr: o.lr ?? ckpt.settings.lr,
+    };
     if (settings.epochs < ckpt.epoch) {
       throw new UsageError(
         `--epochs ${settings.epochs} is fewer than the ${ckpt.epoch} epochs ${out} has finished`,

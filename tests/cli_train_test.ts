@@ -108,9 +108,9 @@ Deno.test("train --resume: missing run, finished run, conflicting flags", async 
   oneLineError(await runCli(["train", "--resume", `${dir}/nope`]), 1, /does not exist/);
   oneLineError(await runCli(["train", "--resume", dir]), 1, /holds no checkpoint/);
   oneLineError(
-    await runCli(["train", "--resume", dir, "--lr", "0.1"]),
+    await runCli(["train", "--resume", dir, "--seed", "1", "--size", "28"]),
     2,
-    /--lr cannot be combined with --resume/,
+    /--size, --seed cannot be combined with --resume/,
   );
   await Deno.remove(dir, { recursive: true });
 });

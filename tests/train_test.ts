@@ -147,7 +147,10 @@ Deno.test("a NaN loss stops the run with one line and keeps the last good checkp
     (e: unknown) => {
       assert.ok(e instanceof DivergedError, String(e));
       assert.ok(!e.message.includes("\n"));
-      assert.match(e.message, /loss became NaN in epoch 2 .*lower the learning rate/);
+      assert.match(
+        e.message,
+        /loss became NaN in epoch 2 .*checkpoint \(epoch 1\).*--resume \S+ --lr 0\.005$/,
+      );
       return true;
     },
   );
@@ -158,6 +161,16 @@ Deno.test("a NaN loss stops the run with one line and keeps the last good checkp
   assert.ok(fc.every(Number.isFinite));
   assert.equal((await readHistory(out)).epochs.length, 1);
   net.dispose();
+  // The suggested recovery: resume with a lower learning rate, recorded per epoch.
+  const again = await train({
+    data,
+    out,
+    resume: true,
+    settings: settings({ lr: 0.005 }),
+    backend,
+  });
+  assert.equal(again.status, "finished");
+  assert.deepEqual(again.history.epochs.map((r) => r.lr), [0.05, 0.005]);
   await Deno.remove(out, { recursive: true });
 });
 
