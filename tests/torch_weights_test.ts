@@ -304,7 +304,11 @@ Deno.test("shapes --weights: a fitting file passes, a misfit exits 2 with one li
 
 interface TorchRecord {
   config: { width: number; stages: number[] };
-  eval: Record<string, { accuracy: number; correct: number; n: number; predictions: number[] }>;
+  eval: Record<
+    string,
+    // predictions: one digit per test image, PyTorch's predicted class.
+    { accuracy: number; correct: number; n: number; predictions: string }
+  >;
 }
 
 const DATASET = "/usr/share/datasets/fashion-mnist";
@@ -357,7 +361,7 @@ Deno.test({
         }
         assert.deepEqual(tf.memory().numTensors, before);
         assert.deepEqual(preds.length, limit);
-        const torchPreds = want.predictions.slice(0, limit);
+        const torchPreds = [...want.predictions.slice(0, limit)].map(Number);
         const torchCorrect = torchPreds.filter((p, i) => p === test.labels[i]).length;
         if (limit === want.n) assert.deepEqual(torchCorrect, want.correct);
         // Up to ties: near-equal top logits may flip between two float32 implementations; 0.1

@@ -163,8 +163,9 @@ def main():
     results = {}
     for size in (28, 40):
         correct, preds = evaluate(net, Xte, yte, size)
+        # One digit per test image: the predicted class, in file order.
         results[str(size)] = {"accuracy": correct / len(yte), "correct": correct, "n": len(yte),
-                              "predictions": preds}
+                              "predictions": "".join(map(str, preds))}
         print(f"test accuracy at {size}x{size}: {correct / len(yte):.4f} ({correct}/{len(yte)})")
 
     name = f"torch_w{a.width}_s{''.join(map(str, stages))}"
@@ -183,7 +184,7 @@ def main():
         "train_seconds": round(time.time() - t0, 1),
     }
     with open(os.path.join(a.out, name + ".json"), "w") as f:
-        json.dump(record, f, separators=(",", ":"))
+        json.dump(record, f, indent=2)
         f.write("\n")
 
 
