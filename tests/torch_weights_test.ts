@@ -428,6 +428,7 @@ Deno.test({
       const tr = await values(tf.tidy(() => net.apply(x, { training: true })));
       const out = await new Deno.Command(torchPython!, {
         args: [
+          "-B", // no __pycache__ in the checkout
           new URL("../tools/torch_load_check.py", import.meta.url).pathname,
           weights,
           `${dir}/input.json`,
