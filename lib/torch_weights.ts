@@ -165,15 +165,17 @@ export function assignTorchStateDict(
 ): void {
   const layout = torchLayout(net);
   const fail = (what: string): never => {
-    throw new SafetensorsError(`${source}: ${what}${archHint(file)}`);
+    throw new SafetensorsError(`${source}: ${what}`);
   };
+  // Key and shape errors usually mean another architecture: say which one the file is for.
+  const misfit = (what: string): never => fail(`${what}${archHint(file)}`);
   const c = net.config;
   const arch = `--stages ${c.stages.join(",")} --width ${c.width}`;
   const known = new Set(layout.map((e) => e.key));
   for (const key of file.tensors.keys()) {
     if (!known.has(key)) {
       const ours = fromTorchKey(key);
-      fail(
+      misfit(
         `unexpected key "${key}" (shape ${fmtShape(file.tensors.get(key)!.shape)}): ` +
           `the network for ${arch} has no ${ours ? `parameter ${ours}` : "such key"}`,
       );
@@ -184,10 +186,10 @@ export function assignTorchStateDict(
   let tracked: number | null = null;
   for (const e of layout) {
     const t = file.tensors.get(e.key);
-    if (!t) fail(`missing key "${e.key}" (expected shape ${fmtShape(e.shape)}) for ${arch}`);
+    if (!t) misfit(`missing key "${e.key}" (expected shape ${fmtShape(e.shape)}) for ${arch}`);
     const got = t!.shape;
     if (got.length !== e.shape.length || got.some((n, i) => n !== e.shape[i])) {
-      fail(
+      misfit(
         `key "${e.key}" has shape ${fmtShape(got)} but the network for ${arch} expects ` +
           `${fmtShape(e.shape)}`,
       );
