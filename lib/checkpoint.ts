@@ -39,7 +39,9 @@ export interface PartialEpoch {
 
 /** Where a run stands; `checkpoint.json`. */
 export interface Checkpoint {
+  /** Marks the file as ours. */
   format: "resnet-d2l-checkpoint";
+  /** Layout version of this file. */
   version: 1;
   /** Epochs fully finished. */
   epoch: number;
@@ -47,11 +49,15 @@ export interface Checkpoint {
   batch: number;
   /** Metric sums of the unfinished epoch when `batch > 0`. */
   partial: PartialEpoch | null;
+  /** The architecture, to rebuild the network. */
   config: ResNetConfig;
+  /** The training settings, to continue identically. */
   settings: TrainSettings;
+  /** PyTorch's `num_batches_tracked` of the saved network. */
   numBatchesTracked: number;
   /** SHA-256 of `weights.bin`, hex. */
   weightsSha256: string;
+  /** When it was written (ISO 8601). */
   savedAt: string;
 }
 

@@ -50,11 +50,15 @@ export interface EpochRecord {
 
 /** The training settings a run was started with (besides the architecture). */
 export interface TrainSettings {
+  /** Epochs to train in all (a resumed run may raise it). */
   epochs: number;
+  /** Images per SGD step. */
   batchSize: number;
+  /** SGD learning rate (a resumed run may change it). */
   lr: number;
   /** Input height and width after resizing. */
   size: number;
+  /** Seed of the initialisation and of every epoch's shuffling order. */
   seed: number;
   /** Train on the first `limit` training images (null: all). */
   limit: number | null;
@@ -64,13 +68,17 @@ export interface TrainSettings {
 
 /** `history.json`: what ran, on what, and one record per finished epoch. */
 export interface History {
+  /** The architecture. */
   config: ResNetConfig;
+  /** The settings (as of the latest session). */
   settings: TrainSettings;
+  /** Deno, TypeScript, tfjs-core and this tool's versions of the first session. */
   versions: Record<string, string>;
   /** The backend summary of each session (a resumed run adds one). */
   backends: BackendInfo[];
+  /** One record per finished epoch. */
   epochs: EpochRecord[];
-  /** Final summary once all epochs finished. */
+  /** Whether all epochs finished. */
   finished: boolean;
 }
 
