@@ -30,7 +30,7 @@ export const RUN_FILES = Object.freeze({
 });
 
 /** `runs/<yyyymmdd-hhmmss>-resnet<depth>`, in UTC; `depth` null gives `resnet-custom`. */
-export function defaultRunDir(depth: number | null, now = new Date()): string {
+export function defaultRunDir(depth: number | null, now: Date = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
   const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-` +
     `${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
