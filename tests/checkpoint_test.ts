@@ -7,6 +7,8 @@ import { UserError } from "../lib/cli.ts";
 import { loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
 import { layersModelHandler, paramNameOf } from "../lib/layers_model.ts";
 import type { TrainSettings } from "../lib/metrics.ts";
+import { defaultRunDir, ensureWritableDir, writeFileAtomic } from "../lib/run_dir.ts";
+import { EpochProgress } from "../lib/progress.ts";
 
 await initBackend("cpu");
 tf.env().set("WEBGPU_CPU_FORWARD", false);
@@ -138,4 +140,47 @@ Deno.test("corrupt or missing checkpoint files are one-line UserErrors", async (
   await oneLine(() => loadCheckpoint(dir), /holds no checkpoint/);
   assert.deepEqual(tf.memory().numTensors, before);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("run directories: default name, writability check, atomic writes", async () => {
+  const when = new Date(Date.UTC(2026, 0, 2, 3, 4, 5));
+  assert.equal(defaultRunDir(18, when), "runs/20260102-030405-resnet18");
+  assert.equal(defaultRunDir(null, when), "runs/20260102-030405-resnet-custom");
+  const dir = await Deno.makeTempDir();
+  await ensureWritableDir(`${dir}/a/b`);
+  assert.ok((await Deno.stat(`${dir}/a/b`)).isDirectory);
+  await Deno.writeTextFile(`${dir}/file`, "x");
+  await assert.rejects(ensureWritableDir(`${dir}/file/run`), (e: unknown) => {
+    assert.ok(e instanceof UserError);
+    assert.match(e.message, /cannot write to output directory .*choose another --out$/);
+    return true;
+  });
+  await writeFileAtomic(`${dir}/f.txt`, "one");
+  await writeFileAtomic(`${dir}/f.txt`, "two");
+  assert.equal(await Deno.readTextFile(`${dir}/f.txt`), "two");
+  const names = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  assert.deepEqual(names.sort(), ["a", "f.txt", "file"], "no temporary files left");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("progress without a terminal prints plain lines at the given rate", () => {
+  const lines: string[] = [];
+  const orig = console.error;
+  console.error = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    const fast = new EpochProgress({ tty: false, plainEverySeconds: 0 });
+    fast.start(2, 10, 1000);
+    fast.update(500, { loss: 0.5, acc: 0.75, imagesPerSec: 100 });
+    fast.stop();
+    const slow = new EpochProgress({ tty: false, plainEverySeconds: 3600 });
+    slow.start(1, 10, 1000);
+    slow.update(10, { loss: 1, acc: 0.1, imagesPerSec: 100 });
+    slow.stop();
+  } finally {
+    console.error = orig;
+  }
+  assert.deepEqual(lines, [
+    "epoch 2/10: 500/1000 images, 100.0 img/s, ETA 5 s, loss 0.5000, acc 0.750",
+  ]);
 });
