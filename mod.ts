@@ -94,6 +94,7 @@ export type { TrainData, TrainOptions, TrainResult } from "./lib/train.ts";
 export { loadCheckpoint, readCheckpoint, saveCheckpoint } from "./lib/checkpoint.ts";
 export type { Checkpoint, CheckpointPosition, PartialEpoch } from "./lib/checkpoint.ts";
 export {
+  encodeLayersModel,
   layersModelHandler,
   loadLayersWeights,
   paramNameOf,
@@ -101,6 +102,7 @@ export {
   saveLayersModel,
   toLayersModel,
 } from "./lib/layers_model.ts";
+export type { LayersFiles } from "./lib/layers_model.ts";
 export {
   formatEpoch,
   METRICS_COLUMNS,
@@ -118,6 +120,7 @@ export {
   requireRunDir,
   RUN_FILES,
   runPath,
+  writeFilesAtomic,
 } from "./lib/run_dir.ts";
 export { EpochProgress, SILENT_PROGRESS } from "./lib/progress.ts";
 export type { ProgressSink, ProgressStats } from "./lib/progress.ts";

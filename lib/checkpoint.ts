@@ -20,8 +20,8 @@
 import { ResNet, type ResNetConfig } from "./model.ts";
 import { UserError } from "./cli.ts";
 import type { TrainSettings } from "./metrics.ts";
-import { loadLayersWeights, saveLayersModel } from "./layers_model.ts";
-import { readJsonFile, requireRunDir, RUN_FILES, runPath, writeFileAtomic } from "./run_dir.ts";
+import { encodeLayersModel, loadLayersWeights } from "./layers_model.ts";
+import { readJsonFile, requireRunDir, RUN_FILES, runPath, writeFilesAtomic } from "./run_dir.ts";
 
 /** Sums of an epoch interrupted part-way, so a resumed epoch reports the same metrics. */
 export interface PartialEpoch {
@@ -64,6 +64,11 @@ export interface Checkpoint {
 /** What the caller supplies to {@linkcode saveCheckpoint}; the rest comes from the network. */
 export type CheckpointPosition = Pick<Checkpoint, "epoch" | "batch" | "settings" | "partial">;
 
+async function sha256(data: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function sha256File(path: string): Promise<string> {
   let data: Uint8Array<ArrayBuffer>;
   try {
@@ -71,30 +76,34 @@ async function sha256File(path: string): Promise<string> {
   } catch (e) {
     throw new UserError(`cannot read ${path}: ${e instanceof Error ? e.message : e}`);
   }
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return sha256(data);
 }
 
 /**
- * Saves `net` and its position into the run directory `dir`. Each file is written atomically;
- * `checkpoint.json` goes last and names the checksum of the weights it belongs to.
+ * Saves `net` and its position into the run directory `dir`. The three files are written in full
+ * to temporary files first and then renamed together; `checkpoint.json` goes last and names the
+ * checksum of the weights it belongs to, so a torn save is detected on load.
  */
 export async function saveCheckpoint(
   dir: string,
   net: ResNet,
   pos: CheckpointPosition,
 ): Promise<Checkpoint> {
-  await saveLayersModel(net, pos.settings.size, dir);
+  const files = await encodeLayersModel(net, pos.settings.size);
   const ckpt: Checkpoint = {
     format: "resnet-d2l-checkpoint",
     version: 1,
     ...pos,
     config: net.config,
     numBatchesTracked: net.numBatchesTracked,
-    weightsSha256: await sha256File(runPath(dir, RUN_FILES.weights)),
+    weightsSha256: await sha256(files.weights),
     savedAt: new Date().toISOString(),
   };
-  await writeFileAtomic(runPath(dir, RUN_FILES.checkpoint), JSON.stringify(ckpt, null, 2) + "\n");
+  await writeFilesAtomic([
+    [runPath(dir, RUN_FILES.weights), files.weights],
+    [runPath(dir, RUN_FILES.model), files.modelJson],
+    [runPath(dir, RUN_FILES.checkpoint), JSON.stringify(ckpt, null, 2) + "\n"],
+  ]);
   return ckpt;
 }
 

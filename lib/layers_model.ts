@@ -23,7 +23,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { BatchNorm2d, Conv2d, Linear, ResNet } from "./model.ts";
 import { UserError } from "./cli.ts";
-import { errorText, RUN_FILES, runPath, writeFileAtomic } from "./run_dir.ts";
+import { errorText, RUN_FILES, runPath, writeFilesAtomic } from "./run_dir.ts";
 
 type Sym = tfl.SymbolicTensor;
 
@@ -101,6 +101,56 @@ export function toLayersModel(net: ResNet, size: number): tfl.LayersModel {
   return model;
 }
 
+/** The two files of a tfjs layers model, in memory. */
+export interface LayersFiles {
+  /** The text of `model.json` (topology and a weights manifest naming `weights.bin`). */
+  modelJson: string;
+  /** The bytes of `weights.bin`. */
+  weights: Uint8Array<ArrayBuffer>;
+}
+
+function layersFiles(art: tf.io.ModelArtifacts): LayersFiles {
+  const json: tf.io.ModelJSON = {
+    modelTopology: art.modelTopology as object,
+    format: art.format ?? "layers-model",
+    generatedBy: art.generatedBy ?? "TensorFlow.js tfjs-layers",
+    convertedBy: null,
+    weightsManifest: [{ paths: [RUN_FILES.weights], weights: art.weightSpecs ?? [] }],
+  };
+  return {
+    modelJson: JSON.stringify(json),
+    weights: new Uint8Array(tf.io.CompositeArrayBuffer.join(art.weightData)),
+  };
+}
+
+function saveResult(files: LayersFiles): tf.io.SaveResult {
+  return {
+    modelArtifactsInfo: {
+      dateSaved: new Date(),
+      modelTopologyType: "JSON",
+      weightDataBytes: files.weights.byteLength,
+    },
+  };
+}
+
+/**
+ * Encodes `net` (for `size`x`size` inputs) as the two files of a tfjs layers model, without
+ * writing them, so a caller can write them together with other files.
+ */
+export async function encodeLayersModel(net: ResNet, size: number): Promise<LayersFiles> {
+  const model = toLayersModel(net, size);
+  let files: LayersFiles | null = null;
+  try {
+    await model.save(tf.io.withSaveHandler((art) => {
+      files = layersFiles(art);
+      return Promise.resolve(saveResult(files));
+    }));
+  } finally {
+    model.dispose();
+  }
+  return files!;
+}
+
 /**
  * An IOHandler over `model.json` + `weights.bin` in `dir`: `save` writes each file atomically,
  * `load` reads them back (for `tf.loadLayersModel` or {@linkcode loadLayersWeights}).
@@ -108,23 +158,12 @@ export function toLayersModel(net: ResNet, size: number): tfl.LayersModel {
 export function layersModelHandler(dir: string): tf.io.IOHandler {
   return {
     save: async (art: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> => {
-      const data = new Uint8Array(tf.io.CompositeArrayBuffer.join(art.weightData));
-      const json: tf.io.ModelJSON = {
-        modelTopology: art.modelTopology as object,
-        format: art.format ?? "layers-model",
-        generatedBy: art.generatedBy ?? "TensorFlow.js tfjs-layers",
-        convertedBy: null,
-        weightsManifest: [{ paths: [RUN_FILES.weights], weights: art.weightSpecs ?? [] }],
-      };
-      await writeFileAtomic(runPath(dir, RUN_FILES.weights), data);
-      await writeFileAtomic(runPath(dir, RUN_FILES.model), JSON.stringify(json));
-      return {
-        modelArtifactsInfo: {
-          dateSaved: new Date(),
-          modelTopologyType: "JSON",
-          weightDataBytes: data.byteLength,
-        },
-      };
+      const files = layersFiles(art);
+      await writeFilesAtomic([
+        [runPath(dir, RUN_FILES.weights), files.weights],
+        [runPath(dir, RUN_FILES.model), files.modelJson],
+      ]);
+      return saveResult(files);
     },
     load: () => readLayersArtifacts(dir),
   };
@@ -183,12 +222,11 @@ export async function readLayersArtifacts(dir: string): Promise<tf.io.ModelArtif
 
 /** Saves `net` (for `size`x`size` inputs) as `dir/model.json` + `dir/weights.bin`. */
 export async function saveLayersModel(net: ResNet, size: number, dir: string): Promise<void> {
-  const model = toLayersModel(net, size);
-  try {
-    await model.save(layersModelHandler(dir));
-  } finally {
-    model.dispose();
-  }
+  const files = await encodeLayersModel(net, size);
+  await writeFilesAtomic([
+    [runPath(dir, RUN_FILES.weights), files.weights],
+    [runPath(dir, RUN_FILES.model), files.modelJson],
+  ]);
 }
 
 /**

@@ -76,6 +76,29 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 }
 
 /**
+ * Writes several files so that they change together as closely as the file system allows: every
+ * temporary file is written in full first, then all are renamed in the given order (put the file
+ * that vouches for the others, such as a checksum, last).
+ */
+export async function writeFilesAtomic(
+  files: readonly (readonly [string, string | Uint8Array])[],
+): Promise<void> {
+  const tmps: string[] = [];
+  try {
+    for (const [path, data] of files) {
+      const tmp = `${path}.tmp-${Deno.pid}`;
+      tmps.push(tmp);
+      if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+      else await Deno.writeFile(tmp, data);
+    }
+    for (const [i, [path]] of files.entries()) await Deno.rename(tmps[i], path);
+  } catch (e) {
+    for (const tmp of tmps) await Deno.remove(tmp).catch(() => {});
+    throw new UserError(`cannot write ${files.map(([p]) => p).join(", ")}: ${errorText(e)}`);
+  }
+}
+
+/**
  * Checks that `dir` is a run directory holding a checkpoint; throws {@linkcode UserError} naming
  * what is missing.
  */
