@@ -117,11 +117,12 @@ Deno.test("train --resume: missing run, finished run, conflicting flags", async 
 
 Deno.test("Ctrl-C saves, prints the resume command, exits 130; --resume finishes the run", async () => {
   const out = `${await Deno.makeTempDir()}/run`;
+  // Far more epochs than it can run before the signal lands, however loaded the machine is.
   const args = [
     "train",
     ...TINY,
     "--epochs",
-    "3",
+    "50",
     "--batch-size",
     "4",
     "--limit",
@@ -137,26 +138,45 @@ Deno.test("Ctrl-C saves, prints the resume command, exits 130; --resume finishes
     stderr: "piped",
     stdin: "null",
   }).spawn();
-  // Interrupt once the first epoch is on disk.
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const csv = await Deno.readTextFile(`${out}/metrics.csv`).catch(() => "");
-    if (csv.trim().split("\n").length >= 2) break;
-    assert.ok(Date.now() < deadline, "the first epoch was not written in time");
-    await new Promise((r) => setTimeout(r, 100));
+  const output = child.output();
+  try {
+    // Interrupt once the first epoch is on disk.
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const csv = await Deno.readTextFile(`${out}/metrics.csv`).catch(() => "");
+      if (csv.trim().split("\n").length >= 2) break;
+      assert.ok(Date.now() < deadline, "the first epoch was not written in time");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill("SIGINT");
+  } catch (e) {
+    child.kill("SIGKILL");
+    await output;
+    throw e;
   }
-  child.kill("SIGINT");
-  const res = await child.output();
+  const res = await output;
   const stderr = new TextDecoder().decode(res.stderr);
   assert.equal(res.code, 130, stderr);
-  assert.match(stderr, /Resume with: deno task train --resume \S+ --epochs 3/);
+  assert.match(stderr, /Resume with: deno task train --resume \S+ --epochs 50$/m);
   const saved = JSON.parse(await Deno.readTextFile(`${out}/checkpoint.json`));
-  assert.ok(saved.epoch >= 1 && saved.epoch < 3, JSON.stringify(saved));
+  assert.ok(saved.epoch >= 1 && saved.epoch < 50, JSON.stringify(saved));
+  const done = (await readHistory(out)).epochs.length;
+  assert.equal(done, saved.epoch);
 
-  const r = await runCli(["train", "--resume", out, "--backend", "cpu", "--json"]);
+  // Resume for one more epoch than was finished.
+  const target = saved.epoch + 1;
+  const r = await runCli([
+    "train",
+    "--resume",
+    out,
+    "--epochs",
+    String(target),
+    "--backend",
+    "cpu",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const h = await readHistory(out);
-  assert.deepEqual(h.epochs.map((e) => e.epoch), [1, 2, 3]);
+  assert.deepEqual(h.epochs.map((e) => e.epoch), Array.from({ length: target }, (_, i) => i + 1));
   assert.equal(h.finished, true);
   assert.equal(h.backends.length, 2);
   await Deno.remove(out, { recursive: true });
