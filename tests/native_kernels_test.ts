@@ -11,6 +11,7 @@ import "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { registerNativeBackend } from "../lib/native/backend.ts";
 import { fallbacks } from "../lib/native/kernels.ts";
+import { tapsOf } from "../lib/native/conv.ts";
 import { mulberry32 } from "../lib/model.ts";
 import { assertClose } from "./golden.ts";
 
@@ -85,6 +86,10 @@ const CONVS: ConvCase[] = [
   { n: 2, h: 13, w: 11, cin: 1, cout: 8, k: 7, s: 2, pad: 3 }, // the stem
   { n: 2, h: 9, w: 9, cin: 2, cout: 3, k: 3, s: 2, pad: "same" }, // asymmetric padding
   { n: 1, h: 6, w: 8, cin: 40, cout: 5, k: 3, s: 1, pad: "valid" }, // long contiguous rows
+  // Tiny maps where most taps only see padding (ResNet-18's b5 at 28x28): pruned taps.
+  { n: 2, h: 1, w: 1, cin: 8, cout: 6, k: 3, s: 1, pad: 1 },
+  { n: 3, h: 2, w: 2, cin: 4, cout: 5, k: 3, s: 2, pad: 1 },
+  { n: 2, h: 2, w: 3, cin: 3, cout: 4, k: 7, s: 2, pad: 3 },
 ];
 
 for (const c of CONVS) {
@@ -283,4 +288,13 @@ Deno.test({
       });
     }
   },
+});
+
+Deno.test("tapsOf: taps that only ever see padding are dropped", () => {
+  const info = (h: number, k: number, s: number, p: number) =>
+    tf.backend_util.computeConv2DInfo([1, h, h, 1], [k, k, 1, 1], s, 1, p);
+  assert.deepEqual(tapsOf(info(1, 3, 1, 1)), { kh: [1], kw: [1], all: false });
+  assert.deepEqual(tapsOf(info(2, 3, 2, 1)).kh, [1, 1, 2, 2]);
+  assert.equal(tapsOf(info(7, 3, 1, 1)).all, true);
+  assert.equal(tapsOf(info(28, 7, 2, 3)).all, true);
 });

@@ -47,6 +47,109 @@ function imagesPerSlice(c: ConvInfo): number {
   return Math.max(1, Math.min(c.batchSize, Math.floor(COLS_BUDGET / Math.max(1, perImage))));
 }
 
+/**
+ * The kernel taps `(kh, kw)` that touch the input for at least one output pixel. On small
+ * feature maps (ResNet's last stage at 28x28 input is 1x1) most 3x3 taps only ever see padding;
+ * dropping them shrinks the matrix products by up to 9x.
+ */
+export interface Taps {
+  kh: number[];
+  kw: number[];
+  /** Whether every tap is used (then the dense im2col applies). */
+  all: boolean;
+}
+
+/** The taps of {@linkcode Taps} for a convolution. */
+export function tapsOf(c: ConvInfo): Taps {
+  const used = (k: number, d: number, s: number, pad: number, outN: number, inN: number) => {
+    const lo = Math.ceil((pad - k * d) / s), hi = Math.floor((inN - 1 + pad - k * d) / s);
+    return Math.max(lo, 0) <= Math.min(hi, outN - 1);
+  };
+  const hs: number[] = [], ws: number[] = [];
+  for (let k = 0; k < c.filterHeight; k++) {
+    if (used(k, c.dilationHeight, c.strideHeight, c.padInfo.top, c.outHeight, c.inHeight)) {
+      hs.push(k);
+    }
+  }
+  for (let k = 0; k < c.filterWidth; k++) {
+    if (used(k, c.dilationWidth, c.strideWidth, c.padInfo.left, c.outWidth, c.inWidth)) ws.push(k);
+  }
+  const kh: number[] = [], kw: number[] = [];
+  for (const h of hs) for (const w of ws) kh.push(h), kw.push(w);
+  return { kh, kw, all: kh.length === c.filterHeight * c.filterWidth };
+}
+
+let wScratch = new Float32Array(0);
+/** The filter rows of the used taps: `[taps * in, out]` (a scratch buffer). */
+function compactFilter(c: ConvInfo, t: Taps, w: Float32Array): Float32Array {
+  const C = c.inChannels, N = c.outChannels, rowLen = C * N;
+  const n = t.kh.length * rowLen;
+  if (wScratch.length < n) wScratch = new Float32Array(n);
+  const out = wScratch.subarray(0, n);
+  for (let i = 0; i < t.kh.length; i++) {
+    const src = (t.kh[i] * c.filterWidth + t.kw[i]) * rowLen;
+    out.set(w.subarray(src, src + rowLen), i * rowLen);
+  }
+  return out;
+}
+
+/** im2col restricted to the taps `t` (rows of `taps * in` columns). */
+function im2colTaps(
+  c: ConvInfo,
+  t: Taps,
+  x: Float32Array,
+  n0: number,
+  nb: number,
+  cols: Float32Array,
+) {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
+  const T = t.kh.length, rowLen = T * C;
+  let r = 0;
+  for (let n = n0; n < n0 + nb; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++, r++) {
+        for (let i = 0; i < T; i++) {
+          const ih = oh * c.strideHeight - c.padInfo.top + t.kh[i] * c.dilationHeight;
+          const iw = ow * c.strideWidth - c.padInfo.left + t.kw[i] * c.dilationWidth;
+          const d = r * rowLen + i * C;
+          if (ih < 0 || ih >= H || iw < 0 || iw >= W) cols.fill(0, d, d + C);
+          else {
+            const src = ((n * H + ih) * W + iw) * C;
+            cols.set(x.subarray(src, src + C), d);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The adjoint of {@linkcode im2colTaps}: adds the columns back into `dx`. */
+function col2imTaps(
+  c: ConvInfo,
+  t: Taps,
+  cols: Float32Array,
+  n0: number,
+  nb: number,
+  dx: Float32Array,
+) {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
+  const T = t.kh.length, rowLen = T * C;
+  let r = 0;
+  for (let n = n0; n < n0 + nb; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++, r++) {
+        for (let i = 0; i < T; i++) {
+          const ih = oh * c.strideHeight - c.padInfo.top + t.kh[i] * c.dilationHeight;
+          const iw = ow * c.strideWidth - c.padInfo.left + t.kw[i] * c.dilationWidth;
+          if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+          const s = r * rowLen + i * C, d = ((n * H + ih) * W + iw) * C;
+          for (let j = 0; j < C; j++) dx[d + j] += cols[s + j];
+        }
+      }
+    }
+  }
+}
+
 /** Writes the columns of images `[n0, n0 + nb)` of `x` into `cols` (`[nb*oh*ow, kh*kw*cin]`). */
 export function im2col(c: ConvInfo, x: Float32Array, n0: number, nb: number, cols: Float32Array) {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
@@ -139,6 +242,14 @@ export function conv2dForward(
     sgemm(false, false, c.batchSize * pix, N, K, 1, x, K, w, N, 0, y, N);
     return y;
   }
+  const t = tapsOf(c);
+  if (!t.all) {
+    const Kt = t.kh.length * c.inChannels, wt = compactFilter(c, t, w);
+    const cols = scratchOf(c.batchSize * pix * Kt);
+    im2colTaps(c, t, x, 0, c.batchSize, cols);
+    sgemm(false, false, c.batchSize * pix, N, Kt, 1, cols, Kt, wt, N, 0, y, N);
+    return y;
+  }
   const step = imagesPerSlice(c);
   for (let n0 = 0; n0 < c.batchSize; n0 += step) {
     const nb = Math.min(step, c.batchSize - n0);
@@ -166,6 +277,14 @@ export function conv2dBackpropInput(
     return dx;
   }
   const dx = pool.zeros(size); // col2im accumulates
+  const t = tapsOf(c);
+  if (!t.all) {
+    const Kt = t.kh.length * c.inChannels, wt = compactFilter(c, t, w);
+    const cols = scratchOf(c.batchSize * pix * Kt);
+    sgemm(false, true, c.batchSize * pix, Kt, N, 1, dy, N, wt, N, 0, cols, Kt);
+    col2imTaps(c, t, cols, 0, c.batchSize, dx);
+    return dx;
+  }
   const step = imagesPerSlice(c);
   for (let n0 = 0; n0 < c.batchSize; n0 += step) {
     const nb = Math.min(step, c.batchSize - n0);
@@ -186,11 +305,27 @@ export function conv2dBackpropFilter(
 ): Float32Array {
   const K = c.filterHeight * c.filterWidth * c.inChannels, N = c.outChannels;
   const pix = c.outHeight * c.outWidth;
-  const dw = pool.alloc(K * N);
   if (isPointwise(c)) {
+    const dw = pool.alloc(K * N);
     sgemm(true, false, K, N, c.batchSize * pix, 1, x, K, dy, N, 0, dw, N);
     return dw;
   }
+  const t = tapsOf(c);
+  if (!t.all) {
+    // Unused taps get zero gradient; the used ones come out compact and are scattered.
+    const dw = pool.zeros(K * N), C = c.inChannels, rowLen = C * N;
+    const Kt = t.kh.length * C, rows = c.batchSize * pix;
+    const cols = scratchOf(rows * Kt);
+    im2colTaps(c, t, x, 0, c.batchSize, cols);
+    const dwt = new Float32Array(Kt * N);
+    sgemm(true, false, Kt, N, rows, 1, cols, Kt, dy, N, 0, dwt, N);
+    for (let i = 0; i < t.kh.length; i++) {
+      const d = (t.kh[i] * c.filterWidth + t.kw[i]) * rowLen;
+      dw.set(dwt.subarray(i * rowLen, (i + 1) * rowLen), d);
+    }
+    return dw;
+  }
+  const dw = pool.alloc(K * N);
   const step = imagesPerSlice(c);
   for (let n0 = 0; n0 < c.batchSize; n0 += step) {
     const nb = Math.min(step, c.batchSize - n0);
