@@ -116,6 +116,7 @@ export type { ClassAccuracy, EvaluateOptions, Evaluation } from "./lib/evaluate.
 export { curvesSpec, curvesSvg, writeCurves } from "./lib/plot.ts";
 export {
   defaultRunDir,
+  ensureNewRunDir,
   ensureWritableDir,
   requireRunDir,
   RUN_FILES,

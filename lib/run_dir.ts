@@ -60,6 +60,22 @@ export async function ensureWritableDir(dir: string): Promise<void> {
 }
 
 /**
+ * {@linkcode ensureWritableDir}, and refuses a directory that already holds a run, so a new run
+ * never overwrites another one's checkpoint.
+ */
+export async function ensureNewRunDir(dir: string): Promise<void> {
+  await ensureWritableDir(dir);
+  try {
+    await Deno.stat(runPath(dir, RUN_FILES.checkpoint));
+  } catch {
+    return;
+  }
+  throw new UserError(
+    `${dir} already holds a run: resume it with --resume ${dir}, or choose another --out`,
+  );
+}
+
+/**
  * Writes `data` to a temporary file beside `path`, then renames it over `path`, so readers see
  * the old or the new content, never a torn file.
  */

@@ -46,7 +46,7 @@ import {
 } from "./metrics.ts";
 import { evaluate } from "./evaluate.ts";
 import { writeCurves } from "./plot.ts";
-import { ensureWritableDir, RUN_FILES, runPath } from "./run_dir.ts";
+import { ensureNewRunDir, RUN_FILES, runPath } from "./run_dir.ts";
 import { type ProgressSink, SILENT_PROGRESS } from "./progress.ts";
 
 /** d2l's recipe: SGD lr 0.05, batch 256, 10 epochs, 96x96 inputs. */
@@ -130,12 +130,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     history.settings = ckpt.settings;
     history.backends.push(opts.backend);
   } else {
-    await ensureWritableDir(out);
-    if (await exists(runPath(out, RUN_FILES.checkpoint))) {
-      throw new UserError(
-        `${out} already holds a run: resume it with --resume ${out}, or choose another --out`,
-      );
-    }
+    await ensureNewRunDir(out);
     net = new ResNet({ ...opts.model, seed: opts.settings.seed });
     try {
       if (opts.initWeights) await opts.initWeights(net);
@@ -334,15 +329,6 @@ async function loop(
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function readHistoryFor(out: string, ckpt: Checkpoint): Promise<History> {

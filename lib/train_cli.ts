@@ -27,7 +27,7 @@ import { formatEpoch, metricsCsv, readHistory, type TrainSettings } from "./metr
 import { confusionCsv, evaluate, formatEvaluation } from "./evaluate.ts";
 import { writeCurves } from "./plot.ts";
 import { saveLayersModel } from "./layers_model.ts";
-import { defaultRunDir, ensureWritableDir, writeFileAtomic } from "./run_dir.ts";
+import { defaultRunDir, ensureNewRunDir, ensureWritableDir, writeFileAtomic } from "./run_dir.ts";
 import { EpochProgress } from "./progress.ts";
 
 /** Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. */
@@ -133,7 +133,7 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
     outputSizes(settings.size); // too small an input is a ConfigError now, not after loading
     out = o.out ?? defaultRunDir(config.depth);
     // Before the backend, the data and the first epoch: a bad --out fails in a second.
-    await ensureWritableDir(out);
+    await ensureNewRunDir(out);
     if (o.initFrom !== undefined) {
       try {
         await Deno.stat(o.initFrom);

@@ -100,6 +100,13 @@ Deno.test("train refuses an output directory it cannot write, before loading any
   oneLineError(r, 1, /cannot write to output directory .*choose another --out/);
   assert.doesNotMatch(r.stderr, /^backend:/m, "failed before the backend started");
   assert.ok(performance.now() - t0 < 30_000);
+  // A directory that already holds a run is never overwritten.
+  await Deno.mkdir(`${dir}/old`);
+  await Deno.writeTextFile(`${dir}/old/checkpoint.json`, "{}");
+  const again = await runCli(["train", ...TINY, "--out", `${dir}/old`]);
+  oneLineError(again, 1, /already holds a run: resume it with --resume/);
+  assert.doesNotMatch(again.stderr, /^backend:/m, "failed before the backend started");
+  assert.equal(await Deno.readTextFile(`${dir}/old/checkpoint.json`), "{}");
   await Deno.remove(dir, { recursive: true });
 });
 
