@@ -163,3 +163,5 @@ export {
   torchStateDict,
 } from "./lib/torch_weights.ts";
 export type { TorchEntry, TorchWeightsSummary } from "./lib/torch_weights.ts";
+export { NATIVE_BACKEND, NativeBackend, registerNativeBackend } from "./lib/native/backend.ts";
+export type { NativeRegistration } from "./lib/native/backend.ts";
