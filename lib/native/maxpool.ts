@@ -20,16 +20,19 @@ type PoolInfo = backend_util.Conv2DInfo;
 export function maxPool(c: PoolInfo, x: Float32Array): Float32Array {
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
   const y = pool.alloc(B * OH * OW * C);
+  const SH = c.strideHeight, SW = c.strideWidth, top = c.padInfo.top, left = c.padInfo.left;
+  const KH = c.effectiveFilterHeight, KW = c.effectiveFilterWidth;
+  const DH = c.dilationHeight, DW = c.dilationWidth;
   for (let n = 0, o = 0; n < B; n++) {
     for (let oh = 0; oh < OH; oh++) {
-      const h0 = oh * c.strideHeight - c.padInfo.top;
+      const h0 = oh * SH - top;
       for (let ow = 0; ow < OW; ow++, o += C) {
-        const w0 = ow * c.strideWidth - c.padInfo.left;
+        const w0 = ow * SW - left;
         y.fill(-Infinity, o, o + C);
-        for (let kh = 0; kh < c.effectiveFilterHeight; kh += c.dilationHeight) {
+        for (let kh = 0; kh < KH; kh += DH) {
           const ih = h0 + kh;
           if (ih < 0 || ih >= H) continue;
-          for (let kw = 0; kw < c.effectiveFilterWidth; kw += c.dilationWidth) {
+          for (let kw = 0; kw < KW; kw += DW) {
             const iw = w0 + kw;
             if (iw < 0 || iw >= W) continue;
             const s = ((n * H + ih) * W + iw) * C;
@@ -53,17 +56,20 @@ export function maxPoolGrad(c: PoolInfo, x: Float32Array, dy: Float32Array): Flo
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
   const dx = pool.zeros(B * H * W * C);
   const best = new Float32Array(C), at = new Int32Array(C);
+  const SH = c.strideHeight, SW = c.strideWidth, top = c.padInfo.top, left = c.padInfo.left;
+  const KH = c.effectiveFilterHeight, KW = c.effectiveFilterWidth;
+  const DH = c.dilationHeight, DW = c.dilationWidth;
   for (let n = 0, o = 0; n < B; n++) {
     for (let oh = 0; oh < OH; oh++) {
-      const h0 = oh * c.strideHeight - c.padInfo.top;
+      const h0 = oh * SH - top;
       for (let ow = 0; ow < OW; ow++, o += C) {
-        const w0 = ow * c.strideWidth - c.padInfo.left;
+        const w0 = ow * SW - left;
         best.fill(-Infinity);
         at.fill(-1);
-        for (let kh = 0; kh < c.effectiveFilterHeight; kh += c.dilationHeight) {
+        for (let kh = 0; kh < KH; kh += DH) {
           const ih = h0 + kh;
           if (ih < 0 || ih >= H) continue;
-          for (let kw = 0; kw < c.effectiveFilterWidth; kw += c.dilationWidth) {
+          for (let kw = 0; kw < KW; kw += DW) {
             const iw = w0 + kw;
             if (iw < 0 || iw >= W) continue;
             const s = ((n * H + ih) * W + iw) * C;
