@@ -231,6 +231,9 @@ Deno.test({
       tf.grad((u: tf.Tensor) => tf.sum(tf.square(tf.mean(u, [0, 1, 2], true))))(t),
       tf.grad((u: tf.Tensor) => tf.mean(u))(t),
     ]);
+    await parity("square's gradient", [x], (t) => [
+      tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.square(u), u)))(t),
+    ]);
     await parity("relu, step and relu's gradient", [x], (t) => [
       tf.relu(t),
       tf.step(t, 0.3),

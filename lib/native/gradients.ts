@@ -1,5 +1,5 @@
 /**
- * Single-pass gradients of BatchNorm, ReLU and mean for the `native` backend. tfjs keeps one gradient
+ * Single-pass gradients of BatchNorm, ReLU, mean and square for the `native` backend. tfjs keeps one gradient
  * per kernel for all backends; these wrap tfjs' own and take over only while the active backend
  * is `native` (every other backend still runs tfjs' gradient unchanged).
  *
@@ -11,14 +11,19 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { NATIVE_BN_GRAD_X, NATIVE_CHANNEL_SUMS, NATIVE_RELU_GRAD } from "./kernels.ts";
+import {
+  NATIVE_BN_GRAD_X,
+  NATIVE_CHANNEL_SUMS,
+  NATIVE_RELU_GRAD,
+  NATIVE_SQUARE_GRAD,
+} from "./kernels.ts";
 
 let installed = false;
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) =>
   tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
 
-/** Wraps the gradients of `FusedBatchNorm`, `Relu` and `Mean` (idempotent). */
+/** Wraps the gradients of `FusedBatchNorm`, `Relu`, `Mean` and `Square` (idempotent). */
 export function installNativeGradients(): void {
   if (installed) return;
   installed = true;
@@ -83,6 +88,22 @@ export function installNativeGradients(): void {
         const n = axes.reduce((p, a) => p * x.shape[a], 1);
         // Divide the small tensor, then one broadcasting copy (tfjs: fill ones, multiply, divide).
         return { x: () => tf.tile(tf.reshape(tf.div(g, n), expanded), reps) };
+      },
+    });
+  }
+
+  const square = tf.getGradient(tf.Square);
+  if (square) {
+    tf.registerGradient({
+      ...square,
+      gradFunc: (dy, saved, attrs) => {
+        const [x] = saved;
+        const g = dy as tf.Tensor;
+        if (
+          tf.getBackend() !== "native" || Array.isArray(dy) || x.dtype !== "float32" ||
+          g.size !== x.size
+        ) return square.gradFunc(dy, saved, attrs);
+        return { x: () => run(NATIVE_SQUARE_GRAD, { dy: g, x }) };
       },
     });
   }

@@ -23,6 +23,7 @@ import { binary, type BinaryOp, broadcastShape, relu, step } from "./elementwise
 import { reduce, type ReduceOp, tile } from "./reduce.ts";
 import { maxPool, maxPoolGrad } from "./maxpool.ts";
 import { batchNorm, batchNormGradX, channelSums, reluGrad } from "./batchnorm.ts";
+import { pool } from "./buffers.ts";
 
 /** Kernel of `native` only: BatchNorm's input gradient (inputs dy, variance, scale). */
 export const NATIVE_BN_GRAD_X = "NativeBatchNormGradX";
@@ -30,6 +31,8 @@ export const NATIVE_BN_GRAD_X = "NativeBatchNormGradX";
 export const NATIVE_CHANNEL_SUMS = "NativeChannelSums";
 /** Kernel of `native` only: ReLU's gradient (inputs dy, x). */
 export const NATIVE_RELU_GRAD = "NativeReluGrad";
+/** Kernel of `native` only: the gradient of `square`, `2 x dy` (inputs dy, x). */
+export const NATIVE_SQUARE_GRAD = "NativeSquareGrad";
 
 type Info = tf.TensorInfo;
 type Fast = (
@@ -230,6 +233,13 @@ export function nativeKernels(sgemm: Sgemm): tf.KernelConfig[] {
     }),
     custom(NATIVE_RELU_GRAD, (inputs, backend) => {
       const dx = reluGrad(f32(backend, inputs.dy)!, f32(backend, inputs.x)!);
+      return backend.makeTensorInfo(inputs.dy!.shape, "float32", dx);
+    }),
+    custom(NATIVE_SQUARE_GRAD, (inputs, backend) => {
+      const dy = f32(backend, inputs.dy)!, x = f32(backend, inputs.x)!;
+      if (dy.length !== x.length) return null;
+      const dx = pool.alloc(dy.length);
+      for (let i = 0; i < dx.length; i++) dx[i] = 2 * x[i] * dy[i];
       return backend.makeTensorInfo(inputs.dy!.shape, "float32", dx);
     }),
     kernel(tf.Add, bin("add")),
