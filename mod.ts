@@ -165,3 +165,24 @@ export {
 export type { TorchEntry, TorchWeightsSummary } from "./lib/torch_weights.ts";
 export { NATIVE_BACKEND, NativeBackend, registerNativeBackend } from "./lib/native/backend.ts";
 export type { NativeRegistration } from "./lib/native/backend.ts";
+// WebGPU adapter handling, machine info and pipeline warm-up (lib/webgpu.ts, lib/info.ts,
+// lib/warmup.ts); initBackend/BACKENDS above also export loadNative.
+export { loadNative } from "./lib/backend.ts";
+export type { InitOptions, NativeStatus } from "./lib/backend.ts";
+export {
+  currentDevice,
+  deviceLostInfo,
+  formatAdapter,
+  isSoftwareAdapter,
+  NO_ADAPTER_FIX,
+  onDeviceLost,
+  probeAdapter,
+  registerWebGPU,
+  releaseWebGPU,
+  SOFTWARE_ADAPTER_NOTE,
+} from "./lib/webgpu.ts";
+export type { AdapterDetails, AdapterLimits, AdapterProbe } from "./lib/webgpu.ts";
+export { collectInfo, formatInfo } from "./lib/info.ts";
+export type { BackendAvailability, MachineInfo } from "./lib/info.ts";
+export { warmup } from "./lib/warmup.ts";
+export type { WarmupOptions, WarmupReport } from "./lib/warmup.ts";
