@@ -25,7 +25,7 @@ set -euo pipefail
 D2L_IMG_PER_S=4703 # d2l's book build, PyTorch on a CUDA GPU, ResNet-18 96x96 batch 256
 LIMIT=$((64 * 1024 * 1024))
 die() {
-  echo "error: $*" >&2
+  echo "error: $1" >&2
   exit "${2:-1}"
 }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
