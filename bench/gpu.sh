@@ -43,6 +43,7 @@ pack() {
   # The project's tracked sources (no data, no runs).
   (cd "$root" && git ls-files -z -- deno.json deno.lock main.ts mod.ts lib bench |
     xargs -0 cp --parents -t "$stage/app")
+  cp "$here/gpu.sh" "$stage/app/bench/gpu.sh" # this script, even before it is committed
   # Its npm packages, fetched into a private cache; source maps and typings are not run.
   DENO_DIR="$stage/app/.deno" deno cache --quiet --config "$stage/app/deno.json" \
     "$stage/app/main.ts" "$stage/app/bench/bench.ts" "$stage/app/bench/first_step.ts" >&2
