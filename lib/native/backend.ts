@@ -32,7 +32,11 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   // The buffer pool follows every tensor's values: stored, moved, read out, deleted.
-  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType) {
+  override write(
+    values: tf.backend_util.BackendValues,
+    shape: number[],
+    dtype: tf.DataType,
+  ): tf.DataId {
     const id = super.write(values, shape, dtype);
     pool.retain(values);
     return id;
