@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { Residual } from "../lib/model.ts";
 
 /** The golden folder, `../shared/golden` relative to the repository root. */
 export const GOLDEN_DIR = new URL("../../shared/golden/", import.meta.url);
@@ -64,5 +65,90 @@ export function assertClose(
         } > ${tol}); max |diff| ${maxAbsDiff(actual, expected)}`,
       );
     }
+  }
+}
+
+/** One golden Residual block file (`residual_a.json`, `residual_b.json`). */
+export interface ResidualGolden {
+  config: { input_channels: number; num_channels: number; use_1x1conv: boolean; strides: number };
+  X: GoldenTensor;
+  G: GoldenTensor;
+  params: Record<string, GoldenTensor>;
+  bn_train_stats: Record<string, Record<string, GoldenTensor>>;
+  f64: {
+    out_eval: GoldenTensor;
+    out_train: GoldenTensor;
+    grads_train: Record<string, GoldenTensor>;
+  };
+}
+
+/** A tensor in PyTorch's layout (NHWC -> NCHW, HWIO -> OIHW, else as is), as a flat array. */
+export async function torchLayout(
+  t: tf.Tensor,
+  layout: "nhwc" | "hwio" | "plain",
+): Promise<Float32Array> {
+  const perm = layout === "nhwc" ? [0, 3, 1, 2] : layout === "hwio" ? [3, 2, 0, 1] : null;
+  const u = perm ? tf.transpose(t, perm) : t.clone();
+  const d = (await u.data()) as Float32Array;
+  u.dispose();
+  return d;
+}
+
+/**
+ * Checks d2l's Residual block on the active backend against a golden file, at the tolerances of
+ * the golden README (float32 against PyTorch's float64: atol 1e-5 on outputs, rtol 1e-4 + atol
+ * 1e-4 on gradients): the inference output (running statistics as given), the training output,
+ * the gradients of `sum(out * G)` with respect to X and every parameter, and the running
+ * statistics after that one training forward. Frees everything and asserts that nothing leaked.
+ */
+export async function checkResidualGolden(file: string): Promise<void> {
+  const g = readGolden<ResidualGolden>(file);
+  const before = tf.memory().numTensors;
+  const c = g.config;
+  const blk = new Residual(c.input_channels, c.num_channels, {
+    use1x1conv: c.use_1x1conv,
+    strides: c.strides,
+  });
+  for (const [name, v] of blk.store) {
+    const t = g.params[name];
+    if (!t) throw new Error(`${file} lacks ${name}`);
+    const value = t.shape.length === 4 ? oihwToHwio(t) : asTensor(t);
+    v.assign(value);
+    value.dispose();
+  }
+  const x = nchwToNhwc(g.X);
+  const gOut = nchwToNhwc(g.G);
+
+  const yEval = tf.tidy(() => blk.apply(x, { training: false }));
+  assertClose(await torchLayout(yEval, "nhwc"), g.f64.out_eval.data, 1e-5, 0, "out_eval");
+
+  const xVar = tf.variable(x);
+  const trainable = [...blk.store.entries()].filter(([, v]) => v.trainable);
+  let yTrain: tf.Tensor | null = null;
+  const { value, grads } = tf.variableGrads(() => {
+    const y = blk.apply(xVar as tf.Tensor4D, { training: true });
+    yTrain = tf.keep(y);
+    return tf.sum(tf.mul(y, gOut)) as tf.Scalar;
+  }, [xVar, ...trainable.map(([, v]) => v)]);
+  assertClose(await torchLayout(yTrain!, "nhwc"), g.f64.out_train.data, 1e-5, 0, "out_train");
+
+  const want = g.f64.grads_train;
+  assertClose(await torchLayout(grads[xVar.name], "nhwc"), want.X.data, 1e-4, 1e-4, "grad X");
+  for (const [name, v] of trainable) {
+    const got = await torchLayout(grads[v.name], v.rank === 4 ? "hwio" : "plain");
+    assertClose(got, want[name].data, 1e-4, 1e-4, `grad ${name}`);
+  }
+  for (const bn of ["bn1", "bn2"]) {
+    const s = g.bn_train_stats[bn];
+    for (const stat of ["running_mean", "running_var"]) {
+      const got = await blk.store.get(`${bn}.${stat}`)!.data();
+      assertClose(got, s[`${stat}_after`].data, 1e-6, 1e-5, `${bn}.${stat}`);
+    }
+  }
+
+  tf.dispose([yEval, x, gOut, xVar, value, yTrain!, ...Object.values(grads)]);
+  for (const v of blk.store.values()) v.dispose();
+  if (tf.memory().numTensors !== before) {
+    throw new Error(`${file}: ${tf.memory().numTensors - before} tensors leaked`);
   }
 }

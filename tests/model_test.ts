@@ -12,14 +12,7 @@ import {
   torchKey,
 } from "../lib/model.ts";
 import { shapeTable } from "../lib/shapes.ts";
-import {
-  assertClose,
-  asTensor,
-  type GoldenTensor,
-  nchwToNhwc,
-  oihwToHwio,
-  readGolden,
-} from "./golden.ts";
+import { assertClose, checkResidualGolden, readGolden } from "./golden.ts";
 
 await initBackend("cpu");
 
@@ -117,100 +110,9 @@ Deno.test("torchKey maps names to d2l's state_dict keys and back", () => {
 
 // ---- numerical parity with d2l's PyTorch Residual (golden files) ----
 
-interface ResidualGolden {
-  config: { input_channels: number; num_channels: number; use_1x1conv: boolean; strides: number };
-  X: GoldenTensor;
-  G: GoldenTensor;
-  params: Record<string, GoldenTensor>;
-  bn_train_stats: Record<string, Record<string, GoldenTensor>>;
-  f64: {
-    out_eval: GoldenTensor;
-    out_train: GoldenTensor;
-    grads_train: Record<string, GoldenTensor>;
-  };
-}
-
-/** Builds the golden block with PyTorch's parameters in our layouts. */
-function goldenBlock(g: ResidualGolden): Residual {
-  const c = g.config;
-  const blk = new Residual(c.input_channels, c.num_channels, {
-    use1x1conv: c.use_1x1conv,
-    strides: c.strides,
-  });
-  for (const [name, v] of blk.store) {
-    const t = g.params[name];
-    assert(t, `golden lacks ${name}`);
-    const value = t.shape.length === 4 ? oihwToHwio(t) : asTensor(t);
-    v.assign(value);
-    value.dispose();
-  }
-  return blk;
-}
-
-/** A tensor in the golden layout (NHWC -> NCHW, HWIO -> OIHW), as a flat array. */
-async function flat(t: tf.Tensor, layout: "nhwc" | "hwio" | "plain"): Promise<Float32Array> {
-  const u = layout === "nhwc"
-    ? tf.transpose(t, [0, 3, 1, 2])
-    : layout === "hwio"
-    ? tf.transpose(t, [3, 2, 0, 1])
-    : t.clone();
-  const d = (await u.data()) as Float32Array;
-  u.dispose();
-  return d;
-}
-
 for (const file of ["residual_a.json", "residual_b.json"]) {
-  const g = readGolden<ResidualGolden>(file);
-  Deno.test(`golden ${file}: inference and training outputs, running statistics, gradients`, async () => {
-    const before = tf.memory().numTensors;
-    const blk = goldenBlock(g);
-    const x = nchwToNhwc(g.X);
-    const gOut = nchwToNhwc(g.G);
-
-    // Inference mode uses the running statistics as given (before any training forward).
-    const yEval = tf.tidy(() => blk.apply(x, { training: false }));
-    assertClose(await flat(yEval, "nhwc"), g.f64.out_eval.data, 1e-5, 0, "out_eval");
-
-    // Training mode: batch statistics, one running-statistics update, and the gradients of
-    // L = sum(out * G) with respect to X and every parameter.
-    const xVar = tf.variable(x);
-    const trainable = [...blk.store.entries()].filter(([, v]) => v.trainable);
-    let yTrain: tf.Tensor | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const y = blk.apply(xVar as tf.Tensor4D, { training: true });
-      yTrain = tf.keep(y);
-      return tf.sum(tf.mul(y, gOut)) as tf.Scalar;
-    }, [xVar, ...trainable.map(([, v]) => v)]);
-    assertClose(await flat(yTrain!, "nhwc"), g.f64.out_train.data, 1e-5, 0, "out_train");
-
-    const gr = g.f64.grads_train;
-    assertClose(await flat(grads[xVar.name], "nhwc"), gr.X.data, 1e-4, 1e-4, "grad X");
-    for (const [name, v] of trainable) {
-      const layout = v.rank === 4 ? "hwio" : "plain";
-      assertClose(await flat(grads[v.name], layout), gr[name].data, 1e-4, 1e-4, `grad ${name}`);
-    }
-    for (const bn of ["bn1", "bn2"]) {
-      const s = g.bn_train_stats[bn];
-      assertClose(
-        await blk.store.get(`${bn}.running_mean`)!.data(),
-        s.running_mean_after.data,
-        1e-6,
-        1e-5,
-        `${bn}.running_mean`,
-      );
-      assertClose(
-        await blk.store.get(`${bn}.running_var`)!.data(),
-        s.running_var_after.data,
-        1e-6,
-        1e-5,
-        `${bn}.running_var`,
-      );
-    }
-
-    tf.dispose([yEval, x, gOut, xVar, value, yTrain!, ...Object.values(grads)]);
-    for (const v of blk.store.values()) v.dispose();
-    assert.deepEqual(tf.memory().numTensors, before, "tensors leaked");
-  });
+  Deno.test(`golden ${file}: inference and training outputs, running statistics, gradients`, () =>
+    checkResidualGolden(file));
 }
 
 Deno.test("residual property: zero conv2 and bn2 make a block without 1x1 conv return relu(x)", async () => {

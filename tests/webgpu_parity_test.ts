@@ -11,17 +11,16 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend.ts";
-import { fromTorchKey, Residual, ResNet } from "../lib/model.ts";
+import { fromTorchKey, ResNet } from "../lib/model.ts";
 import { trainStep } from "../lib/step.ts";
 import { currentDevice, deviceLostInfo, probeAdapter, releaseWebGPU } from "../lib/webgpu.ts";
 import {
   assertClose,
-  asTensor,
+  checkResidualGolden,
   GOLDEN_DIR,
   type GoldenTensor,
   maxAbsDiff,
   nchwToNhwc,
-  oihwToHwio,
   readGolden,
 } from "./golden.ts";
 
@@ -44,90 +43,11 @@ async function on<T>(backend: "webgpu" | "cpu", fn: () => Promise<T>): Promise<T
   return r;
 }
 
-/** A tensor in PyTorch's layout (NHWC -> NCHW, HWIO -> OIHW), as a flat array. */
-async function flat(t: tf.Tensor, layout: "nhwc" | "hwio" | "plain"): Promise<Float32Array> {
-  const u = layout === "nhwc"
-    ? tf.transpose(t, [0, 3, 1, 2])
-    : layout === "hwio"
-    ? tf.transpose(t, [3, 2, 0, 1])
-    : t.clone();
-  const d = (await u.data()) as Float32Array;
-  u.dispose();
-  return d;
-}
-
-interface ResidualGolden {
-  config: { input_channels: number; num_channels: number; use_1x1conv: boolean; strides: number };
-  X: GoldenTensor;
-  G: GoldenTensor;
-  params: Record<string, GoldenTensor>;
-  bn_train_stats: Record<string, Record<string, GoldenTensor>>;
-  f64: {
-    out_eval: GoldenTensor;
-    out_train: GoldenTensor;
-    grads_train: Record<string, GoldenTensor>;
-  };
-}
-
 for (const file of ["residual_a.json", "residual_b.json"]) {
   Deno.test({
     name: `webgpu: golden ${file} forward (inference, training), running stats, gradients`,
     ignore,
-    fn: () =>
-      on("webgpu", async () => {
-        const g = readGolden<ResidualGolden>(file);
-        const c = g.config;
-        const blk = new Residual(c.input_channels, c.num_channels, {
-          use1x1conv: c.use_1x1conv,
-          strides: c.strides,
-        });
-        for (const [name, v] of blk.store) {
-          const value = g.params[name].shape.length === 4
-            ? oihwToHwio(g.params[name])
-            : asTensor(g.params[name]);
-          v.assign(value);
-          value.dispose();
-        }
-        const x = nchwToNhwc(g.X);
-        const gOut = nchwToNhwc(g.G);
-        const yEval = tf.tidy(() => blk.apply(x, { training: false }));
-        assertClose(await flat(yEval, "nhwc"), g.f64.out_eval.data, 1e-5, 0, "out_eval");
-
-        const xVar = tf.variable(x);
-        const trainable = [...blk.store.entries()].filter(([, v]) => v.trainable);
-        let yTrain: tf.Tensor | null = null;
-        const { value, grads } = tf.variableGrads(() => {
-          const y = blk.apply(xVar as tf.Tensor4D, { training: true });
-          yTrain = tf.keep(y);
-          return tf.sum(tf.mul(y, gOut)) as tf.Scalar;
-        }, [xVar, ...trainable.map(([, v]) => v)]);
-        assertClose(await flat(yTrain!, "nhwc"), g.f64.out_train.data, 1e-5, 0, "out_train");
-        const gr = g.f64.grads_train;
-        assertClose(await flat(grads[xVar.name], "nhwc"), gr.X.data, 1e-4, 1e-4, "grad X");
-        for (const [name, v] of trainable) {
-          const layout = v.rank === 4 ? "hwio" : "plain";
-          assertClose(await flat(grads[v.name], layout), gr[name].data, 1e-4, 1e-4, `grad ${name}`);
-        }
-        for (const bn of ["bn1", "bn2"]) {
-          const s = g.bn_train_stats[bn];
-          for (
-            const [stat, key] of [["running_mean", "running_mean_after"], [
-              "running_var",
-              "running_var_after",
-            ]]
-          ) {
-            assertClose(
-              await blk.store.get(`${bn}.${stat}`)!.data(),
-              s[key].data,
-              1e-6,
-              1e-5,
-              `${bn}.${stat}`,
-            );
-          }
-        }
-        tf.dispose([yEval, x, gOut, xVar, value, yTrain!, ...Object.values(grads)]);
-        for (const v of blk.store.values()) v.dispose();
-      }),
+    fn: () => on("webgpu", () => checkResidualGolden(file)),
   });
 }
 
