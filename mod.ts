@@ -57,13 +57,9 @@ export {
   IdxError,
 } from "./lib/idx.ts";
 export type { IdxImageExpect, IdxImages, IdxLabels } from "./lib/idx.ts";
-export {
-  download,
-  DownloadError,
-  removeStaleTemps,
-  tempPathFor,
-  writeFileAtomic,
-} from "./lib/download.ts";
+export { download, DownloadError, removeStaleTemps } from "./lib/download.ts";
+// Atomic writes (lib/atomic.ts): temp file + rename, used for every file the tool saves.
+export { errorText, tempPathFor, writeFileAtomic, writeFilesAtomic } from "./lib/atomic.ts";
 export type { DownloadOptions, DownloadResult } from "./lib/download.ts";
 export {
   CLASS_NAMES,
@@ -121,7 +117,6 @@ export {
   requireRunDir,
   RUN_FILES,
   runPath,
-  writeFilesAtomic,
 } from "./lib/run_dir.ts";
 export { EpochProgress, SILENT_PROGRESS } from "./lib/progress.ts";
 export type { ProgressSink, ProgressStats } from "./lib/progress.ts";

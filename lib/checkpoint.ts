@@ -21,7 +21,8 @@ import { ResNet, type ResNetConfig } from "./model.ts";
 import { UserError } from "./cli.ts";
 import type { TrainSettings } from "./metrics.ts";
 import { encodeLayersModel, loadLayersWeights } from "./layers_model.ts";
-import { readJsonFile, requireRunDir, RUN_FILES, runPath, writeFilesAtomic } from "./run_dir.ts";
+import { readJsonFile, requireRunDir, RUN_FILES, runPath } from "./run_dir.ts";
+import { writeFilesAtomic } from "./atomic.ts";
 
 /** Sums of an epoch interrupted part-way, so a resumed epoch reports the same metrics. */
 export interface PartialEpoch {

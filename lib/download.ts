@@ -17,9 +17,10 @@
  * ```
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import process from "node:process";
 import cliProgress from "cli-progress";
+import { errorText, tempPathFor } from "./atomic.ts";
 
 /** Options of {@linkcode download}. */
 export interface DownloadOptions<T = void> {
@@ -77,32 +78,6 @@ const fmtSeconds = (s: number) =>
     : s < 60
     ? `${Math.round(s)} s`
     : `${Math.round(s / 60)} min`;
-
-/** A unique temporary name beside `dest`; `*.tmp` names are what {@linkcode removeStaleTemps} clears. */
-export function tempPathFor(dest: string): string {
-  const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
-  return join(dirname(dest), `.${basename(dest)}.${Deno.pid}-${rand}.tmp`);
-}
-
-/**
- * Writes `data` to `dest` through a temporary file and a rename, so readers see either the old
- * file or the complete new one.
- *
- * @example
- * ```ts
- * await writeFileAtomic("data/x.gz", new Uint8Array([1, 2, 3]));
- * ```
- */
-export async function writeFileAtomic(dest: string, data: Uint8Array): Promise<void> {
-  const tmp = tempPathFor(dest);
-  try {
-    await Deno.writeFile(tmp, data, { createNew: true });
-    await Deno.rename(tmp, dest);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
 
 /**
  * Deletes temporary files left in `dir` by killed runs (`.NAME.PID-RAND.tmp`) that are older than
@@ -253,11 +228,6 @@ async function attempt(
     clearTimeout(timer);
     file?.close();
   }
-}
-
-function errorText(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split("\n")[0];
 }
 
 /**

@@ -26,7 +26,8 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError, Option } from "commander";
 import { collect, parseNonNegativeInt, parsePositiveFloat, UserError } from "./cli.ts";
-import { download, type DownloadOptions, removeStaleTemps, writeFileAtomic } from "./download.ts";
+import { download, type DownloadOptions, removeStaleTemps } from "./download.ts";
+import { writeFileAtomic } from "./atomic.ts";
 import { checkPair, decodeIdxImages, decodeIdxLabels } from "./idx.ts";
 
 /** One file of an IDX dataset: its name (as on the mirrors) and the SHA-256 of its IDX bytes. */

@@ -23,7 +23,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { BatchNorm2d, Conv2d, Linear, ResNet } from "./model.ts";
 import { UserError } from "./cli.ts";
-import { errorText, RUN_FILES, runPath, writeFilesAtomic } from "./run_dir.ts";
+import { RUN_FILES, runPath } from "./run_dir.ts";
+import { errorText, writeFilesAtomic } from "./atomic.ts";
 
 type Sym = tfl.SymbolicTensor;
 

@@ -17,7 +17,8 @@ import { stringify } from "csv-stringify/sync";
 import type { ResNetConfig } from "./model.ts";
 import type { BackendInfo } from "./backend.ts";
 import { UserError } from "./cli.ts";
-import { readJsonFile, RUN_FILES, runPath, writeFileAtomic } from "./run_dir.ts";
+import { readJsonFile, RUN_FILES, runPath } from "./run_dir.ts";
+import { writeFileAtomic } from "./atomic.ts";
 
 /** The CSV columns, in order; each is a key of {@linkcode EpochRecord}. */
 export const METRICS_COLUMNS = [

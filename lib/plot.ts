@@ -16,7 +16,7 @@
 import * as vega from "vega";
 import * as vl from "vega-lite";
 import type { EpochRecord } from "./metrics.ts";
-import { writeFileAtomic } from "./run_dir.ts";
+import { writeFileAtomic } from "./atomic.ts";
 
 /** The series drawn, with d2l's legend labels. */
 const SERIES = [

@@ -4,7 +4,8 @@
  *
  * @example
  * ```ts
- * import { defaultRunDir, ensureWritableDir, writeFileAtomic } from "./run_dir.ts";
+ * import { defaultRunDir, ensureWritableDir } from "./run_dir.ts";
+ * import { writeFileAtomic } from "./atomic.ts";
  * const dir = defaultRunDir(18); // "runs/20260101-120000-resnet18"
  * await ensureWritableDir(dir);
  * await writeFileAtomic(`${dir}/note.txt`, "hello");
@@ -12,6 +13,7 @@
  * @module
  */
 import { UserError } from "./cli.ts";
+import { errorText } from "./atomic.ts";
 
 /** File names inside a run directory. */
 export const RUN_FILES = Object.freeze({
@@ -76,45 +78,6 @@ export async function ensureNewRunDir(dir: string): Promise<void> {
 }
 
 /**
- * Writes `data` to a temporary file beside `path`, then renames it over `path`, so readers see
- * the old or the new content, never a torn file.
- */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new UserError(`cannot write ${path}: ${errorText(e)}`);
-  }
-}
-
-/**
- * Writes several files so that they change together as closely as the file system allows: every
- * temporary file is written in full first, then all are renamed in the given order (put the file
- * that vouches for the others, such as a checksum, last).
- */
-export async function writeFilesAtomic(
-  files: readonly (readonly [string, string | Uint8Array])[],
-): Promise<void> {
-  const tmps: string[] = [];
-  try {
-    for (const [path, data] of files) {
-      const tmp = `${path}.tmp-${Deno.pid}`;
-      tmps.push(tmp);
-      if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-      else await Deno.writeFile(tmp, data);
-    }
-    for (const [i, [path]] of files.entries()) await Deno.rename(tmps[i], path);
-  } catch (e) {
-    for (const tmp of tmps) await Deno.remove(tmp).catch(() => {});
-    throw new UserError(`cannot write ${files.map(([p]) => p).join(", ")}: ${errorText(e)}`);
-  }
-}
-
-/**
  * Checks that `dir` is a run directory holding a checkpoint; throws {@linkcode UserError} naming
  * what is missing.
  */
@@ -150,10 +113,4 @@ export async function readJsonFile(path: string): Promise<unknown> {
   } catch {
     throw new UserError(`${path} is corrupt (not valid JSON): re-run training or restore it`);
   }
-}
-
-/** The first line of an error's message, for one-line reports. */
-export function errorText(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split("\n")[0];
 }

@@ -23,7 +23,7 @@
  * @module
  */
 import { UserError } from "./cli.ts";
-import { writeFileAtomic } from "./run_dir.ts";
+import { writeFileAtomic } from "./atomic.ts";
 
 /** A malformed or unreadable safetensors file; the CLI prints the message and exits 2. */
 export class SafetensorsError extends UserError {

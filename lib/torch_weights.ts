@@ -33,7 +33,7 @@ import {
   toFloat32,
   toIntegers,
 } from "./safetensors.ts";
-import { writeFileAtomic } from "./run_dir.ts";
+import { writeFileAtomic } from "./atomic.ts";
 
 /** One entry of d2l's `state_dict()` and where it lives in a {@linkcode ResNet}. */
 export interface TorchEntry {

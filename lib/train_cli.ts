@@ -27,7 +27,8 @@ import { formatEpoch, metricsCsv, readHistory, type TrainSettings } from "./metr
 import { confusionCsv, evaluate, formatEvaluation } from "./evaluate.ts";
 import { writeCurves } from "./plot.ts";
 import { saveLayersModel } from "./layers_model.ts";
-import { defaultRunDir, ensureNewRunDir, ensureWritableDir, writeFileAtomic } from "./run_dir.ts";
+import { defaultRunDir, ensureNewRunDir, ensureWritableDir } from "./run_dir.ts";
+import { writeFileAtomic } from "./atomic.ts";
 import { EpochProgress } from "./progress.ts";
 
 /** Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. */

@@ -7,7 +7,8 @@ import { UserError } from "../lib/cli.ts";
 import { loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
 import { layersModelHandler, paramNameOf } from "../lib/layers_model.ts";
 import type { TrainSettings } from "../lib/metrics.ts";
-import { defaultRunDir, ensureWritableDir, writeFileAtomic } from "../lib/run_dir.ts";
+import { defaultRunDir, ensureWritableDir } from "../lib/run_dir.ts";
+import { writeFileAtomic } from "../lib/atomic.ts";
 import { EpochProgress } from "../lib/progress.ts";
 
 await initBackend("cpu");
