@@ -42,7 +42,12 @@ export function curvesSpec(
     data: { values },
     mark: { type: "line", point: true },
     encoding: {
-      x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
+      x: {
+        field: "epoch",
+        type: "quantitative",
+        title: "epoch",
+        axis: { tickMinStep: 1, format: "d" },
+      },
       y: { field: "value", type: "quantitative", title: null },
       color: {
         field: "series",
