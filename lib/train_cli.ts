@@ -133,8 +133,8 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
     };
     outputSizes(settings.size); // too small an input is a ConfigError now, not after loading
     out = o.out ?? defaultRunDir(config.depth);
-    // Before the backend, the data and the first epoch: a bad --out fails in a second.
-    await ensureNewRunDir(out);
+    // Before the backend, the data and the first epoch: a bad --out or --init-from fails in a
+    // second, and the --init-from check comes first so a refused run leaves no empty directory.
     if (o.initFrom !== undefined) {
       try {
         await Deno.stat(o.initFrom);
@@ -142,6 +142,7 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
         throw new UsageError(`--init-from ${o.initFrom}: no such file`);
       }
     }
+    await ensureNewRunDir(out);
   }
   const backend = await initBackend(o.backend ?? "auto");
   const data = await loadFashionMnist({ ...cliLoadOptions(o), quiet: o.json });
