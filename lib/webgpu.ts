@@ -117,8 +117,24 @@ function describe(gpu: GPUAdapter): AdapterDetails {
   };
 }
 
+/**
+ * Mesa prints "XDG_RUNTIME_DIR is invalid or not set" on every adapter request without it; give
+ * the process a private one (as a login session would) when the environment has none.
+ */
+function ensureRuntimeDir(): void {
+  if (Deno.env.get("XDG_RUNTIME_DIR")) return;
+  try {
+    const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/xdg-runtime-${Deno.uid() ?? "user"}`;
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch {
+    // Only cosmetic: Mesa then prints its warning and works all the same.
+  }
+}
+
 async function requestGpuAdapter(): Promise<GPUAdapter | null> {
   if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) return null;
+  ensureRuntimeDir();
   return await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
 }
 
