@@ -30,6 +30,7 @@ import { trainStep } from "./step.ts";
 import type { Split } from "./fashion_mnist.ts";
 import { batches } from "./batches.ts";
 import type { BackendInfo } from "./backend.ts";
+import { warmup } from "./warmup.ts";
 import { UserError } from "./cli.ts";
 import {
   type Checkpoint,
@@ -161,6 +162,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
   }
   try {
+    if (tf.getBackend() === "webgpu") {
+      // Compile every pipeline of the step ahead, in parallel (lib/warmup.ts); no-op elsewhere.
+      const s = ckpt.settings;
+      const w = await warmup(net, { batch: s.batchSize, size: s.size, evalBatch: s.batchSize });
+      console.error(`warm-up: ${w.pipelines} WebGPU pipelines in ${(w.ms / 1000).toFixed(1)} s`);
+    }
     return await loop(net, ckpt, history, opts, progress, readEvery);
   } finally {
     net.dispose();
