@@ -27,7 +27,7 @@ import { formatEpoch, metricsCsv, readHistory, type TrainSettings } from "./metr
 import { confusionCsv, evaluate, formatEvaluation } from "./evaluate.ts";
 import { writeCurves } from "./plot.ts";
 import { saveLayersModel } from "./layers_model.ts";
-import { defaultRunDir, ensureNewRunDir, ensureWritableDir } from "./run_dir.ts";
+import { defaultRunDir, ensureNewRunDir, ensureWritableDir, requireRunDir } from "./run_dir.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { EpochProgress } from "./progress.ts";
 
@@ -256,6 +256,8 @@ async function loadNet(
  */
 export async function runEval(o: EvalCliOptions): Promise<void> {
   if (o.confusion !== undefined) await checkWritableFile(o.confusion, "--confusion");
+  // A missing or broken run directory fails before the backend starts (one line, nothing else).
+  if (o.run !== undefined) await requireRunDir(o.run);
   const backend = await initBackend(o.backend ?? "auto");
   const { net, size, batchSize } = await loadNet(o, "eval");
   try {
@@ -327,6 +329,7 @@ export async function runExport(o: ExportCliOptions): Promise<void> {
   if (o.plot !== undefined) throw new UsageError("--plot needs --run and --format csv or json");
   if (format === "safetensors") await checkWritableFile(o.out, "--out");
   else await ensureWritableDir(o.out);
+  if (o.run !== undefined) await requireRunDir(o.run);
   await initBackend(o.backend ?? "cpu");
   const { net, size } = await loadNet(o, "export");
   try {
