@@ -5,24 +5,12 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
+import { runCli, TINY_NET } from "./run_cli.ts";
 import { BACKENDS, initBackend, loadNative } from "../lib/backend.ts";
 import { UserError } from "../lib/cli.ts";
 import { formatAdapter, isSoftwareAdapter, probeAdapter } from "../lib/webgpu.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const MAIN = new URL("main.ts", ROOT).pathname;
-
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    env: { XDG_RUNTIME_DIR: "/tmp", ...env },
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 Deno.test("software adapters are recognised by name or by the fallback flag", () => {
   for (
@@ -83,12 +71,9 @@ Deno.test("auto takes a hardware adapter, else native, else a software adapter, 
 
 Deno.test("--backend webgpu without an adapter: one line naming the fix, exit 2", async () => {
   // Metal does not exist on Linux, so Deno finds no adapter: the situation of a GPU-less host.
-  const r = await cli([
+  const r = await runCli([
     "shapes",
-    "--stages",
-    "1,1,1,1",
-    "--width",
-    "8",
+    ...TINY_NET,
     "--size",
     "28",
     "--backend",
@@ -108,12 +93,9 @@ Deno.test("--backend webgpu without an adapter: one line naming the fix, exit 2"
 Deno.test("--backend webgpu runs the shape table and says which adapter", {
   ignore: (await probeAdapter()).adapter === null,
 }, async () => {
-  const r = await cli([
+  const r = await runCli([
     "shapes",
-    "--stages",
-    "1,1,1,1",
-    "--width",
-    "8",
+    ...TINY_NET,
     "--size",
     "28",
     "--backend",
@@ -126,7 +108,7 @@ Deno.test("--backend webgpu runs the shape table and says which adapter", {
 });
 
 Deno.test("info --json: versions, backends and the adapter with its limits", async () => {
-  const r = await cli(["info", "--json"]);
+  const r = await runCli(["info", "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const i = JSON.parse(r.stdout);
   assert.equal(i.deno, Deno.version.deno);
@@ -147,7 +129,7 @@ Deno.test("info --json: versions, backends and the adapter with its limits", asy
     ) {
       assert(Number.isInteger(i.adapter.limits[k]) && i.adapter.limits[k] > 0, k);
     }
-    const text = await cli(["info"]);
+    const text = await runCli(["info"]);
     assert.equal(text.code, 0, text.stderr);
     assert(text.stdout.includes(formatAdapter(probe.adapter)));
     assert.match(text.stdout, /max storage buffer binding size\s+\d+ MiB/);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runCli } from "./run_cli.ts";
+import { runCli, TINY_RUN } from "./run_cli.ts";
 import { readHistory } from "../lib/metrics.ts";
 import { initBackend } from "../lib/backend.ts";
 import { ResNet } from "../lib/model.ts";
@@ -8,7 +8,6 @@ import { loadTorchWeights } from "../lib/torch_weights.ts";
 import { GOLDEN_DIR } from "./golden.ts";
 
 // The tiny network on real Fashion-MNIST, resized to 16x16 so the CPU backend stays quick.
-const TINY = ["--stages", "1,1,1,1", "--width", "8", "--size", "16", "--backend", "cpu"];
 
 function oneLineError(r: { code: number; stderr: string }, code: number, re: RegExp): void {
   assert.equal(r.code, code, r.stderr);
@@ -22,7 +21,7 @@ Deno.test("train --json prints one object per epoch and d2l's summary; the run d
   const out = `${await Deno.makeTempDir()}/run`;
   const r = await runCli([
     "train",
-    ...TINY,
+    ...TINY_RUN,
     "--epochs",
     "2",
     "--batch-size",
@@ -61,7 +60,7 @@ Deno.test("train prints text epoch lines and d2l's two summary lines", async () 
   const out = `${await Deno.makeTempDir()}/run`;
   const r = await runCli([
     "train",
-    ...TINY,
+    ...TINY_RUN,
     "--epochs",
     "1",
     "--batch-size",
@@ -96,14 +95,14 @@ Deno.test("train refuses an output directory it cannot write, before loading any
   const file = `${dir}/file`;
   await Deno.writeTextFile(file, "x");
   const t0 = performance.now();
-  const r = await runCli(["train", ...TINY, "--out", `${file}/run`]);
+  const r = await runCli(["train", ...TINY_RUN, "--out", `${file}/run`]);
   oneLineError(r, 1, /cannot write to output directory .*choose another --out/);
   assert.doesNotMatch(r.stderr, /^backend:/m, "failed before the backend started");
   assert.ok(performance.now() - t0 < 30_000);
   // A directory that already holds a run is never overwritten.
   await Deno.mkdir(`${dir}/old`);
   await Deno.writeTextFile(`${dir}/old/checkpoint.json`, "{}");
-  const again = await runCli(["train", ...TINY, "--out", `${dir}/old`]);
+  const again = await runCli(["train", ...TINY_RUN, "--out", `${dir}/old`]);
   oneLineError(again, 1, /already holds a run: resume it with --resume/);
   assert.doesNotMatch(again.stderr, /^backend:/m, "failed before the backend started");
   assert.equal(await Deno.readTextFile(`${dir}/old/checkpoint.json`), "{}");
@@ -127,7 +126,7 @@ Deno.test("Ctrl-C saves, prints the resume command, exits 130; --resume finishes
   // Far more epochs than it can run before the signal lands, however loaded the machine is.
   const args = [
     "train",
-    ...TINY,
+    ...TINY_RUN,
     "--epochs",
     "50",
     "--batch-size",
@@ -195,7 +194,7 @@ Deno.test("train --init-from starts from d2l weights", async () => {
   // A learning rate far below float32 resolution: the weights stay the loaded ones.
   const r = await runCli([
     "train",
-    ...TINY,
+    ...TINY_RUN,
     "--init-from",
     weights,
     "--lr",
@@ -223,7 +222,7 @@ Deno.test("train --init-from starts from d2l weights", async () => {
   net.dispose();
   ref.dispose();
   oneLineError(
-    await runCli(["train", ...TINY, "--init-from", `${out}/nope.safetensors`]),
+    await runCli(["train", ...TINY_RUN, "--init-from", `${out}/nope.safetensors`]),
     2,
     /--init-from .*no such file/,
   );

@@ -6,13 +6,11 @@ import { ResNet } from "../lib/model.ts";
 import { CLASS_NAMES } from "../lib/fashion_mnist.ts";
 import { confusionCsv, evaluate, formatEvaluation } from "../lib/evaluate.ts";
 import { readHistory } from "../lib/metrics.ts";
-import { runCli } from "./run_cli.ts";
+import { runCli, TINY_NET, TINY_RUN } from "./run_cli.ts";
 import { GOLDEN_DIR, type GoldenTensor, readGolden } from "./golden.ts";
 import { syntheticSplit } from "./synthetic_split.ts";
 
 await initBackend("cpu", { announce: false });
-
-const TINY = ["--stages", "1,1,1,1", "--width", "8", "--size", "16", "--backend", "cpu"];
 
 /** One tiny finished run on real data, trained once for the CLI tests of this file. */
 let runDir: Promise<string> | null = null;
@@ -26,7 +24,7 @@ function tinyRun(): Promise<string> {
     const out = `${runParent}/run`;
     const r = await runCli([
       "train",
-      ...TINY,
+      ...TINY_RUN,
       "--epochs",
       "1",
       "--batch-size",
@@ -169,10 +167,7 @@ Deno.test("eval --weights on d2l's golden network agrees with PyTorch's predicti
     "eval",
     "--weights",
     new URL("small_w8_s1111.safetensors", GOLDEN_DIR).pathname,
-    "--stages",
-    "1,1,1,1",
-    "--width",
-    "8",
+    ...TINY_NET,
     "--size",
     "28",
     "--limit",

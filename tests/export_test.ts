@@ -10,7 +10,7 @@ import { curvesSvg } from "../lib/plot.ts";
 import { loadCheckpoint } from "../lib/checkpoint.ts";
 import { layersModelHandler } from "../lib/layers_model.ts";
 import { loadTorchWeights } from "../lib/torch_weights.ts";
-import { runCli } from "./run_cli.ts";
+import { runCli, TINY_NET } from "./run_cli.ts";
 import { GOLDEN_DIR, type GoldenTensor, nchwToNhwc, readGolden } from "./golden.ts";
 import { syntheticSplit } from "./synthetic_split.ts";
 
@@ -110,10 +110,7 @@ Deno.test("export --format safetensors and layers carry the run's exact weights"
     "export",
     "--weights",
     `${dir}/w.safetensors`,
-    "--stages",
-    "1,1,1,1",
-    "--width",
-    "8",
+    ...TINY_NET,
     "--size",
     "16",
     "--format",
@@ -169,10 +166,7 @@ Deno.test("export --format layers of d2l's golden weights predicts PyTorch's log
     "export",
     "--weights",
     new URL("small_w8_s1111.safetensors", GOLDEN_DIR).pathname,
-    "--stages",
-    "1,1,1,1",
-    "--width",
-    "8",
+    ...TINY_NET,
     "--size",
     "28",
     "--format",

@@ -4,12 +4,14 @@
  */
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** Runs `deno run -A main.ts ...args` (stdin closed) and returns exit code, stdout and stderr. */
+/** Runs `deno run -A main.ts ...args` (stdin closed, `env` added to the environment) and returns exit code, stdout and stderr. */
 export async function runCli(
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
+    env,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -17,3 +19,9 @@ export async function runCli(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/** The tiny network of the CLI tests: one residual block per stage, width 8. */
+export const TINY_NET = ["--stages", "1,1,1,1", "--width", "8"];
+
+/** The tiny network at 16x16 on the CPU backend: the train and eval tests' runs. */
+export const TINY_RUN = [...TINY_NET, "--size", "16", "--backend", "cpu"];

@@ -25,7 +25,7 @@ import {
 import { loadFashionMnist } from "../lib/fashion_mnist.ts";
 import { batches } from "../lib/batches.ts";
 import { assertClose, GOLDEN_DIR, type GoldenTensor, nchwToNhwc, readGolden } from "./golden.ts";
-import { runCli } from "./run_cli.ts";
+import { runCli, TINY_NET } from "./run_cli.ts";
 
 await initBackend("cpu");
 
@@ -274,10 +274,7 @@ Deno.test("a missing key, an unexpected key or a wrong shape: one line naming th
 Deno.test("shapes --weights: a fitting file passes, a misfit exits 2 with one line", async () => {
   const ok = await runCli([
     "shapes",
-    "--stages",
-    "1,1,1,1",
-    "--width",
-    "8",
+    ...TINY_NET,
     "--size",
     "28",
     "--json",
