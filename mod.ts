@@ -129,7 +129,12 @@ export {
   runExport,
   runTrain,
 } from "./lib/train_cli.ts";
-export type { EvalCliOptions, ExportCliOptions, TrainCliOptions } from "./lib/train_cli.ts";
+export type {
+  EvalCliOptions,
+  ExportCliOptions,
+  NetSourceOptions,
+  TrainCliOptions,
+} from "./lib/train_cli.ts";
 // Weights interchange with d2l's PyTorch code (lib/safetensors.ts, lib/torch_weights.ts).
 export {
   decodeSafetensors,

@@ -204,14 +204,21 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
   }
 }
 
-/** Parsed options of `eval`. */
-export interface EvalCliOptions extends DataCliOptions {
+/**
+ * Where `eval` and `export` take the network from: a run directory, or d2l weights with the
+ * architecture given by `depth`/`stages`/`width`; `size` overrides the run's input size.
+ */
+export interface NetSourceOptions {
   run?: string;
   weights?: string;
   depth?: number;
   stages?: number[];
   width?: number;
   size?: number;
+}
+
+/** Parsed options of `eval`. */
+export interface EvalCliOptions extends DataCliOptions, NetSourceOptions {
   limit?: number;
   batchSize?: number;
   backend?: BackendName;
@@ -221,7 +228,7 @@ export interface EvalCliOptions extends DataCliOptions {
 
 /** Loads the network of `--run DIR` or of `--weights FILE` (+ architecture flags). */
 async function loadNet(
-  o: { run?: string; weights?: string; depth?: number; stages?: number[]; width?: number },
+  o: NetSourceOptions,
   command: string,
 ): Promise<{ net: ResNet; size: number | null; batchSize: number | null }> {
   if ((o.run === undefined) === (o.weights === undefined)) {
@@ -291,13 +298,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
 export const EXPORT_FORMATS = ["csv", "json", "safetensors", "layers"] as const;
 
 /** Parsed options of `export`. */
-export interface ExportCliOptions {
-  run?: string;
-  weights?: string;
-  depth?: number;
-  stages?: number[];
-  width?: number;
-  size?: number;
+export interface ExportCliOptions extends NetSourceOptions {
   format?: typeof EXPORT_FORMATS[number];
   out?: string;
   plot?: string;
