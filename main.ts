@@ -17,15 +17,16 @@ import {
 import { parseDepth, parsePositiveInt, parseStages, UsageError, UserError } from "./lib/cli.ts";
 import { parseNonNegativeInt, parsePositiveFloat } from "./lib/cli.ts";
 
-const depthOption = () =>
-  new Option("--depth <n>", `ResNet depth: ${Object.keys(DEPTHS).join(" or ")}`).argParser(
+/** `--depth`; `note` says what applies when it is not given (train keeps it unset for --resume). */
+const depthOption = (note = "") =>
+  new Option("--depth <n>", `ResNet depth: ${Object.keys(DEPTHS).join(" or ")}${note}`).argParser(
     parseDepth(Object.keys(DEPTHS).map(Number)),
   );
 const stagesOption = () =>
   new Option("--stages <a,b,c,d>", "residual blocks per stage b2..b5 (overrides --depth)")
     .argParser(parseStages);
-const widthOption = () =>
-  new Option("--width <n>", "channels of b1/b2; later stages double it").argParser(
+const widthOption = (note = "") =>
+  new Option("--width <n>", `channels of b1/b2; later stages double it${note}`).argParser(
     parsePositiveInt,
   );
 const backendOption = () =>
@@ -70,9 +71,9 @@ program.command("shapes")
 // train, eval, export (lib/train_cli.ts, loaded on use: it pulls in vega and the data code).
 const trainCommand = program.command("train")
   .description("train the ResNet on Fashion-MNIST as d2l's train_ch6; one run directory per run")
-  .addOption(depthOption())
+  .addOption(depthOption(" (default 18)"))
   .addOption(stagesOption())
-  .addOption(widthOption())
+  .addOption(widthOption(" (default 64)"))
   .addOption(new Option("--epochs <n>", "epochs (default 10)").argParser(parsePositiveInt))
   .addOption(
     new Option("--batch-size <n>", "images per SGD step (default 256)").argParser(parsePositiveInt),
