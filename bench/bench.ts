@@ -7,11 +7,18 @@
  *
  * Results are appended to `bench/results/results.jsonl` with the date, machine and versions.
  *
+ * For WebGPU (issue 8) it also compares how the loop is driven: with and without compiling the
+ * pipelines ahead (`--compile-ahead`, lib/warmup.ts; each run starts with an empty driver shader
+ * cache), tfjs' deferred-submit batch size (`--submit-batch`) and how often the loss is read back
+ * (`--read-every`). Every combination is one run; its row says which.
+ *
  * @example
  * ```sh
  * deno task bench                      # ResNet-18, 28x28 and 96x96, batch 64, all backends
  * deno task bench --quick --json       # a few seconds per run, one JSON object per line
  * deno task bench --impls native,torch --sizes 28 --batch 64,256 --profile
+ * deno task bench --impls webgpu --stages 1,1,1,1 --width 8 --batch 16 --compile-ahead both
+ * deno task bench --impls webgpu --stages 1,1,1,1 --width 8 --submit-batch 1,15 --read-every 1,10
  * ```
  * @module
  */
@@ -20,22 +27,45 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { ResNet } from "../lib/model.ts";
 import { trainStep } from "../lib/step.ts";
 import { type BackendName, initBackend } from "../lib/backend.ts";
+import { SUBMIT_BATCH_FLAG } from "../lib/webgpu.ts";
+import { freshShaderCache, timeFirstStep } from "./first_step.ts";
 
 /** The implementations the bench knows: tfjs backends, then PyTorch. */
 export const IMPLS = ["native", "webgpu", "cpu", "torch"] as const;
 /** One implementation. */
 export type Impl = typeof IMPLS[number];
 
+/** Whether WebGPU pipelines are compiled before the first step (lib/warmup.ts). */
+export const COMPILE_AHEAD = ["off", "on", "both"] as const;
+
 /** One measured (or failed) run. */
 export interface BenchRow {
   impl: Impl;
-  depth: number;
+  /** 18 or 34, or null for other `stages`. */
+  depth: number | null;
+  /** Residual blocks per stage. */
+  stages: number[];
+  /** Channels of the first stage (64 in d2l). */
+  width: number;
   size: number;
   batch: number;
   /** Training images per second over the measured steps; null when none finished. */
   img_per_s: number | null;
-  /** Seconds of the first step (graph set-up, allocations, shader compilation). */
+  /**
+   * Seconds of the first step (graph set-up, allocations, shader compilation), after the
+   * compile-ahead warm-up when there was one.
+   */
   first_step_s: number | null;
+  /** WebGPU: "on" when lib/warmup.ts compiled the pipelines before the first step; else null. */
+  compile_ahead: "off" | "on" | null;
+  /** Seconds of that warm-up (null when there was none). */
+  warmup_s: number | null;
+  /** Warm-up plus first step: the time from a built network to its first result. */
+  first_result_s: number | null;
+  /** WebGPU: tfjs' WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE in effect (dispatches per submit). */
+  submit_batch: number | null;
+  /** The measured steps read the loss back every this many steps (tfjs backends). */
+  read_every: number | null;
   /** Measured steps and their seconds. */
   steps: number;
   seconds: number;
@@ -63,12 +93,22 @@ const HERE = new URL(".", import.meta.url);
 
 interface WorkerArgs {
   impl: Exclude<Impl, "torch">;
-  depth: number;
+  net: NetShape;
   size: number;
   batch: number;
   seconds: number;
   warmup: number;
   profile: boolean;
+  compileAhead: "off" | "on";
+  submitBatch: number | null;
+  readEvery: number;
+}
+
+/** The network: d2l's depth, or any four stage depths; and the first stage's width. */
+interface NetShape {
+  depth: number;
+  stages: number[] | null;
+  width: number;
 }
 
 function emit(o: Record<string, unknown>): void {
@@ -94,26 +134,42 @@ async function runWorker(a: WorkerArgs): Promise<void> {
     emit({ event: "error", message: `unavailable: ${(e as Error).message.split("\n")[0]}` });
     return;
   }
-  const net = new ResNet({ depth: a.depth, seed: 0 });
+  const webgpu = tf.getBackend() === "webgpu";
+  if (webgpu && a.submitBatch !== null) tf.env().set(SUBMIT_BATCH_FLAG, a.submitBatch);
+  const net = new ResNet({
+    ...(a.net.stages ? { stages: a.net.stages } : { depth: a.net.depth }),
+    width: a.net.width,
+    seed: 0,
+  });
   const opt = tf.train.sgd(0.05);
   const x = tf.randomUniform([a.batch, a.size, a.size, 1], 0, 1, "float32", 1) as tf.Tensor4D;
   const labels = tf.tensor1d(Array.from({ length: a.batch }, (_, i) => (i * 7) % 10), "int32");
-  const step = async () => {
+  // Without a read the step is only queued; reading the loss waits for it to finish.
+  const step = async (read = true) => {
     const r = trainStep(net, opt, x, labels);
-    // Reading the loss waits for the step to finish (as training does to report it).
-    await r.loss.data();
+    if (read) await r.loss.data();
     tf.dispose([r.loss, r.correct]);
   };
-  emit({ event: "start", detail: summary });
-  let t0 = performance.now();
-  await step();
-  emit({ event: "first", seconds: (performance.now() - t0) / 1000 });
+  emit({
+    event: "start",
+    detail: summary,
+    submit_batch: webgpu ? tf.env().getNumber(SUBMIT_BATCH_FLAG) : null,
+  });
+  const mode = webgpu && a.compileAhead === "on" ? "parallel" : "plain";
+  const first = await timeFirstStep(net, mode, { batch: a.batch, size: a.size }, step);
+  emit({
+    event: "first",
+    seconds: first.firstStepMs / 1000,
+    warmup_s: mode === "plain" ? null : first.warmupMs / 1000,
+  });
   for (let i = 0; i < a.warmup; i++) await step();
+  // Steps go in groups of readEvery; only the last of a group reads (training's readEvery), so
+  // the clock only stops where the host has waited for the device.
   let steps = 0, elapsed = 0;
-  t0 = performance.now();
-  while (elapsed < a.seconds || steps < 2) {
-    await step();
-    steps++;
+  const t0 = performance.now();
+  while (elapsed < a.seconds || steps < Math.max(2, a.readEvery)) {
+    for (let i = 1; i <= a.readEvery; i++) await step(i === a.readEvery);
+    steps += a.readEvery;
     elapsed = (performance.now() - t0) / 1000;
     emit({ event: "step", steps, seconds: elapsed });
   }
@@ -121,6 +177,7 @@ async function runWorker(a: WorkerArgs): Promise<void> {
   if (a.profile) profile = await profileStep(() => trainStep(net, opt, x, labels));
   emit({ event: "done", steps, seconds: elapsed, peak_rss_mb: peakRssMb(), profile });
   tf.dispose([x, labels]);
+  opt.dispose();
   net.dispose();
 }
 
@@ -147,7 +204,7 @@ async function profileStep(step: () => { loss: tf.Tensor; correct: tf.Tensor }) 
 // Parent: spawn one process per run, cap its wall time, collect rows.
 
 interface RunOptions {
-  depth: number;
+  net: NetShape;
   size: number;
   batch: number;
   seconds: number;
@@ -157,6 +214,9 @@ interface RunOptions {
   python: string | null;
   /** Threads of OpenBLAS and of PyTorch. */
   threads: number;
+  compileAhead: "off" | "on";
+  submitBatch: number | null;
+  readEvery: number;
 }
 
 /** Runs `cmd`, handing each stdout JSON line to `onLine`; kills it after `cap` seconds. */
@@ -200,20 +260,39 @@ async function spawnJson(
   return { code: status.code, timedOut, stderr: await errText };
 }
 
+/** The depth when `stages` is d2l's ResNet-18 or -34, else null. */
+function depthOf(n: NetShape): number | null {
+  if (!n.stages) return n.depth;
+  const s = n.stages.join(",");
+  return s === "2,2,2,2" ? 18 : s === "3,4,6,3" ? 34 : null;
+}
+
 async function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
+  const depth = depthOf(o.net);
   const row: BenchRow = {
     impl,
-    depth: o.depth,
+    depth,
+    stages: o.net.stages ?? (o.net.depth === 34 ? [3, 4, 6, 3] : [2, 2, 2, 2]),
+    width: o.net.width,
     size: o.size,
     batch: o.batch,
     img_per_s: null,
     first_step_s: null,
+    compile_ahead: impl === "webgpu" ? o.compileAhead : null,
+    warmup_s: null,
+    first_result_s: null,
+    submit_batch: null,
+    read_every: impl === "torch" ? null : o.readEvery,
     steps: 0,
     seconds: 0,
     peak_rss_mb: null,
     status: "ok",
   };
   if (impl === "torch") {
+    if (depth === null || o.net.width !== 64) {
+      row.status = "skipped: bench/torch_reference.py builds ResNet-18 and -34 of width 64 only";
+      return row;
+    }
     if (!o.python) {
       row.status = "skipped: no python3 with PyTorch (Debian: apt-get install python3-torch)";
       return row;
@@ -222,13 +301,14 @@ async function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
       o.python,
       [
         new URL("torch_reference.py", HERE).pathname,
-        ...["--depth", `${o.depth}`, "--size", `${o.size}`, "--batch", `${o.batch}`],
+        ...["--depth", `${depth}`, "--size", `${o.size}`, "--batch", `${o.batch}`],
         ...["--seconds", `${o.seconds}`, "--warmup", `${o.warmup}`, "--threads", `${o.threads}`],
       ],
       o.cap,
       (j) => {
         row.img_per_s = j.img_per_s as number;
         row.first_step_s = j.first_step_s as number;
+        row.first_result_s = row.first_step_s;
         row.steps = j.steps as number;
         row.seconds = j.seconds as number;
         row.peak_rss_mb = j.peak_rss_mb as number;
@@ -240,6 +320,9 @@ async function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
     return row;
   }
   let done = false, error: string | null = null;
+  // WebGPU starts from an empty driver shader cache, so its first step is a fresh machine's.
+  const cache = impl === "webgpu" ? await freshShaderCache() : null;
+  const net = o.net.stages ? ["--stages", o.net.stages.join(",")] : ["--depth", `${o.net.depth}`];
   const r = await spawnJson(
     Deno.execPath(),
     [
@@ -248,15 +331,25 @@ async function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
       new URL(import.meta.url).pathname,
       "--worker",
       impl,
-      ...["--depth", `${o.depth}`, "--sizes", `${o.size}`, "--batch", `${o.batch}`],
+      ...net,
+      ...["--width", `${o.net.width}`, "--sizes", `${o.size}`, "--batch", `${o.batch}`],
       ...["--seconds", `${o.seconds}`, "--warmup", `${o.warmup}`],
+      ...["--compile-ahead", o.compileAhead, "--read-every", `${o.readEvery}`],
+      ...(o.submitBatch !== null ? ["--submit-batch", `${o.submitBatch}`] : []),
       ...(o.profile ? ["--profile"] : []),
     ],
     o.cap,
     (j) => {
       if (j.event === "error") error = j.message as string;
-      if (j.event === "start") row.detail = j.detail as string;
-      if (j.event === "first") row.first_step_s = j.seconds as number;
+      if (j.event === "start") {
+        row.detail = j.detail as string;
+        row.submit_batch = (j.submit_batch as number | null) ?? null;
+      }
+      if (j.event === "first") {
+        row.first_step_s = j.seconds as number;
+        row.warmup_s = (j.warmup_s as number | null) ?? null;
+        row.first_result_s = row.first_step_s + (row.warmup_s ?? 0);
+      }
       if (j.event === "step" || j.event === "done") {
         row.steps = j.steps as number;
         row.seconds = j.seconds as number;
@@ -267,12 +360,13 @@ async function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
         if (j.profile) row.profile = j.profile as KernelTime[];
       }
     },
-    { OPENBLAS_NUM_THREADS: `${o.threads}`, OMP_NUM_THREADS: `${o.threads}` },
+    { OPENBLAS_NUM_THREADS: `${o.threads}`, OMP_NUM_THREADS: `${o.threads}`, ...cache?.env },
   );
+  await cache?.remove();
   if (error) row.status = error;
   else if (r.timedOut && !done) {
     const phase = row.first_step_s === null
-      ? "its first step"
+      ? row.compile_ahead === "on" ? "its warm-up and first step" : "its first step"
       : row.steps === 0
       ? `${o.warmup + 1} warm-up steps`
       : `${o.seconds} s of steps (${row.steps} measured)`;
@@ -339,31 +433,68 @@ function fmtNum(v: number | null, digits = 1): string {
   return v === null ? "-" : v.toFixed(digits);
 }
 
-/** The human table: one row per run, with the ratio to PyTorch's images/s of the same shape. */
+/** The network of a row: its depth, or its stages and width (e.g. "1,1,1,1 w8"). */
+export function netLabel(r: Pick<BenchRow, "depth" | "stages" | "width">): string {
+  if (r.depth !== null && r.width === 64) return `${r.depth}`;
+  return `${r.depth ?? r.stages.join(",")} w${r.width}`;
+}
+
+/** How a run was driven, for the table's note column (only what differs between rows). */
+export function runNote(r: BenchRow): string {
+  const parts: string[] = [];
+  if (r.compile_ahead) parts.push(`compile-ahead ${r.compile_ahead}`);
+  if (r.submit_batch !== null) parts.push(`submit ${r.submit_batch}`);
+  if (r.read_every !== null && r.read_every !== 1) parts.push(`read every ${r.read_every}`);
+  if (r.status !== "ok") parts.push(r.status);
+  return parts.join(", ");
+}
+
+const secs = (v: number | null) => v === null ? "-" : `${v.toFixed(2)} s`;
+
+/**
+ * The human table: one row per run, with the ratio to PyTorch's images/s of the same shape.
+ * With WebGPU rows it also has the warm-up and the first result (warm-up plus first step).
+ */
 export function formatTable(rows: BenchRow[]): string {
-  const head = ["impl", "depth", "size", "batch", "img/s", "first step", "peak RSS", "vs torch"];
+  const start = rows.some((r) => r.compile_ahead !== null);
+  const head = [
+    "impl",
+    "depth",
+    "size",
+    "batch",
+    "img/s",
+    ...(start ? ["warm-up"] : []),
+    "first step",
+    ...(start ? ["first result"] : []),
+    "peak RSS",
+    "vs torch",
+    "note",
+  ];
   const body = rows.map((r) => {
     const t = rows.find((q) =>
-      q.impl === "torch" && q.size === r.size && q.batch === r.batch && q.depth === r.depth
+      q.impl === "torch" && q.size === r.size && q.batch === r.batch && q.depth === r.depth &&
+      q.width === r.width
     );
     const ratio = r.img_per_s !== null && t?.img_per_s
       ? `${(r.img_per_s / t.img_per_s).toFixed(2)}x`
       : "-";
     return [
       r.impl,
-      `${r.depth}`,
+      netLabel(r),
       `${r.size}`,
       `${r.batch}`,
       fmtNum(r.img_per_s),
-      r.first_step_s === null ? "-" : `${r.first_step_s.toFixed(2)} s`,
+      ...(start ? [secs(r.warmup_s)] : []),
+      secs(r.first_step_s),
+      ...(start ? [secs(r.first_result_s)] : []),
       r.peak_rss_mb === null ? "-" : `${Math.round(r.peak_rss_mb)} MiB`,
       ratio,
-      r.status === "ok" ? "" : r.status,
+      runNote(r),
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i < head.length ? c.padEnd(widths[i]) : c)).join("  ").trimEnd();
+    cells.map((c, i) => (i < head.length - 1 ? c.padEnd(widths[i]) : c)).join("  ").trimEnd();
   return [line(head), ...body.map(line)].join("\n");
 }
 
@@ -414,6 +545,11 @@ function positive(v: string): number {
   if (!(n > 0)) throw new InvalidArgumentError("give a positive number");
   return n;
 }
+function stages(v: string): number[] {
+  const s = list(positiveInt)(v);
+  if (s.length !== 4) throw new InvalidArgumentError("give four positive integers, e.g. 1,1,1,1");
+  return s;
+}
 function impl(v: string): Impl {
   if (!(IMPLS as readonly string[]).includes(v)) {
     throw new InvalidArgumentError(`unknown implementation ${v}: use ${IMPLS.join(", ")}`);
@@ -431,6 +567,15 @@ export async function main(args: string[]): Promise<number> {
     .option("--quick", "short runs (3 s measured, 1 warm-up step, 90 s cap): a smoke test")
     .addOption(
       new Option("--depth <n>", "ResNet depth (18 or 34)").argParser(positiveInt).default(18),
+    )
+    .addOption(
+      new Option("--stages <a,b,c,d>", "residual blocks per stage instead of --depth (no torch)")
+        .argParser(stages),
+    )
+    .addOption(
+      new Option("--width <n>", "channels of the first stage (torch: 64 only)").argParser(
+        positiveInt,
+      ).default(64),
     )
     .addOption(
       new Option("--sizes <list>", "input sizes").argParser(list(positiveInt)).default([28, 96]),
@@ -456,6 +601,24 @@ export async function main(args: string[]): Promise<number> {
       new Option("--threads <n>", "threads of OpenBLAS and PyTorch").argParser(positiveInt)
         .default(2),
     )
+    .addOption(
+      new Option(
+        "--compile-ahead <mode>",
+        "webgpu: compile pipelines before the first step (lib/warmup.ts): off, on, or both runs",
+      ).choices(COMPILE_AHEAD).default("on"),
+    )
+    .addOption(
+      new Option(
+        "--submit-batch <list>",
+        `webgpu: tfjs' deferred-submit batch sizes to compare (default: lib/webgpu.ts's)`,
+      ).argParser(list(positiveInt)),
+    )
+    .addOption(
+      new Option(
+        "--read-every <list>",
+        "tfjs backends: read the loss back every N measured steps (training reads every 10)",
+      ).argParser(list(positiveInt)).default([1]),
+    )
     .option("--profile", "print a per-kernel profile of one step for each tfjs backend")
     .option("--no-save", "do not append to bench/results/results.jsonl")
     .option("--python <path>", "python3 with PyTorch (default: the first python3 that imports it)")
@@ -471,10 +634,14 @@ export async function main(args: string[]): Promise<number> {
   const quick = !!o.quick;
   const seconds: number = o.seconds ?? (quick ? 3 : 20);
   const warmup: number = o.warmup ?? (quick ? 1 : 2);
+  const net: NetShape = { depth: o.depth, stages: o.stages ?? null, width: o.width };
   if (o.worker) {
     await runWorker({
       impl: o.worker,
-      depth: o.depth,
+      net,
+      compileAhead: o.compileAhead === "off" ? "off" : "on",
+      submitBatch: o.submitBatch?.[0] ?? null,
+      readEvery: o.readEvery[0],
       size: o.sizes[0],
       batch: o.batch[0],
       seconds,
@@ -483,21 +650,39 @@ export async function main(args: string[]): Promise<number> {
     });
     return 0;
   }
-  if (o.depth !== 18 && o.depth !== 34) {
-    console.error(`error: --depth ${o.depth}: use 18 or 34`);
+  if (!o.stages && o.depth !== 18 && o.depth !== 34) {
+    console.error(`error: --depth ${o.depth}: use 18 or 34 (or --stages a,b,c,d)`);
     return 2;
+  }
+  for (const [flag, v] of [["--sizes", o.sizes], ["--batch", o.batch], ["--impls", o.impls]]) {
+    if (v.length === 0) {
+      console.error(`error: ${flag} is empty: give at least one value`);
+      return 2;
+    }
   }
   const cap: number = o.cap ?? (quick ? 90 : 240);
   const impls: Impl[] = o.impls;
   const python = impls.includes("torch") ? await findTorchPython(o.python) : null;
   const env = await environment(python);
   const rows: BenchRow[] = [];
+  const label = netLabel({ depth: depthOf(net), stages: net.stages ?? [], width: net.width });
   for (const size of o.sizes as number[]) {
     for (const batch of o.batch as number[]) {
-      for (const i of impls) {
-        console.error(`bench: ${i}, ResNet-${o.depth}, ${size}x${size}, batch ${batch} ...`);
+      for (
+        const [i, v] of impls.flatMap((i) =>
+          variants(i, o as VariantFlags).map((v) => [i, v] as const)
+        )
+      ) {
+        const what = [v.compileAhead && `compile-ahead ${v.compileAhead}`]
+          .concat(v.submitBatch ? [`submit ${v.submitBatch}`] : [])
+          .concat(i !== "torch" ? [`read every ${v.readEvery}`] : [])
+          .filter(Boolean).join(", ");
+        console.error(
+          `bench: ${i}, ResNet ${label}, ${size}x${size}, batch ${batch}` +
+            `${what ? ` (${what})` : ""} ...`,
+        );
         const row = await measure(i, {
-          depth: o.depth,
+          net,
           size,
           batch,
           seconds,
@@ -506,6 +691,9 @@ export async function main(args: string[]): Promise<number> {
           profile: !!o.profile,
           python,
           threads: o.threads,
+          compileAhead: v.compileAhead ?? "off",
+          submitBatch: v.submitBatch,
+          readEvery: v.readEvery,
         });
         rows.push(row);
         if (o.json) {
@@ -523,7 +711,7 @@ export async function main(args: string[]): Promise<number> {
   if (!o.json) {
     const m = env.machine as { cpu: string; cores: number };
     console.log(
-      `ResNet-${o.depth} training, images/s after warm-up (${seconds} s measured per run, ` +
+      `ResNet ${label} training, images/s after warm-up (${seconds} s measured per run, ` +
         `${o.threads} BLAS/PyTorch threads); ${m.cpu}, ${m.cores} cores; load average ` +
         `${load.map((v) => v.toFixed(1)).join(" ")}`,
     );
@@ -535,6 +723,35 @@ export async function main(args: string[]): Promise<number> {
     console.error(`bench: results appended to ${file}`);
   }
   return 0;
+}
+
+interface Variant {
+  compileAhead: "off" | "on" | null;
+  submitBatch: number | null;
+  readEvery: number;
+}
+
+/** The options that multiply runs. */
+interface VariantFlags {
+  compileAhead: (typeof COMPILE_AHEAD)[number];
+  submitBatch?: number[];
+  readEvery: number[];
+}
+
+/** The runs of one implementation: every combination of the flags that apply to it. */
+function variants(impl: Impl, o: VariantFlags): Variant[] {
+  if (impl === "torch") return [{ compileAhead: null, submitBatch: null, readEvery: 1 }];
+  const reads = o.readEvery;
+  if (impl !== "webgpu") {
+    return reads.map((r) => ({ compileAhead: null, submitBatch: null, readEvery: r }));
+  }
+  const modes = o.compileAhead === "both"
+    ? ["off", "on"] as const
+    : [o.compileAhead as "off" | "on"];
+  const submits = o.submitBatch?.length ? o.submitBatch : [null];
+  return modes.flatMap((c) =>
+    submits.flatMap((s) => reads.map((r) => ({ compileAhead: c, submitBatch: s, readEvery: r })))
+  );
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

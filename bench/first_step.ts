@@ -3,13 +3,18 @@
  * process with an empty driver shader cache (Mesa's `MESA_SHADER_CACHE_DIR`), as on a fresh
  * machine or in CI, and prints the time to the first finished training step.
  *
+ * The timing and the fresh cache are exported ({@linkcode timeFirstStep},
+ * {@linkcode freshShaderCache}) and shared with `bench/bench.ts --compile-ahead`.
+ *
+ * Modes: `plain` (no warm-up: the first step compiles), `warmup` (compile-only pass on the main
+ * thread), `parallel` (compile-only pass plus worker threads filling the shader cache; what
+ * training does).
+ *
+ * @example
  * ```sh
  * deno run -A bench/first_step.ts                       # ResNet-18, 28x28, batch 64
  * deno run -A bench/first_step.ts --stages 1,1,1,1 --width 8 --batch 8 --json
  * ```
- *
- * Modes: `plain` (no warm-up: the first step compiles), `warmup` (compile-only pass on the main
- * thread), `parallel` (compile-only pass plus worker threads filling the shader cache).
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -19,17 +24,96 @@ import { ResNet } from "../lib/model.ts";
 import { trainStep } from "../lib/step.ts";
 import { warmup } from "../lib/warmup.ts";
 
-const MODES = ["plain", "warmup", "parallel"] as const;
-type Mode = typeof MODES[number];
+/** How the first step starts: no warm-up, warm-up on the main thread, or with worker threads. */
+export const MODES = ["plain", "warmup", "parallel"] as const;
+/** One of {@linkcode MODES}. */
+export type Mode = typeof MODES[number];
 
-const { values: a } = (() => {
-  try {
-    return parse();
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(2);
+/** What {@linkcode timeFirstStep} measured. */
+export interface FirstStepTiming {
+  mode: Mode;
+  /** Milliseconds of {@linkcode warmup} (0 for `plain`). */
+  warmupMs: number;
+  /** Pipelines the warm-up compiled. */
+  pipelines: number;
+  /** Worker threads the warm-up used. */
+  workers: number;
+  /** Milliseconds of the first step after the warm-up, until its result is on the host. */
+  firstStepMs: number;
+}
+
+/**
+ * Warms `net` up as `mode` says (a no-op off WebGPU), then runs `step` once and times both.
+ * `step` must resolve when the step's result is on the host (e.g. after `await loss.data()`).
+ *
+ * @example
+ * ```ts
+ * const t = await timeFirstStep(net, "parallel", { batch: 64, size: 28 }, async () => {
+ *   const r = trainStep(net, opt, x, y);
+ *   await r.loss.data();
+ *   tf.dispose([r.loss, r.correct]);
+ * });
+ * console.log(t.warmupMs + t.firstStepMs);
+ * ```
+ */
+export async function timeFirstStep(
+  net: ResNet,
+  mode: Mode,
+  shape: { batch: number; size: number },
+  step: () => Promise<void>,
+): Promise<FirstStepTiming> {
+  let w = { pipelines: 0, workers: 0, ms: 0 };
+  if (mode !== "plain") {
+    w = await warmup(net, { ...shape, workers: mode === "parallel" ? undefined : 0 });
   }
-})();
+  const t = performance.now();
+  await step();
+  return {
+    mode,
+    warmupMs: w.ms,
+    pipelines: w.pipelines,
+    workers: w.workers,
+    firstStepMs: performance.now() - t,
+  };
+}
+
+/**
+ * A new empty directory for the GPU driver's on-disk shader cache, and the environment variables
+ * that point a child process at it (Mesa's and NVIDIA's), so that its first step compiles as on
+ * a fresh machine. Call `remove()` when the child has exited.
+ *
+ * @example
+ * ```ts
+ * const cache = await freshShaderCache();
+ * await new Deno.Command(Deno.execPath(), { args, env: cache.env }).output();
+ * await cache.remove();
+ * ```
+ */
+export async function freshShaderCache(): Promise<
+  { env: Record<string, string>; remove: () => Promise<void> }
+> {
+  const dir = await Deno.makeTempDir({ prefix: "shader-cache-" });
+  return {
+    env: {
+      MESA_SHADER_CACHE_DIR: dir,
+      __GL_SHADER_DISK_CACHE_PATH: dir,
+      XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
+    },
+    remove: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line.
+
+interface Row {
+  mode: Mode;
+  warmupMs: number;
+  pipelines: number;
+  workers: number;
+  stepMs: number[];
+  firstResultMs: number;
+}
 
 function parse() {
   return parseArgs({
@@ -57,17 +141,8 @@ function int(name: string, v: string | undefined): number {
   return n;
 }
 
-interface Row {
-  mode: Mode;
-  warmupMs: number;
-  pipelines: number;
-  workers: number;
-  stepMs: number[];
-  firstResultMs: number;
-}
-
 /** One mode in this process: returns the row. */
-async function runOne(mode: Mode): Promise<Row> {
+async function runOne(a: ReturnType<typeof parse>["values"], mode: Mode): Promise<Row> {
   const t0 = performance.now();
   await initBackend("webgpu", { announce: false });
   const stages = a.stages?.split(",").map(Number);
@@ -78,61 +153,67 @@ async function runOne(mode: Mode): Promise<Row> {
     },
   );
   const batch = int("batch", a.batch), size = int("size", a.size);
-  let w = { pipelines: 0, workers: 0, ms: 0 };
-  if (mode !== "plain") {
-    w = await warmup(net, { batch, size, workers: mode === "parallel" ? undefined : 0 });
-  }
   const opt = tf.train.sgd(0.05);
   const x = tf.tensor4d(
     Float32Array.from({ length: batch * size * size }, (_, i) => (i * 7919 % 256) / 255),
     [batch, size, size, 1],
   );
   const y = tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % 10), "int32");
-  const stepMs: number[] = [];
-  let firstResultMs = 0;
-  for (let s = 0; s < int("steps", a.steps); s++) {
-    const t = performance.now();
+  const step = async () => {
     const r = trainStep(net, opt, x, y);
     await r.loss.data(); // the step is done when its loss is on the host
     tf.dispose([r.loss, r.correct]);
+  };
+  const first = await timeFirstStep(net, mode, { batch, size }, step);
+  const firstResultMs = performance.now() - t0;
+  const stepMs = [first.firstStepMs];
+  for (let s = 1; s < int("steps", a.steps); s++) {
+    const t = performance.now();
+    await step();
     stepMs.push(performance.now() - t);
-    if (s === 0) firstResultMs = performance.now() - t0;
   }
   tf.dispose([x, y]);
+  opt.dispose();
   net.dispose();
   return {
     mode,
-    warmupMs: w.ms,
-    pipelines: w.pipelines,
-    workers: w.workers,
+    warmupMs: first.warmupMs,
+    pipelines: first.pipelines,
+    workers: first.workers,
     stepMs,
     firstResultMs,
   };
 }
 
-if (a.mode) {
-  if (!(MODES as readonly string[]).includes(a.mode)) {
-    console.error(`error: --mode ${a.mode}: use one of ${MODES.join(", ")}`);
+async function main(): Promise<void> {
+  let a: ReturnType<typeof parse>["values"];
+  try {
+    a = parse().values;
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
     Deno.exit(2);
   }
-  console.log(JSON.stringify(await runOne(a.mode as Mode)));
-} else {
+  if (a.mode) {
+    if (!(MODES as readonly string[]).includes(a.mode)) {
+      console.error(`error: --mode ${a.mode}: use one of ${MODES.join(", ")}`);
+      Deno.exit(2);
+    }
+    console.log(JSON.stringify(await runOne(a, a.mode as Mode)));
+    return;
+  }
   const rows: Row[] = [];
   const self = new URL(import.meta.url).pathname;
   for (const mode of a.modes!.split(",")) {
-    const cache = await Deno.makeTempDir({ prefix: "shader-cache-" });
+    const cache = await freshShaderCache();
     const args = Deno.args.filter((s, i, all) =>
       !s.startsWith("--modes") && all[i - 1] !== "--modes" && s !== "--json"
     );
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", self, ...args, "--mode", mode],
-      env: {
-        MESA_SHADER_CACHE_DIR: cache,
-        XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
-      },
+      env: cache.env,
       stderr: "inherit",
     }).output();
-    await Deno.remove(cache, { recursive: true });
+    await cache.remove();
     if (out.code !== 0) Deno.exit(out.code);
     rows.push(JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!));
   }
@@ -149,3 +230,5 @@ if (a.mode) {
     }
   }
 }
+
+if (import.meta.main) await main();
