@@ -24,6 +24,44 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { UserError } from "./cli.ts";
+
+/**
+ * tfjs-webgpu's flag: how many compute dispatches are encoded into one command buffer before it
+ * is submitted (tfjs 4.22's default is 15). Fewer means the GPU starts sooner and idles less;
+ * more means fewer submits (each costs the driver a little).
+ */
+export const SUBMIT_BATCH_FLAG = "WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE";
+
+/** Our value of {@linkcode SUBMIT_BATCH_FLAG}, chosen by measurement (bench/README.md, WebGPU). */
+export const DEFAULT_SUBMIT_BATCH = 15;
+
+/** Environment variable that overrides {@linkcode DEFAULT_SUBMIT_BATCH}. */
+export const SUBMIT_BATCH_ENV = "RESNET_WEBGPU_SUBMIT_BATCH";
+
+/**
+ * The deferred-submit batch size to use: `RESNET_WEBGPU_SUBMIT_BATCH` when set, else
+ * {@linkcode DEFAULT_SUBMIT_BATCH}. Throws a {@linkcode UserError} (exit 2) for a bad value.
+ *
+ * @example
+ * ```ts
+ * Deno.env.set("RESNET_WEBGPU_SUBMIT_BATCH", "30");
+ * submitBatchSize(); // 30
+ * ```
+ */
+export function submitBatchSize(): number {
+  const v = Deno.env.get(SUBMIT_BATCH_ENV);
+  if (v === undefined || v === "") return DEFAULT_SUBMIT_BATCH;
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n <= 0) {
+    throw new UserError(
+      `${SUBMIT_BATCH_ENV}=${v}: give a positive integer (dispatches per submit), or unset it ` +
+        `for the default ${DEFAULT_SUBMIT_BATCH}`,
+      2,
+    );
+  }
+  return n;
+}
 
 /** The adapter limits that decide which tensors fit and how kernels tile. */
 export interface AdapterLimits {
@@ -208,6 +246,7 @@ export function currentDevice(): GPUDevice | null {
  */
 export function registerWebGPU(probe?: AdapterProbe): void {
   let first = probe?.gpu ?? null;
+  const submitBatch = submitBatchSize(); // a bad value fails here, before any device exists
   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
   tf.registerBackend("webgpu", async () => {
     const gpu = first ?? await requestGpuAdapter();
@@ -239,6 +278,7 @@ export function registerWebGPU(probe?: AdapterProbe): void {
       lost = i;
       if (i.reason !== "destroyed") onLost(i);
     });
+    tf.env().set(SUBMIT_BATCH_FLAG, submitBatch);
     return new WebGPUBackend(dev, info);
   }, 2);
 }
