@@ -28,7 +28,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ResNet, type ResNetOptions } from "./model.ts";
 import { trainStep } from "./step.ts";
 import type { Split } from "./fashion_mnist.ts";
-import { batches } from "./batches.ts";
+import { type Batch, batches } from "./batches.ts";
 import type { BackendInfo } from "./backend.ts";
 import { warmup } from "./warmup.ts";
 import { UserError } from "./cli.ts";
@@ -224,18 +224,21 @@ async function loop(
         return { lossSum, correct, n, trainSeconds: secs };
       };
       let interrupted = false;
+      const it = batches(opts.data.train, {
+        batchSize: s.batchSize,
+        shuffle: true,
+        seed: s.seed,
+        epoch,
+        size: s.size,
+        limit: s.limit ?? undefined,
+        startBatch,
+      });
+      // The batch after the current one, made before anything awaits (disposed if left over).
+      let next: IteratorResult<Batch> | null = null;
       try {
-        for (
-          const b of batches(opts.data.train, {
-            batchSize: s.batchSize,
-            shuffle: true,
-            seed: s.seed,
-            epoch,
-            size: s.size,
-            limit: s.limit ?? undefined,
-            startBatch,
-          })
-        ) {
+        next = it.next();
+        while (!next.done) {
+          const b = next.value;
           const { loss, correct } = trainStep(net, optimizer, b.x, b.y);
           const [nextLoss, nextCorrect] = tf.tidy(() => [
             tf.add(lossAcc, tf.mul(loss, b.n)) as tf.Scalar,
@@ -247,6 +250,9 @@ async function loop(
           examples += b.n;
           step++;
           opts.afterStep?.(net, epoch, step - 1);
+          // The next batch is gathered on the host and its upload queued while the device still
+          // works on this step: the device never waits for it after a read-back below.
+          next = it.next();
           // Every few steps, or sooner when steps are slow, so progress keeps moving.
           if (++sinceRead >= readEvery || performance.now() - t0 >= READ_AFTER_MS) {
             sinceRead = 0;
@@ -311,6 +317,8 @@ async function loop(
         if (opts.signal?.aborted && epoch + 1 < s.epochs) return result("interrupted");
       } finally {
         progress.stop();
+        if (next && !next.done) tf.dispose([next.value.x, next.value.y]);
+        it.return(undefined);
         tf.dispose([lossAcc, correctAcc]);
       }
     }

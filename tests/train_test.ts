@@ -180,3 +180,44 @@ Deno.test("training into a directory that already holds a run is refused", async
   await assert.rejects(run(out), /already holds a run: resume it with --resume/);
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("the next batch is made before each read-back (upload overlaps the step), and never leaks", async () => {
+  const out = await Deno.makeTempDir();
+  const before = tf.memory().numTensors;
+  const atStep: number[] = [], atRead: number[] = [];
+  // 2 epochs of 4 steps, a read-back after every step.
+  const r = await run(out, {
+    readEvery: 1,
+    afterStep: () => atStep.push(tf.memory().numTensors),
+    progress: {
+      start() {},
+      update: () => atRead.push(tf.memory().numTensors),
+      stop() {},
+    },
+  });
+  assert.equal(r.status, "finished");
+  // Each epoch: 4 per-step read-backs, then the end-of-epoch one (same count as the 4th).
+  assert.equal(atStep.length, 8);
+  assert.equal(atRead.length, 10);
+  const reads = [...atRead.slice(0, 4), ...atRead.slice(5, 9)];
+  // Steps 1-3 of an epoch: the next batch's x and y exist at the read; after step 4 none does.
+  reads.forEach((n, i) => assert.equal(n, atStep[i] + (i % 4 === 3 ? 0 : 2), `read ${i}`));
+  assert.equal(tf.memory().numTensors, before);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("an interrupted run disposes the batch it had made ahead", async () => {
+  const out = await Deno.makeTempDir();
+  const before = tf.memory().numTensors;
+  const ctl = new AbortController();
+  const r = await run(out, {
+    signal: ctl.signal,
+    afterStep: (_n, epoch, step) => {
+      if (epoch === 0 && step === 0) ctl.abort();
+    },
+  });
+  assert.equal(r.status, "interrupted");
+  assert.equal(r.checkpoint.batch, 1);
+  assert.equal(tf.memory().numTensors, before);
+  await Deno.remove(out, { recursive: true });
+});
