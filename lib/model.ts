@@ -24,6 +24,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core's node build registers no gradients; the union package registers them all on the
 // same tfjs-core instance (it requires @tensorflow/tfjs-core 4.22.0 like we do).
 import "@tensorflow/tfjs";
+import { batchNormTrain } from "./fused.ts";
 
 /** Four stage depths (residual blocks per stage b2..b5). */
 export type Stages = [number, number, number, number];
@@ -218,10 +219,13 @@ export class BatchNorm2d {
     this.runningMean = add(store, `${name}.running_mean`, tf.zeros([channels]), false);
     this.runningVar = add(store, `${name}.running_var`, tf.ones([channels]), false);
   }
-  /** Normalises; in training mode also updates the running statistics (as PyTorch does). */
-  apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+  /**
+   * Normalises, then applies ReLU when `relu` is set; in training mode also updates the running
+   * statistics (as PyTorch does).
+   */
+  apply(x: tf.Tensor4D, training: boolean, relu = false): tf.Tensor4D {
     if (!training) {
-      return tf.batchNorm4d(
+      const y = tf.batchNorm4d(
         x,
         this.runningMean as tf.Tensor1D,
         this.runningVar as tf.Tensor1D,
@@ -229,8 +233,9 @@ export class BatchNorm2d {
         this.weight as tf.Tensor1D,
         this.eps,
       );
+      return relu ? tf.relu(y) : y;
     }
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const { y, mean, variance } = batchNormTrain(x, this.weight, this.bias, this.eps, relu);
     const n = x.shape[0] * x.shape[1] * x.shape[2];
     const m = this.momentum;
     // Running statistics are not differentiated: assign() is outside the gradient tape's view.
@@ -239,14 +244,7 @@ export class BatchNorm2d {
       const unbiased = tf.mul(variance, n > 1 ? n / (n - 1) : 1);
       this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
     });
-    return tf.batchNorm4d(
-      x,
-      mean as tf.Tensor1D,
-      variance as tf.Tensor1D,
-      this.bias as tf.Tensor1D,
-      this.weight as tf.Tensor1D,
-      this.eps,
-    );
+    return y;
   }
 }
 
@@ -327,7 +325,7 @@ export class Residual {
   }
   /** Runs the block on an NHWC batch. */
   apply(x: tf.Tensor4D, opts: ApplyOptions): tf.Tensor4D {
-    let y = tf.relu(this.bn1.apply(this.conv1.apply(x), opts.training));
+    let y = this.bn1.apply(this.conv1.apply(x), opts.training, true);
     y = this.bn2.apply(this.conv2.apply(y), opts.training);
     const shortcut = this.conv3 ? this.conv3.apply(x) : x;
     return tf.relu(tf.add(y, shortcut));
@@ -423,9 +421,12 @@ export class ResNet {
     if (opts.training) this.numBatchesTracked++;
     let y = this.conv.apply(x);
     trace("b1.0", y);
-    y = this.bn.apply(y, opts.training);
-    trace("b1.1", y);
-    y = tf.relu(y);
+    if (opts.trace) {
+      // The shape table lists BN and ReLU as separate rows.
+      y = this.bn.apply(y, opts.training);
+      trace("b1.1", y);
+      y = tf.relu(y);
+    } else y = this.bn.apply(y, opts.training, true);
     trace("b1.2", y);
     y = maxPool3s2(y);
     trace("b1.3", y);

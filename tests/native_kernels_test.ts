@@ -14,6 +14,7 @@ import { fallbacks } from "../lib/native/kernels.ts";
 import { tapsOf } from "../lib/native/conv.ts";
 import { mulberry32 } from "../lib/model.ts";
 import { assertClose } from "./golden.ts";
+import { BATCH_NORM_TRAIN, batchNormTrain } from "../lib/fused.ts";
 
 tf.enableProdMode(); // no "install tfjs-node" banner from the cpu backend
 const reg = await registerNativeBackend();
@@ -290,6 +291,37 @@ Deno.test({
         return [bn(xt, st, ot), ...grads];
       });
     }
+  },
+});
+
+Deno.test({
+  name: "fused training batch norm (+ReLU) on native equals the cpu composite, with gradients",
+  ignore,
+  fn: async () => {
+    for (const shape of [[4, 3, 5, 7], [1, 2, 2, 16], [3, 1, 1, 5], [2, 3, 3, 4]]) {
+      const C = shape[3];
+      const x = randn(shape), g = randn(shape), scale = randn([C]), offset = randn([C]);
+      // A large common offset: the one-pass statistics must not cancel catastrophically.
+      if (shape[3] === 4) { for (let i = 0; i < x.data.length; i++) x.data[i] += 100; }
+      for (const relu of [false, true]) {
+        await parity(
+          `batchNormTrain [${shape}] relu ${relu}`,
+          [x, g, scale, offset],
+          (xt, gt, st, ot) => {
+            const bn = (a: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
+              batchNormTrain(a as tf.Tensor4D, s, o, 1e-5, relu);
+            const r = bn(xt, st, ot);
+            const grads = tf.grads((a: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
+              tf.sum(tf.mul(bn(a, s, o).y, gt))
+            )([xt, st, ot]);
+            return [r.y, r.mean, r.variance, ...grads];
+          },
+        );
+      }
+    }
+    await tf.setBackend("native");
+    assert.ok(tf.getKernel(BATCH_NORM_TRAIN, "native"), "native registers the fused kernel");
+    assert.equal(tf.getKernel(BATCH_NORM_TRAIN, "cpu"), undefined, "cpu composes it");
   },
 });
 

@@ -11,8 +11,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { BATCH_NORM_TRAIN } from "../fused.ts";
 import {
   NATIVE_BN_GRAD_X,
+  NATIVE_BN_TRAIN_GRAD,
   NATIVE_CHANNEL_SUMS,
   NATIVE_RELU_GRAD,
   NATIVE_SQUARE_GRAD,
@@ -57,6 +59,24 @@ export function installNativeGradients(): void {
       },
     });
   }
+
+  // Only backends that register BATCH_NORM_TRAIN ever record it, so this gradient is native's.
+  tf.registerGradient({
+    kernelName: BATCH_NORM_TRAIN,
+    inputsToSave: ["x", "scale"],
+    outputsToSave: [true, true, true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, scale, y, mean, variance] = saved;
+      const g = Array.isArray(dy) ? dy[0] : dy;
+      // One kernel gives all three; made here, in the backward pass' scope, not in a closure's.
+      const [dx, dscale, doffset] = tf.engine().runKernel(
+        NATIVE_BN_TRAIN_GRAD,
+        { dy: g, x, y, mean, variance, scale },
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
+      return { x: () => dx, scale: () => dscale, offset: () => doffset };
+    },
+  });
 
   const relu = tf.getGradient(tf.Relu);
   if (relu) {

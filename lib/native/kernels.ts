@@ -22,13 +22,26 @@ import { batchMatMul } from "./matmul.ts";
 import { binary, type BinaryOp, broadcastShape, relu, step } from "./elementwise.ts";
 import { reduce, type ReduceOp, tile } from "./reduce.ts";
 import { maxPool, maxPoolGrad } from "./maxpool.ts";
-import { batchNorm, batchNormGradX, channelSums, reluGrad } from "./batchnorm.ts";
+import {
+  batchNorm,
+  batchNormGradX,
+  batchNormTrain,
+  batchNormTrainGrad,
+  channelSums,
+  reluGrad,
+} from "./batchnorm.ts";
+import { BATCH_NORM_TRAIN } from "../fused.ts";
 import { pool } from "./buffers.ts";
 
 /** Kernel of `native` only: BatchNorm's input gradient (inputs dy, variance, scale). */
 export const NATIVE_BN_GRAD_X = "NativeBatchNormGradX";
 /** Kernel of `native` only: per-channel `sum(dy)`, or `sum(dy * (x - mean))` given x and mean. */
 export const NATIVE_CHANNEL_SUMS = "NativeChannelSums";
+/**
+ * Kernel of `native` only: the gradients of {@linkcode BATCH_NORM_TRAIN} (inputs dy, x, y, mean,
+ * variance, scale; attributes varianceEpsilon, relu; outputs dx, dscale, doffset).
+ */
+export const NATIVE_BN_TRAIN_GRAD = "NativeBatchNormTrainGrad";
 /** Kernel of `native` only: ReLU's gradient (inputs dy, x). */
 export const NATIVE_RELU_GRAD = "NativeReluGrad";
 /** Kernel of `native` only: the gradient of `square`, `2 x dy` (inputs dy, x). */
@@ -102,7 +115,12 @@ function epilogue(y: Float32Array, channels: number, bias: Float32Array | null, 
       for (let c = 0; c < channels; c++) y[i + c] += bias[c];
     }
   }
-  if (relu) { for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0; }
+  if (relu) {
+    for (let i = 0; i < y.length; i++) {
+      const v = y[i];
+      y[i] = (v + Math.abs(v)) * 0.5; // branch-free, see ./elementwise.ts
+    }
+  }
 }
 
 function fusedEpilogueOk(
@@ -220,6 +238,40 @@ export function nativeKernels(sgemm: Sgemm): tf.KernelConfig[] {
       const y = batchNorm(x, C, mean, variance, scale, offset, attrs.varianceEpsilon ?? 0.001);
       return backend.makeTensorInfo(inputs.x!.shape, "float32", y);
     }),
+    custom(BATCH_NORM_TRAIN, (inputs, backend, attrs) => {
+      const x = f32(backend, inputs.x)!, C = inputs.x!.shape.at(-1)!;
+      const r = batchNormTrain(
+        x,
+        C,
+        f32(backend, inputs.scale)!,
+        f32(backend, inputs.offset)!,
+        attrs.varianceEpsilon,
+        !!attrs.relu,
+      );
+      return [
+        backend.makeTensorInfo(inputs.x!.shape, "float32", r.y),
+        backend.makeTensorInfo([C], "float32", r.mean),
+        backend.makeTensorInfo([C], "float32", r.variance),
+      ];
+    }),
+    custom(NATIVE_BN_TRAIN_GRAD, (inputs, backend, attrs) => {
+      const x = f32(backend, inputs.x)!, C = inputs.x!.shape.at(-1)!;
+      const r = batchNormTrainGrad(
+        f32(backend, inputs.dy)!,
+        x,
+        attrs.relu ? f32(backend, inputs.y)! : null,
+        C,
+        f32(backend, inputs.mean)!,
+        f32(backend, inputs.variance)!,
+        f32(backend, inputs.scale)!,
+        attrs.varianceEpsilon,
+      );
+      return [
+        backend.makeTensorInfo(inputs.x!.shape, "float32", r.dx),
+        backend.makeTensorInfo([C], "float32", r.dscale),
+        backend.makeTensorInfo([C], "float32", r.doffset),
+      ];
+    }),
     custom(NATIVE_BN_GRAD_X, (inputs, backend, attrs) => {
       const dy = f32(backend, inputs.dy)!, C = inputs.dy!.shape.at(-1)!;
       const v = f32(backend, inputs.variance)!, s = f32(backend, inputs.scale);
@@ -268,9 +320,10 @@ export function nativeKernels(sgemm: Sgemm): tf.KernelConfig[] {
     }),
     kernel(tf.MaxPoolGrad, (inputs, backend, attrs) => {
       const x = f32(backend, inputs.input), dy = f32(backend, inputs.dy);
-      if (!x || !dy) return null;
+      const y = f32(backend, inputs.output);
+      if (!x || !dy || !y) return null;
       const c = poolInfo(inputs.input!.shape, attrs);
-      return backend.makeTensorInfo(c.inShape, "float32", maxPoolGrad(c, x, dy));
+      return backend.makeTensorInfo(c.inShape, "float32", maxPoolGrad(c, x, y, dy));
     }),
     kernel(tf.Conv2D, conv),
     kernel(tf.FusedConv2D, conv),
