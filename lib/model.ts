@@ -185,16 +185,19 @@ export class Conv2d {
     );
     this.bias = add(store, `${name}.bias`, uniform(rand, [outChannels], 1 / Math.sqrt(fanIn)));
   }
-  /** Convolves an NHWC batch. */
-  apply(x: tf.Tensor4D): tf.Tensor4D {
+  /**
+   * Convolves an NHWC batch. `inputIsData` marks an input that needs no gradient (the images):
+   * tfjs' fused convolution computes every gradient eagerly, so that layer is a plain convolution
+   * plus a bias add, whose input gradient is skipped (the stem's is the costliest of the net).
+   */
+  apply(x: tf.Tensor4D, inputIsData = false): tf.Tensor4D {
     const p = this.padding;
-    return tf.fused.conv2d({
-      x,
-      filter: this.weight as tf.Tensor4D,
-      strides: this.stride,
-      pad: p === 0 ? "valid" : [[0, 0], [p, p], [p, p], [0, 0]],
-      bias: this.bias,
-    });
+    const pad: "valid" | [[0, 0], [number, number], [number, number], [0, 0]] = p === 0
+      ? "valid"
+      : [[0, 0], [p, p], [p, p], [0, 0]];
+    const filter = this.weight as tf.Tensor4D;
+    if (inputIsData) return tf.add(tf.conv2d(x, filter, this.stride, pad), this.bias);
+    return tf.fused.conv2d({ x, filter, strides: this.stride, pad, bias: this.bias });
   }
 }
 
@@ -419,7 +422,7 @@ export class ResNet {
   apply(x: tf.Tensor4D, opts: ApplyOptions): tf.Tensor2D {
     const trace = opts.trace ?? (() => {});
     if (opts.training) this.numBatchesTracked++;
-    let y = this.conv.apply(x);
+    let y = this.conv.apply(x, true);
     trace("b1.0", y);
     if (opts.trace) {
       // The shape table lists BN and ReLU as separate rows.
