@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { registerNativeBackend } from "../lib/native/backend.ts";
 import { fallbacks } from "../lib/native/kernels.ts";
 import { tapsOf } from "../lib/native/conv.ts";
+import { maxPool, maxPoolGrad } from "../lib/native/maxpool.ts";
 import { mulberry32 } from "../lib/model.ts";
 import { assertClose } from "./golden.ts";
 import { BATCH_NORM_TRAIN, batchNormTrain } from "../lib/fused.ts";
@@ -264,6 +265,20 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("max pool gradient: the forward record and the search by equality agree, ties included", () => {
+  const info = tf.backend_util.computePool2DInfo([2, 9, 7, 3], 3, 2, 1, 1);
+  const x = randn([2, 9, 7, 3], 0.5).data.map((v) => Math.max(0, v));
+  const dy = randn(info.outShape).data;
+  const y = maxPool(info, x);
+  const fromRecord = maxPoolGrad(info, x, y, dy).slice();
+  // A copy of y has no record: the gradient is found by comparing the window with y.
+  const bySearch = maxPoolGrad(info, x, y.slice(), dy);
+  assert.deepEqual(bySearch, fromRecord);
+  // Every output's gradient lands in exactly one cell of its window (none is lost to ties).
+  const sum = (a: Float32Array) => a.reduce((p, v) => p + v, 0);
+  assertClose([sum(fromRecord)], [sum(dy)], 1e-4, 1e-5, "gradient mass");
 });
 
 Deno.test({

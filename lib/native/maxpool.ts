@@ -16,15 +16,26 @@ import { pool } from "./buffers.ts";
 
 type PoolInfo = backend_util.Conv2DInfo;
 
+/** Where each output of a pooling came from, for its gradient; keyed by the output's buffer. */
+interface Argmax {
+  x: WeakRef<Float32Array>;
+  arg: Int32Array;
+}
+const argmaxOf = new WeakMap<ArrayBufferLike, Argmax>();
+
 /**
  * Max pooling of an NHWC batch; padded cells never win. The running maximum is branch-free,
  * `a + (d + |d|) / 2` with `d = b - a` in double precision, exact for finite float32 values: a
  * compare-and-branch mispredicts on about a third of the taps and measured several times slower.
- * NaN propagates; an infinite input gives NaN.
+ * NaN propagates; an infinite input gives NaN. The index of each output's first maximum is kept
+ * (branch-free too) so that {@linkcode maxPoolGrad} is a single scatter.
  */
 export function maxPool(c: PoolInfo, x: Float32Array): Float32Array {
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
   const y = pool.alloc(B * OH * OW * C);
+  const old = argmaxOf.get(y.buffer);
+  const arg = old && old.arg.length === y.length ? old.arg : new Int32Array(y.length);
+  argmaxOf.set(y.buffer, { x: new WeakRef(x), arg });
   const SH = c.strideHeight, SW = c.strideWidth, top = c.padInfo.top, left = c.padInfo.left;
   const KH = c.effectiveFilterHeight, KW = c.effectiveFilterWidth;
   const DH = c.dilationHeight, DW = c.dilationWidth;
@@ -42,17 +53,25 @@ export function maxPool(c: PoolInfo, x: Float32Array): Float32Array {
             if (iw < 0 || iw >= W) continue;
             const s = ((n * H + ih) * W + iw) * C;
             if (first) {
-              for (let ch = 0; ch < C; ch++) y[o + ch] = x[s + ch];
+              for (let ch = 0; ch < C; ch++) {
+                y[o + ch] = x[s + ch];
+                arg[o + ch] = s + ch;
+              }
               first = false;
               continue;
             }
             for (let ch = 0; ch < C; ch++) {
-              const a = y[o + ch], d = x[s + ch] - a;
+              // Strictly greater: the first maximum in row-major order keeps the gradient.
+              const a = y[o + ch], d = x[s + ch] - a, i = arg[o + ch];
               y[o + ch] = a + (d + Math.abs(d)) * 0.5;
+              arg[o + ch] = i + +(d > 0) * (s + ch - i);
             }
           }
         }
-        if (first) y.fill(-Infinity, o, o + C); // a window of padding only
+        if (first) {
+          y.fill(-Infinity, o, o + C); // a window of padding only
+          arg.fill(-1, o, o + C);
+        }
       }
     }
   }
@@ -61,8 +80,9 @@ export function maxPool(c: PoolInfo, x: Float32Array): Float32Array {
 
 /**
  * The gradient of {@linkcode maxPool}: each output's gradient goes to the first cell of its window
- * in row-major order that equals the output `y` (the first maximum, as tfjs' CPU kernel decides
- * ties). Equality holds for one or two taps of nine, so the search is branch-free arithmetic.
+ * in row-major order that holds the maximum (as tfjs' CPU kernel decides ties): from the forward
+ * pass' record when `y` is that pass' output of `x`, else by finding the first cell equal to `y`
+ * (branch-free arithmetic: equality holds for one or two taps of nine).
  */
 export function maxPoolGrad(
   c: PoolInfo,
@@ -72,6 +92,16 @@ export function maxPoolGrad(
 ): Float32Array {
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
   const dx = pool.zeros(B * H * W * C);
+  // The forward pass' record, when `y` is still its output for this very `x`.
+  const rec = argmaxOf.get(y.buffer);
+  if (rec && rec.x.deref() === x && rec.arg.length === y.length && dy.length === y.length) {
+    const arg = rec.arg;
+    for (let o = 0; o < arg.length; o++) {
+      const i = arg[o];
+      if (i >= 0) dx[i] += dy[o];
+    }
+    return dx;
+  }
   const at = new Int32Array(C);
   const SH = c.strideHeight, SW = c.strideWidth, top = c.padInfo.top, left = c.padInfo.left;
   const KH = c.effectiveFilterHeight, KW = c.effectiveFilterWidth;
