@@ -1,8 +1,11 @@
 /**
- * Training-mode BatchNorm (optionally followed by ReLU) as one op. A backend that registers the
- * kernel {@linkcode BATCH_NORM_TRAIN} (the `native` one does) runs it in two passes forward and two
- * backward; every other backend gets the same result from tfjs' composite of `tf.moments`,
- * `tf.batchNorm` and `tf.relu` (about twenty passes over the activation with their gradients).
+ * Ops that a backend may run as one kernel, and that every other backend composes from tfjs' own:
+ * training-mode BatchNorm (optionally followed by ReLU) and the SGD update. A backend that
+ * registers {@linkcode BATCH_NORM_TRAIN} (the `native` one does) runs BatchNorm in two passes
+ * forward and two backward, where tfjs' composite of `tf.moments`, `tf.batchNorm` and `tf.relu`
+ * takes about twenty passes over the activation with their gradients; one that registers
+ * {@linkcode SGD_UPDATE} updates each variable in one pass instead of two (`tf.train.sgd`'s
+ * multiply, then add). On a CPU these loops are bound by memory traffic, so passes are the cost.
  *
  * @example
  * ```ts
@@ -70,4 +73,48 @@ export function batchNormTrain(
     mean: mean as tf.Tensor1D,
     variance: variance as tf.Tensor1D,
   };
+}
+
+/**
+ * Kernel name of the SGD update `value - lr * gradient`. Inputs `value`, `gradient`; attribute
+ * `lr`; output the new value.
+ */
+export const SGD_UPDATE = "ResNetSgdUpdate";
+
+/**
+ * `tf.train.sgd` whose update is one {@linkcode SGD_UPDATE} kernel per variable where the backend
+ * registers it (the same arithmetic, in one pass), and tfjs' own update elsewhere.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { SGD } from "./fused.ts";
+ * const v = tf.variable(tf.scalar(1));
+ * new SGD(0.5).minimize(() => tf.square(v) as tf.Scalar);
+ * console.log(await v.data()); // [0]: 1 - 0.5 * 2
+ * ```
+ */
+export class SGD extends tf.SGDOptimizer {
+  override applyGradients(grads: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
+    if (!tf.getKernel(SGD_UPDATE, tf.getBackend())) return super.applyGradients(grads);
+    const list = Array.isArray(grads)
+      ? grads.map((g) => [g.name, g.tensor] as const)
+      : Object.entries(grads);
+    for (const [name, gradient] of list) {
+      if (gradient == null) continue;
+      const value = tf.engine().registeredVariables[name];
+      if (value.dtype !== "float32" || gradient.dtype !== "float32") {
+        tf.tidy(() => value.assign(tf.add(tf.mul(-this.learningRate, gradient), value)));
+        continue;
+      }
+      tf.tidy(() =>
+        value.assign(
+          tf.engine().runKernel(SGD_UPDATE, { value, gradient }, {
+            lr: this.learningRate,
+          }) as tf.Tensor,
+        )
+      );
+    }
+    this.incrementIterations();
+  }
 }

@@ -15,7 +15,7 @@ import { tapsOf } from "../lib/native/conv.ts";
 import { maxPool, maxPoolGrad } from "../lib/native/maxpool.ts";
 import { mulberry32 } from "../lib/model.ts";
 import { assertClose } from "./golden.ts";
-import { BATCH_NORM_TRAIN, batchNormTrain } from "../lib/fused.ts";
+import { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "../lib/fused.ts";
 
 tf.enableProdMode(); // no "install tfjs-node" banner from the cpu backend
 const reg = await registerNativeBackend();
@@ -337,6 +337,39 @@ Deno.test({
     await tf.setBackend("native");
     assert.ok(tf.getKernel(BATCH_NORM_TRAIN, "native"), "native registers the fused kernel");
     assert.equal(tf.getKernel(BATCH_NORM_TRAIN, "cpu"), undefined, "cpu composes it");
+  },
+});
+
+Deno.test({
+  name: "fused SGD: one update kernel on native equals tf.train.sgd on cpu; cpu keeps tfjs' own",
+  ignore,
+  fn: async () => {
+    const w0 = randn([3, 3, 4, 5]), b0 = randn([5]), xs = randn([6, 3 * 3 * 4]);
+    const run = async (backend: string, make: () => tf.Optimizer) => {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      const init = [tf.tensor(w0.data, w0.shape), tf.tensor(b0.data, [5])];
+      const w = tf.variable(init[0]), b = tf.variable(init[1]);
+      tf.dispose(init);
+      const x = tf.tensor(xs.data, xs.shape), opt = make();
+      for (let i = 0; i < 3; i++) {
+        opt.minimize(() => tf.sum(tf.square(tf.add(tf.matMul(x, tf.reshape(w, [36, 5])), b))));
+      }
+      const out = [await w.data(), await b.data()] as Float32Array[];
+      tf.dispose([w, b, x]);
+      opt.dispose();
+      assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+      return out;
+    };
+    const want = await run("cpu", () => tf.train.sgd(0.01));
+    fallbacks.clear();
+    const got = await run("native", () => new SGD(0.01));
+    assert.deepEqual(Object.fromEntries(fallbacks), {}, "fell back to the cpu kernels");
+    for (let i = 0; i < 2; i++) assertClose(got[i], want[i], 1e-5, 1e-5, `variable ${i}`);
+    // Where the backend has no fused kernel, SGD is tfjs' update, bit for bit.
+    const cpuSgd = await run("cpu", () => new SGD(0.01));
+    for (let i = 0; i < 2; i++) assert.deepEqual(cpuSgd[i], want[i]);
+    assert.ok(tf.getKernel(SGD_UPDATE, "native"));
   },
 });
 

@@ -30,7 +30,7 @@ import {
   channelSums,
   reluGrad,
 } from "./batchnorm.ts";
-import { BATCH_NORM_TRAIN } from "../fused.ts";
+import { BATCH_NORM_TRAIN, SGD_UPDATE } from "../fused.ts";
 import { pool } from "./buffers.ts";
 
 /** Kernel of `native` only: BatchNorm's input gradient (inputs dy, variance, scale). */
@@ -271,6 +271,12 @@ export function nativeKernels(sgemm: Sgemm): tf.KernelConfig[] {
         backend.makeTensorInfo([C], "float32", r.dscale),
         backend.makeTensorInfo([C], "float32", r.doffset),
       ];
+    }),
+    custom(SGD_UPDATE, (inputs, backend, attrs) => {
+      const v = f32(backend, inputs.value)!, g = f32(backend, inputs.gradient)!;
+      const lr = attrs.lr as number, out = pool.alloc(v.length);
+      for (let i = 0; i < v.length; i++) out[i] = v[i] - lr * g[i];
+      return backend.makeTensorInfo(inputs.value!.shape, "float32", out);
     }),
     custom(NATIVE_BN_GRAD_X, (inputs, backend, attrs) => {
       const dy = f32(backend, inputs.dy)!, C = inputs.dy!.shape.at(-1)!;
