@@ -186,3 +186,6 @@ export { collectInfo, formatInfo } from "./lib/info.ts";
 export type { BackendAvailability, MachineInfo } from "./lib/info.ts";
 export { warmup } from "./lib/warmup.ts";
 export type { WarmupOptions, WarmupReport } from "./lib/warmup.ts";
+// Ops a backend may fuse (lib/fused.ts): training-mode BatchNorm(+ReLU) and the SGD update.
+export { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "./lib/fused.ts";
+export type { BatchNormTrainResult } from "./lib/fused.ts";

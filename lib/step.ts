@@ -7,9 +7,10 @@
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import { ResNet } from "./model.ts";
+ * import { SGD } from "./fused.ts";
  * import { trainStep } from "./step.ts";
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
- * const opt = tf.train.sgd(0.05);
+ * const opt = new SGD(0.05); // tf.train.sgd, with a one-pass update where the backend has one
  * const { loss, correct } = trainStep(net, opt, tf.zeros([4, 28, 28, 1]), tf.tensor1d([0, 1, 2, 3], "int32"));
  * console.log(await loss.data(), await correct.data());
  * tf.dispose([loss, correct]);
