@@ -33,7 +33,11 @@ import { UserError } from "./cli.ts";
  */
 export const SUBMIT_BATCH_FLAG = "WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE";
 
-/** Our value of {@linkcode SUBMIT_BATCH_FLAG}, chosen by measurement (bench/README.md, WebGPU). */
+/**
+ * Our value of {@linkcode SUBMIT_BATCH_FLAG}: tfjs' 15, kept by measurement. On the software
+ * adapter, 1 was the slowest and 15, 30 and 60 were within the noise of each other
+ * (`deno task bench --submit-batch`, bench/README.md "WebGPU"); a real GPU may choose otherwise.
+ */
 export const DEFAULT_SUBMIT_BATCH = 15;
 
 /** Environment variable that overrides {@linkcode DEFAULT_SUBMIT_BATCH}. */
