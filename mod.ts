@@ -189,3 +189,10 @@ export type { WarmupOptions, WarmupReport } from "./lib/warmup.ts";
 // Ops a backend may fuse (lib/fused.ts): training-mode BatchNorm(+ReLU) and the SGD update.
 export { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "./lib/fused.ts";
 export type { BatchNormTrainResult } from "./lib/fused.ts";
+// WebGPU's deferred-submit batch size (lib/webgpu.ts; issue 8).
+export {
+  DEFAULT_SUBMIT_BATCH,
+  SUBMIT_BATCH_ENV,
+  SUBMIT_BATCH_FLAG,
+  submitBatchSize,
+} from "./lib/webgpu.ts";
