@@ -24,7 +24,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { ResNet } from "../lib/model.ts";
+import { mulberry32, ResNet } from "../lib/model.ts";
+import { type Batch, batches } from "../lib/batches.ts";
+import type { Split } from "../lib/fashion_mnist.ts";
 import { trainStep } from "../lib/step.ts";
 import { type BackendName, initBackend } from "../lib/backend.ts";
 import { SUBMIT_BATCH_FLAG } from "../lib/webgpu.ts";
@@ -34,6 +36,15 @@ import { freshShaderCache, timeFirstStep } from "./first_step.ts";
 export const IMPLS = ["native", "webgpu", "cpu", "torch"] as const;
 /** One implementation. */
 export type Impl = typeof IMPLS[number];
+
+/**
+ * Where the measured steps' inputs come from: one fixed batch; a fresh batch (lib/batches.ts, as
+ * training makes them) made just before its step; or made ahead, right after the previous step
+ * is queued, as lib/train.ts does so that its upload overlaps that step.
+ */
+export const BATCH_SOURCES = ["fixed", "inline", "ahead"] as const;
+/** One of {@linkcode BATCH_SOURCES}. */
+export type BatchSource = typeof BATCH_SOURCES[number];
 
 /** Whether WebGPU pipelines are compiled before the first step (lib/warmup.ts). */
 export const COMPILE_AHEAD = ["off", "on", "both"] as const;
@@ -66,6 +77,8 @@ export interface BenchRow {
   submit_batch: number | null;
   /** The measured steps read the loss back every this many steps (tfjs backends). */
   read_every: number | null;
+  /** Where the steps' batches came from (tfjs backends; torch: null, one fixed batch). */
+  batches: BatchSource | null;
   /** Measured steps and their seconds. */
   steps: number;
   seconds: number;
@@ -102,6 +115,7 @@ interface WorkerArgs {
   compileAhead: "off" | "on";
   submitBatch: number | null;
   readEvery: number;
+  batches: BatchSource;
 }
 
 /** The network: d2l's depth, or any four stage depths; and the first stage's width. */
@@ -144,9 +158,18 @@ async function runWorker(a: WorkerArgs): Promise<void> {
   const opt = tf.train.sgd(0.05);
   const x = tf.randomUniform([a.batch, a.size, a.size, 1], 0, 1, "float32", 1) as tf.Tensor4D;
   const labels = tf.tensor1d(Array.from({ length: a.batch }, (_, i) => (i * 7) % 10), "int32");
+  const stream = a.batches === "fixed" ? null : batchStream(a.batch, a.size);
+  let ahead: Batch | null = null;
   // Without a read the step is only queued; reading the loss waits for it to finish.
   const step = async (read = true) => {
-    const r = trainStep(net, opt, x, labels);
+    let b: Batch | null = null;
+    if (stream) {
+      b = ahead ?? stream.next().value;
+      ahead = null;
+    }
+    const r = trainStep(net, opt, b?.x ?? x, b?.y ?? labels);
+    if (stream && a.batches === "ahead") ahead = stream.next().value;
+    if (b) tf.dispose([b.x, b.y]);
     if (read) await r.loss.data();
     tf.dispose([r.loss, r.correct]);
   };
@@ -176,9 +199,26 @@ async function runWorker(a: WorkerArgs): Promise<void> {
   let profile: KernelTime[] | undefined;
   if (a.profile) profile = await profileStep(() => trainStep(net, opt, x, labels));
   emit({ event: "done", steps, seconds: elapsed, peak_rss_mb: peakRssMb(), profile });
+  const left = ahead as Batch | null; // set inside step(), which TypeScript does not follow
+  if (left) tf.dispose([left.x, left.y]);
   tf.dispose([x, labels]);
   opt.dispose();
   net.dispose();
+}
+
+/** Endless batches of random 28x28 bytes (Fashion-MNIST's shape), made as training makes them. */
+function* batchStream(batch: number, size: number): Generator<Batch, never> {
+  const count = batch * 4, rand = mulberry32(1);
+  const split: Split = {
+    images: Uint8Array.from({ length: count * 28 * 28 }, () => Math.floor(rand() * 256)),
+    labels: Uint8Array.from({ length: count }, (_, i) => (i * 7) % 10),
+    count,
+    height: 28,
+    width: 28,
+  };
+  for (let epoch = 0;; epoch++) {
+    yield* batches(split, { batchSize: batch, shuffle: true, seed: 0, epoch, size });
+  }
 }
 
 /** Kernel times of one call of `step`, summed per kernel, largest first. */
@@ -217,6 +257,7 @@ interface RunOptions {
   compileAhead: "off" | "on";
   submitBatch: number | null;
   readEvery: number;
+  batches: BatchSource;
 }
 
 /** Runs `cmd`, handing each stdout JSON line to `onLine`; kills it after `cap` seconds. */
@@ -283,6 +324,7 @@ async function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
     first_result_s: null,
     submit_batch: null,
     read_every: impl === "torch" ? null : o.readEvery,
+    batches: impl === "torch" ? null : o.batches,
     steps: 0,
     seconds: 0,
     peak_rss_mb: null,
@@ -335,6 +377,7 @@ async function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
       ...["--width", `${o.net.width}`, "--sizes", `${o.size}`, "--batch", `${o.batch}`],
       ...["--seconds", `${o.seconds}`, "--warmup", `${o.warmup}`],
       ...["--compile-ahead", o.compileAhead, "--read-every", `${o.readEvery}`],
+      ...["--batches", o.batches],
       ...(o.submitBatch !== null ? ["--submit-batch", `${o.submitBatch}`] : []),
       ...(o.profile ? ["--profile"] : []),
     ],
@@ -445,6 +488,7 @@ export function runNote(r: BenchRow): string {
   if (r.compile_ahead) parts.push(`compile-ahead ${r.compile_ahead}`);
   if (r.submit_batch !== null) parts.push(`submit ${r.submit_batch}`);
   if (r.read_every !== null && r.read_every !== 1) parts.push(`read every ${r.read_every}`);
+  if (r.batches !== null && r.batches !== "fixed") parts.push(`batches ${r.batches}`);
   if (r.status !== "ok") parts.push(r.status);
   return parts.join(", ");
 }
@@ -550,6 +594,12 @@ function stages(v: string): number[] {
   if (s.length !== 4) throw new InvalidArgumentError("give four positive integers, e.g. 1,1,1,1");
   return s;
 }
+function batchSource(v: string): BatchSource {
+  if (!(BATCH_SOURCES as readonly string[]).includes(v)) {
+    throw new InvalidArgumentError(`unknown batch source ${v}: use ${BATCH_SOURCES.join(", ")}`);
+  }
+  return v as BatchSource;
+}
 function impl(v: string): Impl {
   if (!(IMPLS as readonly string[]).includes(v)) {
     throw new InvalidArgumentError(`unknown implementation ${v}: use ${IMPLS.join(", ")}`);
@@ -619,6 +669,12 @@ export async function main(args: string[]): Promise<number> {
         "tfjs backends: read the loss back every N measured steps (training reads every 10)",
       ).argParser(list(positiveInt)).default([1]),
     )
+    .addOption(
+      new Option(
+        "--batches <list>",
+        "tfjs backends: one fixed batch, or a fresh one per step made inline or ahead of its step",
+      ).argParser(list(batchSource)).default(["fixed"]),
+    )
     .option("--profile", "print a per-kernel profile of one step for each tfjs backend")
     .option("--no-save", "do not append to bench/results/results.jsonl")
     .option("--python <path>", "python3 with PyTorch (default: the first python3 that imports it)")
@@ -642,6 +698,7 @@ export async function main(args: string[]): Promise<number> {
       compileAhead: o.compileAhead === "off" ? "off" : "on",
       submitBatch: o.submitBatch?.[0] ?? null,
       readEvery: o.readEvery[0],
+      batches: o.batches[0],
       size: o.sizes[0],
       batch: o.batch[0],
       seconds,
@@ -654,7 +711,15 @@ export async function main(args: string[]): Promise<number> {
     console.error(`error: --depth ${o.depth}: use 18 or 34 (or --stages a,b,c,d)`);
     return 2;
   }
-  for (const [flag, v] of [["--sizes", o.sizes], ["--batch", o.batch], ["--impls", o.impls]]) {
+  for (
+    const [flag, v] of [
+      ["--sizes", o.sizes],
+      ["--batch", o.batch],
+      ["--impls", o.impls],
+      ["--read-every", o.readEvery],
+      ["--batches", o.batches],
+    ]
+  ) {
     if (v.length === 0) {
       console.error(`error: ${flag} is empty: give at least one value`);
       return 2;
@@ -675,7 +740,7 @@ export async function main(args: string[]): Promise<number> {
       ) {
         const what = [v.compileAhead && `compile-ahead ${v.compileAhead}`]
           .concat(v.submitBatch ? [`submit ${v.submitBatch}`] : [])
-          .concat(i !== "torch" ? [`read every ${v.readEvery}`] : [])
+          .concat(i !== "torch" ? [`read every ${v.readEvery}`, `batches ${v.batches}`] : [])
           .filter(Boolean).join(", ");
         console.error(
           `bench: ${i}, ResNet ${label}, ${size}x${size}, batch ${batch}` +
@@ -694,6 +759,7 @@ export async function main(args: string[]): Promise<number> {
           compileAhead: v.compileAhead ?? "off",
           submitBatch: v.submitBatch,
           readEvery: v.readEvery,
+          batches: v.batches,
         });
         rows.push(row);
         if (o.json) {
@@ -729,6 +795,7 @@ interface Variant {
   compileAhead: "off" | "on" | null;
   submitBatch: number | null;
   readEvery: number;
+  batches: BatchSource;
 }
 
 /** The options that multiply runs. */
@@ -736,21 +803,27 @@ interface VariantFlags {
   compileAhead: (typeof COMPILE_AHEAD)[number];
   submitBatch?: number[];
   readEvery: number[];
+  batches: BatchSource[];
 }
 
 /** The runs of one implementation: every combination of the flags that apply to it. */
 function variants(impl: Impl, o: VariantFlags): Variant[] {
-  if (impl === "torch") return [{ compileAhead: null, submitBatch: null, readEvery: 1 }];
-  const reads = o.readEvery;
-  if (impl !== "webgpu") {
-    return reads.map((r) => ({ compileAhead: null, submitBatch: null, readEvery: r }));
+  if (impl === "torch") {
+    return [{ compileAhead: null, submitBatch: null, readEvery: 1, batches: "fixed" }];
   }
-  const modes = o.compileAhead === "both"
+  const webgpu = impl === "webgpu";
+  const modes = !webgpu
+    ? [null]
+    : o.compileAhead === "both"
     ? ["off", "on"] as const
     : [o.compileAhead as "off" | "on"];
-  const submits = o.submitBatch?.length ? o.submitBatch : [null];
-  return modes.flatMap((c) =>
-    submits.flatMap((s) => reads.map((r) => ({ compileAhead: c, submitBatch: s, readEvery: r })))
+  const submits = webgpu && o.submitBatch?.length ? o.submitBatch : [null];
+  return modes.flatMap((compileAhead) =>
+    submits.flatMap((submitBatch) =>
+      o.readEvery.flatMap((readEvery) =>
+        o.batches.map((batches) => ({ compileAhead, submitBatch, readEvery, batches }))
+      )
+    )
   );
 }
 

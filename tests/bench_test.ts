@@ -43,6 +43,10 @@ for (
     [["--width", "0"], /--width.*'0'.*positive integer/],
     [["--depth", "50"], /--depth 50: use 18 or 34/],
     [["--sizes", ","], /--sizes is empty/],
+    [
+      ["--batches", "fixed,streamed"],
+      /--batches.*unknown batch source streamed: use fixed, inline/,
+    ],
   ] as const
 ) {
   Deno.test(`bench ${args.join(" ")}: one line on stderr, exit 2`, async () => {
@@ -56,11 +60,19 @@ for (
   });
 }
 
-Deno.test("bench --read-every 1,2 on cpu: one row each, steps in whole groups, new fields", async () => {
-  const r = await bench(["--impls", "cpu", ...TINY, ...SHORT, "--read-every", "1,2", "--json"]);
+Deno.test("bench --read-every 1,2 --batches fixed,ahead on cpu: a row each, whole groups", async () => {
+  const r = await bench([
+    ...["--impls", "cpu", ...TINY, ...SHORT],
+    ...["--read-every", "1,2", "--batches", "fixed,ahead", "--json"],
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const rows = jsonRows(r.stdout);
-  assert.deepEqual(rows.map((q) => q.read_every), [1, 2]);
+  assert.deepEqual(rows.map((q) => [q.read_every, q.batches]), [
+    [1, "fixed"],
+    [1, "ahead"],
+    [2, "fixed"],
+    [2, "ahead"],
+  ]);
   for (const q of rows) {
     assert.equal(q.status, "ok", q.status);
     assert.equal(q.impl, "cpu");
@@ -108,6 +120,7 @@ Deno.test("formatTable shows warm-up, first step and their sum for WebGPU rows",
     first_result_s: 6.5,
     submit_batch: 15,
     read_every: 10,
+    batches: "ahead",
     steps: 20,
     seconds: 128,
     peak_rss_mb: 500,
@@ -124,11 +137,15 @@ Deno.test("formatTable shows warm-up, first step and their sum for WebGPU rows",
   const t = formatTable([base, off]).split("\n");
   assert.match(t[0], /img\/s +warm-up +first step +first result +peak RSS/);
   assert.match(t[1], /^webgpu +18 +28 +64 +10\.0 +6\.00 s +0\.50 s +6\.50 s +500 MiB/);
-  assert.match(t[1], /compile-ahead on, submit 15, read every 10$/);
-  assert.match(t[2], / - +9\.00 s +9\.00 s .*compile-ahead off, submit 15, read every 10, did not/);
+  assert.match(t[1], /compile-ahead on, submit 15, read every 10, batches ahead$/);
+  assert.match(
+    t[2],
+    / - +9\.00 s +9\.00 s .*off, submit 15, read every 10, batches ahead, did not/,
+  );
   assert.equal(netLabel(base), "18");
   assert.equal(netLabel({ depth: null, stages: [1, 2, 1, 1], width: 16 }), "1,2,1,1 w16");
-  assert.equal(runNote({ ...base, compile_ahead: null, submit_batch: null, read_every: 1 }), "");
+  const plain = { compile_ahead: null, submit_batch: null, read_every: 1, batches: "fixed" };
+  assert.equal(runNote({ ...base, ...plain } as BenchRow), "");
 });
 
 Deno.test("the deferred-submit batch size: default, environment override, bad value", () => {
@@ -172,6 +189,7 @@ Deno.test({
       assert.equal(q.status, "ok", q.status);
       assert.equal(q.submit_batch, 5);
       assert.equal(q.read_every, 1);
+      assert.equal(q.batches, "fixed");
       assert.ok(q.img_per_s! > 0);
     }
     assert.equal(off.compile_ahead, "off");
