@@ -191,11 +191,12 @@ PY
     const rows = Deno.readTextFileSync('$results').trim().split('\n').filter(Boolean)
       .map((l) => JSON.parse(l));
     const f = (v, d) => v == null ? '-' : v.toFixed(d);
-    console.log('impl        size  batch   images/s  first step (s)  status');
+    // webgpu rows: warm-up (compile ahead) plus first step; torch-cuda rows: its first step.
+    console.log('impl        size  batch   images/s  first res. (s)  status');
     for (const r of rows) {
       console.log(r.impl.padEnd(10), String(r.size).padStart(5), String(r.batch).padStart(6),
-        f(r.img_per_s, 1).padStart(10), f(r.first_step_s, 1).padStart(15), ' ', r.status,
-        r.detail ? '(' + r.detail + ')' : '');
+        f(r.img_per_s, 1).padStart(10), f(r.first_result_s ?? r.first_step_s, 1).padStart(15),
+        ' ', r.status, r.detail ? '(' + r.detail + ')' : '');
     }
     console.log('d2l         96     256  ${D2L_IMG_PER_S}.0', ' '.repeat(16),
       ' d2l book build: PyTorch, CUDA GPU');
