@@ -28,6 +28,7 @@ import { mulberry32, ResNet } from "../lib/model.ts";
 import { type Batch, batches } from "../lib/batches.ts";
 import type { Split } from "../lib/fashion_mnist.ts";
 import { trainStep } from "../lib/step.ts";
+import { SGD } from "../lib/fused.ts";
 import { type BackendName, initBackend } from "../lib/backend.ts";
 import { SUBMIT_BATCH_FLAG } from "../lib/webgpu.ts";
 import { freshShaderCache, timeFirstStep } from "./first_step.ts";
@@ -155,7 +156,7 @@ async function runWorker(a: WorkerArgs): Promise<void> {
     width: a.net.width,
     seed: 0,
   });
-  const opt = tf.train.sgd(0.05);
+  const opt = new SGD(0.05); // what lib/train.ts uses
   const x = tf.randomUniform([a.batch, a.size, a.size, 1], 0, 1, "float32", 1) as tf.Tensor4D;
   const labels = tf.tensor1d(Array.from({ length: a.batch }, (_, i) => (i * 7) % 10), "int32");
   const stream = a.batches === "fixed" ? null : batchStream(a.batch, a.size);

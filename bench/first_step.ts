@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { initBackend } from "../lib/backend.ts";
 import { ResNet } from "../lib/model.ts";
 import { trainStep } from "../lib/step.ts";
+import { SGD } from "../lib/fused.ts";
 import { warmup } from "../lib/warmup.ts";
 
 /** How the first step starts: no warm-up, warm-up on the main thread, or with worker threads. */
@@ -153,7 +154,7 @@ async function runOne(a: ReturnType<typeof parse>["values"], mode: Mode): Promis
     },
   );
   const batch = int("batch", a.batch), size = int("size", a.size);
-  const opt = tf.train.sgd(0.05);
+  const opt = new SGD(0.05);
   const x = tf.tensor4d(
     Float32Array.from({ length: batch * size * size }, (_, i) => (i * 7919 % 256) / 255),
     [batch, size, size, 1],

@@ -27,6 +27,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ResNet, type ResNetOptions } from "./model.ts";
 import { trainStep } from "./step.ts";
+import { SGD } from "./fused.ts";
 import type { Split } from "./fashion_mnist.ts";
 import { type Batch, batches } from "./batches.ts";
 import type { BackendInfo } from "./backend.ts";
@@ -184,7 +185,7 @@ async function loop(
 ): Promise<TrainResult> {
   const s = ckpt.settings;
   const out = opts.out;
-  const optimizer = tf.train.sgd(s.lr);
+  const optimizer = new SGD(s.lr); // tf.train.sgd, one pass per update where fused
   const trainCount = Math.min(s.limit ?? Infinity, opts.data.train.count);
   const stepsPerEpoch = Math.ceil(trainCount / s.batchSize);
   let sessionExamples = 0, sessionSeconds = 0;

@@ -26,6 +26,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ResNet } from "./model.ts";
 import { evalStep, trainStep } from "./step.ts";
+import { SGD } from "./fused.ts";
 
 /** What to compile. */
 export interface WarmupOptions {
@@ -37,7 +38,7 @@ export interface WarmupOptions {
   train?: boolean;
   /** Also compile inference at this batch size (default: none). */
   evalBatch?: number;
-  /** An optimizer like the trainer's; made fresh and thrown away (default `tf.train.sgd(0.1)`). */
+  /** An optimizer like the trainer's; made fresh and thrown away (default `new SGD(0.1)`). */
   optimizer?: () => tf.Optimizer;
   /** Worker threads that compile side by side; 0 compiles on the main thread only. */
   workers?: number;
@@ -107,7 +108,7 @@ export async function warmup(net: ResNet, opts: WarmupOptions): Promise<WarmupRe
   try {
     const c = net.config.inChannels;
     if (opts.train ?? true) {
-      const optimizer = (opts.optimizer ?? (() => tf.train.sgd(0.1)))();
+      const optimizer = (opts.optimizer ?? (() => new SGD(0.1)))();
       const { x, y } = fakeBatch(opts.batch, opts.size, c);
       const r = trainStep(net, optimizer, x, y);
       tf.dispose([x, y, r.loss, r.correct]);
