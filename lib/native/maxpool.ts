@@ -16,12 +16,68 @@ import { pool } from "./buffers.ts";
 
 type PoolInfo = backend_util.Conv2DInfo;
 
+/**
+ * Argmax arrays, two per output size, handed out in turn: a fresh 9 MiB array per step paid a page
+ * fault per 4 KiB on first write (about 150 ms here), and the pool rarely gives a pooling the same
+ * output buffer twice. A record is valid while its slot has not been handed out again.
+ */
+interface ArgSlot {
+  arg: Int32Array;
+  gen: number;
+}
+const rings = new Map<number, { slots: ArgSlot[]; next: number }>();
+function takeSlot(n: number): ArgSlot {
+  let ring = rings.get(n);
+  if (!ring) rings.set(n, ring = { slots: [], next: 0 });
+  if (ring.slots.length < 2) ring.slots.push({ arg: new Int32Array(n), gen: 0 });
+  const slot = ring.slots[ring.next % ring.slots.length];
+  ring.next = (ring.next + 1) % 2;
+  slot.gen++;
+  return slot;
+}
+
 /** Where each output of a pooling came from, for its gradient; keyed by the output's buffer. */
 interface Argmax {
   x: WeakRef<Float32Array>;
-  arg: Int32Array;
+  slot: ArgSlot;
+  gen: number;
 }
 const argmaxOf = new WeakMap<ArrayBufferLike, Argmax>();
+
+// The channel loops are functions of their own: called for every tap, they are optimised as hot
+// functions with full type feedback, where the nested loops of a kernel called once per step are
+// left to on-stack replacement, which V8 kept abandoning here ("exit from OSR'd inner loop"; the
+// kernel measured 4x slower inside a training step than in a loop of calls).
+
+function firstTap(
+  x: Float32Array,
+  s: number,
+  y: Float32Array,
+  arg: Int32Array,
+  o: number,
+  C: number,
+) {
+  for (let ch = 0; ch < C; ch++) {
+    y[o + ch] = x[s + ch];
+    arg[o + ch] = s + ch;
+  }
+}
+
+function nextTap(
+  x: Float32Array,
+  s: number,
+  y: Float32Array,
+  arg: Int32Array,
+  o: number,
+  C: number,
+) {
+  for (let ch = 0; ch < C; ch++) {
+    // Strictly greater: the first maximum in row-major order keeps the gradient.
+    const a = y[o + ch], d = x[s + ch] - a, i = arg[o + ch];
+    y[o + ch] = a + (d + Math.abs(d)) * 0.5;
+    arg[o + ch] = i + +(d > 0) * (s + ch - i);
+  }
+}
 
 /**
  * Max pooling of an NHWC batch; padded cells never win. The running maximum is branch-free,
@@ -33,9 +89,8 @@ const argmaxOf = new WeakMap<ArrayBufferLike, Argmax>();
 export function maxPool(c: PoolInfo, x: Float32Array): Float32Array {
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
   const y = pool.alloc(B * OH * OW * C);
-  const old = argmaxOf.get(y.buffer);
-  const arg = old && old.arg.length === y.length ? old.arg : new Int32Array(y.length);
-  argmaxOf.set(y.buffer, { x: new WeakRef(x), arg });
+  const slot = takeSlot(y.length), arg = slot.arg;
+  argmaxOf.set(y.buffer, { x: new WeakRef(x), slot, gen: slot.gen });
   const SH = c.strideHeight, SW = c.strideWidth, top = c.padInfo.top, left = c.padInfo.left;
   const KH = c.effectiveFilterHeight, KW = c.effectiveFilterWidth;
   const DH = c.dilationHeight, DW = c.dilationWidth;
@@ -52,20 +107,9 @@ export function maxPool(c: PoolInfo, x: Float32Array): Float32Array {
             const iw = w0 + kw;
             if (iw < 0 || iw >= W) continue;
             const s = ((n * H + ih) * W + iw) * C;
-            if (first) {
-              for (let ch = 0; ch < C; ch++) {
-                y[o + ch] = x[s + ch];
-                arg[o + ch] = s + ch;
-              }
-              first = false;
-              continue;
-            }
-            for (let ch = 0; ch < C; ch++) {
-              // Strictly greater: the first maximum in row-major order keeps the gradient.
-              const a = y[o + ch], d = x[s + ch] - a, i = arg[o + ch];
-              y[o + ch] = a + (d + Math.abs(d)) * 0.5;
-              arg[o + ch] = i + +(d > 0) * (s + ch - i);
-            }
+            if (first) firstTap(x, s, y, arg, o, C);
+            else nextTap(x, s, y, arg, o, C);
+            first = false;
           }
         }
         if (first) {
@@ -94,8 +138,8 @@ export function maxPoolGrad(
   const dx = pool.zeros(B * H * W * C);
   // The forward pass' record, when `y` is still its output for this very `x`.
   const rec = argmaxOf.get(y.buffer);
-  if (rec && rec.x.deref() === x && rec.arg.length === y.length && dy.length === y.length) {
-    const arg = rec.arg;
+  if (rec && rec.slot.gen === rec.gen && rec.x.deref() === x && dy.length === y.length) {
+    const arg = rec.slot.arg;
     for (let o = 0; o < arg.length; o++) {
       const i = arg[o];
       if (i >= 0) dx[i] += dy[o];
