@@ -12,23 +12,14 @@ import {
   submitBatchSize,
 } from "../lib/webgpu.ts";
 import { UserError } from "../lib/cli.ts";
+import { runScript } from "./run_cli.ts";
 
 const BENCH = new URL("../bench/bench.ts", import.meta.url).pathname;
 // Tiny network, 16x16, batch 4, half a second measured: a few seconds per run on the CPU.
 const TINY = ["--stages", "1,1,1,1", "--width", "8", "--sizes", "16", "--batch", "4"];
 const SHORT = ["--quick", "--seconds", "0.5", "--no-save"];
 
-async function bench(args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", BENCH, ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const bench = (args: string[], env: Record<string, string> = {}) => runScript(BENCH, args, env);
 
 const jsonRows = (stdout: string): BenchRow[] =>
   stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));

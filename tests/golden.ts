@@ -152,3 +152,23 @@ export async function checkResidualGolden(file: string): Promise<void> {
     throw new Error(`${file}: ${tf.memory().numTensors - before} tensors leaked`);
   }
 }
+
+/** `small_w8_s1111.json`: 8 test images, their labels and PyTorch's logits (README of the golden set). */
+export interface SmallGolden {
+  input_28: GoldenTensor;
+  labels: number[];
+  logits_eval_28: GoldenTensor;
+  logits_train_28: GoldenTensor;
+  logits_eval_40: GoldenTensor;
+  logits_train_40: GoldenTensor;
+}
+
+// Tolerances against PyTorch's float32 logits (|values| <= 3.2). Both sides round every op to
+// float32, in different summation orders: eval mode is a few hundred accumulations deep, so a
+// few 1e-7 relative errors per op stay well under 1e-5 (measured 2.3e-7). Training mode divides
+// by batch standard deviations over as few as 8 values (b5 is 1x1 at 28x28, 2x2 at 40x40), which
+// amplifies those rounding differences by 1/std; measured 3.5e-6, so 5e-5 leaves 10x headroom.
+/** Absolute tolerance of the small network's inference-mode logits against PyTorch's. */
+export const SMALL_ATOL_EVAL = 1e-5;
+/** Absolute tolerance of the small network's training-mode logits against PyTorch's. */
+export const SMALL_ATOL_TRAIN = 5e-5;

@@ -15,9 +15,11 @@ import {
   assertClose,
   checkResidualGolden,
   GOLDEN_DIR,
-  type GoldenTensor,
   nchwToNhwc,
   readGolden,
+  SMALL_ATOL_EVAL,
+  SMALL_ATOL_TRAIN,
+  type SmallGolden,
 } from "./golden.ts";
 import { ResNet } from "../lib/model.ts";
 import { loadTorchWeights } from "../lib/torch_weights.ts";
@@ -39,16 +41,7 @@ for (const file of ["residual_a.json", "residual_b.json"]) {
   });
 }
 
-interface SmallGolden {
-  input_28: GoldenTensor;
-  logits_eval_28: GoldenTensor;
-  logits_train_28: GoldenTensor;
-  logits_eval_40: GoldenTensor;
-  logits_train_40: GoldenTensor;
-}
-
-// The tolerances of tests/torch_weights_test.ts (where they are explained): float32 on both sides.
-const ATOL_EVAL = 1e-5, ATOL_TRAIN = 5e-5;
+const ATOL_EVAL = SMALL_ATOL_EVAL, ATOL_TRAIN = SMALL_ATOL_TRAIN;
 
 for (const size of [28, 40]) {
   Deno.test({

@@ -5,12 +5,21 @@
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** Runs `deno run -A main.ts ...args` (stdin closed, `env` added to the environment) and returns exit code, stdout and stderr. */
-export async function runCli(
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runScript(MAIN, args, env);
+}
+
+/** Runs `deno run -A script ...args` like {@linkcode runCli} (e.g. `bench/bench.ts`). */
+export async function runScript(
+  script: string,
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
+    args: ["run", "-A", script, ...args],
     env,
     stdout: "piped",
     stderr: "piped",

@@ -24,7 +24,15 @@ import {
 } from "../lib/torch_weights.ts";
 import { loadFashionMnist } from "../lib/fashion_mnist.ts";
 import { batches } from "../lib/batches.ts";
-import { assertClose, GOLDEN_DIR, type GoldenTensor, nchwToNhwc, readGolden } from "./golden.ts";
+import {
+  assertClose,
+  GOLDEN_DIR,
+  nchwToNhwc,
+  readGolden,
+  SMALL_ATOL_EVAL,
+  SMALL_ATOL_TRAIN,
+  type SmallGolden,
+} from "./golden.ts";
 import { runCli, TINY_NET } from "./run_cli.ts";
 
 await initBackend("cpu");
@@ -150,21 +158,7 @@ Deno.test("saveTorchWeights writes atomically and loadTorchWeights reads the fil
   }
 });
 
-interface SmallGolden {
-  input_28: GoldenTensor;
-  labels: number[];
-  logits_eval_28: GoldenTensor;
-  logits_train_28: GoldenTensor;
-  logits_eval_40: GoldenTensor;
-  logits_train_40: GoldenTensor;
-}
-
-// Tolerances against PyTorch's float32 logits (|values| <= 3.2). Both sides round every op to
-// float32, in different summation orders: eval mode is a few hundred accumulations deep, so a
-// few 1e-7 relative errors per op stay well under 1e-5 (measured 2.3e-7). Training mode divides
-// by batch standard deviations over as few as 8 values (b5 is 1x1 at 28x28, 2x2 at 40x40), which
-// amplifies those rounding differences by 1/std; measured 3.5e-6, so 5e-5 leaves 10x headroom.
-const ATOL_EVAL = 1e-5, ATOL_TRAIN = 5e-5;
+const ATOL_EVAL = SMALL_ATOL_EVAL, ATOL_TRAIN = SMALL_ATOL_TRAIN;
 
 for (const size of [28, 40]) {
   Deno.test(`golden small_w8_s1111.safetensors reproduces PyTorch's logits at ${size}x${size}`, async () => {
