@@ -42,6 +42,7 @@ export const BN_MOMENTUM = 0.1;
 
 /** An error in a user-supplied model option; the CLI prints its message as one line. */
 export class ConfigError extends Error {
+  /** Always `"ConfigError"`, so callers can tell it apart from other errors. */
   override name = "ConfigError";
 }
 
@@ -65,9 +66,13 @@ export interface ResNetOptions {
 export interface ResNetConfig {
   /** 18 or 34 when `stages` equals that row of {@linkcode DEPTHS}, else null. */
   depth: number | null;
+  /** Residual blocks in each of the stages b2..b5. */
   stages: Stages;
+  /** Input channels (1 for Fashion-MNIST). */
   inChannels: number;
+  /** Output classes (the dense layer's width). */
   numClasses: number;
+  /** Channels of b1 and b2; b3..b5 have 2x, 4x and 8x. */
   width: number;
 }
 
@@ -165,8 +170,22 @@ function add(store: ParamStore, name: string, value: tf.Tensor, trainable = true
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
  */
 export class Conv2d {
+  /** HWIO filter `[kernel, kernel, inChannels, outChannels]`, named `<name>.weight`. */
   readonly weight: tf.Variable;
+  /** Bias `[outChannels]`, named `<name>.bias`. */
   readonly bias: tf.Variable;
+  /**
+   * Creates and initialises the layer's variables and adds them to `store`.
+   *
+   * @param name Parameter name prefix, e.g. `b2.0.conv1`.
+   * @param store The network's parameter store; receives `<name>.weight` and `<name>.bias`.
+   * @param rand Initialisation randomness (consumed for the weight, then the bias).
+   * @param inChannels Input channels.
+   * @param outChannels Output channels (filters).
+   * @param kernel Square kernel size.
+   * @param stride Stride in height and width.
+   * @param padding Zero padding on each side of height and width, as PyTorch's `padding`.
+   */
   constructor(
     readonly name: string,
     store: ParamStore,
@@ -206,10 +225,26 @@ export class Conv2d {
  * batch variance and updates the running variance with the unbiased one (n / (n - 1)).
  */
 export class BatchNorm2d {
+  /** Scale (gamma) `[channels]`, initially ones; named `<name>.weight`. */
   readonly weight: tf.Variable;
+  /** Shift (beta) `[channels]`, initially zeros; named `<name>.bias`. */
   readonly bias: tf.Variable;
+  /** Running mean `[channels]` (not trainable), initially zeros; `<name>.running_mean`. */
   readonly runningMean: tf.Variable;
+  /**
+   * Running unbiased variance `[channels]` (not trainable), initially ones;
+   * `<name>.running_var`.
+   */
   readonly runningVar: tf.Variable;
+  /**
+   * Creates the layer's variables and adds them to `store`.
+   *
+   * @param name Parameter name prefix, e.g. `b2.0.bn1`.
+   * @param store The network's parameter store.
+   * @param channels Channels normalised (the last NHWC axis).
+   * @param eps Added to the variance before the square root.
+   * @param momentum Weight of the batch statistics in the running update (PyTorch's convention).
+   */
   constructor(
     readonly name: string,
     store: ParamStore,
@@ -253,8 +288,19 @@ export class BatchNorm2d {
 
 /** A fully connected layer; weight `[in, out]`, Xavier-uniform, PyTorch-default bias. */
 export class Linear {
+  /** Weight `[inFeatures, outFeatures]`, named `<name>.weight`. */
   readonly weight: tf.Variable;
+  /** Bias `[outFeatures]`, named `<name>.bias`. */
   readonly bias: tf.Variable;
+  /**
+   * Creates and initialises the layer's variables and adds them to `store`.
+   *
+   * @param name Parameter name prefix, e.g. `fc`.
+   * @param store The network's parameter store.
+   * @param rand Initialisation randomness (consumed for the weight, then the bias).
+   * @param inFeatures Input features.
+   * @param outFeatures Output features.
+   */
   constructor(
     readonly name: string,
     store: ParamStore,
@@ -301,13 +347,27 @@ export interface ResidualOptions {
  * ```
  */
 export class Residual {
+  /** Name prefix of the block's parameters, e.g. `b3.0` (empty when none was given). */
   readonly name: string;
+  /** The parameter store the block's variables were added to. */
   readonly store: ParamStore;
+  /** First 3x3 convolution (stride `strides`, padding 1). */
   readonly conv1: Conv2d;
+  /** BatchNorm after conv1 (followed by ReLU). */
   readonly bn1: BatchNorm2d;
+  /** Second 3x3 convolution (stride 1, padding 1). */
   readonly conv2: Conv2d;
+  /** BatchNorm after conv2 (before the shortcut is added). */
   readonly bn2: BatchNorm2d;
+  /** The 1x1 shortcut convolution (stride `strides`), or null for an identity shortcut. */
   readonly conv3: Conv2d | null;
+  /**
+   * Creates the block's layers.
+   *
+   * @param inputChannels Channels of the block's input.
+   * @param numChannels Channels of the block's output (and of its convolutions).
+   * @param opts Shortcut, stride, name, store and randomness; see {@linkcode ResidualOptions}.
+   */
   constructor(
     readonly inputChannels: number,
     readonly numChannels: number,
@@ -385,16 +445,27 @@ function maxPool3s2(x: tf.Tensor4D): tf.Tensor4D {
  * ```
  */
 export class ResNet {
+  /** The resolved architecture (see {@linkcode resolveConfig}). */
   readonly config: ResNetConfig;
   /** Every tensor of the network by name, in d2l's `state_dict()` order. */
   readonly params: ParamStore = new Map();
   /** PyTorch's `num_batches_tracked`: training-mode forward passes so far. */
   numBatchesTracked = 0;
+  /** b1's 7x7/2 stem convolution (padding 3), `b1.0`. */
   readonly conv: Conv2d;
+  /** b1's BatchNorm, `b1.1`. */
   readonly bn: BatchNorm2d;
+  /** The residual blocks of b2..b5, one array per stage. */
   readonly stages: Residual[][];
+  /** The final dense layer `[8 * width, numClasses]`, `fc`. */
   readonly fc: Linear;
 
+  /**
+   * Builds the network and initialises every parameter from `opts.seed`; throws
+   * {@linkcode ConfigError} on an invalid option.
+   *
+   * @param opts Depth or stages, channels, classes, width and seed; see {@linkcode ResNetOptions}.
+   */
   constructor(opts: ResNetOptions = {}) {
     const c = this.config = resolveConfig(opts);
     const rand = mulberry32(opts.seed ?? 0);
