@@ -65,12 +65,15 @@ const READ_AFTER_MS = 2000;
 
 /** The training and test images. */
 export interface TrainData {
+  /** Images SGD trains on (the first `settings.limit` of them when a limit is set). */
   train: Split;
+  /** Images each epoch's test accuracy is measured on (the first `settings.testLimit`). */
   test: Split;
 }
 
 /** Options of {@linkcode train}. */
 export interface TrainOptions {
+  /** The training and test images. */
   data: TrainData;
   /** The run directory (created; must not hold a run unless `resume`). */
   out: string;
@@ -102,7 +105,9 @@ export interface TrainOptions {
 export interface TrainResult {
   /** "finished": all epochs done; "interrupted": stopped by `signal` with a checkpoint. */
   status: "finished" | "interrupted";
+  /** The run's history as written to history.json, earlier sessions' epochs included. */
   history: History;
+  /** The checkpoint last saved to the run directory (what `resume` continues from). */
   checkpoint: Checkpoint;
   /** Training examples per second over this session's training steps. */
   examplesPerSec: number;
@@ -110,6 +115,7 @@ export interface TrainResult {
 
 /** Training stopped because the loss became NaN or infinite; the last good checkpoint stays. */
 export class DivergedError extends UserError {
+  /** Always `"DivergedError"`. */
   override name = "DivergedError";
 }
 

@@ -36,7 +36,13 @@ export const EXIT_INTERRUPTED = 130;
 
 /** A run stopped by Ctrl-C after saving; the message says how to resume. */
 export class Interrupted extends UserError {
+  /** Always `"Interrupted"`. */
   override name = "Interrupted";
+  /**
+   * An error whose exit code is {@linkcode EXIT_INTERRUPTED}.
+   *
+   * @param message One line: what was saved where, and the command that resumes it.
+   */
   constructor(message: string) {
     super(message, EXIT_INTERRUPTED);
   }
@@ -52,20 +58,35 @@ export function backendWhat(info: BackendInfo): string {
 
 /** Parsed options of `train` (commander's camelCase names). */
 export interface TrainCliOptions extends DataCliOptions {
+  /** `--depth`: 18 or 34 (default 18); an alternative to `stages`. */
   depth?: number;
+  /** `--stages a,b,c,d`: residual blocks per stage b2..b5; wins over `depth`. */
   stages?: number[];
+  /** `--width`: channels of b1 and b2 (default 64). */
   width?: number;
+  /** `--epochs`: epochs in total (default 10); may grow on `--resume`. */
   epochs?: number;
+  /** `--batch-size`: images per SGD step (default 256). */
   batchSize?: number;
+  /** `--lr`: SGD learning rate (default 0.05); may change on `--resume`. */
   lr?: number;
+  /** `--size`: height and width in pixels the images are resized to (default 96). */
   size?: number;
+  /** `--limit`: train on the first N training images only. */
   limit?: number;
+  /** `--test-limit`: measure test accuracy on the first N test images only. */
   testLimit?: number;
+  /** `--seed`: seed of the initialisation and shuffling (default 0). */
   seed?: number;
+  /** `--backend`: which tfjs backend runs the computation (default `auto`). */
   backend?: BackendName;
+  /** `--out`: the new run directory (default `runs/<timestamp>-resnet<depth>`). */
   out?: string;
+  /** `--resume DIR`: continue the run in DIR from its checkpoint (its settings are kept). */
   resume?: string;
+  /** `--init-from FILE`: start from d2l weights (a `.safetensors` state_dict). */
   initFrom?: string;
+  /** `--json`: one JSON object per line on stdout instead of text. */
   json?: boolean;
 }
 
@@ -209,20 +230,31 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
  * architecture given by `depth`/`stages`/`width`; `size` overrides the run's input size.
  */
 export interface NetSourceOptions {
+  /** `--run DIR`: a run directory written by `train` (its architecture and size). */
   run?: string;
+  /** `--weights FILE`: d2l weights (`.safetensors`), instead of `run`. */
   weights?: string;
+  /** `--depth` of the `weights` network (18 or 34; default 18); not with `run`. */
   depth?: number;
+  /** `--stages a,b,c,d` of the `weights` network; wins over `depth`; not with `run`. */
   stages?: number[];
+  /** `--width` of the `weights` network (default 64); not with `run`. */
   width?: number;
+  /** `--size`: input height and width in pixels (default: the run's, else 96). */
   size?: number;
 }
 
 /** Parsed options of `eval`. */
 export interface EvalCliOptions extends DataCliOptions, NetSourceOptions {
+  /** `--limit`: evaluate the first N test images only. */
   limit?: number;
+  /** `--batch-size`: images per forward pass (default: the run's, else 256). */
   batchSize?: number;
+  /** `--backend`: which tfjs backend runs the computation (default `auto`). */
   backend?: BackendName;
+  /** `--json`: print one JSON document instead of the table. */
   json?: boolean;
+  /** `--confusion FILE`: also write the confusion matrix as CSV there. */
   confusion?: string;
 }
 
@@ -299,9 +331,13 @@ export const EXPORT_FORMATS = ["csv", "json", "safetensors", "layers"] as const;
 
 /** Parsed options of `export`. */
 export interface ExportCliOptions extends NetSourceOptions {
+  /** `--format`: one of {@linkcode EXPORT_FORMATS} (default `csv`). */
   format?: typeof EXPORT_FORMATS[number];
+  /** `--out`: output file (a directory for `layers`); metrics go to stdout without it. */
   out?: string;
+  /** `--plot FILE`: also draw the run's loss and accuracy curves as SVG (metrics formats). */
   plot?: string;
+  /** `--backend`: which tfjs backend loads and converts the weights (default `cpu`). */
   backend?: BackendName;
 }
 
