@@ -95,6 +95,10 @@ export const SGD_UPDATE = "ResNetSgdUpdate";
  * ```
  */
 export class SGD extends tf.SGDOptimizer {
+  /**
+   * `value -= learningRate * gradient` for each named variable, through {@linkcode SGD_UPDATE}
+   * when the current backend registers it (tfjs' own update otherwise); counts one iteration.
+   */
   override applyGradients(grads: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
     if (!tf.getKernel(SGD_UPDATE, tf.getBackend())) return super.applyGradients(grads);
     const list = Array.isArray(grads)

@@ -32,6 +32,7 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   // The buffer pool follows every tensor's values: stored, moved, read out, deleted.
+  /** Stores `values` as the CPU backend does and marks their pooled buffer as in use. */
   override write(
     values: tf.backend_util.BackendValues,
     shape: number[],
@@ -41,6 +42,7 @@ export class NativeBackend extends MathBackendCPU {
     pool.retain(values);
     return id;
   }
+  /** Moves `values` under `dataId` as the CPU backend does; their pooled buffer is in use. */
   override move(
     dataId: tf.DataId,
     values: tf.backend_util.BackendValues,
@@ -51,14 +53,17 @@ export class NativeBackend extends MathBackendCPU {
     super.move(dataId, values, shape, dtype, refCount);
     pool.retain(values);
   }
+  /** The tensor's values; their buffer has left the backend, so the pool never reuses it. */
   override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
     if (this.data.has(dataId)) pool.escape(this.data.get(dataId).values);
     return super.readSync(dataId);
   }
+  /** Like {@linkcode NativeBackend.readSync}, as a promise (the CPU backend's `read`). */
   override read(dataId: tf.DataId): Promise<tf.backend_util.BackendValues> {
     if (this.data.has(dataId)) pool.escape(this.data.get(dataId).values);
     return super.read(dataId);
   }
+  /** Deletes the tensor's data; a pooled buffer no tensor holds any more becomes free again. */
   override disposeData(dataId: tf.DataId, force = false): boolean {
     const values = this.data.has(dataId) ? this.data.get(dataId).values : null;
     const deleted = super.disposeData(dataId, force);
