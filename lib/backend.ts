@@ -51,8 +51,11 @@ export interface InitOptions {
 
 /** What the native backend module reports (lib/native/backend.ts). */
 export interface NativeStatus {
+  /** Whether the `native` backend is registered and usable. */
   ok: boolean;
+  /** The BLAS library that was opened, when `ok`. */
   library?: string;
+  /** Why the backend is unavailable, in one line, when not `ok`. */
   reason?: string;
 }
 

@@ -44,9 +44,13 @@ export interface ClassAccuracy {
 
 /** What {@linkcode evaluate} measured. */
 export interface Evaluation {
+  /** `correct / n`, in [0, 1] (NaN when no image was evaluated). */
   accuracy: number;
+  /** Images whose predicted class (the largest logit) is the label. */
   correct: number;
+  /** Images evaluated. */
   n: number;
+  /** Accuracy of each class, in class-index order. */
   perClass: ClassAccuracy[];
   /** `confusion[true][predicted]` counts. */
   confusion: number[][];

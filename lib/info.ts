@@ -24,7 +24,9 @@ import {
 
 /** Whether one backend can run here, and what it runs on or why not. */
 export interface BackendAvailability {
+  /** The backend's name, as `--backend` takes it. */
   name: "webgpu" | "native" | "cpu";
+  /** Whether the backend can run on this machine. */
   available: boolean;
   /** The adapter, the BLAS library, or the reason it is unavailable. */
   detail: string;
@@ -32,11 +34,15 @@ export interface BackendAvailability {
 
 /** Everything `deno task info` reports. */
 export interface MachineInfo {
+  /** Deno's version (`Deno.version.deno`). */
   deno: string;
+  /** V8's version (`Deno.version.v8`). */
   v8: string;
+  /** The TypeScript version built into Deno (`Deno.version.typescript`). */
   typescript: string;
   /** tfjs package versions. */
   tfjs: { core: string; cpu: string; webgpu: string; layers: string };
+  /** One entry per backend: webgpu, native, cpu. */
   backends: BackendAvailability[];
   /** The WebGPU adapter, or null (see the webgpu entry of `backends` for why). */
   adapter: AdapterDetails | null;

@@ -27,8 +27,11 @@ export interface ProgressStats {
 
 /** Where progress goes; {@linkcode EpochProgress} or a silent stand-in. */
 export interface ProgressSink {
+  /** Begins 1-based epoch `epoch` of `epochs` over `total` images (`done` already, on resume). */
   start(epoch: number, epochs: number, total: number, done?: number): void;
+  /** `done` images of the epoch are finished; `stats` are the running statistics. */
   update(done: number, stats: ProgressStats): void;
+  /** Ends the epoch's display. */
   stop(): void;
 }
 
@@ -48,6 +51,12 @@ export class EpochProgress implements ProgressSink {
   #epochs = 0;
   #total = 0;
 
+  /**
+   * A display that shows nothing until {@linkcode EpochProgress.start}.
+   *
+   * @param opts `tty`: draw the bar (default: whether stderr is a terminal);
+   * `plainEverySeconds`: least seconds between two plain lines (default 10).
+   */
   constructor(opts: { tty?: boolean; plainEverySeconds?: number } = {}) {
     this.#tty = opts.tty ?? Deno.stderr.isTerminal();
     this.#every = opts.plainEverySeconds ?? 10;

@@ -16,18 +16,25 @@ import { UserError } from "./cli.ts";
 import { errorText } from "./atomic.ts";
 
 /** File names inside a run directory. */
-export const RUN_FILES = Object.freeze({
+export const RUN_FILES: Readonly<{
   /** The tfjs layers model topology and weights manifest. */
-  model: "model.json",
+  model: "model.json";
   /** The weights referenced by model.json. */
-  weights: "weights.bin",
+  weights: "weights.bin";
   /** What resuming needs: position, seed, options, checksums. */
-  checkpoint: "checkpoint.json",
+  checkpoint: "checkpoint.json";
   /** Config, versions, backend and one record per finished epoch. */
-  history: "history.json",
+  history: "history.json";
   /** One CSV row per finished epoch. */
-  metrics: "metrics.csv",
+  metrics: "metrics.csv";
   /** Loss and accuracy curves. */
+  curves: "curves.svg";
+}> = Object.freeze({
+  model: "model.json",
+  weights: "weights.bin",
+  checkpoint: "checkpoint.json",
+  history: "history.json",
+  metrics: "metrics.csv",
   curves: "curves.svg",
 });
 

@@ -25,10 +25,13 @@ export interface ShapeRow {
 
 /** The whole table, as `shapes --json` prints it. */
 export interface ShapeTable {
+  /** 18 or 34 when the stages are that row of the depth table, else null. */
   depth: number | null;
+  /** Residual blocks in each of the stages b2..b5. */
   stages: number[];
   /** Input shape, NCHW. */
   input: number[];
+  /** One row per traced layer, in forward order. */
   layers: ShapeRow[];
   /** Total trainable parameters. */
   params: number;

@@ -105,7 +105,7 @@ export type AdapterProbe =
   | { adapter: null; gpu: null; reason: string };
 
 /** How to get an adapter when there is none; printed with the "no adapter" error. */
-export const NO_ADAPTER_FIX =
+export const NO_ADAPTER_FIX: string =
   "install the GPU's driver (on Linux without a GPU: Debian's mesa-vulkan-drivers and libvulkan1), " +
   "or pick the graphics API with DENO_WEBGPU_BACKEND=vulkan or DENO_WEBGPU_BACKEND=gl";
 
@@ -113,7 +113,7 @@ export const NO_ADAPTER_FIX =
  * What we measured on software adapters, said whenever one is in use: the "GPU" is the CPU.
  * (ResNet-18 training, 28x28 Fashion-MNIST, Mesa lavapipe, 2-core machine.)
  */
-export const SOFTWARE_ADAPTER_NOTE =
+export const SOFTWARE_ADAPTER_NOTE: string =
   "a software adapter: the CPU emulating a GPU, about 0.7 images/s for ResNet-18 training at " +
   "28x28 on a 2-core machine (measured; the native backend does about 200)";
 
