@@ -18,17 +18,17 @@ import { errorText } from "./atomic.ts";
 /** File names inside a run directory. */
 export const RUN_FILES: Readonly<{
   /** The tfjs layers model topology and weights manifest. */
-  model: "model.json";
+  model: string;
   /** The weights referenced by model.json. */
-  weights: "weights.bin";
+  weights: string;
   /** What resuming needs: position, seed, options, checksums. */
-  checkpoint: "checkpoint.json";
+  checkpoint: string;
   /** Config, versions, backend and one record per finished epoch. */
-  history: "history.json";
+  history: string;
   /** One CSV row per finished epoch. */
-  metrics: "metrics.csv";
+  metrics: string;
   /** Loss and accuracy curves. */
-  curves: "curves.svg";
+  curves: string;
 }> = Object.freeze({
   model: "model.json",
   weights: "weights.bin",
