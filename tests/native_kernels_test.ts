@@ -13,7 +13,8 @@ import { registerNativeBackend } from "../lib/native/backend.ts";
 import { fallbacks } from "../lib/native/kernels.ts";
 import { tapsOf } from "../lib/native/conv.ts";
 import { maxPool, maxPoolGrad } from "../lib/native/maxpool.ts";
-import { mulberry32 } from "../lib/model.ts";
+import { mulberry32, ResNet } from "../lib/model.ts";
+import { trainStep } from "../lib/step.ts";
 import { assertClose } from "./golden.ts";
 import { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "../lib/fused.ts";
 
@@ -23,6 +24,10 @@ if (!reg.ok) console.log(`native backend tests skipped: ${reg.reason}`);
 const ignore = !reg.ok;
 
 const rand = mulberry32(42);
+// Three SGD steps of a small network: float32 rounding differences between the backends (fused
+// against composite kernels) compound over the steps; measured at most 3.2e-7 on any parameter
+// (values up to about 1), so 1e-5 leaves 30x headroom.
+const TRAIN_TOL = 1e-5;
 function randn(shape: number[], zeros = 0): { shape: number[]; data: Float32Array } {
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);
@@ -370,6 +375,45 @@ Deno.test({
     const cpuSgd = await run("cpu", () => new SGD(0.01));
     for (let i = 0; i < 2; i++) assert.deepEqual(cpuSgd[i], want[i]);
     assert.ok(tf.getKernel(SGD_UPDATE, "native"));
+  },
+});
+
+Deno.test({
+  name: "native: training steps of a small network (fused BatchNorm+ReLU, SGD, pooling) match cpu",
+  ignore,
+  fn: async () => {
+    const xs = randn([8, 20, 20, 1]);
+    const labels = Array.from({ length: 8 }, (_, i) => (i * 3) % 10);
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      const net = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 3 });
+      const opt = new SGD(0.05);
+      const x = tf.tensor4d(xs.data, xs.shape as [number, number, number, number]);
+      const y = tf.tensor1d(labels, "int32");
+      const losses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = trainStep(net, opt, x, y);
+        losses.push((await r.loss.data())[0]);
+        tf.dispose([r.loss, r.correct]);
+      }
+      const params = new Map<string, Float32Array>();
+      for (const [name, v] of net.params) params.set(name, (await v.data()) as Float32Array);
+      tf.dispose([x, y]);
+      net.dispose();
+      opt.dispose();
+      assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+      return { losses, params };
+    };
+    const want = await run("cpu");
+    fallbacks.clear();
+    const got = await run("native");
+    // Only the int32 sum of correct predictions (once per step) is left to the cpu kernels.
+    assert.deepEqual(Object.fromEntries(fallbacks), { Sum: 3 }, "fell back to the cpu kernels");
+    assertClose(got.losses, want.losses, TRAIN_TOL, TRAIN_TOL, "losses");
+    for (const [name, w] of want.params) {
+      assertClose(got.params.get(name)!, w, TRAIN_TOL, TRAIN_TOL, name);
+    }
   },
 });
 
