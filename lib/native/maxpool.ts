@@ -45,9 +45,10 @@ interface Argmax {
 const argmaxOf = new WeakMap<ArrayBufferLike, Argmax>();
 
 // The channel loops are functions of their own: called for every tap, they are optimised as hot
-// functions with full type feedback, where the nested loops of a kernel called once per step are
-// left to on-stack replacement, which V8 kept abandoning here ("exit from OSR'd inner loop"; the
-// kernel measured 4x slower inside a training step than in a loop of calls).
+// functions with full type feedback, where the nested loops of a kernel called once per step were
+// left to on-stack replacement, which V8 kept abandoning ("exit from OSR'd inner loop"). That ended
+// the deopts, but not the gap it was chasing: inside a training step the kernel still measures
+// 2-4x slower than in a loop of calls on the same data, cause unknown (bench/README.md).
 
 function firstTap(
   x: Float32Array,
