@@ -3,19 +3,19 @@
  * @module
  */
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError, DEPTHS } from "./lib/model.ts";
-import { formatShapeTable, shapeTable } from "./lib/shapes.ts";
-import { checkTorchWeights } from "./lib/torch_weights.ts";
-import { BACKENDS, initBackend } from "./lib/backend.ts";
+import { ConfigError, DEPTHS } from "./lib/model/resnet.ts";
+import { formatShapeTable, shapeTable } from "./lib/model/shapes.ts";
+import { checkTorchWeights } from "./lib/io/torch_weights.ts";
+import { BACKENDS, initBackend } from "./lib/backends/choose.ts";
 import {
   cliLoadOptions,
   dataOptions,
   dataReport,
   formatDataReport,
   loadFashionMnist,
-} from "./lib/fashion_mnist.ts";
-import { parseDepth, parsePositiveInt, parseStages, UsageError, UserError } from "./lib/cli.ts";
-import { parseNonNegativeInt, parsePositiveFloat } from "./lib/cli.ts";
+} from "./lib/data/fashion_mnist.ts";
+import { parseDepth, parsePositiveInt, parseStages, UsageError, UserError } from "./cli/options.ts";
+import { parseNonNegativeInt, parsePositiveFloat } from "./cli/options.ts";
 
 /** `--depth`; `note` says what applies when it is not given (train keeps it unset for --resume). */
 const depthOption = (note = "") =>
@@ -100,7 +100,7 @@ const trainCommand = program.command("train")
   .option("--resume <dir>", "continue the run in DIR from its last checkpoint")
   .option("--init-from <file>", "start from d2l weights (.safetensors of the state_dict)")
   .option("--json", "one JSON object per line on stdout")
-  .action(async (o) => (await import("./lib/train_cli.ts")).runTrain(o));
+  .action(async (o) => (await import("./cli/train.ts")).runTrain(o));
 for (const opt of dataOptions()) trainCommand.addOption(opt);
 
 const evalCommand = program.command("eval")
@@ -124,7 +124,7 @@ const evalCommand = program.command("eval")
   .addOption(backendOption())
   .option("--json", "print one JSON document")
   .option("--confusion <file.csv>", "write the confusion matrix as CSV")
-  .action(async (o) => (await import("./lib/train_cli.ts")).runEval(o));
+  .action(async (o) => (await import("./cli/train.ts")).runEval(o));
 for (const opt of dataOptions()) evalCommand.addOption(opt);
 
 program.command("export")
@@ -146,7 +146,7 @@ program.command("export")
     ),
   )
   .addOption(backendOption().default("cpu"))
-  .action(async (o) => (await import("./lib/train_cli.ts")).runExport(o));
+  .action(async (o) => (await import("./cli/train.ts")).runExport(o));
 
 const dataCommand = program.command("data")
   .description("get, verify and cache Fashion-MNIST; print sources, counts and pixel statistics")
@@ -162,7 +162,7 @@ program.command("info")
   .description("versions, the backends that run here, and the WebGPU adapter with its limits")
   .option("--json", "print one JSON document")
   .action(async (o) => {
-    const { collectInfo, formatInfo } = await import("./lib/info.ts");
+    const { collectInfo, formatInfo } = await import("./lib/backends/info.ts");
     const info = await collectInfo();
     console.log(o.json ? JSON.stringify(info) : formatInfo(info));
   });

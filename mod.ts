@@ -30,7 +30,7 @@ export {
   resnetBlock,
   resolveConfig,
   torchKey,
-} from "./lib/model.ts";
+} from "./lib/model/resnet.ts";
 export type {
   ApplyOptions,
   ParamStore,
@@ -38,13 +38,13 @@ export type {
   ResNetConfig,
   ResNetOptions,
   Stages,
-} from "./lib/model.ts";
+} from "./lib/model/resnet.ts";
 // Shape table (lib/shapes.ts).
-export { formatShapeTable, shapeTable } from "./lib/shapes.ts";
-export type { ShapeRow, ShapeTable } from "./lib/shapes.ts";
+export { formatShapeTable, shapeTable } from "./lib/model/shapes.ts";
+export type { ShapeRow, ShapeTable } from "./lib/model/shapes.ts";
 // Backends (lib/backend.ts).
-export { BACKENDS, initBackend } from "./lib/backend.ts";
-export type { BackendInfo, BackendName } from "./lib/backend.ts";
+export { BACKENDS, initBackend } from "./lib/backends/choose.ts";
+export type { BackendInfo, BackendName } from "./lib/backends/choose.ts";
 // Data (lib/idx.ts, lib/download.ts, lib/fashion_mnist.ts, lib/batches.ts): Fashion-MNIST.
 export {
   checkPair,
@@ -55,12 +55,12 @@ export {
   IDX_IMAGES_MAGIC,
   IDX_LABELS_MAGIC,
   IdxError,
-} from "./lib/idx.ts";
-export type { IdxImageExpect, IdxImages, IdxLabels } from "./lib/idx.ts";
-export { download, DownloadError, removeStaleTemps } from "./lib/download.ts";
+} from "./lib/data/idx.ts";
+export type { IdxImageExpect, IdxImages, IdxLabels } from "./lib/data/idx.ts";
+export { download, DownloadError, removeStaleTemps } from "./lib/data/download.ts";
 // Atomic writes (lib/atomic.ts): temp file + rename, used for every file the tool saves.
-export { errorText, tempPathFor, writeFileAtomic, writeFilesAtomic } from "./lib/atomic.ts";
-export type { DownloadOptions, DownloadResult } from "./lib/download.ts";
+export { errorText, tempPathFor, writeFileAtomic, writeFilesAtomic } from "./lib/io/atomic.ts";
+export type { DownloadOptions, DownloadResult } from "./lib/data/download.ts";
 export {
   CLASS_NAMES,
   cliLoadOptions,
@@ -70,7 +70,7 @@ export {
   FASHION_MNIST,
   formatDataReport,
   loadFashionMnist,
-} from "./lib/fashion_mnist.ts";
+} from "./lib/data/fashion_mnist.ts";
 export type {
   DataCliOptions,
   DataReport,
@@ -80,15 +80,15 @@ export type {
   LoadedDataset,
   LoadOptions,
   Split,
-} from "./lib/fashion_mnist.ts";
-export { batchCount, batches, epochOrder } from "./lib/batches.ts";
-export type { Batch, BatchOptions } from "./lib/batches.ts";
+} from "./lib/data/fashion_mnist.ts";
+export { batchCount, batches, epochOrder } from "./lib/data/batches.ts";
+export type { Batch, BatchOptions } from "./lib/data/batches.ts";
 // Training runs (lib/train.ts, lib/checkpoint.ts, lib/layers_model.ts, lib/metrics.ts,
 // lib/evaluate.ts, lib/plot.ts, lib/run_dir.ts, lib/progress.ts, lib/train_cli.ts).
-export { D2L_DEFAULTS, DivergedError, train } from "./lib/train.ts";
-export type { TrainData, TrainOptions, TrainResult } from "./lib/train.ts";
-export { loadCheckpoint, readCheckpoint, saveCheckpoint } from "./lib/checkpoint.ts";
-export type { Checkpoint, CheckpointPosition, PartialEpoch } from "./lib/checkpoint.ts";
+export { D2L_DEFAULTS, DivergedError, train } from "./lib/run/train.ts";
+export type { TrainData, TrainOptions, TrainResult } from "./lib/run/train.ts";
+export { loadCheckpoint, readCheckpoint, saveCheckpoint } from "./lib/run/checkpoint.ts";
+export type { Checkpoint, CheckpointPosition, PartialEpoch } from "./lib/run/checkpoint.ts";
 export {
   encodeLayersModel,
   layersModelHandler,
@@ -97,19 +97,19 @@ export {
   readLayersArtifacts,
   saveLayersModel,
   toLayersModel,
-} from "./lib/layers_model.ts";
-export type { LayersFiles } from "./lib/layers_model.ts";
+} from "./lib/io/layers_model.ts";
+export type { LayersFiles } from "./lib/io/layers_model.ts";
 export {
   formatEpoch,
   METRICS_COLUMNS,
   metricsCsv,
   readHistory,
   writeHistory,
-} from "./lib/metrics.ts";
-export type { EpochRecord, History, TrainSettings } from "./lib/metrics.ts";
-export { confusionCsv, evaluate, formatEvaluation } from "./lib/evaluate.ts";
-export type { ClassAccuracy, EvaluateOptions, Evaluation } from "./lib/evaluate.ts";
-export { curvesSpec, curvesSvg, writeCurves } from "./lib/plot.ts";
+} from "./lib/run/metrics.ts";
+export type { EpochRecord, History, TrainSettings } from "./lib/run/metrics.ts";
+export { confusionCsv, evaluate, formatEvaluation } from "./lib/run/evaluate.ts";
+export type { ClassAccuracy, EvaluateOptions, Evaluation } from "./lib/run/evaluate.ts";
+export { curvesSpec, curvesSvg, writeCurves } from "./lib/run/plot.ts";
 export {
   defaultRunDir,
   ensureNewRunDir,
@@ -117,9 +117,9 @@ export {
   requireRunDir,
   RUN_FILES,
   runPath,
-} from "./lib/run_dir.ts";
-export { EpochProgress, SILENT_PROGRESS } from "./lib/progress.ts";
-export type { ProgressSink, ProgressStats } from "./lib/progress.ts";
+} from "./lib/run/run_dir.ts";
+export { EpochProgress, SILENT_PROGRESS } from "./lib/run/progress.ts";
+export type { ProgressSink, ProgressStats } from "./lib/run/progress.ts";
 export {
   backendWhat,
   EXIT_INTERRUPTED,
@@ -128,13 +128,13 @@ export {
   runEval,
   runExport,
   runTrain,
-} from "./lib/train_cli.ts";
+} from "./cli/train.ts";
 export type {
   EvalCliOptions,
   ExportCliOptions,
   NetSourceOptions,
   TrainCliOptions,
-} from "./lib/train_cli.ts";
+} from "./cli/train.ts";
 // Weights interchange with d2l's PyTorch code (lib/safetensors.ts, lib/torch_weights.ts).
 export {
   decodeSafetensors,
@@ -145,13 +145,13 @@ export {
   toFloat32,
   toIntegers,
   writeSafetensors,
-} from "./lib/safetensors.ts";
+} from "./lib/io/safetensors.ts";
 export type {
   Dtype,
   SafetensorsFile,
   SafetensorsInput,
   SafetensorsTensor,
-} from "./lib/safetensors.ts";
+} from "./lib/io/safetensors.ts";
 export {
   assignTorchStateDict,
   checkTorchWeights,
@@ -161,14 +161,14 @@ export {
   saveTorchWeights,
   torchLayout,
   torchStateDict,
-} from "./lib/torch_weights.ts";
-export type { TorchEntry, TorchWeightsSummary } from "./lib/torch_weights.ts";
-export { NATIVE_BACKEND, NativeBackend, registerNativeBackend } from "./lib/native/backend.ts";
-export type { NativeRegistration } from "./lib/native/backend.ts";
+} from "./lib/io/torch_weights.ts";
+export type { TorchEntry, TorchWeightsSummary } from "./lib/io/torch_weights.ts";
+export { NATIVE_BACKEND, NativeBackend, registerNativeBackend } from "./lib/backends/native/backend.ts";
+export type { NativeRegistration } from "./lib/backends/native/backend.ts";
 // WebGPU adapter handling, machine info and pipeline warm-up (lib/webgpu.ts, lib/info.ts,
 // lib/warmup.ts); initBackend/BACKENDS above also export loadNative.
-export { loadNative } from "./lib/backend.ts";
-export type { InitOptions, NativeStatus } from "./lib/backend.ts";
+export { loadNative } from "./lib/backends/choose.ts";
+export type { InitOptions, NativeStatus } from "./lib/backends/choose.ts";
 export {
   currentDevice,
   deviceLostInfo,
@@ -180,19 +180,19 @@ export {
   registerWebGPU,
   releaseWebGPU,
   SOFTWARE_ADAPTER_NOTE,
-} from "./lib/webgpu.ts";
-export type { AdapterDetails, AdapterLimits, AdapterProbe } from "./lib/webgpu.ts";
-export { collectInfo, formatInfo } from "./lib/info.ts";
-export type { BackendAvailability, MachineInfo } from "./lib/info.ts";
-export { warmup } from "./lib/warmup.ts";
-export type { WarmupOptions, WarmupReport } from "./lib/warmup.ts";
+} from "./lib/backends/webgpu.ts";
+export type { AdapterDetails, AdapterLimits, AdapterProbe } from "./lib/backends/webgpu.ts";
+export { collectInfo, formatInfo } from "./lib/backends/info.ts";
+export type { BackendAvailability, MachineInfo } from "./lib/backends/info.ts";
+export { warmup } from "./lib/backends/warmup.ts";
+export type { WarmupOptions, WarmupReport } from "./lib/backends/warmup.ts";
 // Ops a backend may fuse (lib/fused.ts): training-mode BatchNorm(+ReLU) and the SGD update.
-export { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "./lib/fused.ts";
-export type { BatchNormTrainResult } from "./lib/fused.ts";
+export { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "./lib/model/fused.ts";
+export type { BatchNormTrainResult } from "./lib/model/fused.ts";
 // WebGPU's deferred-submit batch size (lib/webgpu.ts; issue 8).
 export {
   DEFAULT_SUBMIT_BATCH,
   SUBMIT_BATCH_ENV,
   SUBMIT_BATCH_FLAG,
   submitBatchSize,
-} from "./lib/webgpu.ts";
+} from "./lib/backends/webgpu.ts";

@@ -24,13 +24,13 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { mulberry32, ResNet } from "../lib/model.ts";
-import { type Batch, batches } from "../lib/batches.ts";
-import type { Split } from "../lib/fashion_mnist.ts";
-import { trainStep } from "../lib/step.ts";
-import { SGD } from "../lib/fused.ts";
-import { type BackendName, initBackend } from "../lib/backend.ts";
-import { SUBMIT_BATCH_FLAG } from "../lib/webgpu.ts";
+import { mulberry32, ResNet } from "../lib/model/resnet.ts";
+import { type Batch, batches } from "../lib/data/batches.ts";
+import type { Split } from "../lib/data/fashion_mnist.ts";
+import { trainStep } from "../lib/model/step.ts";
+import { SGD } from "../lib/model/fused.ts";
+import { type BackendName, initBackend } from "../lib/backends/choose.ts";
+import { SUBMIT_BATCH_FLAG } from "../lib/backends/webgpu.ts";
 import { freshShaderCache, timeFirstStep } from "./first_step.ts";
 
 /** The implementations the bench knows: tfjs backends, then PyTorch. */

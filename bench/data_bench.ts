@@ -17,10 +17,10 @@ import { gunzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { FASHION_MNIST, loadFashionMnist } from "../lib/fashion_mnist.ts";
-import { decodeIdxImages, decodeIdxLabels } from "../lib/idx.ts";
-import { batches } from "../lib/batches.ts";
-import { initBackend } from "../lib/backend.ts";
+import { FASHION_MNIST, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
+import { decodeIdxImages, decodeIdxLabels } from "../lib/data/idx.ts";
+import { batches } from "../lib/data/batches.ts";
+import { initBackend } from "../lib/backends/choose.ts";
 
 function arg(name: string): string | undefined {
   const i = Deno.args.indexOf(name);

@@ -19,11 +19,11 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
-import { initBackend } from "../lib/backend.ts";
-import { ResNet } from "../lib/model.ts";
-import { trainStep } from "../lib/step.ts";
-import { SGD } from "../lib/fused.ts";
-import { warmup } from "../lib/warmup.ts";
+import { initBackend } from "../lib/backends/choose.ts";
+import { ResNet } from "../lib/model/resnet.ts";
+import { trainStep } from "../lib/model/step.ts";
+import { SGD } from "../lib/model/fused.ts";
+import { warmup } from "../lib/backends/warmup.ts";
 
 /** How the first step starts: no warm-up, warm-up on the main thread, or with worker threads. */
 export const MODES = ["plain", "warmup", "parallel"] as const;

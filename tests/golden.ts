@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { Residual } from "../lib/model.ts";
+import { Residual } from "../lib/model/resnet.ts";
 
 /** The golden folder, `../shared/golden` relative to the repository root. */
 export const GOLDEN_DIR = new URL("../../shared/golden/", import.meta.url);

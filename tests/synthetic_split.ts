@@ -3,8 +3,8 @@
  * class k is a bright 4x4 square at the k-th of ten positions on a noisy background.
  * @module
  */
-import type { Split } from "../lib/fashion_mnist.ts";
-import { mulberry32 } from "../lib/model.ts";
+import type { Split } from "../lib/data/fashion_mnist.ts";
+import { mulberry32 } from "../lib/model/resnet.ts";
 
 /** `count` images of `size`x`size` (size >= 16) with labels 0..9, deterministic in `seed`. */
 export function syntheticSplit(count: number, size = 16, seed = 1): Split {

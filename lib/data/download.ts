@@ -1,0 +1,283 @@
+/**
+ * Streamed HTTP(S) downloads that never leave a half-written file under its final name: bytes go
+ * to a temporary file in the destination's directory, an optional check runs on it, and only then
+ * is it renamed into place (atomic on one file system, so concurrent runs cannot corrupt it).
+ * Each attempt has an inactivity timeout; network errors, timeouts, HTTP 5xx/408/429 and short
+ * bodies are retried with exponential backoff. Progress goes to stderr: a bar (bytes, rate, ETA)
+ * on a terminal, an occasional plain line otherwise.
+ *
+ * @example
+ * ```ts
+ * import { download } from "./download.ts";
+ * const { bytes } = await download("https://example.org/a.gz", "data/a.gz", {
+ *   timeoutMs: 30_000,
+ *   retries: 2,
+ * });
+ * console.log(bytes);
+ * ```
+ * @module
+ */
+import { basename, join } from "node:path";
+import process from "node:process";
+import cliProgress from "cli-progress";
+import { errorText, tempPathFor } from "../io/atomic.ts";
+
+/** Options of {@linkcode download}. */
+export interface DownloadOptions<T = void> {
+  /** Abort an attempt when no byte arrives for this long (ms). Default 30,000. */
+  timeoutMs?: number;
+  /** Further attempts after the first, for retryable failures. Default 2. */
+  retries?: number;
+  /** Wait before the first retry (ms), doubled for each next one. Default 1,000. */
+  backoffMs?: number;
+  /** No progress output at all. */
+  quiet?: boolean;
+  /** Progress style: a bar on a terminal, plain lines otherwise (default "auto"). */
+  progress?: "auto" | "bar" | "lines";
+  /** Where plain progress lines go (default: stderr). */
+  log?: (line: string) => void;
+  /** Name shown in progress output (default: the destination's file name). */
+  label?: string;
+  /**
+   * Runs on the complete temporary file before it is renamed; throw to reject it (the file is
+   * deleted and the failure is not retried). Its result is returned by {@linkcode download}.
+   */
+  check?: (tmpPath: string) => Promise<T>;
+}
+
+/** What {@linkcode download} did. */
+export interface DownloadResult<T> {
+  /** Bytes received in the successful attempt. */
+  bytes: number;
+  /** Attempts made, 1 when the first one succeeded. */
+  attempts: number;
+  /** What `check` returned. */
+  result: T;
+}
+
+/** A failed download; `message` is one line, e.g. "HTTP 404 Not Found" or "no data for 30 s". */
+export class DownloadError extends Error {
+  /** The error class name. */
+  override name = "DownloadError";
+  /** Whether another attempt at the same URL could succeed (timeouts, 5xx, cut connections). */
+  readonly retryable: boolean;
+  /** Makes an error with a one-line `message`. */
+  constructor(message: string, retryable: boolean) {
+    super(message);
+    this.retryable = retryable;
+  }
+}
+
+const MB = 1024 * 1024;
+const fmtMB = (n: number) => n < MB ? `${(n / 1024).toFixed(1)} kB` : `${(n / MB).toFixed(1)} MB`;
+const fmtSeconds = (s: number) =>
+  !Number.isFinite(s)
+    ? "?"
+    : s < 10
+    ? `${s.toFixed(1)} s`
+    : s < 60
+    ? `${Math.round(s)} s`
+    : `${Math.round(s / 60)} min`;
+
+/**
+ * Deletes temporary files left in `dir` by killed runs (`.NAME.PID-RAND.tmp`) that are older than
+ * `maxAgeMs` (default one hour, so a concurrent run's live download is left alone).
+ * Returns how many it removed.
+ *
+ * @example
+ * ```ts
+ * await removeStaleTemps("data/fashion-mnist");
+ * ```
+ */
+export async function removeStaleTemps(dir: string, maxAgeMs = 3_600_000): Promise<number> {
+  let removed = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isFile || !/^\..+\.\d+-[0-9a-z]+\.tmp$/.test(e.name)) continue;
+      const path = join(dir, e.name);
+      const info = await Deno.stat(path).catch(() => null);
+      if (info?.mtime && Date.now() - info.mtime.getTime() > maxAgeMs) {
+        await Deno.remove(path).then(() => removed++, () => {});
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return removed;
+}
+
+interface Progress {
+  update(got: number): void;
+  done(got: number): void;
+}
+
+function progressReporter(label: string, total: number | null, opts: DownloadOptions<unknown>) {
+  const noop: Progress = { update() {}, done() {} };
+  if (opts.quiet) return noop;
+  const style = opts.progress ?? "auto";
+  const start = performance.now();
+  const rate = (got: number) => got / Math.max((performance.now() - start) / 1000, 1e-3);
+  const useBar = total !== null &&
+    (style === "bar" || (style === "auto" && Deno.stderr.isTerminal()));
+  if (useBar) {
+    const bar = new cliProgress.SingleBar({
+      format: `${label} [{bar}] {percentage}% | {got} of {all} | {rate} | ETA {eta_formatted}`,
+      hideCursor: false,
+      clearOnComplete: false,
+      stream: process.stderr,
+    }, cliProgress.Presets.shades_classic);
+    const payload = (got: number) => ({
+      got: fmtMB(got),
+      all: fmtMB(total),
+      rate: `${fmtMB(rate(got))}/s`,
+    });
+    bar.start(total, 0, payload(0));
+    return {
+      update: (got: number) => bar.update(got, payload(got)),
+      done: (got: number) => {
+        bar.update(got, payload(got));
+        bar.stop();
+      },
+    };
+  }
+  const log = opts.log ?? ((line: string) => console.error(line));
+  let last = performance.now();
+  const line = (got: number) => {
+    const r = rate(got);
+    const of = total === null ? "" : ` of ${fmtMB(total)} (${Math.floor((got / total) * 100)}%)`;
+    const eta = total === null ? "" : `, ETA ${fmtSeconds((total - got) / r)}`;
+    return `${label}: ${fmtMB(got)}${of}, ${fmtMB(r)}/s${eta}`;
+  };
+  log(`${label}: downloading${total === null ? "" : ` ${fmtMB(total)}`}`);
+  return {
+    update(got: number) {
+      // Plain logs get a line every 5 s, not a line per chunk.
+      if (performance.now() - last >= 5000) {
+        last = performance.now();
+        log(line(got));
+      }
+    },
+    done(got: number) {
+      log(`${label}: done, ${fmtMB(got)} in ${fmtSeconds((performance.now() - start) / 1000)}`);
+    },
+  };
+}
+
+async function attempt(
+  url: string,
+  tmp: string,
+  label: string,
+  opts: DownloadOptions<unknown>,
+): Promise<number> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const ctl = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ctl.abort(), timeoutMs);
+  };
+  const timeoutText = `no data for ${
+    timeoutMs >= 1000 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`
+  } (timeout)`;
+  let file: Deno.FsFile | null = null;
+  let progress: Progress | null = null;
+  arm();
+  try {
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: ctl.signal });
+    } catch (e) {
+      throw new DownloadError(ctl.signal.aborted ? timeoutText : errorText(e), true);
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel().catch(() => {});
+      const s = res.status;
+      throw new DownloadError(
+        `HTTP ${s}${res.statusText ? ` ${res.statusText}` : ""}`,
+        s >= 500 || s === 408 || s === 429,
+      );
+    }
+    const lengthHeader = res.headers.get("content-length");
+    const total = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : null;
+    file = await Deno.open(tmp, { write: true, createNew: true });
+    progress = progressReporter(label, total, opts);
+    let got = 0;
+    const reader = res.body.getReader();
+    try {
+      while (true) {
+        arm();
+        const { done, value } = await reader.read();
+        if (done) break;
+        let off = 0;
+        while (off < value.length) off += await file.write(value.subarray(off));
+        got += value.length;
+        progress.update(got);
+      }
+    } catch (e) {
+      throw new DownloadError(
+        ctl.signal.aborted ? timeoutText : `connection failed after ${got} bytes: ${errorText(e)}`,
+        true,
+      );
+    }
+    if (total !== null && got !== total) {
+      throw new DownloadError(`connection closed after ${got} of ${total} bytes`, true);
+    }
+    progress.done(got);
+    return got;
+  } finally {
+    clearTimeout(timer);
+    file?.close();
+  }
+}
+
+/**
+ * Downloads `url` to `dest` through a temporary file beside it, retrying retryable failures with
+ * exponential backoff. Throws {@linkcode DownloadError} (one-line message) when every attempt
+ * fails or `check` rejects the file; no file is ever left under `dest` in that case.
+ *
+ * @example
+ * ```ts
+ * await download("http://127.0.0.1:8000/x.gz", "/tmp/cache/x.gz", {
+ *   check: async (tmp) => {
+ *     if ((await Deno.stat(tmp)).size === 0) throw new Error("empty file");
+ *   },
+ * });
+ * ```
+ */
+export async function download<T = void>(
+  url: string,
+  dest: string,
+  opts: DownloadOptions<T> = {},
+): Promise<DownloadResult<T>> {
+  const retries = opts.retries ?? 2;
+  const backoffMs = opts.backoffMs ?? 1000;
+  const label = opts.label ?? basename(dest);
+  for (let i = 0;; i++) {
+    const tmp = tempPathFor(dest);
+    try {
+      const bytes = await attempt(url, tmp, label, opts);
+      let result: T;
+      try {
+        result = opts.check ? await opts.check(tmp) : undefined as T;
+      } catch (e) {
+        throw new DownloadError(errorText(e), false);
+      }
+      await Deno.rename(tmp, dest);
+      return { bytes, attempts: i + 1, result };
+    } catch (e) {
+      await Deno.remove(tmp).catch(() => {});
+      const err = e instanceof DownloadError ? e : new DownloadError(errorText(e), false);
+      if (!err.retryable || i >= retries) {
+        if (i > 0) err.message += ` (after ${i + 1} attempts)`;
+        throw err;
+      }
+      const wait = backoffMs * 2 ** i;
+      if (!opts.quiet) {
+        (opts.log ?? console.error)(
+          `${label}: ${err.message}; retrying in ${fmtSeconds(wait / 1000)}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Atomic file writes: data goes to a unique temporary file beside the target, which is then
+ * renamed over it, so a reader (or a run killed half-way) sees the old file or the whole new one,
+ * never a torn one; two processes writing at once never share a temporary file.
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from "./atomic.ts";
+ * await writeFileAtomic("runs/x/note.txt", "hello");
+ * ```
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import { UserError } from "../../cli/options.ts";
+
+/** A unique temporary name beside `dest` (`.NAME.PID-RAND.tmp`, what stale-temp cleanup clears). */
+export function tempPathFor(dest: string): string {
+  const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+  return join(dirname(dest), `.${basename(dest)}.${Deno.pid}-${rand}.tmp`);
+}
+
+/** The first line of an error's message, for one-line reports. */
+export function errorText(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0];
+}
+
+/**
+ * Writes text or bytes to `path` through a temporary file and a rename; throws
+ * {@linkcode UserError} ("cannot write PATH: reason") when it cannot, leaving no temporary file.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await writeFilesAtomic([[path, data]]);
+}
+
+/**
+ * Writes several files so that they change together as closely as the file system allows: every
+ * temporary file is written in full first, then all are renamed in the given order (put the file
+ * that vouches for the others, such as a checksum, last).
+ */
+export async function writeFilesAtomic(
+  files: readonly (readonly [string, string | Uint8Array])[],
+): Promise<void> {
+  const tmps: string[] = [];
+  try {
+    for (const [path, data] of files) {
+      const tmp = tempPathFor(path);
+      tmps.push(tmp);
+      if (typeof data === "string") await Deno.writeTextFile(tmp, data, { createNew: true });
+      else await Deno.writeFile(tmp, data, { createNew: true });
+    }
+    for (const [i, [path]] of files.entries()) await Deno.rename(tmps[i], path);
+  } catch (e) {
+    for (const tmp of tmps) await Deno.remove(tmp).catch(() => {});
+    throw new UserError(`cannot write ${files.map(([p]) => p).join(", ")}: ${errorText(e)}`);
+  }
+}

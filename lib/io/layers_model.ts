@@ -1,0 +1,265 @@
+/**
+ * Our {@linkcode ResNet} as a standard tfjs-layers graph, stored in the tfjs layers format
+ * (`model.json` + `weights.bin`) that `tf.loadLayersModel` reads in a browser, and read back by
+ * weight name into a ResNet.
+ *
+ * PyTorch's symmetric padding becomes ZeroPadding2D + a "valid" Conv2D; the max pool of b1 is
+ * ZeroPadding2D + MaxPooling2D, which is exact there because its input is post-ReLU (>= 0).
+ * Layer names are our parameter prefixes (`b2.0.conv1`, `b1.1`, `fc`), so a weight
+ * `b2.0.conv1/kernel` is our `b2.0.conv1.weight`.
+ *
+ * @example
+ * ```ts
+ * import { ResNet } from "../model/resnet.ts";
+ * import { loadLayersWeights, saveLayersModel } from "./layers_model.ts";
+ * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
+ * await saveLayersModel(net, 28, "runs/demo"); // runs/demo/model.json + weights.bin
+ * const copy = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 7 });
+ * await loadLayersWeights(copy, "runs/demo"); // copy now computes what net computes
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import type { BatchNorm2d, Conv2d, Linear, ResNet } from "../model/resnet.ts";
+import { UserError } from "../../cli/options.ts";
+import { RUN_FILES, runPath } from "../run/run_dir.ts";
+import { errorText, writeFilesAtomic } from "./atomic.ts";
+
+type Sym = tfl.SymbolicTensor;
+
+/** tfjs-layers weight suffix -> our parameter suffix. */
+const SUFFIX: Readonly<Record<string, string>> = {
+  kernel: "weight",
+  bias: "bias",
+  gamma: "weight",
+  beta: "bias",
+  moving_mean: "running_mean",
+  moving_variance: "running_var",
+};
+
+/** Maps a tfjs-layers weight name (`b2.0.bn1/moving_mean`) to our parameter name, or null. */
+export function paramNameOf(layersWeight: string): string | null {
+  const i = layersWeight.lastIndexOf("/");
+  if (i < 0) return null;
+  const suffix = SUFFIX[layersWeight.slice(i + 1)];
+  return suffix ? `${layersWeight.slice(0, i)}.${suffix}` : null;
+}
+
+function conv(c: Conv2d, x: Sym): Sym {
+  if (c.padding > 0) {
+    x = tfl.layers.zeroPadding2d({ padding: c.padding, name: `${c.name}.pad` }).apply(x) as Sym;
+  }
+  return tfl.layers.conv2d({
+    filters: c.outChannels,
+    kernelSize: c.kernel,
+    strides: c.stride,
+    padding: "valid",
+    name: c.name,
+  }).apply(x) as Sym;
+}
+
+function bn(b: BatchNorm2d, x: Sym): Sym {
+  // Keras' momentum is the weight of the old value: PyTorch's 0.1 is Keras' 0.9.
+  return tfl.layers.batchNormalization({ epsilon: b.eps, momentum: 1 - b.momentum, name: b.name })
+    .apply(x) as Sym;
+}
+
+function dense(l: Linear, x: Sym): Sym {
+  return tfl.layers.dense({ units: l.outFeatures, name: l.name }).apply(x) as Sym;
+}
+
+/**
+ * Builds the tfjs-layers graph of `net` for `size`x`size` inputs and copies `net`'s weights
+ * (BatchNorm running statistics included) into it. The caller disposes the returned model.
+ */
+export function toLayersModel(net: ResNet, size: number): tfl.LayersModel {
+  const relu = (name: string, x: Sym) => tfl.layers.reLU({ name }).apply(x) as Sym;
+  const input = tfl.input({ shape: [size, size, net.config.inChannels], name: "image" });
+  let y = relu("b1.2", bn(net.bn, conv(net.conv, input)));
+  y = tfl.layers.zeroPadding2d({ padding: 1, name: "b1.3.pad" }).apply(y) as Sym;
+  y = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "valid", name: "b1.3" })
+    .apply(y) as Sym;
+  for (const stage of net.stages) {
+    for (const b of stage) {
+      const x = y;
+      let z = relu(`${b.name}.relu1`, bn(b.bn1, conv(b.conv1, x)));
+      z = bn(b.bn2, conv(b.conv2, z));
+      const shortcut = b.conv3 ? conv(b.conv3, x) : x;
+      z = tfl.layers.add({ name: `${b.name}.add` }).apply([z, shortcut]) as Sym;
+      y = relu(`${b.name}.relu`, z);
+    }
+  }
+  y = tfl.layers.globalAveragePooling2d({ name: "pool" }).apply(y) as Sym;
+  y = dense(net.fc, y);
+  const model = tfl.model({ inputs: input, outputs: y, name: "resnet" });
+  for (const w of model.weights) {
+    const name = paramNameOf(w.originalName);
+    const v = name === null ? undefined : net.params.get(name);
+    if (!v) throw new Error(`no parameter for layers weight ${w.originalName}`);
+    w.write(v);
+  }
+  return model;
+}
+
+/** The two files of a tfjs layers model, in memory. */
+export interface LayersFiles {
+  /** The text of `model.json` (topology and a weights manifest naming `weights.bin`). */
+  modelJson: string;
+  /** The bytes of `weights.bin`. */
+  weights: Uint8Array<ArrayBuffer>;
+}
+
+function layersFiles(art: tf.io.ModelArtifacts): LayersFiles {
+  const json: tf.io.ModelJSON = {
+    modelTopology: art.modelTopology as object,
+    format: art.format ?? "layers-model",
+    generatedBy: art.generatedBy ?? "TensorFlow.js tfjs-layers",
+    convertedBy: null,
+    weightsManifest: [{ paths: [RUN_FILES.weights], weights: art.weightSpecs ?? [] }],
+  };
+  return {
+    modelJson: JSON.stringify(json),
+    weights: new Uint8Array(tf.io.CompositeArrayBuffer.join(art.weightData)),
+  };
+}
+
+function saveResult(files: LayersFiles): tf.io.SaveResult {
+  return {
+    modelArtifactsInfo: {
+      dateSaved: new Date(),
+      modelTopologyType: "JSON",
+      weightDataBytes: files.weights.byteLength,
+    },
+  };
+}
+
+/**
+ * Encodes `net` (for `size`x`size` inputs) as the two files of a tfjs layers model, without
+ * writing them, so a caller can write them together with other files.
+ */
+export async function encodeLayersModel(net: ResNet, size: number): Promise<LayersFiles> {
+  const model = toLayersModel(net, size);
+  let files: LayersFiles | null = null;
+  try {
+    await model.save(tf.io.withSaveHandler((art) => {
+      files = layersFiles(art);
+      return Promise.resolve(saveResult(files));
+    }));
+  } finally {
+    model.dispose();
+  }
+  return files!;
+}
+
+/**
+ * An IOHandler over `model.json` + `weights.bin` in `dir`: `save` writes each file atomically,
+ * `load` reads them back (for `tf.loadLayersModel` or {@linkcode loadLayersWeights}).
+ */
+export function layersModelHandler(dir: string): tf.io.IOHandler {
+  return {
+    save: async (art: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> => {
+      const files = layersFiles(art);
+      await writeFilesAtomic([
+        [runPath(dir, RUN_FILES.weights), files.weights],
+        [runPath(dir, RUN_FILES.model), files.modelJson],
+      ]);
+      return saveResult(files);
+    },
+    load: () => readLayersArtifacts(dir),
+  };
+}
+
+/** Reads and validates `model.json` + `weights.bin`; corruption is a one-line {@linkcode UserError}. */
+export async function readLayersArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
+  const modelPath = runPath(dir, RUN_FILES.model);
+  const corrupt = (why: string) =>
+    new UserError(`${modelPath} is corrupt (${why}): restore it or train again`);
+  let json: tf.io.ModelJSON;
+  try {
+    json = JSON.parse(await Deno.readTextFile(modelPath));
+  } catch (e) {
+    if (e instanceof SyntaxError) throw corrupt("not valid JSON");
+    throw new UserError(`cannot read ${modelPath}: ${errorText(e)}`);
+  }
+  const manifest = json?.weightsManifest;
+  if (
+    typeof json !== "object" || json === null || !json.modelTopology || !Array.isArray(manifest) ||
+    manifest.length !== 1 || !Array.isArray(manifest[0].weights) ||
+    JSON.stringify(manifest[0].paths) !== JSON.stringify([RUN_FILES.weights])
+  ) {
+    throw corrupt(`no modelTopology or no single weights manifest naming ${RUN_FILES.weights}`);
+  }
+  const specs = manifest[0].weights;
+  const weightsPath = runPath(dir, RUN_FILES.weights);
+  let data: Uint8Array<ArrayBuffer>;
+  try {
+    data = await Deno.readFile(weightsPath);
+  } catch (e) {
+    throw new UserError(`cannot read ${weightsPath}: ${errorText(e)}`);
+  }
+  const expected = specs.reduce(
+    (a, s) => a + 4 * (s.shape ?? []).reduce((p: number, n: number) => p * n, 1),
+    0,
+  );
+  if (specs.some((s) => s.dtype !== "float32" || s.quantization)) {
+    throw corrupt("only unquantised float32 weights are supported");
+  }
+  if (data.byteLength !== expected) {
+    throw new UserError(
+      `${weightsPath} is corrupt (${data.byteLength} bytes, model.json describes ${expected}): ` +
+        "restore it or train again",
+    );
+  }
+  return {
+    modelTopology: json.modelTopology,
+    format: json.format,
+    generatedBy: json.generatedBy,
+    convertedBy: json.convertedBy,
+    weightSpecs: specs,
+    weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
+  };
+}
+
+/** Saves `net` (for `size`x`size` inputs) as `dir/model.json` + `dir/weights.bin`. */
+export async function saveLayersModel(net: ResNet, size: number, dir: string): Promise<void> {
+  const files = await encodeLayersModel(net, size);
+  await writeFilesAtomic([
+    [runPath(dir, RUN_FILES.weights), files.weights],
+    [runPath(dir, RUN_FILES.model), files.modelJson],
+  ]);
+}
+
+/**
+ * Loads the weights of `dir/model.json` + `dir/weights.bin` into `net` by name. Every parameter
+ * of `net` must be present with its shape; a mismatch is a {@linkcode UserError}.
+ */
+export async function loadLayersWeights(net: ResNet, dir: string): Promise<void> {
+  const art = await readLayersArtifacts(dir);
+  const tensors = tf.io.decodeWeights(art.weightData!, art.weightSpecs!);
+  try {
+    const byParam = new Map<string, tf.Tensor>();
+    for (const [k, t] of Object.entries(tensors)) {
+      const name = paramNameOf(k);
+      if (name !== null) byParam.set(name, t);
+    }
+    for (const [name, v] of net.params) {
+      const t = byParam.get(name);
+      if (!t) {
+        throw new UserError(
+          `${runPath(dir, RUN_FILES.model)} has no weight for ${name}: ` +
+            "it was saved for another architecture (check --depth/--stages/--width)",
+        );
+      }
+      if (!tf.util.arraysEqual(t.shape, v.shape)) {
+        throw new UserError(
+          `${runPath(dir, RUN_FILES.model)}: ${name} has shape [${t.shape}], the network ` +
+            `expects [${v.shape}] (check --depth/--stages/--width)`,
+        );
+      }
+    }
+    for (const [name, v] of net.params) v.assign(byParam.get(name)!);
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+}

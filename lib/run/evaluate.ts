@@ -1,0 +1,115 @@
+/**
+ * Test-set evaluation of a network: accuracy, per-class accuracy and the confusion matrix, all
+ * accumulated on the device and read back once at the end.
+ *
+ * @example
+ * ```ts
+ * import { ResNet } from "../model/resnet.ts";
+ * import { loadFashionMnist } from "../data/fashion_mnist.ts";
+ * import { evaluate, formatEvaluation } from "./evaluate.ts";
+ * const { test } = await loadFashionMnist();
+ * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
+ * const r = await evaluate(net, test, { size: 28, batchSize: 256, limit: 1000 });
+ * console.log(formatEvaluation(r));
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { ResNet } from "../model/resnet.ts";
+import type { Split } from "../data/fashion_mnist.ts";
+import { batches } from "../data/batches.ts";
+import { stringify } from "csv-stringify/sync";
+
+/** Options of {@linkcode evaluate}. */
+export interface EvaluateOptions {
+  /** Input height and width (images are resized to it). */
+  size: number;
+  /** Images per forward pass. */
+  batchSize: number;
+  /** Evaluate the first `limit` images only (null or undefined: all). */
+  limit?: number | null;
+}
+
+/** Accuracy of one class. */
+export interface ClassAccuracy {
+  /** Class index. */
+  class: number;
+  /** Class name, e.g. "T-shirt/top". */
+  name: string;
+  /** Correct predictions among the images of this class, in [0, 1] (NaN when there are none). */
+  accuracy: number;
+  /** Images of this class evaluated. */
+  n: number;
+}
+
+/** What {@linkcode evaluate} measured. */
+export interface Evaluation {
+  /** `correct / n`, in [0, 1] (NaN when no image was evaluated). */
+  accuracy: number;
+  /** Images whose predicted class (the largest logit) is the label. */
+  correct: number;
+  /** Images evaluated. */
+  n: number;
+  /** Accuracy of each class, in class-index order. */
+  perClass: ClassAccuracy[];
+  /** `confusion[true][predicted]` counts. */
+  confusion: number[][];
+}
+
+/**
+ * Runs `net` in inference mode over the first `limit` images of `split` (in order) and counts
+ * correct predictions per class. `classNames` label the classes (indices when shorter).
+ */
+export async function evaluate(
+  net: ResNet,
+  split: Split,
+  opts: EvaluateOptions,
+  classNames: readonly string[] = [],
+): Promise<Evaluation> {
+  const k = net.config.numClasses;
+  // float32 counts: exact up to 2^24 and supported by every backend's matMul (int32 is not).
+  let confusion: tf.Tensor2D = tf.zeros([k, k]);
+  const limit = opts.limit ?? undefined;
+  for (const b of batches(split, { batchSize: opts.batchSize, size: opts.size, limit })) {
+    const next = tf.tidy(() => {
+      const predicted = tf.argMax(net.apply(b.x, { training: false }), 1) as tf.Tensor1D;
+      const truth = tf.cast(tf.oneHot(b.y, k), "float32");
+      const guess = tf.cast(tf.oneHot(predicted, k), "float32");
+      return tf.add(confusion, tf.matMul(truth, guess, true, false)) as tf.Tensor2D;
+    });
+    tf.dispose([confusion, b.x, b.y]);
+    confusion = next;
+  }
+  const flat = Array.from(await confusion.data(), Math.round);
+  confusion.dispose();
+  const matrix = Array.from({ length: k }, (_, i) => flat.slice(i * k, (i + 1) * k));
+  let correct = 0, n = 0;
+  const perClass = matrix.map((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    correct += row[i];
+    n += total;
+    return { class: i, name: classNames[i] ?? String(i), accuracy: row[i] / total, n: total };
+  });
+  return { accuracy: n > 0 ? correct / n : NaN, correct, n, perClass, confusion: matrix };
+}
+
+/** The evaluation as text: overall accuracy, then one line per class. */
+export function formatEvaluation(r: Evaluation): string {
+  const w = Math.max(5, ...r.perClass.map((c) => c.name.length));
+  const lines = [`test acc ${r.accuracy.toFixed(4)} (${r.correct}/${r.n})`, ""];
+  lines.push(`${"class".padEnd(w)}  accuracy      n`);
+  for (const c of r.perClass) {
+    const acc = Number.isNaN(c.accuracy) ? "-" : c.accuracy.toFixed(4);
+    lines.push(`${c.name.padEnd(w)}  ${acc.padStart(8)}  ${String(c.n).padStart(5)}`);
+  }
+  return lines.join("\n");
+}
+
+/** The confusion matrix as CSV: a header `true\predicted,<names...>`, one row per true class. */
+export function confusionCsv(r: Evaluation): string {
+  const names = r.perClass.map((c) => c.name);
+  return stringify(r.confusion.map((row, i) => [names[i], ...row]), {
+    header: true,
+    columns: ["true\\predicted", ...names],
+  });
+}

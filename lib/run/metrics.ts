@@ -1,0 +1,119 @@
+/**
+ * Per-epoch training metrics: the record of one epoch, the run's `history.json`, and the CSV
+ * table (`metrics.csv`, `export --format csv`) written through csv-stringify.
+ *
+ * @example
+ * ```ts
+ * import { metricsCsv } from "./metrics.ts";
+ * const csv = metricsCsv([{
+ *   epoch: 1, train_loss: 0.52, train_acc: 0.81, test_acc: 0.84,
+ *   examples_per_sec: 950, epoch_seconds: 63.2, lr: 0.05,
+ * }]);
+ * // "epoch,train_loss,train_acc,test_acc,examples_per_sec,epoch_seconds,lr\n1,0.52,0.81,..."
+ * ```
+ * @module
+ */
+import { stringify } from "csv-stringify/sync";
+import type { ResNetConfig } from "../model/resnet.ts";
+import type { BackendInfo } from "../backends/choose.ts";
+import { UserError } from "../../cli/options.ts";
+import { readJsonFile, RUN_FILES, runPath } from "./run_dir.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+
+/** The CSV columns, in order; each is a key of {@linkcode EpochRecord}. */
+export const METRICS_COLUMNS = [
+  "epoch",
+  "train_loss",
+  "train_acc",
+  "test_acc",
+  "examples_per_sec",
+  "epoch_seconds",
+  "lr",
+] as const;
+
+/** The metrics of one finished epoch (the names are the CSV header). */
+export interface EpochRecord {
+  /** 1-based epoch number. */
+  epoch: number;
+  /** Mean training cross-entropy over the epoch's examples (weights changing as in d2l). */
+  train_loss: number;
+  /** Training accuracy over the epoch, in [0, 1]. */
+  train_acc: number;
+  /** Accuracy on the test images after the epoch, in [0, 1]. */
+  test_acc: number;
+  /** Training examples per second (training steps only, as d2l's timer). */
+  examples_per_sec: number;
+  /** Wall-clock seconds of the epoch, test evaluation included. */
+  epoch_seconds: number;
+  /** Learning rate used in the epoch. */
+  lr: number;
+}
+
+/** The training settings a run was started with (besides the architecture). */
+export interface TrainSettings {
+  /** Epochs to train in all (a resumed run may raise it). */
+  epochs: number;
+  /** Images per SGD step. */
+  batchSize: number;
+  /** SGD learning rate (a resumed run may change it). */
+  lr: number;
+  /** Input height and width after resizing. */
+  size: number;
+  /** Seed of the initialisation and of every epoch's shuffling order. */
+  seed: number;
+  /** Train on the first `limit` training images (null: all). */
+  limit: number | null;
+  /** Evaluate on the first `testLimit` test images (null: all). */
+  testLimit: number | null;
+}
+
+/** `history.json`: what ran, on what, and one record per finished epoch. */
+export interface History {
+  /** The architecture. */
+  config: ResNetConfig;
+  /** The settings (as of the latest session). */
+  settings: TrainSettings;
+  /** Deno, TypeScript, tfjs-core and this tool's versions of the first session. */
+  versions: Record<string, string>;
+  /** The backend summary of each session (a resumed run adds one). */
+  backends: BackendInfo[];
+  /** One record per finished epoch. */
+  epochs: EpochRecord[];
+  /** Whether all epochs finished. */
+  finished: boolean;
+}
+
+/** Renders records as CSV with {@linkcode METRICS_COLUMNS} as the header. */
+export function metricsCsv(records: readonly EpochRecord[]): string {
+  return stringify(records.map((r) => METRICS_COLUMNS.map((c) => r[c])), {
+    header: true,
+    columns: [...METRICS_COLUMNS],
+  });
+}
+
+/** Writes `metrics.csv` and `history.json` of a run atomically. */
+export async function writeHistory(dir: string, history: History): Promise<void> {
+  await writeFileAtomic(runPath(dir, RUN_FILES.history), JSON.stringify(history, null, 2) + "\n");
+  await writeFileAtomic(runPath(dir, RUN_FILES.metrics), metricsCsv(history.epochs));
+}
+
+/** Reads `history.json` of a run, checking its shape; a bad file is a {@linkcode UserError}. */
+export async function readHistory(dir: string): Promise<History> {
+  const path = runPath(dir, RUN_FILES.history);
+  const h = await readJsonFile(path) as History;
+  const ok = typeof h === "object" && h !== null && Array.isArray(h.epochs) &&
+    h.epochs.every((r) =>
+      typeof r === "object" && r !== null &&
+      METRICS_COLUMNS.every((c) => typeof r[c] === "number")
+    ) && typeof h.settings === "object" && typeof h.config === "object";
+  if (!ok) throw new UserError(`${path} is corrupt (unexpected structure): restore it`);
+  return h;
+}
+
+/** One epoch as a line for the terminal. */
+export function formatEpoch(r: EpochRecord, epochs: number): string {
+  const w = String(epochs).length;
+  return `epoch ${String(r.epoch).padStart(w)}/${epochs}  loss ${r.train_loss.toFixed(4)}  ` +
+    `train acc ${r.train_acc.toFixed(3)}  test acc ${r.test_acc.toFixed(3)}  ` +
+    `${r.examples_per_sec.toFixed(1)} examples/sec  ${r.epoch_seconds.toFixed(1)} s`;
+}

@@ -1,0 +1,123 @@
+/**
+ * The run directory of one training run: its file names, atomic writes, and the checks made
+ * before any work starts (the directory can be written; a run to resume or evaluate exists).
+ *
+ * @example
+ * ```ts
+ * import { defaultRunDir, ensureWritableDir } from "./run_dir.ts";
+ * import { writeFileAtomic } from "../io/atomic.ts";
+ * const dir = defaultRunDir(18); // "runs/20260101-120000-resnet18"
+ * await ensureWritableDir(dir);
+ * await writeFileAtomic(`${dir}/note.txt`, "hello");
+ * ```
+ * @module
+ */
+import { UserError } from "../../cli/options.ts";
+import { errorText } from "../io/atomic.ts";
+
+/** File names inside a run directory. */
+export const RUN_FILES: Readonly<{
+  /** The tfjs layers model topology and weights manifest. */
+  model: string;
+  /** The weights referenced by model.json. */
+  weights: string;
+  /** What resuming needs: position, seed, options, checksums. */
+  checkpoint: string;
+  /** Config, versions, backend and one record per finished epoch. */
+  history: string;
+  /** One CSV row per finished epoch. */
+  metrics: string;
+  /** Loss and accuracy curves. */
+  curves: string;
+}> = Object.freeze({
+  model: "model.json",
+  weights: "weights.bin",
+  checkpoint: "checkpoint.json",
+  history: "history.json",
+  metrics: "metrics.csv",
+  curves: "curves.svg",
+});
+
+/** `runs/<yyyymmdd-hhmmss>-resnet<depth>`, in UTC; `depth` null gives `resnet-custom`. */
+export function defaultRunDir(depth: number | null, now: Date = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-` +
+    `${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
+  return `runs/${stamp}-resnet${depth ?? "-custom"}`;
+}
+
+/** Joins a run directory and a file name. */
+export function runPath(dir: string, file: string): string {
+  return dir.endsWith("/") ? `${dir}${file}` : `${dir}/${file}`;
+}
+
+/**
+ * Creates `dir` (and parents) and proves it writable by writing and removing a probe file, so
+ * that a bad `--out` fails before training starts; throws {@linkcode UserError} otherwise.
+ */
+export async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    const probe = runPath(dir, `.write-probe-${Deno.pid}`);
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new UserError(
+      `cannot write to output directory ${dir}: ${errorText(e)}; choose another --out`,
+    );
+  }
+}
+
+/**
+ * {@linkcode ensureWritableDir}, and refuses a directory that already holds a run, so a new run
+ * never overwrites another one's checkpoint.
+ */
+export async function ensureNewRunDir(dir: string): Promise<void> {
+  await ensureWritableDir(dir);
+  try {
+    await Deno.stat(runPath(dir, RUN_FILES.checkpoint));
+  } catch {
+    return;
+  }
+  throw new UserError(
+    `${dir} already holds a run: resume it with --resume ${dir}, or choose another --out`,
+  );
+}
+
+/**
+ * Checks that `dir` is a run directory holding a checkpoint; throws {@linkcode UserError} naming
+ * what is missing.
+ */
+export async function requireRunDir(dir: string): Promise<void> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(dir);
+  } catch {
+    throw new UserError(`run directory ${dir} does not exist: give the --out of a train run`);
+  }
+  if (!st.isDirectory) throw new UserError(`${dir} is not a directory: give a run directory`);
+  for (const f of [RUN_FILES.checkpoint, RUN_FILES.model, RUN_FILES.weights]) {
+    try {
+      await Deno.stat(runPath(dir, f));
+    } catch {
+      throw new UserError(
+        `${dir} holds no checkpoint (${f} is missing): train at least one epoch into it first`,
+      );
+    }
+  }
+}
+
+/** Reads and parses a JSON file of a run; a missing or malformed file is a {@linkcode UserError}. */
+export async function readJsonFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UserError(`cannot read ${path}: ${errorText(e)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UserError(`${path} is corrupt (not valid JSON): re-run training or restore it`);
+  }
+}

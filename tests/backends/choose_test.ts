@@ -1,0 +1,168 @@
+/**
+ * The backend choice: software adapters are recognised, `auto` follows its rule, a missing
+ * adapter is one line and exit 2, `info` reports this machine, and no library code reads tensors
+ * synchronously.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import assert from "node:assert/strict";
+import { runCli, TINY_NET } from "../run_cli.ts";
+import { BACKENDS, initBackend, loadNative } from "../../lib/backends/choose.ts";
+import { UserError } from "../../cli/options.ts";
+import { formatAdapter, isSoftwareAdapter, probeAdapter } from "../../lib/backends/webgpu.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+
+Deno.test("software adapters are recognised by name or by the fallback flag", () => {
+  for (
+    const info of [
+      { vendor: "65541", description: "llvmpipe (LLVM 15.0.6, 256 bits)" },
+      { vendor: "mesa", description: "lavapipe" },
+      { vendor: "google", architecture: "swiftshader", description: "" },
+      { vendor: "microsoft", description: "Microsoft Basic Render Driver" },
+    ]
+  ) assert.equal(isSoftwareAdapter(info), true, JSON.stringify(info));
+  for (
+    const info of [
+      { vendor: "nvidia", architecture: "hopper", description: "NVIDIA H100 80GB HBM3" },
+      { vendor: "amd", architecture: "rdna-3", description: "AMD Radeon RX 7900 XTX" },
+      { vendor: "intel", architecture: "xe-lpg", description: "Intel(R) Arc(TM) Graphics" },
+    ]
+  ) {
+    assert.equal(isSoftwareAdapter(info), false, JSON.stringify(info));
+    assert.equal(isSoftwareAdapter(info, true), true, "isFallbackAdapter wins");
+  }
+});
+
+Deno.test("the --backend choices are auto, webgpu, cpu and native", () => {
+  assert.deepEqual([...BACKENDS], ["auto", "webgpu", "cpu", "native"]);
+});
+
+Deno.test("initBackend('cpu') activates cpu and reports it in one line", async () => {
+  const info = await initBackend("cpu", { announce: false });
+  assert.equal(tf.getBackend(), "cpu");
+  assert.equal(info.name, "cpu");
+  assert.equal(info.adapter, null);
+  assert.match(info.summary, /^backend: cpu \(tfjs pure-JS kernels\); requested$/);
+  await assert.rejects(
+    () => initBackend("gpu" as never, { announce: false }),
+    (e) => e instanceof UserError && e.exitCode === 2 && /use one of auto, webgpu/.test(e.message),
+  );
+});
+
+Deno.test("auto takes a hardware adapter, else native, else a software adapter, else cpu", async () => {
+  const probe = await probeAdapter();
+  const native = await loadNative();
+  const info = await initBackend("auto", { announce: false });
+  const want = probe.adapter && !probe.adapter.software
+    ? "webgpu"
+    : native.ok
+    ? "native"
+    : probe.adapter
+    ? "webgpu"
+    : "cpu";
+  assert.equal(info.name, want, info.summary);
+  assert.equal(tf.getBackend(), want);
+  assert.match(info.reason, /^auto: /);
+  if (probe.adapter?.software) {
+    assert.match(info.summary, want === "webgpu" ? /CPU emulating a GPU/ : /software/);
+  }
+  await initBackend("cpu", { announce: false });
+});
+
+Deno.test("--backend webgpu without an adapter: one line naming the fix, exit 2", async () => {
+  // Metal does not exist on Linux, so Deno finds no adapter: the situation of a GPU-less host.
+  const r = await runCli([
+    "shapes",
+    ...TINY_NET,
+    "--size",
+    "28",
+    "--backend",
+    "webgpu",
+  ], {
+    DENO_WEBGPU_BACKEND: Deno.build.os === "darwin" ? "dx12" : "metal",
+  });
+  assert.equal(r.code, 2, r.stderr);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^error: --backend webgpu: no WebGPU adapter/);
+  assert.match(lines[0], /mesa-vulkan-drivers and libvulkan1/);
+  assert.match(lines[0], /DENO_WEBGPU_BACKEND=vulkan/);
+  assert.equal(r.stdout, "");
+});
+
+Deno.test("--backend webgpu runs the shape table and says which adapter", {
+  ignore: (await probeAdapter()).adapter === null,
+}, async () => {
+  const r = await runCli([
+    "shapes",
+    ...TINY_NET,
+    "--size",
+    "28",
+    "--backend",
+    "webgpu",
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).layers.at(-1).shape.join(","), "1,10");
+  assert.match(r.stderr, /^backend: webgpu on .+; requested\n$/);
+});
+
+Deno.test("info --json: versions, backends and the adapter with its limits", async () => {
+  const r = await runCli(["info", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const i = JSON.parse(r.stdout);
+  assert.equal(i.deno, Deno.version.deno);
+  assert.equal(i.v8, Deno.version.v8);
+  assert.equal(i.typescript, Deno.version.typescript);
+  assert.deepEqual(i.tfjs, { core: "4.22.0", cpu: "4.22.0", webgpu: "4.22.0", layers: "4.22.0" });
+  assert.deepEqual(i.backends.map((b: { name: string }) => b.name), ["webgpu", "native", "cpu"]);
+  const probe = await probeAdapter();
+  assert.equal(i.backends[0].available, probe.adapter !== null);
+  if (probe.adapter) {
+    assert.equal(i.adapter.description, probe.adapter.description);
+    assert.equal(i.adapter.software, probe.adapter.software);
+    if (/llvmpipe|lavapipe|swiftshader/i.test(i.adapter.description)) {
+      assert.equal(i.adapter.software, true, "a Mesa/SwiftShader adapter is reported as software");
+    }
+    for (
+      const k of ["maxBufferSize", "maxStorageBufferBindingSize", "maxComputeWorkgroupStorageSize"]
+    ) {
+      assert(Number.isInteger(i.adapter.limits[k]) && i.adapter.limits[k] > 0, k);
+    }
+    const text = await runCli(["info"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert(text.stdout.includes(formatAdapter(probe.adapter)));
+    assert.match(text.stdout, /max storage buffer binding size\s+\d+ MiB/);
+    assert.match(
+      text.stdout,
+      probe.adapter.software ? /software \(a CPU emulating a GPU\)/ : /hardware/,
+    );
+  }
+});
+
+Deno.test("no-sync-reads rule: passes on the tree and catches a dataSync() in lib/", async () => {
+  const tool = new URL("tools/no_sync_reads.ts", ROOT).pathname;
+  const run = (cwd: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", tool],
+      cwd,
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+  const ok = await run(ROOT.pathname);
+  assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
+  const tmp = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${tmp}/lib`);
+    await Deno.writeTextFile(
+      `${tmp}/lib/bad.ts`,
+      "export const f = (t: { dataSync(): void }) => t.dataSync();\n",
+    );
+    const bad = await run(tmp);
+    assert.equal(bad.code, 1);
+    assert.match(new TextDecoder().decode(bad.stderr), /lib\/bad\.ts:1/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

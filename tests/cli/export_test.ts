@@ -1,0 +1,188 @@
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import assert from "node:assert/strict";
+import { parse } from "csv-parse/sync";
+import { initBackend } from "../../lib/backends/choose.ts";
+import { ResNet } from "../../lib/model/resnet.ts";
+import { train } from "../../lib/run/train.ts";
+import { type EpochRecord, METRICS_COLUMNS, metricsCsv, readHistory } from "../../lib/run/metrics.ts";
+import { curvesSvg } from "../../lib/run/plot.ts";
+import { loadCheckpoint } from "../../lib/run/checkpoint.ts";
+import { layersModelHandler } from "../../lib/io/layers_model.ts";
+import { loadTorchWeights } from "../../lib/io/torch_weights.ts";
+import { runCli, TINY_NET } from "../run_cli.ts";
+import { GOLDEN_DIR, type GoldenTensor, nchwToNhwc, readGolden } from "../golden.ts";
+import { syntheticSplit } from "../synthetic_split.ts";
+
+const backend = await initBackend("cpu", { announce: false });
+
+const record = (epoch: number, over: Partial<EpochRecord> = {}): EpochRecord => ({
+  epoch,
+  train_loss: 1 / epoch,
+  train_acc: 0.5 + epoch / 100,
+  test_acc: 0.4 + epoch / 100,
+  examples_per_sec: 1000.5,
+  epoch_seconds: 60.25,
+  lr: 0.05,
+  ...over,
+});
+
+/** A finished 2-epoch run on generated data, made once through the library (no data files). */
+const parent = await Deno.makeTempDir();
+globalThis.addEventListener("unload", () => Deno.removeSync(parent, { recursive: true }));
+const RUN = `${parent}/run`;
+await train({
+  data: { train: syntheticSplit(8, 16, 1), test: syntheticSplit(4, 16, 2) },
+  out: RUN,
+  model: { stages: [1, 1, 1, 1], width: 8 },
+  settings: { epochs: 2, batchSize: 4, lr: 0.05, size: 16, seed: 1, limit: null, testLimit: null },
+  backend,
+});
+
+async function logitsOf(net: ResNet, x: tf.Tensor4D): Promise<Float32Array> {
+  const y = tf.tidy(() => net.apply(x, { training: false }));
+  const v = await y.data() as Float32Array;
+  y.dispose();
+  return v;
+}
+
+Deno.test("metricsCsv writes the documented header and round-trips through a CSV parser", () => {
+  const csv = metricsCsv([record(1), record(2, { train_loss: NaN })]);
+  assert.equal(csv.split("\n")[0], METRICS_COLUMNS.join(","));
+  const rows = parse(csv, { columns: true, cast: true }) as Record<string, number | string>[];
+  assert.equal(rows.length, 2);
+  assert.deepEqual(rows[0], { ...record(1) });
+  assert.equal(rows[1].train_loss, "NaN");
+});
+
+Deno.test("curvesSvg draws the three d2l curves as an SVG document", async () => {
+  const svg = await curvesSvg([record(1), record(2), record(3)]);
+  assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  for (const label of ["train loss", "train acc", "test acc", "epoch"]) {
+    assert.ok(svg.includes(label), label);
+  }
+  // One line mark per series, drawn by vega (not string-built).
+  assert.equal((svg.match(/<g class="mark-line role-mark/g) ?? []).length, 3);
+});
+
+Deno.test("export prints CSV on stdout, or JSON, or writes files with --out and --plot", async () => {
+  const h = await readHistory(RUN);
+  const r = await runCli(["export", "--run", RUN]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, await Deno.readTextFile(`${RUN}/metrics.csv`));
+  const rows = parse(r.stdout, { columns: true, cast: true }) as EpochRecord[];
+  assert.deepEqual(rows, h.epochs);
+
+  const j = await runCli(["export", "--run", RUN, "--format", "json"]);
+  assert.equal(j.code, 0, j.stderr);
+  assert.deepEqual(JSON.parse(j.stdout), h.epochs);
+
+  const dir = await Deno.makeTempDir();
+  const f = await runCli([
+    "export",
+    "--run",
+    RUN,
+    "--out",
+    `${dir}/m.csv`,
+    "--plot",
+    `${dir}/c.svg`,
+  ]);
+  assert.equal(f.code, 0, f.stderr);
+  assert.equal(f.stdout, "");
+  assert.equal(await Deno.readTextFile(`${dir}/m.csv`), r.stdout);
+  assert.match(await Deno.readTextFile(`${dir}/c.svg`), /^<svg/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("export --format safetensors and layers carry the run's exact weights", async () => {
+  const dir = await Deno.makeTempDir();
+  const st = await runCli([
+    "export",
+    "--run",
+    RUN,
+    "--format",
+    "safetensors",
+    "--out",
+    `${dir}/w.safetensors`,
+  ]);
+  assert.equal(st.code, 0, st.stderr);
+  const layers = await runCli([
+    "export",
+    "--weights",
+    `${dir}/w.safetensors`,
+    ...TINY_NET,
+    "--size",
+    "16",
+    "--format",
+    "layers",
+    "--out",
+    `${dir}/layers`,
+  ]);
+  assert.equal(layers.code, 0, layers.stderr);
+
+  const { net } = await loadCheckpoint(RUN);
+  const x = tf.randomUniform([2, 16, 16, 1], 0, 1, "float32", 3) as tf.Tensor4D;
+  const want = await logitsOf(net, x);
+  const fromTorch = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 99 });
+  await loadTorchWeights(fromTorch, `${dir}/w.safetensors`);
+  assert.deepEqual(await logitsOf(fromTorch, x), want);
+  const model = await tfl.loadLayersModel(layersModelHandler(`${dir}/layers`));
+  const y = model.predict(x) as tf.Tensor;
+  const got = await y.data();
+  assert.ok(got.every((v, i) => Math.abs(v - want[i]) < 1e-4), `${got} vs ${want}`);
+  tf.dispose([x, y]);
+  model.dispose();
+  net.dispose();
+  fromTorch.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("export: bad input is one line with a non-zero exit", async () => {
+  const dir = await Deno.makeTempDir();
+  const cases: [string[], number, RegExp][] = [
+    [["export", "--run", `${dir}/nope`], 1, /does not exist/],
+    [["export", "--run", dir], 1, /holds no checkpoint/],
+    [["export", "--run", RUN, "--format", "xml"], 2, /--format/],
+    [["export"], 2, /needs --run DIR/],
+    [["export", "--run", RUN, "--format", "safetensors"], 2, /needs --out/],
+    [["export", "--run", RUN, "--out", `${dir}/missing/m.csv`], 1, /cannot be written/],
+  ];
+  for (const [args, code, re] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("backend: "));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], re);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("export --format layers of d2l's golden weights predicts PyTorch's logits", async () => {
+  const g = readGolden<{ input_28: GoldenTensor; logits_eval_28: GoldenTensor }>(
+    "small_w8_s1111.json",
+  );
+  const dir = await Deno.makeTempDir();
+  const r = await runCli([
+    "export",
+    "--weights",
+    new URL("small_w8_s1111.safetensors", GOLDEN_DIR).pathname,
+    ...TINY_NET,
+    "--size",
+    "28",
+    "--format",
+    "layers",
+    "--out",
+    dir,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const model = await tfl.loadLayersModel(layersModelHandler(dir));
+  const x = nchwToNhwc(g.input_28);
+  const y = model.predict(x) as tf.Tensor;
+  assert.deepEqual(y.shape, g.logits_eval_28.shape);
+  const got = await y.data();
+  const diff = Math.max(...g.logits_eval_28.data.map((v, i) => Math.abs(v - got[i])));
+  assert.ok(diff < 1e-4, `max |tfjs-layers - PyTorch| = ${diff}`);
+  tf.dispose([x, y]);
+  model.dispose();
+  await Deno.remove(dir, { recursive: true });
+});

@@ -1,0 +1,223 @@
+import * as tf from "@tensorflow/tfjs-core";
+import assert from "node:assert/strict";
+import { type BackendInfo, initBackend } from "../../lib/backends/choose.ts";
+import { ResNet } from "../../lib/model/resnet.ts";
+import { trainStep } from "../../lib/model/step.ts";
+import { DivergedError, train, type TrainOptions } from "../../lib/run/train.ts";
+import { loadCheckpoint } from "../../lib/run/checkpoint.ts";
+import { evaluate } from "../../lib/run/evaluate.ts";
+import { METRICS_COLUMNS, readHistory, type TrainSettings } from "../../lib/run/metrics.ts";
+import { parse } from "csv-parse/sync";
+import { syntheticSplit } from "../synthetic_split.ts";
+
+const backend: BackendInfo = await initBackend("cpu", { announce: false });
+
+// 16x16 inputs keep the CPU backend fast; the tiny net still reaches 1x1 at b5.
+const SIZE = 16;
+const data = { train: syntheticSplit(64, SIZE, 1), test: syntheticSplit(16, SIZE, 2) };
+const model = { stages: [1, 1, 1, 1], width: 8 };
+const settings = (over: Partial<TrainSettings> = {}): TrainSettings => ({
+  epochs: 2,
+  batchSize: 4,
+  lr: 0.05,
+  size: SIZE,
+  seed: 7,
+  limit: 16,
+  testLimit: 8,
+  ...over,
+});
+const run = (out: string, over: Partial<TrainOptions> = {}) =>
+  train({ data, out, model, settings: settings(), backend, ...over });
+
+Deno.test("overfitting one fixed batch halves the loss within 30 steps", async () => {
+  const net = new ResNet({ ...model, seed: 3 });
+  const opt = tf.train.sgd(0.05);
+  const split = syntheticSplit(8, SIZE, 5);
+  const x = tf.tidy(() => tf.div(tf.tensor4d(split.images, [8, SIZE, SIZE, 1], "int32"), 255));
+  const y = tf.tensor1d(split.labels, "int32");
+  const losses: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const { loss, correct } = trainStep(net, opt, x as tf.Tensor4D, y);
+    losses.push((await loss.data())[0]);
+    tf.dispose([loss, correct]);
+    if (losses.at(-1)! <= losses[0] / 2) break;
+  }
+  assert.ok(losses.at(-1)! <= losses[0] / 2, `losses ${losses.map((l) => l.toFixed(3))}`);
+  tf.dispose([x, y]);
+  opt.dispose();
+  net.dispose();
+});
+
+Deno.test("a run writes metrics.csv with one row per epoch, history, curves, no leaks", async () => {
+  const out = await Deno.makeTempDir();
+  const before = tf.memory().numTensors;
+  const counts: number[] = [];
+  // 5 epochs of 4 steps: 20 steps, with the device sums read back every 3 steps.
+  const r = await run(out, {
+    settings: settings({ epochs: 5 }),
+    readEvery: 3,
+    afterStep: () => counts.push(tf.memory().numTensors),
+  });
+  assert.equal(r.status, "finished");
+  assert.equal(counts.length, 20);
+  assert.equal(Math.max(...counts), Math.min(...counts), `tensor counts ${counts}`);
+  assert.equal(tf.memory().numTensors, before);
+
+  const csv = await Deno.readTextFile(`${out}/metrics.csv`);
+  const lines = csv.trimEnd().split("\n");
+  assert.equal(lines[0], "epoch,train_loss,train_acc,test_acc,examples_per_sec,epoch_seconds,lr");
+  const rows = parse(csv, { columns: true }) as Record<string, string>[];
+  assert.equal(rows.length, 5);
+  rows.forEach((row, i) => {
+    assert.deepEqual(Object.keys(row), [...METRICS_COLUMNS]);
+    assert.equal(Number(row.epoch), i + 1);
+    for (const c of METRICS_COLUMNS) assert.ok(Number.isFinite(Number(row[c])), `${c}=${row[c]}`);
+    assert.ok(Number(row.train_acc) >= 0 && Number(row.train_acc) <= 1);
+    assert.ok(Number(row.test_acc) >= 0 && Number(row.test_acc) <= 1);
+    assert.equal(Number(row.lr), 0.05);
+  });
+  const h = await readHistory(out);
+  assert.equal(h.epochs.length, 5);
+  assert.equal(h.finished, true);
+  assert.equal(h.backends[0].name, "cpu");
+  assert.deepEqual(h.config.stages, [1, 1, 1, 1]);
+  assert.ok(h.versions["tfjs-core"]);
+  const svg = await Deno.readTextFile(`${out}/curves.svg`);
+  assert.match(svg, /^<svg[^>]*>/);
+  assert.match(svg, /train loss/);
+  assert.match(svg, /test acc/);
+
+  // The checkpoint reproduces the last test accuracy.
+  const { net, checkpoint } = await loadCheckpoint(out);
+  assert.equal(checkpoint.epoch, 5);
+  const ev = await evaluate(net, data.test, { size: SIZE, batchSize: 4, limit: 8 });
+  assert.equal(ev.accuracy, h.epochs[4].test_acc);
+  assert.equal(ev.n, 8);
+  net.dispose();
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("an interrupted run resumed ends with the same weights as an uninterrupted one", async () => {
+  const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+  await run(a);
+  // Interrupt in the middle of epoch 1 (after its second step).
+  const ctl = new AbortController();
+  const first = await run(b, {
+    signal: ctl.signal,
+    afterStep: (_n, epoch, step) => {
+      if (epoch === 0 && step === 1) ctl.abort();
+    },
+  });
+  assert.equal(first.status, "interrupted");
+  assert.equal(first.checkpoint.epoch, 0);
+  assert.equal(first.checkpoint.batch, 2);
+  const second = await train({ data, out: b, resume: true, settings: settings(), backend });
+  assert.equal(second.status, "finished");
+  assert.deepEqual(
+    await Deno.readFile(`${b}/weights.bin`),
+    await Deno.readFile(`${a}/weights.bin`),
+  );
+  const ha = await readHistory(a), hb = await readHistory(b);
+  assert.equal(hb.epochs.length, 2);
+  for (const k of ["train_acc", "test_acc"] as const) {
+    assert.deepEqual(hb.epochs.map((r) => r[k]), ha.epochs.map((r) => r[k]));
+  }
+  hb.epochs.forEach((r, i) => assert.ok(Math.abs(r.train_loss - ha.epochs[i].train_loss) < 1e-5));
+  const ca = await loadCheckpoint(a), cb = await loadCheckpoint(b);
+  assert.equal(cb.net.numBatchesTracked, ca.net.numBatchesTracked);
+  ca.net.dispose();
+  cb.net.dispose();
+  await Deno.remove(a, { recursive: true });
+  await Deno.remove(b, { recursive: true });
+});
+
+Deno.test("a NaN loss stops the run with one line and keeps the last good checkpoint", async () => {
+  const out = await Deno.makeTempDir();
+  const before = tf.memory().numTensors;
+  await assert.rejects(
+    run(out, {
+      readEvery: 1,
+      afterStep: (net, epoch, step) => {
+        if (epoch === 1 && step === 0) {
+          const w = net.params.get("fc.weight")!;
+          tf.tidy(() => w.assign(tf.fill(w.shape, NaN)));
+        }
+      },
+    }),
+    (e: unknown) => {
+      assert.ok(e instanceof DivergedError, String(e));
+      assert.ok(!e.message.includes("\n"));
+      assert.match(
+        e.message,
+        /loss became NaN in epoch 2 .*checkpoint \(epoch 1\).*--resume \S+ --lr 0\.005$/,
+      );
+      return true;
+    },
+  );
+  assert.equal(tf.memory().numTensors, before);
+  const { net, checkpoint } = await loadCheckpoint(out);
+  assert.equal(checkpoint.epoch, 1);
+  const fc = await net.params.get("fc.weight")!.data();
+  assert.ok(fc.every(Number.isFinite));
+  assert.equal((await readHistory(out)).epochs.length, 1);
+  net.dispose();
+  // The suggested recovery: resume with a lower learning rate, recorded per epoch.
+  const again = await train({
+    data,
+    out,
+    resume: true,
+    settings: settings({ lr: 0.005 }),
+    backend,
+  });
+  assert.equal(again.status, "finished");
+  assert.deepEqual(again.history.epochs.map((r) => r.lr), [0.05, 0.005]);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("training into a directory that already holds a run is refused", async () => {
+  const out = await Deno.makeTempDir();
+  await run(out, { settings: settings({ epochs: 1, limit: 4 }) });
+  await assert.rejects(run(out), /already holds a run: resume it with --resume/);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("the next batch is made before each read-back (upload overlaps the step), and never leaks", async () => {
+  const out = await Deno.makeTempDir();
+  const before = tf.memory().numTensors;
+  const atStep: number[] = [], atRead: number[] = [];
+  // 2 epochs of 4 steps, a read-back after every step.
+  const r = await run(out, {
+    readEvery: 1,
+    afterStep: () => atStep.push(tf.memory().numTensors),
+    progress: {
+      start() {},
+      update: () => atRead.push(tf.memory().numTensors),
+      stop() {},
+    },
+  });
+  assert.equal(r.status, "finished");
+  // Each epoch: 4 per-step read-backs, then the end-of-epoch one (same count as the 4th).
+  assert.equal(atStep.length, 8);
+  assert.equal(atRead.length, 10);
+  const reads = [...atRead.slice(0, 4), ...atRead.slice(5, 9)];
+  // Steps 1-3 of an epoch: the next batch's x and y exist at the read; after step 4 none does.
+  reads.forEach((n, i) => assert.equal(n, atStep[i] + (i % 4 === 3 ? 0 : 2), `read ${i}`));
+  assert.equal(tf.memory().numTensors, before);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("an interrupted run disposes the batch it had made ahead", async () => {
+  const out = await Deno.makeTempDir();
+  const before = tf.memory().numTensors;
+  const ctl = new AbortController();
+  const r = await run(out, {
+    signal: ctl.signal,
+    afterStep: (_n, epoch, step) => {
+      if (epoch === 0 && step === 0) ctl.abort();
+    },
+  });
+  assert.equal(r.status, "interrupted");
+  assert.equal(r.checkpoint.batch, 1);
+  assert.equal(tf.memory().numTensors, before);
+  await Deno.remove(out, { recursive: true });
+});
