@@ -1,6 +1,7 @@
 /**
- * The library surface of the d2l ResNet tool: the model, its shape table, the data pipeline, the
- * backends, training, evaluation and weight interchange with d2l's PyTorch code.
+ * The library of the d2l ResNet tool: the model, the data pipeline, training runs, weight
+ * interchange with d2l's PyTorch code, and the backends. It never prints or parses flags; the
+ * command line (`main.ts`, `cli/`) is a thin shell over it. ARCHITECTURE.md maps the folders.
  *
  * @example
  * ```ts
@@ -10,20 +11,29 @@
  * const net = new ResNet({ depth: 18 });
  * const logits = tf.tidy(() => net.apply(tf.zeros([1, 96, 96, 1]), { training: false }));
  * console.log(logits.shape, shapeTable({ depth: 18 }, { size: 96 }).params); // [1, 10] 11178378
+ * net.dispose();
  * ```
  * @module
  */
 
-// Model (lib/model.ts): d2l's Residual, resnet_block and the five-stage ResNet.
+// Errors (lib/errors.ts): one-line messages; the caller decides how to show them.
+export { ConfigError, errorText, InputError, UserError } from "./lib/errors.ts";
+
+// Model (lib/model/): d2l's layers, Residual, resnet_block and the five-stage ResNet.
+export { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "./lib/model/fused.ts";
+export type { BatchNormTrainResult } from "./lib/model/fused.ts";
+export { BatchNorm2d, BN_EPS, BN_MOMENTUM, Conv2d, Linear } from "./lib/model/layers.ts";
+export type {
+  BatchNorm2dOptions,
+  Conv2dOptions,
+  LayerOptions,
+  LinearOptions,
+  ParamStore,
+} from "./lib/model/layers.ts";
 export {
-  BatchNorm2d,
-  BN_EPS,
-  BN_MOMENTUM,
-  ConfigError,
-  Conv2d,
   DEPTHS,
   fromTorchKey,
-  Linear,
+  MODEL_DEFAULTS,
   outputSizes,
   Residual,
   ResNet,
@@ -33,19 +43,17 @@ export {
 } from "./lib/model/resnet.ts";
 export type {
   ApplyOptions,
-  ParamStore,
   ResidualOptions,
   ResNetConfig,
   ResNetOptions,
   Stages,
 } from "./lib/model/resnet.ts";
-// Shape table (lib/shapes.ts).
 export { formatShapeTable, shapeTable } from "./lib/model/shapes.ts";
 export type { ShapeRow, ShapeTable } from "./lib/model/shapes.ts";
-// Backends (lib/backend.ts).
-export { BACKENDS, initBackend } from "./lib/backends/choose.ts";
-export type { BackendInfo, BackendName } from "./lib/backends/choose.ts";
-// Data (lib/idx.ts, lib/download.ts, lib/fashion_mnist.ts, lib/batches.ts): Fashion-MNIST.
+export { evalStep, trainStep } from "./lib/model/step.ts";
+export type { StepResult } from "./lib/model/step.ts";
+
+// Data (lib/data/): IDX files, downloads, Fashion-MNIST, batches, the seeded RNG.
 export {
   checkPair,
   decodeIdxImages,
@@ -58,13 +66,9 @@ export {
 } from "./lib/data/idx.ts";
 export type { IdxImageExpect, IdxImages, IdxLabels } from "./lib/data/idx.ts";
 export { download, DownloadError, removeStaleTemps } from "./lib/data/download.ts";
-// Atomic writes (lib/atomic.ts): temp file + rename, used for every file the tool saves.
-export { errorText, tempPathFor, writeFileAtomic, writeFilesAtomic } from "./lib/io/atomic.ts";
-export type { DownloadOptions, DownloadResult } from "./lib/data/download.ts";
+export type { DownloadOptions, DownloadProgress, DownloadResult } from "./lib/data/download.ts";
 export {
   CLASS_NAMES,
-  cliLoadOptions,
-  dataOptions,
   dataReport,
   defaultDataDir,
   FASHION_MNIST,
@@ -72,7 +76,6 @@ export {
   loadFashionMnist,
 } from "./lib/data/fashion_mnist.ts";
 export type {
-  DataCliOptions,
   DataReport,
   FileReport,
   IdxDatasetSpec,
@@ -83,30 +86,23 @@ export type {
 } from "./lib/data/fashion_mnist.ts";
 export { batchCount, batches, epochOrder } from "./lib/data/batches.ts";
 export type { Batch, BatchOptions } from "./lib/data/batches.ts";
-// Training runs (lib/train.ts, lib/checkpoint.ts, lib/layers_model.ts, lib/metrics.ts,
-// lib/evaluate.ts, lib/plot.ts, lib/run_dir.ts, lib/progress.ts, lib/train_cli.ts).
-export { D2L_DEFAULTS, DivergedError, train } from "./lib/run/train.ts";
+export { mulberry32 } from "./lib/data/rng.ts";
+
+// Training runs (lib/run/): train, evaluate, checkpoints, metrics, curves, run directories.
+export { DivergedError, train } from "./lib/run/train.ts";
 export type { TrainData, TrainOptions, TrainResult } from "./lib/run/train.ts";
+export { D2L_DEFAULTS } from "./lib/run/recipe.ts";
 export { loadCheckpoint, readCheckpoint, saveCheckpoint } from "./lib/run/checkpoint.ts";
 export type { Checkpoint, CheckpointPosition, PartialEpoch } from "./lib/run/checkpoint.ts";
 export {
-  encodeLayersModel,
-  layersModelHandler,
-  loadLayersWeights,
-  paramNameOf,
-  readLayersArtifacts,
-  saveLayersModel,
-  toLayersModel,
-} from "./lib/io/layers_model.ts";
-export type { LayersFiles } from "./lib/io/layers_model.ts";
-export {
+  backendRecord,
   formatEpoch,
   METRICS_COLUMNS,
   metricsCsv,
   readHistory,
   writeHistory,
 } from "./lib/run/metrics.ts";
-export type { EpochRecord, History, TrainSettings } from "./lib/run/metrics.ts";
+export type { BackendRecord, EpochRecord, History, TrainSettings } from "./lib/run/metrics.ts";
 export { confusionCsv, evaluate, formatEvaluation } from "./lib/run/evaluate.ts";
 export type { ClassAccuracy, EvaluateOptions, Evaluation } from "./lib/run/evaluate.ts";
 export { curvesSpec, curvesSvg, writeCurves } from "./lib/run/plot.ts";
@@ -118,24 +114,11 @@ export {
   RUN_FILES,
   runPath,
 } from "./lib/run/run_dir.ts";
-export { EpochProgress, SILENT_PROGRESS } from "./lib/run/progress.ts";
+export { SILENT_PROGRESS } from "./lib/run/progress.ts";
 export type { ProgressSink, ProgressStats } from "./lib/run/progress.ts";
-export {
-  backendWhat,
-  EXIT_INTERRUPTED,
-  EXPORT_FORMATS,
-  Interrupted,
-  runEval,
-  runExport,
-  runTrain,
-} from "./cli/train.ts";
-export type {
-  EvalCliOptions,
-  ExportCliOptions,
-  NetSourceOptions,
-  TrainCliOptions,
-} from "./cli/train.ts";
-// Weights interchange with d2l's PyTorch code (lib/safetensors.ts, lib/torch_weights.ts).
+
+// Files (lib/io/): atomic writes, safetensors, d2l's state_dict, the tfjs layers format.
+export { tempPathFor, writeFileAtomic, writeFilesAtomic } from "./lib/io/atomic.ts";
 export {
   decodeSafetensors,
   DTYPE_SIZES,
@@ -163,14 +146,29 @@ export {
   torchStateDict,
 } from "./lib/io/torch_weights.ts";
 export type { TorchEntry, TorchWeightsSummary } from "./lib/io/torch_weights.ts";
-export { NATIVE_BACKEND, NativeBackend, registerNativeBackend } from "./lib/backends/native/backend.ts";
-export type { NativeRegistration } from "./lib/backends/native/backend.ts";
-// WebGPU adapter handling, machine info and pipeline warm-up (lib/webgpu.ts, lib/info.ts,
-// lib/warmup.ts); initBackend/BACKENDS above also export loadNative.
-export { loadNative } from "./lib/backends/choose.ts";
-export type { InitOptions, NativeStatus } from "./lib/backends/choose.ts";
+export {
+  encodeLayersModel,
+  layersModelHandler,
+  loadLayersWeights,
+  paramNameOf,
+  readLayersArtifacts,
+  saveLayersModel,
+  toLayersModel,
+} from "./lib/io/layers_model.ts";
+export type { LayersFiles } from "./lib/io/layers_model.ts";
+
+// Backends (lib/backends/): the choice, WebGPU, its warm-up, machine info, native kernels.
+export {
+  backendLabel,
+  BACKENDS,
+  backendSummary,
+  initBackend,
+  loadNative,
+} from "./lib/backends/choose.ts";
+export type { BackendInfo, BackendName } from "./lib/backends/choose.ts";
 export {
   currentDevice,
+  DEFAULT_SUBMIT_BATCH,
   deviceLostInfo,
   formatAdapter,
   isSoftwareAdapter,
@@ -180,19 +178,18 @@ export {
   registerWebGPU,
   releaseWebGPU,
   SOFTWARE_ADAPTER_NOTE,
-} from "./lib/backends/webgpu.ts";
-export type { AdapterDetails, AdapterLimits, AdapterProbe } from "./lib/backends/webgpu.ts";
-export { collectInfo, formatInfo } from "./lib/backends/info.ts";
-export type { BackendAvailability, MachineInfo } from "./lib/backends/info.ts";
-export { warmup } from "./lib/backends/warmup.ts";
-export type { WarmupOptions, WarmupReport } from "./lib/backends/warmup.ts";
-// Ops a backend may fuse (lib/fused.ts): training-mode BatchNorm(+ReLU) and the SGD update.
-export { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "./lib/model/fused.ts";
-export type { BatchNormTrainResult } from "./lib/model/fused.ts";
-// WebGPU's deferred-submit batch size (lib/webgpu.ts; issue 8).
-export {
-  DEFAULT_SUBMIT_BATCH,
   SUBMIT_BATCH_ENV,
   SUBMIT_BATCH_FLAG,
   submitBatchSize,
 } from "./lib/backends/webgpu.ts";
+export type { AdapterDetails, AdapterLimits, AdapterProbe } from "./lib/backends/webgpu.ts";
+export { warmup } from "./lib/backends/warmup.ts";
+export type { WarmupOptions, WarmupReport } from "./lib/backends/warmup.ts";
+export { collectInfo, formatInfo } from "./lib/backends/info.ts";
+export type { BackendAvailability, MachineInfo } from "./lib/backends/info.ts";
+export {
+  NATIVE_BACKEND,
+  NativeBackend,
+  registerNativeBackend,
+} from "./lib/backends/native/backend.ts";
+export type { NativeRegistration } from "./lib/backends/native/backend.ts";

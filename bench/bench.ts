@@ -24,12 +24,13 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { mulberry32, ResNet } from "../lib/model/resnet.ts";
+import { ResNet } from "../lib/model/resnet.ts";
+import { mulberry32 } from "../lib/data/rng.ts";
 import { type Batch, batches } from "../lib/data/batches.ts";
 import type { Split } from "../lib/data/fashion_mnist.ts";
 import { trainStep } from "../lib/model/step.ts";
 import { SGD } from "../lib/model/fused.ts";
-import { type BackendName, initBackend } from "../lib/backends/choose.ts";
+import { type BackendName, backendSummary, initBackend } from "../lib/backends/choose.ts";
 import { SUBMIT_BATCH_FLAG } from "../lib/backends/webgpu.ts";
 import { freshShaderCache, timeFirstStep } from "./first_step.ts";
 
@@ -144,7 +145,7 @@ function peakRssMb(): number {
 async function runWorker(a: WorkerArgs): Promise<void> {
   let summary: string;
   try {
-    summary = (await initBackend(a.impl as BackendName, { announce: false })).summary;
+    summary = backendSummary(await initBackend(a.impl as BackendName));
   } catch (e) {
     emit({ event: "error", message: `unavailable: ${(e as Error).message.split("\n")[0]}` });
     return;

@@ -145,7 +145,7 @@ function int(name: string, v: string | undefined): number {
 /** One mode in this process: returns the row. */
 async function runOne(a: ReturnType<typeof parse>["values"], mode: Mode): Promise<Row> {
   const t0 = performance.now();
-  await initBackend("webgpu", { announce: false });
+  await initBackend("webgpu");
   const stages = a.stages?.split(",").map(Number);
   const net = new ResNet(
     stages ? { stages, width: int("width", a.width) } : {

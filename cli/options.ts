@@ -1,82 +1,223 @@
 /**
- * Shared command-line plumbing: option parsers that reject bad values with one clear line, and
- * the error classes whose messages the CLI prints without a stack trace.
+ * Every command-line flag, declared once: its spelling, help text and parser. A subcommand lists
+ * the flags it takes with a note on each (its default, said in one style: `(default 18)`), and
+ * the type of its parsed options is derived from that list ({@linkcode OptionsOf}). Values are
+ * checked by one number parser, so `--lr 1e-2` and `--epochs 1e2` follow the same rules everywhere.
  *
  * @example
  * ```ts
- * import { parsePositiveInt } from "./options.ts";
- * parsePositiveInt("256"); // 256
+ * import { Command } from "commander";
+ * import { addFlags, parseNumber } from "./options.ts";
+ * parseNumber("256", "integer", 1); // 256
+ * const cmd = addFlags(new Command("shapes"), { depth: "default 18", json: "" });
+ * console.log(cmd.options.map((o) => o.long)); // ["--depth", "--json"]
  * ```
  * @module
  */
-import { InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { DEPTHS } from "../lib/model/resnet.ts";
+import { type BackendName, BACKENDS } from "../lib/backends/choose.ts";
 
 /** A bad command-line value or combination; the CLI prints the message and exits 2. */
 export class UsageError extends Error {
+  /** Always `"UsageError"`. */
   override name = "UsageError";
 }
 
-/** A failure the user can fix outside the command line (missing data, no adapter); exit 1. */
-export class UserError extends Error {
-  override name = "UserError";
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-  }
-}
-
-/** Parses a positive integer option value. */
-export function parsePositiveInt(v: string): number {
+/**
+ * The one number parser behind every numeric flag: a decimal number (integers: digits only),
+ * finite, and at least `min` (or above it when `exclusive`). Throws commander's
+ * `InvalidArgumentError`, which the CLI prints as one line naming the flag.
+ *
+ * @example
+ * ```ts
+ * import { parseNumber } from "./options.ts";
+ * parseNumber("0.05", "number", 0, true); // 0.05
+ * parseNumber("7", "integer", 0); // 7
+ * ```
+ */
+export function parseNumber(v: string, kind: "integer" | "number", min: number, exclusive = false) {
   const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n <= 0) {
-    throw new InvalidArgumentError("give a positive integer.");
-  }
-  return n;
+  const form = kind === "integer" ? /^\s*\d+\s*$/ : /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i;
+  const ok = form.test(v) && Number.isFinite(n) && (exclusive ? n > min : n >= min) &&
+    (kind === "number" || Number.isSafeInteger(n));
+  if (ok) return n;
+  const what = kind === "integer"
+    ? (min >= 1 || (min === 0 && exclusive) ? "a positive integer" : "a non-negative integer")
+    : (exclusive && min === 0 ? "a positive number such as 0.05" : `a number of at least ${min}`);
+  throw new InvalidArgumentError(`give ${what}.`);
 }
 
-/** Parses a non-negative integer option value (e.g. a seed). */
-export function parseNonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n)) {
-    throw new InvalidArgumentError("give a non-negative integer.");
-  }
-  return n;
-}
+const positiveInt = (v: string) => parseNumber(v, "integer", 1);
+const nonNegativeInt = (v: string) => parseNumber(v, "integer", 0);
+const positiveFloat = (v: string) => parseNumber(v, "number", 0, true);
 
-/** Parses a positive finite number (e.g. a learning rate). */
-export function parsePositiveFloat(v: string): number {
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || n <= 0) {
-    throw new InvalidArgumentError("give a positive number such as 0.05.");
-  }
-  return n;
-}
-
-/** Parses a comma-separated list of four positive integers, e.g. `2,2,2,2`. */
-export function parseStages(v: string): number[] {
+/** Parses `a,b,c,d`: four positive integers, residual blocks per stage. */
+function parseStages(v: string): number[] {
   const parts = v.split(",").map((s) => s.trim());
-  const nums = parts.map(Number);
-  if (parts.length !== 4 || !parts.every((s) => /^\d+$/.test(s)) || nums.some((n) => n <= 0)) {
+  if (parts.length !== 4 || !parts.every((s) => /^\d+$/.test(s) && Number(s) > 0)) {
     throw new InvalidArgumentError(
       "give four positive integers separated by commas, e.g. 2,2,2,2.",
     );
   }
-  return nums;
+  return parts.map(Number);
 }
 
-/** Parses a depth; the allowed values come from the model's depth table. */
-export function parseDepth(allowed: readonly number[]): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!allowed.includes(n)) {
-      throw new InvalidArgumentError(
-        `allowed are ${allowed.join(", ")} (or any four stage depths with --stages a,b,c,d).`,
-      );
-    }
-    return n;
-  };
+/** Parses a depth from the model's depth table. */
+function parseDepth(v: string): number {
+  const allowed = Object.keys(DEPTHS).map(Number);
+  if (!allowed.includes(Number(v))) {
+    throw new InvalidArgumentError(
+      `allowed are ${allowed.join(", ")} (or any four stage depths with --stages a,b,c,d).`,
+    );
+  }
+  return Number(v);
 }
 
-/** Collects a repeatable option into an array. */
-export function collect(v: string, prev: string[] = []): string[] {
-  return [...prev, v];
+/** Parses an http(s) base URL. */
+function parseMirror(v: string): string {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new InvalidArgumentError("give an http:// or https:// base URL, e.g. http://host/data/.");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new InvalidArgumentError(`${url.protocol} is not supported: give an http(s) URL.`);
+  }
+  return url.href;
+}
+
+/** A flag: how it is spelt, what it means, how its value is parsed (none: a boolean switch). */
+interface Flag<T> {
+  flags: string;
+  help: string;
+  parse?: (v: string) => T;
+  choices?: readonly string[];
+  /** Repeatable: every value is collected into an array. */
+  repeat?: boolean;
+}
+const flag = <T = string>(f: Flag<T>): Flag<T> => f;
+const text = (flags: string, help: string) => flag<string>({ flags, help });
+const on = (flags: string, help: string) => flag<boolean>({ flags, help });
+
+/** Every flag of the CLI, keyed by commander's camelCase name. */
+export const FLAGS = {
+  depth: flag({
+    flags: "--depth <n>",
+    help: `ResNet depth: ${Object.keys(DEPTHS).join(" or ")}`,
+    parse: parseDepth,
+  }),
+  stages: flag({
+    flags: "--stages <a,b,c,d>",
+    help: "residual blocks per stage b2..b5 (overrides --depth)",
+    parse: parseStages,
+  }),
+  width: flag({
+    flags: "--width <n>",
+    help: "channels of b1/b2; later stages double it",
+    parse: positiveInt,
+  }),
+  size: flag({ flags: "--size <px>", help: "input height and width", parse: positiveInt }),
+  batch: flag({ flags: "--batch <n>", help: "batch size of the probe input", parse: positiveInt }),
+  epochs: flag({ flags: "--epochs <n>", help: "epochs", parse: positiveInt }),
+  batchSize: flag({ flags: "--batch-size <n>", help: "images per step", parse: positiveInt }),
+  lr: flag({ flags: "--lr <x>", help: "SGD learning rate", parse: positiveFloat }),
+  limit: flag({ flags: "--limit <n>", help: "use the first N images", parse: positiveInt }),
+  testLimit: flag({
+    flags: "--test-limit <n>",
+    help: "test on the first N test images",
+    parse: positiveInt,
+  }),
+  seed: flag({
+    flags: "--seed <n>",
+    help: "seed of the initialisation and shuffling",
+    parse: nonNegativeInt,
+  }),
+  backend: flag<BackendName>({
+    flags: "--backend <name>",
+    help: "tfjs backend",
+    choices: BACKENDS,
+  }),
+  out: text("--out <path>", "output path"),
+  resume: text("--resume <dir>", "continue the run in DIR from its last checkpoint"),
+  initFrom: text("--init-from <file>", "start from d2l weights (.safetensors of the state_dict)"),
+  run: text("--run <dir>", "run directory written by train"),
+  weights: text("--weights <file>", "d2l weights (.safetensors of the state_dict)"),
+  confusion: text("--confusion <file.csv>", "write the confusion matrix as CSV"),
+  format: flag<"csv" | "json" | "safetensors" | "layers">({
+    flags: "--format <f>",
+    help: "csv|json (metrics), safetensors|layers (weights)",
+    choices: ["csv", "json", "safetensors", "layers"],
+  }),
+  plot: text("--plot <file.svg>", "also draw the loss and accuracy curves"),
+  json: on("--json", "print JSON on stdout"),
+  dataDir: text("--data-dir <dir>", "cache directory of Fashion-MNIST"),
+  sourceDir: flag<string[]>({
+    flags: "--source-dir <dir>",
+    help: "also look for the files in this directory (repeatable)",
+    repeat: true,
+  }),
+  mirror: flag<string[]>({
+    flags: "--mirror <url>",
+    help: "download from this base URL instead of the official mirrors (repeatable)",
+    parse: (v) => [parseMirror(v)],
+    repeat: true,
+  }),
+  timeout: flag({
+    flags: "--timeout <s>",
+    help: "abort a download attempt after this many seconds without data",
+    parse: positiveFloat,
+  }),
+  retries: flag({
+    flags: "--retries <n>",
+    help: "retries per mirror, with exponential backoff",
+    parse: nonNegativeInt,
+  }),
+};
+
+/** The name of a flag in {@linkcode FLAGS}. */
+export type FlagName = keyof typeof FLAGS;
+/** Which flags a subcommand takes, each with a note for its help (`""` for none). */
+export type FlagUses = Partial<Record<FlagName, string>>;
+/** The parsed options of a subcommand that takes the flags `U`. */
+export type OptionsOf<U extends FlagUses> = {
+  [K in keyof U & FlagName]?: typeof FLAGS[K] extends Flag<infer T> ? T : never;
+};
+
+/** The data flags every subcommand that loads Fashion-MNIST takes. */
+export const DATA_FLAGS = {
+  dataDir: "default: $FASHION_MNIST_DIR or data/fashion-mnist",
+  sourceDir: "",
+  mirror: "",
+  timeout: "default 30",
+  retries: "default 2",
+} as const satisfies FlagUses;
+
+/**
+ * Adds the flags of `uses` to `cmd`, each with its note in parentheses after the help text.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * import { addFlags } from "./options.ts";
+ * addFlags(new Command("eval"), { run: "", limit: "" }).helpInformation().includes("--run <dir>"); // true
+ * ```
+ */
+export function addFlags(cmd: Command, uses: FlagUses): Command {
+  for (const [name, note] of Object.entries(uses) as [FlagName, string][]) {
+    const f: Flag<unknown> = FLAGS[name];
+    const help = note ? `${f.help} (${note})` : f.help;
+    const opt = new Option(f.flags, help);
+    if (f.choices) opt.choices(f.choices);
+    const parse = f.parse;
+    if (f.repeat) {
+      opt.argParser((v: string, prev?: unknown[]) => [
+        ...(prev ?? []),
+        ...(parse ? parse(v) as unknown[] : [v]),
+      ]);
+    } else if (parse) opt.argParser(parse);
+    cmd.addOption(opt);
+  }
+  return cmd;
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Split } from "../lib/data/fashion_mnist.ts";
-import { mulberry32 } from "../lib/model/resnet.ts";
+import { mulberry32 } from "../lib/data/rng.ts";
 
 /** `count` images of `size`x`size` (size >= 16) with labels 0..9, deterministic in `seed`. */
 export function syntheticSplit(count: number, size = 16, seed = 1): Split {

@@ -1,20 +1,22 @@
 /**
- * Chooses and initialises the tfjs backend every computing subcommand runs on, and says which in
- * one line on stderr: WebGPU (Deno's native WebGPU), native (BLAS-backed kernels) or cpu (tfjs'
- * pure-JS kernels). `auto` takes WebGPU on a hardware adapter, else native when its library
- * loads, else WebGPU on a software adapter, else cpu.
+ * Chooses and initialises the tfjs backend every computing subcommand runs on: WebGPU (Deno's
+ * native WebGPU), native (kernels on native CPU libraries) or cpu (tfjs' pure-JS kernels). `auto`
+ * takes WebGPU on a hardware adapter, else native when its library loads, else WebGPU on a software
+ * adapter, else cpu. The choice comes back as a structured {@linkcode BackendInfo};
+ * {@linkcode backendSummary} is the one place that turns it into a line for people.
  *
  * @example
  * ```ts
- * import { initBackend } from "./choose.ts";
- * const info = await initBackend("cpu", { announce: false });
- * console.log(info.summary); // "backend: cpu (tfjs pure-JS kernels); requested"
+ * import { backendSummary, initBackend } from "./choose.ts";
+ * const info = await initBackend("cpu");
+ * console.log(backendSummary(info)); // "backend: cpu (tfjs pure-JS kernels); requested"
  * ```
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { UserError } from "../../cli/options.ts";
+import { errorText, InputError, UserError } from "../errors.ts";
+import type { NativeRegistration } from "./native/backend.ts";
 import {
   type AdapterDetails,
   formatAdapter,
@@ -32,106 +34,125 @@ export type BackendName = typeof BACKENDS[number];
 /** What runs, for the user and for run records. */
 export interface BackendInfo {
   /** The tfjs backend name that is active: "webgpu", "native" or "cpu". */
-  name: string;
-  /** One line: the backend, its adapter or library, and why it was chosen. */
-  summary: string;
+  name: "webgpu" | "native" | "cpu";
+  /** What it runs on: the adapter (webgpu), the kernel libraries (native), the kernels (cpu). */
+  detail: string;
   /** Why it was chosen ("requested", or why `auto` chose it). */
   reason: string;
   /** The WebGPU adapter when the backend is WebGPU, else null. */
   adapter: AdapterDetails | null;
-  /** The BLAS library when the backend is native, else null. */
+  /** The native kernel library when the backend is native, else null. */
   library: string | null;
 }
 
-/** Options of {@linkcode initBackend}. */
-export interface InitOptions {
-  /** Print the one-line summary on stderr (default true). */
-  announce?: boolean;
+/**
+ * The backend and what it runs on, e.g. `native (BLAS: libopenblas.so.0)` or
+ * `webgpu on llvmpipe (...) [vendor 65541]`: the words d2l's summary line ends with.
+ *
+ * @example
+ * ```ts
+ * import { backendLabel } from "./choose.ts";
+ * backendLabel({ name: "cpu", detail: "tfjs pure-JS kernels", reason: "requested", adapter: null, library: null });
+ * // "cpu (tfjs pure-JS kernels)"
+ * ```
+ */
+export function backendLabel(info: BackendInfo): string {
+  return info.name === "webgpu" ? `webgpu on ${info.detail}` : `${info.name} (${info.detail})`;
 }
-
-/** What the native backend module reports (lib/native/backend.ts). */
-export interface NativeStatus {
-  /** Whether the `native` backend is registered and usable. */
-  ok: boolean;
-  /** The BLAS library that was opened, when `ok`. */
-  library?: string;
-  /** Why the backend is unavailable, in one line, when not `ok`. */
-  reason?: string;
-}
-
-let nativeStatus: Promise<NativeStatus> | null = null;
 
 /**
- * Loads and registers the native BLAS backend once; never throws. The module is imported lazily
- * so that the cpu and WebGPU paths do not depend on it.
+ * The one line that says what runs and why: `backend: <label>; <reason>`.
+ *
+ * @example
+ * ```ts
+ * import { backendSummary } from "./choose.ts";
+ * backendSummary({ name: "cpu", detail: "tfjs pure-JS kernels", reason: "requested", adapter: null, library: null });
+ * // "backend: cpu (tfjs pure-JS kernels); requested"
+ * ```
  */
-export function loadNative(): Promise<NativeStatus> {
+export function backendSummary(info: BackendInfo): string {
+  return `backend: ${backendLabel(info)}; ${info.reason}`;
+}
+
+let nativeStatus: Promise<NativeRegistration> | null = null;
+
+/**
+ * Loads and registers the native backend once; never throws. The module is imported lazily so
+ * that the cpu and WebGPU paths do not depend on it.
+ *
+ * @example
+ * ```ts
+ * import { loadNative } from "./choose.ts";
+ * const st = await loadNative();
+ * console.log(st.ok ? st.library : st.reason);
+ * ```
+ */
+export function loadNative(): Promise<NativeRegistration> {
   nativeStatus ??= (async () => {
     try {
       const mod = await import("./native/backend.ts");
       return await mod.registerNativeBackend();
     } catch (e) {
-      const m = e instanceof Error ? e.message.split("\n")[0] : String(e);
-      return { ok: false, reason: `the native backend did not load: ${m}` };
+      return { ok: false, reason: `the native backend did not load: ${errorText(e)}` };
     }
   })();
   return nativeStatus;
 }
 
 async function activate(name: string): Promise<void> {
-  let ok: boolean;
+  let ok: boolean, why = "";
   try {
     ok = await tf.setBackend(name);
   } catch (e) {
     ok = false;
-    console.error(e);
+    why = `: ${errorText(e)}`;
   }
-  if (!ok) throw new UserError(`the ${name} backend failed to start (see the line above)`);
+  if (!ok) throw new UserError(`the ${name} backend failed to start${why}`);
   await tf.ready();
 }
 
-const CPU_SUMMARY = "cpu (tfjs pure-JS kernels)";
+const CPU_DETAIL = "tfjs pure-JS kernels";
 
 /**
- * Initialises the requested backend and returns what runs. Throws a {@linkcode UserError} with
- * exit code 2 and the fix when an explicitly requested backend cannot run here.
+ * Initialises the requested backend and returns what runs. Throws an {@linkcode InputError} with
+ * the fix when an explicitly requested backend cannot run here.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "./choose.ts";
+ * (await initBackend("cpu")).name; // "cpu"
+ * ```
  */
-export async function initBackend(
-  requested: BackendName = "auto",
-  opts: InitOptions = {},
-): Promise<BackendInfo> {
+export async function initBackend(requested: BackendName = "auto"): Promise<BackendInfo> {
   tf.enableProdMode(); // no debug checks, no "running in Node.js" banner
   if (!(BACKENDS as readonly string[]).includes(requested)) {
-    throw new UserError(`unknown backend ${requested}: use one of ${BACKENDS.join(", ")}`, 2);
+    throw new InputError(`unknown backend ${requested}: use one of ${BACKENDS.join(", ")}`);
   }
-  let info: BackendInfo;
   if (requested === "cpu") {
     await activate("cpu");
-    info = make("cpu", CPU_SUMMARY, "requested");
-  } else if (requested === "webgpu") {
+    return make("cpu", CPU_DETAIL, "requested");
+  }
+  if (requested === "webgpu") {
     const probe = await probeAdapter();
     if (!probe.adapter) {
-      throw new UserError(`--backend webgpu: ${probe.reason}; ${NO_ADAPTER_FIX}`, 2);
+      throw new InputError(`--backend webgpu: ${probe.reason}; ${NO_ADAPTER_FIX}`);
     }
     registerWebGPU(probe);
     await activate("webgpu");
-    info = webgpuInfo(probe.adapter, "requested");
-  } else if (requested === "native") {
+    return webgpuInfo(probe.adapter, "requested");
+  }
+  if (requested === "native") {
     const st = await loadNative();
     if (!st.ok) {
-      throw new UserError(
+      throw new InputError(
         `--backend native: ${st.reason ?? "unavailable"}; install Debian's ` +
           "libopenblas0-pthread, or use --backend cpu",
-        2,
       );
     }
     await activate("native");
-    info = nativeInfo(st, "requested");
-  } else {
-    info = await chooseAuto();
+    return nativeInfo(st, "requested");
   }
-  if (opts.announce ?? true) console.error(info.summary);
-  return info;
+  return await chooseAuto();
 }
 
 async function chooseAuto(): Promise<BackendInfo> {
@@ -163,27 +184,27 @@ async function chooseAuto(): Promise<BackendInfo> {
   await activate("cpu");
   return make(
     "cpu",
-    CPU_SUMMARY,
+    CPU_DETAIL,
     `auto: no WebGPU adapter (${probe.reason}) and native unavailable (${st.reason ?? "?"})`,
   );
 }
 
 function make(
-  name: string,
-  what: string,
+  name: BackendInfo["name"],
+  detail: string,
   reason: string,
   adapter: AdapterDetails | null = null,
   library: string | null = null,
 ): BackendInfo {
-  return { name, summary: `backend: ${what}; ${reason}`, reason, adapter, library };
+  return { name, detail, reason, adapter, library };
 }
 
 function webgpuInfo(a: AdapterDetails, reason: string): BackendInfo {
-  const what = `webgpu on ${formatAdapter(a)}${a.software ? `, ${SOFTWARE_ADAPTER_NOTE}` : ""}`;
-  return make("webgpu", what, reason, a);
+  const detail = `${formatAdapter(a)}${a.software ? `, ${SOFTWARE_ADAPTER_NOTE}` : ""}`;
+  return make("webgpu", detail, reason, a);
 }
 
-function nativeInfo(st: NativeStatus, reason: string): BackendInfo {
+function nativeInfo(st: NativeRegistration, reason: string): BackendInfo {
   const lib = st.library ?? "BLAS";
-  return make("native", `native (BLAS: ${lib})`, reason, null, lib);
+  return make("native", `BLAS: ${lib}`, reason, null, lib);
 }

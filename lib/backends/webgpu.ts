@@ -24,7 +24,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
-import { UserError } from "../../cli/options.ts";
+import { errorText, InputError } from "../errors.ts";
 
 /**
  * tfjs-webgpu's flag: how many compute dispatches are encoded into one command buffer before it
@@ -45,7 +45,7 @@ export const SUBMIT_BATCH_ENV = "RESNET_WEBGPU_SUBMIT_BATCH";
 
 /**
  * The deferred-submit batch size to use: `RESNET_WEBGPU_SUBMIT_BATCH` when set, else
- * {@linkcode DEFAULT_SUBMIT_BATCH}. Throws a {@linkcode UserError} (exit 2) for a bad value.
+ * {@linkcode DEFAULT_SUBMIT_BATCH}. Throws an {@linkcode InputError} for a bad value.
  *
  * @example
  * ```ts
@@ -58,10 +58,9 @@ export function submitBatchSize(): number {
   if (v === undefined || v === "") return DEFAULT_SUBMIT_BATCH;
   const n = Number(v);
   if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n <= 0) {
-    throw new UserError(
+    throw new InputError(
       `${SUBMIT_BATCH_ENV}=${v}: give a positive integer (dispatches per submit), or unset it ` +
         `for the default ${DEFAULT_SUBMIT_BATCH}`,
-      2,
     );
   }
   return n;
@@ -197,7 +196,7 @@ export async function probeAdapter(): Promise<AdapterProbe> {
   try {
     gpu = await requestGpuAdapter();
   } catch (e) {
-    return { adapter: null, gpu: null, reason: `requesting an adapter failed: ${oneLine(e)}` };
+    return { adapter: null, gpu: null, reason: `requesting an adapter failed: ${errorText(e)}` };
   }
   if (!gpu) {
     const api = Deno.env.get("DENO_WEBGPU_BACKEND");
@@ -217,17 +216,18 @@ export function formatAdapter(a: AdapterDetails): string {
 
 let lost: GPUDeviceLostInfo | null = null;
 let device: GPUDevice | null = null;
-let onLost: (info: GPUDeviceLostInfo) => void = (info) => {
-  console.error(
-    `error: the GPU device was lost (${info.reason}: ${oneLine(info.message)}); ` +
-      "files written so far, such as the last checkpoint, are kept; restart the command to go on",
-  );
-  Deno.exit(1);
-};
+let onLost: (info: GPUDeviceLostInfo) => void = () => {};
 
 /**
- * Replaces what happens when the GPU device is lost (default: one line on stderr, exit 1; the
- * trainer writes checkpoints by rename, so the last one stays whole).
+ * Sets what happens when the GPU device is lost (by default nothing besides
+ * {@linkcode deviceLostInfo}; the CLI prints one line and exits 1, and the trainer writes
+ * checkpoints by rename, so the last one stays whole).
+ *
+ * @example
+ * ```ts
+ * import { onDeviceLost } from "./webgpu.ts";
+ * onDeviceLost((info) => console.error(`GPU lost: ${info.reason}`));
+ * ```
  */
 export function onDeviceLost(handler: (info: GPUDeviceLostInfo) => void): void {
   onLost = handler;
@@ -303,10 +303,4 @@ export async function releaseWebGPU(): Promise<void> {
     dev.destroy();
   }
   registerWebGPU();
-}
-
-/** An error's message on one line. */
-export function oneLine(e: unknown): string {
-  const m = e instanceof Error ? e.message : String(e);
-  return m.split("\n").map((s) => s.trim()).filter(Boolean).join(" ");
 }

@@ -16,7 +16,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { mulberry32 } from "../model/resnet.ts";
+import { mulberry32 } from "./rng.ts";
 import type { Split } from "./fashion_mnist.ts";
 
 /** One mini-batch; the consumer disposes `x` and `y`. */

@@ -3,8 +3,8 @@
  * to a temporary file in the destination's directory, an optional check runs on it, and only then
  * is it renamed into place (atomic on one file system, so concurrent runs cannot corrupt it).
  * Each attempt has an inactivity timeout; network errors, timeouts, HTTP 5xx/408/429 and short
- * bodies are retried with exponential backoff. Progress goes to stderr: a bar (bytes, rate, ETA)
- * on a terminal, an occasional plain line otherwise.
+ * bodies are retried with exponential backoff. Progress goes to the caller: a report per chunk
+ * (`onProgress`, for a bar) or an occasional plain line (`log`); nothing is printed here.
  *
  * @example
  * ```ts
@@ -18,9 +18,8 @@
  * @module
  */
 import { basename, join } from "node:path";
-import process from "node:process";
-import cliProgress from "cli-progress";
-import { errorText, tempPathFor } from "../io/atomic.ts";
+import { tempPathFor } from "../io/atomic.ts";
+import { errorText } from "../errors.ts";
 
 /** Options of {@linkcode download}. */
 export interface DownloadOptions<T = void> {
@@ -30,11 +29,11 @@ export interface DownloadOptions<T = void> {
   retries?: number;
   /** Wait before the first retry (ms), doubled for each next one. Default 1,000. */
   backoffMs?: number;
-  /** No progress output at all. */
+  /** No progress reports at all, whatever `onProgress` and `log` are. */
   quiet?: boolean;
-  /** Progress style: a bar on a terminal, plain lines otherwise (default "auto"). */
-  progress?: "auto" | "bar" | "lines";
-  /** Where plain progress lines go (default: stderr). */
+  /** Called on every chunk when the length is known (the CLI draws a bar with it). */
+  onProgress?: (p: DownloadProgress) => void;
+  /** Plain progress and retry lines (start, every 5 s, retries, done); default: none. */
   log?: (line: string) => void;
   /** Name shown in progress output (default: the destination's file name). */
   label?: string;
@@ -106,41 +105,41 @@ export async function removeStaleTemps(dir: string, maxAgeMs = 3_600_000): Promi
   return removed;
 }
 
+/** One report of a download in flight: `got` of `total` bytes (null when the server said none). */
+export interface DownloadProgress {
+  /** The name shown for the file. */
+  label: string;
+  /** Bytes received so far in this attempt. */
+  got: number;
+  /** The announced length, or null. */
+  total: number | null;
+  /** True on the last report of a successful attempt. */
+  done: boolean;
+}
+
 interface Progress {
   update(got: number): void;
   done(got: number): void;
 }
 
+const NO_PROGRESS: Progress = { update() {}, done() {} };
+
+/** Reports to `onProgress` on every chunk, or plain lines to `log` (start, every 5 s, done). */
 function progressReporter(label: string, total: number | null, opts: DownloadOptions<unknown>) {
-  const noop: Progress = { update() {}, done() {} };
-  if (opts.quiet) return noop;
-  const style = opts.progress ?? "auto";
-  const start = performance.now();
-  const rate = (got: number) => got / Math.max((performance.now() - start) / 1000, 1e-3);
-  const useBar = total !== null &&
-    (style === "bar" || (style === "auto" && Deno.stderr.isTerminal()));
-  if (useBar) {
-    const bar = new cliProgress.SingleBar({
-      format: `${label} [{bar}] {percentage}% | {got} of {all} | {rate} | ETA {eta_formatted}`,
-      hideCursor: false,
-      clearOnComplete: false,
-      stream: process.stderr,
-    }, cliProgress.Presets.shades_classic);
-    const payload = (got: number) => ({
-      got: fmtMB(got),
-      all: fmtMB(total),
-      rate: `${fmtMB(rate(got))}/s`,
-    });
-    bar.start(total, 0, payload(0));
+  if (opts.quiet) return NO_PROGRESS;
+  const onProgress = opts.onProgress;
+  if (onProgress && total !== null) {
+    const report = (got: number, done: boolean) => onProgress({ label, got, total, done });
+    report(0, false);
     return {
-      update: (got: number) => bar.update(got, payload(got)),
-      done: (got: number) => {
-        bar.update(got, payload(got));
-        bar.stop();
-      },
+      update: (got: number) => report(got, false),
+      done: (got: number) => report(got, true),
     };
   }
-  const log = opts.log ?? ((line: string) => console.error(line));
+  const log = opts.log;
+  if (!log) return NO_PROGRESS;
+  const start = performance.now();
+  const rate = (got: number) => got / Math.max((performance.now() - start) / 1000, 1e-3);
   let last = performance.now();
   const line = (got: number) => {
     const r = rate(got);
@@ -273,9 +272,7 @@ export async function download<T = void>(
       }
       const wait = backoffMs * 2 ** i;
       if (!opts.quiet) {
-        (opts.log ?? console.error)(
-          `${label}: ${err.message}; retrying in ${fmtSeconds(wait / 1000)}`,
-        );
+        opts.log?.(`${label}: ${err.message}; retrying in ${fmtSeconds(wait / 1000)}`);
       }
       await new Promise((r) => setTimeout(r, wait));
     }

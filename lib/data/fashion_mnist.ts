@@ -24,8 +24,7 @@ import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { InvalidArgumentError, Option } from "commander";
-import { collect, parseNonNegativeInt, parsePositiveFloat, UserError } from "../../cli/options.ts";
+import { errorText, UserError } from "../errors.ts";
 import { download, type DownloadOptions, removeStaleTemps } from "./download.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { checkPair, decodeIdxImages, decodeIdxLabels } from "./idx.ts";
@@ -153,9 +152,9 @@ export interface LoadOptions {
   retries?: number;
   /** Backoff before the first retry (ms), doubled each time. Default 1,000. */
   backoffMs?: number;
-  /** Progress style of downloads (default: a bar on a terminal, plain lines otherwise). */
-  progress?: DownloadOptions["progress"];
-  /** Where plain progress lines go (default: stderr). */
+  /** Per-chunk download reports (the CLI draws a bar with them). */
+  onProgress?: DownloadOptions["onProgress"];
+  /** Plain download progress and retry lines (default: none). */
   log?: (line: string) => void;
   /** The dataset table (default {@linkcode FASHION_MNIST}); tests pass their own. */
   table?: IdxDatasetSpec;
@@ -226,8 +225,6 @@ async function readIfExists(path: string): Promise<Uint8Array | null> {
   }
 }
 
-const short = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];
-
 type Got = { idx: Uint8Array; report: FileReport };
 
 const report = (spec: IdxFileSpec, source: string, kind: FileReport["kind"]): FileReport => ({
@@ -249,10 +246,10 @@ async function fromCache(spec: IdxFileSpec, cache: string): Promise<Got | string
     } catch (e) {
       // A corrupt cached file is discarded; a good copy from the next source replaces it.
       await Deno.remove(cached).catch(() => {});
-      return `cache ${cached}: ${short(e)} (deleted)`;
+      return `cache ${cached}: ${errorText(e)} (deleted)`;
     }
   } catch (e) {
-    return `cache ${cached}: ${short(e)}`;
+    return `cache ${cached}: ${errorText(e)}`;
   }
 }
 
@@ -284,7 +281,7 @@ async function fetchFile(
       await writeFileAtomic(cached, raw);
       return ok(idx, path, "dir");
     } catch (e) {
-      failures.push(`${path}: ${short(e)}`);
+      failures.push(`${path}: ${errorText(e)}`);
     }
   }
   for (const base of mirrors) {
@@ -295,14 +292,14 @@ async function fetchFile(
         retries: opts.retries,
         backoffMs: opts.backoffMs,
         quiet: opts.quiet,
-        progress: opts.progress,
+        onProgress: opts.onProgress,
         log: opts.log,
         label: spec.name,
         check: async (tmp) => verify(await Deno.readFile(tmp), spec),
       });
       return ok(result, url, "mirror");
     } catch (e) {
-      failures.push(`${url}: ${short(e)}`);
+      failures.push(`${url}: ${errorText(e)}`);
     }
   }
   throw new UserError(
@@ -331,7 +328,7 @@ export async function loadFashionMnist(opts: LoadOptions = {}): Promise<LoadedDa
     await Deno.mkdir(cache, { recursive: true });
   } catch (e) {
     throw new UserError(
-      `cannot create the cache directory ${cache}: ${short(e)}; pass --data-dir DIR (writable)`,
+      `cannot create the cache directory ${cache}: ${errorText(e)}; pass --data-dir DIR (writable)`,
     );
   }
   await removeStaleTemps(cache);
@@ -361,94 +358,12 @@ export async function loadFashionMnist(opts: LoadOptions = {}): Promise<LoadedDa
   return { train: split(0, 1), test: split(2, 3), cache, files: got.map((g) => g.report) };
 }
 
-/** The values of the options made by {@linkcode dataOptions}, as commander parses them. */
-export interface DataCliOptions {
-  /** `--data-dir`: the cache directory. */
-  dataDir?: string;
-  /** `--source-dir`, repeated: more local directories. */
-  sourceDir?: string[];
-  /** `--mirror`, repeated: base URLs replacing the official mirrors. */
-  mirror?: string[];
-  /** `--timeout`: seconds without data before an attempt is abandoned. */
-  timeout?: number;
-  /** `--retries`: retries per mirror. */
-  retries?: number;
-}
-
-function parseMirror(v: string): string {
-  let url: URL;
-  try {
-    url = new URL(v);
-  } catch {
-    throw new InvalidArgumentError("give an http:// or https:// base URL, e.g. http://host/data/.");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new InvalidArgumentError(`${url.protocol} is not supported: give an http(s) URL.`);
-  }
-  return url.href;
-}
-
-/**
- * The commander options every subcommand that loads Fashion-MNIST takes: `--data-dir`,
- * repeatable `--source-dir` and `--mirror`, `--timeout` and `--retries`. Map their values with
- * {@linkcode cliLoadOptions}.
- *
- * @example
- * ```ts
- * const cmd = new Command("data");
- * for (const opt of dataOptions()) cmd.addOption(opt);
- * ```
- */
-export function dataOptions(): Option[] {
-  return [
-    new Option(
-      "--data-dir <dir>",
-      "cache directory (default: $FASHION_MNIST_DIR or data/fashion-mnist)",
-    ),
-    new Option("--source-dir <dir>", "also look for the files in this directory (repeatable)")
-      .argParser(collect),
-    new Option(
-      "--mirror <url>",
-      "download from this base URL instead of the official mirrors (repeatable)",
-    )
-      .argParser((v: string, prev?: string[]) => collect(parseMirror(v), prev)),
-    new Option("--timeout <s>", "abort a download attempt after this many seconds without data")
-      .argParser(parsePositiveFloat).default(30),
-    new Option("--retries <n>", "retries per mirror, with exponential backoff")
-      .argParser(parseNonNegativeInt).default(2),
-  ];
-}
-
-/**
- * Maps the values of {@linkcode dataOptions} to {@linkcode LoadOptions}: `--source-dir` adds to
- * the table's directories, `--mirror` replaces the table's mirrors. Every subcommand that loads
- * data uses this, so they agree.
- *
- * @example
- * ```ts
- * cliLoadOptions({ sourceDir: ["/mnt/fm"] }).sourceDirs; // ["/usr/share/…", "/mnt/fm"]
- * ```
- */
-export function cliLoadOptions(
-  o: DataCliOptions,
-  table: IdxDatasetSpec = FASHION_MNIST,
-): LoadOptions {
-  return {
-    dataDir: o.dataDir,
-    sourceDirs: [...table.sourceDirs, ...(o.sourceDir ?? [])],
-    mirrors: o.mirror?.length ? [...o.mirror] : [...table.mirrors],
-    timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
-    retries: o.retries,
-    table,
-  };
-}
-
 /** Per-split statistics printed by `deno task data`. */
 export interface DataReport {
   /** The absolute cache directory. */
   cache: string;
-  /** Each file, where it came from and its verified checksum. */
-  files: { name: string; source: string; sha256: string; verified: true }[];
+  /** Each file, where it came from (and what kind of source that was) and its checksum. */
+  files: FileReport[];
   /** Training count, count per class, and pixel mean and std after / 255. */
   train: { count: number; per_class: number[]; mean: number; std: number };
   /** Test count and count per class. */
@@ -485,12 +400,7 @@ export function dataReport(d: LoadedDataset, classes = CLASS_NAMES.length): Data
   const variance = px.length ? Math.max(sq / px.length - mean * mean, 0) : 0;
   return {
     cache: d.cache,
-    files: d.files.map(({ name, source, sha256, verified }) => ({
-      name,
-      source,
-      sha256,
-      verified,
-    })),
+    files: d.files.map((f) => ({ ...f })),
     train: {
       count: d.train.count,
       per_class: perClass(d.train.labels, classes),
@@ -509,18 +419,13 @@ export function dataReport(d: LoadedDataset, classes = CLASS_NAMES.length): Data
  * console.log(formatDataReport(dataReport(await loadFashionMnist({ quiet: true }))));
  * ```
  */
-export function formatDataReport(
-  r: DataReport,
-  kinds: FileReport["kind"][] = [],
-  names: readonly string[] = CLASS_NAMES,
-): string {
+export function formatDataReport(r: DataReport, names: readonly string[] = CLASS_NAMES): string {
   const n = (x: number) => x.toLocaleString("en-US");
   const how = { cache: "cache", dir: "copied from", mirror: "downloaded from" };
   const nameW = Math.max(...r.files.map((f) => f.name.length), 4);
   const lines = ["file".padEnd(nameW) + "  sha256 (verified)  source"];
-  r.files.forEach((f, i) => {
-    const k = kinds[i];
-    const src = k === "cache" ? "cache" : k ? `${how[k]} ${f.source}` : f.source;
+  r.files.forEach((f) => {
+    const src = f.kind === "cache" ? "cache" : `${how[f.kind]} ${f.source}`;
     lines.push(`${f.name.padEnd(nameW)}  ${f.sha256.slice(0, 12)}…      ${src}`);
   });
   lines.push("");

@@ -18,7 +18,7 @@
  * ```
  * @module
  */
-import { UserError } from "../../cli/options.ts";
+import { UserError } from "../errors.ts";
 
 /** Magic number of an IDX file of unsigned-byte images (3 dimensions). */
 export const IDX_IMAGES_MAGIC = 2051;

@@ -11,18 +11,12 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { UserError } from "../../cli/options.ts";
+import { errorText, UserError } from "../errors.ts";
 
 /** A unique temporary name beside `dest` (`.NAME.PID-RAND.tmp`, what stale-temp cleanup clears). */
 export function tempPathFor(dest: string): string {
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   return join(dirname(dest), `.${basename(dest)}.${Deno.pid}-${rand}.tmp`);
-}
-
-/** The first line of an error's message, for one-line reports. */
-export function errorText(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split("\n")[0];
 }
 
 /**

@@ -21,10 +21,11 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import type { BatchNorm2d, Conv2d, Linear, ResNet } from "../model/resnet.ts";
-import { UserError } from "../../cli/options.ts";
+import type { ResNet } from "../model/resnet.ts";
+import type { BatchNorm2d, Conv2d, Linear } from "../model/layers.ts";
+import { errorText, UserError } from "../errors.ts";
 import { RUN_FILES, runPath } from "../run/run_dir.ts";
-import { errorText, writeFilesAtomic } from "./atomic.ts";
+import { writeFilesAtomic } from "./atomic.ts";
 
 type Sym = tfl.SymbolicTensor;
 

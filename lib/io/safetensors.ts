@@ -22,17 +22,13 @@
  * ```
  * @module
  */
-import { UserError } from "../../cli/options.ts";
+import { InputError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
-/** A malformed or unreadable safetensors file; the CLI prints the message and exits 2. */
-export class SafetensorsError extends UserError {
+/** A malformed or unreadable safetensors file; an {@linkcode InputError}. */
+export class SafetensorsError extends InputError {
   /** The error class name, for messages. */
   override name = "SafetensorsError";
-  /** Creates the error; `message` is one line that names the file first. */
-  constructor(message: string) {
-    super(message, 2);
-  }
 }
 
 /** A dtype name of the format, e.g. `F32` or `I64` (as the reference implementation names them). */

@@ -24,7 +24,9 @@ import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core's node build registers no gradients; the union package registers them all on the
 // same tfjs-core instance (it requires @tensorflow/tfjs-core 4.22.0 like we do).
 import "@tensorflow/tfjs";
-import { batchNormTrain } from "./fused.ts";
+import { ConfigError } from "../errors.ts";
+import { mulberry32 } from "../data/rng.ts";
+import { BatchNorm2d, Conv2d, Linear, type ParamStore } from "./layers.ts";
 
 /** Four stage depths (residual blocks per stage b2..b5). */
 export type Stages = [number, number, number, number];
@@ -35,16 +37,13 @@ export const DEPTHS: Readonly<Record<number, Stages>> = Object.freeze({
   34: [3, 4, 6, 3] as Stages,
 });
 
-/** BatchNorm epsilon, as PyTorch's default. */
-export const BN_EPS = 1e-5;
-/** BatchNorm momentum in PyTorch's convention: running = (1 - m) running + m batch. */
-export const BN_MOMENTUM = 0.1;
-
-/** An error in a user-supplied model option; the CLI prints its message as one line. */
-export class ConfigError extends Error {
-  /** Always `"ConfigError"`, so callers can tell it apart from other errors. */
-  override name = "ConfigError";
-}
+/** The architecture when an option is not given: d2l's ResNet-18 on Fashion-MNIST. */
+export const MODEL_DEFAULTS = Object.freeze({
+  depth: 18,
+  width: 64,
+  inChannels: 1,
+  numClasses: 10,
+});
 
 /** Options of {@linkcode ResNet}. `depth` and `stages` are alternatives; default depth 18. */
 export interface ResNetOptions {
@@ -97,7 +96,7 @@ export function resolveConfig(opts: ResNetOptions = {}): ResNetConfig {
     }
     stages = [s[0], s[1], s[2], s[3]];
   } else {
-    const depth = opts.depth ?? 18;
+    const depth = opts.depth ?? MODEL_DEFAULTS.depth;
     const row = DEPTHS[depth];
     if (!row) {
       throw new ConfigError(
@@ -119,9 +118,9 @@ export function resolveConfig(opts: ResNetOptions = {}): ResNetConfig {
   return {
     depth: depth ? Number(depth[0]) : null,
     stages,
-    inChannels: positive("inChannels", opts.inChannels, 1),
-    numClasses: positive("numClasses", opts.numClasses, 10),
-    width: positive("width", opts.width, 64),
+    inChannels: positive("inChannels", opts.inChannels, MODEL_DEFAULTS.inChannels),
+    numClasses: positive("numClasses", opts.numClasses, MODEL_DEFAULTS.numClasses),
+    width: positive("width", opts.width, MODEL_DEFAULTS.width),
   };
 }
 
@@ -131,194 +130,6 @@ export interface ApplyOptions {
   training: boolean;
   /** Called with each named intermediate output (NHWC), e.g. for the shape table. */
   trace?: (name: string, y: tf.Tensor) => void;
-}
-
-/** A named tensor store shared by the layers of one network; insertion order is PyTorch's. */
-export type ParamStore = Map<string, tf.Variable>;
-
-/** Seeded uniform numbers (mulberry32), so initial weights do not depend on the backend. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function uniform(rand: () => number, shape: number[], limit: number): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = (rand() * 2 - 1) * limit;
-  return tf.tensor(v, shape, "float32");
-}
-
-function add(store: ParamStore, name: string, value: tf.Tensor, trainable = true): tf.Variable {
-  if (store.has(name)) throw new Error(`duplicate parameter ${name}`);
-  // No tf.variable name: tfjs names are global, and two networks must coexist.
-  const v = tf.variable(value, trainable);
-  value.dispose();
-  store.set(name, v);
-  return v;
-}
-
-/**
- * A 2-D convolution with bias and PyTorch's symmetric zero padding. Weights are HWIO
- * (`[kh, kw, in, out]`), Xavier-uniform as d2l's `init_weights`; the bias keeps PyTorch's default
- * U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
- */
-export class Conv2d {
-  /** HWIO filter `[kernel, kernel, inChannels, outChannels]`, named `<name>.weight`. */
-  readonly weight: tf.Variable;
-  /** Bias `[outChannels]`, named `<name>.bias`. */
-  readonly bias: tf.Variable;
-  /**
-   * Creates and initialises the layer's variables and adds them to `store`.
-   *
-   * @param name Parameter name prefix, e.g. `b2.0.conv1`.
-   * @param store The network's parameter store; receives `<name>.weight` and `<name>.bias`.
-   * @param rand Initialisation randomness (consumed for the weight, then the bias).
-   * @param inChannels Input channels.
-   * @param outChannels Output channels (filters).
-   * @param kernel Square kernel size.
-   * @param stride Stride in height and width.
-   * @param padding Zero padding on each side of height and width, as PyTorch's `padding`.
-   */
-  constructor(
-    readonly name: string,
-    store: ParamStore,
-    rand: () => number,
-    readonly inChannels: number,
-    readonly outChannels: number,
-    readonly kernel: number,
-    readonly stride = 1,
-    readonly padding = 0,
-  ) {
-    const fanIn = inChannels * kernel * kernel, fanOut = outChannels * kernel * kernel;
-    this.weight = add(
-      store,
-      `${name}.weight`,
-      uniform(rand, [kernel, kernel, inChannels, outChannels], Math.sqrt(6 / (fanIn + fanOut))),
-    );
-    this.bias = add(store, `${name}.bias`, uniform(rand, [outChannels], 1 / Math.sqrt(fanIn)));
-  }
-  /**
-   * Convolves an NHWC batch. `inputIsData` marks an input that needs no gradient (the images):
-   * tfjs' fused convolution computes every gradient eagerly, so that layer is a plain convolution
-   * plus a bias add, whose input gradient is skipped (the stem's is the costliest of the net).
-   */
-  apply(x: tf.Tensor4D, inputIsData = false): tf.Tensor4D {
-    const p = this.padding;
-    const pad: "valid" | [[0, 0], [number, number], [number, number], [0, 0]] = p === 0
-      ? "valid"
-      : [[0, 0], [p, p], [p, p], [0, 0]];
-    const filter = this.weight as tf.Tensor4D;
-    if (inputIsData) return tf.add(tf.conv2d(x, filter, this.stride, pad), this.bias);
-    return tf.fused.conv2d({ x, filter, strides: this.stride, pad, bias: this.bias });
-  }
-}
-
-/**
- * BatchNorm over NHWC channels with PyTorch's semantics: training mode normalises with the biased
- * batch variance and updates the running variance with the unbiased one (n / (n - 1)).
- */
-export class BatchNorm2d {
-  /** Scale (gamma) `[channels]`, initially ones; named `<name>.weight`. */
-  readonly weight: tf.Variable;
-  /** Shift (beta) `[channels]`, initially zeros; named `<name>.bias`. */
-  readonly bias: tf.Variable;
-  /** Running mean `[channels]` (not trainable), initially zeros; `<name>.running_mean`. */
-  readonly runningMean: tf.Variable;
-  /**
-   * Running unbiased variance `[channels]` (not trainable), initially ones;
-   * `<name>.running_var`.
-   */
-  readonly runningVar: tf.Variable;
-  /**
-   * Creates the layer's variables and adds them to `store`.
-   *
-   * @param name Parameter name prefix, e.g. `b2.0.bn1`.
-   * @param store The network's parameter store.
-   * @param channels Channels normalised (the last NHWC axis).
-   * @param eps Added to the variance before the square root.
-   * @param momentum Weight of the batch statistics in the running update (PyTorch's convention).
-   */
-  constructor(
-    readonly name: string,
-    store: ParamStore,
-    readonly channels: number,
-    readonly eps = BN_EPS,
-    readonly momentum = BN_MOMENTUM,
-  ) {
-    this.weight = add(store, `${name}.weight`, tf.ones([channels]));
-    this.bias = add(store, `${name}.bias`, tf.zeros([channels]));
-    this.runningMean = add(store, `${name}.running_mean`, tf.zeros([channels]), false);
-    this.runningVar = add(store, `${name}.running_var`, tf.ones([channels]), false);
-  }
-  /**
-   * Normalises, then applies ReLU when `relu` is set; in training mode also updates the running
-   * statistics (as PyTorch does).
-   */
-  apply(x: tf.Tensor4D, training: boolean, relu = false): tf.Tensor4D {
-    if (!training) {
-      const y = tf.batchNorm4d(
-        x,
-        this.runningMean as tf.Tensor1D,
-        this.runningVar as tf.Tensor1D,
-        this.bias as tf.Tensor1D,
-        this.weight as tf.Tensor1D,
-        this.eps,
-      );
-      return relu ? tf.relu(y) : y;
-    }
-    const { y, mean, variance } = batchNormTrain(x, this.weight, this.bias, this.eps, relu);
-    const n = x.shape[0] * x.shape[1] * x.shape[2];
-    const m = this.momentum;
-    // Running statistics are not differentiated: assign() is outside the gradient tape's view.
-    tf.tidy(() => {
-      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
-      const unbiased = tf.mul(variance, n > 1 ? n / (n - 1) : 1);
-      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
-    });
-    return y;
-  }
-}
-
-/** A fully connected layer; weight `[in, out]`, Xavier-uniform, PyTorch-default bias. */
-export class Linear {
-  /** Weight `[inFeatures, outFeatures]`, named `<name>.weight`. */
-  readonly weight: tf.Variable;
-  /** Bias `[outFeatures]`, named `<name>.bias`. */
-  readonly bias: tf.Variable;
-  /**
-   * Creates and initialises the layer's variables and adds them to `store`.
-   *
-   * @param name Parameter name prefix, e.g. `fc`.
-   * @param store The network's parameter store.
-   * @param rand Initialisation randomness (consumed for the weight, then the bias).
-   * @param inFeatures Input features.
-   * @param outFeatures Output features.
-   */
-  constructor(
-    readonly name: string,
-    store: ParamStore,
-    rand: () => number,
-    readonly inFeatures: number,
-    readonly outFeatures: number,
-  ) {
-    this.weight = add(
-      store,
-      `${name}.weight`,
-      uniform(rand, [inFeatures, outFeatures], Math.sqrt(6 / (inFeatures + outFeatures))),
-    );
-    this.bias = add(store, `${name}.bias`, uniform(rand, [outFeatures], 1 / Math.sqrt(inFeatures)));
-  }
-  /** Maps `[n, in]` to `[n, out]`. */
-  apply(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.fused.matMul({ a: x, b: this.weight as tf.Tensor2D, bias: this.bias }) as tf.Tensor2D;
-  }
 }
 
 /** Options of one {@linkcode Residual} block (d2l's keyword arguments). */
@@ -378,13 +189,22 @@ export class Residual {
     const store = this.store = opts.store ?? new Map();
     const rand = opts.rand ?? mulberry32(0);
     this.name = opts.name ?? "";
-    this.conv1 = new Conv2d(`${p}conv1`, store, rand, inputChannels, numChannels, 3, s, 1);
-    this.bn1 = new BatchNorm2d(`${p}bn1`, store, numChannels);
-    this.conv2 = new Conv2d(`${p}conv2`, store, rand, numChannels, numChannels, 3, 1, 1);
-    this.bn2 = new BatchNorm2d(`${p}bn2`, store, numChannels);
-    this.conv3 = opts.use1x1conv
-      ? new Conv2d(`${p}conv3`, store, rand, inputChannels, numChannels, 1, s, 0)
-      : null;
+    const conv = (name: string, inChannels: number, kernel: number, stride: number) =>
+      new Conv2d({
+        name: `${p}${name}`,
+        store,
+        rand,
+        inChannels,
+        outChannels: numChannels,
+        kernel,
+        stride,
+        padding: kernel === 3 ? 1 : 0,
+      });
+    this.conv1 = conv("conv1", inputChannels, 3, s);
+    this.bn1 = new BatchNorm2d({ name: `${p}bn1`, store, channels: numChannels });
+    this.conv2 = conv("conv2", numChannels, 3, 1);
+    this.bn2 = new BatchNorm2d({ name: `${p}bn2`, store, channels: numChannels });
+    this.conv3 = opts.use1x1conv ? conv("conv3", inputChannels, 1, s) : null;
   }
   /** Runs the block on an NHWC batch. */
   apply(x: tf.Tensor4D, opts: ApplyOptions): tf.Tensor4D {
@@ -470,13 +290,28 @@ export class ResNet {
     const c = this.config = resolveConfig(opts);
     const rand = mulberry32(opts.seed ?? 0);
     const store = this.params;
-    this.conv = new Conv2d("b1.0", store, rand, c.inChannels, c.width, 7, 2, 3);
-    this.bn = new BatchNorm2d("b1.1", store, c.width);
+    this.conv = new Conv2d({
+      name: "b1.0",
+      store,
+      rand,
+      inChannels: c.inChannels,
+      outChannels: c.width,
+      kernel: 7,
+      stride: 2,
+      padding: 3,
+    });
+    this.bn = new BatchNorm2d({ name: "b1.1", store, channels: c.width });
     this.stages = c.stages.map((n, i) => {
       const chIn = i === 0 ? c.width : c.width * 2 ** (i - 1);
       return resnetBlock(chIn, c.width * 2 ** i, n, i === 0, { name: `b${i + 2}`, store, rand });
     });
-    this.fc = new Linear("fc", store, rand, c.width * 8, c.numClasses);
+    this.fc = new Linear({
+      name: "fc",
+      store,
+      rand,
+      inFeatures: c.width * 8,
+      outFeatures: c.numClasses,
+    });
   }
 
   /** The trainable variables (conv and dense weights and biases, BN gamma and beta). */
@@ -495,12 +330,9 @@ export class ResNet {
     if (opts.training) this.numBatchesTracked++;
     let y = this.conv.apply(x, true);
     trace("b1.0", y);
-    if (opts.trace) {
-      // The shape table lists BN and ReLU as separate rows.
-      y = this.bn.apply(y, opts.training);
-      trace("b1.1", y);
-      y = tf.relu(y);
-    } else y = this.bn.apply(y, opts.training, true);
+    // BN and ReLU run fused, as in training; the shape table lists them as two rows of one shape.
+    y = this.bn.apply(y, opts.training, true);
+    trace("b1.1", y);
     trace("b1.2", y);
     y = maxPool3s2(y);
     trace("b1.3", y);
@@ -526,7 +358,7 @@ export class ResNet {
 
 /**
  * The output size of the network for an input of `size` pixels, following PyTorch's formulas;
- * throws {@linkcode ConfigError} when the input is too small to survive the stem.
+ * throws {@linkcode ConfigError} when `size` is not a positive integer.
  */
 export function outputSizes(size: number): number[] {
   const conv = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
@@ -537,10 +369,8 @@ export function outputSizes(size: number): number[] {
   sizes.push(conv(sizes[0], 3, 2, 1));
   // b2 keeps the size; b3..b5 each apply a 3x3/2 conv with padding 1.
   sizes.push(sizes[1]);
+  // Every layer pads, so any positive size survives to b5 (at 1x1).
   for (let i = 0; i < 3; i++) sizes.push(conv(sizes[sizes.length - 1], 3, 2, 1));
-  if (sizes.some((n) => n < 1)) {
-    throw new ConfigError(`input size ${size} is too small for this network: use 1 or more`);
-  }
   return sizes;
 }
 

@@ -18,7 +18,7 @@
  * @module
  */
 import { ResNet, type ResNetConfig } from "../model/resnet.ts";
-import { UserError } from "../../cli/options.ts";
+import { errorText, UserError } from "../errors.ts";
 import type { TrainSettings } from "./metrics.ts";
 import { encodeLayersModel, loadLayersWeights } from "../io/layers_model.ts";
 import { readJsonFile, requireRunDir, RUN_FILES, runPath } from "./run_dir.ts";
@@ -75,7 +75,7 @@ async function sha256File(path: string): Promise<string> {
   try {
     data = await Deno.readFile(path);
   } catch (e) {
-    throw new UserError(`cannot read ${path}: ${e instanceof Error ? e.message : e}`);
+    throw new UserError(`cannot read ${path}: ${errorText(e)}`);
   }
   return sha256(data);
 }
@@ -150,7 +150,7 @@ export async function loadCheckpoint(
     });
   } catch (e) {
     throw new UserError(
-      `${runPath(dir, RUN_FILES.checkpoint)} is corrupt (${e instanceof Error ? e.message : e})`,
+      `${runPath(dir, RUN_FILES.checkpoint)} is corrupt (${errorText(e)})`,
     );
   }
   try {

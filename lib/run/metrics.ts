@@ -15,8 +15,8 @@
  */
 import { stringify } from "csv-stringify/sync";
 import type { ResNetConfig } from "../model/resnet.ts";
-import type { BackendInfo } from "../backends/choose.ts";
-import { UserError } from "../../cli/options.ts";
+import { type BackendInfo, backendSummary } from "../backends/choose.ts";
+import { UserError } from "../errors.ts";
 import { readJsonFile, RUN_FILES, runPath } from "./run_dir.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 
@@ -75,12 +75,41 @@ export interface History {
   settings: TrainSettings;
   /** Deno, TypeScript, tfjs-core and this tool's versions of the first session. */
   versions: Record<string, string>;
-  /** The backend summary of each session (a resumed run adds one). */
-  backends: BackendInfo[];
+  /** What ran each session (a resumed run adds one). */
+  backends: BackendRecord[];
   /** One record per finished epoch. */
   epochs: EpochRecord[];
   /** Whether all epochs finished. */
   finished: boolean;
+}
+
+/** A session's backend as history.json records it: {@linkcode BackendInfo}'s fields and its line. */
+export interface BackendRecord {
+  /** The tfjs backend name. */
+  name: string;
+  /** The line the run printed, from {@linkcode backendSummary}. */
+  summary: string;
+  /** Why it was chosen. */
+  reason: string;
+  /** The WebGPU adapter, or null. */
+  adapter: BackendInfo["adapter"];
+  /** The native kernel library, or null. */
+  library: string | null;
+}
+
+/**
+ * The record of `info` for history.json (the same fields it has always had).
+ *
+ * @example
+ * ```ts
+ * import { backendRecord } from "./metrics.ts";
+ * backendRecord({ name: "cpu", detail: "tfjs pure-JS kernels", reason: "requested", adapter: null, library: null }).summary;
+ * // "backend: cpu (tfjs pure-JS kernels); requested"
+ * ```
+ */
+export function backendRecord(info: BackendInfo): BackendRecord {
+  const { name, reason, adapter, library } = info;
+  return { name, summary: backendSummary(info), reason, adapter, library };
 }
 
 /** Renders records as CSV with {@linkcode METRICS_COLUMNS} as the header. */

@@ -12,8 +12,7 @@
  * ```
  * @module
  */
-import { UserError } from "../../cli/options.ts";
-import { errorText } from "../io/atomic.ts";
+import { errorText, UserError } from "../errors.ts";
 
 /** File names inside a run directory. */
 export const RUN_FILES: Readonly<{

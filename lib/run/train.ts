@@ -3,11 +3,13 @@
  * per epoch, and a run directory that makes every run reproducible, resumable and exportable
  * (checkpoint after every epoch, `history.json`, `metrics.csv`, `curves.svg`).
  *
+ * It reads as torchvision's reference trainer: {@linkcode train} starts or resumes a run and loops
+ * over epochs; `trainOneEpoch` steps through one epoch's batches; `endEpoch` evaluates and saves.
  * The data come in as {@linkcode Split}s (dependency injection: tests pass generated images).
  * Loss and accuracy are summed on the device and read back every few steps only.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { loadFashionMnist } from "../data/fashion_mnist.ts";
  * import { initBackend } from "../backends/choose.ts";
  * import { train } from "./train.ts";
@@ -31,8 +33,8 @@ import { SGD } from "../model/fused.ts";
 import type { Split } from "../data/fashion_mnist.ts";
 import { type Batch, batches } from "../data/batches.ts";
 import type { BackendInfo } from "../backends/choose.ts";
-import { warmup } from "../backends/warmup.ts";
-import { UserError } from "../../cli/options.ts";
+import { warmup, type WarmupReport } from "../backends/warmup.ts";
+import { UserError } from "../errors.ts";
 import {
   type Checkpoint,
   loadCheckpoint,
@@ -40,6 +42,7 @@ import {
   saveCheckpoint,
 } from "./checkpoint.ts";
 import {
+  backendRecord,
   type EpochRecord,
   type History,
   readHistory,
@@ -50,15 +53,6 @@ import { evaluate } from "./evaluate.ts";
 import { writeCurves } from "./plot.ts";
 import { ensureNewRunDir, RUN_FILES, runPath } from "./run_dir.ts";
 import { type ProgressSink, SILENT_PROGRESS } from "./progress.ts";
-
-/** d2l's recipe: SGD lr 0.05, batch 256, 10 epochs, 96x96 inputs. */
-export const D2L_DEFAULTS: Readonly<Omit<TrainSettings, "limit" | "testLimit">> = Object.freeze({
-  epochs: 10,
-  batchSize: 256,
-  lr: 0.05,
-  size: 96,
-  seed: 0,
-});
 
 /** A read-back also happens when this much time passed since the last one (slow steps). */
 const READ_AFTER_MS = 2000;
@@ -91,6 +85,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Called with each finished epoch (the CLI prints it). */
   onEpoch?: (record: EpochRecord, epochs: number) => void;
+  /** Called once the WebGPU pipelines are compiled ahead of the first step (WebGPU only). */
+  onWarmup?: (report: WarmupReport) => void;
   /** Progress display (silent by default). */
   progress?: ProgressSink;
   /** Read the device-side sums back every this many steps (default 10), or after 2 s. */
@@ -109,14 +105,49 @@ export interface TrainResult {
   history: History;
   /** The checkpoint last saved to the run directory (what `resume` continues from). */
   checkpoint: Checkpoint;
-  /** Training examples per second over this session's training steps. */
-  examplesPerSec: number;
+  /** Training images per second over this session's training steps. */
+  imagesPerSec: number;
 }
 
 /** Training stopped because the loss became NaN or infinite; the last good checkpoint stays. */
 export class DivergedError extends UserError {
   /** Always `"DivergedError"`. */
   override name = "DivergedError";
+  /**
+   * @param loss The loss sum that was not finite.
+   * @param epoch 1-based epoch it happened in.
+   * @param step Steps of that epoch done by the read-back that saw it.
+   * @param lr The learning rate of the epoch.
+   * @param dir The run directory.
+   * @param lastGoodEpoch The epoch of the checkpoint that stays.
+   */
+  constructor(
+    readonly loss: number,
+    readonly epoch: number,
+    readonly step: number,
+    readonly lr: number,
+    readonly dir: string,
+    readonly lastGoodEpoch: number,
+  ) {
+    super(
+      `the loss became ${loss} in epoch ${epoch} (by step ${step}) with learning rate ${lr}; ` +
+        `the last good checkpoint (epoch ${lastGoodEpoch}) stays: resume it with a lower rate, ` +
+        `--resume ${dir} --lr ${lr / 10}`,
+    );
+  }
+}
+
+/** A run's mutable state while it trains. */
+interface RunState {
+  readonly net: ResNet;
+  readonly history: History;
+  readonly opts: TrainOptions;
+  readonly optimizer: SGD;
+  readonly progress: ProgressSink;
+  ckpt: Checkpoint;
+  /** This session's training images and seconds (for {@linkcode TrainResult.imagesPerSec}). */
+  images: number;
+  seconds: number;
 }
 
 /**
@@ -124,228 +155,259 @@ export class DivergedError extends UserError {
  * a non-finite loss stops with {@linkcode DivergedError} and leaves the last good checkpoint.
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const out = opts.out;
-  const progress = opts.progress ?? SILENT_PROGRESS;
-  const readEvery = Math.max(1, opts.readEvery ?? 10);
-  let net: ResNet;
-  let ckpt: Checkpoint;
-  let history: History;
-  if (opts.resume) {
-    ({ net, checkpoint: ckpt } = await loadCheckpoint(out));
-    history = await readHistoryFor(out, ckpt);
-    // Only the number of epochs and the learning rate may change on resume.
-    ckpt.settings = { ...ckpt.settings, epochs: opts.settings.epochs, lr: opts.settings.lr };
-    history.settings = ckpt.settings;
-    history.backends.push(opts.backend);
-  } else {
-    await ensureNewRunDir(out);
-    net = new ResNet({ ...opts.model, seed: opts.settings.seed });
-    try {
-      if (opts.initWeights) await opts.initWeights(net);
-      history = {
-        config: net.config,
-        settings: opts.settings,
-        versions: {
-          deno: Deno.version.deno,
-          typescript: Deno.version.typescript,
-          "tfjs-core": tf.version_core,
-          ...opts.versions,
-        },
-        backends: [opts.backend],
-        epochs: [],
-        finished: false,
-      };
-      // Epoch 0: a checkpoint to resume from, and the last good one if the first epoch diverges.
-      await writeHistory(out, history);
-      ckpt = await saveCheckpoint(out, net, {
-        epoch: 0,
-        batch: 0,
-        settings: opts.settings,
-        partial: null,
-      });
-    } catch (e) {
-      net.dispose();
-      throw e;
-    }
-  }
+  const { net, ckpt, history } = opts.resume ? await resumeRun(opts) : await startRun(opts);
+  const optimizer = new SGD(ckpt.settings.lr); // tf.train.sgd, one pass per update where fused
   try {
     if (tf.getBackend() === "webgpu") {
-      // Compile every pipeline of the step ahead, in parallel (lib/warmup.ts); no-op elsewhere.
+      // Compile every pipeline of the step ahead, in parallel (../backends/warmup.ts).
       const s = ckpt.settings;
-      const w = await warmup(net, { batch: s.batchSize, size: s.size, evalBatch: s.batchSize });
-      console.error(`warm-up: ${w.pipelines} WebGPU pipelines in ${(w.ms / 1000).toFixed(1)} s`);
+      opts.onWarmup?.(
+        await warmup(net, { batch: s.batchSize, size: s.size, evalBatch: s.batchSize }),
+      );
     }
-    return await loop(net, ckpt, history, opts, progress, readEvery);
-  } finally {
-    net.dispose();
-  }
-}
-
-async function loop(
-  net: ResNet,
-  ckpt: Checkpoint,
-  history: History,
-  opts: TrainOptions,
-  progress: ProgressSink,
-  readEvery: number,
-): Promise<TrainResult> {
-  const s = ckpt.settings;
-  const out = opts.out;
-  const optimizer = new SGD(s.lr); // tf.train.sgd, one pass per update where fused
-  const trainCount = Math.min(s.limit ?? Infinity, opts.data.train.count);
-  const stepsPerEpoch = Math.ceil(trainCount / s.batchSize);
-  let sessionExamples = 0, sessionSeconds = 0;
-  try {
-    for (let epoch = ckpt.epoch; epoch < s.epochs; epoch++) {
-      const startBatch = epoch === ckpt.epoch ? ckpt.batch : 0;
-      const prior: PartialEpoch = (startBatch > 0 ? ckpt.partial : null) ?? {
-        lossSum: 0,
-        correct: 0,
-        examples: 0,
-        trainSeconds: 0,
-        wallSeconds: 0,
-      };
-      const wall0 = performance.now();
-      progress.start(epoch + 1, s.epochs, trainCount, prior.examples);
-      let lossAcc: tf.Scalar = tf.scalar(0);
-      let correctAcc: tf.Scalar = tf.scalar(0, "int32");
-      let examples = 0, step = startBatch, sinceRead = 0;
-      let trainSeconds = 0;
-      let t0 = performance.now();
-      // Reads the device sums (a host sync) and checks the loss is still finite.
-      const readBack = async () => {
-        const [l, c] = await Promise.all([lossAcc.data(), correctAcc.data()]);
-        trainSeconds += (performance.now() - t0) / 1000;
-        t0 = performance.now();
-        const lossSum = prior.lossSum + l[0], correct = prior.correct + c[0];
-        const n = prior.examples + examples;
-        if (!Number.isFinite(lossSum)) {
-          throw new DivergedError(
-            `the loss became ${lossSum} in epoch ${epoch + 1} (by step ${step}) with --lr ` +
-              `${s.lr}: resume from the last good checkpoint (epoch ${ckpt.epoch}) with a lower ` +
-              `learning rate: deno task train --resume ${out} --lr ${s.lr / 10}`,
-          );
-        }
-        const secs = prior.trainSeconds + trainSeconds;
-        progress.update(n, { loss: lossSum / n, acc: correct / n, imagesPerSec: n / secs });
-        return { lossSum, correct, n, trainSeconds: secs };
-      };
-      let interrupted = false;
-      const it = batches(opts.data.train, {
-        batchSize: s.batchSize,
-        shuffle: true,
-        seed: s.seed,
-        epoch,
-        size: s.size,
-        limit: s.limit ?? undefined,
-        startBatch,
-      });
-      // The batch after the current one, made before anything awaits (disposed if left over).
-      let next: IteratorResult<Batch> | null = null;
-      try {
-        next = it.next();
-        while (!next.done) {
-          const b = next.value;
-          const { loss, correct } = trainStep(net, optimizer, b.x, b.y);
-          const [nextLoss, nextCorrect] = tf.tidy(() => [
-            tf.add(lossAcc, tf.mul(loss, b.n)) as tf.Scalar,
-            tf.add(correctAcc, correct) as tf.Scalar,
-          ]);
-          tf.dispose([lossAcc, correctAcc, loss, correct, b.x, b.y]);
-          lossAcc = nextLoss;
-          correctAcc = nextCorrect;
-          examples += b.n;
-          step++;
-          opts.afterStep?.(net, epoch, step - 1);
-          // The next batch is gathered on the host and its upload queued while the device still
-          // works on this step: the device never waits for it after a read-back below.
-          next = it.next();
-          // Every few steps, or sooner when steps are slow, so progress keeps moving.
-          if (++sinceRead >= readEvery || performance.now() - t0 >= READ_AFTER_MS) {
-            sinceRead = 0;
-            await readBack();
-          }
-          // A macrotask turn lets a Ctrl-C handler run even when the backend never awaits.
-          await new Promise((r) => setTimeout(r, 0));
-          if (opts.signal?.aborted && step < stepsPerEpoch) {
-            interrupted = true;
-            break;
-          }
-        }
-        const sums = await readBack();
-        if (interrupted) {
-          progress.stop();
-          ckpt = await saveCheckpoint(out, net, {
-            epoch,
-            batch: step,
-            settings: s,
-            partial: {
-              lossSum: sums.lossSum,
-              correct: sums.correct,
-              examples: sums.n,
-              trainSeconds: sums.trainSeconds,
-              wallSeconds: prior.wallSeconds + (performance.now() - wall0) / 1000,
-            },
-          });
-          sessionExamples += examples;
-          sessionSeconds += trainSeconds;
-          return result("interrupted");
-        }
-        progress.stop();
-        const ev = await evaluate(net, opts.data.test, {
-          size: s.size,
-          batchSize: s.batchSize,
-          limit: s.testLimit,
-        });
-        const record: EpochRecord = {
-          epoch: epoch + 1,
-          train_loss: sums.lossSum / sums.n,
-          train_acc: sums.correct / sums.n,
-          test_acc: ev.accuracy,
-          examples_per_sec: round(sums.n / sums.trainSeconds, 2),
-          epoch_seconds: round(prior.wallSeconds + (performance.now() - wall0) / 1000, 3),
-          lr: s.lr,
-        };
-        sessionExamples += examples;
-        sessionSeconds += trainSeconds;
-        history.epochs.push(record);
-        history.finished = epoch + 1 === s.epochs;
-        // History first: a crash in between leaves a record the checkpoint lacks, which resume
-        // drops, never a checkpoint without its record.
-        await writeHistory(out, history);
-        ckpt = await saveCheckpoint(out, net, {
-          epoch: epoch + 1,
-          batch: 0,
-          settings: s,
-          partial: null,
-        });
-        await writeCurves(runPath(out, RUN_FILES.curves), history.epochs);
-        opts.onEpoch?.(record, s.epochs);
-        if (opts.signal?.aborted && epoch + 1 < s.epochs) return result("interrupted");
-      } finally {
-        progress.stop();
-        if (next && !next.done) tf.dispose([next.value.x, next.value.y]);
-        it.return(undefined);
-        tf.dispose([lossAcc, correctAcc]);
+    const run: RunState = {
+      net,
+      history,
+      opts,
+      optimizer,
+      progress: opts.progress ?? SILENT_PROGRESS,
+      ckpt,
+      images: 0,
+      seconds: 0,
+    };
+    for (let epoch = ckpt.epoch; epoch < ckpt.settings.epochs; epoch++) {
+      const stopped = await trainOneEpoch(run, epoch);
+      if (stopped || (opts.signal?.aborted && epoch + 1 < ckpt.settings.epochs)) {
+        return result(run, "interrupted");
       }
     }
     if (!history.finished) {
       history.finished = true;
-      await writeHistory(out, history);
+      await writeHistory(opts.out, history);
     }
-    return result("finished");
+    return result(run, "finished");
   } finally {
     optimizer.dispose();
+    net.dispose();
+  }
+}
+
+/** A new run: the network, history.json and an epoch-0 checkpoint to resume from. */
+async function startRun(opts: TrainOptions) {
+  await ensureNewRunDir(opts.out);
+  const net = new ResNet({ ...opts.model, seed: opts.settings.seed });
+  try {
+    if (opts.initWeights) await opts.initWeights(net);
+    const history: History = {
+      config: net.config,
+      settings: opts.settings,
+      versions: {
+        deno: Deno.version.deno,
+        typescript: Deno.version.typescript,
+        "tfjs-core": tf.version_core,
+        ...opts.versions,
+      },
+      backends: [backendRecord(opts.backend)],
+      epochs: [],
+      finished: false,
+    };
+    // Epoch 0: a checkpoint to resume from, and the last good one if the first epoch diverges.
+    await writeHistory(opts.out, history);
+    const pos = { epoch: 0, batch: 0, settings: opts.settings, partial: null };
+    return { net, ckpt: await saveCheckpoint(opts.out, net, pos), history };
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+}
+
+/** The run in `opts.out` at its checkpoint; only the epochs and the learning rate may change. */
+async function resumeRun(opts: TrainOptions) {
+  const { net, checkpoint: ckpt } = await loadCheckpoint(opts.out);
+  try {
+    const history = await readHistoryFor(opts.out, ckpt);
+    ckpt.settings = { ...ckpt.settings, epochs: opts.settings.epochs, lr: opts.settings.lr };
+    history.settings = ckpt.settings;
+    history.backends.push(backendRecord(opts.backend));
+    return { net, ckpt, history };
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+}
+
+/**
+ * One epoch (from the checkpoint's batch when it resumes one): steps through the epoch's batches,
+ * then ends it with {@linkcode endEpoch}. Returns true when `signal` stopped it part-way, after
+ * saving a mid-epoch checkpoint.
+ */
+async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
+  const s = run.ckpt.settings, opts = run.opts;
+  const startBatch = epoch === run.ckpt.epoch ? run.ckpt.batch : 0;
+  const acc = new EpochAccumulator(startBatch > 0 ? run.ckpt.partial : null, run, epoch);
+  const count = Math.min(s.limit ?? Infinity, opts.data.train.count);
+  const stepsPerEpoch = Math.ceil(count / s.batchSize);
+  run.progress.start(epoch + 1, s.epochs, count, acc.prior.examples);
+  const it = batches(opts.data.train, {
+    batchSize: s.batchSize,
+    shuffle: true,
+    seed: s.seed,
+    epoch,
+    size: s.size,
+    limit: s.limit ?? undefined,
+    startBatch,
+  });
+  // The batch after the current one, made before anything awaits (disposed if left over).
+  let next: IteratorResult<Batch> | null = null;
+  let step = startBatch, interrupted = false;
+  try {
+    next = it.next();
+    while (!next.done) {
+      const b = next.value;
+      acc.add(trainStep(run.net, run.optimizer, b.x, b.y), b);
+      opts.afterStep?.(run.net, epoch, step++);
+      // The next batch is gathered on the host and its upload queued while the device still
+      // works on this step: the device never waits for it after a read-back below.
+      next = it.next();
+      if (acc.due()) await acc.read(step);
+      // A macrotask turn lets a Ctrl-C handler run even when the backend never awaits.
+      await new Promise((r) => setTimeout(r, 0));
+      if (opts.signal?.aborted && step < stepsPerEpoch) {
+        interrupted = true;
+        break;
+      }
+    }
+    const sums = await acc.read(step);
+    run.progress.stop();
+    run.images += acc.images;
+    run.seconds += acc.seconds;
+    if (interrupted) {
+      const partial = { ...sums, wallSeconds: acc.wallSeconds() };
+      const pos = { epoch, batch: step, settings: s, partial };
+      run.ckpt = await saveCheckpoint(opts.out, run.net, pos);
+      return true;
+    }
+    await endEpoch(run, epoch, sums, () => acc.wallSeconds());
+    return false;
+  } finally {
+    run.progress.stop();
+    if (next && !next.done) tf.dispose([next.value.x, next.value.y]);
+    it.return(undefined);
+    acc.dispose();
+  }
+}
+
+/** Test accuracy, the epoch's record, history.json, the checkpoint and the curves, in that order. */
+async function endEpoch(
+  run: RunState,
+  epoch: number,
+  sums: Omit<PartialEpoch, "wallSeconds">,
+  wallSeconds: () => number,
+): Promise<void> {
+  const s = run.ckpt.settings, out = run.opts.out;
+  const ev = await evaluate(run.net, run.opts.data.test, {
+    size: s.size,
+    batchSize: s.batchSize,
+    limit: s.testLimit,
+  });
+  const record: EpochRecord = {
+    epoch: epoch + 1,
+    train_loss: sums.lossSum / sums.examples,
+    train_acc: sums.correct / sums.examples,
+    test_acc: ev.accuracy,
+    examples_per_sec: round(sums.examples / sums.trainSeconds, 2),
+    epoch_seconds: round(wallSeconds(), 3),
+    lr: s.lr,
+  };
+  run.history.epochs.push(record);
+  run.history.finished = epoch + 1 === s.epochs;
+  // History first: a crash in between leaves a record the checkpoint lacks, which resume drops,
+  // never a checkpoint without its record.
+  await writeHistory(out, run.history);
+  const pos = { epoch: epoch + 1, batch: 0, settings: s, partial: null };
+  run.ckpt = await saveCheckpoint(out, run.net, pos);
+  await writeCurves(runPath(out, RUN_FILES.curves), run.history.epochs);
+  run.opts.onEpoch?.(record, s.epochs);
+}
+
+/**
+ * An epoch's loss and accuracy, summed on the device; {@linkcode EpochAccumulator.read} brings
+ * them to the host (a sync), checks the loss is finite and reports progress. Sums of an epoch
+ * interrupted earlier (`prior`) are added, so a resumed epoch reports the same metrics.
+ */
+class EpochAccumulator {
+  readonly prior: PartialEpoch;
+  #loss: tf.Scalar = tf.scalar(0);
+  #correct: tf.Scalar = tf.scalar(0, "int32");
+  #sinceRead = 0;
+  #t0 = performance.now();
+  readonly #wall0 = performance.now();
+  /** This session's images and training seconds in the epoch. */
+  images = 0;
+  seconds = 0;
+
+  constructor(prior: PartialEpoch | null, readonly run: RunState, readonly epoch: number) {
+    this.prior = prior ??
+      { lossSum: 0, correct: 0, examples: 0, trainSeconds: 0, wallSeconds: 0 };
   }
 
-  function result(status: TrainResult["status"]): TrainResult {
-    return {
-      status,
-      history,
-      checkpoint: ckpt,
-      examplesPerSec: sessionSeconds > 0 ? sessionExamples / sessionSeconds : NaN,
-    };
+  /** Adds one step's results (and disposes them with the batch). */
+  add(r: { loss: tf.Scalar; correct: tf.Scalar }, b: Batch): void {
+    const [loss, correct] = tf.tidy(() => [
+      tf.add(this.#loss, tf.mul(r.loss, b.n)) as tf.Scalar,
+      tf.add(this.#correct, r.correct) as tf.Scalar,
+    ]);
+    tf.dispose([this.#loss, this.#correct, r.loss, r.correct, b.x, b.y]);
+    this.#loss = loss;
+    this.#correct = correct;
+    this.images += b.n;
+    this.#sinceRead++;
   }
+
+  /** Every `readEvery` steps, or sooner when steps are slow, so progress keeps moving. */
+  due(): boolean {
+    const every = Math.max(1, this.run.opts.readEvery ?? 10);
+    return this.#sinceRead >= every || performance.now() - this.#t0 >= READ_AFTER_MS;
+  }
+
+  /** Reads the sums (a host sync); throws {@linkcode DivergedError} on a non-finite loss. */
+  async read(step: number): Promise<Omit<PartialEpoch, "wallSeconds">> {
+    const [l, c] = await Promise.all([this.#loss.data(), this.#correct.data()]);
+    this.seconds += (performance.now() - this.#t0) / 1000;
+    this.#t0 = performance.now();
+    this.#sinceRead = 0;
+    const p = this.prior, s = this.run.ckpt.settings;
+    const lossSum = p.lossSum + l[0], correct = p.correct + c[0];
+    const examples = p.examples + this.images, trainSeconds = p.trainSeconds + this.seconds;
+    if (!Number.isFinite(lossSum)) {
+      const last = this.run.ckpt.epoch;
+      throw new DivergedError(lossSum, this.epoch + 1, step, s.lr, this.run.opts.out, last);
+    }
+    this.run.progress.update(examples, {
+      loss: lossSum / examples,
+      acc: correct / examples,
+      imagesPerSec: examples / trainSeconds,
+    });
+    return { lossSum, correct, examples, trainSeconds };
+  }
+
+  /** Wall-clock seconds of the epoch so far, earlier sessions included. */
+  wallSeconds(): number {
+    return this.prior.wallSeconds + (performance.now() - this.#wall0) / 1000;
+  }
+
+  dispose(): void {
+    tf.dispose([this.#loss, this.#correct]);
+  }
+}
+
+function result(run: RunState, status: TrainResult["status"]): TrainResult {
+  return {
+    status,
+    history: run.history,
+    checkpoint: run.ckpt,
+    imagesPerSec: run.seconds > 0 ? run.images / run.seconds : NaN,
+  };
 }
 
 function round(x: number, digits: number): number {

@@ -6,8 +6,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { runCli, TINY_NET } from "../run_cli.ts";
-import { BACKENDS, initBackend, loadNative } from "../../lib/backends/choose.ts";
-import { UserError } from "../../cli/options.ts";
+import { BACKENDS, backendSummary, initBackend, loadNative } from "../../lib/backends/choose.ts";
+import { InputError } from "../../lib/errors.ts";
+import { describeError } from "../../cli/errors.ts";
 import { formatAdapter, isSoftwareAdapter, probeAdapter } from "../../lib/backends/webgpu.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -38,21 +39,23 @@ Deno.test("the --backend choices are auto, webgpu, cpu and native", () => {
 });
 
 Deno.test("initBackend('cpu') activates cpu and reports it in one line", async () => {
-  const info = await initBackend("cpu", { announce: false });
+  const info = await initBackend("cpu");
   assert.equal(tf.getBackend(), "cpu");
   assert.equal(info.name, "cpu");
   assert.equal(info.adapter, null);
-  assert.match(info.summary, /^backend: cpu \(tfjs pure-JS kernels\); requested$/);
+  assert.match(backendSummary(info), /^backend: cpu \(tfjs pure-JS kernels\); requested$/);
   await assert.rejects(
-    () => initBackend("gpu" as never, { announce: false }),
-    (e) => e instanceof UserError && e.exitCode === 2 && /use one of auto, webgpu/.test(e.message),
+    () => initBackend("gpu" as never),
+    (e) =>
+      e instanceof InputError && describeError(e)?.code === 2 &&
+      /use one of auto, webgpu/.test(e.message),
   );
 });
 
 Deno.test("auto takes a hardware adapter, else native, else a software adapter, else cpu", async () => {
   const probe = await probeAdapter();
   const native = await loadNative();
-  const info = await initBackend("auto", { announce: false });
+  const info = await initBackend("auto");
   const want = probe.adapter && !probe.adapter.software
     ? "webgpu"
     : native.ok
@@ -60,13 +63,13 @@ Deno.test("auto takes a hardware adapter, else native, else a software adapter, 
     : probe.adapter
     ? "webgpu"
     : "cpu";
-  assert.equal(info.name, want, info.summary);
+  assert.equal(info.name, want, backendSummary(info));
   assert.equal(tf.getBackend(), want);
   assert.match(info.reason, /^auto: /);
   if (probe.adapter?.software) {
-    assert.match(info.summary, want === "webgpu" ? /CPU emulating a GPU/ : /software/);
+    assert.match(backendSummary(info), want === "webgpu" ? /CPU emulating a GPU/ : /software/);
   }
-  await initBackend("cpu", { announce: false });
+  await initBackend("cpu");
 });
 
 Deno.test("--backend webgpu without an adapter: one line naming the fix, exit 2", async () => {

@@ -13,7 +13,12 @@ import assert from "node:assert/strict";
 import { initBackend } from "../../lib/backends/choose.ts";
 import { fromTorchKey, ResNet } from "../../lib/model/resnet.ts";
 import { trainStep } from "../../lib/model/step.ts";
-import { currentDevice, deviceLostInfo, probeAdapter, releaseWebGPU } from "../../lib/backends/webgpu.ts";
+import {
+  currentDevice,
+  deviceLostInfo,
+  probeAdapter,
+  releaseWebGPU,
+} from "../../lib/backends/webgpu.ts";
 import {
   assertClose,
   checkResidualGolden,
@@ -28,10 +33,10 @@ const probe = await probeAdapter();
 const ignore = probe.adapter === null;
 if (ignore) console.log(`webgpu parity tests skipped: ${probe.reason}`);
 else {
-  await initBackend("webgpu", { announce: false });
+  await initBackend("webgpu");
   // Otherwise tfjs runs small ops with CPU-resident inputs on the CPU, and we would not test WebGPU.
   tf.env().set("WEBGPU_CPU_FORWARD", false);
-  await initBackend("cpu", { announce: false });
+  await initBackend("cpu");
 }
 
 async function on<T>(backend: "webgpu" | "cpu", fn: () => Promise<T>): Promise<T> {

@@ -41,7 +41,7 @@ Deno.test({
     "webgpu warm-up: compiles the step, restores every tensor, and the step then compiles nothing",
   ignore,
   fn: async () => {
-    await initBackend("webgpu", { announce: false });
+    await initBackend("webgpu");
     tf.env().set("WEBGPU_CPU_FORWARD", false);
     const before = tf.memory().numTensors;
 
@@ -83,7 +83,7 @@ Deno.test({
 });
 
 Deno.test("warm-up does nothing off WebGPU", async () => {
-  await initBackend("cpu", { announce: false });
+  await initBackend("cpu");
   const net = new ResNet({ stages: [1, 1, 1, 1], width: 4 });
   const r = await warmup(net, { batch: 2, size: 28 });
   assert.deepEqual({ backend: r.backend, pipelines: r.pipelines }, {

@@ -11,7 +11,8 @@ import {
   SUBMIT_BATCH_ENV,
   submitBatchSize,
 } from "../../lib/backends/webgpu.ts";
-import { UserError } from "../../cli/options.ts";
+import { UserError } from "../../lib/errors.ts";
+import { describeError } from "../../cli/errors.ts";
 import { runScript } from "../run_cli.ts";
 
 const BENCH = new URL("../../bench/bench.ts", import.meta.url).pathname;
@@ -150,7 +151,7 @@ Deno.test("the deferred-submit batch size: default, environment override, bad va
       Deno.env.set(SUBMIT_BATCH_ENV, bad);
       assert.throws(submitBatchSize, (e: unknown) => {
         assert.ok(e instanceof UserError);
-        assert.equal(e.exitCode, 2);
+        assert.equal(describeError(e)?.code, 2);
         assert.ok(!e.message.includes("\n"));
         assert.match(e.message, new RegExp(`^${SUBMIT_BATCH_ENV}=${bad}: give a positive integer`));
         return true;

@@ -5,7 +5,12 @@ import { parse } from "csv-parse/sync";
 import { initBackend } from "../../lib/backends/choose.ts";
 import { ResNet } from "../../lib/model/resnet.ts";
 import { train } from "../../lib/run/train.ts";
-import { type EpochRecord, METRICS_COLUMNS, metricsCsv, readHistory } from "../../lib/run/metrics.ts";
+import {
+  type EpochRecord,
+  METRICS_COLUMNS,
+  metricsCsv,
+  readHistory,
+} from "../../lib/run/metrics.ts";
 import { curvesSvg } from "../../lib/run/plot.ts";
 import { loadCheckpoint } from "../../lib/run/checkpoint.ts";
 import { layersModelHandler } from "../../lib/io/layers_model.ts";
@@ -14,7 +19,7 @@ import { runCli, TINY_NET } from "../run_cli.ts";
 import { GOLDEN_DIR, type GoldenTensor, nchwToNhwc, readGolden } from "../golden.ts";
 import { syntheticSplit } from "../synthetic_split.ts";
 
-const backend = await initBackend("cpu", { announce: false });
+const backend = await initBackend("cpu");
 
 const record = (epoch: number, over: Partial<EpochRecord> = {}): EpochRecord => ({
   epoch,

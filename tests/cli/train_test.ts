@@ -211,7 +211,7 @@ Deno.test("train --init-from starts from d2l weights", async () => {
     out,
   ]);
   assert.equal(r.code, 0, r.stderr);
-  await initBackend("cpu", { announce: false });
+  await initBackend("cpu");
   const { net } = await loadCheckpoint(out);
   const ref = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 5 });
   await loadTorchWeights(ref, weights);

@@ -166,7 +166,7 @@ Deno.test({
   ignore: probe.adapter === null,
   async fn() {
     const s = split(6);
-    await initBackend("webgpu", { announce: false });
+    await initBackend("webgpu");
     // Otherwise tfjs would run these small ops on the CPU and WebGPU would go untested.
     tf.env().set("WEBGPU_CPU_FORWARD", false);
     try {
@@ -196,7 +196,7 @@ Deno.test({
       assert.ok(worst < RESIZE_ATOL, `max |diff| ${worst}`);
       assert.equal(tf.memory().numTensors, before);
     } finally {
-      await initBackend("cpu", { announce: false });
+      await initBackend("cpu");
     }
   },
 });

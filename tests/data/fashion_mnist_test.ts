@@ -9,7 +9,6 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import {
   CLASS_NAMES,
-  cliLoadOptions,
   dataReport,
   defaultDataDir,
   FASHION_MNIST,
@@ -18,7 +17,8 @@ import {
   type LoadOptions,
 } from "../../lib/data/fashion_mnist.ts";
 import { encodeIdxImages, encodeIdxLabels, IdxError } from "../../lib/data/idx.ts";
-import { UserError } from "../../cli/options.ts";
+import { UserError } from "../../lib/errors.ts";
+import { describeError } from "../../cli/errors.ts";
 import { removeStaleTemps } from "../../lib/data/download.ts";
 import { readGolden } from "../golden.ts";
 import { runCli } from "../run_cli.ts";
@@ -287,7 +287,7 @@ Deno.test("data: when every source fails, one line lists each source, why, and t
       err = e
     );
     assert.ok(err instanceof UserError, `a UserError, got ${err}`);
-    assert.equal(err.exitCode, 1);
+    assert.equal(describeError(err)?.code, 1);
     const m = err.message;
     assert.ok(!m.includes("\n"), m);
     const n = NAMES[0];
@@ -442,15 +442,6 @@ Deno.test("data: FASHION_MNIST_DIR overrides the project's default cache directo
     if (saved === undefined) Deno.env.delete("FASHION_MNIST_DIR");
     else Deno.env.set("FASHION_MNIST_DIR", saved);
   }
-});
-
-Deno.test("data: the CLI maps --source-dir, --mirror and --timeout onto load options", () => {
-  const o = cliLoadOptions({ sourceDir: ["/a"], mirror: ["http://m/"], timeout: 2, retries: 0 });
-  assert.deepEqual(o.sourceDirs, [...FASHION_MNIST.sourceDirs, "/a"]);
-  assert.deepEqual(o.mirrors, ["http://m/"]);
-  assert.equal(o.timeoutMs, 2000);
-  assert.equal(o.retries, 0);
-  assert.deepEqual(cliLoadOptions({}).mirrors, [...FASHION_MNIST.mirrors]);
 });
 
 Deno.test("data: a bad --mirror is a one-line usage error (exit 2)", async () => {

@@ -7,7 +7,7 @@ import {
   encodeIdxLabels,
   IdxError,
 } from "../../lib/data/idx.ts";
-import { UserError } from "../../cli/options.ts";
+import { UserError } from "../../lib/errors.ts";
 
 const H = 28;
 const W = 28;

@@ -3,6 +3,7 @@
  * writes, and one clear line for each kind of damaged file.
  */
 import assert from "node:assert/strict";
+import { describeError } from "../../cli/errors.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -30,7 +31,7 @@ function rawFile(header: unknown, data: Uint8Array, headerText?: string): Uint8A
 function rejects(bytes: Uint8Array, re: RegExp): void {
   assert.throws(() => decodeSafetensors(bytes, "bad.safetensors"), (e: Error) => {
     assert.ok(e instanceof SafetensorsError, `expected SafetensorsError, got ${e}`);
-    assert.equal(e.exitCode, 2);
+    assert.equal(describeError(e)?.code, 2);
     assert.ok(!e.message.includes("\n"), `one line: ${e.message}`);
     assert.ok(e.message.startsWith("bad.safetensors: "), e.message);
     assert.match(e.message, re);
@@ -122,7 +123,7 @@ Deno.test("writeSafetensors replaces the file atomically and leaves no temporary
 Deno.test("a missing file is one line, exit code 2", async () => {
   await assert.rejects(() => readSafetensors("/nonexistent/x.safetensors"), (e: Error) => {
     assert.ok(e instanceof SafetensorsError);
-    assert.equal(e.exitCode, 2);
+    assert.equal(describeError(e)?.code, 2);
     assert.match(
       e.message,
       /^\/nonexistent\/x\.safetensors: cannot read weights file: no such file$/,

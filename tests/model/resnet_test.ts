@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../../lib/backends/choose.ts";
+import { ConfigError } from "../../lib/errors.ts";
 import {
-  ConfigError,
   DEPTHS,
   fromTorchKey,
   Residual,

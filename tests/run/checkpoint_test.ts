@@ -3,13 +3,12 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import assert from "node:assert/strict";
 import { initBackend } from "../../lib/backends/choose.ts";
 import { ResNet } from "../../lib/model/resnet.ts";
-import { UserError } from "../../cli/options.ts";
+import { UserError } from "../../lib/errors.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../lib/run/checkpoint.ts";
 import { layersModelHandler, paramNameOf } from "../../lib/io/layers_model.ts";
 import type { TrainSettings } from "../../lib/run/metrics.ts";
 import { defaultRunDir, ensureWritableDir } from "../../lib/run/run_dir.ts";
 import { writeFileAtomic } from "../../lib/io/atomic.ts";
-import { EpochProgress } from "../../lib/run/progress.ts";
 
 await initBackend("cpu");
 tf.env().set("WEBGPU_CPU_FORWARD", false);
@@ -163,25 +162,4 @@ Deno.test("run directories: default name, writability check, atomic writes", asy
   for await (const e of Deno.readDir(dir)) names.push(e.name);
   assert.deepEqual(names.sort(), ["a", "f.txt", "file"], "no temporary files left");
   await Deno.remove(dir, { recursive: true });
-});
-
-Deno.test("progress without a terminal prints plain lines at the given rate", () => {
-  const lines: string[] = [];
-  const orig = console.error;
-  console.error = (...a: unknown[]) => lines.push(a.join(" "));
-  try {
-    const fast = new EpochProgress({ tty: false, plainEverySeconds: 0 });
-    fast.start(2, 10, 1000);
-    fast.update(500, { loss: 0.5, acc: 0.75, imagesPerSec: 100 });
-    fast.stop();
-    const slow = new EpochProgress({ tty: false, plainEverySeconds: 3600 });
-    slow.start(1, 10, 1000);
-    slow.update(10, { loss: 1, acc: 0.1, imagesPerSec: 100 });
-    slow.stop();
-  } finally {
-    console.error = orig;
-  }
-  assert.deepEqual(lines, [
-    "epoch 2/10: 500/1000 images, 100.0 img/s, ETA 5 s, loss 0.5000, acc 0.750",
-  ]);
 });

@@ -10,7 +10,7 @@ import { runCli, TINY_NET, TINY_RUN } from "../run_cli.ts";
 import { GOLDEN_DIR, type GoldenTensor, readGolden } from "../golden.ts";
 import { syntheticSplit } from "../synthetic_split.ts";
 
-await initBackend("cpu", { announce: false });
+await initBackend("cpu");
 
 /** One tiny finished run on real data, trained once for the CLI tests of this file. */
 let runDir: Promise<string> | null = null;

@@ -10,7 +10,7 @@ import { METRICS_COLUMNS, readHistory, type TrainSettings } from "../../lib/run/
 import { parse } from "csv-parse/sync";
 import { syntheticSplit } from "../synthetic_split.ts";
 
-const backend: BackendInfo = await initBackend("cpu", { announce: false });
+const backend: BackendInfo = await initBackend("cpu");
 
 // 16x16 inputs keep the CPU backend fast; the tiny net still reaches 1x1 at b5.
 const SIZE = 16;

@@ -1,0 +1,51 @@
+/**
+ * How the CLI ends: every error the library throws becomes one line on stderr and an exit code
+ * chosen by its type. Only unexpected errors (bugs) keep their stack trace.
+ *
+ * | error | exit |
+ * | --- | --- |
+ * | {@linkcode UsageError}, `InputError` (bad flag value, malformed input file) | 2 |
+ * | `UserError` (missing data, unwritable path, a diverged run) | 1 |
+ * | {@linkcode Interrupted} (Ctrl-C after saving) | 130 |
+ *
+ * @example
+ * ```ts
+ * import { describeError } from "./errors.ts";
+ * import { InputError } from "../lib/errors.ts";
+ * describeError(new InputError("--size 0: give a positive integer"));
+ * // { line: "error: --size 0: give a positive integer", code: 2 }
+ * ```
+ * @module
+ */
+import { InputError, UserError } from "../lib/errors.ts";
+import { DivergedError } from "../lib/run/train.ts";
+import { UsageError } from "./options.ts";
+
+/** Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. */
+export const EXIT_INTERRUPTED = 130;
+
+/** A run stopped by Ctrl-C after saving; the message says how to resume. */
+export class Interrupted extends UserError {
+  /** Always `"Interrupted"`. */
+  override name = "Interrupted";
+}
+
+/**
+ * The line to print and the exit code for an error the user can act on; null for anything else
+ * (a bug, which should surface with its stack trace).
+ */
+export function describeError(e: unknown): { line: string; code: number } | null {
+  if (e instanceof Interrupted) return { line: `error: ${e.message}`, code: EXIT_INTERRUPTED };
+  if (e instanceof DivergedError) {
+    // The library says what happened; the CLI adds the command that resumes.
+    const line = `error: the loss became ${e.loss} in epoch ${e.epoch} (by step ${e.step}) with ` +
+      `--lr ${e.lr}: resume from the last good checkpoint (epoch ${e.lastGoodEpoch}) with a ` +
+      `lower learning rate: deno task train --resume ${e.dir} --lr ${e.lr / 10}`;
+    return { line, code: 1 };
+  }
+  if (e instanceof UsageError || e instanceof InputError) {
+    return { line: `error: ${e.message}`, code: 2 };
+  }
+  if (e instanceof UserError) return { line: `error: ${e.message}`, code: 1 };
+  return null;
+}

@@ -1,0 +1,86 @@
+/**
+ * `export`: a run's per-epoch metrics as CSV or JSON (stdout without `--out`), its curves as SVG
+ * (`--plot`), or its weights as d2l safetensors / a tfjs layers model.
+ *
+ * @example
+ * ```ts ignore
+ * import { exportCommand } from "./export.ts";
+ * await exportCommand().parseAsync(["--run", "runs/demo", "--format", "csv"], { from: "user" });
+ * ```
+ * @module
+ */
+import { Command } from "commander";
+import { outputSizes } from "../lib/model/resnet.ts";
+import { backendSummary, initBackend } from "../lib/backends/choose.ts";
+import { saveTorchWeights } from "../lib/io/torch_weights.ts";
+import { saveLayersModel } from "../lib/io/layers_model.ts";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { readCheckpoint } from "../lib/run/checkpoint.ts";
+import { metricsCsv, readHistory } from "../lib/run/metrics.ts";
+import { writeCurves } from "../lib/run/plot.ts";
+import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
+import { ensureWritableDir, requireRunDir } from "../lib/run/run_dir.ts";
+import { addFlags, type OptionsOf, UsageError } from "./options.ts";
+import { checkWritableFile, loadNet, NET_SOURCE_FLAGS } from "./net_source.ts";
+
+const FLAGS = {
+  ...NET_SOURCE_FLAGS,
+  format: "default csv",
+  out: "a file, a directory for layers; metrics go to stdout without it",
+  plot: "",
+  size: "of a layers model; default: the run's",
+  backend: "default cpu",
+} as const;
+
+/** Parsed options of `export`. */
+export type ExportCliOptions = OptionsOf<typeof FLAGS>;
+
+/** The `export` subcommand. */
+export function exportCommand(): Command {
+  return addFlags(
+    new Command("export").description(
+      "a run's metrics as CSV/JSON and curves as SVG, or its weights for d2l/browsers",
+    ),
+    FLAGS,
+  ).action(runExport);
+}
+
+/** Runs `export`: metrics (csv, json) or weights (safetensors, layers). */
+export async function runExport(o: ExportCliOptions): Promise<void> {
+  const format = o.format ?? "csv";
+  if (format === "csv" || format === "json") return await exportMetrics(o, format);
+  if (o.out === undefined) throw new UsageError(`export --format ${format} needs --out`);
+  if (o.plot !== undefined) throw new UsageError("--plot needs --run and --format csv or json");
+  if (format === "safetensors") await checkWritableFile(o.out, "--out");
+  else await ensureWritableDir(o.out);
+  if (o.run !== undefined) await requireRunDir(o.run);
+  console.error(backendSummary(await initBackend(o.backend ?? "cpu")));
+  const { net, size } = await loadNet(o, "export");
+  try {
+    if (format === "safetensors") {
+      await saveTorchWeights(net, o.out);
+    } else {
+      const s = o.size ?? size ?? D2L_DEFAULTS.size;
+      outputSizes(s);
+      await saveLayersModel(net, s, o.out);
+    }
+    console.error(`wrote ${o.out}`);
+  } finally {
+    net.dispose();
+  }
+}
+
+async function exportMetrics(o: ExportCliOptions, format: "csv" | "json"): Promise<void> {
+  if (o.run === undefined) throw new UsageError(`export --format ${format} needs --run DIR`);
+  if (o.weights !== undefined) {
+    throw new UsageError(`--weights is for --format safetensors or layers, not ${format}`);
+  }
+  await readCheckpoint(o.run);
+  const h = await readHistory(o.run);
+  if (o.out !== undefined) await checkWritableFile(o.out, "--out");
+  if (o.plot !== undefined) await checkWritableFile(o.plot, "--plot");
+  const text = format === "csv" ? metricsCsv(h.epochs) : JSON.stringify(h.epochs, null, 2) + "\n";
+  if (o.out !== undefined) await writeFileAtomic(o.out, text);
+  else await Deno.stdout.write(new TextEncoder().encode(text));
+  if (o.plot !== undefined) await writeCurves(o.plot, h.epochs);
+}

@@ -1,0 +1,28 @@
+/**
+ * `info`: versions, the backends that run here and the WebGPU adapter with its limits.
+ *
+ * @example
+ * ```ts ignore
+ * import { infoCommand } from "./info.ts";
+ * await infoCommand().parseAsync(["--json"], { from: "user" });
+ * ```
+ * @module
+ */
+import { Command } from "commander";
+import { collectInfo, formatInfo } from "../lib/backends/info.ts";
+import { addFlags, type OptionsOf } from "./options.ts";
+
+const FLAGS = { json: "one JSON document" } as const;
+
+/** The `info` subcommand. */
+export function infoCommand(): Command {
+  return addFlags(
+    new Command("info").description(
+      "versions, the backends that run here, and the WebGPU adapter with its limits",
+    ),
+    FLAGS,
+  ).action(async (o: OptionsOf<typeof FLAGS>) => {
+    const info = await collectInfo();
+    console.log(o.json ? JSON.stringify(info) : formatInfo(info));
+  });
+}

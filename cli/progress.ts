@@ -1,0 +1,128 @@
+/**
+ * Progress of a training epoch on stderr: a cli-progress bar on a terminal (images/s, ETA,
+ * running loss and accuracy), plain lines at a modest rate otherwise (logs, CI, pipes).
+ *
+ * @example
+ * ```ts
+ * import { EpochProgress } from "./progress.ts";
+ * const p = new EpochProgress();
+ * p.start(1, 10, 60000);
+ * p.update(2560, { loss: 1.2, acc: 0.55, imagesPerSec: 900 });
+ * p.stop();
+ * ```
+ * @module
+ */
+import cliProgress from "cli-progress";
+import process from "node:process";
+import type { ProgressSink, ProgressStats } from "../lib/run/progress.ts";
+import type { DownloadProgress } from "../lib/data/download.ts";
+
+/**
+ * A per-epoch progress display on stderr. On a terminal it is a bar redrawn in place; without
+ * one it prints a plain line at most every `plainEverySeconds` (default 10).
+ */
+export class EpochProgress implements ProgressSink {
+  #bar: cliProgress.SingleBar | null = null;
+  #tty: boolean;
+  #every: number;
+  #lastPrint = 0;
+  #epoch = 0;
+  #epochs = 0;
+  #total = 0;
+
+  /**
+   * A display that shows nothing until {@linkcode EpochProgress.start}.
+   *
+   * @param opts `tty`: draw the bar (default: whether stderr is a terminal);
+   * `plainEverySeconds`: least seconds between two plain lines (default 10).
+   */
+  constructor(opts: { tty?: boolean; plainEverySeconds?: number } = {}) {
+    this.#tty = opts.tty ?? Deno.stderr.isTerminal();
+    this.#every = opts.plainEverySeconds ?? 10;
+  }
+
+  /** Begins epoch `epoch` of `epochs` over `total` images (`done` already, when resuming). */
+  start(epoch: number, epochs: number, total: number, done = 0): void {
+    this.#epoch = epoch;
+    this.#epochs = epochs;
+    this.#total = total;
+    this.#lastPrint = performance.now();
+    if (!this.#tty) return;
+    this.#bar = new cliProgress.SingleBar({
+      format:
+        `epoch ${epoch}/${epochs} [{bar}] {value}/{total} | {ips} img/s | ETA {eta_formatted}` +
+        " | loss {loss} | acc {acc}",
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 50,
+    }, cliProgress.Presets.shades_classic);
+    this.#bar.start(total, done, { ips: "-", loss: "-", acc: "-" });
+  }
+
+  /** Reports `done` images of the epoch finished with the running statistics. */
+  update(done: number, s: ProgressStats): void {
+    const payload = {
+      ips: s.imagesPerSec.toFixed(1),
+      loss: s.loss.toFixed(4),
+      acc: s.acc.toFixed(3),
+    };
+    if (this.#bar) {
+      this.#bar.update(done, payload);
+      return;
+    }
+    const now = performance.now();
+    if (now - this.#lastPrint < this.#every * 1000) return;
+    this.#lastPrint = now;
+    const eta = s.imagesPerSec > 0 ? (this.#total - done) / s.imagesPerSec : NaN;
+    console.error(
+      `epoch ${this.#epoch}/${this.#epochs}: ${done}/${this.#total} images, ` +
+        `${payload.ips} img/s, ETA ${Number.isFinite(eta) ? eta.toFixed(0) + " s" : "-"}, ` +
+        `loss ${payload.loss}, acc ${payload.acc}`,
+    );
+  }
+
+  /** Removes the bar (the epoch line is printed by the caller). */
+  stop(): void {
+    this.#bar?.stop();
+    this.#bar = null;
+  }
+}
+
+/**
+ * A download progress bar on stderr (bytes, rate, ETA), for `LoadOptions.onProgress`; one bar per
+ * file, started at its first report and finished at its last.
+ *
+ * @example
+ * ```ts
+ * import { downloadBar } from "./progress.ts";
+ * const report = downloadBar();
+ * report({ label: "a.gz", got: 0, total: 100, done: false });
+ * report({ label: "a.gz", got: 100, total: 100, done: true });
+ * ```
+ */
+export function downloadBar(): (p: DownloadProgress) => void {
+  let bar: cliProgress.SingleBar | null = null, start = 0;
+  const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+  return (p) => {
+    const payload = {
+      got: mb(p.got),
+      all: mb(p.total ?? 0),
+      rate: `${mb(p.got / Math.max((performance.now() - start) / 1000, 1e-3))}/s`,
+    };
+    if (!bar) {
+      start = performance.now();
+      bar = new cliProgress.SingleBar({
+        format: `${p.label} [{bar}] {percentage}% | {got} of {all} | {rate} | ETA {eta_formatted}`,
+        hideCursor: false,
+        clearOnComplete: false,
+        stream: process.stderr,
+      }, cliProgress.Presets.shades_classic);
+      bar.start(p.total ?? 0, p.got, payload);
+    } else bar.update(p.got, payload);
+    if (p.done) {
+      bar.stop();
+      bar = null;
+    }
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * The library's error types. Every message is one line that says what is wrong, where, and how to
+ * fix it; callers decide how to show it (the CLI prints it and picks the exit code from the type).
+ *
+ * - {@linkcode UserError}: a failure the user can fix outside the program's input (missing data,
+ *   no GPU adapter, a file that cannot be written).
+ * - {@linkcode InputError}: the input itself is wrong (an option value, a malformed file given as
+ *   input, an architecture that does not fit the weights).
+ *
+ * @example
+ * ```ts
+ * import { errorText, InputError, UserError } from "./errors.ts";
+ * const e = new InputError("--size 0: give a positive integer");
+ * console.log(e instanceof UserError, errorText(e)); // true "--size 0: give a positive integer"
+ * ```
+ * @module
+ */
+
+/** A failure the user can fix (missing data, no adapter, an unwritable path); one-line message. */
+export class UserError extends Error {
+  /** Always `"UserError"` unless a subclass says otherwise. */
+  override name = "UserError";
+}
+
+/** Input that is wrong as given: an option value, a malformed input file, a mismatched network. */
+export class InputError extends UserError {
+  /** Always `"InputError"` unless a subclass says otherwise. */
+  override name = "InputError";
+}
+
+/**
+ * The first line of an error's message (or of any thrown value), for one-line reports.
+ *
+ * @example
+ * ```ts
+ * import { errorText } from "./errors.ts";
+ * errorText(new Error("disk full\n    at write")); // "disk full"
+ * ```
+ */
+export function errorText(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0];
+}
+
+/** An invalid model option (depth, stages, width, input size); a kind of {@linkcode InputError}. */
+export class ConfigError extends InputError {
+  /** Always `"ConfigError"`. */
+  override name = "ConfigError";
+}

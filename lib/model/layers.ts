@@ -1,0 +1,241 @@
+/**
+ * The layers d2l's ResNet is built from, with PyTorch's semantics and d2l's initialisation:
+ * {@linkcode Conv2d}, {@linkcode BatchNorm2d} and {@linkcode Linear}. Each adds its variables to a
+ * shared {@linkcode ParamStore} under PyTorch-like names (`b2.0.conv1.weight`); constructors take
+ * keyword options, as d2l's and torchvision's do.
+ *
+ * Tensors are NHWC (tfjs' layout); conv weights are HWIO (`[kh, kw, in, out]`), dense weights
+ * `[in, out]`. Padding is PyTorch's symmetric padding, never TensorFlow's "same".
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { Conv2d, type ParamStore } from "./layers.ts";
+ * import { mulberry32 } from "../data/rng.ts";
+ * const store: ParamStore = new Map();
+ * const conv = new Conv2d({
+ *   name: "c", store, rand: mulberry32(0), inChannels: 1, outChannels: 4, kernel: 3, padding: 1,
+ * });
+ * console.log(conv.apply(tf.zeros([2, 8, 8, 1]) as tf.Tensor4D).shape, [...store.keys()]);
+ * // [2, 8, 8, 4] ["c.weight", "c.bias"]
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { batchNormTrain } from "./fused.ts";
+
+/** BatchNorm epsilon, as PyTorch's default. */
+export const BN_EPS = 1e-5;
+/** BatchNorm momentum in PyTorch's convention: running = (1 - m) running + m batch. */
+export const BN_MOMENTUM = 0.1;
+
+/** A named tensor store shared by the layers of one network; insertion order is PyTorch's. */
+export type ParamStore = Map<string, tf.Variable>;
+
+function uniform(rand: () => number, shape: number[], limit: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = (rand() * 2 - 1) * limit;
+  return tf.tensor(v, shape, "float32");
+}
+
+function add(store: ParamStore, name: string, value: tf.Tensor, trainable = true): tf.Variable {
+  if (store.has(name)) throw new Error(`duplicate parameter ${name}`);
+  // No tf.variable name: tfjs names are global, and two networks must coexist.
+  const v = tf.variable(value, trainable);
+  value.dispose();
+  store.set(name, v);
+  return v;
+}
+
+/** What every layer is given: its name prefix and the network's parameter store. */
+export interface LayerOptions {
+  /** Parameter name prefix, e.g. `b2.0.conv1`. */
+  name: string;
+  /** The network's parameter store; receives `<name>.weight`, `<name>.bias`, ... */
+  store: ParamStore;
+}
+
+/** Options of {@linkcode Conv2d} (PyTorch's `nn.Conv2d` keyword arguments). */
+export interface Conv2dOptions extends LayerOptions {
+  /** Initialisation randomness (consumed for the weight, then the bias). */
+  rand: () => number;
+  /** Input channels. */
+  inChannels: number;
+  /** Output channels (filters). */
+  outChannels: number;
+  /** Square kernel size. */
+  kernel: number;
+  /** Stride in height and width (default 1). */
+  stride?: number;
+  /** Zero padding on each side of height and width, as PyTorch's `padding` (default 0). */
+  padding?: number;
+}
+
+/**
+ * A 2-D convolution with bias and PyTorch's symmetric zero padding. Weights are HWIO
+ * (`[kh, kw, in, out]`), Xavier-uniform as d2l's `init_weights`; the bias keeps PyTorch's default
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+ */
+export class Conv2d {
+  /** Parameter name prefix. */
+  readonly name: string;
+  /** Input channels. */
+  readonly inChannels: number;
+  /** Output channels. */
+  readonly outChannels: number;
+  /** Square kernel size. */
+  readonly kernel: number;
+  /** Stride. */
+  readonly stride: number;
+  /** Symmetric zero padding. */
+  readonly padding: number;
+  /** HWIO filter `[kernel, kernel, inChannels, outChannels]`, named `<name>.weight`. */
+  readonly weight: tf.Variable;
+  /** Bias `[outChannels]`, named `<name>.bias`. */
+  readonly bias: tf.Variable;
+  /** Creates and initialises the layer's variables and adds them to `opts.store`. */
+  constructor(opts: Conv2dOptions) {
+    const { name, store, rand, inChannels, outChannels, kernel } = opts;
+    this.name = name;
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernel = kernel;
+    this.stride = opts.stride ?? 1;
+    this.padding = opts.padding ?? 0;
+    const fanIn = inChannels * kernel * kernel, fanOut = outChannels * kernel * kernel;
+    this.weight = add(
+      store,
+      `${name}.weight`,
+      uniform(rand, [kernel, kernel, inChannels, outChannels], Math.sqrt(6 / (fanIn + fanOut))),
+    );
+    this.bias = add(store, `${name}.bias`, uniform(rand, [outChannels], 1 / Math.sqrt(fanIn)));
+  }
+  /**
+   * Convolves an NHWC batch. `inputIsData` marks an input that needs no gradient (the images):
+   * tfjs' fused convolution computes every gradient eagerly, so that layer is a plain convolution
+   * plus a bias add, whose input gradient is skipped (the stem's is the costliest of the net).
+   */
+  apply(x: tf.Tensor4D, inputIsData = false): tf.Tensor4D {
+    const p = this.padding;
+    const pad: "valid" | [[0, 0], [number, number], [number, number], [0, 0]] = p === 0
+      ? "valid"
+      : [[0, 0], [p, p], [p, p], [0, 0]];
+    const filter = this.weight as tf.Tensor4D;
+    if (inputIsData) return tf.add(tf.conv2d(x, filter, this.stride, pad), this.bias);
+    return tf.fused.conv2d({ x, filter, strides: this.stride, pad, bias: this.bias });
+  }
+}
+
+/** Options of {@linkcode BatchNorm2d} (PyTorch's `nn.BatchNorm2d` keyword arguments). */
+export interface BatchNorm2dOptions extends LayerOptions {
+  /** Channels normalised (the last NHWC axis). */
+  channels: number;
+  /** Added to the variance before the square root (default {@linkcode BN_EPS}). */
+  eps?: number;
+  /** Weight of the batch statistics in the running update (default {@linkcode BN_MOMENTUM}). */
+  momentum?: number;
+}
+
+/**
+ * BatchNorm over NHWC channels with PyTorch's semantics: training mode normalises with the biased
+ * batch variance and updates the running variance with the unbiased one (n / (n - 1)).
+ */
+export class BatchNorm2d {
+  /** Parameter name prefix. */
+  readonly name: string;
+  /** Channels normalised. */
+  readonly channels: number;
+  /** Added to the variance before the square root. */
+  readonly eps: number;
+  /** Weight of the batch statistics in the running update. */
+  readonly momentum: number;
+  /** Scale (gamma) `[channels]`, initially ones; named `<name>.weight`. */
+  readonly weight: tf.Variable;
+  /** Shift (beta) `[channels]`, initially zeros; named `<name>.bias`. */
+  readonly bias: tf.Variable;
+  /** Running mean `[channels]` (not trainable), initially zeros; `<name>.running_mean`. */
+  readonly runningMean: tf.Variable;
+  /** Running unbiased variance `[channels]` (not trainable), initially ones; `<name>.running_var`. */
+  readonly runningVar: tf.Variable;
+  /** Creates the layer's variables and adds them to `opts.store`. */
+  constructor(opts: BatchNorm2dOptions) {
+    const { name, store, channels } = opts;
+    this.name = name;
+    this.channels = channels;
+    this.eps = opts.eps ?? BN_EPS;
+    this.momentum = opts.momentum ?? BN_MOMENTUM;
+    this.weight = add(store, `${name}.weight`, tf.ones([channels]));
+    this.bias = add(store, `${name}.bias`, tf.zeros([channels]));
+    this.runningMean = add(store, `${name}.running_mean`, tf.zeros([channels]), false);
+    this.runningVar = add(store, `${name}.running_var`, tf.ones([channels]), false);
+  }
+  /**
+   * Normalises, then applies ReLU when `relu` is set; in training mode also updates the running
+   * statistics (as PyTorch does).
+   */
+  apply(x: tf.Tensor4D, training: boolean, relu = false): tf.Tensor4D {
+    if (!training) {
+      const y = tf.batchNorm4d(
+        x,
+        this.runningMean as tf.Tensor1D,
+        this.runningVar as tf.Tensor1D,
+        this.bias as tf.Tensor1D,
+        this.weight as tf.Tensor1D,
+        this.eps,
+      );
+      return relu ? tf.relu(y) : y;
+    }
+    const { y, mean, variance } = batchNormTrain(x, this.weight, this.bias, this.eps, relu);
+    const n = x.shape[0] * x.shape[1] * x.shape[2];
+    const m = this.momentum;
+    // Running statistics are not differentiated: assign() is outside the gradient tape's view.
+    tf.tidy(() => {
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
+      const unbiased = tf.mul(variance, n > 1 ? n / (n - 1) : 1);
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
+    });
+    return y;
+  }
+}
+
+/** Options of {@linkcode Linear} (PyTorch's `nn.Linear` keyword arguments). */
+export interface LinearOptions extends LayerOptions {
+  /** Initialisation randomness (consumed for the weight, then the bias). */
+  rand: () => number;
+  /** Input features. */
+  inFeatures: number;
+  /** Output features. */
+  outFeatures: number;
+}
+
+/** A fully connected layer; weight `[in, out]`, Xavier-uniform, PyTorch-default bias. */
+export class Linear {
+  /** Parameter name prefix. */
+  readonly name: string;
+  /** Input features. */
+  readonly inFeatures: number;
+  /** Output features. */
+  readonly outFeatures: number;
+  /** Weight `[inFeatures, outFeatures]`, named `<name>.weight`. */
+  readonly weight: tf.Variable;
+  /** Bias `[outFeatures]`, named `<name>.bias`. */
+  readonly bias: tf.Variable;
+  /** Creates and initialises the layer's variables and adds them to `opts.store`. */
+  constructor(opts: LinearOptions) {
+    const { name, store, rand, inFeatures, outFeatures } = opts;
+    this.name = name;
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    this.weight = add(
+      store,
+      `${name}.weight`,
+      uniform(rand, [inFeatures, outFeatures], Math.sqrt(6 / (inFeatures + outFeatures))),
+    );
+    this.bias = add(store, `${name}.bias`, uniform(rand, [outFeatures], 1 / Math.sqrt(inFeatures)));
+  }
+  /** Maps `[n, in]` to `[n, out]`. */
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.fused.matMul({ a: x, b: this.weight as tf.Tensor2D, bias: this.bias }) as tf.Tensor2D;
+  }
+}
