@@ -3,7 +3,7 @@
  * confusion matrix as CSV.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { evalCommand } from "./eval.ts";
  * await evalCommand().parseAsync(["--run", "runs/demo", "--limit", "1000", "--json"], { from: "user" });
  * ```

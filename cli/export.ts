@@ -3,7 +3,7 @@
  * (`--plot`), or its weights as d2l safetensors / a tfjs layers model.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { exportCommand } from "./export.ts";
  * await exportCommand().parseAsync(["--run", "runs/demo", "--format", "csv"], { from: "user" });
  * ```

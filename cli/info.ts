@@ -2,7 +2,7 @@
  * `info`: versions, the backends that run here and the WebGPU adapter with its limits.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { infoCommand } from "./info.ts";
  * await infoCommand().parseAsync(["--json"], { from: "user" });
  * ```

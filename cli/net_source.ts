@@ -4,7 +4,7 @@
  * that an output path can be written before any slow work starts.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadNet } from "./net_source.ts";
  * const { net, size } = await loadNet({ run: "runs/demo" }, "eval");
  * console.log(net.config.stages, size);

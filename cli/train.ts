@@ -4,7 +4,7 @@
  * stdout, and ends with d2l's summary. Ctrl-C saves and ends with {@linkcode Interrupted}.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { trainCommand } from "./train.ts";
  * await trainCommand().parseAsync(["--stages", "1,1,1,1", "--width", "8", "--size", "28",
  *   "--epochs", "1", "--limit", "512", "--test-limit", "256", "--out", "runs/demo"], { from: "user" });

@@ -7,6 +7,8 @@
  * @example
  * ```ts
  * import { batches } from "./batches.ts";
+ * import { loadFashionMnist } from "./fashion_mnist.ts";
+ * const { train } = await loadFashionMnist();
  * for (const b of batches(train, { batchSize: 256, shuffle: true, seed: 1, epoch: 0, size: 96 })) {
  *   // b.x: [n, 96, 96, 1] float32 in [0, 1]; b.y: [n] int32
  *   b.x.dispose();
@@ -120,7 +122,10 @@ function checkOptions(split: Split, o: BatchOptions): void {
  *
  * @example
  * ```ts
- * const b = batches(test, { batchSize: 8, limit: 8 }).next().value!;
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { loadFashionMnist } from "./fashion_mnist.ts";
+ * const { test } = await loadFashionMnist();
+ * const b = batches(test, { batchSize: 8, limit: 8 }).next().value as Batch;
  * console.log(b.x.shape, b.y.dtype); // [8, 28, 28, 1] "int32"
  * tf.dispose([b.x, b.y]);
  * ```

@@ -95,7 +95,8 @@ function checkLength(name: string, have: number, count: number, itemBytes: numbe
  *
  * @example
  * ```ts
- * decodeIdxImages(bytes, "train-images-idx3-ubyte").count; // 60000
+ * const bytes = encodeIdxImages(new Uint8Array(2 * 28 * 28), 28, 28);
+ * decodeIdxImages(bytes, "train-images-idx3-ubyte").count; // 2
  * ```
  */
 export function decodeIdxImages(
@@ -119,7 +120,8 @@ export function decodeIdxImages(
  *
  * @example
  * ```ts
- * decodeIdxLabels(bytes, "t10k-labels-idx1-ubyte").count; // 10000
+ * const bytes = encodeIdxLabels(new Uint8Array([9, 2, 1]));
+ * decodeIdxLabels(bytes, "t10k-labels-idx1-ubyte").count; // 3
  * ```
  */
 export function decodeIdxLabels(bytes: Uint8Array, name: string, numClasses = 10): IdxLabels {
@@ -141,6 +143,8 @@ export function decodeIdxLabels(bytes: Uint8Array, name: string, numClasses = 10
  *
  * @example
  * ```ts
+ * const images = decodeIdxImages(encodeIdxImages(new Uint8Array(784), 28, 28), "images");
+ * const labels = decodeIdxLabels(encodeIdxLabels(new Uint8Array([3])), "labels");
  * checkPair(images, labels, "train-images-idx3-ubyte", "train-labels-idx1-ubyte");
  * ```
  */

@@ -22,7 +22,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { errorText, InputError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
 /** A malformed or unreadable safetensors file; an {@linkcode InputError}. */
@@ -111,6 +111,17 @@ function swapBytes(b: Uint8Array, size: number): void {
 
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
+const HINT = "; is it a complete .safetensors file?";
+
+/** A tensor's place in the data section, as the header gives it. */
+interface Entry {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
 /**
  * Parses and validates a whole safetensors file held in memory. `source` names the file in error
  * messages. The returned tensors are views into `bytes`.
@@ -119,14 +130,44 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): Safete
   const fail = (what: string): never => {
     throw new SafetensorsError(`${source}: ${what}`);
   };
-  const hint = "; is it a complete .safetensors file?";
+  const { header, dataStart } = readHeader(bytes, fail);
+  const dataLen = bytes.length - dataStart;
+  let metadata: Record<string, string> | null = null;
+  const entries: Entry[] = [];
+  for (const [name, raw] of Object.entries(header)) {
+    if (name !== "__metadata__") {
+      entries.push(readEntry(name, raw, dataLen, fail));
+      continue;
+    }
+    if (
+      typeof raw !== "object" || raw === null || Array.isArray(raw) ||
+      !Object.values(raw).every((v) => typeof v === "string")
+    ) {
+      fail(`__metadata__ must be an object of strings`);
+    }
+    metadata = { ...(raw as Record<string, string>) };
+  }
+  checkTiling(entries, dataLen, fail);
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const e of entries) {
+    tensors.set(e.name, {
+      dtype: e.dtype,
+      shape: e.shape,
+      bytes: bytes.subarray(dataStart + e.begin, dataStart + e.end),
+    });
+  }
+  return { tensors, metadata };
+}
+
+/** The 8-byte length and the JSON header after it. */
+function readHeader(bytes: Uint8Array, fail: (what: string) => never) {
   if (bytes.length < 8) {
-    fail(`truncated: ${bytes.length} bytes, shorter than the 8-byte header length${hint}`);
+    fail(`truncated: ${bytes.length} bytes, shorter than the 8-byte header length${HINT}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
   if (n > BigInt(bytes.length - 8)) {
-    fail(`header length ${n} is longer than the ${bytes.length - 8} bytes after it${hint}`);
+    fail(`header length ${n} is longer than the ${bytes.length - 8} bytes after it${HINT}`);
   }
   const headerLen = Number(n);
   if (headerLen > MAX_HEADER) fail(`header length ${headerLen} exceeds ${MAX_HEADER} bytes`);
@@ -137,64 +178,53 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): Safete
     );
     header = JSON.parse(text);
   } catch (e) {
-    fail(`header is not valid UTF-8 JSON (${(e as Error).message.split("\n")[0]})${hint}`);
+    fail(`header is not valid UTF-8 JSON (${errorText(e)})${HINT}`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    fail(`header is not a JSON object${hint}`);
+    fail(`header is not a JSON object${HINT}`);
   }
-  const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
-  let metadata: Record<string, string> | null = null;
-  const entries: { name: string; dtype: Dtype; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
-    if (name === "__metadata__") {
-      if (
-        typeof raw !== "object" || raw === null || Array.isArray(raw) ||
-        !Object.values(raw).every((v) => typeof v === "string")
-      ) {
-        fail(`__metadata__ must be an object of strings`);
-      }
-      metadata = { ...(raw as Record<string, string>) };
-      continue;
-    }
-    const where = `tensor "${name}"`;
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-      fail(`${where}: header entry is not an object`);
-    }
-    const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-    if (typeof dtype !== "string" || !Object.hasOwn(DTYPE_SIZES, dtype)) {
-      fail(
-        `${where}: unknown dtype ${JSON.stringify(dtype)} (known: ${
-          Object.keys(DTYPE_SIZES).join(", ")
-        })`,
-      );
-    }
-    const isIndex = (v: unknown): v is number =>
-      typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-    if (!Array.isArray(shape) || !shape.every(isIndex)) {
-      fail(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) {
-      fail(`${where}: data_offsets ${JSON.stringify(offsets)} is not [begin, end]`);
-    }
-    const [begin, end] = offsets as number[];
-    if (begin > end) fail(`${where}: data_offsets [${begin}, ${end}] end before they begin`);
-    if (end > dataLen) {
-      fail(
-        `${where}: data_offsets [${begin}, ${end}] are out of range: the data is ${dataLen} bytes${hint}`,
-      );
-    }
-    const s = shape as number[];
-    const want = numel(s) * DTYPE_SIZES[dtype as Dtype];
-    if (end - begin !== want) {
-      fail(
-        `${where}: ${dtype} shape [${s.join(", ")}] needs ${want} bytes but data_offsets ` +
-          `[${begin}, ${end}] hold ${end - begin}`,
-      );
-    }
-    entries.push({ name, dtype: dtype as Dtype, shape: s, begin, end });
+  return { header: header as Record<string, unknown>, dataStart: 8 + headerLen };
+}
+
+/** One tensor's header entry, checked: dtype, shape, and offsets that fit the data and shape. */
+function readEntry(name: string, raw: unknown, dataLen: number, fail: (w: string) => never) {
+  const where = `tensor "${name}"`;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    fail(`${where}: header entry is not an object`);
   }
-  // The format requires the byte ranges to tile the data exactly: no overlap, no gap, no tail.
+  const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
+  if (typeof dtype !== "string" || !Object.hasOwn(DTYPE_SIZES, dtype)) {
+    const known = Object.keys(DTYPE_SIZES).join(", ");
+    fail(`${where}: unknown dtype ${JSON.stringify(dtype)} (known: ${known})`);
+  }
+  const isIndex = (v: unknown): v is number =>
+    typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  if (!Array.isArray(shape) || !shape.every(isIndex)) {
+    fail(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) {
+    fail(`${where}: data_offsets ${JSON.stringify(offsets)} is not [begin, end]`);
+  }
+  const [begin, end] = offsets as number[];
+  if (begin > end) fail(`${where}: data_offsets [${begin}, ${end}] end before they begin`);
+  if (end > dataLen) {
+    fail(
+      `${where}: data_offsets [${begin}, ${end}] are out of range: the data is ${dataLen} bytes${HINT}`,
+    );
+  }
+  const s = shape as number[];
+  const want = numel(s) * DTYPE_SIZES[dtype as Dtype];
+  if (end - begin !== want) {
+    fail(
+      `${where}: ${dtype} shape [${s.join(", ")}] needs ${want} bytes but data_offsets ` +
+        `[${begin}, ${end}] hold ${end - begin}`,
+    );
+  }
+  return { name, dtype: dtype as Dtype, shape: s, begin, end };
+}
+
+/** The format requires the byte ranges to tile the data exactly: no overlap, no gap, no tail. */
+function checkTiling(entries: Entry[], dataLen: number, fail: (what: string) => never): void {
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let pos = 0, prev = "";
   for (const e of sorted) {
@@ -216,15 +246,6 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): Safete
   if (pos !== dataLen) {
     fail(`the tensors cover ${pos} bytes but ${dataLen} follow the header: trailing bytes`);
   }
-  const tensors = new Map<string, SafetensorsTensor>();
-  for (const e of entries) {
-    tensors.set(e.name, {
-      dtype: e.dtype,
-      shape: e.shape,
-      bytes: bytes.subarray(dataStart + e.begin, dataStart + e.end),
-    });
-  }
-  return { tensors, metadata };
 }
 
 /**

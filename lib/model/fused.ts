@@ -10,6 +10,7 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs"; // the cpu backend and every gradient
  * import { batchNormTrain } from "./fused.ts";
  * const x = tf.tensor4d([1, 2, 3, 4], [4, 1, 1, 1]);
  * const { y, mean, variance } = batchNormTrain(x, tf.ones([1]), tf.zeros([1]), 1e-5, true);
@@ -88,6 +89,7 @@ export const SGD_UPDATE = "ResNetSgdUpdate";
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs"; // the cpu backend and every gradient
  * import { SGD } from "./fused.ts";
  * const v = tf.variable(tf.scalar(1));
  * new SGD(0.5).minimize(() => tf.square(v) as tf.Scalar);

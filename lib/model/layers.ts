@@ -10,6 +10,7 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs"; // the cpu backend and every gradient
  * import { Conv2d, type ParamStore } from "./layers.ts";
  * import { mulberry32 } from "../data/rng.ts";
  * const store: ParamStore = new Map();

@@ -9,7 +9,7 @@
  *   epoch: 1, train_loss: 0.52, train_acc: 0.81, test_acc: 0.84,
  *   examples_per_sec: 950, epoch_seconds: 63.2, lr: 0.05,
  * }]);
- * await Deno.writeTextFile("curves.svg", svg);
+ * console.log(svg.startsWith("<svg")); // true
  * ```
  * @module
  */

@@ -9,7 +9,7 @@
  * Loss and accuracy are summed on the device and read back every few steps only.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadFashionMnist } from "../data/fashion_mnist.ts";
  * import { initBackend } from "../backends/choose.ts";
  * import { train } from "./train.ts";

@@ -8,7 +8,7 @@
  * const blas = openBlas();
  * if (blas.ok) {
  *   const c = batchMatMul(blas.sgemm, new Float32Array([1, 2]), [1, 1, 2], new Float32Array([3, 4]), [1, 2, 1], false, false);
- *   console.log(c.values, c.shape); // [11], [1, 1, 1]
+ *   console.log(c?.values, c?.shape); // [11], [1, 1, 1]
  * }
  * ```
  * @module
