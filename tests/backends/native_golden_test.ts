@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { registerNativeBackend } from "../../lib/backends/native/backend.ts";
-import { fallbacks } from "../../lib/backends/native/kernels.ts";
+import { fallbacks } from "../../lib/backends/native/kernels/kernel.ts";
 import {
   assertClose,
   checkResidualGolden,

@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { openBlas } from "./blas.ts";
-import { nativeKernels } from "./kernels.ts";
+import { nativeKernels } from "./kernels/registry.ts";
 import { installNativeGradients } from "./gradients.ts";
 import { pool } from "./buffers.ts";
 
@@ -93,7 +93,7 @@ export function registerNativeBackend(): Promise<NativeRegistration> {
   if (registered) return Promise.resolve(registered);
   const blas = openBlas();
   if (!blas.ok) return Promise.resolve({ ok: false, reason: blas.reason });
-  const overrides = nativeKernels(blas.sgemm);
+  const overrides = nativeKernels({ sgemm: blas.sgemm });
   const overridden = new Set(overrides.map((k) => k.kernelName));
   for (const k of tf.getKernelsForBackend("cpu")) {
     if (!overridden.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });

@@ -1,5 +1,6 @@
 /**
- * Single-pass gradients of BatchNorm, ReLU, mean and square for the `native` backend. tfjs keeps one gradient
+ * Single-pass gradients of BatchNorm, ReLU, mean and square for the `native` backend. tfjs keeps one
+ * gradient
  * per kernel for all backends; these wrap tfjs' own and take over only while the active backend
  * is `native` (every other backend still runs tfjs' gradient unchanged).
  *
@@ -18,7 +19,7 @@ import {
   NATIVE_CHANNEL_SUMS,
   NATIVE_RELU_GRAD,
   NATIVE_SQUARE_GRAD,
-} from "./kernels.ts";
+} from "./kernels/names.ts";
 
 let installed = false;
 
@@ -29,39 +30,44 @@ const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {
 export function installNativeGradients(): void {
   if (installed) return;
   installed = true;
-
-  const bn = tf.getGradient(tf.FusedBatchNorm);
-  if (bn) {
-    tf.registerGradient({
-      ...bn,
-      gradFunc: (dy, saved, attrs) => {
-        const [x, mean, variance, scale] = saved;
-        const C = x.shape[x.rank - 1];
-        const fast = tf.getBackend() === "native" && !Array.isArray(dy) && scale != null &&
-          mean.rank === 1 && variance.rank === 1 && scale.rank === 1 && mean.size === C &&
-          x.dtype === "float32";
-        if (!fast) return bn.gradFunc(dy, saved, attrs);
-        const g = dy as tf.Tensor;
-        const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
-        const rs = () => tf.rsqrt(tf.add(variance, eps));
-        return {
-          x: () => run(NATIVE_BN_GRAD_X, { dy: g, variance, scale }, { varianceEpsilon: eps }),
-          // d/dmean: -scale rs sum(dy); d/dvar: -scale rs^3 / 2 sum(dy (x - mean)).
-          mean: () => tf.mul(tf.neg(tf.mul(scale, rs())), run(NATIVE_CHANNEL_SUMS, { dy: g })),
-          variance: () =>
-            tf.mul(
-              tf.mul(tf.mul(scale, tf.pow(rs(), 3)), -0.5),
-              run(NATIVE_CHANNEL_SUMS, { dy: g, x, mean }),
-            ),
-          scale: () => tf.mul(rs(), run(NATIVE_CHANNEL_SUMS, { dy: g, x, mean })),
-          offset: () => run(NATIVE_CHANNEL_SUMS, { dy: g }),
-        };
-      },
-    });
+  for (const g of [fusedBatchNorm(), batchNormTrain(), relu(), mean(), square()]) {
+    if (g) tf.registerGradient(g);
   }
+}
 
-  // Only backends that register BATCH_NORM_TRAIN ever record it, so this gradient is native's.
-  tf.registerGradient({
+/** Whether the current step runs on `native` with one float32 output gradient. */
+const onNative = (dy: tf.Tensor | tf.Tensor[], x: tf.Tensor) =>
+  tf.getBackend() === "native" && !Array.isArray(dy) && x.dtype === "float32";
+
+/** tfjs' FusedBatchNorm gradient as three channel sums and one pass for the input. */
+function fusedBatchNorm(): tf.GradConfig | null {
+  const bn = tf.getGradient(tf.FusedBatchNorm);
+  if (!bn) return null;
+  const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
+    const [x, mean, variance, scale] = saved;
+    const C = x.shape[x.rank - 1];
+    const fast = onNative(dy, x) && scale != null && mean.rank === 1 && variance.rank === 1 &&
+      scale.rank === 1 && mean.size === C;
+    if (!fast) return bn.gradFunc(dy, saved, attrs);
+    const g = dy as tf.Tensor;
+    const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+    const rs = () => tf.rsqrt(tf.add(variance, eps));
+    const centred = () => run(NATIVE_CHANNEL_SUMS, { dy: g, x, mean });
+    return {
+      x: () => run(NATIVE_BN_GRAD_X, { dy: g, variance, scale }, { varianceEpsilon: eps }),
+      // d/dmean: -scale rs sum(dy); d/dvar: -scale rs^3 / 2 sum(dy (x - mean)).
+      mean: () => tf.mul(tf.neg(tf.mul(scale, rs())), run(NATIVE_CHANNEL_SUMS, { dy: g })),
+      variance: () => tf.mul(tf.mul(tf.mul(scale, tf.pow(rs(), 3)), -0.5), centred()),
+      scale: () => tf.mul(rs(), centred()),
+      offset: () => run(NATIVE_CHANNEL_SUMS, { dy: g }),
+    };
+  };
+  return { ...bn, gradFunc };
+}
+
+/** Only backends that register BATCH_NORM_TRAIN ever record it, so this gradient is native's. */
+function batchNormTrain(): tf.GradConfig {
+  return {
     kernelName: BATCH_NORM_TRAIN,
     inputsToSave: ["x", "scale"],
     outputsToSave: [true, true, true],
@@ -76,55 +82,48 @@ export function installNativeGradients(): void {
       ) as tf.Tensor[];
       return { x: () => dx, scale: () => dscale, offset: () => doffset };
     },
-  });
+  };
+}
 
+/** ReLU's gradient as one pass. */
+function relu(): tf.GradConfig | null {
   const relu = tf.getGradient(tf.Relu);
-  if (relu) {
-    tf.registerGradient({
-      ...relu,
-      gradFunc: (dy, saved, attrs) => {
-        const [x] = saved;
-        if (tf.getBackend() !== "native" || Array.isArray(dy) || x.dtype !== "float32") {
-          return relu.gradFunc(dy, saved, attrs);
-        }
-        return { x: () => run(NATIVE_RELU_GRAD, { dy: dy as tf.Tensor, x }) };
-      },
-    });
-  }
+  if (!relu) return null;
+  const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
+    const [x] = saved;
+    if (!onNative(dy, x)) return relu.gradFunc(dy, saved, attrs);
+    return { x: () => run(NATIVE_RELU_GRAD, { dy: dy as tf.Tensor, x }) };
+  };
+  return { ...relu, gradFunc };
+}
 
+/** Mean's gradient: divide the small tensor, then one broadcasting copy. */
+function mean(): tf.GradConfig | null {
   const mean = tf.getGradient(tf.Mean);
-  if (mean) {
-    tf.registerGradient({
-      ...mean,
-      gradFunc: (dy, saved, attrs) => {
-        const [x] = saved;
-        if (tf.getBackend() !== "native" || Array.isArray(dy)) {
-          return mean.gradFunc(dy, saved, attrs);
-        }
-        const g = dy as tf.Tensor;
-        const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
-        const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-        const reps = x.shape.map((d, i) => (axes.includes(i) ? d : 1));
-        const n = axes.reduce((p, a) => p * x.shape[a], 1);
-        // Divide the small tensor, then one broadcasting copy (tfjs: fill ones, multiply, divide).
-        return { x: () => tf.tile(tf.reshape(tf.div(g, n), expanded), reps) };
-      },
-    });
-  }
+  if (!mean) return null;
+  const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
+    const [x] = saved;
+    if (tf.getBackend() !== "native" || Array.isArray(dy)) return mean.gradFunc(dy, saved, attrs);
+    const g = dy as tf.Tensor;
+    const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+    const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const reps = x.shape.map((d, i) => (axes.includes(i) ? d : 1));
+    const n = axes.reduce((p, a) => p * x.shape[a], 1);
+    // tfjs fills ones, multiplies and divides: three passes over the large tensor.
+    return { x: () => tf.tile(tf.reshape(tf.div(g, n), expanded), reps) };
+  };
+  return { ...mean, gradFunc };
+}
 
+/** Square's gradient `2 x dy` as one pass. */
+function square(): tf.GradConfig | null {
   const square = tf.getGradient(tf.Square);
-  if (square) {
-    tf.registerGradient({
-      ...square,
-      gradFunc: (dy, saved, attrs) => {
-        const [x] = saved;
-        const g = dy as tf.Tensor;
-        if (
-          tf.getBackend() !== "native" || Array.isArray(dy) || x.dtype !== "float32" ||
-          g.size !== x.size
-        ) return square.gradFunc(dy, saved, attrs);
-        return { x: () => run(NATIVE_SQUARE_GRAD, { dy: g, x }) };
-      },
-    });
-  }
+  if (!square) return null;
+  const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
+    const [x] = saved;
+    const g = dy as tf.Tensor;
+    if (!onNative(dy, x) || g.size !== x.size) return square.gradFunc(dy, saved, attrs);
+    return { x: () => run(NATIVE_SQUARE_GRAD, { dy: g, x }) };
+  };
+  return { ...square, gradFunc };
 }

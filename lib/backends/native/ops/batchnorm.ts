@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { pool } from "./buffers.ts";
+import { pool } from "../buffers.ts";
 
 /**
  * `(x - mean) / sqrt(var + eps) * scale + offset` per channel, for `x` of `channels`-long rows;

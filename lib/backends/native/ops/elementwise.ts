@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { pool } from "./buffers.ts";
+import { pool } from "../buffers.ts";
 
 /** The binary operations implemented here. */
 export type BinaryOp = "add" | "sub" | "mul" | "div" | "sqdiff" | "max" | "min";

@@ -12,7 +12,7 @@
  * @module
  */
 import type { backend_util } from "@tensorflow/tfjs-core";
-import { pool } from "./buffers.ts";
+import { pool } from "../buffers.ts";
 
 type PoolInfo = backend_util.Conv2DInfo;
 

@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { pool } from "./buffers.ts";
+import { pool } from "../buffers.ts";
 
 /** The reductions implemented here. */
 export type ReduceOp = "sum" | "mean" | "max";

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { openBlas } from "./blas.ts";
+ * import { openBlas } from "../blas.ts";
  * import { conv2dForward } from "./conv.ts";
  * import * as tf from "@tensorflow/tfjs-core";
  * const blas = openBlas();
@@ -19,8 +19,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Sgemm } from "./blas.ts";
-import { pool } from "./buffers.ts";
+import type { Sgemm } from "../blas.ts";
+import { pool } from "../buffers.ts";
+import { applyEpilogue, type Epilogue } from "./epilogue.ts";
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -402,4 +403,30 @@ export function conv2dBackpropFilter(
     );
   }
   return dw;
+}
+
+/**
+ * What the convolution kernels need from a kernel library: channels-last forward (with the fused
+ * bias/ReLU epilogue), input gradient and filter gradient, each returning a pooled buffer.
+ */
+export interface ConvLibrary {
+  /** `y = conv(x, w) (+ bias) (relu)`, NHWC / HWIO. */
+  forward(c: ConvInfo, x: Float32Array, w: Float32Array, ep: Epilogue): Float32Array;
+  /** `dx` from `dy` and the filter. */
+  backpropInput(c: ConvInfo, dy: Float32Array, w: Float32Array): Float32Array;
+  /** `dw` from `x` and `dy`. */
+  backpropFilter(c: ConvInfo, x: Float32Array, dy: Float32Array): Float32Array;
+}
+
+/** The im2col + sgemm convolutions of this module as a {@linkcode ConvLibrary}. */
+export function blasConv(sgemm: Sgemm): ConvLibrary {
+  return {
+    forward(c, x, w, ep) {
+      const y = conv2dForward(sgemm, c, x, w);
+      applyEpilogue(y, c.outChannels, ep);
+      return y;
+    },
+    backpropInput: (c, dy, w) => conv2dBackpropInput(sgemm, c, dy, w),
+    backpropFilter: (c, x, dy) => conv2dBackpropFilter(sgemm, c, x, dy),
+  };
 }

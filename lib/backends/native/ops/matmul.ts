@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { openBlas } from "./blas.ts";
+ * import { openBlas } from "../blas.ts";
  * import { batchMatMul } from "./matmul.ts";
  * const blas = openBlas();
  * if (blas.ok) {
@@ -13,8 +13,8 @@
  * ```
  * @module
  */
-import type { Sgemm } from "./blas.ts";
-import { pool } from "./buffers.ts";
+import type { Sgemm } from "../blas.ts";
+import { pool } from "../buffers.ts";
 
 /** The shape and values of a product. */
 export interface Product {

@@ -1,0 +1,70 @@
+/**
+ * `Conv2D` and `FusedConv2D` (bias, ReLU) on `native`: channels-last convolutions through the
+ * kernel library ({@linkcode ConvLibrary}); their gradients `Conv2DBackpropInput` and
+ * `Conv2DBackpropFilter` too. Channels-first data falls back to the CPU backend.
+ *
+ * @example
+ * ```ts
+ * import { openBlas } from "../blas.ts";
+ * import { blasConv } from "../ops/conv.ts";
+ * import { convKernels } from "./conv2d.ts";
+ * const blas = openBlas();
+ * if (blas.ok) console.log(convKernels(blasConv(blas.sgemm)).map((k) => k.kernelName));
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { ConvLibrary } from "../ops/conv.ts";
+import { f32, type Fast, kernel } from "./kernel.ts";
+import { epilogueOf } from "./epilogue.ts";
+
+/** tfjs' convolution geometry for channels-last data, or null for channels-first. */
+export function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  // deno-lint-ignore no-explicit-any
+  attrs: any,
+): tf.backend_util.Conv2DInfo | null {
+  const format = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? "NHWC");
+  if (format !== "channelsLast") return null;
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    format,
+  );
+}
+
+/** The three convolution kernels on `lib`. */
+export function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
+  const forward: Fast = (inputs, backend, attrs) => {
+    const x = f32(backend, inputs.x), w = f32(backend, inputs.filter);
+    const c = x && w && convInfo(inputs.x!.shape, inputs.filter!.shape, attrs);
+    const ep = c && epilogueOf(backend, inputs.bias, c.outChannels, attrs);
+    if (!c || !ep) return null;
+    const y = lib.forward(c, x!, w!, ep);
+    return backend.makeTensorInfo(c.outShape, "float32", y);
+  };
+  const backpropInput: Fast = (inputs, backend, attrs) => {
+    const dy = f32(backend, inputs.dy), w = f32(backend, inputs.filter);
+    const c = dy && w && convInfo(attrs.inputShape, inputs.filter!.shape, attrs);
+    if (!c) return null;
+    return backend.makeTensorInfo(c.inShape, "float32", lib.backpropInput(c, dy!, w!));
+  };
+  const backpropFilter: Fast = (inputs, backend, attrs) => {
+    const x = f32(backend, inputs.x), dy = f32(backend, inputs.dy);
+    const c = x && dy && convInfo(inputs.x!.shape, attrs.filterShape, attrs);
+    if (!c) return null;
+    return backend.makeTensorInfo(c.filterShape, "float32", lib.backpropFilter(c, x!, dy!));
+  };
+  return [
+    kernel(tf.Conv2D, forward),
+    kernel(tf.FusedConv2D, forward),
+    kernel(tf.Conv2DBackpropInput, backpropInput),
+    kernel(tf.Conv2DBackpropFilter, backpropFilter),
+  ];
+}

@@ -1,0 +1,70 @@
+/**
+ * Element-wise kernels on `native`: broadcasting binary arithmetic, ReLU and its gradient, `Step`,
+ * the gradient of `square`, and the one-pass SGD update; branch-free typed-array loops.
+ *
+ * @example
+ * ```ts
+ * import { elementwiseKernels } from "./elementwise.ts";
+ * console.log(elementwiseKernels().map((k) => k.kernelName));
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { SGD_UPDATE } from "../../../model/fused.ts";
+import { binary, type BinaryOp, broadcastShape, relu, step } from "../ops/elementwise.ts";
+import { reluGrad } from "../ops/batchnorm.ts";
+import { pool } from "../buffers.ts";
+import { custom, f32, type Fast, kernel } from "./kernel.ts";
+import { NATIVE_RELU_GRAD, NATIVE_SQUARE_GRAD } from "./names.ts";
+
+const bin = (op: BinaryOp): Fast => (inputs, backend) => {
+  const a = f32(backend, inputs.a), b = f32(backend, inputs.b);
+  if (!a || !b || !broadcastShape(inputs.a!.shape, inputs.b!.shape)) return null;
+  const r = binary(op, a, inputs.a!.shape, b, inputs.b!.shape);
+  return backend.makeTensorInfo(r.shape, "float32", r.values);
+};
+
+const unary =
+  (f: (x: Float32Array, attrs: { alpha?: number }) => Float32Array): Fast =>
+  (inputs, backend, attrs) => {
+    const x = f32(backend, inputs.x);
+    return x && backend.makeTensorInfo(inputs.x!.shape, "float32", f(x, attrs));
+  };
+
+const reluGradKernel = custom(NATIVE_RELU_GRAD, (inputs, backend) => {
+  const dx = reluGrad(f32(backend, inputs.dy)!, f32(backend, inputs.x)!);
+  return backend.makeTensorInfo(inputs.dy!.shape, "float32", dx);
+});
+
+const squareGrad = custom(NATIVE_SQUARE_GRAD, (inputs, backend) => {
+  const dy = f32(backend, inputs.dy)!, x = f32(backend, inputs.x)!;
+  if (dy.length !== x.length) return null;
+  const dx = pool.alloc(dy.length);
+  for (let i = 0; i < dx.length; i++) dx[i] = 2 * x[i] * dy[i];
+  return backend.makeTensorInfo(inputs.dy!.shape, "float32", dx);
+});
+
+const sgdUpdate = custom(SGD_UPDATE, (inputs, backend, attrs) => {
+  const v = f32(backend, inputs.value)!, g = f32(backend, inputs.gradient)!;
+  const lr = attrs.lr as number, out = pool.alloc(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i] - lr * g[i];
+  return backend.makeTensorInfo(inputs.value!.shape, "float32", out);
+});
+
+/** The element-wise kernels. */
+export function elementwiseKernels(): tf.KernelConfig[] {
+  return [
+    kernel(tf.Add, bin("add")),
+    kernel(tf.Sub, bin("sub")),
+    kernel(tf.Multiply, bin("mul")),
+    kernel(tf.RealDiv, bin("div")),
+    kernel(tf.SquaredDifference, bin("sqdiff")),
+    kernel(tf.Maximum, bin("max")),
+    kernel(tf.Minimum, bin("min")),
+    kernel(tf.Relu, unary((x) => relu(x))),
+    kernel(tf.Step, unary((x, a) => step(x, a.alpha ?? 0))),
+    reluGradKernel,
+    squareGrad,
+    sgdUpdate,
+  ];
+}

@@ -1,0 +1,69 @@
+/**
+ * The shape of a `native` kernel adapter: it reads tensor data from the CPU backend's store, runs
+ * a typed-array implementation (../ops/) or a native library, and returns new tensor infos. A
+ * {@linkcode kernel} falls back to the CPU backend's own kernel when its fast path returns null
+ * (another dtype or layout); a {@linkcode custom} kernel exists only on `native`.
+ *
+ * @example
+ * ```ts
+ * import { f32, kernel } from "./kernel.ts";
+ * const neg = kernel("Neg", (inputs, backend) => {
+ *   const x = f32(backend, inputs.x);
+ *   return x && backend.makeTensorInfo(inputs.x!.shape, "float32", x.map((v) => -v));
+ * });
+ * console.log(neg.kernelName, neg.backendName); // "Neg" "native"
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+
+/** A tensor as kernels see it. */
+export type Info = tf.TensorInfo;
+
+/** A kernel's fast path: tensor infos out, or null to fall back to the CPU backend's kernel. */
+export type Fast = (
+  inputs: Record<string, Info | undefined>,
+  backend: MathBackendCPU,
+  // deno-lint-ignore no-explicit-any
+  attrs: any,
+) => Info | Info[] | null;
+
+/** The float32 values of a tensor, or null for another dtype. */
+export function f32(backend: MathBackendCPU, t: Info | undefined): Float32Array | null {
+  if (!t || t.dtype !== "float32") return null;
+  return backend.data.get(t.dataId).values as Float32Array;
+}
+
+/**
+ * How often each replaced kernel fell back to the CPU backend's own (for tests and profiles: a
+ * fallback in the hot path means a shape or dtype this backend does not cover).
+ */
+export const fallbacks: Map<string, number> = new Map();
+
+/** A kernel that runs `fast` and, when it returns null, the CPU backend's kernel. */
+export function kernel(kernelName: string, fast: Fast): tf.KernelConfig {
+  let cpu: tf.KernelFunc | null = null;
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const r = fast(args.inputs as Record<string, Info>, backend, args.attrs ?? {});
+    if (r) return r;
+    fallbacks.set(kernelName, (fallbacks.get(kernelName) ?? 0) + 1);
+    cpu ??= tf.getKernel(kernelName, "cpu")!.kernelFunc;
+    return cpu(args);
+  };
+  return { kernelName, backendName: "native", kernelFunc };
+}
+
+/** A kernel that exists only on `native` (no CPU fallback); called by ../gradients.ts. */
+export function custom(kernelName: string, f: Fast): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) =>
+    f(args.inputs as Record<string, Info>, args.backend as MathBackendCPU, args.attrs ?? {})!;
+  return { kernelName, backendName: "native", kernelFunc };
+}
+
+/** A per-channel vector `[C]` of float32, or null. */
+export function channelVec(backend: MathBackendCPU, t: Info | undefined, C: number) {
+  const v = f32(backend, t);
+  return v && t!.shape.length === 1 && v.length === C ? v : null;
+}

@@ -1,0 +1,25 @@
+/**
+ * Names of the kernels that exist only on `native`: the pieces of single-pass gradients that
+ * ../gradients.ts asks for.
+ *
+ * @example
+ * ```ts
+ * import { NATIVE_RELU_GRAD } from "./names.ts";
+ * console.log(NATIVE_RELU_GRAD); // "NativeReluGrad"
+ * ```
+ * @module
+ */
+
+/** BatchNorm's input gradient (inputs dy, variance, scale). */
+export const NATIVE_BN_GRAD_X = "NativeBatchNormGradX";
+/** Per-channel `sum(dy)`, or `sum(dy * (x - mean))` given x and mean. */
+export const NATIVE_CHANNEL_SUMS = "NativeChannelSums";
+/**
+ * The gradients of `BATCH_NORM_TRAIN` (inputs dy, x, y, mean, variance, scale; attributes
+ * varianceEpsilon, relu; outputs dx, dscale, doffset).
+ */
+export const NATIVE_BN_TRAIN_GRAD = "NativeBatchNormTrainGrad";
+/** ReLU's gradient (inputs dy, x). */
+export const NATIVE_RELU_GRAD = "NativeReluGrad";
+/** The gradient of `square`, `2 x dy` (inputs dy, x). */
+export const NATIVE_SQUARE_GRAD = "NativeSquareGrad";
