@@ -212,6 +212,11 @@ export const OFFSET = {
   dnnl_memory_desc_t_dims: 8,
   dnnl_memory_desc_t_data_type: 104,
   dnnl_memory_desc_t_format_kind: 312,
+  dnnl_memory_desc_t_format_desc: 320, // the union; its blocking member starts there
+  dnnl_blocking_desc_t_strides: 0,
+  dnnl_blocking_desc_t_inner_nblks: 96,
+  dnnl_blocking_desc_t_inner_blks: 104,
+  dnnl_blocking_desc_t_inner_idxs: 200,
 } as const;
 
 /**

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { DNNL_MAX_NDIMS, ENUM, SIZEOF } from "./abi.ts";
+import { DNNL_MAX_NDIMS, ENUM, OFFSET, SIZEOF } from "./abi.ts";
 import { check, type Dnnl } from "./ffi.ts";
 
 /** A `dnnl_memory_desc_t` in JavaScript memory (so it can be passed as a "buffer" argument). */
@@ -130,4 +130,43 @@ export function pointerOf(view: ArrayBufferView): Deno.PointerObject {
   const p = Deno.UnsafePointer.of(view as Uint8Array<ArrayBuffer>);
   if (p === null) throw new Error("pointerOf: empty or detached buffer");
   return p;
+}
+
+/**
+ * A descriptor's layout as a oneDNN-style tag built from its blocking strides: letters a, b, c...
+ * are the logical dims (N, C, H, W or O, I, H, W) from outermost to innermost, upper case when
+ * blocked, then the inner blocks: "acdb" is nhwc, "aBcd8b" is nChw8c, "ABcd8b8a" is OIhw8i8o.
+ * "any" or "undef" when the format is not yet chosen.
+ *
+ * @example
+ * ```ts
+ * import { ENUM } from "./abi.ts";
+ * import { describeMd, mdByTag } from "./memory.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * console.log(describeMd(mdByTag(dnnl, [2, 3, 4, 5], ENUM.dnnl_nhwc))); // "acdb"
+ * ```
+ */
+export function describeMd(md: Md): string {
+  const v = new DataView(md.buffer, md.byteOffset, md.byteLength);
+  const kind = v.getInt32(OFFSET.dnnl_memory_desc_t_format_kind, true);
+  if (kind === ENUM.dnnl_format_kind_any) return "any";
+  if (kind !== ENUM.dnnl_blocked) return kind === 0 ? "undef" : `format_kind ${kind}`;
+  const ndims = v.getInt32(OFFSET.dnnl_memory_desc_t_ndims, true);
+  const base = OFFSET.dnnl_memory_desc_t_format_desc;
+  const at = (field: number, i: number) => Number(v.getBigInt64(base + field + 8 * i, true));
+  const strides = Array.from(
+    { length: ndims },
+    (_, i) => at(OFFSET.dnnl_blocking_desc_t_strides, i),
+  );
+  const nblks = v.getInt32(base + OFFSET.dnnl_blocking_desc_t_inner_nblks, true);
+  const blocks = Array.from({ length: nblks }, (_, i) => ({
+    size: at(OFFSET.dnnl_blocking_desc_t_inner_blks, i),
+    dim: at(OFFSET.dnnl_blocking_desc_t_inner_idxs, i),
+  }));
+  const letter = (d: number) => String.fromCharCode(97 + d);
+  const order = strides.map((s, d) => ({ s, d })).sort((a, b) => b.s - a.s || a.d - b.d);
+  const outer = order.map(({ d }) =>
+    blocks.some((b) => b.dim === d) ? letter(d).toUpperCase() : letter(d)
+  );
+  return outer.join("") + blocks.map((b) => `${b.size}${letter(b.dim)}`).join("");
 }
