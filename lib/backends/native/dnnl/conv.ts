@@ -28,6 +28,7 @@ import { check, type Disposable, type Dnnl } from "./ffi.ts";
 import { dims, type Md, mdByTag, mdEqual } from "./memory.ts";
 import { cached, growScratch, HintPd, Primitive, queryMd } from "./primitive.ts";
 import { reorderPrimitive } from "./reorder.ts";
+import { im2colBackwardWeights, type Im2colPlan, im2colPlan, preferIm2col } from "./conv_im2col.ts";
 import type { ConvGeometry } from "./geometry.ts";
 
 export { type ConvGeometry, convGeometry } from "./geometry.ts";
@@ -46,6 +47,11 @@ export interface ConvLayout {
   activations?: "nhwc" | "any";
   /** With a bias (forward) or a bias gradient (backward weights). */
   bias?: boolean;
+  /**
+   * Backward weights only: "auto" replaces oneDNN's slow GEMM fallback for inputs smaller than
+   * the kernel by `conv_im2col.ts`; "off" always runs oneDNN's primitive (for comparisons).
+   */
+  im2col?: "auto" | "off";
 }
 
 /**
@@ -62,6 +68,13 @@ export interface ConvLayout {
 export interface ConvPlan extends Disposable {
   /** The convolution primitive; its args are in the order of the pass's function. */
   conv: Primitive;
+  /**
+   * What runs: `conv.impl`, or "im2col+sgemm (oneDNN: <impl>)" for a backward-weights pass that
+   * uses {@link im2colBackwardWeights} instead (see `conv_im2col.ts` for when and why).
+   */
+  impl: string;
+  /** The GEMM plan when the backward-weights pass bypasses the primitive, else null. */
+  im2col: Im2colPlan | null;
   /** HWIO -> primitive layout (forward, backward data) or back (backward weights), or null. */
   reorder: Primitive | null;
   /** Bytes of the weights in the primitive's layout (what the staging buffer must hold). */
@@ -86,8 +99,15 @@ export function convPlan(
   pass: ConvPass,
   layout: ConvLayout = {},
 ): ConvPlan {
-  const l = { weights: "any", activations: "nhwc", bias: false, ...layout } as const;
-  const key = `conv:${pass}:${geometryKey(g)}:w=${l.weights}:a=${l.activations}:b=${l.bias}`;
+  const l = {
+    weights: "any",
+    activations: "nhwc",
+    bias: false,
+    im2col: "auto",
+    ...layout,
+  } as const;
+  const variant = `w=${l.weights}:a=${l.activations}:b=${l.bias}:im2col=${l.im2col}`;
+  const key = `conv:${pass}:${geometryKey(g)}:${variant}`;
   return cached(dnnl, key, () => makePlan(dnnl, g, pass, l));
 }
 
@@ -202,31 +222,17 @@ const PASS_ARGS: Record<ConvPass, (bias: boolean) => number[]> = {
 function makePlan(dnnl: Dnnl, g: ConvGeometry, pass: ConvPass, l: Required<ConvLayout>): ConvPlan {
   const m = convMds(dnnl, g, l);
   const args = PASS_ARGS[pass](l.bias);
-  let conv: Primitive;
-  if (pass === "forward") conv = new Primitive(dnnl, forwardDesc(dnnl, g, m), { args });
-  else {
-    const hint = forwardHint(dnnl, g, l);
-    const desc = pass === "backward_data"
-      ? backwardDataDesc(dnnl, g, m)
-      : backwardWeightsDesc(dnnl, g, m);
-    conv = new Primitive(dnnl, desc, { args, hint: hint.pd });
-  }
-  const wQuery = pass === "backward_weights"
-    ? ENUM.dnnl_query_diff_weights_md
-    : ENUM.dnnl_query_weights_md;
-  const wMd = queryMd(dnnl, conv.pd, wQuery, 0);
-  let reorder: Primitive | null = null;
-  if (!mdEqual(dnnl, wMd, m.hwio)) {
-    const toConv = pass !== "backward_weights";
-    reorder = toConv ? reorderPrimitive(dnnl, m.hwio, wMd) : reorderPrimitive(dnnl, wMd, m.hwio);
-  }
-  const weightsBytes = conv
-    .bytes[
-      args.indexOf(pass === "backward_weights" ? A.DNNL_ARG_DIFF_WEIGHTS : A.DNNL_ARG_WEIGHTS)
-    ];
+  const conv = convPrimitive(dnnl, g, pass, l, m, args);
+  const useIm2col = pass === "backward_weights" && l.im2col === "auto" &&
+    l.activations === "nhwc" && preferIm2col(g, conv.impl);
+  const reorder = useIm2col ? null : weightsReorder(dnnl, conv, pass, m.hwio);
+  const weightsArg = pass === "backward_weights" ? A.DNNL_ARG_DIFF_WEIGHTS : A.DNNL_ARG_WEIGHTS;
+  const weightsBytes = conv.bytes[args.indexOf(weightsArg)];
   if (reorder) growScratch(dnnl, "weights", weightsBytes);
   return {
     conv,
+    impl: useIm2col ? `im2col+sgemm (oneDNN: ${conv.impl})` : conv.impl,
+    im2col: useIm2col ? im2colPlan(g) : null,
     reorder,
     weightsBytes,
     dispose() {
@@ -234,6 +240,31 @@ function makePlan(dnnl: Dnnl, g: ConvGeometry, pass: ConvPass, l: Required<ConvL
       reorder?.dispose();
     },
   };
+}
+
+function convPrimitive(
+  dnnl: Dnnl,
+  g: ConvGeometry,
+  pass: ConvPass,
+  l: Required<ConvLayout>,
+  m: ConvMds,
+  args: number[],
+): Primitive {
+  if (pass === "forward") return new Primitive(dnnl, forwardDesc(dnnl, g, m), { args });
+  const hint = forwardHint(dnnl, g, l);
+  const desc = pass === "backward_data"
+    ? backwardDataDesc(dnnl, g, m)
+    : backwardWeightsDesc(dnnl, g, m);
+  return new Primitive(dnnl, desc, { args, hint: hint.pd });
+}
+
+/** HWIO -> the primitive's weights layout (or back for backward weights); null if equal. */
+function weightsReorder(dnnl: Dnnl, conv: Primitive, pass: ConvPass, hwio: Md): Primitive | null {
+  const backward = pass === "backward_weights";
+  const query = backward ? ENUM.dnnl_query_diff_weights_md : ENUM.dnnl_query_weights_md;
+  const wMd = queryMd(dnnl, conv.pd, query, 0);
+  if (mdEqual(dnnl, wMd, hwio)) return null;
+  return backward ? reorderPrimitive(dnnl, wMd, hwio) : reorderPrimitive(dnnl, hwio, wMd);
 }
 
 function forwardHint(dnnl: Dnnl, g: ConvGeometry, l: Required<ConvLayout>): HintPd {
@@ -318,6 +349,7 @@ export function convBackwardWeights(
   dbias: Float32Array | null,
 ): void {
   const plan = convPlan(dnnl, g, "backward_weights", { bias: dbias !== null });
+  if (plan.im2col) return im2colBackwardWeights(dnnl, g, plan.im2col, x, dy, dw, dbias);
   const target = plan.reorder ? dnnl.scratch.weights : dw;
   plan.conv.run(dbias ? [x, dy, target, dbias] : [x, dy, target]);
   plan.reorder?.run([target, dw]);

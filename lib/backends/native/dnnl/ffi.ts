@@ -90,8 +90,8 @@ export interface DnnlScratch {
   scratchpad: Uint8Array;
   /** Staging for reordered convolution weights, grown to the largest need. */
   weights: Uint8Array;
-  /** Second staging buffer, for a call that needs two reordered tensors at once. */
-  weights2: Uint8Array;
+  /** The im2col matrix of the GEMM backward-weights path (see `conv_im2col.ts`). */
+  im2col: Uint8Array;
 }
 
 /** A usable oneDNN: the library, its CPU engine and stream, the primitive cache, thread control. */
@@ -265,7 +265,7 @@ function makeDnnl(lib: DnnlLib, path: string, v: Version): Dnnl {
     scratch: {
       scratchpad: new Uint8Array(0),
       weights: new Uint8Array(0),
-      weights2: new Uint8Array(0),
+      im2col: new Uint8Array(0),
     },
     setThreads: (n) => gomp.symbols.omp_set_num_threads(Math.max(1, Math.floor(n))),
     getThreads: () => gomp.symbols.omp_get_max_threads(),

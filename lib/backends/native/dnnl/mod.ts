@@ -25,6 +25,7 @@ export * from "./primitive.ts";
 export * from "./reorder.ts";
 export * from "./geometry.ts";
 export * from "./conv.ts";
+export * from "./conv_im2col.ts";
 export * from "./batchnorm.ts";
 export * from "./pool.ts";
 export * from "./eltwise.ts";
