@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   add,
   addPrimitive,
+  ARG,
   batchNormBackward,
   batchNormForwardInference,
   batchNormForwardTraining,
@@ -18,10 +19,13 @@ import {
   convGeometry,
   type ConvGeometryInput,
   convPlan,
+  describeMd,
+  ENUM,
   maxPoolBackward,
   maxPoolForward,
   maxPoolPrimitive,
   maxPoolWorkspaceBytes,
+  mdByTag,
   openDnnl,
   poolGeometry,
   relu,
@@ -119,6 +123,38 @@ const CONV_CASES: ConvGeometryInput[] = [
     stride: [1, 2],
     pad: [2, 0, 0, 1],
   },
+  // Inputs smaller than the kernel (ResNet-18's last stage at 28x28): backward weights bypasses
+  // oneDNN's GEMM fallback (see conv_im2col.ts).
+  {
+    batch: 3,
+    inHeight: 1,
+    inWidth: 1,
+    inChannels: 16,
+    outChannels: 8,
+    kernel: 3,
+    stride: 1,
+    pad: 1,
+  },
+  {
+    batch: 2,
+    inHeight: 2,
+    inWidth: 2,
+    inChannels: 8,
+    outChannels: 16,
+    kernel: 3,
+    stride: 2,
+    pad: 1,
+  },
+  {
+    batch: 2,
+    inHeight: 2,
+    inWidth: 1,
+    inChannels: 8,
+    outChannels: 8,
+    kernel: 3,
+    stride: 1,
+    pad: "same",
+  },
 ];
 
 function describe(g: ConvGeometry): string {
@@ -184,6 +220,20 @@ dnnlTest("conv: ResNet's 3x3 and 1x1 layers get JIT kernels, not gemm or ref", (
     for (const pass of ["forward", "backward_data", "backward_weights"] as const) {
       assert.match(convPlan(dnnl, g, pass).conv.impl, /^(jit|brg)/, `${pass} ${describe(g)}`);
     }
+  }
+});
+
+dnnlTest("conv: backward weights on inputs smaller than the kernel uses im2col+sgemm", () => {
+  for (const input of CONV_CASES.slice(-3)) {
+    const g = convGeometry(input);
+    const plan = convPlan(dnnl, g, "backward_weights");
+    if (plan.conv.impl.includes("gemm")) assert.match(plan.impl, /^im2col\+sgemm/, describe(g));
+    const { x, dy } = convBuffers(g, 77);
+    const dw = new Float32Array(g.kernelHeight * g.kernelWidth * g.inChannels * g.outChannels);
+    const off = convPlan(dnnl, g, "backward_weights", { im2col: "off" });
+    off.conv.run([x, dy, off.reorder ? dnnl.scratch.weights : dw]);
+    off.reorder?.run([dnnl.scratch.weights, dw]);
+    assertClose(dw, convBackwardWeightsRef(g, x, dy).dw, `oneDNN's own ${off.conv.impl}`);
   }
 });
 
@@ -365,6 +415,21 @@ dnnlTest("cache: every primitive kind is created once per shape and attributes",
   const size = dnnl.cache.size;
   run();
   assert.deepEqual(dnnl.cache.size, size);
+});
+
+dnnlTest("describeMd names plain and blocked layouts", () => {
+  assert.equal(describeMd(mdByTag(dnnl, [2, 3, 4, 5], ENUM.dnnl_nhwc)), "acdb");
+  assert.equal(describeMd(mdByTag(dnnl, [8, 3, 3, 3], ENUM.dnnl_hwio)), "cdba");
+  assert.equal(describeMd(mdByTag(dnnl, [8, 3, 3, 3], ENUM.dnnl_format_tag_any)), "any");
+  const g = convGeometry(CONV_CASES[3]);
+  const plan = convPlan(dnnl, g, "forward");
+  const w = describeMd(plan.conv.mds[plan.conv.args.indexOf(ARG.DNNL_ARG_WEIGHTS)]);
+  assert.match(w, /^[a-dA-D]{4}(\d+[a-d])*$/);
+  assert.equal(
+    plan.reorder === null,
+    w === "cdba",
+    `weights ${w}: a reorder exactly when not HWIO`,
+  );
 });
 
 dnnlTest("sgemm is row-major", () => {
