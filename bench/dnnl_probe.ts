@@ -1,0 +1,429 @@
+/**
+ * Probe of oneDNN (through `lib/backends/native/dnnl/`) on the convolutions of d2l's ResNet-18:
+ * for each distinct layer and pass (forward, backward data, backward weights) the implementation
+ * oneDNN chose, milliseconds per call (median after a warm-up) and GFLOP/s, in three layouts:
+ *
+ * - `api`: what the library's functions do: activations `nhwc`, weights described as `any` and
+ *   reordered from/to tfjs' HWIO on every call (the reorder is inside the time);
+ * - `hwio`: activations `nhwc`, weights forced to plain HWIO (no reorder);
+ * - `any`: activations and weights both `any` (the primitive's favourite layouts; the primitive
+ *   alone is timed, without the reorders a network would need around it).
+ *
+ * Then batch norm (+ReLU) and max pooling on the stem's output, the per-call overhead of a tiny
+ * primitive, and `dnnl_sgemm` at 2048^3 as the machine's practical peak.
+ *
+ * @example
+ * ```sh
+ * deno run -A bench/dnnl_probe.ts --batch 64 --size 96 --threads 2
+ * OMP_WAIT_POLICY=passive deno run -A bench/dnnl_probe.ts --size 28 --variants api
+ * ```
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  ARG,
+  batchNormBackward,
+  batchNormForwardTraining,
+  batchNormWorkspaceBytes,
+  convBackwardData,
+  convBackwardWeights,
+  convForward,
+  type ConvGeometry,
+  convGeometry,
+  type ConvLayout,
+  type ConvPass,
+  convPlan,
+  describeMd,
+  type Dnnl,
+  maxPoolBackward,
+  maxPoolForward,
+  maxPoolWorkspaceBytes,
+  openDnnl,
+  poolGeometry,
+  relu,
+  sgemm,
+} from "../lib/backends/native/dnnl/mod.ts";
+
+/** A distinct convolution of ResNet-18 and how many times one training step runs it. */
+export interface ProbeLayer {
+  name: string;
+  geometry: ConvGeometry;
+  count: number;
+}
+
+/**
+ * The distinct convolutions of d2l's ResNet-18 (1 input channel) at `size` x `size`, batch `batch`.
+ *
+ * @example
+ * ```ts
+ * import { resnet18Convs } from "./dnnl_probe.ts";
+ * console.log(resnet18Convs(96, 64).map((l) => l.name));
+ * ```
+ */
+export function resnet18Convs(size: number, batch: number): ProbeLayer[] {
+  const conv = (h: number, c: number, o: number, k: number, s: number, p: number) =>
+    convGeometry({
+      batch,
+      inHeight: h,
+      inWidth: h,
+      inChannels: c,
+      outChannels: o,
+      kernel: k,
+      stride: s,
+      pad: p,
+    });
+  const stem = conv(size, 1, 64, 7, 2, 3);
+  const pool = poolGeometry({
+    batch,
+    inHeight: stem.outHeight,
+    inWidth: stem.outWidth,
+    channels: 64,
+    kernel: 3,
+    stride: 2,
+    pad: 1,
+  });
+  const layers: ProbeLayer[] = [
+    { name: "b1 7x7/2 1->64", geometry: stem, count: 1 },
+    { name: "b2 3x3/1 64", geometry: conv(pool.outHeight, 64, 64, 3, 1, 1), count: 4 },
+  ];
+  let h = pool.outHeight;
+  for (const [stage, c] of [[3, 64], [4, 128], [5, 256]]) {
+    const down = conv(h, c, 2 * c, 3, 2, 1);
+    layers.push({ name: `b${stage} 3x3/2 ${c}->${2 * c}`, geometry: down, count: 1 });
+    layers.push({
+      name: `b${stage} 1x1/2 ${c}->${2 * c}`,
+      geometry: conv(h, c, 2 * c, 1, 2, 0),
+      count: 1,
+    });
+    h = down.outHeight;
+    layers.push({
+      name: `b${stage} 3x3/1 ${2 * c}`,
+      geometry: conv(h, 2 * c, 2 * c, 3, 1, 1),
+      count: 3,
+    });
+  }
+  return layers;
+}
+
+function flops(g: ConvGeometry): number {
+  const out = g.batch * g.outHeight * g.outWidth * g.outChannels;
+  return 2 * out * g.inChannels * g.kernelHeight * g.kernelWidth;
+}
+
+/** Median milliseconds of `reps` calls of `fn`, after `warmup` untimed calls. */
+function timeMs(fn: () => void, reps: number, warmup = 1): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+function filled(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.sin(i * 0.37) * 0.5; // no denormals, no zeros
+  return a;
+}
+
+/** The three layouts compared; `api` is what the library's functions use. */
+const VARIANTS = ["api", "hwio", "any"] as const;
+type Variant = typeof VARIANTS[number];
+
+interface Measured {
+  impl: string;
+  layout: string;
+  ms: number;
+}
+
+interface ConvBuffers {
+  x: Float32Array;
+  w: Float32Array;
+  dy: Float32Array;
+  out: { y: Float32Array; dx: Float32Array; dw: Float32Array };
+}
+
+function convBuffers(g: ConvGeometry): ConvBuffers {
+  const xN = g.batch * g.inHeight * g.inWidth * g.inChannels;
+  const yN = g.batch * g.outHeight * g.outWidth * g.outChannels;
+  const wN = g.kernelHeight * g.kernelWidth * g.inChannels * g.outChannels;
+  const x = filled(xN), w = filled(wN), dy = filled(yN);
+  return {
+    x,
+    w,
+    dy,
+    out: { y: new Float32Array(yN), dx: new Float32Array(xN), dw: new Float32Array(wN) },
+  };
+}
+
+function apiCall(dnnl: Dnnl, g: ConvGeometry, pass: ConvPass, b: ConvBuffers): () => void {
+  if (pass === "forward") return () => convForward(dnnl, g, b.x, b.w, null, b.out.y);
+  if (pass === "backward_data") return () => convBackwardData(dnnl, g, b.dy, b.w, b.out.dx);
+  return () => convBackwardWeights(dnnl, g, b.x, b.dy, b.out.dw, null);
+}
+
+/** The library's own calls; `layout` names the weights layout and the reorder's share. */
+function measureApi(dnnl: Dnnl, g: ConvGeometry, pass: ConvPass, b: ConvBuffers, reps: number) {
+  const plan = convPlan(dnnl, g, pass);
+  const ms = timeMs(apiCall(dnnl, g, pass, b), reps);
+  if (plan.im2col || !plan.reorder) {
+    return { impl: plan.impl, layout: plan.im2col ? "w hwio" : "w hwio (no reorder)", ms };
+  }
+  const wArg = pass === "backward_weights" ? ARG.DNNL_ARG_DIFF_WEIGHTS : ARG.DNNL_ARG_WEIGHTS;
+  const layout = describeMd(plan.conv.mds[plan.conv.args.indexOf(wArg)]);
+  const reorder = plan.reorder;
+  const from = pass === "backward_weights" ? dnnl.scratch.weights : b.w;
+  const to = pass === "backward_weights" ? b.out.dw : dnnl.scratch.weights;
+  const reorderMs = timeMs(() => reorder.run([from, to]), reps);
+  return { impl: plan.impl, layout: `w ${layout}, reorder ${reorderMs.toFixed(2)} ms`, ms };
+}
+
+function measureConv(
+  dnnl: Dnnl,
+  g: ConvGeometry,
+  pass: ConvPass,
+  variant: Variant,
+  b: ConvBuffers,
+  reps: number,
+): Measured {
+  if (variant === "api") return measureApi(dnnl, g, pass, b, reps);
+  const layout: ConvLayout = variant === "hwio"
+    ? { weights: "hwio" }
+    : { weights: "any", activations: "any" };
+  const plan = convPlan(dnnl, g, pass, layout);
+  // Fresh buffers of the sizes the primitive asks for: blocked layouts may pad the channels.
+  const buffers = plan.conv.bytes.slice(
+    0,
+    plan.conv.args.length - (plan.conv.scratchpadBytes > 0 ? 1 : 0),
+  )
+    .map((n) => filled(Math.ceil(n / 4)));
+  const md = (args: number[]) =>
+    describeMd(plan.conv.mds[plan.conv.args.findIndex((a) => args.includes(a))]);
+  const src = md([ARG.DNNL_ARG_SRC, ARG.DNNL_ARG_DIFF_SRC]);
+  const shown = variant === "any"
+    ? `a ${src} w ${md([ARG.DNNL_ARG_WEIGHTS, ARG.DNNL_ARG_DIFF_WEIGHTS])}`
+    : `a ${src}`;
+  return { impl: plan.conv.impl, layout: shown, ms: timeMs(() => plan.conv.run(buffers), reps) };
+}
+
+/** One printed row of the convolution table. */
+export interface ConvRow {
+  layer: string;
+  pass: ConvPass;
+  gflop: number;
+  results: Partial<Record<Variant, Measured>>;
+}
+
+function probeConvs(
+  dnnl: Dnnl,
+  layers: ProbeLayer[],
+  variants: Variant[],
+  reps: number,
+): ConvRow[] {
+  const rows: ConvRow[] = [];
+  for (const layer of layers) {
+    const b = convBuffers(layer.geometry);
+    for (const pass of ["forward", "backward_data", "backward_weights"] as const) {
+      const results: ConvRow["results"] = {};
+      for (const v of variants) results[v] = measureConv(dnnl, layer.geometry, pass, v, b, reps);
+      const row = { layer: layer.name, pass, gflop: flops(layer.geometry) / 1e9, results };
+      printConvRow(row, variants);
+      rows.push(row);
+    }
+    for (const key of [...dnnl.cache.keys()]) { // free the layer's JIT code and buffers
+      (dnnl.cache.get(key) as { dispose(): void }).dispose();
+      dnnl.cache.delete(key);
+    }
+  }
+  return rows;
+}
+
+const PASS_SHORT: Record<ConvPass, string> = {
+  forward: "fwd",
+  backward_data: "bwd-d",
+  backward_weights: "bwd-w",
+};
+
+function printConvHeader(variants: Variant[]): void {
+  const cols = variants.map((v) => `${v}: impl / layout / ms / GFLOP/s`).join(" | ");
+  console.log(`${"layer".padEnd(20)} ${"pass".padEnd(5)} ${"GFLOP".padStart(6)} | ${cols}`);
+}
+
+function printConvRow(row: ConvRow, variants: Variant[]): void {
+  const cells = variants.map((v) => {
+    const m = row.results[v]!;
+    return `${m.impl} / ${m.layout} / ${m.ms.toFixed(2)} / ${(row.gflop / m.ms * 1e3).toFixed(1)}`;
+  });
+  const head = `${row.layer.padEnd(20)} ${PASS_SHORT[row.pass].padEnd(5)} ${
+    row.gflop.toFixed(3).padStart(6)
+  }`;
+  console.log(`${head} | ${cells.join(" | ")}`);
+}
+
+function printStepTotals(rows: ConvRow[], layers: ProbeLayer[], variants: Variant[]): void {
+  // One training step runs each layer `count` times per pass; the stem's backward-data pass is
+  // not needed (nothing upstream of the image wants a gradient), so it is left out.
+  for (const v of variants) {
+    let ms = 0;
+    for (const row of rows) {
+      if (row.layer === layers[0].name && row.pass === "backward_data") continue;
+      ms += row.results[v]!.ms * layers.find((l) => l.name === row.layer)!.count;
+    }
+    console.log(`  ${v}: ${ms.toFixed(1)} ms of convolutions per ResNet-18 training step`);
+  }
+}
+
+function probeNormPool(dnnl: Dnnl, size: number, batch: number, reps: number): void {
+  const stem = resnet18Convs(size, batch)[0].geometry;
+  const s = { batch, height: stem.outHeight, width: stem.outWidth, channels: 64 };
+  const n = batch * s.height * s.width * 64;
+  const x = filled(n), y = new Float32Array(n), dy = filled(n), dx = new Float32Array(n);
+  const c = () => new Float32Array(64);
+  const gamma = c().fill(1), beta = c(), mean = c(), variance = c(), dgamma = c(), dbeta = c();
+  const mb = (k: number, ms: number) => `${(k * n * 4 / ms / 1e6).toFixed(1)} GB/s`;
+  console.log(
+    `\nbatch norm and max pool on the stem output [${batch}, ${s.height}, ${s.width}, 64]`,
+  );
+  for (const withRelu of [false, true]) {
+    const o = { epsilon: 1e-5, relu: withRelu };
+    const workspace = new Uint8Array(batchNormWorkspaceBytes(dnnl, s, o));
+    const fwd = timeMs(
+      () => batchNormForwardTraining(dnnl, s, o, { x, gamma, beta, y, mean, variance, workspace }),
+      reps,
+    );
+    const bwd = timeMs(
+      () =>
+        batchNormBackward(dnnl, s, o, {
+          x,
+          dy,
+          gamma,
+          beta,
+          mean,
+          variance,
+          workspace,
+          dx,
+          dgamma,
+          dbeta,
+        }),
+      reps,
+    );
+    const impl = [...dnnl.cache.entries()].find(([k]) =>
+      k.startsWith(`bn:training:`) && k.endsWith(`relu=${withRelu}`)
+    );
+    const name = (impl?.[1] as { impl: string } | undefined)?.impl ?? "?";
+    console.log(
+      `  BN${withRelu ? "+ReLU" : "     "} ${name}: fwd ${fwd.toFixed(2)} ms (${mb(2, fwd)}), bwd ${
+        bwd.toFixed(2)
+      } ms (${mb(3, bwd)})`,
+    );
+  }
+  const g = poolGeometry({
+    batch,
+    inHeight: s.height,
+    inWidth: s.width,
+    channels: 64,
+    kernel: 3,
+    stride: 2,
+    pad: 1,
+  });
+  const ws = new Uint8Array(maxPoolWorkspaceBytes(dnnl, g));
+  const py = new Float32Array(batch * g.outHeight * g.outWidth * 64), pdy = filled(py.length);
+  const fwd = timeMs(() => maxPoolForward(dnnl, g, x, py, ws), reps);
+  const bwd = timeMs(() => maxPoolBackward(dnnl, g, pdy, ws, dx), reps);
+  const impl =
+    (dnnl.cache.get([...dnnl.cache.keys()].find((k) => k.startsWith("maxpool:forward"))!) as {
+      impl: string;
+    }).impl;
+  console.log(
+    `  max pool 3x3/2 ${impl}: fwd ${fwd.toFixed(2)} ms (${mb(1.25, fwd)}), bwd ${
+      bwd.toFixed(2)
+    } ms (${mb(1.25, bwd)})`,
+  );
+}
+
+function probeOverhead(dnnl: Dnnl): void {
+  const tiny = filled(64), out = new Float32Array(64);
+  const us = timeMs(() => {
+    for (let i = 0; i < 1000; i++) relu(dnnl, tiny, out);
+  }, 5) * 1000 / 1000;
+  console.log(
+    `\nper-call overhead (ReLU on 64 floats, FFI + cache lookup + OpenMP fork/join): ${
+      us.toFixed(1)
+    } µs`,
+  );
+}
+
+function probeSgemm(dnnl: Dnnl, reps: number): number {
+  const n = 2048;
+  const a = filled(n * n), b = filled(n * n), c = new Float32Array(n * n);
+  const ms = timeMs(() => sgemm(dnnl, n, n, n, a, b, c), Math.min(reps, 3));
+  const gflops = 2 * n ** 3 / ms / 1e6;
+  console.log(
+    `dnnl_sgemm ${n}^3: ${ms.toFixed(1)} ms = ${gflops.toFixed(1)} GFLOP/s (practical peak)`,
+  );
+  return gflops;
+}
+
+function parseOptions() {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      batch: { type: "string", default: "64" },
+      size: { type: "string", default: "96" },
+      threads: { type: "string", default: "2" },
+      reps: { type: "string", default: "5" },
+      variants: { type: "string", default: VARIANTS.join(",") },
+      layers: { type: "string", default: "" },
+    },
+  });
+  const variants = values.variants.split(",").filter((v): v is Variant =>
+    (VARIANTS as readonly string[]).includes(v)
+  );
+  if (variants.length === 0) throw new Error(`--variants: choose from ${VARIANTS.join(",")}`);
+  return {
+    batch: Number(values.batch),
+    size: Number(values.size),
+    threads: Number(values.threads),
+    reps: Number(values.reps),
+    variants,
+    layers: values.layers,
+  };
+}
+
+function main(): void {
+  const o = parseOptions();
+  const dnnl = openDnnl();
+  if (!dnnl.ok) {
+    console.error(`oneDNN unavailable: ${dnnl.reason}`);
+    Deno.exit(1);
+  }
+  dnnl.setThreads(o.threads);
+  const env = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND"].map((k) =>
+    `${k}=${Deno.env.get(k) ?? "-"}`
+  );
+  console.log(
+    `oneDNN ${dnnl.version} (${dnnl.path}), ISA ${dnnl.isa}, ${dnnl.getThreads()} OpenMP threads, ${
+      env.join(" ")
+    }`,
+  );
+  console.log(
+    `ResNet-18 convolutions, batch ${o.batch}, ${o.size}x${o.size}, median of ${o.reps} after a warm-up\n`,
+  );
+  probeSgemm(dnnl, o.reps);
+  probeOverhead(dnnl);
+  const layers = resnet18Convs(o.size, o.batch).filter((l) =>
+    o.layers === "" || l.name.includes(o.layers)
+  );
+  console.log("");
+  printConvHeader(o.variants);
+  const rows = probeConvs(dnnl, layers, o.variants, o.reps);
+  console.log("");
+  if (o.layers === "") printStepTotals(rows, layers, o.variants);
+  probeNormPool(dnnl, o.size, o.batch, o.reps);
+  dnnl.close();
+}
+
+if (import.meta.main) main();

@@ -1,0 +1,362 @@
+/**
+ * 2-D convolution forward, backward-data and backward-weights on channels-last (`nhwc`) tensors,
+ * with weights as tfjs holds them (HWIO: `[kh, kw, in, out]`).
+ *
+ * Weights are described to oneDNN with format tag `any`; the layout each primitive then asks for
+ * (`dnnl_primitive_desc_query_md` with weights_md / diff_weights_md) is reached with a cached
+ * reorder primitive into (or out of) a staging buffer shared by all convolutions
+ * (`dnnl.scratch.weights`). When the chosen layout is HWIO itself no reorder runs.
+ *
+ * @example
+ * ```ts
+ * import { openDnnl } from "./ffi.ts";
+ * import { convForward, convGeometry } from "./conv.ts";
+ * const dnnl = openDnnl();
+ * if (dnnl.ok) {
+ *   const g = convGeometry({ batch: 2, inHeight: 8, inWidth: 8, inChannels: 3, outChannels: 8,
+ *     kernel: 3, stride: 1, pad: 1 });
+ *   const x = new Float32Array(2 * 8 * 8 * 3), w = new Float32Array(3 * 3 * 3 * 8);
+ *   const y = new Float32Array(2 * g.outHeight * g.outWidth * 8);
+ *   convForward(dnnl, g, x, w, null, y);
+ * }
+ * ```
+ * @module
+ */
+
+import { ARG, ENUM, SIZEOF } from "./abi.ts";
+import { check, type Disposable, type Dnnl } from "./ffi.ts";
+import { dims, type Md, mdByTag, mdEqual } from "./memory.ts";
+import { cached, growScratch, HintPd, Primitive, queryMd } from "./primitive.ts";
+import { reorderPrimitive } from "./reorder.ts";
+import { im2colBackwardWeights, type Im2colPlan, im2colPlan, preferIm2col } from "./conv_im2col.ts";
+import type { ConvGeometry } from "./geometry.ts";
+
+export { type ConvGeometry, convGeometry } from "./geometry.ts";
+
+/** Which convolution pass a plan runs. */
+export type ConvPass = "forward" | "backward_data" | "backward_weights";
+
+/**
+ * Layout choices for a plan. The public functions use the defaults (`weights: "any"`,
+ * `activations: "nhwc"`); the probe benchmark compares the others.
+ */
+export interface ConvLayout {
+  /** "any": the primitive picks, HWIO is reordered to it; "hwio": the primitive must take HWIO. */
+  weights?: "any" | "hwio";
+  /** "nhwc" (tfjs' layout) or "any" (the primitive picks; only for measurements). */
+  activations?: "nhwc" | "any";
+  /** With a bias (forward) or a bias gradient (backward weights). */
+  bias?: boolean;
+  /**
+   * Backward weights only: "auto" replaces oneDNN's slow GEMM fallback for inputs smaller than
+   * the kernel by `conv_im2col.ts`; "off" always runs oneDNN's primitive (for comparisons).
+   */
+  im2col?: "auto" | "off";
+}
+
+/**
+ * A cached convolution primitive with its weights reorder (null when none is needed).
+ *
+ * @example
+ * ```ts
+ * import { convPlan } from "./conv.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * declare const g: import("./conv.ts").ConvGeometry;
+ * console.log(convPlan(dnnl, g, "backward_weights").conv.impl);
+ * ```
+ */
+export interface ConvPlan extends Disposable {
+  /** The convolution primitive; its args are in the order of the pass's function. */
+  conv: Primitive;
+  /**
+   * What runs: `conv.impl`, or "im2col+sgemm (oneDNN: <impl>)" for a backward-weights pass that
+   * uses {@link im2colBackwardWeights} instead (see `conv_im2col.ts` for when and why).
+   */
+  impl: string;
+  /** The GEMM plan when the backward-weights pass bypasses the primitive, else null. */
+  im2col: Im2colPlan | null;
+  /** HWIO -> primitive layout (forward, backward data) or back (backward weights), or null. */
+  reorder: Primitive | null;
+  /** Bytes of the weights in the primitive's layout (what the staging buffer must hold). */
+  weightsBytes: number;
+}
+
+/**
+ * The cached plan for one pass, geometry and layout, created on first use.
+ *
+ * @example
+ * ```ts
+ * import { convGeometry, convPlan } from "./conv.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * const g = convGeometry({ batch: 2, inHeight: 8, inWidth: 8, inChannels: 8, outChannels: 8,
+ *   kernel: 1 });
+ * const plan = convPlan(dnnl, g, "forward", { bias: true });
+ * ```
+ */
+export function convPlan(
+  dnnl: Dnnl,
+  g: ConvGeometry,
+  pass: ConvPass,
+  layout: ConvLayout = {},
+): ConvPlan {
+  const l = {
+    weights: "any",
+    activations: "nhwc",
+    bias: false,
+    im2col: "auto",
+    ...layout,
+  } as const;
+  const variant = `w=${l.weights}:a=${l.activations}:b=${l.bias}:im2col=${l.im2col}`;
+  const key = `conv:${pass}:${geometryKey(g)}:${variant}`;
+  return cached(dnnl, key, () => makePlan(dnnl, g, pass, l));
+}
+
+function geometryKey(g: ConvGeometry): string {
+  const pads = [g.padTop, g.padBottom, g.padLeft, g.padRight].join(",");
+  const input = `${g.batch}x${g.inHeight}x${g.inWidth}x${g.inChannels}`;
+  const kernel = `${g.kernelHeight}x${g.kernelWidth}`;
+  return `${input}>${g.outChannels}:k${kernel}:s${g.strideHeight}x${g.strideWidth}:p${pads}`;
+}
+
+interface ConvMds {
+  src: Md;
+  dst: Md;
+  weights: Md;
+  bias: Md | null;
+  hwio: Md;
+}
+
+function convMds(dnnl: Dnnl, g: ConvGeometry, l: Required<ConvLayout>): ConvMds {
+  const act = l.activations === "nhwc" ? ENUM.dnnl_nhwc : ENUM.dnnl_format_tag_any;
+  const wShape = [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth];
+  const wTag = l.weights === "hwio" ? ENUM.dnnl_hwio : ENUM.dnnl_format_tag_any;
+  return {
+    src: mdByTag(dnnl, [g.batch, g.inChannels, g.inHeight, g.inWidth], act),
+    dst: mdByTag(dnnl, [g.batch, g.outChannels, g.outHeight, g.outWidth], act),
+    weights: mdByTag(dnnl, wShape, wTag),
+    bias: l.bias ? mdByTag(dnnl, [g.outChannels], ENUM.dnnl_x) : null,
+    hwio: mdByTag(dnnl, wShape, ENUM.dnnl_hwio),
+  };
+}
+
+function geometryDims(g: ConvGeometry) {
+  return {
+    strides: dims([g.strideHeight, g.strideWidth]),
+    padL: dims([g.padTop, g.padLeft]),
+    padR: dims([g.padBottom, g.padRight]),
+  };
+}
+
+function forwardDesc(dnnl: Dnnl, g: ConvGeometry, m: ConvMds): Uint8Array {
+  const d = new Uint8Array(SIZEOF.dnnl_convolution_desc_t);
+  const { strides, padL, padR } = geometryDims(g);
+  const status = dnnl.lib.symbols.dnnl_convolution_forward_desc_init(
+    d,
+    ENUM.dnnl_forward_training,
+    ENUM.dnnl_convolution_direct,
+    m.src,
+    m.weights,
+    m.bias,
+    m.dst,
+    strides,
+    padL,
+    padR,
+  );
+  check("dnnl_convolution_forward_desc_init", status);
+  return d;
+}
+
+function backwardDataDesc(dnnl: Dnnl, g: ConvGeometry, m: ConvMds): Uint8Array {
+  const d = new Uint8Array(SIZEOF.dnnl_convolution_desc_t);
+  const { strides, padL, padR } = geometryDims(g);
+  const s = dnnl.lib.symbols;
+  const alg = ENUM.dnnl_convolution_direct;
+  const status = s.dnnl_convolution_backward_data_desc_init(
+    d,
+    alg,
+    m.src,
+    m.weights,
+    m.dst,
+    strides,
+    padL,
+    padR,
+  );
+  check("dnnl_convolution_backward_data_desc_init", status);
+  return d;
+}
+
+function backwardWeightsDesc(dnnl: Dnnl, g: ConvGeometry, m: ConvMds): Uint8Array {
+  const d = new Uint8Array(SIZEOF.dnnl_convolution_desc_t);
+  const { strides, padL, padR } = geometryDims(g);
+  const s = dnnl.lib.symbols;
+  const alg = ENUM.dnnl_convolution_direct;
+  const status = s.dnnl_convolution_backward_weights_desc_init(
+    d,
+    alg,
+    m.src,
+    m.weights,
+    m.bias,
+    m.dst,
+    strides,
+    padL,
+    padR,
+  );
+  check("dnnl_convolution_backward_weights_desc_init", status);
+  return d;
+}
+
+const A = ARG;
+const PASS_ARGS: Record<ConvPass, (bias: boolean) => number[]> = {
+  forward: (
+    b,
+  ) => [A.DNNL_ARG_SRC, A.DNNL_ARG_WEIGHTS, ...(b ? [A.DNNL_ARG_BIAS] : []), A.DNNL_ARG_DST],
+  backward_data: () => [A.DNNL_ARG_DIFF_DST, A.DNNL_ARG_WEIGHTS, A.DNNL_ARG_DIFF_SRC],
+  backward_weights: (b) => [
+    A.DNNL_ARG_SRC,
+    A.DNNL_ARG_DIFF_DST,
+    A.DNNL_ARG_DIFF_WEIGHTS,
+    ...(b ? [A.DNNL_ARG_DIFF_BIAS] : []),
+  ],
+};
+
+function makePlan(dnnl: Dnnl, g: ConvGeometry, pass: ConvPass, l: Required<ConvLayout>): ConvPlan {
+  const m = convMds(dnnl, g, l);
+  const args = PASS_ARGS[pass](l.bias);
+  const conv = convPrimitive(dnnl, g, pass, l, m, args);
+  const useIm2col = pass === "backward_weights" && l.im2col === "auto" &&
+    l.activations === "nhwc" && preferIm2col(g, conv.impl);
+  const reorder = useIm2col ? null : weightsReorder(dnnl, conv, pass, m.hwio);
+  const weightsArg = pass === "backward_weights" ? A.DNNL_ARG_DIFF_WEIGHTS : A.DNNL_ARG_WEIGHTS;
+  const weightsBytes = conv.bytes[args.indexOf(weightsArg)];
+  if (reorder) growScratch(dnnl, "weights", weightsBytes);
+  return {
+    conv,
+    impl: useIm2col ? `im2col+sgemm (oneDNN: ${conv.impl})` : conv.impl,
+    im2col: useIm2col ? im2colPlan(g) : null,
+    reorder,
+    weightsBytes,
+    dispose() {
+      conv.dispose();
+      reorder?.dispose();
+    },
+  };
+}
+
+function convPrimitive(
+  dnnl: Dnnl,
+  g: ConvGeometry,
+  pass: ConvPass,
+  l: Required<ConvLayout>,
+  m: ConvMds,
+  args: number[],
+): Primitive {
+  if (pass === "forward") return new Primitive(dnnl, forwardDesc(dnnl, g, m), { args });
+  const hint = forwardHint(dnnl, g, l);
+  const desc = pass === "backward_data"
+    ? backwardDataDesc(dnnl, g, m)
+    : backwardWeightsDesc(dnnl, g, m);
+  return new Primitive(dnnl, desc, { args, hint: hint.pd });
+}
+
+/** HWIO -> the primitive's weights layout (or back for backward weights); null if equal. */
+function weightsReorder(dnnl: Dnnl, conv: Primitive, pass: ConvPass, hwio: Md): Primitive | null {
+  const backward = pass === "backward_weights";
+  const query = backward ? ENUM.dnnl_query_diff_weights_md : ENUM.dnnl_query_weights_md;
+  const wMd = queryMd(dnnl, conv.pd, query, 0);
+  if (mdEqual(dnnl, wMd, hwio)) return null;
+  return backward ? reorderPrimitive(dnnl, wMd, hwio) : reorderPrimitive(dnnl, hwio, wMd);
+}
+
+function forwardHint(dnnl: Dnnl, g: ConvGeometry, l: Required<ConvLayout>): HintPd {
+  // Backward primitives need the forward descriptor they belong to; without bias, since the
+  // bias does not change the layouts oneDNN picks.
+  const key = `conv:hint:${geometryKey(g)}:w=${l.weights}:a=${l.activations}`;
+  return cached(dnnl, key, () => {
+    const m = convMds(dnnl, g, { ...l, bias: false });
+    return new HintPd(dnnl, forwardDesc(dnnl, g, m));
+  });
+}
+
+/**
+ * `y = conv(x, w) + bias`: x `[n, h, w, in]`, w HWIO `[kh, kw, in, out]`, bias `[out]` or null,
+ * y `[n, outH, outW, out]` (caller-provided, overwritten).
+ *
+ * @example
+ * ```ts
+ * import { convForward } from "./conv.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * declare const g: import("./conv.ts").ConvGeometry;
+ * declare const x: Float32Array, w: Float32Array, y: Float32Array;
+ * convForward(dnnl, g, x, w, null, y);
+ * ```
+ */
+export function convForward(
+  dnnl: Dnnl,
+  g: ConvGeometry,
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  y: Float32Array,
+): void {
+  const plan = convPlan(dnnl, g, "forward", { bias: bias !== null });
+  const weights = stageWeights(dnnl, plan, w);
+  plan.conv.run(bias ? [x, weights, bias, y] : [x, weights, y]);
+}
+
+/**
+ * `dx = conv_backward_data(dy, w)`: dy `[n, outH, outW, out]`, w HWIO, dx `[n, h, w, in]`
+ * (caller-provided, overwritten).
+ *
+ * @example
+ * ```ts
+ * import { convBackwardData } from "./conv.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * declare const g: import("./conv.ts").ConvGeometry;
+ * declare const dy: Float32Array, w: Float32Array, dx: Float32Array;
+ * convBackwardData(dnnl, g, dy, w, dx);
+ * ```
+ */
+export function convBackwardData(
+  dnnl: Dnnl,
+  g: ConvGeometry,
+  dy: Float32Array,
+  w: Float32Array,
+  dx: Float32Array,
+): void {
+  const plan = convPlan(dnnl, g, "backward_data");
+  plan.conv.run([dy, stageWeights(dnnl, plan, w), dx]);
+}
+
+/**
+ * `dw = conv_backward_weights(x, dy)` in HWIO, and `dbias = sum of dy over n, h, w` when `dbias`
+ * is given; both caller-provided and overwritten (not accumulated).
+ *
+ * @example
+ * ```ts
+ * import { convBackwardWeights } from "./conv.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * declare const g: import("./conv.ts").ConvGeometry;
+ * declare const x: Float32Array, dy: Float32Array, dw: Float32Array;
+ * convBackwardWeights(dnnl, g, x, dy, dw, null);
+ * ```
+ */
+export function convBackwardWeights(
+  dnnl: Dnnl,
+  g: ConvGeometry,
+  x: Float32Array,
+  dy: Float32Array,
+  dw: Float32Array,
+  dbias: Float32Array | null,
+): void {
+  const plan = convPlan(dnnl, g, "backward_weights", { bias: dbias !== null });
+  if (plan.im2col) return im2colBackwardWeights(dnnl, g, plan.im2col, x, dy, dw, dbias);
+  const target = plan.reorder ? dnnl.scratch.weights : dw;
+  plan.conv.run(dbias ? [x, dy, target, dbias] : [x, dy, target]);
+  plan.reorder?.run([target, dw]);
+}
+
+function stageWeights(dnnl: Dnnl, plan: ConvPlan, w: Float32Array): ArrayBufferView {
+  if (!plan.reorder) return w;
+  plan.reorder.run([w, dnnl.scratch.weights]);
+  return dnnl.scratch.weights;
+}

@@ -1,0 +1,164 @@
+/**
+ * Convolution backward-weights as one GEMM (`dnnl_sgemm`) over an im2col matrix, for the layers
+ * where oneDNN 2.6's own choice is very slow.
+ *
+ * Why: on AVX2 oneDNN's `jit:avx2` backward-weights kernel refuses inputs narrower or shorter
+ * than the kernel (e.g. ResNet-18's last stage at 28x28: 3x3 convolutions on 1x1 and 2x2 maps),
+ * and the `gemm:jit` implementation it falls back to runs one GEMM per image with an inner
+ * dimension of oh*ow (1 to 4): memory-bound rank-1 updates of the whole weight gradient, 50 ms for
+ * a 3x3 512->512 layer at batch 64 on 2 cores. Here the batch is the GEMM's inner dimension
+ * instead, and kernel taps that only ever see padding are skipped (their gradient is 0).
+ *
+ * @example
+ * ```ts
+ * import { convGeometry } from "./geometry.ts";
+ * import { im2colPlan } from "./conv_im2col.ts";
+ * const g = convGeometry({ batch: 64, inHeight: 1, inWidth: 1, inChannels: 512,
+ *   outChannels: 512, kernel: 3, pad: 1 });
+ * console.log(im2colPlan(g).taps.length); // 1: only the centre tap sees data
+ * ```
+ * @module
+ */
+
+import type { Dnnl } from "./ffi.ts";
+import type { ConvGeometry } from "./geometry.ts";
+import { growScratch } from "./primitive.ts";
+import { sgemm } from "./sgemm.ts";
+
+/** The GEMM shape of one geometry's backward-weights pass. */
+export interface Im2colPlan {
+  /** Kernel taps `[ky, kx]` that touch the input for at least one output position. */
+  taps: [number, number][];
+  /** GEMM inner dimension: batch * outHeight * outWidth. */
+  rows: number;
+  /** im2col row length: taps * inChannels. */
+  cols: number;
+  /** All ones, `rows` long: the bias gradient is `ones @ dy`. */
+  ones: Float32Array;
+}
+
+function tapTouchesInput(g: ConvGeometry, ky: number, kx: number): boolean {
+  const inside = (o: number, s: number, pad: number, k: number, size: number) => {
+    const i = o * s - pad + k;
+    return i >= 0 && i < size;
+  };
+  let rowOk = false, colOk = false;
+  for (let oy = 0; oy < g.outHeight; oy++) {
+    rowOk ||= inside(oy, g.strideHeight, g.padTop, ky, g.inHeight);
+  }
+  for (let ox = 0; ox < g.outWidth; ox++) {
+    colOk ||= inside(ox, g.strideWidth, g.padLeft, kx, g.inWidth);
+  }
+  return rowOk && colOk;
+}
+
+/**
+ * Whether to use {@link im2colBackwardWeights} rather than oneDNN's primitive whose
+ * implementation is `impl`: only where oneDNN fell back to GEMM because the input is smaller
+ * than the kernel (the case measured slow; elsewhere oneDNN's choice is kept).
+ *
+ * @example
+ * ```ts
+ * import { convGeometry } from "./geometry.ts";
+ * import { preferIm2col } from "./conv_im2col.ts";
+ * const g = convGeometry({ batch: 8, inHeight: 2, inWidth: 2, inChannels: 8, outChannels: 8,
+ *   kernel: 3, pad: 1 });
+ * console.log(preferIm2col(g, "x64:gemm:jit")); // true
+ * ```
+ */
+export function preferIm2col(g: ConvGeometry, impl: string): boolean {
+  const small = g.inHeight < g.kernelHeight || g.inWidth < g.kernelWidth;
+  return small && (impl.includes("gemm") || impl.startsWith("ref"));
+}
+
+/**
+ * The GEMM plan for a geometry (kept in the convolution plan; grows nothing per call).
+ *
+ * @example
+ * ```ts
+ * import { convGeometry } from "./geometry.ts";
+ * import { im2colPlan } from "./conv_im2col.ts";
+ * const g = convGeometry({ batch: 2, inHeight: 2, inWidth: 2, inChannels: 4, outChannels: 4,
+ *   kernel: 3, stride: 2, pad: 1 });
+ * console.log(im2colPlan(g).taps); // [[1, 1], [1, 2], [2, 1], [2, 2]]
+ * ```
+ */
+export function im2colPlan(g: ConvGeometry): Im2colPlan {
+  const taps: [number, number][] = [];
+  for (let ky = 0; ky < g.kernelHeight; ky++) {
+    for (let kx = 0; kx < g.kernelWidth; kx++) if (tapTouchesInput(g, ky, kx)) taps.push([ky, kx]);
+  }
+  const rows = g.batch * g.outHeight * g.outWidth;
+  return { taps, rows, cols: taps.length * g.inChannels, ones: new Float32Array(rows).fill(1) };
+}
+
+function floats(buffer: Uint8Array, n: number): Float32Array {
+  return new Float32Array(buffer.buffer, buffer.byteOffset, n);
+}
+
+/** col[p, t * ic + c] = x at output position p shifted by tap t, or 0 in the padding. */
+function gather(g: ConvGeometry, plan: Im2colPlan, x: Float32Array, col: Float32Array): void {
+  const ic = g.inChannels;
+  let dst = 0;
+  for (let n = 0; n < g.batch; n++) {
+    for (let oy = 0; oy < g.outHeight; oy++) {
+      for (let ox = 0; ox < g.outWidth; ox++) {
+        for (const [ky, kx] of plan.taps) {
+          const iy = oy * g.strideHeight - g.padTop + ky;
+          const ix = ox * g.strideWidth - g.padLeft + kx;
+          if (iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth) col.fill(0, dst, dst + ic);
+          else {
+            const src = ((n * g.inHeight + iy) * g.inWidth + ix) * ic;
+            col.set(x.subarray(src, src + ic), dst);
+          }
+          dst += ic;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * dw (HWIO, written) = col^T @ dy, and dbias (written, optional) = ones @ dy.
+ *
+ * @example
+ * ```ts
+ * import { im2colBackwardWeights, im2colPlan } from "./conv_im2col.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * declare const g: import("./geometry.ts").ConvGeometry;
+ * declare const x: Float32Array, dy: Float32Array, dw: Float32Array;
+ * im2colBackwardWeights(dnnl, g, im2colPlan(g), x, dy, dw, null);
+ * ```
+ */
+export function im2colBackwardWeights(
+  dnnl: Dnnl,
+  g: ConvGeometry,
+  plan: Im2colPlan,
+  x: Float32Array,
+  dy: Float32Array,
+  dw: Float32Array,
+  dbias: Float32Array | null,
+): void {
+  const oc = g.outChannels, block = g.inChannels * oc;
+  const xSize = g.batch * g.inHeight * g.inWidth * g.inChannels;
+  if (
+    x.length < xSize || dy.length < plan.rows * oc ||
+    dw.length < g.kernelHeight * g.kernelWidth * block
+  ) {
+    throw new Error(`im2col backward weights: buffers too small for ${JSON.stringify(g)}`);
+  }
+  const col = floats(growScratch(dnnl, "im2col", plan.rows * plan.cols * 4), plan.rows * plan.cols);
+  gather(g, plan, x, col);
+  const allTaps = plan.taps.length === g.kernelHeight * g.kernelWidth;
+  const out = allTaps
+    ? dw
+    : floats(growScratch(dnnl, "weights", plan.cols * oc * 4), plan.cols * oc);
+  sgemm(dnnl, plan.cols, oc, plan.rows, col, dy, out, { transA: true });
+  if (!allTaps) {
+    dw.fill(0, 0, g.kernelHeight * g.kernelWidth * block);
+    plan.taps.forEach(([ky, kx], t) => {
+      dw.set(out.subarray(t * block, (t + 1) * block), (ky * g.kernelWidth + kx) * block);
+    });
+  }
+  if (dbias) sgemm(dnnl, 1, oc, plan.rows, plan.ones, dy, dbias);
+}

@@ -1,0 +1,32 @@
+/**
+ * oneDNN 2.6 (`libdnnl.so.2`) through `Deno.dlopen`: convolution, batch normalization, max
+ * pooling, ReLU and add on channels-last `Float32Array`s that the caller provides.
+ *
+ * @example
+ * ```ts
+ * import { convForward, convGeometry, openDnnl } from "./mod.ts";
+ * const dnnl = openDnnl();
+ * if (!dnnl.ok) console.log(`oneDNN unavailable: ${dnnl.reason}`);
+ * else {
+ *   dnnl.setThreads(2);
+ *   const g = convGeometry({ batch: 1, inHeight: 4, inWidth: 4, inChannels: 1, outChannels: 2,
+ *     kernel: 3, pad: 1 });
+ *   convForward(dnnl, g, new Float32Array(16), new Float32Array(18), null, new Float32Array(32));
+ *   dnnl.close();
+ * }
+ * ```
+ * @module
+ */
+
+export * from "./abi.ts";
+export * from "./ffi.ts";
+export * from "./memory.ts";
+export * from "./primitive.ts";
+export * from "./reorder.ts";
+export * from "./geometry.ts";
+export * from "./conv.ts";
+export * from "./conv_im2col.ts";
+export * from "./batchnorm.ts";
+export * from "./pool.ts";
+export * from "./eltwise.ts";
+export * from "./sgemm.ts";

@@ -1,0 +1,42 @@
+/**
+ * Reorder primitives: copy a tensor from one layout to another (e.g. tfjs' HWIO weights to the
+ * blocked layout a convolution asked for, and the weight gradient back).
+ *
+ * @example
+ * ```ts
+ * import { ENUM } from "./abi.ts";
+ * import { mdByTag } from "./memory.ts";
+ * import { reorderPrimitive } from "./reorder.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * const hwio = mdByTag(dnnl, [8, 3, 3, 3], ENUM.dnnl_hwio);
+ * const oihw = mdByTag(dnnl, [8, 3, 3, 3], ENUM.dnnl_oihw);
+ * const r = reorderPrimitive(dnnl, hwio, oihw);
+ * r.run([new Float32Array(216), new Float32Array(216)]);
+ * ```
+ * @module
+ */
+
+import { ARG } from "./abi.ts";
+import type { Dnnl } from "./ffi.ts";
+import type { Md } from "./memory.ts";
+import { Primitive } from "./primitive.ts";
+
+/**
+ * A reorder primitive from `from` to `to` on the CPU engine; `run([src, dst])` executes it.
+ * Callers cache it inside the object that needed it (e.g. a convolution plan).
+ *
+ * @example
+ * ```ts
+ * import { reorderPrimitive } from "./reorder.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * declare const a: Uint8Array, b: Uint8Array;
+ * const r = reorderPrimitive(dnnl, a, b);
+ * console.log(r.impl); // e.g. "jit:uni"
+ * ```
+ */
+export function reorderPrimitive(dnnl: Dnnl, from: Md, to: Md): Primitive {
+  const { engine, lib } = dnnl;
+  const make = (out: BigUint64Array, attr: Deno.PointerObject) =>
+    lib.symbols.dnnl_reorder_primitive_desc_create(out, from, engine, to, engine, attr);
+  return new Primitive(dnnl, make, { args: [ARG.DNNL_ARG_FROM, ARG.DNNL_ARG_TO] });
+}
