@@ -76,9 +76,15 @@ export function backendSummary(info: BackendInfo): string {
 
 let nativeStatus: Promise<NativeRegistration> | null = null;
 
+/** Options of {@linkcode initBackend}. */
+export interface InitOptions {
+  /** Threads of the native backend's oneDNN (default: `OMP_NUM_THREADS`, else every core). */
+  threads?: number;
+}
+
 /**
- * Loads and registers the native backend once; never throws. The module is imported lazily so
- * that the cpu and WebGPU paths do not depend on it.
+ * Loads and registers the native backend once (oneDNN, else BLAS); never throws. The module is
+ * imported lazily so that the cpu and WebGPU paths do not depend on it.
  *
  * @example
  * ```ts
@@ -87,11 +93,11 @@ let nativeStatus: Promise<NativeRegistration> | null = null;
  * console.log(st.ok ? st.library : st.reason);
  * ```
  */
-export function loadNative(): Promise<NativeRegistration> {
+export function loadNative(opts: InitOptions = {}): Promise<NativeRegistration> {
   nativeStatus ??= (async () => {
     try {
       const mod = await import("./native/backend.ts");
-      return await mod.registerNativeBackend();
+      return await mod.registerNativeBackend({ threads: opts.threads });
     } catch (e) {
       return { ok: false, reason: `the native backend did not load: ${errorText(e)}` };
     }
@@ -123,7 +129,10 @@ const CPU_DETAIL = "tfjs pure-JS kernels";
  * (await initBackend("cpu")).name; // "cpu"
  * ```
  */
-export async function initBackend(requested: BackendName = "auto"): Promise<BackendInfo> {
+export async function initBackend(
+  requested: BackendName = "auto",
+  opts: InitOptions = {},
+): Promise<BackendInfo> {
   tf.enableProdMode(); // no debug checks, no "running in Node.js" banner
   if (!(BACKENDS as readonly string[]).includes(requested)) {
     throw new InputError(`unknown backend ${requested}: use one of ${BACKENDS.join(", ")}`);
@@ -142,7 +151,7 @@ export async function initBackend(requested: BackendName = "auto"): Promise<Back
     return webgpuInfo(probe.adapter, "requested");
   }
   if (requested === "native") {
-    const st = await loadNative();
+    const st = await loadNativeOrThrow(opts);
     if (!st.ok) {
       throw new InputError(
         `--backend native: ${st.reason ?? "unavailable"}; install Debian's ` +
@@ -152,17 +161,24 @@ export async function initBackend(requested: BackendName = "auto"): Promise<Back
     await activate("native");
     return nativeInfo(st, "requested");
   }
-  return await chooseAuto();
+  return await chooseAuto(opts);
 }
 
-async function chooseAuto(): Promise<BackendInfo> {
+/** {@linkcode loadNative}, but a `RESNET_DNNL` that does not load is an {@linkcode InputError}. */
+async function loadNativeOrThrow(opts: InitOptions): Promise<NativeRegistration> {
+  const st = await loadNative(opts);
+  if (st.misconfigured) throw new InputError(st.reason ?? "the native backend is misconfigured");
+  return st;
+}
+
+async function chooseAuto(opts: InitOptions): Promise<BackendInfo> {
   const probe = await probeAdapter();
   if (probe.adapter && !probe.adapter.software) {
     registerWebGPU(probe);
     await activate("webgpu");
     return webgpuInfo(probe.adapter, "auto: a hardware WebGPU adapter is the fastest path");
   }
-  const st = await loadNative();
+  const st = await loadNativeOrThrow(opts);
   if (st.ok) {
     await activate("native");
     return nativeInfo(
@@ -205,6 +221,7 @@ function webgpuInfo(a: AdapterDetails, reason: string): BackendInfo {
 }
 
 function nativeInfo(st: NativeRegistration, reason: string): BackendInfo {
-  const lib = st.library ?? "BLAS";
-  return make("native", `BLAS: ${lib}`, reason, null, lib);
+  const lib = st.library ?? "?";
+  const why = st.dnnl ? "" : `; no oneDNN: ${st.dnnlReason ?? "?"}`;
+  return make("native", `${lib}${why}`, reason, null, lib);
 }

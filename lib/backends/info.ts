@@ -14,6 +14,7 @@
  */
 import { version as tfjsVersions } from "@tensorflow/tfjs";
 import { loadNative } from "./choose.ts";
+import type { NativeRegistration } from "./native/backend.ts";
 import {
   type AdapterDetails,
   formatAdapter,
@@ -46,6 +47,8 @@ export interface MachineInfo {
   backends: BackendAvailability[];
   /** The WebGPU adapter, or null (see the webgpu entry of `backends` for why). */
   adapter: AdapterDetails | null;
+  /** oneDNN as the native backend loaded it (version, ISA, threads, path), or null. */
+  dnnl: { version: string; isa: string; threads: number; path: string } | null;
 }
 
 /** The version of an npm package from its resolved URL (e.g. `...webgpu@4.22.0/...`). */
@@ -84,12 +87,21 @@ export async function collectInfo(): Promise<MachineInfo> {
       {
         name: "native",
         available: native.ok,
-        detail: native.ok ? `BLAS: ${native.library ?? "?"}` : native.reason ?? "unavailable",
+        detail: nativeDetail(native),
       },
       { name: "cpu", available: true, detail: "tfjs pure-JS kernels" },
     ],
     adapter: a,
+    dnnl: native.dnnl ?? null,
   };
+}
+
+/** The native backend's libraries, or why it is unavailable. */
+function nativeDetail(n: NativeRegistration): string {
+  if (!n.ok) return n.reason ?? "unavailable";
+  const d = n.dnnl;
+  if (d) return `oneDNN ${d.version} (ISA ${d.isa}, ${d.threads} threads, ${d.path})`;
+  return `${n.library ?? "?"}; no oneDNN: ${n.dnnlReason ?? "?"}`;
 }
 
 const MiB = 1024 * 1024;

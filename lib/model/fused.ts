@@ -23,7 +23,8 @@ import * as tf from "@tensorflow/tfjs-core";
 /**
  * Kernel name of training-mode BatchNorm over the last axis. Inputs `x`, `scale`, `offset`
  * (per channel); attributes `varianceEpsilon` and `relu` (apply ReLU to the result); outputs `y`,
- * the batch `mean` and the biased batch `variance` (per channel).
+ * the batch `mean` and the biased batch `variance` (per channel), and optionally whatever else the
+ * backend's gradient needs (callers ignore it).
  */
 export const BATCH_NORM_TRAIN = "ResNetBatchNormTrain";
 
@@ -49,11 +50,13 @@ export function batchNormTrain(
   relu: boolean,
 ): BatchNormTrainResult {
   if (tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) && x.dtype === "float32") {
-    const [y, mean, variance] = tf.engine().runKernel(
+    const [y, mean, variance, ...rest] = tf.engine().runKernel(
       BATCH_NORM_TRAIN,
       { x, scale, offset },
       { varianceEpsilon: eps, relu },
     ) as tf.Tensor[];
+    // A backend may return more (oneDNN's ReLU mask); the gradient tape keeps its own copy.
+    tf.dispose(rest);
     return {
       y: y as tf.Tensor4D,
       mean: mean as tf.Tensor1D,

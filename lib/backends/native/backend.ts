@@ -1,7 +1,8 @@
 /**
- * The `native` tfjs backend: tfjs' CPU backend with its hot kernels (convolutions and matrix
- * products through BLAS, BatchNorm, reductions, broadcasting arithmetic and pooling as tight
- * typed-array loops) replaced. Every other kernel is the CPU backend's own.
+ * The `native` tfjs backend: tfjs' CPU backend with its hot kernels replaced: convolutions,
+ * BatchNorm, pooling, ReLU and adds on oneDNN where it loads (on every core), else convolutions and
+ * matrix products through BLAS and the rest as tight typed-array loops. Every other kernel is the
+ * CPU backend's own.
  *
  * @example
  * ```ts
@@ -15,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { openBlas } from "./blas.ts";
+import { type LibraryOptions, openKernelLibraries } from "./libraries.ts";
 import { nativeKernels } from "./kernels/registry.ts";
 import { installNativeGradients } from "./gradients.ts";
 import { pool } from "./buffers.ts";
@@ -74,33 +75,60 @@ export class NativeBackend extends MathBackendCPU {
 
 /** What {@linkcode registerNativeBackend} found. */
 export interface NativeRegistration {
-  /** Whether the `native` backend is registered and usable. */
+  /** Whether the backend is registered and usable. */
   ok: boolean;
-  /** The BLAS library that was opened. */
+  /** What the kernels run on, e.g. `oneDNN 2.6.3, 2 threads` or `BLAS: libopenblas.so.0`. */
   library?: string;
+  /** oneDNN's version, ISA and threads when the kernels run on it. */
+  dnnl?: { version: string; isa: string; threads: number; path: string };
+  /** Why oneDNN is not used, when it is not. */
+  dnnlReason?: string;
   /** Why not, in one line, when `ok` is false. */
   reason?: string;
+  /** True when the user's own setting (`RESNET_DNNL`) is what failed. */
+  misconfigured?: boolean;
 }
 
-let registered: NativeRegistration | null = null;
+/** Options of {@linkcode registerNativeBackend}. */
+export interface NativeOptions extends LibraryOptions {
+  /** The tfjs backend name (default {@linkcode NATIVE_BACKEND}; tests register both libraries). */
+  name?: string;
+}
+
+const registered = new Map<string, NativeRegistration>();
 
 /**
- * Opens BLAS and registers the `native` backend (priority 0: never chosen by tfjs on its own;
- * call `tf.setBackend("native")`). Idempotent. Returns `{ok: false, reason}` when no BLAS
- * library can be opened; never throws for that.
+ * Opens the kernel libraries (oneDNN, else BLAS: ./libraries.ts) and registers the backend
+ * (priority 0: never chosen by tfjs on its own; call `tf.setBackend("native")`). Idempotent per
+ * name. Returns `{ok: false, reason}` when no library can be opened; never throws for that.
  */
-export function registerNativeBackend(): Promise<NativeRegistration> {
-  if (registered) return Promise.resolve(registered);
-  const blas = openBlas();
-  if (!blas.ok) return Promise.resolve({ ok: false, reason: blas.reason });
-  const overrides = nativeKernels({ sgemm: blas.sgemm });
+export function registerNativeBackend(opts: NativeOptions = {}): Promise<NativeRegistration> {
+  const name = opts.name ?? NATIVE_BACKEND;
+  const known = registered.get(name);
+  if (known) return Promise.resolve(known);
+  const opened = openKernelLibraries(opts);
+  if (!opened.ok) {
+    return Promise.resolve({
+      ok: false,
+      reason: opened.reason,
+      misconfigured: opened.misconfigured,
+    });
+  }
+  const overrides = nativeKernels(opened.libs);
   const overridden = new Set(overrides.map((k) => k.kernelName));
   for (const k of tf.getKernelsForBackend("cpu")) {
-    if (!overridden.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+    if (!overridden.has(k.kernelName)) tf.registerKernel({ ...k, backendName: name });
   }
-  for (const k of overrides) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+  for (const k of overrides) tf.registerKernel({ ...k, backendName: name });
   installNativeGradients();
-  tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
-  registered = { ok: true, library: blas.library };
-  return Promise.resolve(registered);
+  tf.registerBackend(name, () => new NativeBackend(), 0);
+  const d = opened.dnnl;
+  const r: NativeRegistration = {
+    ok: true,
+    library: opened.label,
+    dnnl: d ? { version: d.version, isa: d.isa, threads: d.getThreads(), path: d.path } : undefined,
+    dnnlReason: opened.dnnlReason ?? undefined,
+  };
+  registered.set(name, r);
+  return Promise.resolve(r);
 }

@@ -23,6 +23,9 @@ import {
 
 let installed = false;
 
+/** Whether the active backend is a `native` one (tests register it under two names). */
+const isNative = () => tf.getBackend().startsWith("native");
+
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) =>
   tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
 
@@ -37,7 +40,7 @@ export function installNativeGradients(): void {
 
 /** Whether the current step runs on `native` with one float32 output gradient. */
 const onNative = (dy: tf.Tensor | tf.Tensor[], x: tf.Tensor) =>
-  tf.getBackend() === "native" && !Array.isArray(dy) && x.dtype === "float32";
+  isNative() && !Array.isArray(dy) && x.dtype === "float32";
 
 /** tfjs' FusedBatchNorm gradient as three channel sums and one pass for the input. */
 function fusedBatchNorm(): tf.GradConfig | null {
@@ -69,15 +72,18 @@ function fusedBatchNorm(): tf.GradConfig | null {
 function batchNormTrain(): tf.GradConfig {
   return {
     kernelName: BATCH_NORM_TRAIN,
-    inputsToSave: ["x", "scale"],
-    outputsToSave: [true, true, true],
+    inputsToSave: ["x", "scale", "offset"],
+    // The fourth output, oneDNN's ReLU mask, exists when the kernel ran on oneDNN.
+    outputsToSave: [true, true, true, true],
     gradFunc: (dy, saved, attrs) => {
-      const [x, scale, y, mean, variance] = saved;
+      const [x, scale, offset, y, mean, variance, workspace] = saved;
       const g = Array.isArray(dy) ? dy[0] : dy;
+      const inputs: tf.NamedTensorMap = { dy: g, x, y, mean, variance, scale, offset };
+      if (workspace) inputs.workspace = workspace;
       // One kernel gives all three; made here, in the backward pass' scope, not in a closure's.
       const [dx, dscale, doffset] = tf.engine().runKernel(
         NATIVE_BN_TRAIN_GRAD,
-        { dy: g, x, y, mean, variance, scale },
+        inputs,
         attrs as unknown as tf.NamedAttrMap,
       ) as tf.Tensor[];
       return { x: () => dx, scale: () => dscale, offset: () => doffset };
@@ -103,7 +109,7 @@ function mean(): tf.GradConfig | null {
   if (!mean) return null;
   const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
     const [x] = saved;
-    if (tf.getBackend() !== "native" || Array.isArray(dy)) return mean.gradFunc(dy, saved, attrs);
+    if (!isNative() || Array.isArray(dy)) return mean.gradFunc(dy, saved, attrs);
     const g = dy as tf.Tensor;
     const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
     const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));

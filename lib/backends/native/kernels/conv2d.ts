@@ -47,19 +47,21 @@ export function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
     const ep = c && epilogueOf(backend, inputs.bias, c.outChannels, attrs);
     if (!c || !ep) return null;
     const y = lib.forward(c, x!, w!, ep);
-    return backend.makeTensorInfo(c.outShape, "float32", y);
+    return y && backend.makeTensorInfo(c.outShape, "float32", y);
   };
   const backpropInput: Fast = (inputs, backend, attrs) => {
     const dy = f32(backend, inputs.dy), w = f32(backend, inputs.filter);
     const c = dy && w && convInfo(attrs.inputShape, inputs.filter!.shape, attrs);
     if (!c) return null;
-    return backend.makeTensorInfo(c.inShape, "float32", lib.backpropInput(c, dy!, w!));
+    const dx = lib.backpropInput(c, dy!, w!);
+    return dx && backend.makeTensorInfo(c.inShape, "float32", dx);
   };
   const backpropFilter: Fast = (inputs, backend, attrs) => {
     const x = f32(backend, inputs.x), dy = f32(backend, inputs.dy);
     const c = x && dy && convInfo(inputs.x!.shape, attrs.filterShape, attrs);
     if (!c) return null;
-    return backend.makeTensorInfo(c.filterShape, "float32", lib.backpropFilter(c, x!, dy!));
+    const dw = lib.backpropFilter(c, x!, dy!);
+    return dw && backend.makeTensorInfo(c.filterShape, "float32", dw);
   };
   return [
     kernel(tf.Conv2D, forward),

@@ -1,11 +1,12 @@
 /**
  * Element-wise kernels on `native`: broadcasting binary arithmetic, ReLU and its gradient, `Step`,
- * the gradient of `square`, and the one-pass SGD update; branch-free typed-array loops.
+ * the gradient of `square`, and the one-pass SGD update; branch-free typed-array loops. With
+ * oneDNN, same-shape adds, ReLU and its gradient of large tensors run there, on every thread.
  *
  * @example
  * ```ts
  * import { elementwiseKernels } from "./elementwise.ts";
- * console.log(elementwiseKernels().map((k) => k.kernelName));
+ * console.log(elementwiseKernels(null).map((k) => k.kernelName));
  * ```
  * @module
  */
@@ -14,12 +15,23 @@ import { SGD_UPDATE } from "../../../model/fused.ts";
 import { binary, type BinaryOp, broadcastShape, relu, step } from "../ops/elementwise.ts";
 import { reluGrad } from "../ops/batchnorm.ts";
 import { pool } from "../buffers.ts";
+import type { Dnnl } from "../dnnl/mod.ts";
+import { dnnlAdd, dnnlRelu, dnnlReluGrad } from "../ops/dnnl.ts";
 import { custom, f32, type Fast, kernel } from "./kernel.ts";
 import { NATIVE_RELU_GRAD, NATIVE_SQUARE_GRAD } from "./names.ts";
 
-const bin = (op: BinaryOp): Fast => (inputs, backend) => {
+/**
+ * Tensors smaller than this stay in JavaScript: a oneDNN call and its thread wake-up cost more
+ * than the loop.
+ */
+const DNNL_MIN = 1 << 14;
+
+const bin = (op: BinaryOp, dnnl: Dnnl | null = null): Fast => (inputs, backend) => {
   const a = f32(backend, inputs.a), b = f32(backend, inputs.b);
   if (!a || !b || !broadcastShape(inputs.a!.shape, inputs.b!.shape)) return null;
+  if (op === "add" && dnnl && a.length === b.length && a.length >= DNNL_MIN) {
+    return backend.makeTensorInfo(inputs.a!.shape, "float32", dnnlAdd(dnnl, a, b));
+  }
   const r = binary(op, a, inputs.a!.shape, b, inputs.b!.shape);
   return backend.makeTensorInfo(r.shape, "float32", r.values);
 };
@@ -31,10 +43,18 @@ const unary =
     return x && backend.makeTensorInfo(inputs.x!.shape, "float32", f(x, attrs));
   };
 
-const reluGradKernel = custom(NATIVE_RELU_GRAD, (inputs, backend) => {
-  const dx = reluGrad(f32(backend, inputs.dy)!, f32(backend, inputs.x)!);
+const reluKernel = (dnnl: Dnnl | null): Fast => (inputs, backend) => {
+  const x = f32(backend, inputs.x);
+  if (!x) return null;
+  const y = dnnl && x.length >= DNNL_MIN ? dnnlRelu(dnnl, x) : relu(x);
+  return backend.makeTensorInfo(inputs.x!.shape, "float32", y);
+};
+
+const reluGradKernel = (dnnl: Dnnl | null): Fast => (inputs, backend) => {
+  const dy = f32(backend, inputs.dy)!, x = f32(backend, inputs.x)!;
+  const dx = dnnl && x.length >= DNNL_MIN ? dnnlReluGrad(dnnl, dy, x) : reluGrad(dy, x);
   return backend.makeTensorInfo(inputs.dy!.shape, "float32", dx);
-});
+};
 
 const squareGrad = custom(NATIVE_SQUARE_GRAD, (inputs, backend) => {
   const dy = f32(backend, inputs.dy)!, x = f32(backend, inputs.x)!;
@@ -51,19 +71,19 @@ const sgdUpdate = custom(SGD_UPDATE, (inputs, backend, attrs) => {
   return backend.makeTensorInfo(inputs.value!.shape, "float32", out);
 });
 
-/** The element-wise kernels. */
-export function elementwiseKernels(): tf.KernelConfig[] {
+/** The element-wise kernels, partly on oneDNN where `dnnl` is given. */
+export function elementwiseKernels(dnnl: Dnnl | null): tf.KernelConfig[] {
   return [
-    kernel(tf.Add, bin("add")),
+    kernel(tf.Add, bin("add", dnnl)),
     kernel(tf.Sub, bin("sub")),
     kernel(tf.Multiply, bin("mul")),
     kernel(tf.RealDiv, bin("div")),
     kernel(tf.SquaredDifference, bin("sqdiff")),
     kernel(tf.Maximum, bin("max")),
     kernel(tf.Minimum, bin("min")),
-    kernel(tf.Relu, unary((x) => relu(x))),
+    kernel(tf.Relu, reluKernel(dnnl)),
     kernel(tf.Step, unary((x, a) => step(x, a.alpha ?? 0))),
-    reluGradKernel,
+    custom(NATIVE_RELU_GRAD, reluGradKernel(dnnl)),
     squareGrad,
     sgdUpdate,
   ];

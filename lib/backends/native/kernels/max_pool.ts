@@ -1,17 +1,19 @@
 /**
- * `MaxPool` and `MaxPoolGrad` on `native`: the forward pass records each output's argmax, so the
- * gradient is one scatter.
+ * `MaxPool` and `MaxPoolGrad` on `native`: on oneDNN where it is loaded; else the forward pass
+ * records each output's argmax, so the gradient is one scatter.
  *
  * @example
  * ```ts
  * import { maxPoolKernels } from "./max_pool.ts";
- * console.log(maxPoolKernels().map((k) => k.kernelName)); // ["MaxPool", "MaxPoolGrad"]
+ * console.log(maxPoolKernels(null).map((k) => k.kernelName)); // ["MaxPool", "MaxPoolGrad"]
  * ```
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { maxPool, maxPoolGrad } from "../ops/maxpool.ts";
-import { f32, kernel } from "./kernel.ts";
+import type { Dnnl } from "../dnnl/mod.ts";
+import { dnnlMaxPool, dnnlMaxPoolGrad } from "../ops/dnnl.ts";
+import { f32, type Fast, kernel } from "./kernel.ts";
 
 /** tfjs' pooling geometry. */
 export function poolInfo(shape: number[], attrs: tf.MaxPoolAttrs): tf.backend_util.Conv2DInfo {
@@ -25,22 +27,24 @@ export function poolInfo(shape: number[], attrs: tf.MaxPoolAttrs): tf.backend_ut
   );
 }
 
-const forward = kernel(tf.MaxPool, (inputs, backend, attrs) => {
+const forward = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   const x = f32(backend, inputs.x);
   if (!x || inputs.x!.shape.length !== 4) return null;
   const c = poolInfo(inputs.x!.shape, attrs);
-  return backend.makeTensorInfo(c.outShape, "float32", maxPool(c, x));
-});
+  const y = (dnnl && dnnlMaxPool(dnnl, c, x)) ?? maxPool(c, x);
+  return backend.makeTensorInfo(c.outShape, "float32", y);
+};
 
-const backward = kernel(tf.MaxPoolGrad, (inputs, backend, attrs) => {
+const backward = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   const x = f32(backend, inputs.input), dy = f32(backend, inputs.dy);
   const y = f32(backend, inputs.output);
   if (!x || !dy || !y) return null;
   const c = poolInfo(inputs.input!.shape, attrs);
-  return backend.makeTensorInfo(c.inShape, "float32", maxPoolGrad(c, x, y, dy));
-});
+  const dx = (dnnl && dnnlMaxPoolGrad(dnnl, c, x, dy)) ?? maxPoolGrad(c, x, y, dy);
+  return backend.makeTensorInfo(c.inShape, "float32", dx);
+};
 
-/** The max-pooling kernels. */
-export function maxPoolKernels(): tf.KernelConfig[] {
-  return [forward, backward];
+/** The max-pooling kernels, on oneDNN where `dnnl` is given. */
+export function maxPoolKernels(dnnl: Dnnl | null): tf.KernelConfig[] {
+  return [kernel(tf.MaxPool, forward(dnnl)), kernel(tf.MaxPoolGrad, backward(dnnl))];
 }

@@ -15,8 +15,9 @@ export const NATIVE_BN_GRAD_X = "NativeBatchNormGradX";
 /** Per-channel `sum(dy)`, or `sum(dy * (x - mean))` given x and mean. */
 export const NATIVE_CHANNEL_SUMS = "NativeChannelSums";
 /**
- * The gradients of `BATCH_NORM_TRAIN` (inputs dy, x, y, mean, variance, scale; attributes
- * varianceEpsilon, relu; outputs dx, dscale, doffset).
+ * The gradients of `BATCH_NORM_TRAIN` (inputs dy, x, y, mean, variance, scale, offset, and
+ * oneDNN's ReLU mask `workspace` when the forward pass made one; attributes varianceEpsilon, relu;
+ * outputs dx, dscale, doffset).
  */
 export const NATIVE_BN_TRAIN_GRAD = "NativeBatchNormTrainGrad";
 /** ReLU's gradient (inputs dy, x). */

@@ -4,16 +4,17 @@
  *
  * @example
  * ```ts
- * import { openBlas } from "../blas.ts";
+ * import { openKernelLibraries } from "../libraries.ts";
  * import { nativeKernels } from "./registry.ts";
- * const blas = openBlas();
- * if (blas.ok) console.log(nativeKernels({ sgemm: blas.sgemm }).length);
+ * const opened = openKernelLibraries();
+ * if (opened.ok) console.log(nativeKernels(opened.libs).length);
  * ```
  * @module
  */
 import type * as tf from "@tensorflow/tfjs-core";
 import type { Sgemm } from "../blas.ts";
-import { blasConv, type ConvLibrary } from "../ops/conv.ts";
+import type { Dnnl } from "../dnnl/mod.ts";
+import type { ConvLibrary } from "../ops/conv.ts";
 import { convKernels } from "./conv2d.ts";
 import { matMulKernels } from "./mat_mul.ts";
 import { batchNormKernels } from "./batch_norm.ts";
@@ -21,22 +22,24 @@ import { elementwiseKernels } from "./elementwise.ts";
 import { reduceKernels } from "./reduce.ts";
 import { maxPoolKernels } from "./max_pool.ts";
 
-/** The native libraries the kernels run on. */
+/** The native libraries the kernels run on (../libraries.ts opens them). */
 export interface KernelLibraries {
-  /** BLAS' single-precision matrix product. */
+  /** A single-precision matrix product (BLAS' or oneDNN's). */
   sgemm: Sgemm;
-  /** The convolutions (default: im2col + `sgemm`). */
-  conv?: ConvLibrary;
+  /** The convolutions: oneDNN's, or im2col + `sgemm`. */
+  conv: ConvLibrary;
+  /** oneDNN, for BatchNorm, pooling, ReLU and add; null: typed-array loops. */
+  dnnl: Dnnl | null;
 }
 
 /** Every kernel of the `native` backend. */
 export function nativeKernels(libs: KernelLibraries): tf.KernelConfig[] {
   return [
-    ...batchNormKernels(),
-    ...elementwiseKernels(),
+    ...batchNormKernels(libs.dnnl),
+    ...elementwiseKernels(libs.dnnl),
     ...reduceKernels(),
-    ...maxPoolKernels(),
-    ...convKernels(libs.conv ?? blasConv(libs.sgemm)),
+    ...maxPoolKernels(libs.dnnl),
+    ...convKernels(libs.conv),
     ...matMulKernels(libs.sgemm),
   ];
 }

@@ -407,15 +407,16 @@ export function conv2dBackpropFilter(
 
 /**
  * What the convolution kernels need from a kernel library: channels-last forward (with the fused
- * bias/ReLU epilogue), input gradient and filter gradient, each returning a pooled buffer.
+ * bias/ReLU epilogue), input gradient and filter gradient, each returning a pooled buffer, or null
+ * for a convolution the library does not cover (the CPU backend's kernel runs instead).
  */
 export interface ConvLibrary {
   /** `y = conv(x, w) (+ bias) (relu)`, NHWC / HWIO. */
-  forward(c: ConvInfo, x: Float32Array, w: Float32Array, ep: Epilogue): Float32Array;
+  forward(c: ConvInfo, x: Float32Array, w: Float32Array, ep: Epilogue): Float32Array | null;
   /** `dx` from `dy` and the filter. */
-  backpropInput(c: ConvInfo, dy: Float32Array, w: Float32Array): Float32Array;
+  backpropInput(c: ConvInfo, dy: Float32Array, w: Float32Array): Float32Array | null;
   /** `dw` from `x` and `dy`. */
-  backpropFilter(c: ConvInfo, x: Float32Array, dy: Float32Array): Float32Array;
+  backpropFilter(c: ConvInfo, x: Float32Array, dy: Float32Array): Float32Array | null;
 }
 
 /** The im2col + sgemm convolutions of this module as a {@linkcode ConvLibrary}. */

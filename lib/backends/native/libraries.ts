@@ -1,0 +1,113 @@
+/**
+ * Which native libraries the `native` backend's kernels run on: oneDNN (`libdnnl.so.2`, the library
+ * Debian's PyTorch runs its convolutions on) when it loads, else BLAS (OpenBLAS, Accelerate) for
+ * im2col convolutions. `RESNET_DNNL` names another oneDNN, or `off` to use BLAS only; a
+ * `RESNET_DNNL` that does not load is the user's mistake, reported as such.
+ *
+ * @example
+ * ```ts
+ * import { openKernelLibraries } from "./libraries.ts";
+ * const libs = openKernelLibraries({ threads: 2 });
+ * console.log(libs.ok ? libs.label : libs.reason); // e.g. "oneDNN 2.6.3, 2 threads"
+ * ```
+ * @module
+ */
+import { openBlas, type Sgemm } from "./blas.ts";
+import { type Dnnl, openDnnl } from "./dnnl/mod.ts";
+import { blasConv } from "./ops/conv.ts";
+import { dnnlConv } from "./ops/dnnl.ts";
+import type { KernelLibraries } from "./kernels/registry.ts";
+
+/** Which library to use: the best that loads, or one of them. */
+export type LibraryChoice = "auto" | "dnnl" | "blas";
+
+/** Options of {@linkcode openKernelLibraries}. */
+export interface LibraryOptions {
+  /** Default: `blas` when `RESNET_DNNL=off`, else `auto`. */
+  choice?: LibraryChoice;
+  /** OpenMP threads of oneDNN (default: `OMP_NUM_THREADS`, else the machine's cores). */
+  threads?: number;
+}
+
+/** Opened libraries, how to name them in one line, and why oneDNN is not among them. */
+export interface OpenedLibraries {
+  ok: true;
+  /** What the kernels run on. */
+  libs: KernelLibraries;
+  /** One line, e.g. `oneDNN 2.6.3 (avx2), 2 threads` or `BLAS: libopenblas.so.0`. */
+  label: string;
+  /** The oneDNN handle when it is used. */
+  dnnl: Dnnl | null;
+  /** Why oneDNN is not used (when it is not). */
+  dnnlReason: string | null;
+}
+
+/** No usable library: why, and whether the user's own setting is to blame (exit 2). */
+export interface NoLibraries {
+  ok: false;
+  reason: string;
+  /** True when `RESNET_DNNL` or the choice asked for something that did not load. */
+  misconfigured: boolean;
+}
+
+/** `dnnl_sgemm` in BLAS' calling convention (row-major, leading dimensions). */
+function dnnlSgemm(dnnl: Dnnl): Sgemm {
+  const f = dnnl.lib.symbols.dnnl_sgemm, N = "N".charCodeAt(0), T = "T".charCodeAt(0);
+  return (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
+    const s = f(
+      ta ? T : N,
+      tb ? T : N,
+      BigInt(m),
+      BigInt(n),
+      BigInt(k),
+      alpha,
+      a,
+      BigInt(lda),
+      b,
+      BigInt(ldb),
+      beta,
+      c,
+      BigInt(ldc),
+    );
+    if (s !== 0) throw new Error(`dnnl_sgemm failed: dnnl_status_t ${s}`);
+  };
+}
+
+function defaultThreads(): number {
+  const env = Number(Deno.env.get("OMP_NUM_THREADS"));
+  return Number.isInteger(env) && env > 0 ? env : navigator.hardwareConcurrency || 1;
+}
+
+/** Opens oneDNN or BLAS as `opts` and `RESNET_DNNL` say; never throws. */
+export function openKernelLibraries(opts: LibraryOptions = {}): OpenedLibraries | NoLibraries {
+  const env = Deno.env.get("RESNET_DNNL");
+  const choice = opts.choice ?? (env === "off" ? "blas" : "auto");
+  let dnnlReason = env === "off" ? "RESNET_DNNL=off" : "not asked for";
+  if (choice !== "blas") {
+    const dnnl = openDnnl(env && env !== "off" ? env : undefined);
+    if (dnnl.ok) {
+      const threads = opts.threads ?? defaultThreads();
+      dnnl.setThreads(threads);
+      const libs = { sgemm: dnnlSgemm(dnnl), conv: dnnlConv(dnnl), dnnl };
+      const label = `oneDNN ${dnnl.version}, ${threads} threads`;
+      return { ok: true, libs, label, dnnl, dnnlReason: null };
+    }
+    if (env || choice === "dnnl") {
+      const fix = env
+        ? "unset RESNET_DNNL, point it at libdnnl.so.2, or set it to off"
+        : "install Debian's libdnnl2";
+      return { ok: false, reason: `oneDNN: ${dnnl.reason}; ${fix}`, misconfigured: true };
+    }
+    dnnlReason = dnnl.reason;
+  }
+  const blas = openBlas();
+  if (!blas.ok) {
+    return {
+      ok: false,
+      reason: `no oneDNN (${dnnlReason}) and ${blas.reason}`,
+      misconfigured: false,
+    };
+  }
+  const libs = { sgemm: blas.sgemm, conv: blasConv(blas.sgemm), dnnl: null };
+  return { ok: true, libs, label: `BLAS: ${blas.library}`, dnnl: null, dnnlReason };
+}
