@@ -5,7 +5,7 @@
  * JavaScript `cpu` backend (more than a minute per ResNet-18 step on our 2-core machine: it did
  * not finish one step in 150 s) and WebGPU on a software adapter (llvmpipe: about 90 s per step),
  * as well as what is not here (no WebGPU adapter, no PyTorch). So `deno task bench` with no flags
- * measures native, torch and torch-cl at 28 and 96 pixels, about three minutes here.
+ * measures native, torch and torch-cl at 28 and 96 pixels: 249 s on our busy 2-core machine.
  *
  * @example
  * ```ts
