@@ -46,7 +46,8 @@ pack() {
   cp "$here/gpu.sh" "$stage/app/bench/gpu.sh" # this script, even before it is committed
   # Its npm packages, fetched into a private cache; source maps and typings are not run.
   DENO_DIR="$stage/app/.deno" deno cache --quiet --config "$stage/app/deno.json" \
-    "$stage/app/main.ts" "$stage/app/bench/bench.ts" "$stage/app/bench/first_step.ts" >&2
+    "$stage/app/main.ts" "$stage/app/bench/bench.ts" "$stage/app/bench/worker.ts" \
+    "$stage/app/bench/first_step.ts" >&2
   find "$stage/app/.deno" \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' \) -delete
   rm -rf "$stage/app/.deno/check_cache"* "$stage/app/.deno/"*cache_v2*
   cp "$(readlink -f "$(command -v deno)")" "$stage/deno"

@@ -6,12 +6,16 @@ Neural Networks", section ResNet): ``Residual``, ``resnet_block`` and the b1..b5
 ``train_ch6``'s Xavier-uniform initialisation of conv and linear weights and its SGD step
 (cross-entropy loss, zero_grad, backward, step; the accuracy count under no_grad).
 
+With ``--channels-last`` the model's parameters and the input are in ``torch.channels_last``
+memory format (NHWC in memory, the layout tfjs uses), which lets PyTorch pick its channels-last
+CPU kernels; the training step is the same. Its rows are "torch-cl".
+
 Prints one JSON object on stdout:
-{"impl": "torch", "depth", "size", "batch", "img_per_s", "first_step_s", "steps", "seconds",
- "peak_rss_mb", "threads", "version"}
+{"impl": "torch" or "torch-cl", "depth", "size", "batch", "img_per_s", "first_step_s", "steps",
+ "seconds", "peak_rss_mb", "threads", "version"}
 
 Usage: python3 bench/torch_reference.py [--depth 18] [--size 28] [--batch 64] [--seconds 20]
-       [--warmup 2] [--threads 2]
+       [--warmup 2] [--threads 2] [--channels-last]
 """
 import argparse
 import json
@@ -87,26 +91,20 @@ def init_weights(m):
         nn.init.xavier_uniform_(m.weight)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--depth", type=int, default=18, choices=sorted(STAGES))
-    p.add_argument("--size", type=int, default=28)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--seconds", type=float, default=20.0)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--lr", type=float, default=0.05)
-    a = p.parse_args()
-
-    torch.set_num_threads(a.threads)
+def training_step(depth, size, batch, lr, channels_last=False):
+    """train_ch6's step on a fixed random batch: returns (step, net, X); seed 0."""
     torch.manual_seed(0)
-    net = resnet(a.depth)
+    net = resnet(depth)
     net.apply(init_weights)
     net.train()
-    optimizer = torch.optim.SGD(net.parameters(), lr=a.lr)
+    X = torch.rand(batch, 1, size, size)
+    if channels_last:
+        # Before the optimizer is made: .to() re-lays the parameters out in place.
+        net = net.to(memory_format=torch.channels_last)
+        X = X.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     loss = nn.CrossEntropyLoss()
-    X = torch.rand(a.batch, 1, a.size, a.size)
-    y = torch.randint(0, 10, (a.batch,))
+    y = torch.randint(0, 10, (batch,))
 
     def step():
         # train_ch6's body.
@@ -118,6 +116,25 @@ def main():
         with torch.no_grad():
             correct = float((y_hat.argmax(axis=1) == y).sum())
         return float(l), correct
+
+    return step, net, X
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--depth", type=int, default=18, choices=sorted(STAGES))
+    p.add_argument("--size", type=int, default=28)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--channels-last", action="store_true",
+                   help="model and input in torch.channels_last memory format")
+    a = p.parse_args()
+
+    torch.set_num_threads(a.threads)
+    step, _, _ = training_step(a.depth, a.size, a.batch, a.lr, a.channels_last)
 
     t0 = time.perf_counter()
     step()
@@ -134,9 +151,9 @@ def main():
             break
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({
-        "impl": "torch", "depth": a.depth, "size": a.size, "batch": a.batch,
-        "img_per_s": steps * a.batch / elapsed, "first_step_s": first, "steps": steps,
-        "seconds": elapsed, "peak_rss_mb": rss_kb / 1024, "threads": a.threads,
+        "impl": "torch-cl" if a.channels_last else "torch", "depth": a.depth, "size": a.size,
+        "batch": a.batch, "img_per_s": steps * a.batch / elapsed, "first_step_s": first,
+        "steps": steps, "seconds": elapsed, "peak_rss_mb": rss_kb / 1024, "threads": a.threads,
         "version": f"torch {torch.__version__}",
     }))
 

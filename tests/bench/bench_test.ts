@@ -1,10 +1,16 @@
 /**
- * `deno task bench`'s WebGPU flags (issue 8): --compile-ahead, --submit-batch, --read-every,
- * --stages/--width. Bad values are one line and exit 2; tiny runs show the new row fields; the
- * deferred-submit batch size of lib/webgpu.ts and its environment override.
+ * `deno task bench` end to end (bench/bench.ts): bad flags are one line and exit 2 (numbers
+ * through cli/options.ts' parseNumber, each element of a list); tiny runs show the row fields,
+ * the table with its "% peak" and "vs torch" notes, the default implementations and what they
+ * leave out, and where results go (`--save FILE`, a git-ignored default). Also the WebGPU flags
+ * of issue 8 (--compile-ahead, --submit-batch, --read-every, --stages/--width) and the
+ * deferred-submit batch size of lib/backends/webgpu.ts.
  */
 import assert from "node:assert/strict";
-import { type BenchRow, formatTable, netLabel, runNote } from "../../bench/bench.ts";
+import type { BenchRow } from "../../bench/row.ts";
+import { DEFAULT_RESULTS } from "../../bench/report.ts";
+import { trainingGflopPerImage } from "../../bench/flops.ts";
+import { findTorchPython } from "../../bench/environment.ts";
 import {
   DEFAULT_SUBMIT_BATCH,
   probeAdapter,
@@ -29,7 +35,7 @@ for (
   const [args, pattern] of [
     [["--compile-ahead", "sometimes"], /--compile-ahead.*'sometimes'.*off, on, both/],
     [["--submit-batch", "0"], /--submit-batch.*'0'.*positive integer/],
-    [["--submit-batch", "1,x"], /--submit-batch.*'1,x'.*positive integer/],
+    [["--submit-batch", "1,x"], /--submit-batch.*'1,x'.*x: give a positive integer/],
     [["--read-every", "-1"], /--read-every.*'-1'.*positive integer/],
     [["--stages", "1,1,1"], /--stages.*'1,1,1'.*four positive integers/],
     [["--width", "0"], /--width.*'0'.*positive integer/],
@@ -39,6 +45,19 @@ for (
       ["--batches", "fixed,streamed"],
       /--batches.*unknown batch source streamed: use fixed, inline/,
     ],
+    // One number parser (cli/options.ts): integers are digits only, numbers may have exponents.
+    [["--sizes", "28,1e2"], /--sizes.*'28,1e2'.*1e2: give a positive integer/],
+    [["--batch", "6.4"], /--batch.*'6.4'.*positive integer/],
+    [["--threads", "0x2"], /--threads.*'0x2'.*positive integer/],
+    [["--seconds", "0"], /--seconds.*'0'.*positive number/],
+    [["--cap", "1e400"], /--cap.*'1e400'.*positive number/],
+    [
+      ["--impls", "native,gpu"],
+      /--impls.*unknown implementation gpu: use native, webgpu, cpu, torch, torch-cl/,
+    ],
+    [["--impls", ","], /--impls is empty/],
+    [["--save", "--quick"], /--save.*'--quick'.*give a file name/],
+    [["--worker", "cpu"], /unknown option '--worker'/],
   ] as const
 ) {
   Deno.test(`bench ${args.join(" ")}: one line on stderr, exit 2`, async () => {
@@ -55,7 +74,7 @@ for (
 Deno.test("bench --read-every 1,2 --batches fixed,ahead on cpu: a row each, whole groups", async () => {
   const r = await bench([
     ...["--impls", "cpu", ...TINY, ...SHORT],
-    ...["--read-every", "1,2", "--batches", "fixed,ahead", "--json"],
+    ...["--read-every", "1,2", "--batches", "fixed,ahead", "--json", "--seconds", "5e-1"],
   ]);
   assert.equal(r.code, 0, r.stderr);
   const rows = jsonRows(r.stdout);
@@ -65,6 +84,7 @@ Deno.test("bench --read-every 1,2 --batches fixed,ahead on cpu: a row each, whol
     [2, "fixed"],
     [2, "ahead"],
   ]);
+  const gflop = trainingGflopPerImage({ stages: [1, 1, 1, 1], width: 8 }, 16);
   for (const q of rows) {
     assert.equal(q.status, "ok", q.status);
     assert.equal(q.impl, "cpu");
@@ -80,64 +100,118 @@ Deno.test("bench --read-every 1,2 --batches fixed,ahead on cpu: a row each, whol
     assert.ok(q.img_per_s! > 0);
     assert.equal(q.steps % q.read_every!, 0, `steps ${q.steps}`);
     assert.ok(q.steps >= 2);
+    // 5e-1 s measured: the number parser takes exponents.
+    assert.ok(q.seconds >= 0.5, `${q.seconds}`);
+    assert.equal(q.gflop_per_image, gflop);
+    assert.ok(q.peak_fraction! > 0, `${q.peak_fraction}`);
   }
 });
 
-Deno.test("bench table: the net, the note column and read every", async () => {
+Deno.test("bench table: the net, % peak, the note column and read every", async () => {
   const r = await bench(["--impls", "cpu,torch", ...TINY, ...SHORT, "--read-every", "3"]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n");
   assert.match(lines[0], /^ResNet 1,1,1,1 w8 training/);
   assert.match(
     lines[1],
-    /^impl +depth +size +batch +img\/s +first step +peak RSS +vs torch +note$/,
+    /^impl +depth +size +batch +img\/s +% peak +first step +peak RSS +vs torch +note$/,
   );
-  assert.match(lines[2], /^cpu +1,1,1,1 w8 +16 +4 +\d+\.\d +\d+\.\d\d s .* read every 3$/);
+  assert.match(
+    lines[2],
+    /^cpu +1,1,1,1 w8 +16 +4 +\d+\.\d +\d+\.\d% +\d+\.\d\d s .* read every 3$/,
+  );
   // d2l's PyTorch code builds only ResNet-18/34 of width 64: said, not run.
   assert.match(lines[3], /^torch .*skipped: bench\/torch_reference\.py builds ResNet-18 and -34/);
+  // The notes say what "% peak" and "vs torch" divide by; nothing was left out (--impls given).
+  assert.match(lines[4], /^% peak: img\/s x training GFLOP per image \(0\.000781 at 16x16;/);
+  assert.match(lines[4], /sgemm 2048\^3 on 2 threads, \d+\.\d GFLOP\/s/);
+  assert.match(lines[5], /^vs torch: .*faster of torch and torch-cl/);
+  assert.equal(lines.length, 6, r.stdout);
+  assert.match(r.stderr, /bench: sgemm 2048\^3 on 2 threads: \d+\.\d GFLOP\/s/);
 });
 
-Deno.test("formatTable shows warm-up, first step and their sum for WebGPU rows", () => {
-  const base: BenchRow = {
-    impl: "webgpu",
-    depth: 18,
-    stages: [2, 2, 2, 2],
-    width: 64,
-    size: 28,
-    batch: 64,
-    img_per_s: 10,
-    first_step_s: 0.5,
-    compile_ahead: "on",
-    warmup_s: 6,
-    first_result_s: 6.5,
-    submit_batch: 15,
-    read_every: 10,
-    batches: "ahead",
-    steps: 20,
-    seconds: 128,
-    peak_rss_mb: 500,
-    status: "ok",
-  };
-  const off: BenchRow = {
-    ...base,
-    compile_ahead: "off",
-    warmup_s: null,
-    first_step_s: 9,
-    first_result_s: 9,
-    status: "did not finish 20 s of steps (3 measured) in 60 s",
-  };
-  const t = formatTable([base, off]).split("\n");
-  assert.match(t[0], /img\/s +warm-up +first step +first result +peak RSS/);
-  assert.match(t[1], /^webgpu +18 +28 +64 +10\.0 +6\.00 s +0\.50 s +6\.50 s +500 MiB/);
-  assert.match(t[1], /compile-ahead on, submit 15, read every 10, batches ahead$/);
-  assert.match(
-    t[2],
-    / - +9\.00 s +9\.00 s .*off, submit 15, read every 10, batches ahead, did not/,
-  );
-  assert.equal(netLabel(base), "18");
-  assert.equal(netLabel({ depth: null, stages: [1, 2, 1, 1], width: 16 }), "1,2,1,1 w16");
-  const plain = { compile_ahead: null, submit_batch: null, read_every: 1, batches: "fixed" };
-  assert.equal(runNote({ ...base, ...plain } as BenchRow), "");
+Deno.test("bench without --impls: native, torch and torch-cl; cpu is skipped, and said so", async () => {
+  const r = await bench([...TINY, ...SHORT, "--threads", "1"]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  const impls = lines.slice(2).map((l) => l.split(" ")[0]);
+  assert.ok(!impls.includes("cpu"), r.stdout);
+  // Rows for PyTorch when it is here (they say it builds width 64 only), else a skipped note.
+  const torch = await findTorchPython() !== null;
+  const expected = torch ? ["native", "torch", "torch-cl"] : ["native"];
+  assert.deepEqual(impls.filter((i) => ["native", "torch", "torch-cl"].includes(i)), expected);
+  const skipped = lines.at(-1)!;
+  assert.match(skipped, /^skipped: .*cpu \(pure JS, > 1 min per ResNet-18 step here; --impls cpu/);
+  if (!torch) assert.match(skipped, /torch \(no python3 with PyTorch/);
+  const probe = await probeAdapter();
+  if (probe.adapter?.software) {
+    assert.match(skipped, /webgpu \(software adapter .*; --impls webgpu to run it\)/);
+    assert.ok(!impls.includes("webgpu"));
+  }
+  assert.match(r.stderr, /sgemm 2048\^3 on 1 threads/);
+});
+
+Deno.test("bench --save FILE appends rows with the environment and keeps what was there", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/sub/rows.jsonl`;
+    await Deno.mkdir(`${dir}/sub`);
+    await Deno.writeTextFile(file, '{"old":true}'); // no final newline
+    const r = await bench([
+      ...["--impls", "native", ...TINY, "--quick", "--seconds", "0.3", "--threads", "1"],
+      ...["--save", file],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`results appended to ${file}`));
+    const lines = (await Deno.readTextFile(file)).trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines[0], { old: true });
+    assert.equal(lines.length, 2);
+    const row = lines[1];
+    assert.equal(row.impl, "native");
+    assert.equal(row.status, "ok");
+    assert.match(row.command, /^deno task bench --impls native .*--save /);
+    assert.equal(row.sgemm.n, 2048);
+    assert.equal(row.sgemm.threads, 1);
+    assert.ok(row.sgemm.gflops > 0);
+    // % peak = img/s x GFLOP per image / the sgemm rate of the same invocation.
+    const expect = row.img_per_s * row.gflop_per_image / row.sgemm.gflops;
+    assert.ok(Math.abs(row.peak_fraction - expect) < 1e-12, `${row.peak_fraction} ${expect}`);
+    assert.match(row.detail, /OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1/);
+    assert.equal(typeof row.machine.cpu, "string");
+    assert.equal(row.loadavg_at_end.length, 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bench --save into a file that cannot be written: one line, exit 1", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/plain`, "");
+    const r = await bench([
+      ...["--impls", "native", ...TINY, "--quick", "--seconds", "0.2", "--threads", "1"],
+      ...["--save", `${dir}/plain/rows.jsonl`],
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const last = r.stderr.trim().split("\n").at(-1)!;
+    assert.match(last, /^error: cannot append to .*plain\/rows\.jsonl: /);
+    assert.ok(!r.stderr.includes("    at "), r.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "the default results file is git-ignored, so a bench leaves a clone clean",
+  ignore: !(await Deno.stat(new URL("../../.git", import.meta.url)).catch(() => null)),
+  async fn() {
+    assert.match(DEFAULT_RESULTS, /bench\/results\/local\.jsonl$/);
+    const root = new URL("../../", import.meta.url).pathname;
+    const out = await new Deno.Command("git", {
+      args: ["-C", root, "check-ignore", "-q", "bench/results/local.jsonl"],
+    }).output();
+    assert.equal(out.code, 0, "bench/results/local.jsonl is not ignored by git");
+  },
 });
 
 Deno.test("the deferred-submit batch size: default, environment override, bad value", () => {
@@ -183,7 +257,10 @@ Deno.test({
       assert.equal(q.read_every, 1);
       assert.equal(q.batches, "fixed");
       assert.ok(q.img_per_s! > 0);
+      // The sgemm rate is the CPU's: no fraction for WebGPU, and only WebGPU ran: none measured.
+      assert.equal(q.peak_fraction, null);
     }
+    assert.doesNotMatch(r.stderr, /bench: sgemm/);
     assert.equal(off.compile_ahead, "off");
     assert.equal(off.warmup_s, null);
     assert.equal(off.first_result_s, off.first_step_s);

@@ -1,0 +1,212 @@
+/**
+ * What the bench shows and keeps: the table of runs (images/s, % of the sgemm peak, first step,
+ * peak RSS, ratio to the faster PyTorch reference), the notes under it, a per-kernel profile, and
+ * the results file, to which every invocation appends its rows with the environment record.
+ *
+ * @example
+ * ```ts
+ * import { appendResults, formatTable } from "./report.ts";
+ * console.log(formatTable(rows));
+ * await appendResults("bench/results/local.jsonl", env, rows, "deno task bench");
+ * ```
+ * @module
+ */
+import { dirname } from "node:path";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { errorText, UserError } from "../lib/errors.ts";
+import type { Environment } from "./environment.ts";
+import { type BenchRow, isTorch, type KernelTime } from "./row.ts";
+
+/**
+ * Where rows go without `--save`: git-ignored, so a bench leaves a clone clean. The tracked
+ * `bench/results/results.jsonl` is the historical record.
+ */
+export const DEFAULT_RESULTS: string = new URL("results/local.jsonl", import.meta.url).pathname;
+
+function fmtNum(v: number | null, digits = 1): string {
+  return v === null ? "-" : v.toFixed(digits);
+}
+
+const secs = (v: number | null) => v === null ? "-" : `${v.toFixed(2)} s`;
+
+/**
+ * The network of a row: its depth, or its stages and width (e.g. "1,1,1,1 w8").
+ *
+ * @example
+ * ```ts
+ * netLabel({ depth: 34, stages: [3, 4, 6, 3], width: 64 }); // "34"
+ * ```
+ */
+export function netLabel(r: Pick<BenchRow, "depth" | "stages" | "width">): string {
+  if (r.depth !== null && r.width === 64) return `${r.depth}`;
+  return `${r.depth ?? r.stages.join(",")} w${r.width}`;
+}
+
+/**
+ * How a run was driven, for the table's note column (only what differs between rows).
+ *
+ * @example
+ * ```ts
+ * runNote({ ...row, read_every: 10 }); // "read every 10"
+ * ```
+ */
+export function runNote(r: BenchRow): string {
+  const parts: string[] = [];
+  if (r.compile_ahead) parts.push(`compile-ahead ${r.compile_ahead}`);
+  if (r.submit_batch !== null) parts.push(`submit ${r.submit_batch}`);
+  if (r.read_every !== null && r.read_every !== 1) parts.push(`read every ${r.read_every}`);
+  if (r.batches !== null && r.batches !== "fixed") parts.push(`batches ${r.batches}`);
+  if (r.status !== "ok") parts.push(r.status);
+  return parts.join(", ");
+}
+
+/**
+ * The faster PyTorch reference (torch or torch-cl) of `r`'s shape (net, size, batch) in `rows`,
+ * or undefined when none finished.
+ *
+ * @example
+ * ```ts
+ * fastestTorch(rows, rows[0])?.impl; // "torch-cl" when it had more images/s
+ * ```
+ */
+export function fastestTorch(rows: BenchRow[], r: BenchRow): BenchRow | undefined {
+  return rows.filter((q) =>
+    isTorch(q.impl) && q.img_per_s && q.size === r.size && q.batch === r.batch &&
+    q.depth === r.depth && q.width === r.width
+  ).sort((p, q) => q.img_per_s! - p.img_per_s!)[0];
+}
+
+/**
+ * The human table: one row per run, with its fraction of the sgemm peak and its ratio to the
+ * faster PyTorch reference of the same shape. With WebGPU rows it also has the warm-up and the
+ * first result (warm-up plus first step).
+ *
+ * @example
+ * ```ts
+ * formatTable(rows).split("\n")[0]; // "impl  depth  size  batch  img/s  % peak  first step ..."
+ * ```
+ */
+export function formatTable(rows: BenchRow[]): string {
+  const start = rows.some((r) => r.compile_ahead !== null);
+  const head = [
+    ...["impl", "depth", "size", "batch", "img/s", "% peak"],
+    ...(start ? ["warm-up"] : []),
+    "first step",
+    ...(start ? ["first result"] : []),
+    ...["peak RSS", "vs torch", "note"],
+  ];
+  const body = rows.map((r) => {
+    const t = fastestTorch(rows, r);
+    const ratio = r.img_per_s !== null && t ? `${(r.img_per_s / t.img_per_s!).toFixed(2)}x` : "-";
+    return [
+      ...[r.impl, netLabel(r), `${r.size}`, `${r.batch}`, fmtNum(r.img_per_s)],
+      r.peak_fraction === null ? "-" : `${(100 * r.peak_fraction).toFixed(1)}%`,
+      ...(start ? [secs(r.warmup_s)] : []),
+      secs(r.first_step_s),
+      ...(start ? [secs(r.first_result_s)] : []),
+      r.peak_rss_mb === null ? "-" : `${Math.round(r.peak_rss_mb)} MiB`,
+      ratio,
+      runNote(r),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < head.length - 1 ? c.padEnd(widths[i]) : c)).join("  ").trimEnd();
+  return [line(head), ...body.map(line)].join("\n");
+}
+
+/**
+ * The lines under the table: what "% peak" and "vs torch" divide by, and the implementations
+ * the default run left out (`skipped`, from bench/impls.ts).
+ *
+ * @example
+ * ```ts
+ * formatNotes(rows, env.sgemm, ["cpu (pure JS, ...; --impls cpu to run it)"]).at(-1);
+ * // "skipped: cpu (pure JS, ...; --impls cpu to run it)"
+ * ```
+ */
+export function formatNotes(
+  rows: BenchRow[],
+  sgemm: Environment["sgemm"] | { error: string },
+  skipped: string[],
+): string[] {
+  const shapes = [...new Map(rows.map((r) => [`${netLabel(r)} ${r.size}`, r])).values()];
+  const per = shapes.map((r) =>
+    `${r.gflop_per_image.toPrecision(3)} at ${r.size}x${r.size}` +
+    (shapes.some((q) => netLabel(q) !== netLabel(r)) ? ` (${netLabel(r)})` : "")
+  ).join(", ");
+  const peak = sgemm && "gflops" in sgemm
+    ? `% peak: img/s x training GFLOP per image (${per}; bench/flops.ts) / sgemm ` +
+      `${sgemm.n}^3 on ${sgemm.threads ?? "default"} threads, ${sgemm.gflops.toFixed(1)} GFLOP/s ` +
+      `(bench/peak.ts; CPU rows only)`
+    : `% peak: no sgemm rate (${sgemm ? sgemm.error : "not measured"})`;
+  return [
+    peak,
+    "vs torch: img/s over the faster of torch and torch-cl (channels_last) of the same shape",
+    ...(skipped.length ? [`skipped: ${skipped.join("; ")}`] : []),
+  ];
+}
+
+/**
+ * A per-kernel profile as a table (ms per step, share, calls).
+ *
+ * @example
+ * ```ts
+ * formatProfile([{ kernel: "Conv2D", ms: 3, calls: 1 }]).split("\n")[1]; // "total ...  3.0 ms"
+ * ```
+ */
+export function formatProfile(p: KernelTime[], top = 15): string {
+  const total = p.reduce((s, k) => s + k.ms, 0);
+  const lines = p.slice(0, top).map((k) =>
+    `${k.kernel.padEnd(22)} ${k.ms.toFixed(1).padStart(8)} ms ${
+      (100 * k.ms / total).toFixed(1).padStart(5)
+    }% ${String(k.calls).padStart(5)} calls`
+  );
+  return [...lines, `${"total".padEnd(22)} ${total.toFixed(1).padStart(8)} ms`].join("\n");
+}
+
+/**
+ * Reads the results file as it is now ("" when it does not exist yet), creating its folder:
+ * called before the runs, so that a path that cannot be written fails before minutes of
+ * measuring. Throws {@linkcode UserError} (one line) when it cannot.
+ *
+ * @example
+ * ```ts
+ * const old = await readResults("bench/results/local.jsonl");
+ * ```
+ */
+export async function readResults(file: string): Promise<string> {
+  try {
+    await Deno.mkdir(dirname(file), { recursive: true });
+    return await Deno.readTextFile(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "";
+    throw new UserError(`cannot append to ${file}: ${errorText(e)}`);
+  }
+}
+
+/**
+ * Appends one JSON line per row (the environment, the command, the row without its profile) to
+ * `file`, creating it and its folder; the old lines are kept whatever happens (the whole file is
+ * rewritten through a temporary file and a rename). Throws {@linkcode UserError} (one line) when
+ * it cannot.
+ *
+ * @example
+ * ```ts
+ * await appendResults("/tmp/bench.jsonl", env, rows, "deno task bench --sizes 28");
+ * ```
+ */
+export async function appendResults(
+  file: string,
+  env: Environment & { loadavg_at_end?: number[] },
+  rows: BenchRow[],
+  command: string,
+): Promise<void> {
+  // Read again: another bench may have appended while this one measured.
+  const old = await readResults(file);
+  const add = rows.map((r) => {
+    const { profile: _, ...rest } = r;
+    return JSON.stringify({ ...env, command, ...rest });
+  }).join("\n");
+  await writeFileAtomic(file, old + (old && !old.endsWith("\n") ? "\n" : "") + add + "\n");
+}

@@ -1,0 +1,194 @@
+/**
+ * What the benchmark measures and records: the implementations it knows, the network shape of a
+ * run, and {@linkcode BenchRow}, one measured (or failed) run as `--json` prints it and the
+ * results file stores it.
+ *
+ * @example
+ * ```ts
+ * import { depthOf, isTorch, newRow } from "./row.ts";
+ * const net = { depth: 18, stages: null, width: 64 };
+ * depthOf(net); // 18
+ * isTorch("torch-cl"); // true
+ * newRow("native", net, { size: 28, batch: 64 }).status; // "ok"
+ * ```
+ * @module
+ */
+import { trainingGflopPerImage } from "./flops.ts";
+
+/**
+ * The implementations the bench knows: tfjs backends, then d2l's PyTorch code in PyTorch's
+ * default (NCHW) memory format and in `torch.channels_last` (bench/torch_reference.py).
+ */
+export const IMPLS = ["native", "webgpu", "cpu", "torch", "torch-cl"] as const;
+/** One implementation. */
+export type Impl = typeof IMPLS[number];
+/** The PyTorch references: the rows that "vs torch" compares with. */
+export const TORCH_IMPLS = ["torch", "torch-cl"] as const;
+/** One PyTorch reference. */
+export type TorchImpl = typeof TORCH_IMPLS[number];
+/** A tfjs backend, measured by bench/worker.ts. */
+export type TfjsImpl = Exclude<Impl, TorchImpl>;
+
+/**
+ * Whether `impl` is one of the PyTorch references.
+ *
+ * @example
+ * ```ts
+ * isTorch("native"); // false
+ * ```
+ */
+export function isTorch(impl: Impl): impl is TorchImpl {
+  return (TORCH_IMPLS as readonly string[]).includes(impl);
+}
+
+/**
+ * Where the measured steps' inputs come from: one fixed batch; a fresh batch (lib/data/batches.ts,
+ * as training makes them) made just before its step; or made ahead, right after the previous step
+ * is queued, as lib/run/train.ts does so that its upload overlaps that step.
+ */
+export const BATCH_SOURCES = ["fixed", "inline", "ahead"] as const;
+/** One of {@linkcode BATCH_SOURCES}. */
+export type BatchSource = typeof BATCH_SOURCES[number];
+
+/** Whether WebGPU pipelines are compiled before the first step (lib/backends/warmup.ts). */
+export const COMPILE_AHEAD = ["off", "on", "both"] as const;
+
+/** The network: d2l's depth, or any four stage depths; and the first stage's width. */
+export interface NetShape {
+  /** 18 or 34 (used when `stages` is null). */
+  depth: number;
+  /** Residual blocks per stage, instead of `depth`. */
+  stages: number[] | null;
+  /** Channels of the first stage (64 in d2l). */
+  width: number;
+}
+
+/**
+ * The depth when the network is d2l's ResNet-18 or -34, else null.
+ *
+ * @example
+ * ```ts
+ * depthOf({ depth: 18, stages: [3, 4, 6, 3], width: 64 }); // 34
+ * ```
+ */
+export function depthOf(n: NetShape): number | null {
+  if (!n.stages) return n.depth;
+  const s = n.stages.join(",");
+  return s === "2,2,2,2" ? 18 : s === "3,4,6,3" ? 34 : null;
+}
+
+/**
+ * The residual blocks per stage of a network.
+ *
+ * @example
+ * ```ts
+ * stagesOf({ depth: 34, stages: null, width: 64 }); // [3, 4, 6, 3]
+ * ```
+ */
+export function stagesOf(n: NetShape): number[] {
+  return n.stages ?? (n.depth === 34 ? [3, 4, 6, 3] : [2, 2, 2, 2]);
+}
+
+/** One measured (or failed) run. */
+export interface BenchRow {
+  impl: Impl;
+  /** 18 or 34, or null for other `stages`. */
+  depth: number | null;
+  /** Residual blocks per stage. */
+  stages: number[];
+  /** Channels of the first stage (64 in d2l). */
+  width: number;
+  size: number;
+  batch: number;
+  /** Training images per second over the measured steps; null when none finished. */
+  img_per_s: number | null;
+  /** Training GFLOP per image of this network and size (bench/flops.ts). */
+  gflop_per_image: number;
+  /**
+   * `img_per_s` x `gflop_per_image` / the sgemm GFLOP/s measured in the same invocation on the
+   * same threads (bench/peak.ts); null without a rate, for WebGPU (the rate is the CPU's), or
+   * when the run did not finish.
+   */
+  peak_fraction: number | null;
+  /**
+   * Seconds of the first step (graph set-up, allocations, shader compilation), after the
+   * compile-ahead warm-up when there was one.
+   */
+  first_step_s: number | null;
+  /** WebGPU: "on" when lib/backends/warmup.ts compiled the pipelines first; else null. */
+  compile_ahead: "off" | "on" | null;
+  /** Seconds of that warm-up (null when there was none). */
+  warmup_s: number | null;
+  /** Warm-up plus first step: the time from a built network to its first result. */
+  first_result_s: number | null;
+  /** WebGPU: tfjs' WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE in effect (dispatches per submit). */
+  submit_batch: number | null;
+  /** The measured steps read the loss back every this many steps (tfjs backends). */
+  read_every: number | null;
+  /** Where the steps' batches came from (tfjs backends; torch: null, one fixed batch). */
+  batches: BatchSource | null;
+  /** Measured steps and their seconds. */
+  steps: number;
+  seconds: number;
+  /** Peak resident memory of the process, MiB. */
+  peak_rss_mb: number | null;
+  /** "ok", or why not: "unavailable: ...", "did not finish N steps in X s", "failed: ...". */
+  status: string;
+  /** What ran (backend summary or PyTorch version). */
+  detail?: string;
+  /** The per-kernel profile of one step (with --profile, tfjs backends). */
+  profile?: KernelTime[];
+}
+
+/** Time spent in one kernel during one profiled step. */
+export interface KernelTime {
+  kernel: string;
+  ms: number;
+  calls: number;
+}
+
+/**
+ * A row before its run: nothing measured yet, status "ok", the training GFLOP per image of its
+ * network and size (bench/flops.ts).
+ *
+ * @example
+ * ```ts
+ * const net = { depth: 18, stages: null, width: 64 };
+ * newRow("torch", net, { size: 96, batch: 64 }).read_every; // null
+ * ```
+ */
+export function newRow(
+  impl: Impl,
+  net: NetShape,
+  run: {
+    size: number;
+    batch: number;
+    compileAhead?: "off" | "on";
+    readEvery?: number;
+    batches?: BatchSource;
+  },
+): BenchRow {
+  const torch = isTorch(impl);
+  return {
+    impl,
+    depth: depthOf(net),
+    stages: stagesOf(net),
+    width: net.width,
+    size: run.size,
+    batch: run.batch,
+    img_per_s: null,
+    gflop_per_image: trainingGflopPerImage({ stages: stagesOf(net), width: net.width }, run.size),
+    peak_fraction: null,
+    first_step_s: null,
+    compile_ahead: impl === "webgpu" ? run.compileAhead ?? "off" : null,
+    warmup_s: null,
+    first_result_s: null,
+    submit_batch: null,
+    read_every: torch ? null : run.readEvery ?? 1,
+    batches: torch ? null : run.batches ?? "fixed",
+    steps: 0,
+    seconds: 0,
+    peak_rss_mb: null,
+    status: "ok",
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * bench/measure.ts: a row per run from its own process: a tfjs backend through bench/worker.ts,
+ * PyTorch (plain and channels_last) through bench/torch_reference.py, what is skipped and why,
+ * and a run killed at its cap.
+ */
+import assert from "node:assert/strict";
+import { measure, type RunOptions } from "../../bench/measure.ts";
+import { findTorchPython } from "../../bench/environment.ts";
+import { trainingGflopPerImage } from "../../bench/flops.ts";
+
+const TINY: RunOptions = {
+  net: { depth: 18, stages: [1, 1, 1, 1], width: 8 },
+  size: 16,
+  batch: 2,
+  seconds: 0.2,
+  warmup: 0,
+  cap: 120,
+  profile: false,
+  python: null,
+  threads: 1,
+  compileAhead: "off",
+  submitBatch: null,
+  readEvery: 1,
+  batches: "fixed",
+};
+const R18 = { depth: 18, stages: null, width: 64 };
+
+Deno.test("native, tiny: an ok row with its profile and the threads it was given", async () => {
+  const row = await measure("native", { ...TINY, profile: true });
+  assert.equal(row.status, "ok", row.status);
+  assert.equal(row.impl, "native");
+  assert.ok(row.img_per_s! > 0 && row.steps >= 2);
+  assert.ok(Math.abs(row.img_per_s! - row.steps * 2 / row.seconds) < 1e-9);
+  assert.equal(row.gflop_per_image, trainingGflopPerImage({ stages: [1, 1, 1, 1], width: 8 }, 16));
+  assert.equal(row.peak_fraction, null); // the CLI fills it in with its sgemm rate
+  // --threads reaches OpenBLAS and OpenMP (which oneDNN reads) in the worker.
+  assert.match(row.detail!, /OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1$/);
+  assert.ok(row.profile!.length > 0);
+  assert.ok(row.profile!.every((k) => k.ms >= 0 && k.calls > 0 && !k.kernel.endsWith("__op")));
+});
+
+Deno.test("a run killed at its cap says how far it got", async () => {
+  const row = await measure("native", { ...TINY, net: R18, size: 96, batch: 64, cap: 0.5 });
+  assert.equal(row.status, "did not finish its first step in 0.5 s");
+  assert.equal(row.img_per_s, null);
+});
+
+Deno.test("torch and torch-cl: skipped for other networks, and without PyTorch", async () => {
+  for (const impl of ["torch", "torch-cl"] as const) {
+    const tiny = await measure(impl, { ...TINY, python: "/usr/bin/python3" });
+    assert.match(tiny.status, /^skipped: bench\/torch_reference\.py builds ResNet-18 and -34 of/);
+    const none = await measure(impl, { ...TINY, net: R18, python: null });
+    assert.match(none.status, /^skipped: no python3 with PyTorch \(Debian: apt-get install/);
+    assert.equal(none.impl, impl);
+    assert.equal(none.read_every, null);
+    assert.equal(none.batches, null);
+  }
+});
+
+const python = await findTorchPython();
+Deno.test({
+  name: "torch-cl: d2l's ResNet-18 in channels_last, a row of its own",
+  ignore: python === null,
+  async fn() {
+    const row = await measure("torch-cl", { ...TINY, net: R18, size: 28, python });
+    assert.equal(row.status, "ok", row.status);
+    assert.equal(row.impl, "torch-cl");
+    assert.match(row.detail!, /^torch \S+, channels_last, 1 threads$/);
+    assert.ok(row.img_per_s! > 0 && row.steps >= 2);
+    assert.equal(row.first_result_s, row.first_step_s);
+    assert.equal(row.gflop_per_image, trainingGflopPerImage({ depth: 18 }, 28));
+  },
+});
+
+Deno.test({
+  name: "torch_reference.py --channels-last: the model and input really are channels_last",
+  ignore: python === null,
+  async fn() {
+    // The script's own step: parameters and input stay channels_last through an SGD step.
+    const code = [
+      "import sys, torch; sys.path.insert(0, 'bench'); import torch_reference as R",
+      "step, net, X = R.training_step(18, 28, 2, 0.05, channels_last=True)",
+      "loss, _ = step()",
+      "w = net[1][0].conv1.weight  # 64x64x3x3: the layouts differ",
+      "cl = torch.channels_last",
+      "print(X.is_contiguous(memory_format=cl), w.is_contiguous(memory_format=cl),",
+      "      w.is_contiguous(), loss > 0)",
+      "_, plain, _ = R.training_step(18, 28, 2, 0.05)",
+      "print(plain[1][0].conv1.weight.is_contiguous())",
+    ].join("\n");
+    const root = new URL("../../", import.meta.url).pathname;
+    const out = await new Deno.Command(python!, { args: ["-c", code], cwd: root }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    assert.equal(text, "True True False True\nTrue", new TextDecoder().decode(out.stderr));
+  },
+});
