@@ -169,3 +169,35 @@ Deno.test("no-sync-reads rule: passes on the tree and catches a dataSync() in li
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+const haveDnnl = (await loadNative()).dnnl !== undefined;
+
+Deno.test("native says what it runs on: oneDNN with its version and threads, or BLAS with why", {
+  ignore: !(await loadNative()).ok,
+}, async () => {
+  const shapes = (env: Record<string, string>) =>
+    runCli(["shapes", ...TINY_NET, "--size", "28", "--backend", "native", "--json"], env);
+  const off = await shapes({ RESNET_DNNL: "off" });
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(
+    off.stderr,
+    /^backend: native \(BLAS: .+; no oneDNN: RESNET_DNNL=off\); requested\n$/,
+  );
+  if (haveDnnl) {
+    const on = await shapes({ OMP_NUM_THREADS: "1" });
+    assert.equal(on.code, 0, on.stderr);
+    assert.match(on.stderr, /^backend: native \(oneDNN \d+\.\d+\.\d+, 1 thread\); requested\n$/);
+  }
+});
+
+Deno.test("a RESNET_DNNL that does not load: one line naming it and the fix, exit 2", async () => {
+  for (const backend of ["native", "auto"]) {
+    const r = await runCli(["shapes", ...TINY_NET, "--size", "28", "--backend", backend], {
+      RESNET_DNNL: "/nonexistent/libdnnl.so.2",
+    });
+    assert.equal(r.code, 2, r.stderr);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /^error: oneDNN: .*\/nonexistent\/libdnnl\.so\.2.*unset RESNET_DNNL/);
+  }
+});

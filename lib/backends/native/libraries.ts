@@ -89,7 +89,7 @@ export function openKernelLibraries(opts: LibraryOptions = {}): OpenedLibraries 
       const threads = opts.threads ?? defaultThreads();
       dnnl.setThreads(threads);
       const libs = { sgemm: dnnlSgemm(dnnl), conv: dnnlConv(dnnl), dnnl };
-      const label = `oneDNN ${dnnl.version}, ${threads} threads`;
+      const label = `oneDNN ${dnnl.version}, ${threads} thread${threads === 1 ? "" : "s"}`;
       return { ok: true, libs, label, dnnl, dnnlReason: null };
     }
     if (env || choice === "dnnl") {
