@@ -367,6 +367,7 @@ async function bench(args: string[], o: BenchFlags): Promise<void> {
  *
  * @example
  * ```ts
+ * import { main } from "./bench.ts";
  * Deno.exit(await main(["--impls", "native", "--sizes", "28", "--no-save"]));
  * ```
  */

@@ -32,6 +32,7 @@ export interface Environment {
  *
  * @example
  * ```ts
+ * import { cpuModel } from "./environment.ts";
  * cpuModel(); // e.g. "AMD EPYC"
  * ```
  */
@@ -51,6 +52,7 @@ export function cpuModel(): string {
  *
  * @example
  * ```ts
+ * import { findTorchPython } from "./environment.ts";
  * const py = await findTorchPython(); // e.g. "/usr/bin/python3"
  * ```
  */
@@ -86,6 +88,7 @@ async function torchVersion(python: string): Promise<string | null> {
  *
  * @example
  * ```ts
+ * import { environment } from "./environment.ts";
  * (await environment(null, null)).versions.torch; // null
  * ```
  */

@@ -49,7 +49,16 @@ export interface FirstStepTiming {
  *
  * @example
  * ```ts
- * const t = await timeFirstStep(net, "parallel", { batch: 64, size: 28 }, async () => {
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { ResNet } from "../lib/model/resnet.ts";
+ * import { SGD } from "../lib/model/fused.ts";
+ * import { trainStep } from "../lib/model/step.ts";
+ * import { timeFirstStep } from "./first_step.ts";
+ * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
+ * const opt = new SGD(0.05);
+ * const x = tf.zeros<tf.Rank.R4>([8, 28, 28, 1]);
+ * const y = tf.zeros<tf.Rank.R1>([8], "int32");
+ * const t = await timeFirstStep(net, "parallel", { batch: 8, size: 28 }, async () => {
  *   const r = trainStep(net, opt, x, y);
  *   await r.loss.data();
  *   tf.dispose([r.loss, r.correct]);
@@ -85,7 +94,9 @@ export async function timeFirstStep(
  *
  * @example
  * ```ts
+ * import { freshShaderCache } from "./first_step.ts";
  * const cache = await freshShaderCache();
+ * const args = ["run", "-A", "bench/first_step.ts", "--mode", "plain"];
  * await new Deno.Command(Deno.execPath(), { args, env: cache.env }).output();
  * await cache.remove();
  * ```

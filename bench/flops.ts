@@ -31,6 +31,7 @@ function convMacs(out: number, k: number, cin: number, cout: number): number {
  *
  * @example
  * ```ts
+ * import { forwardMacs } from "./flops.ts";
  * forwardMacs({ depth: 18 }, 96); // 318657536
  * ```
  */
@@ -59,6 +60,7 @@ export function forwardMacs(model: ResNetOptions, size: number): number {
  *
  * @example
  * ```ts
+ * import { trainingGflopPerImage } from "./flops.ts";
  * trainingGflopPerImage({ stages: [1, 1, 1, 1], width: 8 }, 16) < 0.01; // true
  * ```
  */

@@ -39,6 +39,7 @@ export interface ImplChoice {
  *
  * @example
  * ```ts
+ * import { webgpuSkipReason } from "./impls.ts";
  * webgpuSkipReason({ adapter: null, gpu: null, reason: "no WebGPU adapter was found" });
  * // "no WebGPU adapter was found"
  * ```
@@ -54,6 +55,7 @@ export function webgpuSkipReason(probe: AdapterProbe): string | null {
  *
  * @example
  * ```ts
+ * import { defaultImpls } from "./impls.ts";
  * defaultImpls({ webgpu: null, torch: false }).impls; // ["native", "webgpu"]
  * ```
  */

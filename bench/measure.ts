@@ -45,6 +45,8 @@ const TORCH_REFERENCE = new URL("torch_reference.py", import.meta.url).pathname;
  *
  * @example
  * ```ts
+ * import { measure, type RunOptions } from "./measure.ts";
+ * declare const options: RunOptions;
  * const row = await measure("torch-cl", { ...options, python: "/usr/bin/python3" });
  * ```
  */

@@ -42,6 +42,7 @@ export interface SgemmRate {
  *
  * @example
  * ```ts
+ * import { sgemmRate } from "./peak.ts";
  * sgemmRate(256, 2).gflops > 0; // true
  * ```
  */
@@ -74,6 +75,7 @@ export function sgemmRate(n: number, repeats: number): SgemmRate {
  *
  * @example
  * ```ts
+ * import { measureSgemm } from "./peak.ts";
  * const r = await measureSgemm({ threads: 2 });
  * console.log("gflops" in r ? r.gflops : r.error);
  * ```
@@ -102,6 +104,7 @@ export async function measureSgemm(
  *
  * @example
  * ```ts
+ * import { peakFraction } from "./peak.ts";
  * peakFraction(100, 0.5, 100); // 0.5
  * ```
  */

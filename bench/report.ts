@@ -6,6 +6,10 @@
  * @example
  * ```ts
  * import { appendResults, formatTable } from "./report.ts";
+ * import type { Environment } from "./environment.ts";
+ * import type { BenchRow } from "./row.ts";
+ * declare const env: Environment;
+ * declare const rows: BenchRow[];
  * console.log(formatTable(rows));
  * await appendResults("bench/results/local.jsonl", env, rows, "deno task bench");
  * ```
@@ -34,6 +38,7 @@ const secs = (v: number | null) => v === null ? "-" : `${v.toFixed(2)} s`;
  *
  * @example
  * ```ts
+ * import { netLabel } from "./report.ts";
  * netLabel({ depth: 34, stages: [3, 4, 6, 3], width: 64 }); // "34"
  * ```
  */
@@ -47,6 +52,9 @@ export function netLabel(r: Pick<BenchRow, "depth" | "stages" | "width">): strin
  *
  * @example
  * ```ts
+ * import { runNote } from "./report.ts";
+ * import { newRow } from "./row.ts";
+ * const row = newRow("native", { depth: 18, stages: null, width: 64 }, { size: 28, batch: 64 });
  * runNote({ ...row, read_every: 10 }); // "read every 10"
  * ```
  */
@@ -66,6 +74,9 @@ export function runNote(r: BenchRow): string {
  *
  * @example
  * ```ts
+ * import { fastestTorch } from "./report.ts";
+ * import type { BenchRow } from "./row.ts";
+ * declare const rows: BenchRow[];
  * fastestTorch(rows, rows[0])?.impl; // "torch-cl" when it had more images/s
  * ```
  */
@@ -83,6 +94,9 @@ export function fastestTorch(rows: BenchRow[], r: BenchRow): BenchRow | undefine
  *
  * @example
  * ```ts
+ * import { formatTable } from "./report.ts";
+ * import type { BenchRow } from "./row.ts";
+ * declare const rows: BenchRow[];
  * formatTable(rows).split("\n")[0]; // "impl  depth  size  batch  img/s  % peak  first step ..."
  * ```
  */
@@ -121,6 +135,11 @@ export function formatTable(rows: BenchRow[]): string {
  *
  * @example
  * ```ts
+ * import { formatNotes } from "./report.ts";
+ * import type { Environment } from "./environment.ts";
+ * import type { BenchRow } from "./row.ts";
+ * declare const env: Environment;
+ * declare const rows: BenchRow[];
  * formatNotes(rows, env.sgemm, ["cpu (pure JS, ...; --impls cpu to run it)"]).at(-1);
  * // "skipped: cpu (pure JS, ...; --impls cpu to run it)"
  * ```
@@ -152,6 +171,7 @@ export function formatNotes(
  *
  * @example
  * ```ts
+ * import { formatProfile } from "./report.ts";
  * formatProfile([{ kernel: "Conv2D", ms: 3, calls: 1 }]).split("\n")[1]; // "total ...  3.0 ms"
  * ```
  */
@@ -172,6 +192,7 @@ export function formatProfile(p: KernelTime[], top = 15): string {
  *
  * @example
  * ```ts
+ * import { readResults } from "./report.ts";
  * const old = await readResults("bench/results/local.jsonl");
  * ```
  */
@@ -193,6 +214,11 @@ export async function readResults(file: string): Promise<string> {
  *
  * @example
  * ```ts
+ * import { appendResults } from "./report.ts";
+ * import type { Environment } from "./environment.ts";
+ * import type { BenchRow } from "./row.ts";
+ * declare const env: Environment;
+ * declare const rows: BenchRow[];
  * await appendResults("/tmp/bench.jsonl", env, rows, "deno task bench --sizes 28");
  * ```
  */

@@ -34,6 +34,7 @@ export type TfjsImpl = Exclude<Impl, TorchImpl>;
  *
  * @example
  * ```ts
+ * import { isTorch } from "./row.ts";
  * isTorch("native"); // false
  * ```
  */
@@ -68,6 +69,7 @@ export interface NetShape {
  *
  * @example
  * ```ts
+ * import { depthOf } from "./row.ts";
  * depthOf({ depth: 18, stages: [3, 4, 6, 3], width: 64 }); // 34
  * ```
  */
@@ -82,6 +84,7 @@ export function depthOf(n: NetShape): number | null {
  *
  * @example
  * ```ts
+ * import { stagesOf } from "./row.ts";
  * stagesOf({ depth: 34, stages: null, width: 64 }); // [3, 4, 6, 3]
  * ```
  */
@@ -153,6 +156,7 @@ export interface KernelTime {
  *
  * @example
  * ```ts
+ * import { newRow } from "./row.ts";
  * const net = { depth: 18, stages: null, width: 64 };
  * newRow("torch", net, { size: 96, batch: 64 }).read_every; // null
  * ```

@@ -30,6 +30,7 @@ export interface SpawnResult {
  *
  * @example
  * ```ts
+ * import { spawnJson } from "./spawn.ts";
  * const r = await spawnJson("sleep", ["5"], 0.5, () => {});
  * r.timedOut; // true
  * ```
@@ -87,6 +88,7 @@ export async function spawnJson(
  *
  * @example
  * ```ts
+ * import { lastLine } from "./spawn.ts";
  * lastLine("Traceback ...\nValueError: bad\n"); // "ValueError: bad"
  * ```
  */

@@ -81,6 +81,7 @@ export const WORKER_DEFAULTS: Readonly<WorkerArgs> = Object.freeze({
  *
  * @example
  * ```ts
+ * import { parseWorkerArgs } from "./worker.ts";
  * parseWorkerArgs('{"impl":"cpu","size":16}').batch; // 64
  * ```
  */
@@ -118,6 +119,7 @@ function emit(o: Record<string, unknown>): void {
  *
  * @example
  * ```ts
+ * import { peakRssMb } from "./worker.ts";
  * peakRssMb() > 0; // true
  * ```
  */
@@ -182,6 +184,7 @@ function trainer(a: WorkerArgs): Trainer {
  *
  * @example
  * ```ts
+ * import { runWorker, WORKER_DEFAULTS } from "./worker.ts";
  * const net = { depth: 18, stages: [1, 1, 1, 1], width: 8 };
  * await runWorker({ ...WORKER_DEFAULTS, impl: "cpu", net, seconds: 1 });
  * ```
@@ -268,6 +271,7 @@ async function profileStep(step: () => { loss: tf.Tensor; correct: tf.Tensor }) 
  *
  * @example
  * ```ts
+ * import { WORKER_DEFAULTS, workerCommand } from "./worker.ts";
  * const w = await workerCommand({ ...WORKER_DEFAULTS, impl: "cpu" });
  * await new Deno.Command(w.cmd, { args: w.args, env: w.env }).output();
  * await w.done();
