@@ -1,6 +1,7 @@
 /**
  * Ops that a backend may run as one kernel, and that every other backend composes from tfjs' own:
- * training-mode BatchNorm (optionally followed by ReLU) and the SGD update. A backend that
+ * training-mode BatchNorm (optionally followed by ReLU), a convolution with its bias, the residual
+ * add with the ReLU after it, and the SGD update. A backend that
  * registers {@linkcode BATCH_NORM_TRAIN} (the `native` one does) runs BatchNorm in two passes
  * forward and two backward, where tfjs' composite of `tf.moments`, `tf.batchNorm` and `tf.relu`
  * takes about twenty passes over the activation with their gradients; one that registers
@@ -77,6 +78,76 @@ export function batchNormTrain(
     mean: mean as tf.Tensor1D,
     variance: variance as tf.Tensor1D,
   };
+}
+
+/** tfjs' padding of a 2-D convolution: "valid", "same" or explicit NHWC pairs. */
+export type ConvPad = "valid" | "same" | [[0, 0], [number, number], [number, number], [0, 0]];
+
+/**
+ * Kernel name of a 2-D convolution plus a per-channel bias, NHWC/HWIO. Inputs `x`, `filter`,
+ * `bias`; attributes `strides`, `pad` and `inputIsData` (the input needs no gradient: the images).
+ * A backend that registers it also registers its gradient: the filter and bias gradients from one
+ * pass over the output gradient, and no input gradient for data.
+ */
+export const CONV2D_BIAS = "ResNetConv2dBias";
+
+/**
+ * `conv2d(x, filter) + bias` with PyTorch's padding given as tfjs' `pad`. Where the backend has
+ * {@linkcode CONV2D_BIAS} it is that one kernel; elsewhere tfjs' fused convolution, or for data
+ * (`inputIsData`) a plain convolution and an add, so that no input gradient is computed.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import { conv2dBias } from "./fused.ts";
+ * const y = conv2dBias(tf.ones([1, 3, 3, 1]), tf.ones([3, 3, 1, 2]), tf.tensor1d([0, 1]), 1, "valid");
+ * console.log(await y.data()); // [9, 10]
+ * ```
+ */
+export function conv2dBias(
+  x: tf.Tensor4D,
+  filter: tf.Tensor,
+  bias: tf.Tensor,
+  strides: number,
+  pad: ConvPad,
+  inputIsData = false,
+): tf.Tensor4D {
+  if (tf.getKernel(CONV2D_BIAS, tf.getBackend()) && x.dtype === "float32") {
+    return tf.engine().runKernel(
+      CONV2D_BIAS,
+      { x, filter, bias },
+      { strides, pad: pad as unknown as tf.NamedAttrMap["pad"], inputIsData },
+    ) as tf.Tensor4D;
+  }
+  const f = filter as tf.Tensor4D;
+  if (inputIsData) return tf.add(tf.conv2d(x, f, strides, pad), bias);
+  return tf.fused.conv2d({ x, filter: f, strides, pad, bias });
+}
+
+/**
+ * Kernel name of `relu(a + b)` for two tensors of one shape (the end of a residual block). Inputs
+ * `a`, `b`; output the sum's ReLU. Its gradient needs only the output: `dy` where it is positive.
+ */
+export const ADD_RELU = "ResNetAddRelu";
+
+/**
+ * `relu(a + b)`: one kernel where the backend registers {@linkcode ADD_RELU} (one pass instead of
+ * two, and the sum is never kept for the gradient), tfjs' add and relu elsewhere.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import { addRelu } from "./fused.ts";
+ * console.log(await addRelu(tf.tensor1d([1, -3]), tf.tensor1d([1, 2])).data()); // [2, 0]
+ * ```
+ */
+export function addRelu<T extends tf.Tensor>(a: T, b: T): T {
+  if (tf.getKernel(ADD_RELU, tf.getBackend()) && a.dtype === "float32") {
+    return tf.engine().runKernel(ADD_RELU, { a, b }) as T;
+  }
+  return tf.relu(tf.add(a, b));
 }
 
 /**

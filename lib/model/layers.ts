@@ -23,7 +23,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { batchNormTrain } from "./fused.ts";
+import { batchNormTrain, conv2dBias, type ConvPad } from "./fused.ts";
 
 /** BatchNorm epsilon, as PyTorch's default. */
 export const BN_EPS = 1e-5;
@@ -113,18 +113,14 @@ export class Conv2d {
     this.bias = add(store, `${name}.bias`, uniform(rand, [outChannels], 1 / Math.sqrt(fanIn)));
   }
   /**
-   * Convolves an NHWC batch. `inputIsData` marks an input that needs no gradient (the images):
-   * tfjs' fused convolution computes every gradient eagerly, so that layer is a plain convolution
-   * plus a bias add, whose input gradient is skipped (the stem's is the costliest of the net).
+   * Convolves an NHWC batch and adds the bias (../model/fused.ts `conv2dBias`). `inputIsData`
+   * marks an input that needs no gradient (the images): its input gradient, the costliest of the
+   * network's, is then never computed.
    */
   apply(x: tf.Tensor4D, inputIsData = false): tf.Tensor4D {
     const p = this.padding;
-    const pad: "valid" | [[0, 0], [number, number], [number, number], [0, 0]] = p === 0
-      ? "valid"
-      : [[0, 0], [p, p], [p, p], [0, 0]];
-    const filter = this.weight as tf.Tensor4D;
-    if (inputIsData) return tf.add(tf.conv2d(x, filter, this.stride, pad), this.bias);
-    return tf.fused.conv2d({ x, filter, strides: this.stride, pad, bias: this.bias });
+    const pad: ConvPad = p === 0 ? "valid" : [[0, 0], [p, p], [p, p], [0, 0]];
+    return conv2dBias(x, this.weight, this.bias, this.stride, pad, inputIsData);
   }
 }
 

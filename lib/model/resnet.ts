@@ -27,6 +27,7 @@ import "@tensorflow/tfjs";
 import { ConfigError } from "../errors.ts";
 import { mulberry32 } from "../data/rng.ts";
 import { BatchNorm2d, Conv2d, Linear, type ParamStore } from "./layers.ts";
+import { addRelu } from "./fused.ts";
 
 /** Four stage depths (residual blocks per stage b2..b5). */
 export type Stages = [number, number, number, number];
@@ -206,12 +207,16 @@ export class Residual {
     this.bn2 = new BatchNorm2d({ name: `${p}bn2`, store, channels: numChannels });
     this.conv3 = opts.use1x1conv ? conv("conv3", inputChannels, 1, s) : null;
   }
-  /** Runs the block on an NHWC batch. */
+  /**
+   * Runs the block on an NHWC batch. Its own tidy frees, already in the forward pass, what the
+   * backward pass does not need (the second BatchNorm's output, the 1x1 shortcut).
+   */
   apply(x: tf.Tensor4D, opts: ApplyOptions): tf.Tensor4D {
-    let y = this.bn1.apply(this.conv1.apply(x), opts.training, true);
-    y = this.bn2.apply(this.conv2.apply(y), opts.training);
-    const shortcut = this.conv3 ? this.conv3.apply(x) : x;
-    return tf.relu(tf.add(y, shortcut));
+    return tf.tidy(() => {
+      let y = this.bn1.apply(this.conv1.apply(x), opts.training, true);
+      y = this.bn2.apply(this.conv2.apply(y), opts.training);
+      return addRelu(y, this.conv3 ? this.conv3.apply(x) : x);
+    });
   }
 }
 
@@ -324,10 +329,19 @@ export class ResNet {
     return this.trainableVariables().reduce((a, v) => a + v.size, 0);
   }
 
-  /** Logits `[n, numClasses]` for an NHWC batch `[n, h, w, inChannels]` of pixels in [0, 1]. */
+  /**
+   * Logits `[n, numClasses]` for an NHWC batch `[n, h, w, inChannels]` of pixels in [0, 1]. Its
+   * tidy frees every intermediate output at the end of the forward pass: what the backward pass
+   * needs lives on in the gradient tape's own copies, which a backend's gradients may free as soon
+   * as they have used them (the native backend does: ../backends/native/gradients.ts).
+   */
   apply(x: tf.Tensor4D, opts: ApplyOptions): tf.Tensor2D {
-    const trace = opts.trace ?? (() => {});
     if (opts.training) this.numBatchesTracked++;
+    return tf.tidy(() => this.forward(x, opts));
+  }
+
+  private forward(x: tf.Tensor4D, opts: ApplyOptions): tf.Tensor2D {
+    const trace = opts.trace ?? (() => {});
     let y = this.conv.apply(x, true);
     trace("b1.0", y);
     // BN and ReLU run fused, as in training; the shape table lists them as two rows of one shape.

@@ -121,10 +121,11 @@ export function convRef(
  *
  * @example
  * ```ts
- * import { convBackwardDataRef } from "./dnnl_reference.ts";
- * declare const g: import("../../lib/backends/native/dnnl/mod.ts").ConvGeometry;
- * declare const dy: Float32Array, w: Float32Array;
- * const dx = convBackwardDataRef(g, dy, w);
+ * import { convGeometry } from "../../lib/backends/native/dnnl/mod.ts";
+ * import { convBackwardDataRef, random } from "./dnnl_reference.ts";
+ * const g = convGeometry({ batch: 1, inHeight: 3, inWidth: 3, inChannels: 1, outChannels: 1,
+ *   kernel: 3, pad: 1 });
+ * const dx = convBackwardDataRef(g, random(9, 1), random(9, 2));
  * ```
  */
 export function convBackwardDataRef(g: ConvGeometry, dy: Float32Array, w: Float32Array) {
@@ -138,10 +139,11 @@ export function convBackwardDataRef(g: ConvGeometry, dy: Float32Array, w: Float3
  *
  * @example
  * ```ts
- * import { convBackwardWeightsRef } from "./dnnl_reference.ts";
- * declare const g: import("../../lib/backends/native/dnnl/mod.ts").ConvGeometry;
- * declare const x: Float32Array, dy: Float32Array;
- * const { dw, dbias } = convBackwardWeightsRef(g, x, dy);
+ * import { convGeometry } from "../../lib/backends/native/dnnl/mod.ts";
+ * import { convBackwardWeightsRef, random } from "./dnnl_reference.ts";
+ * const g = convGeometry({ batch: 1, inHeight: 3, inWidth: 3, inChannels: 1, outChannels: 1,
+ *   kernel: 3, pad: 1 });
+ * const { dw, dbias } = convBackwardWeightsRef(g, random(9, 1), random(9, 2));
  * ```
  */
 export function convBackwardWeightsRef(g: ConvGeometry, x: Float32Array, dy: Float32Array) {
@@ -221,10 +223,11 @@ export function batchNormApply(
  *
  * @example
  * ```ts
- * import { batchNormBackwardRef } from "./dnnl_reference.ts";
- * declare const s: import("../../lib/backends/native/dnnl/mod.ts").NhwcShape;
- * declare const x: Float32Array, dy: Float32Array, gamma: Float32Array, beta: Float32Array;
- * const { dx, dgamma, dbeta } = batchNormBackwardRef(s, x, dy, gamma, beta, 1e-5, true);
+ * import { batchNormBackwardRef, random } from "./dnnl_reference.ts";
+ * const s = { batch: 2, height: 2, width: 2, channels: 2 };
+ * const one = Float32Array.of(1, 1), zero = Float32Array.of(0, 0);
+ * const { dx, dgamma, dbeta } = batchNormBackwardRef(s, random(16, 1), random(16, 2), one, zero,
+ *   1e-5, true);
  * ```
  */
 export function batchNormBackwardRef(
@@ -261,10 +264,10 @@ export function batchNormBackwardRef(
  *
  * @example
  * ```ts
- * import { maxPoolRef } from "./dnnl_reference.ts";
- * declare const g: import("../../lib/backends/native/dnnl/mod.ts").PoolGeometry;
- * declare const x: Float32Array, dy: Float32Array;
- * const { y, dx } = maxPoolRef(g, x, dy);
+ * import { poolGeometry } from "../../lib/backends/native/dnnl/mod.ts";
+ * import { maxPoolRef, random } from "./dnnl_reference.ts";
+ * const g = poolGeometry({ batch: 1, inHeight: 4, inWidth: 4, channels: 1, kernel: 2 });
+ * const { y, dx } = maxPoolRef(g, random(16, 1), random(4, 2));
  * ```
  */
 export function maxPoolRef(g: PoolGeometry, x: Float32Array, dy: Float32Array) {

@@ -12,11 +12,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { BATCH_NORM_TRAIN } from "../../model/fused.ts";
+import { ADD_RELU, BATCH_NORM_TRAIN, CONV2D_BIAS } from "../../model/fused.ts";
 import {
   NATIVE_BN_GRAD_X,
   NATIVE_BN_TRAIN_GRAD,
   NATIVE_CHANNEL_SUMS,
+  NATIVE_CONV_FILTER_BIAS_GRAD,
   NATIVE_RELU_GRAD,
   NATIVE_SQUARE_GRAD,
 } from "./kernels/names.ts";
@@ -33,9 +34,30 @@ const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {
 export function installNativeGradients(): void {
   if (installed) return;
   installed = true;
-  for (const g of [fusedBatchNorm(), batchNormTrain(), relu(), mean(), square()]) {
+  const all = [
+    fusedBatchNorm(),
+    batchNormTrain(),
+    conv2dBias(),
+    addRelu(),
+    maxPool(),
+    relu(),
+    mean(),
+    square(),
+  ];
+  for (const g of all) {
     if (g) tf.registerGradient(g);
   }
+}
+
+/**
+ * Frees an eager gradient's inputs once it has used them: the output gradient and the tensors saved
+ * for it. tfjs keeps both until the whole backward pass ends, so a network's every activation and
+ * every activation gradient would be alive at once; freed here, the backward pass releases what it
+ * is done with, as PyTorch's autograd does. Safe because tfjs reads neither again: each output
+ * gradient belongs to one tape node, and saved tensors are private copies.
+ */
+function release(...ts: (tf.Tensor | null | undefined)[]): void {
+  for (const t of ts) if (t && !t.isDisposed) t.dispose();
 }
 
 /** Whether the current step runs on `native` with one float32 output gradient. */
@@ -68,17 +90,67 @@ function fusedBatchNorm(): tf.GradConfig | null {
   return { ...bn, gradFunc };
 }
 
+/**
+ * Only `native` registers CONV2D_BIAS, so this gradient is native's: the filter and bias gradients
+ * from one kernel, the input gradient unless the input is data.
+ */
+function conv2dBias(): tf.GradConfig {
+  return {
+    kernelName: CONV2D_BIAS,
+    inputsToSave: ["x", "filter"],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter] = saved;
+      const g = Array.isArray(dy) ? dy[0] : dy;
+      const a = attrs as unknown as { strides: number; pad: unknown; inputIsData: boolean };
+      const conv = { strides: a.strides, pad: a.pad, dataFormat: "NHWC" } as tf.NamedAttrMap;
+      const [dw, db] = tf.engine().runKernel(
+        NATIVE_CONV_FILTER_BIAS_GRAD,
+        { x, dy: g },
+        { ...conv, filterShape: filter.shape },
+      ) as tf.Tensor[];
+      const dx = a.inputIsData ? null : tf.engine().runKernel(
+        tf.Conv2DBackpropInput,
+        { dy: g, filter },
+        { ...conv, inputShape: x.shape },
+      ) as tf.Tensor;
+      release(g, x, filter);
+      const noDx = () => {
+        throw new Error(`${CONV2D_BIAS}: the input was marked as data, it has no gradient`);
+      };
+      return { x: dx ? () => dx : noDx, filter: () => dw, bias: () => db };
+    },
+  };
+}
+
+/** `relu(a + b)`'s gradient: `dy` where the output is positive, for both inputs. */
+function addRelu(): tf.GradConfig {
+  return {
+    kernelName: ADD_RELU,
+    outputsToSave: [true],
+    gradFunc: (dy, saved) => {
+      const [y] = saved;
+      const g = Array.isArray(dy) ? dy[0] : dy;
+      const dz = run(NATIVE_RELU_GRAD, { dy: g, x: y });
+      release(g, y);
+      // Two tensors (one a view of the other): each input's gradient is freed on its own.
+      return { a: () => dz, b: () => dz.clone() };
+    },
+  };
+}
+
 /** Only backends that register BATCH_NORM_TRAIN ever record it, so this gradient is native's. */
 function batchNormTrain(): tf.GradConfig {
   return {
     kernelName: BATCH_NORM_TRAIN,
     inputsToSave: ["x", "scale", "offset"],
-    // The fourth output, oneDNN's ReLU mask, exists when the kernel ran on oneDNN.
-    outputsToSave: [true, true, true, true],
+    // Not the output y (the ReLU's mask comes from x and the statistics, or from oneDNN's
+    // workspace, the fourth output, when the kernel ran on oneDNN): a BatchNorm without ReLU
+    // before an add then keeps nothing of its own alive.
+    outputsToSave: [false, true, true, true],
     gradFunc: (dy, saved, attrs) => {
-      const [x, scale, offset, y, mean, variance, workspace] = saved;
+      const [x, scale, offset, mean, variance, workspace] = saved;
       const g = Array.isArray(dy) ? dy[0] : dy;
-      const inputs: tf.NamedTensorMap = { dy: g, x, y, mean, variance, scale, offset };
+      const inputs: tf.NamedTensorMap = { dy: g, x, mean, variance, scale, offset };
       if (workspace) inputs.workspace = workspace;
       // One kernel gives all three; made here, in the backward pass' scope, not in a closure's.
       const [dx, dscale, doffset] = tf.engine().runKernel(
@@ -86,6 +158,7 @@ function batchNormTrain(): tf.GradConfig {
         inputs,
         attrs as unknown as tf.NamedAttrMap,
       ) as tf.Tensor[];
+      release(g, ...saved);
       return { x: () => dx, scale: () => dscale, offset: () => doffset };
     },
   };
@@ -101,6 +174,22 @@ function relu(): tf.GradConfig | null {
     return { x: () => run(NATIVE_RELU_GRAD, { dy: dy as tf.Tensor, x }) };
   };
   return { ...relu, gradFunc };
+}
+
+/** Max pooling's gradient, computed at once so that its input and output can be freed. */
+function maxPool(): tf.GradConfig | null {
+  const pool = tf.getGradient(tf.MaxPool);
+  if (!pool) return null;
+  const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
+    const [x, y] = saved;
+    if (!onNative(dy, x)) return pool.gradFunc(dy, saved, attrs);
+    const g = dy as tf.Tensor;
+    const a = attrs as unknown as tf.NamedAttrMap;
+    const dx = tf.engine().runKernel(tf.MaxPoolGrad, { dy: g, input: x, output: y }, a);
+    release(g, x, y);
+    return { x: () => dx as tf.Tensor };
+  };
+  return { ...pool, gradFunc };
 }
 
 /** Mean's gradient: divide the small tensor, then one broadcasting copy. */

@@ -73,8 +73,17 @@ const trainGrad = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
     }, eps);
     g = [r.dx, r.dgamma, r.dbeta];
   } else {
-    const y = attrs.relu ? v("y") : null;
-    const r = batchNormTrainGrad(v("dy"), v("x"), y, C, v("mean"), v("variance"), v("scale"), eps);
+    const relu = attrs.relu ? v("offset") : null;
+    const r = batchNormTrainGrad(
+      v("dy"),
+      v("x"),
+      relu,
+      C,
+      v("mean"),
+      v("variance"),
+      v("scale"),
+      eps,
+    );
     g = [r.dx, r.dscale, r.doffset];
   }
   return [

@@ -15,7 +15,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ConvLibrary } from "../ops/conv.ts";
-import { f32, type Fast, kernel } from "./kernel.ts";
+import { CONV2D_BIAS } from "../../../model/fused.ts";
+import { custom, f32, type Fast, kernel } from "./kernel.ts";
+import { NATIVE_CONV_FILTER_BIAS_GRAD } from "./names.ts";
 import { epilogueOf } from "./epilogue.ts";
 
 /** tfjs' convolution geometry for channels-last data, or null for channels-first. */
@@ -63,10 +65,29 @@ export function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
     const dw = lib.backpropFilter(c, x!, dy!);
     return dw && backend.makeTensorInfo(c.filterShape, "float32", dw);
   };
+  const filterBias: Fast = (inputs, backend, attrs) => {
+    const x = f32(backend, inputs.x)!, dy = f32(backend, inputs.dy)!;
+    const c = convInfo(inputs.x!.shape, attrs.filterShape, attrs)!;
+    const r = lib.backpropFilterBias(c, x, dy)!;
+    return [
+      backend.makeTensorInfo(c.filterShape, "float32", r.dw),
+      backend.makeTensorInfo([c.outChannels], "float32", r.db),
+    ];
+  };
   return [
     kernel(tf.Conv2D, forward),
     kernel(tf.FusedConv2D, forward),
     kernel(tf.Conv2DBackpropInput, backpropInput),
     kernel(tf.Conv2DBackpropFilter, backpropFilter),
+    // CONV2D_BIAS exists only on `native`: what the library does not cover, tfjs' fused
+    // convolution on the CPU backend computes.
+    custom(CONV2D_BIAS, (inputs, backend, attrs) => {
+      const a = { ...attrs, dataFormat: "NHWC", dilations: 1, activation: "linear" };
+      const r = forward(inputs, backend, a);
+      if (r) return r;
+      const cpu = tf.getKernel(tf.FusedConv2D, "cpu")!.kernelFunc;
+      return cpu({ inputs: inputs as tf.NamedTensorInfoMap, backend, attrs: a });
+    }),
+    custom(NATIVE_CONV_FILTER_BIAS_GRAD, filterBias),
   ];
 }

@@ -17,6 +17,7 @@ import { reluGrad } from "../ops/batchnorm.ts";
 import { pool } from "../buffers.ts";
 import type { Dnnl } from "../dnnl/mod.ts";
 import { dnnlAdd, dnnlRelu, dnnlReluGrad } from "../ops/dnnl.ts";
+import { ADD_RELU } from "../../../model/fused.ts";
 import { custom, f32, type Fast, kernel } from "./kernel.ts";
 import { NATIVE_RELU_GRAD, NATIVE_SQUARE_GRAD } from "./names.ts";
 
@@ -42,6 +43,20 @@ const unary =
     const x = f32(backend, inputs.x);
     return x && backend.makeTensorInfo(inputs.x!.shape, "float32", f(x, attrs));
   };
+
+const addRelu = (dnnl: Dnnl | null): Fast => (inputs, backend) => {
+  const a = f32(backend, inputs.a)!, b = f32(backend, inputs.b)!;
+  let y: Float32Array;
+  if (dnnl && a.length >= DNNL_MIN) y = dnnlAdd(dnnl, a, b, true);
+  else {
+    y = pool.alloc(a.length);
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i] + b[i];
+      y[i] = (v + Math.abs(v)) * 0.5; // branch-free, see ../ops/elementwise.ts
+    }
+  }
+  return backend.makeTensorInfo(inputs.a!.shape, "float32", y);
+};
 
 const reluKernel = (dnnl: Dnnl | null): Fast => (inputs, backend) => {
   const x = f32(backend, inputs.x);
@@ -84,6 +99,7 @@ export function elementwiseKernels(dnnl: Dnnl | null): tf.KernelConfig[] {
     kernel(tf.Relu, reluKernel(dnnl)),
     kernel(tf.Step, unary((x, a) => step(x, a.alpha ?? 0))),
     custom(NATIVE_RELU_GRAD, reluGradKernel(dnnl)),
+    custom(ADD_RELU, addRelu(dnnl)),
     squareGrad,
     sgdUpdate,
   ];

@@ -20,7 +20,12 @@ export const NATIVE_CHANNEL_SUMS = "NativeChannelSums";
  * outputs dx, dscale, doffset).
  */
 export const NATIVE_BN_TRAIN_GRAD = "NativeBatchNormTrainGrad";
-/** ReLU's gradient (inputs dy, x). */
+/**
+ * The filter and bias gradients of `CONV2D_BIAS` in one call (inputs x, dy; attributes strides,
+ * pad, filterShape; outputs dw, db).
+ */
+export const NATIVE_CONV_FILTER_BIAS_GRAD = "NativeConv2dFilterBiasGrad";
+/** ReLU's gradient (inputs dy, x; x may be ReLU's output, whose sign is the same). */
 export const NATIVE_RELU_GRAD = "NativeReluGrad";
 /** The gradient of `square`, `2 x dy` (inputs dy, x). */
 export const NATIVE_SQUARE_GRAD = "NativeSquareGrad";

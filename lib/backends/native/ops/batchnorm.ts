@@ -124,12 +124,11 @@ export function batchNormTrain(
   const mean = new Float32Array(C), variance = new Float32Array(C);
   const k = new Float64Array(C), b = new Float64Array(C);
   for (let c = 0; c < C; c++) {
-    const m = s[c] / n, v = Math.max(0, q[c] / n - m * m);
+    const m = s[c] / n;
     mean[c] = m;
-    variance[c] = v;
-    k[c] = scale[c] / Math.sqrt(v + eps);
-    b[c] = offset[c] - m * k[c];
+    variance[c] = Math.max(0, q[c] / n - m * m);
   }
+  affine(mean, variance, scale, offset, eps, k, b);
   const y = pool.alloc(x.length);
   if (relu) {
     for (let i = 0; i < x.length; i += C) {
@@ -147,6 +146,49 @@ export function batchNormTrain(
   return { y, mean, variance };
 }
 
+/**
+ * `y = x k + b` per channel: `k = scale / sqrt(var + eps)`, `b = offset - mean k`, from the
+ * float32 statistics, so that the backward pass finds the very same ReLU mask again.
+ */
+function affine(
+  mean: Float32Array,
+  variance: Float32Array,
+  scale: Float32Array,
+  offset: Float32Array,
+  eps: number,
+  k: Float64Array,
+  b: Float64Array,
+): void {
+  for (let c = 0; c < mean.length; c++) {
+    k[c] = scale[c] / Math.sqrt(variance[c] + eps);
+    b[c] = offset[c] - mean[c] * k[c];
+  }
+}
+
+/** The ReLU mask of {@linkcode batchNormTrain}'s output, recomputed: `x k + b > 0`. */
+function reluMask(
+  x: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  scale: Float32Array,
+  offset: Float32Array,
+  eps: number,
+): Uint8Array {
+  const C = mean.length, k = new Float64Array(C), b = new Float64Array(C);
+  affine(mean, variance, scale, offset, eps, k, b);
+  const mask = maskBuffer(x.length);
+  for (let i = 0; i < x.length; i += C) {
+    for (let c = 0; c < C; c++) mask[i + c] = +(x[i + c] * k[c] + b[c] > 0);
+  }
+  return mask;
+}
+
+let maskScratch = new Uint8Array(0);
+function maskBuffer(n: number): Uint8Array {
+  if (maskScratch.length < n) maskScratch = new Uint8Array(n);
+  return maskScratch.subarray(0, n);
+}
+
 /** The gradients of {@linkcode batchNormTrain}. */
 export interface BatchNormTrainGrads {
   dx: Float32Array;
@@ -155,14 +197,15 @@ export interface BatchNormTrainGrads {
 }
 
 /**
- * The gradients of {@linkcode batchNormTrain} in two passes. With `g = dy` (masked by `y > 0`
- * when `relu`), `xh = (x - mean) / sqrt(var + eps)`: `doffset = sum(g)`, `dscale = sum(g xh)`
- * and `dx = scale / sqrt(var + eps) * (g - doffset / n - xh dscale / n)`.
+ * The gradients of {@linkcode batchNormTrain} in two passes (three with ReLU). With `g = dy`
+ * (masked by the output's sign when `reluOffset`, the BatchNorm's offset, is given),
+ * `xh = (x - mean) / sqrt(var + eps)`: `doffset = sum(g)`, `dscale = sum(g xh)` and
+ * `dx = scale / sqrt(var + eps) * (g - doffset / n - xh dscale / n)`.
  */
 export function batchNormTrainGrad(
   dy: Float32Array,
   x: Float32Array,
-  y: Float32Array | null,
+  reluOffset: Float32Array | null,
   channels: number,
   mean: Float32Array,
   variance: Float32Array,
@@ -171,10 +214,11 @@ export function batchNormTrainGrad(
 ): BatchNormTrainGrads {
   const C = channels, n = x.length / C;
   const sg = new Float64Array(C), sgx = new Float64Array(C);
+  const y = reluOffset && reluMask(x, mean, variance, scale, reluOffset, eps);
   if (y) {
     for (let i = 0; i < x.length; i += C) {
       for (let c = 0; c < C; c++) {
-        const g = dy[i + c] * +(y[i + c] > 0);
+        const g = dy[i + c] * y[i + c];
         sg[c] += g;
         sgx[c] += g * (x[i + c] - mean[c]);
       }
@@ -204,7 +248,7 @@ export function batchNormTrainGrad(
   if (y) {
     for (let i = 0; i < x.length; i += C) {
       for (let c = 0; c < C; c++) {
-        const g = dy[i + c] * +(y[i + c] > 0);
+        const g = dy[i + c] * y[i + c];
         dx[i + c] = a[c] * g + bx[c] * x[i + c] + d[c];
       }
     }

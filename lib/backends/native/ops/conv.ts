@@ -22,6 +22,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Sgemm } from "../blas.ts";
 import { pool } from "../buffers.ts";
 import { applyEpilogue, type Epilogue } from "./epilogue.ts";
+import { channelSums } from "./batchnorm.ts";
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -417,6 +418,12 @@ export interface ConvLibrary {
   backpropInput(c: ConvInfo, dy: Float32Array, w: Float32Array): Float32Array | null;
   /** `dw` from `x` and `dy`. */
   backpropFilter(c: ConvInfo, x: Float32Array, dy: Float32Array): Float32Array | null;
+  /** `dw` and the bias gradient `sum(dy)` per output channel, in one call where it can. */
+  backpropFilterBias(
+    c: ConvInfo,
+    x: Float32Array,
+    dy: Float32Array,
+  ): { dw: Float32Array; db: Float32Array } | null;
 }
 
 /** The im2col + sgemm convolutions of this module as a {@linkcode ConvLibrary}. */
@@ -429,5 +436,9 @@ export function blasConv(sgemm: Sgemm): ConvLibrary {
     },
     backpropInput: (c, dy, w) => conv2dBackpropInput(sgemm, c, dy, w),
     backpropFilter: (c, x, dy) => conv2dBackpropFilter(sgemm, c, x, dy),
+    backpropFilterBias: (c, x, dy) => ({
+      dw: conv2dBackpropFilter(sgemm, c, x, dy),
+      db: channelSums(dy, c.outChannels, null, null),
+    }),
   };
 }

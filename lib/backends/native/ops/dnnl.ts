@@ -89,6 +89,13 @@ export function dnnlConv(dnnl: Dnnl): ConvLibrary {
       convBackwardWeights(dnnl, g, x, dy, dw, null);
       return dw;
     },
+    backpropFilterBias(c, x, dy) {
+      const g = geometryOf(c);
+      if (!g) return null;
+      const dw = pool.alloc(size(c.filterShape)), db = new Float32Array(c.outChannels);
+      convBackwardWeights(dnnl, g, x, dy, dw, db);
+      return { dw, db };
+    },
   };
 }
 
@@ -240,9 +247,14 @@ export function dnnlReluGrad(dnnl: Dnnl, dy: Float32Array, x: Float32Array): Flo
   return dx;
 }
 
-/** `a + b` for equal shapes, on every thread. */
-export function dnnlAdd(dnnl: Dnnl, a: Float32Array, b: Float32Array): Float32Array {
+/** `a + b` (`relu(a + b)` with `withRelu`) for equal shapes, on every thread. */
+export function dnnlAdd(
+  dnnl: Dnnl,
+  a: Float32Array,
+  b: Float32Array,
+  withRelu = false,
+): Float32Array {
   const out = pool.alloc(a.length);
-  add(dnnl, a, b, out);
+  add(dnnl, a, b, out, { relu: withRelu });
   return out;
 }
