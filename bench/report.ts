@@ -19,7 +19,7 @@ import { dirname } from "node:path";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { errorText, UserError } from "../lib/errors.ts";
 import type { Environment } from "./environment.ts";
-import { type BenchRow, isTorch, type KernelTime } from "./row.ts";
+import { type BenchRow, INSIDE_DNNL, isTorch, type KernelTime } from "./row.ts";
 
 /**
  * Where rows go without `--save`: git-ignored, so a bench leaves a clone clean. The tracked
@@ -176,13 +176,17 @@ export function formatNotes(
  * ```
  */
 export function formatProfile(p: KernelTime[], top = 15): string {
-  const total = p.reduce((s, k) => s + k.ms, 0);
-  const lines = p.slice(0, top).map((k) =>
+  const kernels = p.filter((k) => k.kernel !== INSIDE_DNNL);
+  const total = kernels.reduce((s, k) => s + k.ms, 0);
+  const line = (k: KernelTime) =>
     `${k.kernel.padEnd(22)} ${k.ms.toFixed(1).padStart(8)} ms ${
       (100 * k.ms / total).toFixed(1).padStart(5)
-    }% ${String(k.calls).padStart(5)} calls`
-  );
-  return [...lines, `${"total".padEnd(22)} ${total.toFixed(1).padStart(8)} ms`].join("\n");
+    }% ${String(k.calls).padStart(5)} calls`;
+  const lines = kernels.slice(0, top).map(line);
+  lines.push(`${"total".padEnd(22)} ${total.toFixed(1).padStart(8)} ms`);
+  const inside = p.find((k) => k.kernel === INSIDE_DNNL);
+  if (inside) lines.push(`${line(inside)} (part of the kernels above)`);
+  return lines.join("\n");
 }
 
 /**

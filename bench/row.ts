@@ -143,6 +143,12 @@ export interface BenchRow {
   profile?: KernelTime[];
 }
 
+/**
+ * The profile entry of the time spent inside oneDNN's primitives during the step: a part of the
+ * kernels' times, not one more kernel.
+ */
+export const INSIDE_DNNL = "(inside oneDNN)";
+
 /** Time spent in one kernel during one profiled step. */
 export interface KernelTime {
   kernel: string;

@@ -27,10 +27,12 @@ import { SUBMIT_BATCH_FLAG } from "../lib/backends/webgpu.ts";
 import { InputError } from "../lib/errors.ts";
 import { describeError } from "../cli/errors.ts";
 import { freshShaderCache, timeFirstStep } from "./first_step.ts";
+import { dnnlTime } from "../lib/backends/native/backend.ts";
 import {
   BATCH_SOURCES,
   type BatchSource,
   IMPLS,
+  INSIDE_DNNL,
   isTorch,
   type KernelTime,
   type NetShape,
@@ -247,10 +249,12 @@ function* batchStream(batch: number, size: number): Generator<Batch, never> {
 
 /** Kernel times of one call of `step`, summed per kernel, largest first. */
 async function profileStep(step: () => { loss: tf.Tensor; correct: tf.Tensor }) {
+  const before = dnnlTime();
   const info = await tf.profile(() => {
     const r = step();
     return [r.loss, r.correct];
   });
+  const after = dnnlTime();
   const by = new Map<string, KernelTime>();
   for (const k of info.kernels) {
     // Op wrappers ("fusedConv2d__op") also appear; they contain their kernel: skip them.
@@ -261,7 +265,16 @@ async function profileStep(step: () => { loss: tf.Tensor; correct: tf.Tensor }) 
     by.set(k.name, e);
   }
   tf.dispose(info.result as tf.Tensor[]);
-  return [...by.values()].sort((p, q) => q.ms - p.ms);
+  const kernels = [...by.values()].sort((p, q) => q.ms - p.ms);
+  if (before && after) {
+    // Time inside oneDNN's primitives, part of the kernels' times above (not added to them).
+    kernels.push({
+      kernel: INSIDE_DNNL,
+      ms: after.ms - before.ms,
+      calls: after.calls - before.calls,
+    });
+  }
+  return kernels;
 }
 
 /**

@@ -27,6 +27,7 @@ const FLAGS = {
   limit: "of the test set",
   batchSize: "default: the run's",
   backend: "default auto",
+  threads: "default: $OMP_NUM_THREADS, else every core",
   json: "one JSON document",
   confusion: "",
   ...DATA_FLAGS,
@@ -50,7 +51,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
   if (o.confusion !== undefined) await checkWritableFile(o.confusion, "--confusion");
   // A missing or broken run directory fails before the backend starts (one line, nothing else).
   if (o.run !== undefined) await requireRunDir(o.run);
-  const backend = await initBackend(o.backend ?? "auto");
+  const backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
   console.error(backendSummary(backend));
   const { net, size, batchSize } = await loadNet(o, "eval");
   try {

@@ -139,6 +139,11 @@ export const FLAGS = {
     help: "tfjs backend",
     choices: BACKENDS,
   }),
+  threads: flag({
+    flags: "--threads <n>",
+    help: "CPU threads of the native backend's oneDNN",
+    parse: positiveInt,
+  }),
   out: text("--out <path>", "output path"),
   resume: text("--resume <dir>", "continue the run in DIR from its last checkpoint"),
   initFrom: text("--init-from <file>", "start from d2l weights (.safetensors of the state_dict)"),

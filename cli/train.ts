@@ -42,6 +42,7 @@ export const TRAIN_FLAGS = {
   testLimit: "",
   seed: `default ${D.seed}`,
   backend: "default auto",
+  threads: "default: $OMP_NUM_THREADS, else every core",
   out: "the run directory; default runs/<timestamp>-resnet<depth>",
   resume: "",
   initFrom: "",
@@ -140,7 +141,7 @@ async function planNew(o: TrainCliOptions): Promise<RunPlan> {
 /** Runs `train`: plan, backend, data, the training itself under a Ctrl-C handler, the summary. */
 export async function runTrain(o: TrainCliOptions): Promise<void> {
   const plan = o.resume !== undefined ? await planResume(o, o.resume) : await planNew(o);
-  const backend = await initBackend(o.backend ?? "auto");
+  const backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
   console.error(backendSummary(backend));
   const data = await loadFashionMnist(dataLoadOptions(o, o.json));
   const initFrom = o.initFrom;

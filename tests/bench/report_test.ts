@@ -14,7 +14,7 @@ import {
   readResults,
   runNote,
 } from "../../bench/report.ts";
-import { type BenchRow, newRow } from "../../bench/row.ts";
+import { type BenchRow, INSIDE_DNNL, newRow } from "../../bench/row.ts";
 import { environment } from "../../bench/environment.ts";
 import { UserError } from "../../lib/errors.ts";
 
@@ -165,4 +165,15 @@ Deno.test("readResults: a folder that is a file is one line (UserError)", async 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("formatProfile shows the time inside oneDNN apart, not added to the total", () => {
+  const lines = formatProfile([
+    { kernel: "Conv2D", ms: 30, calls: 2 },
+    { kernel: "Add", ms: 10, calls: 4 },
+    { kernel: INSIDE_DNNL, ms: 25, calls: 2 },
+  ]).split("\n");
+  assert.equal(lines.length, 4);
+  assert.match(lines[2], /^total\s+40\.0 ms$/);
+  assert.match(lines[3], /^\(inside oneDNN\)\s+25\.0 ms\s+62\.5%\s+2 calls \(part of/);
 });

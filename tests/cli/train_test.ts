@@ -88,6 +88,7 @@ Deno.test("train rejects bad numbers with one line and exit 2", async () => {
   oneLineError(await runCli(["train", "--epochs", "-1"]), 2, /--epochs.*positive integer/);
   oneLineError(await runCli(["train", "--lr", "abc"]), 2, /--lr.*positive number/);
   oneLineError(await runCli(["train", "--size", "0"]), 2, /--size.*positive integer/);
+  oneLineError(await runCli(["train", "--threads", "0"]), 2, /--threads.*positive integer/);
 });
 
 Deno.test("train refuses an output directory it cannot write, before loading anything", async () => {

@@ -16,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { type LibraryOptions, openKernelLibraries } from "./libraries.ts";
+import { type LibraryOptions, type OpenedLibraries, openKernelLibraries } from "./libraries.ts";
 import { nativeKernels } from "./kernels/registry.ts";
 import { installNativeGradients } from "./gradients.ts";
 import { pool } from "./buffers.ts";
@@ -96,6 +96,22 @@ export interface NativeOptions extends LibraryOptions {
 }
 
 const registered = new Map<string, NativeRegistration>();
+const opened = new Map<string, OpenedLibraries>();
+
+/**
+ * oneDNN's primitive executions so far and their milliseconds in the backend `name` (null when it
+ * does not run on oneDNN): the share of a step that runs inside the library, for profiles.
+ *
+ * @example
+ * ```ts
+ * import { dnnlTime } from "./backend.ts";
+ * console.log(dnnlTime()); // e.g. { calls: 0, ms: 0 }, or null
+ * ```
+ */
+export function dnnlTime(name = NATIVE_BACKEND): { calls: number; ms: number } | null {
+  const s = opened.get(name)?.dnnl?.stats;
+  return s ? { ...s } : null;
+}
 
 /**
  * Opens the kernel libraries (oneDNN, else BLAS: ./libraries.ts) and registers the backend
@@ -106,15 +122,12 @@ export function registerNativeBackend(opts: NativeOptions = {}): Promise<NativeR
   const name = opts.name ?? NATIVE_BACKEND;
   const known = registered.get(name);
   if (known) return Promise.resolve(known);
-  const opened = openKernelLibraries(opts);
-  if (!opened.ok) {
-    return Promise.resolve({
-      ok: false,
-      reason: opened.reason,
-      misconfigured: opened.misconfigured,
-    });
+  const libs = openKernelLibraries(opts);
+  if (!libs.ok) {
+    return Promise.resolve({ ok: false, reason: libs.reason, misconfigured: libs.misconfigured });
   }
-  const overrides = nativeKernels(opened.libs);
+  opened.set(name, libs);
+  const overrides = nativeKernels(libs.libs);
   const overridden = new Set(overrides.map((k) => k.kernelName));
   for (const k of tf.getKernelsForBackend("cpu")) {
     if (!overridden.has(k.kernelName)) tf.registerKernel({ ...k, backendName: name });
@@ -122,12 +135,12 @@ export function registerNativeBackend(opts: NativeOptions = {}): Promise<NativeR
   for (const k of overrides) tf.registerKernel({ ...k, backendName: name });
   installNativeGradients();
   tf.registerBackend(name, () => new NativeBackend(), 0);
-  const d = opened.dnnl;
+  const d = libs.dnnl;
   const r: NativeRegistration = {
     ok: true,
-    library: opened.label,
+    library: libs.label,
     dnnl: d ? { version: d.version, isa: d.isa, threads: d.getThreads(), path: d.path } : undefined,
-    dnnlReason: opened.dnnlReason ?? undefined,
+    dnnlReason: libs.dnnlReason ?? undefined,
   };
   registered.set(name, r);
   return Promise.resolve(r);

@@ -116,7 +116,8 @@ export class Primitive implements Disposable {
     }
     for (let i = 0; i < n; i++) this.#bind(i, buffers[i]);
     if (this.scratchpadBytes > 0) this.#bind(n, this.#dnnl.scratch.scratchpad);
-    const { lib, stream } = this.#dnnl;
+    const { lib, stream, stats } = this.#dnnl;
+    const t0 = performance.now();
     const status = lib.symbols.dnnl_primitive_execute(
       this.prim,
       stream,
@@ -125,6 +126,8 @@ export class Primitive implements Disposable {
     );
     check(`dnnl_primitive_execute(${this.impl})`, status);
     check("dnnl_stream_wait", lib.symbols.dnnl_stream_wait(stream));
+    stats.ms += performance.now() - t0;
+    stats.calls++;
   }
 
   #bind(i: number, buffer: ArrayBufferView): void {
