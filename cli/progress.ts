@@ -29,6 +29,7 @@ export class EpochProgress implements ProgressSink {
   #epoch = 0;
   #epochs = 0;
   #total = 0;
+  #halted = false;
 
   /**
    * A display that shows nothing until {@linkcode EpochProgress.start}.
@@ -47,38 +48,35 @@ export class EpochProgress implements ProgressSink {
     this.#epochs = epochs;
     this.#total = total;
     this.#lastPrint = performance.now();
-    if (!this.#tty) return;
+    if (!this.#tty || this.#halted) return;
     this.#bar = new cliProgress.SingleBar({
       format:
-        `epoch ${epoch}/${epochs} [{bar}] {value}/{total} | {ips} img/s | ETA {eta_formatted}` +
-        " | loss {loss} | acc {acc}",
+        `epoch ${epoch}/${epochs} [{bar}] {value}/{total} | {speed} | loss {loss} | acc {acc}`,
       stream: process.stderr,
       hideCursor: true,
       clearOnComplete: true,
-      etaBuffer: 50,
     }, cliProgress.Presets.shades_classic);
-    this.#bar.start(total, done, { ips: "-", loss: "-", acc: "-" });
+    // No rate or ETA before the first read-back: "starting", not "- img/s | ETA 0s".
+    this.#bar.start(total, done, { speed: "starting", loss: "-", acc: "-" });
   }
 
   /** Reports `done` images of the epoch finished with the running statistics. */
   update(done: number, s: ProgressStats): void {
-    const payload = {
-      ips: s.imagesPerSec.toFixed(1),
-      loss: s.loss.toFixed(4),
-      acc: s.acc.toFixed(3),
-    };
+    if (this.#halted) return;
+    const ips = s.imagesPerSec.toFixed(1), loss = s.loss.toFixed(4), acc = s.acc.toFixed(3);
+    const eta = s.imagesPerSec > 0 ? (this.#total - done) / s.imagesPerSec : NaN;
     if (this.#bar) {
-      this.#bar.update(done, payload);
+      const speed = Number.isFinite(eta) ? `${ips} img/s | ETA ${formatEta(eta)}` : "starting";
+      this.#bar.update(done, { speed, loss, acc });
       return;
     }
     const now = performance.now();
     if (now - this.#lastPrint < this.#every * 1000) return;
     this.#lastPrint = now;
-    const eta = s.imagesPerSec > 0 ? (this.#total - done) / s.imagesPerSec : NaN;
     console.error(
       `epoch ${this.#epoch}/${this.#epochs}: ${done}/${this.#total} images, ` +
-        `${payload.ips} img/s, ETA ${Number.isFinite(eta) ? eta.toFixed(0) + " s" : "-"}, ` +
-        `loss ${payload.loss}, acc ${payload.acc}`,
+        `${ips} img/s, ETA ${Number.isFinite(eta) ? eta.toFixed(0) + " s" : "-"}, ` +
+        `loss ${loss}, acc ${acc}`,
     );
   }
 
@@ -87,6 +85,27 @@ export class EpochProgress implements ProgressSink {
     this.#bar?.stop();
     this.#bar = null;
   }
+
+  /** Removes the bar for good: a stop notice was printed, nothing may be drawn over it. */
+  halt(): void {
+    this.stop();
+    this.#halted = true;
+  }
+}
+
+/**
+ * Seconds as `1h 2m`, `3m 4s` or `5s` (an ETA).
+ *
+ * @example
+ * ```ts
+ * import { formatEta } from "./progress.ts";
+ * formatEta(185); // "3m 5s"
+ * ```
+ */
+export function formatEta(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * `train`: checks the output directory (and a run to resume) before anything slow, initialises
  * the backend, loads the data, trains with a progress display on stderr and per-epoch lines on
- * stdout, and ends with d2l's summary. Ctrl-C saves and ends with {@linkcode Interrupted}.
+ * stdout, and ends with d2l's summary. Ctrl-C, SIGTERM and SIGHUP save and end with
+ * {@linkcode Interrupted} (./stop_signals.ts).
  *
  * @example
  * ```ts ignore
@@ -24,7 +25,8 @@ import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
 import { formatEpoch, type TrainSettings } from "../lib/run/metrics.ts";
 import { defaultRunDir, ensureNewRunDir, ensureWritableDir } from "../lib/run/run_dir.ts";
 import { addFlags, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
-import { EXIT_INTERRUPTED, Interrupted } from "./errors.ts";
+import { Interrupted } from "./errors.ts";
+import { StopWatcher } from "./stop_signals.ts";
 import { dataLoadOptions } from "./data.ts";
 import { EpochProgress } from "./progress.ts";
 
@@ -137,20 +139,16 @@ async function planNew(o: TrainCliOptions): Promise<RunPlan> {
   return { out, settings, model: { stages: config.stages, width: config.width } };
 }
 
-/** Runs `train`: plan, backend, data, the training itself under a Ctrl-C handler, the summary. */
+/** Runs `train`: plan, backend, data, the training itself under a stop-signal watcher, the summary. */
 export async function runTrain(o: TrainCliOptions): Promise<void> {
   const plan = o.resume !== undefined ? await planResume(o, o.resume) : await planNew(o);
   const backend = await initBackend(o.backend ?? "auto");
   console.error(backendSummary(backend));
   const data = await loadFashionMnist(dataLoadOptions(o, o.json));
   const initFrom = o.initFrom;
-  const ctl = new AbortController();
-  const onSigint = () => {
-    if (ctl.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
-    console.error("\ninterrupt: finishing the current step and saving (Ctrl-C again to quit now)");
-    ctl.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const progress = new EpochProgress();
+  // The worker has printed the notice already; the bar must not be drawn over it again.
+  const stop = await StopWatcher.start(() => progress.halt());
   let result: TrainResult;
   try {
     result = await train({
@@ -161,8 +159,8 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
       settings: plan.settings,
       backend,
       initWeights: initFrom ? (net) => loadTorchWeights(net, initFrom) : undefined,
-      signal: ctl.signal,
-      progress: new EpochProgress(),
+      signal: stop.signal,
+      progress,
       versions: { "resnet-d2l": denoJson.version },
       onWarmup: (w) =>
         console.error(`warm-up: ${w.pipelines} WebGPU pipelines in ${(w.ms / 1000).toFixed(1)} s`),
@@ -171,7 +169,7 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
       },
     });
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    stop.close();
   }
   if (result.status === "interrupted") {
     const c = result.checkpoint, epochs = plan.settings.epochs;
@@ -179,6 +177,7 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
       `interrupted; saved epoch ${c.epoch}${c.batch ? ` + ${c.batch} batches` : ""} to ` +
         `${plan.out}. Resume with: deno task train --resume ${plan.out}` +
         (epochs !== D.epochs ? ` --epochs ${epochs}` : ""),
+      stop.stoppedBy ?? "SIGINT",
     );
   }
   printSummary(result, backendLabel(backend), plan.out, o.json);

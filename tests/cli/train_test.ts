@@ -121,8 +121,8 @@ Deno.test("train --resume: missing run, finished run, conflicting flags", async 
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("Ctrl-C saves, prints the resume command, exits 130; --resume finishes the run", async () => {
-  const out = `${await Deno.makeTempDir()}/run`;
+/** Starts a long tiny run into `out`, sends `sig` once its first epoch is on disk. */
+async function interruptAfterFirstEpoch(out: string, sig: Deno.Signal) {
   // Far more epochs than it can run before the signal lands, however loaded the machine is.
   const args = [
     "train",
@@ -146,7 +146,6 @@ Deno.test("Ctrl-C saves, prints the resume command, exits 130; --resume finishes
   }).spawn();
   const output = child.output();
   try {
-    // Interrupt once the first epoch is on disk.
     const deadline = Date.now() + 180_000;
     for (;;) {
       const csv = await Deno.readTextFile(`${out}/metrics.csv`).catch(() => "");
@@ -154,15 +153,34 @@ Deno.test("Ctrl-C saves, prints the resume command, exits 130; --resume finishes
       assert.ok(Date.now() < deadline, "the first epoch was not written in time");
       await new Promise((r) => setTimeout(r, 100));
     }
-    child.kill("SIGINT");
+    child.kill(sig);
   } catch (e) {
     child.kill("SIGKILL");
     await output;
     throw e;
   }
   const res = await output;
-  const stderr = new TextDecoder().decode(res.stderr);
-  assert.equal(res.code, 130, stderr);
+  return { code: res.code, stderr: new TextDecoder().decode(res.stderr) };
+}
+
+for (const [sig, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  Deno.test(`${sig} saves like Ctrl-C, prints the resume command, exits ${code}`, async () => {
+    const out = `${await Deno.makeTempDir()}/run`;
+    const { code: got, stderr } = await interruptAfterFirstEpoch(out, sig);
+    assert.equal(got, code, stderr);
+    assert.match(stderr, new RegExp(`stop requested \\(${sig}\\): finishing the current step`));
+    assert.match(stderr, /Resume with: deno task train --resume \S+ --epochs 50$/m);
+    const saved = JSON.parse(await Deno.readTextFile(`${out}/checkpoint.json`));
+    assert.ok(saved.epoch >= 1 && saved.epoch < 50, JSON.stringify(saved));
+    await Deno.remove(out, { recursive: true });
+  });
+}
+
+Deno.test("Ctrl-C saves, prints the resume command, exits 130; --resume finishes the run", async () => {
+  const out = `${await Deno.makeTempDir()}/run`;
+  const { code, stderr } = await interruptAfterFirstEpoch(out, "SIGINT");
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /^interrupt: finishing the current step and saving/m);
   assert.match(stderr, /Resume with: deno task train --resume \S+ --epochs 50$/m);
   const saved = JSON.parse(await Deno.readTextFile(`${out}/checkpoint.json`));
   assert.ok(saved.epoch >= 1 && saved.epoch < 50, JSON.stringify(saved));
