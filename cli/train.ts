@@ -23,7 +23,13 @@ import { readCheckpoint } from "../lib/run/checkpoint.ts";
 import { train, type TrainResult } from "../lib/run/train.ts";
 import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
 import { formatEpoch, type TrainSettings } from "../lib/run/metrics.ts";
-import { defaultRunDir, ensureNewRunDir, ensureWritableDir } from "../lib/run/run_dir.ts";
+import {
+  defaultRunDir,
+  ensureNewRunDir,
+  ensureWritableDir,
+  requireRunDir,
+} from "../lib/run/run_dir.ts";
+import { lockRunDir, type RunLock } from "../lib/run/lock.ts";
 import { addFlags, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
 import { Interrupted } from "./errors.ts";
 import { StopWatcher } from "./stop_signals.ts";
@@ -78,11 +84,23 @@ const FIXED_ON_RESUME = [
   ["initFrom", "--init-from"],
 ] as const;
 
-/** What a run will be: its directory, settings and (for a new run) architecture. */
+/** What a run will be: its directory (locked), settings and (for a new run) architecture. */
 interface RunPlan {
   out: string;
   settings: TrainSettings;
   model?: { stages: number[]; width: number };
+  lock: RunLock;
+  /** Whether this run created `out` (removed again when it fails before writing anything). */
+  created: boolean;
+}
+
+/** Locks `dir`, saying so when a run that died had held it. */
+async function lock(dir: string): Promise<RunLock> {
+  const l = await lockRunDir(dir);
+  if (l.previous) {
+    console.error(`note: taking over the lock of ${dir} from a run that is gone (${l.previous})`);
+  }
+  return l;
 }
 
 /** `--resume DIR`: the run's own settings, with `--epochs` and `--lr` allowed to change. */
@@ -94,6 +112,18 @@ async function planResume(o: TrainCliOptions, dir: string): Promise<RunPlan> {
         "settings (only --epochs, --lr, --backend, the data options and --json may change)",
     );
   }
+  await requireRunDir(dir);
+  const runLock = await lock(dir);
+  try {
+    return { ...await resumeSettings(o, dir), lock: runLock, created: false };
+  } catch (e) {
+    await runLock.release();
+    throw e;
+  }
+}
+
+/** The settings of the run in `dir`, with `--epochs` and `--lr` applied. */
+async function resumeSettings(o: TrainCliOptions, dir: string) {
   const ckpt = await readCheckpoint(dir);
   const settings = {
     ...ckpt.settings,
@@ -135,13 +165,32 @@ async function planNew(o: TrainCliOptions): Promise<RunPlan> {
       throw new UsageError(`--init-from ${o.initFrom}: no such file`);
     });
   }
-  await ensureNewRunDir(out);
-  return { out, settings, model: { stages: config.stages, width: config.width } };
+  const created = await ensureWritableDir(out);
+  const runLock = await lock(out);
+  try {
+    await ensureNewRunDir(out); // again, now that no other run can start in it
+  } catch (e) {
+    await runLock.release();
+    throw e;
+  }
+  const model = { stages: config.stages, width: config.width };
+  return { out, settings, model, lock: runLock, created };
 }
 
 /** Runs `train`: plan, backend, data, the training itself under a stop-signal watcher, the summary. */
 export async function runTrain(o: TrainCliOptions): Promise<void> {
   const plan = o.resume !== undefined ? await planResume(o, o.resume) : await planNew(o);
+  try {
+    await trainPlanned(o, plan);
+  } finally {
+    await plan.lock.release();
+    // A new run that failed before writing anything leaves no empty directory behind.
+    if (plan.created) await Deno.remove(plan.out).catch(() => {});
+  }
+}
+
+/** The run itself, once its directory is locked. */
+async function trainPlanned(o: TrainCliOptions, plan: RunPlan): Promise<void> {
   const backend = await initBackend(o.backend ?? "auto");
   console.error(backendSummary(backend));
   const data = await loadFashionMnist(dataLoadOptions(o, o.json));
@@ -162,6 +211,7 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
       signal: stop.signal,
       progress,
       versions: { "resnet-d2l": denoJson.version },
+      lock: plan.lock,
       onWarmup: (w) =>
         console.error(`warm-up: ${w.pipelines} WebGPU pipelines in ${(w.ms / 1000).toFixed(1)} s`),
       onEpoch: (r, epochs) => {

@@ -17,8 +17,8 @@
  * ```
  * @module
  */
-import { basename, join } from "node:path";
-import { tempPathFor } from "../io/atomic.ts";
+import { basename } from "node:path";
+import { removeStaleTemps, tempPathFor } from "../io/atomic.ts";
 import { errorText } from "../errors.ts";
 
 /** Options of {@linkcode download}. */
@@ -78,32 +78,8 @@ const fmtSeconds = (s: number) =>
     ? `${Math.round(s)} s`
     : `${Math.round(s / 60)} min`;
 
-/**
- * Deletes temporary files left in `dir` by killed runs (`.NAME.PID-RAND.tmp`) that are older than
- * `maxAgeMs` (default one hour, so a concurrent run's live download is left alone).
- * Returns how many it removed.
- *
- * @example
- * ```ts
- * await removeStaleTemps("data/fashion-mnist");
- * ```
- */
-export async function removeStaleTemps(dir: string, maxAgeMs = 3_600_000): Promise<number> {
-  let removed = 0;
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (!e.isFile || !/^\..+\.\d+-[0-9a-z]+\.tmp$/.test(e.name)) continue;
-      const path = join(dir, e.name);
-      const info = await Deno.stat(path).catch(() => null);
-      if (info?.mtime && Date.now() - info.mtime.getTime() > maxAgeMs) {
-        await Deno.remove(path).then(() => removed++, () => {});
-      }
-    }
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return removed;
-}
+/** Stale-temp cleanup, re-exported where it began (the data cache uses it). */
+export { removeStaleTemps };
 
 /** One report of a download in flight: `got` of `total` bytes (null when the server said none). */
 export interface DownloadProgress {

@@ -19,6 +19,38 @@ export function tempPathFor(dest: string): string {
   return join(dirname(dest), `.${basename(dest)}.${Deno.pid}-${rand}.tmp`);
 }
 
+/** The names {@linkcode tempPathFor} makes: `.NAME.PID-RAND.tmp`. */
+export const TEMP_NAME: RegExp = /^\..+\.\d+-[0-9a-z]+\.tmp$/;
+
+/**
+ * Deletes temporary files and directories left in `dir` by killed processes
+ * (`.NAME.PID-RAND.tmp`) that are older than `maxAgeMs` (default one hour, so that a concurrent
+ * process's live download is left alone; 0 where the caller holds the directory's lock).
+ * Returns how many it removed.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTemps } from "./atomic.ts";
+ * await removeStaleTemps("data/fashion-mnist");
+ * ```
+ */
+export async function removeStaleTemps(dir: string, maxAgeMs = 3_600_000): Promise<number> {
+  let removed = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isSymlink || !TEMP_NAME.test(e.name)) continue;
+      const path = join(dir, e.name);
+      const info = await Deno.stat(path).catch(() => null);
+      if (info?.mtime && Date.now() - info.mtime.getTime() >= maxAgeMs) {
+        await Deno.remove(path, { recursive: true }).then(() => removed++, () => {});
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return removed;
+}
+
 /**
  * Writes text or bytes to `path` through a temporary file and a rename; throws
  * {@linkcode UserError} ("cannot write PATH: reason") when it cannot, leaving no temporary file.

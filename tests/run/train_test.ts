@@ -9,6 +9,7 @@ import { evaluate } from "../../lib/run/evaluate.ts";
 import { METRICS_COLUMNS, readHistory, type TrainSettings } from "../../lib/run/metrics.ts";
 import { parse } from "csv-parse/sync";
 import { syntheticSplit } from "../synthetic_split.ts";
+import { checkpointFile } from "../checkpoint_files.ts";
 
 const backend: BackendInfo = await initBackend("cpu");
 
@@ -114,8 +115,8 @@ Deno.test("an interrupted run resumed ends with the same weights as an uninterru
   const second = await train({ data, out: b, resume: true, settings: settings(), backend });
   assert.equal(second.status, "finished");
   assert.deepEqual(
-    await Deno.readFile(`${b}/weights.bin`),
-    await Deno.readFile(`${a}/weights.bin`),
+    await Deno.readFile(await checkpointFile(b, "weights.bin")),
+    await Deno.readFile(await checkpointFile(a, "weights.bin")),
   );
   const ha = await readHistory(a), hb = await readHistory(b);
   assert.equal(hb.epochs.length, 2);
