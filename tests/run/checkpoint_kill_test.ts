@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { runScript, TINY_RUN } from "../run_cli.ts";
 import { checkpointFile } from "../checkpoint_files.ts";
+import { TEMP_NAME } from "../../lib/io/atomic.ts";
 
 const FIXTURE = new URL("../fixtures/kill_at_rename.ts", import.meta.url).pathname;
 const train = (out: string) => [
@@ -50,10 +51,12 @@ Deno.test("a kill before any rename of a checkpoint save loses nothing: resume e
     "curves.svg",
   ]);
   const want = await Deno.readFile(await checkpointFile(`${root}/ref`, "weights.bin"));
+  const leftTemps: string[] = [];
   await Promise.all(ks.map(async (k) => {
     const out = `${root}/k${k}`;
     const killed = await runScript(FIXTURE, [String(k), ...train(out)]);
     assert.equal(killed.code, 137, `k=${k}: ${killed.stderr}`);
+    leftTemps.push(...(await listing(out)).filter((n) => TEMP_NAME.test(n)));
     const resumed = await runScript(FIXTURE, ["0", "train", "--resume", out, "--backend", "cpu"]);
     assert.equal(resumed.code, 0, `k=${k}: ${resumed.stderr}`);
     assert.match(resumed.stderr, /note: taking over the lock of .* from a run that is gone/);
@@ -61,5 +64,8 @@ Deno.test("a kill before any rename of a checkpoint save loses nothing: resume e
     assert.deepEqual(got, want, `k=${k}: the resumed run's weights differ`);
     assert.deepEqual(await listing(out), await listing(`${root}/ref`), `k=${k}: left-overs`);
   }));
+  // The kills did leave temporary files (a file, the model directory): the resumes cleared them.
+  assert.ok(leftTemps.some((n) => n.startsWith(".model-2.")), leftTemps.join(", "));
+  assert.ok(leftTemps.some((n) => n.startsWith(".history.json.")), leftTemps.join(", "));
   await Deno.remove(root, { recursive: true });
 });
