@@ -78,6 +78,8 @@ export async function writeFilesAtomic(
     for (const [i, [path]] of files.entries()) await Deno.rename(tmps[i], path);
   } catch (e) {
     for (const tmp of tmps) await Deno.remove(tmp).catch(() => {});
-    throw new UserError(`cannot write ${files.map(([p]) => p).join(", ")}: ${errorText(e)}`);
+    throw new UserError(`cannot write ${files.map(([p]) => p).join(", ")}: ${errorText(e)}`, {
+      cause: e,
+    });
   }
 }
