@@ -48,8 +48,8 @@ export type {
   ResNetOptions,
   Stages,
 } from "./lib/model/resnet.ts";
-export { formatShapeTable, shapeTable } from "./lib/model/shapes.ts";
-export type { ShapeRow, ShapeTable } from "./lib/model/shapes.ts";
+export { convShapes, formatShapeTable, shapeTable } from "./lib/model/shapes.ts";
+export type { ConvShape, ShapeRow, ShapeTable } from "./lib/model/shapes.ts";
 export { evalStep, trainStep } from "./lib/model/step.ts";
 export type { StepResult } from "./lib/model/step.ts";
 
@@ -122,7 +122,7 @@ export {
   runPath,
 } from "./lib/run/run_dir.ts";
 export { SILENT_PROGRESS } from "./lib/run/progress.ts";
-export type { ProgressSink, ProgressStats } from "./lib/run/progress.ts";
+export type { PassProgress, ProgressSink, ProgressStats } from "./lib/run/progress.ts";
 
 // Files (lib/io/): atomic writes, safetensors, d2l's state_dict, the tfjs layers format.
 export { TEMP_NAME, tempPathFor, writeFileAtomic, writeFilesAtomic } from "./lib/io/atomic.ts";
@@ -193,6 +193,14 @@ export {
   submitBatchSize,
 } from "./lib/backends/webgpu.ts";
 export type { AdapterDetails, AdapterLimits, AdapterProbe } from "./lib/backends/webgpu.ts";
+export {
+  checkTrainingFits,
+  evalBatchThatFits,
+  largestBatchThatFits,
+  largestTensor,
+  tensorLimit,
+} from "./lib/backends/tensor_limit.ts";
+export type { TensorLimit, TensorSize } from "./lib/backends/tensor_limit.ts";
 export { warmup } from "./lib/backends/warmup.ts";
 export type { WarmupOptions, WarmupReport } from "./lib/backends/warmup.ts";
 export { collectInfo, formatInfo } from "./lib/backends/info.ts";

@@ -14,7 +14,13 @@
  */
 import { Command } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
-import { MODEL_DEFAULTS, outputSizes, resolveConfig } from "../lib/model/resnet.ts";
+import {
+  MODEL_DEFAULTS,
+  outputSizes,
+  type ResNetConfig,
+  resolveConfig,
+} from "../lib/model/resnet.ts";
+import { checkTrainingFits } from "../lib/backends/tensor_limit.ts";
 import { backendLabel, backendSummary, initBackend } from "../lib/backends/choose.ts";
 import { UserError } from "../lib/errors.ts";
 import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
@@ -89,6 +95,8 @@ interface RunPlan {
   out: string;
   settings: TrainSettings;
   model?: { stages: number[]; width: number };
+  /** The architecture (of the run, when resuming). */
+  config: ResNetConfig;
   lock: RunLock;
   /** Whether this run created `out` (removed again when it fails before writing anything). */
   created: boolean;
@@ -142,7 +150,7 @@ async function resumeSettings(o: TrainCliOptions, dir: string) {
     );
   }
   await ensureWritableDir(dir);
-  return { out: dir, settings };
+  return { out: dir, settings, config: ckpt.config };
 }
 
 /** A new run: d2l's recipe where a flag is not given; bad --out or --init-from fail at once. */
@@ -174,7 +182,7 @@ async function planNew(o: TrainCliOptions): Promise<RunPlan> {
     throw e;
   }
   const model = { stages: config.stages, width: config.width };
-  return { out, settings, model, lock: runLock, created };
+  return { out, settings, model, config, lock: runLock, created };
 }
 
 /** Runs `train`: plan, backend, data, the training itself under a stop-signal watcher, the summary. */
@@ -193,6 +201,8 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
 async function trainPlanned(o: TrainCliOptions, plan: RunPlan): Promise<void> {
   const backend = await initBackend(o.backend ?? "auto");
   console.error(backendSummary(backend));
+  // On WebGPU a batch over the adapter's limits is refused before the data are loaded.
+  checkTrainingFits(plan.config, plan.settings.size, plan.settings.batchSize);
   const data = await loadFashionMnist(dataLoadOptions(o, o.json));
   const initFrom = o.initFrom;
   const progress = new EpochProgress();

@@ -27,13 +27,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { ResNet, type ResNetOptions } from "../model/resnet.ts";
+import { ResNet, type ResNetOptions, resolveConfig } from "../model/resnet.ts";
 import { trainStep } from "../model/step.ts";
 import { SGD } from "../model/fused.ts";
 import type { Split } from "../data/fashion_mnist.ts";
 import { type Batch, batches } from "../data/batches.ts";
 import type { BackendInfo } from "../backends/choose.ts";
 import { warmup, type WarmupReport } from "../backends/warmup.ts";
+import { checkTrainingFits, tensorLimit } from "../backends/tensor_limit.ts";
 import { UserError } from "../errors.ts";
 import {
   type Checkpoint,
@@ -169,12 +170,21 @@ interface RunState {
  * a non-finite loss stops with {@linkcode DivergedError} and leaves the last good checkpoint.
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
+  await checkFits(opts); // before anything is written
   const lock = opts.lock ?? await lockFor(opts);
   try {
     return await trainLocked(opts);
   } finally {
     if (!opts.lock) await lock.release();
   }
+}
+
+/** On WebGPU, refuses a batch whose tensors exceed the adapter's limits (tensor_limit.ts). */
+async function checkFits(opts: TrainOptions): Promise<void> {
+  if (tensorLimit() === null) return;
+  const saved = opts.resume ? await readCheckpoint(opts.out) : null; // a resumed run keeps its own
+  const s = saved?.settings ?? opts.settings;
+  checkTrainingFits(saved?.config ?? resolveConfig(opts.model), s.size, s.batchSize);
 }
 
 /** Takes the lock of the run directory (created for a new run). */
@@ -343,6 +353,7 @@ async function endEpoch(
     size: s.size,
     batchSize: s.batchSize,
     limit: s.testLimit,
+    progress: run.progress.testPass?.(epoch + 1, s.epochs),
   });
   const record: EpochRecord = {
     epoch: epoch + 1,

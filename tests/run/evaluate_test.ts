@@ -80,6 +80,19 @@ Deno.test("evaluate counts per class and a confusion matrix consistent with accu
   net.dispose();
 });
 
+Deno.test("evaluate reports its progress: the total, the images done, the end", async () => {
+  const net = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 2 });
+  const seen: string[] = [];
+  const progress = {
+    start: (total: number) => seen.push(`start ${total}`),
+    update: (done: number) => seen.push(`update ${done}`),
+    stop: () => seen.push("stop"),
+  };
+  await evaluate(net, syntheticSplit(10, 16, 4), { size: 16, batchSize: 4, limit: 9, progress });
+  assert.deepEqual([seen[0], ...seen.slice(-2)], ["start 9", "update 9", "stop"]);
+  net.dispose();
+});
+
 Deno.test("eval --json on a finished run reproduces its last test accuracy", async () => {
   const out = await tinyRun();
   const h = await readHistory(out);
@@ -130,7 +143,17 @@ Deno.test("eval: bad run directories and corrupt files are one line, exit 1", as
     /does not exist/,
   );
   oneLineError(await runCli(["eval", "--run", dir, "--backend", "cpu"]), 1, /holds no checkpoint/);
-  oneLineError(await runCli(["eval", "--backend", "cpu"]), 2, /exactly one of --run/);
+  // Usage errors and unwritable outputs come before the backend starts and before the work.
+  const noArgs = await runCli(["eval"]);
+  oneLineError(noArgs, 2, /exactly one of --run/);
+  assert.doesNotMatch(noArgs.stderr, /^backend:/m);
+  const confusionDir = await runCli(["eval", "--run", out, "--confusion", dir]);
+  oneLineError(
+    confusionDir,
+    1,
+    /--confusion .* is a directory: give a file, e\.g\. .*confusion\.csv$/,
+  );
+  assert.doesNotMatch(confusionDir.stderr, /^backend:/m);
   // A corrupted copy of the run: the original stays intact for other tests.
   const copy = `${dir}/copy`;
   await Deno.mkdir(copy);
