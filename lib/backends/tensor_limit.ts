@@ -79,6 +79,13 @@ export function largestTensor(config: ResNetConfig, size: number, batch: number)
 /**
  * The largest batch (at most `batch`) such that it and every smaller batch (a pass's last one)
  * make no tensor over `limit` bytes; 0 when not even one image fits.
+ *
+ * @example
+ * ```ts
+ * import { largestBatchThatFits } from "./tensor_limit.ts";
+ * import { resolveConfig } from "../model/resnet.ts";
+ * largestBatchThatFits(resolveConfig({ depth: 18 }), 96, 2 ** 27); // 227
+ * ```
  */
 export function largestBatchThatFits(
   config: ResNetConfig,
@@ -102,6 +109,12 @@ export function largestBatchThatFits(
 /**
  * The limit tensors must fit on the active backend: on WebGPU the smaller of the device's
  * `maxStorageBufferBindingSize` and `maxBufferSize`; null elsewhere (no such limit).
+ *
+ * @example
+ * ```ts
+ * import { tensorLimit } from "./tensor_limit.ts";
+ * tensorLimit(); // { bytes: 134217728, name: "maxStorageBufferBindingSize" } on Mesa's adapter
+ * ```
  */
 export function tensorLimit(): TensorLimit | null {
   const dev = currentDevice();
@@ -119,6 +132,14 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
  * The batch an evaluation pass should use: `batch`, or the largest smaller one whose tensors fit
  * `limit` (results do not depend on the batch in inference mode). Throws an
  * {@linkcode InputError} when not even one image fits.
+ *
+ * @example
+ * ```ts
+ * import { evalBatchThatFits } from "./tensor_limit.ts";
+ * import { resolveConfig } from "../model/resnet.ts";
+ * const limit = { bytes: 2 ** 27, name: "maxStorageBufferBindingSize" } as const;
+ * evalBatchThatFits(resolveConfig({ stages: [1, 1, 1, 1], width: 8 }), 64, 5000, limit); // 4096
+ * ```
  */
 export function evalBatchThatFits(
   config: ResNetConfig,
@@ -136,6 +157,15 @@ export function evalBatchThatFits(
  * Throws an {@linkcode InputError} (one line: the tensor, its size, the limit, the largest batch
  * that fits, or `--backend native`) when a training step at `batch` would make a tensor over
  * `limit`; does nothing off WebGPU.
+ *
+ * @example
+ * ```ts
+ * import { checkTrainingFits } from "./tensor_limit.ts";
+ * import { resolveConfig } from "../model/resnet.ts";
+ * const limit = { bytes: 2 ** 27, name: "maxStorageBufferBindingSize" } as const;
+ * checkTrainingFits(resolveConfig({ depth: 18 }), 96, 256, limit);
+ * // InputError: --batch-size 256 at --size 96 does not fit ...: use --batch-size 227 or less, ...
+ * ```
  */
 export function checkTrainingFits(
   config: ResNetConfig,

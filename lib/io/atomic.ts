@@ -19,7 +19,15 @@ export function tempPathFor(dest: string): string {
   return join(dirname(dest), `.${basename(dest)}.${Deno.pid}-${rand}.tmp`);
 }
 
-/** The names {@linkcode tempPathFor} makes: `.NAME.PID-RAND.tmp`. */
+/**
+ * The names {@linkcode tempPathFor} makes: `.NAME.PID-RAND.tmp`.
+ *
+ * @example
+ * ```ts
+ * import { TEMP_NAME } from "./atomic.ts";
+ * TEMP_NAME.test(".weights.bin.1234-k3x9.tmp"); // true
+ * ```
+ */
 export const TEMP_NAME: RegExp = /^\..+\.\d+-[0-9a-z]+\.tmp$/;
 
 /**

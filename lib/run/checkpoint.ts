@@ -156,6 +156,12 @@ export async function saveCheckpoint(
  * Removes what a run directory holds besides checkpoint `keep` (or besides nothing, when null):
  * older or uncommitted `model-N` directories, the model files of the version-1 layout, and
  * temporary files of killed writers. Call it only while holding the directory's lock.
+ *
+ * @example
+ * ```ts
+ * import { pruneCheckpoints, readCheckpoint } from "./checkpoint.ts";
+ * await pruneCheckpoints("runs/demo", await readCheckpoint("runs/demo"));
+ * ```
  */
 export async function pruneCheckpoints(dir: string, keep: Checkpoint | null): Promise<void> {
   for (const name of (await modelDirs(dir)).values()) {

@@ -63,6 +63,14 @@ async function stillThere(file: Deno.FsFile, path: string): Promise<boolean> {
 /**
  * Takes the lock of run directory `dir` (which must exist). Throws a one-line
  * {@linkcode UserError} naming the owner when another run holds it.
+ *
+ * @example
+ * ```ts
+ * import { lockRunDir } from "./lock.ts";
+ * const lock = await lockRunDir("runs/demo");
+ * if (lock.previous) console.error(`took over from ${lock.previous}`);
+ * await lock.release();
+ * ```
  */
 export async function lockRunDir(dir: string): Promise<RunLock> {
   const path = runPath(dir, RUN_FILES.lock);

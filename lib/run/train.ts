@@ -6,7 +6,10 @@
  * It reads as torchvision's reference trainer: {@linkcode train} starts or resumes a run and loops
  * over epochs; `trainOneEpoch` steps through one epoch's batches; `endEpoch` evaluates and saves.
  * The data come in as {@linkcode Split}s (dependency injection: tests pass generated images).
- * Loss and accuracy are summed on the device and read back every few steps only.
+ * Loss and accuracy are summed on the device and read back every few steps only. The run
+ * directory is locked for the life of the run (./lock.ts) and cleared of what killed runs left;
+ * on WebGPU a batch over the adapter's buffer limits is refused before anything is written
+ * (../backends/tensor_limit.ts).
  *
  * @example
  * ```ts ignore

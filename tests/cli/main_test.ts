@@ -16,5 +16,5 @@ Deno.test("the top-level help lists every subcommand and points to deno task ben
   for (const c of ["shapes", "train", "eval", "export", "data", "info"]) {
     assert.match(r.stdout, new RegExp(`^  ${c} \\[options\\]`, "m"), c);
   }
-  assert.match(r.stdout, /^  deno task bench \[options\] .*training speed/m);
+  assert.match(r.stdout, /^ {2}deno task bench \[options\] .*training speed/m);
 });
