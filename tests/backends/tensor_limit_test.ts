@@ -60,7 +60,8 @@ Deno.test("a training batch over the limit is refused in one line naming tensor,
 
 Deno.test("eval splits a batch over the limit itself, and its results do not change (cpu)", async () => {
   await initBackend("cpu");
-  const net = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 5 });
+  // Seed 7: its untrained predictions spread over three classes, so a wrong pass would show.
+  const net = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 7 });
   const split = syntheticSplit(150, 16, 3);
   const sizes: number[] = [];
   const apply = net.apply.bind(net);
