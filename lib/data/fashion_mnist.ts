@@ -260,6 +260,16 @@ async function fromCache(spec: IdxFileSpec, cache: string): Promise<Got | string
   }
 }
 
+/** A local file's bytes and verified IDX content, or why not. */
+async function readVerified(path: string, spec: IdxFileSpec) {
+  try {
+    const raw = await readIfExists(path);
+    return raw ? { raw, idx: await verify(raw, spec) } : "not there";
+  } catch (e) {
+    return errorText(e);
+  }
+}
+
 /** The cache cannot be written: say why and where to put it instead, and go no further. */
 function cacheWriteError(cached: string, e: unknown): UserError {
   const cause = (e as { cause?: { code?: string } }).cause;
@@ -290,23 +300,16 @@ async function fetchFile(
   const cached = join(cache, spec.name);
   for (const dir of dirs) {
     const path = join(dir, spec.name);
-    let raw: Uint8Array | null, idx: Uint8Array;
-    try {
-      raw = await readIfExists(path);
-      if (!raw) {
-        failures.push(`${path}: not there`);
-        continue;
-      }
-      idx = await verify(raw, spec);
-    } catch (e) {
-      failures.push(`${path}: ${errorText(e)}`);
+    const got = await readVerified(path, spec);
+    if (typeof got === "string") {
+      failures.push(`${path}: ${got}`);
       continue;
     }
     // Writing the cache failed: a download would fail alike, so stop at the cause.
-    await writeFileAtomic(cached, raw).catch((e) => {
+    await writeFileAtomic(cached, got.raw).catch((e) => {
       throw cacheWriteError(cached, e);
     });
-    return ok(idx, path, "dir");
+    return ok(got.idx, path, "dir");
   }
   for (const base of mirrors) {
     const url = new URL(spec.name, base.endsWith("/") ? base : `${base}/`).href;
