@@ -14,14 +14,22 @@ import { evalCommand } from "./cli/eval.ts";
 import { exportCommand } from "./cli/export.ts";
 import { dataCommand } from "./cli/data.ts";
 import { infoCommand } from "./cli/info.ts";
+import denoJson from "./deno.json" with { type: "json" };
 
 /** The program with every subcommand; commander throws instead of exiting. */
 function program(): Command {
   const p = new Command()
     .name("resnet")
     .description("d2l's ResNet on Fashion-MNIST with TensorFlow.js on Deno (WebGPU, BLAS or CPU)")
+    .version(denoJson.version, "-V, --version", "print the version")
     .showHelpAfterError(false)
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      "after",
+      "\nBenchmarks (a script of their own, not a subcommand):\n" +
+        "  deno task bench [options]  training speed of each backend here and of d2l's PyTorch " +
+        "code;\n                             see deno task bench --help",
+    );
   for (const c of [shapesCommand, trainCommand, evalCommand, exportCommand, dataCommand]) {
     p.addCommand(c().exitOverride());
   }

@@ -48,8 +48,8 @@ export type {
   ResNetOptions,
   Stages,
 } from "./lib/model/resnet.ts";
-export { formatShapeTable, shapeTable } from "./lib/model/shapes.ts";
-export type { ShapeRow, ShapeTable } from "./lib/model/shapes.ts";
+export { convShapes, formatShapeTable, shapeTable } from "./lib/model/shapes.ts";
+export type { ConvShape, ShapeRow, ShapeTable } from "./lib/model/shapes.ts";
 export { evalStep, trainStep } from "./lib/model/step.ts";
 export type { StepResult } from "./lib/model/step.ts";
 
@@ -92,7 +92,14 @@ export { mulberry32 } from "./lib/data/rng.ts";
 export { DivergedError, train } from "./lib/run/train.ts";
 export type { TrainData, TrainOptions, TrainResult } from "./lib/run/train.ts";
 export { D2L_DEFAULTS } from "./lib/run/recipe.ts";
-export { loadCheckpoint, readCheckpoint, saveCheckpoint } from "./lib/run/checkpoint.ts";
+export {
+  loadCheckpoint,
+  pruneCheckpoints,
+  readCheckpoint,
+  saveCheckpoint,
+} from "./lib/run/checkpoint.ts";
+export { lockRunDir } from "./lib/run/lock.ts";
+export type { RunLock } from "./lib/run/lock.ts";
 export type { Checkpoint, CheckpointPosition, PartialEpoch } from "./lib/run/checkpoint.ts";
 export {
   backendRecord,
@@ -115,10 +122,10 @@ export {
   runPath,
 } from "./lib/run/run_dir.ts";
 export { SILENT_PROGRESS } from "./lib/run/progress.ts";
-export type { ProgressSink, ProgressStats } from "./lib/run/progress.ts";
+export type { PassProgress, ProgressSink, ProgressStats } from "./lib/run/progress.ts";
 
 // Files (lib/io/): atomic writes, safetensors, d2l's state_dict, the tfjs layers format.
-export { tempPathFor, writeFileAtomic, writeFilesAtomic } from "./lib/io/atomic.ts";
+export { TEMP_NAME, tempPathFor, writeFileAtomic, writeFilesAtomic } from "./lib/io/atomic.ts";
 export {
   decodeSafetensors,
   DTYPE_SIZES,
@@ -148,11 +155,14 @@ export {
 export type { TorchEntry, TorchWeightsSummary } from "./lib/io/torch_weights.ts";
 export {
   encodeLayersModel,
+  layersArtifacts,
   layersModelHandler,
   loadLayersWeights,
   paramNameOf,
   readLayersArtifacts,
+  readLayersFiles,
   saveLayersModel,
+  setLayersWeights,
   toLayersModel,
 } from "./lib/io/layers_model.ts";
 export type { LayersFiles } from "./lib/io/layers_model.ts";
@@ -183,6 +193,14 @@ export {
   submitBatchSize,
 } from "./lib/backends/webgpu.ts";
 export type { AdapterDetails, AdapterLimits, AdapterProbe } from "./lib/backends/webgpu.ts";
+export {
+  checkTrainingFits,
+  evalBatchThatFits,
+  largestBatchThatFits,
+  largestTensor,
+  tensorLimit,
+} from "./lib/backends/tensor_limit.ts";
+export type { TensorLimit, TensorSize } from "./lib/backends/tensor_limit.ts";
 export { warmup } from "./lib/backends/warmup.ts";
 export type { WarmupOptions, WarmupReport } from "./lib/backends/warmup.ts";
 export { collectInfo, formatInfo } from "./lib/backends/info.ts";

@@ -5,11 +5,13 @@
 #                                  # file, default dist/resnet-gpu-bench.run, under 64 MiB
 #   bash OUT [--smoke]             # on the GPU machine (Linux, NVIDIA driver, no internet)
 #   bash bench/gpu.sh run [--smoke]  # in a checkout on a machine that has Deno
+#   bash bench/gpu.sh icd          # the Vulkan ICD file run would use (see vulkan_icd)
 #
 # The packed file holds Deno (its own binary, xz-compressed), this project's sources with the npm
 # packages they import (a DENO_DIR cache, run with --cached-only), and Debian's Vulkan loader
 # (libvulkan1's libvulkan.so.1). On the target the NVIDIA driver's Vulkan ICD
-# (/usr/share/vulkan/icd.d/nvidia_icd.json or /etc/vulkan/icd.d/) provides the GPU.
+# (/usr/share/vulkan/icd.d/nvidia_icd.json or /etc/vulkan/icd.d/) provides the GPU; where only the
+# driver's libGLX_nvidia.so.0 is there (containers), run writes an ICD file pointing at it.
 #
 # `run` measures ResNet-18 training with `deno task bench` (bench/bench.ts, --impls webgpu) at
 # 96x96 batch 256 and 28x28 batch 64, then PyTorch CUDA on the same GPU when python3 imports a
@@ -41,7 +43,7 @@ pack() {
   mkdir -p "$stage/app" "$stage/lib" "$(dirname "$out")"
 
   # The project's tracked sources (no data, no runs).
-  (cd "$root" && git ls-files -z -- deno.json deno.lock main.ts mod.ts lib bench |
+  (cd "$root" && git ls-files -z -- deno.json deno.lock main.ts mod.ts cli lib bench |
     xargs -0 cp --parents -t "$stage/app")
   cp "$here/gpu.sh" "$stage/app/bench/gpu.sh" # this script, even before it is committed
   # Its npm packages, fetched into a private cache; source maps and typings are not run.
@@ -99,6 +101,46 @@ HEADER
   fi
 }
 
+# Directories searched for NVIDIA's Vulkan ICD file and driver libraries (tests override them).
+ICD_DIRS=${GPU_ICD_DIRS:-/usr/share/vulkan/icd.d /etc/vulkan/icd.d}
+LIB_DIRS=${GPU_LIB_DIRS:-/usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /lib/x86_64-linux-gnu}
+
+# Prints the NVIDIA Vulkan ICD file to use: $VK_ICD_FILENAMES, the driver's nvidia_icd.json, or
+# (container images often mount the driver's libGLX_nvidia.so.0, which holds its Vulkan, without
+# the JSON file) a temporary ICD file pointing at that library. Fails when there is neither.
+vulkan_icd() {
+  local f d
+  for f in ${VK_ICD_FILENAMES:-}; do [[ -e $f ]] && echo "$f" && return; done
+  for d in $ICD_DIRS; do
+    [[ -e $d/nvidia_icd.json ]] && echo "$d/nvidia_icd.json" && return
+  done
+  for d in $LIB_DIRS; do
+    if [[ -e $d/libGLX_nvidia.so.0 ]]; then
+      f=$(mktemp "${TMPDIR:-/tmp}/nvidia_icd.XXXXXX.json")
+      printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "%s", "api_version": "1.3.0"}}\n' \
+        "$d/libGLX_nvidia.so.0" >"$f"
+      echo "$f"
+      return
+    fi
+  done
+  return 1
+}
+
+# One line: the NVIDIA driver files that are here (or that there are none), for the error.
+driver_files() {
+  local d found=()
+  for d in $ICD_DIRS $LIB_DIRS; do
+    [[ -d $d ]] && found+=($(cd "$d" && ls -d nvidia* libnvidia* libGLX_nvidia* libcuda* 2>/dev/null | sed "s|^|$d/|"))
+  done
+  if ((${#found[@]})); then
+    echo "found ${found[*]}, but neither nvidia_icd.json nor libGLX_nvidia.so.0" \
+      "(install the driver's Vulkan part, or set VK_ICD_FILENAMES)"
+  else
+    echo "no NVIDIA driver files in $ICD_DIRS $LIB_DIRS (install the NVIDIA driver, or set" \
+      "VK_ICD_FILENAMES)"
+  fi
+}
+
 run() {
   local smoke=0 seconds=20 cap=900
   local configs=("96 256" "28 64")
@@ -119,16 +161,13 @@ run() {
   local flags=(run -A)
   [[ -n ${DENO_DIR:-} ]] && flags+=(--cached-only --no-check)
 
-  local icd=""
-  for f in ${VK_ICD_FILENAMES:-} /usr/share/vulkan/icd.d/nvidia_icd.json \
-    /etc/vulkan/icd.d/nvidia_icd.json; do
-    [[ -e $f ]] && icd=$f && break
-  done
-  if [[ -n $icd ]]; then
+  local icd
+  if icd=$(vulkan_icd); then
     echo "Vulkan ICD: $icd"
+    export VK_ICD_FILENAMES=$icd
   else
-    echo "warning: no NVIDIA Vulkan ICD found (install the NVIDIA driver's Vulkan part);" \
-      "measuring whatever adapter Vulkan offers" >&2
+    echo "warning: no NVIDIA Vulkan driver: $(driver_files); measuring whatever adapter" \
+      "Vulkan offers" >&2
   fi
   export DENO_WEBGPU_BACKEND=${DENO_WEBGPU_BACKEND:-vulkan}
   (cd "$root" && "$deno" "${flags[@]}" main.ts info)
@@ -207,5 +246,6 @@ PY
 case ${1:-} in
   pack) pack "${2:-}" ;;
   run) run "${@:2}" ;;
-  *) die "usage: bash bench/gpu.sh pack [OUT] | bash bench/gpu.sh run [--smoke]" 2 ;;
+  icd) vulkan_icd || die "no NVIDIA Vulkan driver: $(driver_files)" ;;
+  *) die "usage: bash bench/gpu.sh pack [OUT] | bash bench/gpu.sh run [--smoke] | bash bench/gpu.sh icd" 2 ;;
 esac

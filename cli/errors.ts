@@ -6,7 +6,7 @@
  * | --- | --- |
  * | {@linkcode UsageError}, `InputError` (bad flag value, malformed input file) | 2 |
  * | `UserError` (missing data, unwritable path, a diverged run) | 1 |
- * | {@linkcode Interrupted} (Ctrl-C after saving) | 130 |
+ * | {@linkcode Interrupted} (a stop signal, after saving) | 128 + n: 130 SIGINT, 143 SIGTERM, 129 SIGHUP |
  *
  * @example
  * ```ts
@@ -20,14 +20,22 @@
 import { InputError, UserError } from "../lib/errors.ts";
 import { DivergedError } from "../lib/run/train.ts";
 import { UsageError } from "./options.ts";
+import { exitCodeOf, type StopSignal } from "./stop_signals.ts";
 
 /** Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. */
 export const EXIT_INTERRUPTED = 130;
 
-/** A run stopped by Ctrl-C after saving; the message says how to resume. */
+/** A run stopped by a signal after saving; the message says how to resume. */
 export class Interrupted extends UserError {
   /** Always `"Interrupted"`. */
   override name = "Interrupted";
+  /**
+   * @param message What was saved and the command that resumes.
+   * @param signal The signal that stopped the run; the exit code is 128 + its number.
+   */
+  constructor(message: string, readonly signal: StopSignal = "SIGINT") {
+    super(message);
+  }
 }
 
 /**
@@ -35,7 +43,7 @@ export class Interrupted extends UserError {
  * (a bug, which should surface with its stack trace).
  */
 export function describeError(e: unknown): { line: string; code: number } | null {
-  if (e instanceof Interrupted) return { line: `error: ${e.message}`, code: EXIT_INTERRUPTED };
+  if (e instanceof Interrupted) return { line: `error: ${e.message}`, code: exitCodeOf(e.signal) };
   if (e instanceof DivergedError) {
     // The library says what happened; the CLI adds the command that resumes.
     const line = `error: the loss became ${e.loss} in epoch ${e.epoch} (by step ${e.step}) with ` +

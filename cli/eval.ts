@@ -19,7 +19,8 @@ import { requireRunDir } from "../lib/run/run_dir.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { addFlags, DATA_FLAGS, type OptionsOf } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
-import { checkWritableFile, loadNet, NET_SOURCE_FLAGS } from "./net_source.ts";
+import { checkNetSource, checkWritableFile, loadNet, NET_SOURCE_FLAGS } from "./net_source.ts";
+import { PassDisplay } from "./progress.ts";
 
 const FLAGS = {
   ...NET_SOURCE_FLAGS,
@@ -46,9 +47,12 @@ export function evalCommand(): Command {
   ).action(runEval);
 }
 
-/** Runs `eval`: output paths and the run are checked before the backend starts. */
+/** Runs `eval`: the flags, output paths and the run are checked before the backend starts. */
 export async function runEval(o: EvalCliOptions): Promise<void> {
-  if (o.confusion !== undefined) await checkWritableFile(o.confusion, "--confusion");
+  checkNetSource(o, "eval");
+  if (o.confusion !== undefined) {
+    await checkWritableFile(o.confusion, "--confusion", "confusion.csv");
+  }
   // A missing or broken run directory fails before the backend starts (one line, nothing else).
   if (o.run !== undefined) await requireRunDir(o.run);
   const backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
@@ -61,7 +65,12 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
     const r = await evaluate(
       net,
       test,
-      { size: s, batchSize: o.batchSize ?? batchSize ?? D2L_DEFAULTS.batchSize, limit: o.limit },
+      {
+        size: s,
+        batchSize: o.batchSize ?? batchSize ?? D2L_DEFAULTS.batchSize,
+        limit: o.limit,
+        progress: new PassDisplay("eval"),
+      },
       CLASS_NAMES,
     );
     if (o.confusion !== undefined) await writeFileAtomic(o.confusion, confusionCsv(r));

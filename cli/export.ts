@@ -21,7 +21,7 @@ import { writeCurves } from "../lib/run/plot.ts";
 import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
 import { ensureWritableDir, requireRunDir } from "../lib/run/run_dir.ts";
 import { addFlags, type OptionsOf, UsageError } from "./options.ts";
-import { checkWritableFile, loadNet, NET_SOURCE_FLAGS } from "./net_source.ts";
+import { checkNetSource, checkWritableFile, loadNet, NET_SOURCE_FLAGS } from "./net_source.ts";
 
 const FLAGS = {
   ...NET_SOURCE_FLAGS,
@@ -51,7 +51,8 @@ export async function runExport(o: ExportCliOptions): Promise<void> {
   if (format === "csv" || format === "json") return await exportMetrics(o, format);
   if (o.out === undefined) throw new UsageError(`export --format ${format} needs --out`);
   if (o.plot !== undefined) throw new UsageError("--plot needs --run and --format csv or json");
-  if (format === "safetensors") await checkWritableFile(o.out, "--out");
+  checkNetSource(o, "export");
+  if (format === "safetensors") await checkWritableFile(o.out, "--out", "weights.safetensors");
   else await ensureWritableDir(o.out);
   if (o.run !== undefined) await requireRunDir(o.run);
   console.error(backendSummary(await initBackend(o.backend ?? "cpu")));
@@ -77,8 +78,8 @@ async function exportMetrics(o: ExportCliOptions, format: "csv" | "json"): Promi
   }
   await readCheckpoint(o.run);
   const h = await readHistory(o.run);
-  if (o.out !== undefined) await checkWritableFile(o.out, "--out");
-  if (o.plot !== undefined) await checkWritableFile(o.plot, "--plot");
+  if (o.out !== undefined) await checkWritableFile(o.out, "--out", `metrics.${format}`);
+  if (o.plot !== undefined) await checkWritableFile(o.plot, "--plot", "curves.svg");
   const text = format === "csv" ? metricsCsv(h.epochs) : JSON.stringify(h.epochs, null, 2) + "\n";
   if (o.out !== undefined) await writeFileAtomic(o.out, text);
   else await Deno.stdout.write(new TextEncoder().encode(text));

@@ -17,6 +17,7 @@ import { loadCheckpoint } from "../lib/run/checkpoint.ts";
 import { loadTorchWeights } from "../lib/io/torch_weights.ts";
 import { errorText, UserError } from "../lib/errors.ts";
 import { type OptionsOf, UsageError } from "./options.ts";
+import { join } from "node:path";
 
 /** The flags that say where the network comes from. */
 export const NET_SOURCE_FLAGS = {
@@ -40,8 +41,11 @@ export interface LoadedNet {
   batchSize: number | null;
 }
 
-/** Loads the network of `--run DIR` or of `--weights FILE` (+ architecture flags). */
-export async function loadNet(o: NetSourceOptions, command: string): Promise<LoadedNet> {
+/**
+ * Checks the flags that say where the network comes from (exactly one of `--run` or `--weights`;
+ * no architecture flags with `--run`): usage errors, before any backend starts.
+ */
+export function checkNetSource(o: NetSourceOptions, command: string): void {
   if ((o.run === undefined) === (o.weights === undefined)) {
     throw new UsageError(
       `${command} needs exactly one of --run DIR (a train run) or --weights FILE.safetensors`,
@@ -55,6 +59,13 @@ export async function loadNet(o: NetSourceOptions, command: string): Promise<Loa
         `${given.join(", ")} cannot be combined with --run (the run has its own)`,
       );
     }
+  }
+}
+
+/** Loads the network of `--run DIR` or of `--weights FILE` (+ architecture flags). */
+export async function loadNet(o: NetSourceOptions, command: string): Promise<LoadedNet> {
+  checkNetSource(o, command);
+  if (o.run !== undefined) {
     const { net, checkpoint } = await loadCheckpoint(o.run);
     return { net, size: checkpoint.settings.size, batchSize: checkpoint.settings.batchSize };
   }
@@ -68,8 +79,18 @@ export async function loadNet(o: NetSourceOptions, command: string): Promise<Loa
   return { net, size: null, batchSize: null };
 }
 
-/** Fails early (before work) when `path` cannot be created or replaced. */
-export async function checkWritableFile(path: string, flag: string): Promise<void> {
+/**
+ * Fails early (before work) when `path` cannot be created or replaced: a directory there (the
+ * message suggests `example` inside it), or a directory that cannot be written.
+ */
+export async function checkWritableFile(
+  path: string,
+  flag: string,
+  example: string,
+): Promise<void> {
+  if ((await Deno.stat(path).catch(() => null))?.isDirectory) {
+    throw new UserError(`${flag} ${path} is a directory: give a file, e.g. ${join(path, example)}`);
+  }
   const probe = `${path}.probe-${Deno.pid}`;
   try {
     await Deno.writeTextFile(probe, "");

@@ -14,8 +14,23 @@
  */
 import cliProgress from "cli-progress";
 import process from "node:process";
-import type { ProgressSink, ProgressStats } from "../lib/run/progress.ts";
+import type { PassProgress, ProgressSink, ProgressStats } from "../lib/run/progress.ts";
 import type { DownloadProgress } from "../lib/data/download.ts";
+
+/** Where a bar is drawn: stderr, or (in tests) anything that takes text and says it is a TTY. */
+export type BarStream = { write(text: string): boolean; isTTY?: boolean };
+
+/** Display options: `tty` draws a bar (default: whether stderr is a terminal); `stream`. */
+export interface DisplayOptions {
+  /** Draw a bar (default: whether stderr is a terminal). */
+  tty?: boolean;
+  /** Least seconds between two plain lines (default 10). */
+  plainEverySeconds?: number;
+  /** Where the bar goes (default stderr). */
+  stream?: BarStream;
+}
+
+const stderrStream = () => process.stderr as unknown as BarStream;
 
 /**
  * A per-epoch progress display on stderr. On a terminal it is a bar redrawn in place; without
@@ -29,16 +44,15 @@ export class EpochProgress implements ProgressSink {
   #epoch = 0;
   #epochs = 0;
   #total = 0;
+  #halted = false;
+  #pass: PassDisplay | null = null;
+  #stream: BarStream;
 
-  /**
-   * A display that shows nothing until {@linkcode EpochProgress.start}.
-   *
-   * @param opts `tty`: draw the bar (default: whether stderr is a terminal);
-   * `plainEverySeconds`: least seconds between two plain lines (default 10).
-   */
-  constructor(opts: { tty?: boolean; plainEverySeconds?: number } = {}) {
+  /** A display that shows nothing until {@linkcode EpochProgress.start}. */
+  constructor(opts: DisplayOptions = {}) {
     this.#tty = opts.tty ?? Deno.stderr.isTerminal();
     this.#every = opts.plainEverySeconds ?? 10;
+    this.#stream = opts.stream ?? stderrStream();
   }
 
   /** Begins epoch `epoch` of `epochs` over `total` images (`done` already, when resuming). */
@@ -47,38 +61,35 @@ export class EpochProgress implements ProgressSink {
     this.#epochs = epochs;
     this.#total = total;
     this.#lastPrint = performance.now();
-    if (!this.#tty) return;
+    if (!this.#tty || this.#halted) return;
     this.#bar = new cliProgress.SingleBar({
       format:
-        `epoch ${epoch}/${epochs} [{bar}] {value}/{total} | {ips} img/s | ETA {eta_formatted}` +
-        " | loss {loss} | acc {acc}",
-      stream: process.stderr,
+        `epoch ${epoch}/${epochs} [{bar}] {value}/{total} | {speed} | loss {loss} | acc {acc}`,
+      stream: this.#stream as unknown as NodeJS.WritableStream,
       hideCursor: true,
       clearOnComplete: true,
-      etaBuffer: 50,
     }, cliProgress.Presets.shades_classic);
-    this.#bar.start(total, done, { ips: "-", loss: "-", acc: "-" });
+    // No rate or ETA before the first read-back: "starting", not "- img/s | ETA 0s".
+    this.#bar.start(total, done, { speed: "starting", loss: "-", acc: "-" });
   }
 
   /** Reports `done` images of the epoch finished with the running statistics. */
   update(done: number, s: ProgressStats): void {
-    const payload = {
-      ips: s.imagesPerSec.toFixed(1),
-      loss: s.loss.toFixed(4),
-      acc: s.acc.toFixed(3),
-    };
+    if (this.#halted) return;
+    const ips = s.imagesPerSec.toFixed(1), loss = s.loss.toFixed(4), acc = s.acc.toFixed(3);
+    const eta = s.imagesPerSec > 0 ? (this.#total - done) / s.imagesPerSec : NaN;
     if (this.#bar) {
-      this.#bar.update(done, payload);
+      const speed = Number.isFinite(eta) ? `${ips} img/s | ETA ${formatEta(eta)}` : "starting";
+      this.#bar.update(done, { speed, loss, acc });
       return;
     }
     const now = performance.now();
     if (now - this.#lastPrint < this.#every * 1000) return;
     this.#lastPrint = now;
-    const eta = s.imagesPerSec > 0 ? (this.#total - done) / s.imagesPerSec : NaN;
     console.error(
       `epoch ${this.#epoch}/${this.#epochs}: ${done}/${this.#total} images, ` +
-        `${payload.ips} img/s, ETA ${Number.isFinite(eta) ? eta.toFixed(0) + " s" : "-"}, ` +
-        `loss ${payload.loss}, acc ${payload.acc}`,
+        `${ips} img/s, ETA ${Number.isFinite(eta) ? eta.toFixed(0) + " s" : "-"}, ` +
+        `loss ${loss}, acc ${acc}`,
     );
   }
 
@@ -87,6 +98,118 @@ export class EpochProgress implements ProgressSink {
     this.#bar?.stop();
     this.#bar = null;
   }
+
+  /** Removes the bar for good: a stop notice was printed, nothing may be drawn over it. */
+  halt(): void {
+    this.stop();
+    this.#pass?.halt();
+    this.#halted = true;
+  }
+
+  /** The display of epoch `epoch`'s test pass: a bar or lines like the epoch's own. */
+  testPass(epoch: number, epochs: number): PassProgress {
+    this.#pass = new PassDisplay(`epoch ${epoch}/${epochs} test`, {
+      tty: this.#tty,
+      plainEverySeconds: this.#every,
+      stream: this.#stream,
+    });
+    if (this.#halted) this.#pass.halt();
+    return this.#pass;
+  }
+}
+
+/**
+ * Progress of a pass over test images on stderr (`eval`, and the test pass after each epoch):
+ * a bar on a terminal, else a plain line at most every `plainEverySeconds` (default 10).
+ *
+ * @example
+ * ```ts
+ * import { PassDisplay } from "./progress.ts";
+ * const p = new PassDisplay("eval", { tty: false, plainEverySeconds: 0 });
+ * p.start(10000);
+ * p.update(2560); // "eval: 2560/10000 images, ... img/s, ETA ... s"
+ * p.stop();
+ * ```
+ */
+export class PassDisplay implements PassProgress {
+  #bar: cliProgress.SingleBar | null = null;
+  #tty: boolean;
+  #every: number;
+  #total = 0;
+  #t0 = 0;
+  #lastPrint = 0;
+  #halted = false;
+  #stream: BarStream;
+
+  /** @param label What the pass is, e.g. `eval` or `epoch 2/10 test`. */
+  constructor(readonly label: string, opts: DisplayOptions = {}) {
+    this.#tty = opts.tty ?? Deno.stderr.isTerminal();
+    this.#every = opts.plainEverySeconds ?? 10;
+    this.#stream = opts.stream ?? stderrStream();
+  }
+
+  /** Begins a pass over `total` images. */
+  start(total: number): void {
+    this.#total = total;
+    this.#t0 = this.#lastPrint = performance.now();
+    if (!this.#tty || this.#halted) return;
+    this.#bar = new cliProgress.SingleBar({
+      format: `${this.label} [{bar}] {value}/{total} | {speed}`,
+      stream: this.#stream as unknown as NodeJS.WritableStream,
+      hideCursor: true,
+      clearOnComplete: true,
+    }, cliProgress.Presets.shades_classic);
+    this.#bar.start(total, 0, { speed: "starting" });
+  }
+
+  /** `done` images are evaluated. */
+  update(done: number): void {
+    if (this.#halted) return;
+    const seconds = (performance.now() - this.#t0) / 1000;
+    const ips = done > 0 && seconds > 0 ? done / seconds : NaN;
+    const eta = (this.#total - done) / ips;
+    if (this.#bar) {
+      const speed = Number.isFinite(eta)
+        ? `${ips.toFixed(1)} img/s | ETA ${formatEta(eta)}`
+        : "starting";
+      this.#bar.update(done, { speed });
+      return;
+    }
+    const now = performance.now();
+    if (now - this.#lastPrint < this.#every * 1000 || done >= this.#total) return;
+    this.#lastPrint = now;
+    console.error(
+      `${this.label}: ${done}/${this.#total} images, ${ips.toFixed(1)} img/s, ` +
+        `ETA ${Number.isFinite(eta) ? eta.toFixed(0) + " s" : "-"}`,
+    );
+  }
+
+  /** Removes the bar. */
+  stop(): void {
+    this.#bar?.stop();
+    this.#bar = null;
+  }
+
+  /** Removes the bar for good (a stop notice was printed). */
+  halt(): void {
+    this.stop();
+    this.#halted = true;
+  }
+}
+
+/**
+ * Seconds as `1h 2m`, `3m 4s` or `5s` (an ETA).
+ *
+ * @example
+ * ```ts
+ * import { formatEta } from "./progress.ts";
+ * formatEta(185); // "3m 5s"
+ * ```
+ */
+export function formatEta(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
 }
 
 /**

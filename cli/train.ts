@@ -1,7 +1,8 @@
 /**
  * `train`: checks the output directory (and a run to resume) before anything slow, initialises
  * the backend, loads the data, trains with a progress display on stderr and per-epoch lines on
- * stdout, and ends with d2l's summary. Ctrl-C saves and ends with {@linkcode Interrupted}.
+ * stdout, and ends with d2l's summary. Ctrl-C, SIGTERM and SIGHUP save and end with
+ * {@linkcode Interrupted} (./stop_signals.ts).
  *
  * @example
  * ```ts
@@ -13,7 +14,13 @@
  */
 import { Command } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
-import { MODEL_DEFAULTS, outputSizes, resolveConfig } from "../lib/model/resnet.ts";
+import {
+  MODEL_DEFAULTS,
+  outputSizes,
+  type ResNetConfig,
+  resolveConfig,
+} from "../lib/model/resnet.ts";
+import { checkTrainingFits } from "../lib/backends/tensor_limit.ts";
 import { backendLabel, backendSummary, initBackend } from "../lib/backends/choose.ts";
 import { UserError } from "../lib/errors.ts";
 import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
@@ -22,9 +29,16 @@ import { readCheckpoint } from "../lib/run/checkpoint.ts";
 import { train, type TrainResult } from "../lib/run/train.ts";
 import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
 import { formatEpoch, type TrainSettings } from "../lib/run/metrics.ts";
-import { defaultRunDir, ensureNewRunDir, ensureWritableDir } from "../lib/run/run_dir.ts";
+import {
+  defaultRunDir,
+  ensureNewRunDir,
+  ensureWritableDir,
+  requireRunDir,
+} from "../lib/run/run_dir.ts";
+import { lockRunDir, type RunLock } from "../lib/run/lock.ts";
 import { addFlags, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
-import { EXIT_INTERRUPTED, Interrupted } from "./errors.ts";
+import { Interrupted } from "./errors.ts";
+import { StopWatcher } from "./stop_signals.ts";
 import { dataLoadOptions } from "./data.ts";
 import { EpochProgress } from "./progress.ts";
 
@@ -77,11 +91,25 @@ const FIXED_ON_RESUME = [
   ["initFrom", "--init-from"],
 ] as const;
 
-/** What a run will be: its directory, settings and (for a new run) architecture. */
+/** What a run will be: its directory (locked), settings and (for a new run) architecture. */
 interface RunPlan {
   out: string;
   settings: TrainSettings;
   model?: { stages: number[]; width: number };
+  /** The architecture (of the run, when resuming). */
+  config: ResNetConfig;
+  lock: RunLock;
+  /** Whether this run created `out` (removed again when it fails before writing anything). */
+  created: boolean;
+}
+
+/** Locks `dir`, saying so when a run that died had held it. */
+async function lock(dir: string): Promise<RunLock> {
+  const l = await lockRunDir(dir);
+  if (l.previous) {
+    console.error(`note: taking over the lock of ${dir} from a run that is gone (${l.previous})`);
+  }
+  return l;
 }
 
 /** `--resume DIR`: the run's own settings, with `--epochs` and `--lr` allowed to change. */
@@ -93,6 +121,18 @@ async function planResume(o: TrainCliOptions, dir: string): Promise<RunPlan> {
         "settings (only --epochs, --lr, --backend, the data options and --json may change)",
     );
   }
+  await requireRunDir(dir);
+  const runLock = await lock(dir);
+  try {
+    return { ...await resumeSettings(o, dir), lock: runLock, created: false };
+  } catch (e) {
+    await runLock.release();
+    throw e;
+  }
+}
+
+/** The settings of the run in `dir`, with `--epochs` and `--lr` applied. */
+async function resumeSettings(o: TrainCliOptions, dir: string) {
   const ckpt = await readCheckpoint(dir);
   const settings = {
     ...ckpt.settings,
@@ -111,7 +151,7 @@ async function planResume(o: TrainCliOptions, dir: string): Promise<RunPlan> {
     );
   }
   await ensureWritableDir(dir);
-  return { out: dir, settings };
+  return { out: dir, settings, config: ckpt.config };
 }
 
 /** A new run: d2l's recipe where a flag is not given; bad --out or --init-from fail at once. */
@@ -134,24 +174,41 @@ async function planNew(o: TrainCliOptions): Promise<RunPlan> {
       throw new UsageError(`--init-from ${o.initFrom}: no such file`);
     });
   }
-  await ensureNewRunDir(out);
-  return { out, settings, model: { stages: config.stages, width: config.width } };
+  const created = await ensureWritableDir(out);
+  const runLock = await lock(out);
+  try {
+    await ensureNewRunDir(out); // again, now that no other run can start in it
+  } catch (e) {
+    await runLock.release();
+    throw e;
+  }
+  const model = { stages: config.stages, width: config.width };
+  return { out, settings, model, config, lock: runLock, created };
 }
 
-/** Runs `train`: plan, backend, data, the training itself under a Ctrl-C handler, the summary. */
+/** Runs `train`: plan, backend, data, the training itself under a stop-signal watcher, the summary. */
 export async function runTrain(o: TrainCliOptions): Promise<void> {
   const plan = o.resume !== undefined ? await planResume(o, o.resume) : await planNew(o);
+  try {
+    await trainPlanned(o, plan);
+  } finally {
+    await plan.lock.release();
+    // A new run that failed before writing anything leaves no empty directory behind.
+    if (plan.created) await Deno.remove(plan.out).catch(() => {});
+  }
+}
+
+/** The run itself, once its directory is locked. */
+async function trainPlanned(o: TrainCliOptions, plan: RunPlan): Promise<void> {
   const backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
   console.error(backendSummary(backend));
+  // On WebGPU a batch over the adapter's limits is refused before the data are loaded.
+  checkTrainingFits(plan.config, plan.settings.size, plan.settings.batchSize);
   const data = await loadFashionMnist(dataLoadOptions(o, o.json));
   const initFrom = o.initFrom;
-  const ctl = new AbortController();
-  const onSigint = () => {
-    if (ctl.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
-    console.error("\ninterrupt: finishing the current step and saving (Ctrl-C again to quit now)");
-    ctl.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const progress = new EpochProgress();
+  // The worker has printed the notice already; the bar must not be drawn over it again.
+  const stop = await StopWatcher.start(() => progress.halt());
   let result: TrainResult;
   try {
     result = await train({
@@ -162,9 +219,10 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
       settings: plan.settings,
       backend,
       initWeights: initFrom ? (net) => loadTorchWeights(net, initFrom) : undefined,
-      signal: ctl.signal,
-      progress: new EpochProgress(),
+      signal: stop.signal,
+      progress,
       versions: { "resnet-d2l": denoJson.version },
+      lock: plan.lock,
       onWarmup: (w) =>
         console.error(`warm-up: ${w.pipelines} WebGPU pipelines in ${(w.ms / 1000).toFixed(1)} s`),
       onEpoch: (r, epochs) => {
@@ -172,7 +230,7 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
       },
     });
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    stop.close();
   }
   if (result.status === "interrupted") {
     const c = result.checkpoint, epochs = plan.settings.epochs;
@@ -180,6 +238,7 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
       `interrupted; saved epoch ${c.epoch}${c.batch ? ` + ${c.batch} batches` : ""} to ` +
         `${plan.out}. Resume with: deno task train --resume ${plan.out}` +
         (epochs !== D.epochs ? ` --epochs ${epochs}` : ""),
+      stop.stoppedBy ?? "SIGINT",
     );
   }
   printSummary(result, backendLabel(backend), plan.out, o.json);

@@ -17,8 +17,8 @@
  * ```
  * @module
  */
-import { basename, join } from "node:path";
-import { tempPathFor } from "../io/atomic.ts";
+import { basename } from "node:path";
+import { removeStaleTemps, tempPathFor } from "../io/atomic.ts";
 import { errorText } from "../errors.ts";
 
 /** Options of {@linkcode download}. */
@@ -60,11 +60,22 @@ export class DownloadError extends Error {
   override name = "DownloadError";
   /** Whether another attempt at the same URL could succeed (timeouts, 5xx, cut connections). */
   readonly retryable: boolean;
+  /**
+   * Whether writing the file here failed (a full disk, a read-only or unwritable directory), not
+   * the network: every other mirror would fail alike.
+   */
+  readonly local: boolean;
   /** Makes an error with a one-line `message`. */
-  constructor(message: string, retryable: boolean) {
-    super(message);
+  constructor(message: string, retryable: boolean, local = false, options?: ErrorOptions) {
+    super(message, options);
     this.retryable = retryable;
+    this.local = local;
   }
+}
+
+/** A failure to write `path` on this machine, as a {@linkcode DownloadError} that stops there. */
+function localFailure(path: string, e: unknown): DownloadError {
+  return new DownloadError(`cannot write ${path}: ${errorText(e)}`, false, true, { cause: e });
 }
 
 const MB = 1024 * 1024;
@@ -78,32 +89,8 @@ const fmtSeconds = (s: number) =>
     ? `${Math.round(s)} s`
     : `${Math.round(s / 60)} min`;
 
-/**
- * Deletes temporary files left in `dir` by killed runs (`.NAME.PID-RAND.tmp`) that are older than
- * `maxAgeMs` (default one hour, so a concurrent run's live download is left alone).
- * Returns how many it removed.
- *
- * @example
- * ```ts
- * await removeStaleTemps("data/fashion-mnist");
- * ```
- */
-export async function removeStaleTemps(dir: string, maxAgeMs = 3_600_000): Promise<number> {
-  let removed = 0;
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (!e.isFile || !/^\..+\.\d+-[0-9a-z]+\.tmp$/.test(e.name)) continue;
-      const path = join(dir, e.name);
-      const info = await Deno.stat(path).catch(() => null);
-      if (info?.mtime && Date.now() - info.mtime.getTime() > maxAgeMs) {
-        await Deno.remove(path).then(() => removed++, () => {});
-      }
-    }
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return removed;
-}
+/** Stale-temp cleanup, re-exported where it began (the data cache uses it). */
+export { removeStaleTemps };
 
 /** One report of a download in flight: `got` of `total` bytes (null when the server said none). */
 export interface DownloadProgress {
@@ -162,6 +149,16 @@ function progressReporter(label: string, total: number | null, opts: DownloadOpt
   };
 }
 
+/** Writes all of `data`; a failure (a full disk) is local, never retried. */
+async function writeAll(file: Deno.FsFile, data: Uint8Array, path: string): Promise<void> {
+  try {
+    let off = 0;
+    while (off < data.length) off += await file.write(data.subarray(off));
+  } catch (e) {
+    throw localFailure(path, e);
+  }
+}
+
 async function attempt(
   url: string,
   tmp: string,
@@ -198,7 +195,12 @@ async function attempt(
     }
     const lengthHeader = res.headers.get("content-length");
     const total = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : null;
-    file = await Deno.open(tmp, { write: true, createNew: true });
+    try {
+      file = await Deno.open(tmp, { write: true, createNew: true });
+    } catch (e) {
+      await res.body.cancel().catch(() => {});
+      throw localFailure(tmp, e);
+    }
     progress = progressReporter(label, total, opts);
     let got = 0;
     const reader = res.body.getReader();
@@ -207,12 +209,15 @@ async function attempt(
         arm();
         const { done, value } = await reader.read();
         if (done) break;
-        let off = 0;
-        while (off < value.length) off += await file.write(value.subarray(off));
+        await writeAll(file, value, tmp);
         got += value.length;
         progress.update(got);
       }
     } catch (e) {
+      if (e instanceof DownloadError) {
+        await reader.cancel().catch(() => {}); // the rest of the body is not wanted
+        throw e;
+      }
       throw new DownloadError(
         ctl.signal.aborted ? timeoutText : `connection failed after ${got} bytes: ${errorText(e)}`,
         true,
@@ -261,7 +266,9 @@ export async function download<T = void>(
       } catch (e) {
         throw new DownloadError(errorText(e), false);
       }
-      await Deno.rename(tmp, dest);
+      await Deno.rename(tmp, dest).catch((e) => {
+        throw localFailure(dest, e);
+      });
       return { bytes, attempts: i + 1, result };
     } catch (e) {
       await Deno.remove(tmp).catch(() => {});

@@ -25,7 +25,7 @@ import { promisify } from "node:util";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { errorText, UserError } from "../errors.ts";
-import { download, type DownloadOptions, removeStaleTemps } from "./download.ts";
+import { download, DownloadError, type DownloadOptions, removeStaleTemps } from "./download.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { checkPair, decodeIdxImages, decodeIdxLabels } from "./idx.ts";
 
@@ -238,6 +238,13 @@ const report = (spec: IdxFileSpec, source: string, kind: FileReport["kind"]): Fi
 /** Reads and verifies a cached file; a corrupt one is deleted. Returns the file or why not. */
 async function fromCache(spec: IdxFileSpec, cache: string): Promise<Got | string> {
   const cached = join(cache, spec.name);
+  if ((await Deno.stat(cached).catch(() => null))?.isDirectory) {
+    // No source can repair this, and removing a directory is the user's decision.
+    throw new UserError(
+      `${cached} is a directory where the cached file should be: remove it (rm -r ${cached}) ` +
+        "or pass --data-dir DIR",
+    );
+  }
   try {
     const raw = await readIfExists(cached);
     if (!raw) return `cache ${cached}: not there`;
@@ -251,6 +258,28 @@ async function fromCache(spec: IdxFileSpec, cache: string): Promise<Got | string
   } catch (e) {
     return `cache ${cached}: ${errorText(e)}`;
   }
+}
+
+/** A local file's bytes and verified IDX content, or why not. */
+async function readVerified(path: string, spec: IdxFileSpec) {
+  try {
+    const raw = await readIfExists(path);
+    return raw ? { raw, idx: await verify(raw, spec) } : "not there";
+  } catch (e) {
+    return errorText(e);
+  }
+}
+
+/** The cache cannot be written: say why and where to put it instead, and go no further. */
+function cacheWriteError(cached: string, e: unknown): UserError {
+  const cause = (e as { cause?: { code?: string } }).cause;
+  // The OS's reason without Deno's "writefile '<temporary path>'" tail.
+  const why = errorText(cause ?? e).replace(/: \w+ '[^']*'$/, "");
+  const full = cause?.code === "ENOSPC" || cause?.code === "EDQUOT";
+  return new UserError(
+    `cannot write ${cached}: ${why}; ${full ? "free space on that disk" : "make it writable"}, ` +
+      "or pass --data-dir DIR (or set FASHION_MNIST_DIR) on another disk",
+  );
 }
 
 /** Gets one verified file into the cache from a local directory or a mirror. */
@@ -271,18 +300,16 @@ async function fetchFile(
   const cached = join(cache, spec.name);
   for (const dir of dirs) {
     const path = join(dir, spec.name);
-    try {
-      const raw = await readIfExists(path);
-      if (!raw) {
-        failures.push(`${path}: not there`);
-        continue;
-      }
-      const idx = await verify(raw, spec);
-      await writeFileAtomic(cached, raw);
-      return ok(idx, path, "dir");
-    } catch (e) {
-      failures.push(`${path}: ${errorText(e)}`);
+    const got = await readVerified(path, spec);
+    if (typeof got === "string") {
+      failures.push(`${path}: ${got}`);
+      continue;
     }
+    // Writing the cache failed: a download would fail alike, so stop at the cause.
+    await writeFileAtomic(cached, got.raw).catch((e) => {
+      throw cacheWriteError(cached, e);
+    });
+    return ok(got.idx, path, "dir");
   }
   for (const base of mirrors) {
     const url = new URL(spec.name, base.endsWith("/") ? base : `${base}/`).href;
@@ -299,6 +326,7 @@ async function fetchFile(
       });
       return ok(result, url, "mirror");
     } catch (e) {
+      if (e instanceof DownloadError && e.local) throw cacheWriteError(cached, e);
       failures.push(`${url}: ${errorText(e)}`);
     }
   }

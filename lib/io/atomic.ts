@@ -20,6 +20,46 @@ export function tempPathFor(dest: string): string {
 }
 
 /**
+ * The names {@linkcode tempPathFor} makes: `.NAME.PID-RAND.tmp`.
+ *
+ * @example
+ * ```ts
+ * import { TEMP_NAME } from "./atomic.ts";
+ * TEMP_NAME.test(".weights.bin.1234-k3x9.tmp"); // true
+ * ```
+ */
+export const TEMP_NAME: RegExp = /^\..+\.\d+-[0-9a-z]+\.tmp$/;
+
+/**
+ * Deletes temporary files and directories left in `dir` by killed processes
+ * (`.NAME.PID-RAND.tmp`) that are older than `maxAgeMs` (default one hour, so that a concurrent
+ * process's live download is left alone; 0 where the caller holds the directory's lock).
+ * Returns how many it removed.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTemps } from "./atomic.ts";
+ * await removeStaleTemps("data/fashion-mnist");
+ * ```
+ */
+export async function removeStaleTemps(dir: string, maxAgeMs = 3_600_000): Promise<number> {
+  let removed = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isSymlink || !TEMP_NAME.test(e.name)) continue;
+      const path = join(dir, e.name);
+      const info = await Deno.stat(path).catch(() => null);
+      if (info?.mtime && Date.now() - info.mtime.getTime() >= maxAgeMs) {
+        await Deno.remove(path, { recursive: true }).then(() => removed++, () => {});
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return removed;
+}
+
+/**
  * Writes text or bytes to `path` through a temporary file and a rename; throws
  * {@linkcode UserError} ("cannot write PATH: reason") when it cannot, leaving no temporary file.
  */
@@ -46,6 +86,8 @@ export async function writeFilesAtomic(
     for (const [i, [path]] of files.entries()) await Deno.rename(tmps[i], path);
   } catch (e) {
     for (const tmp of tmps) await Deno.remove(tmp).catch(() => {});
-    throw new UserError(`cannot write ${files.map(([p]) => p).join(", ")}: ${errorText(e)}`);
+    throw new UserError(`cannot write ${files.map(([p]) => p).join(", ")}: ${errorText(e)}`, {
+      cause: e,
+    });
   }
 }

@@ -173,15 +173,44 @@ export function layersModelHandler(dir: string): tf.io.IOHandler {
 
 /** Reads and validates `model.json` + `weights.bin`; corruption is a one-line {@linkcode UserError}. */
 export async function readLayersArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
+  const { modelJson, weights } = await readLayersFiles(dir);
+  return layersArtifacts(modelJson, weights, dir);
+}
+
+/** The two files of `dir` as they are on disk; an unreadable one is a {@linkcode UserError}. */
+export async function readLayersFiles(dir: string): Promise<LayersFiles> {
+  const read = async <T>(file: string, how: (p: string) => Promise<T>) => {
+    const path = runPath(dir, file);
+    try {
+      return await how(path);
+    } catch (e) {
+      // The cause tells a caller that knows why a file can vanish (a pruned checkpoint) to retry.
+      throw new UserError(`cannot read ${path}: ${errorText(e)}`, { cause: e });
+    }
+  };
+  return {
+    modelJson: await read(RUN_FILES.model, Deno.readTextFile),
+    weights: await read(RUN_FILES.weights, Deno.readFile),
+  };
+}
+
+/**
+ * Validates the contents of `model.json` and `weights.bin` (read from `dir`, which only names
+ * them in messages) and returns them as model artifacts.
+ */
+export function layersArtifacts(
+  modelJson: string,
+  data: Uint8Array<ArrayBuffer>,
+  dir: string,
+): tf.io.ModelArtifacts {
   const modelPath = runPath(dir, RUN_FILES.model);
   const corrupt = (why: string) =>
     new UserError(`${modelPath} is corrupt (${why}): restore it or train again`);
   let json: tf.io.ModelJSON;
   try {
-    json = JSON.parse(await Deno.readTextFile(modelPath));
-  } catch (e) {
-    if (e instanceof SyntaxError) throw corrupt("not valid JSON");
-    throw new UserError(`cannot read ${modelPath}: ${errorText(e)}`);
+    json = JSON.parse(modelJson);
+  } catch {
+    throw corrupt("not valid JSON");
   }
   const manifest = json?.weightsManifest;
   if (
@@ -192,13 +221,6 @@ export async function readLayersArtifacts(dir: string): Promise<tf.io.ModelArtif
     throw corrupt(`no modelTopology or no single weights manifest naming ${RUN_FILES.weights}`);
   }
   const specs = manifest[0].weights;
-  const weightsPath = runPath(dir, RUN_FILES.weights);
-  let data: Uint8Array<ArrayBuffer>;
-  try {
-    data = await Deno.readFile(weightsPath);
-  } catch (e) {
-    throw new UserError(`cannot read ${weightsPath}: ${errorText(e)}`);
-  }
   const expected = specs.reduce(
     (a, s) => a + 4 * (s.shape ?? []).reduce((p: number, n: number) => p * n, 1),
     0,
@@ -208,8 +230,8 @@ export async function readLayersArtifacts(dir: string): Promise<tf.io.ModelArtif
   }
   if (data.byteLength !== expected) {
     throw new UserError(
-      `${weightsPath} is corrupt (${data.byteLength} bytes, model.json describes ${expected}): ` +
-        "restore it or train again",
+      `${runPath(dir, RUN_FILES.weights)} is corrupt (${data.byteLength} bytes, model.json ` +
+        `describes ${expected}): restore it or train again`,
     );
   }
   return {
@@ -236,7 +258,14 @@ export async function saveLayersModel(net: ResNet, size: number, dir: string): P
  * of `net` must be present with its shape; a mismatch is a {@linkcode UserError}.
  */
 export async function loadLayersWeights(net: ResNet, dir: string): Promise<void> {
-  const art = await readLayersArtifacts(dir);
+  setLayersWeights(net, await readLayersArtifacts(dir), dir);
+}
+
+/**
+ * Copies the weights of model artifacts (read from `dir`, named in messages) into `net` by
+ * name, as {@linkcode loadLayersWeights} does.
+ */
+export function setLayersWeights(net: ResNet, art: tf.io.ModelArtifacts, dir: string): void {
   const tensors = tf.io.decodeWeights(art.weightData!, art.weightSpecs!);
   try {
     const byParam = new Map<string, tf.Tensor>();

@@ -1,6 +1,8 @@
 /**
- * d2l's per-stage shape table: runs a random batch through the network and records each named
- * output's shape (NCHW, as PyTorch prints it) and the parameters each row owns.
+ * d2l's per-stage shape table, computed from the architecture and PyTorch's output-size formulas
+ * without running the network (at once, where tracing a forward pass at 224 on tfjs' pure-JS
+ * backend took 16 s); a test checks it against a traced forward pass. Also every convolution's
+ * shapes, which the WebGPU size check (../backends/tensor_limit.ts) needs.
  *
  * @example
  * ```ts
@@ -10,8 +12,7 @@
  * ```
  * @module
  */
-import * as tf from "@tensorflow/tfjs-core";
-import { outputSizes, ResNet, type ResNetOptions } from "./resnet.ts";
+import { outputSizes, type ResNetConfig, type ResNetOptions, resolveConfig } from "./resnet.ts";
 
 /** One row of the table. */
 export interface ShapeRow {
@@ -31,22 +32,93 @@ export interface ShapeTable {
   stages: number[];
   /** Input shape, NCHW. */
   input: number[];
-  /** One row per traced layer, in forward order. */
+  /** One row per layer of d2l's table, in forward order. */
   layers: ShapeRow[];
   /** Total trainable parameters. */
   params: number;
 }
 
-/** Which parameter names belong to a row of the table. */
-function ownsParam(row: string, param: string): boolean {
-  if (row === "dense") return param.startsWith("fc.");
-  if (row.startsWith("b1.")) return param.startsWith(`${row}.`);
-  return param.startsWith(`${row}.`) && /^b[2-5]$/.test(row);
+/** One convolution of the network for a given input size. */
+export interface ConvShape {
+  /** Its parameter prefix, e.g. `b1.0`, `b3.0.conv1`. */
+  name: string;
+  /** Kernel height and width. */
+  kernel: number;
+  /** Stride. */
+  stride: number;
+  /** Input channels. */
+  inChannels: number;
+  /** Output channels. */
+  outChannels: number;
+  /** Input height and width. */
+  inSize: number;
+  /** Output height and width. */
+  outSize: number;
+}
+
+/** PyTorch's output size of a convolution or pooling: floor((n + 2p - k) / s) + 1. */
+const outSize = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
+
+/** Weights and bias of a convolution. */
+const convParams = (c: ConvShape) =>
+  c.kernel * c.kernel * c.inChannels * c.outChannels +
+  c.outChannels;
+
+/**
+ * Every convolution of the network for `size`x`size` inputs, in forward order: b1's 7x7/2 stem,
+ * then each residual block's conv1 (3x3, stride 2 in the first block of b3..b5), conv2 (3x3) and
+ * conv3 (the 1x1 shortcut of those first blocks).
+ *
+ * @example
+ * ```ts
+ * import { convShapes } from "./shapes.ts";
+ * import { resolveConfig } from "./resnet.ts";
+ * convShapes(resolveConfig({ depth: 18 }), 96)[0].outSize; // 48
+ * ```
+ */
+export function convShapes(config: ResNetConfig, size: number): ConvShape[] {
+  const conv = (name: string, k: number, s: number, cin: number, cout: number, n: number) => ({
+    name,
+    kernel: k,
+    stride: s,
+    inChannels: cin,
+    outChannels: cout,
+    inSize: n,
+    outSize: outSize(n, k, s, k === 1 ? 0 : Math.floor(k / 2)),
+  });
+  const w = config.width, convs = [conv("b1.0", 7, 2, config.inChannels, w, size)];
+  let n = outSize(convs[0].outSize, 3, 2, 1), cin = w; // after b1's 3x3/2 max pool
+  config.stages.forEach((blocks, i) => {
+    const cout = w * 2 ** i;
+    for (let j = 0; j < blocks; j++) {
+      const s = i > 0 && j === 0 ? 2 : 1, name = `b${i + 2}.${j}`;
+      const c1 = conv(`${name}.conv1`, 3, s, cin, cout, n);
+      convs.push(c1, conv(`${name}.conv2`, 3, 1, cout, cout, c1.outSize));
+      if (s === 2) convs.push(conv(`${name}.conv3`, 1, 2, cin, cout, n));
+      n = c1.outSize;
+      cin = cout;
+    }
+  });
+  return convs;
+}
+
+/** The rows b2..b5: each stage's output shape and its parameters (BatchNorm: 2 per channel). */
+function stageRows(convs: ConvShape[], config: ResNetConfig, batch: number): ShapeRow[] {
+  return config.stages.map((_, i) => {
+    const own = convs.filter((c) => c.name.startsWith(`b${i + 2}.`));
+    const bn = own.filter((c) => !c.name.endsWith("conv3")).reduce((a, c) => a + c.outChannels, 0);
+    const last = own.at(-1)!;
+    return {
+      name: `b${i + 2}`,
+      shape: [batch, last.outChannels, last.outSize, last.outSize],
+      params: own.reduce((a, c) => a + convParams(c), 0) + 2 * bn,
+    };
+  });
 }
 
 /**
- * Builds the network, runs a random `[batch, inChannels, size, size]` input in inference mode and
- * returns the table. Frees everything it made.
+ * The table for the network `model` and a `[batch, inChannels, size, size]` input, from the
+ * formulas alone (no tensor is made). Throws `ConfigError` on an invalid model or size.
  */
 export function shapeTable(
   model: ResNetOptions,
@@ -54,35 +126,26 @@ export function shapeTable(
 ): ShapeTable {
   const size = opts.size ?? 224, batch = opts.batch ?? 1;
   outputSizes(size); // validates the size with a clear message
-  const net = new ResNet(model);
-  try {
-    const c = net.config;
-    const rows: ShapeRow[] = [];
-    const before = tf.memory().numTensors;
-    tf.tidy(() => {
-      const x = tf.randomUniform([batch, size, size, c.inChannels]) as tf.Tensor4D;
-      net.apply(x, {
-        training: false,
-        trace: (name, y) => {
-          const s = y.shape;
-          const shape = s.length === 4 ? [s[0], s[3], s[1], s[2]] : [...s];
-          let params = 0;
-          for (const [p, v] of net.params) if (v.trainable && ownsParam(name, p)) params += v.size;
-          rows.push({ name, shape, params });
-        },
-      });
-    });
-    if (tf.memory().numTensors !== before) throw new Error("shapeTable leaked tensors");
-    return {
-      depth: c.depth,
-      stages: [...c.stages],
-      input: [batch, c.inChannels, size, size],
-      layers: rows,
-      params: net.countParams(),
-    };
-  } finally {
-    net.dispose();
-  }
+  const c = resolveConfig(model), convs = convShapes(c, size), w = c.width;
+  const stem = convs[0], pooled = outSize(stem.outSize, 3, 2, 1), top = 8 * w;
+  const b1 = [batch, w, stem.outSize, stem.outSize];
+  const layers: ShapeRow[] = [
+    { name: "b1.0", shape: b1, params: convParams(stem) },
+    { name: "b1.1", shape: b1, params: 2 * w },
+    { name: "b1.2", shape: b1, params: 0 },
+    { name: "b1.3", shape: [batch, w, pooled, pooled], params: 0 },
+    ...stageRows(convs, c, batch),
+    { name: "pool", shape: [batch, top, 1, 1], params: 0 },
+    { name: "flatten", shape: [batch, top], params: 0 },
+    { name: "dense", shape: [batch, c.numClasses], params: top * c.numClasses + c.numClasses },
+  ];
+  return {
+    depth: c.depth,
+    stages: [...c.stages],
+    input: [batch, c.inChannels, size, size],
+    layers,
+    params: layers.reduce((a, r) => a + r.params, 0),
+  };
 }
 
 /** Formats the table as aligned text: name, `[N, C, H, W]`, parameters; then the total. */

@@ -1,8 +1,16 @@
 /**
- * Checkpoints of a training run: the model in the tfjs layers format (`model.json` +
- * `weights.bin`) plus `checkpoint.json`, which holds what resuming needs (position, seed,
- * settings, architecture, `numBatchesTracked`) and the SHA-256 of `weights.bin`, so a torn or
- * corrupted checkpoint is detected instead of silently loaded.
+ * Checkpoints of a training run, safe against a kill at any instant. Each checkpoint's model (the
+ * tfjs layers format, `model.json` + `weights.bin`) goes into a directory of its own,
+ * `model-N`, written in full under a temporary name and renamed; then `checkpoint.json`, which
+ * names that directory and holds what resuming needs (position, seed, settings, architecture,
+ * `numBatchesTracked`), replaces the previous one by one rename: the commit. Before that rename
+ * the previous checkpoint is whole, after it the new one; older `model-N` directories are removed
+ * after it, and left-overs of a killed save on the next save, start or resume.
+ *
+ * `checkpoint.json` holds the SHA-256 of `model.json`, of `weights.bin` and of itself, so every
+ * byte a load reads is checked: a torn, corrupted or edited checkpoint is reported, never loaded.
+ * Runs saved before this layout (`model.json` and `weights.bin` beside `checkpoint.json`, only
+ * the weights' checksum) still load.
  *
  * @example
  * ```ts
@@ -12,7 +20,7 @@
  * const settings = { epochs: 1, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: null, testLimit: null };
  * await saveCheckpoint("runs/demo", net, { epoch: 1, batch: 0, settings, partial: null });
  * const { net: back, checkpoint } = await loadCheckpoint("runs/demo");
- * console.log(checkpoint.epoch); // 1
+ * console.log(checkpoint.epoch, checkpoint.model); // 1 "model-1"
  * back.dispose();
  * ```
  * @module
@@ -20,9 +28,15 @@
 import { ResNet, type ResNetConfig } from "../model/resnet.ts";
 import { errorText, UserError } from "../errors.ts";
 import type { TrainSettings } from "./metrics.ts";
-import { encodeLayersModel, loadLayersWeights } from "../io/layers_model.ts";
+import {
+  encodeLayersModel,
+  layersArtifacts,
+  type LayersFiles,
+  readLayersFiles,
+  setLayersWeights,
+} from "../io/layers_model.ts";
 import { readJsonFile, requireRunDir, RUN_FILES, runPath } from "./run_dir.ts";
-import { writeFilesAtomic } from "../io/atomic.ts";
+import { removeStaleTemps, tempPathFor, writeFileAtomic } from "../io/atomic.ts";
 
 /** Sums of an epoch interrupted part-way, so a resumed epoch reports the same metrics. */
 export interface PartialEpoch {
@@ -42,8 +56,8 @@ export interface PartialEpoch {
 export interface Checkpoint {
   /** Marks the file as ours. */
   format: "resnet-d2l-checkpoint";
-  /** Layout version of this file. */
-  version: 1;
+  /** Layout version: 2 (model in `model`, every file checksummed); 1 in runs saved before. */
+  version: 1 | 2;
   /** Epochs fully finished. */
   epoch: number;
   /** Batches of epoch `epoch + 1` already trained (0 at an epoch boundary). */
@@ -56,34 +70,63 @@ export interface Checkpoint {
   settings: TrainSettings;
   /** PyTorch's `num_batches_tracked` of the saved network. */
   numBatchesTracked: number;
+  /** The directory of this checkpoint's `model.json` and `weights.bin` in the run (version 2). */
+  model?: string;
+  /** SHA-256 of `model.json`, hex (version 2). */
+  modelSha256?: string;
   /** SHA-256 of `weights.bin`, hex. */
   weightsSha256: string;
   /** When it was written (ISO 8601). */
   savedAt: string;
+  /** SHA-256 of this file's JSON without this field, hex (version 2). */
+  sha256?: string;
 }
 
 /** What the caller supplies to {@linkcode saveCheckpoint}; the rest comes from the network. */
 export type CheckpointPosition = Pick<Checkpoint, "epoch" | "batch" | "settings" | "partial">;
 
-async function sha256(data: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+/** `model-N`: the directory of the N-th checkpoint saved into a run. */
+const MODEL_DIR = /^model-(\d+)$/;
+
+async function sha256(data: Uint8Array<ArrayBuffer> | string): Promise<string> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function sha256File(path: string): Promise<string> {
-  let data: Uint8Array<ArrayBuffer>;
-  try {
-    data = await Deno.readFile(path);
-  } catch (e) {
-    throw new UserError(`cannot read ${path}: ${errorText(e)}`);
+/** The text of `checkpoint.json`; `sha256` is computed over the same text without it. */
+const checkpointText = (c: Checkpoint) => JSON.stringify(c, null, 2) + "\n";
+
+/** The `model-N` directories in `dir`, by N. */
+async function modelDirs(dir: string): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  for await (const e of Deno.readDir(dir)) {
+    const m = MODEL_DIR.exec(e.name);
+    if (m && e.isDirectory) found.set(Number(m[1]), e.name);
   }
-  return sha256(data);
+  return found;
+}
+
+/** Writes the model files into a new `model-N` directory (complete before it has that name). */
+async function writeModelDir(dir: string, files: LayersFiles): Promise<string> {
+  const name = `model-${Math.max(0, ...(await modelDirs(dir)).keys()) + 1}`;
+  const tmp = tempPathFor(runPath(dir, name));
+  try {
+    await Deno.mkdir(tmp);
+    await Deno.writeFile(runPath(tmp, RUN_FILES.weights), files.weights);
+    await Deno.writeTextFile(runPath(tmp, RUN_FILES.model), files.modelJson);
+    await Deno.rename(tmp, runPath(dir, name));
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw new UserError(`cannot write a checkpoint into ${dir}: ${errorText(e)}`);
+  }
+  return name;
 }
 
 /**
- * Saves `net` and its position into the run directory `dir`. The three files are written in full
- * to temporary files first and then renamed together; `checkpoint.json` goes last and names the
- * checksum of the weights it belongs to, so a torn save is detected on load.
+ * Saves `net` and its position into the run directory `dir` as a new checkpoint: the model into
+ * a new `model-N` directory, then `checkpoint.json` by one rename (the commit), then the older
+ * checkpoints are removed. A kill at any instant leaves the previous or the new one loadable.
  */
 export async function saveCheckpoint(
   dir: string,
@@ -91,21 +134,60 @@ export async function saveCheckpoint(
   pos: CheckpointPosition,
 ): Promise<Checkpoint> {
   const files = await encodeLayersModel(net, pos.settings.size);
+  const model = await writeModelDir(dir, files);
   const ckpt: Checkpoint = {
     format: "resnet-d2l-checkpoint",
-    version: 1,
+    version: 2,
     ...pos,
     config: net.config,
     numBatchesTracked: net.numBatchesTracked,
+    model,
+    modelSha256: await sha256(files.modelJson),
     weightsSha256: await sha256(files.weights),
     savedAt: new Date().toISOString(),
   };
-  await writeFilesAtomic([
-    [runPath(dir, RUN_FILES.weights), files.weights],
-    [runPath(dir, RUN_FILES.model), files.modelJson],
-    [runPath(dir, RUN_FILES.checkpoint), JSON.stringify(ckpt, null, 2) + "\n"],
-  ]);
+  ckpt.sha256 = await sha256(checkpointText(ckpt));
+  await writeFileAtomic(runPath(dir, RUN_FILES.checkpoint), checkpointText(ckpt));
+  await pruneCheckpoints(dir, ckpt);
   return ckpt;
+}
+
+/**
+ * Removes what a run directory holds besides checkpoint `keep` (or besides nothing, when null):
+ * older or uncommitted `model-N` directories, the model files of the version-1 layout, and
+ * temporary files of killed writers. Call it only while holding the directory's lock.
+ *
+ * @example
+ * ```ts
+ * import { pruneCheckpoints, readCheckpoint } from "./checkpoint.ts";
+ * await pruneCheckpoints("runs/demo", await readCheckpoint("runs/demo"));
+ * ```
+ */
+export async function pruneCheckpoints(dir: string, keep: Checkpoint | null): Promise<void> {
+  for (const name of (await modelDirs(dir)).values()) {
+    if (name !== keep?.model) await Deno.remove(runPath(dir, name), { recursive: true });
+  }
+  if (keep?.model) {
+    for (const f of [RUN_FILES.model, RUN_FILES.weights]) {
+      await Deno.remove(runPath(dir, f)).catch(() => {});
+    }
+  }
+  await removeStaleTemps(dir, 0);
+}
+
+/** Checks the structure (and, for version 2, the checksum) of a parsed `checkpoint.json`. */
+async function validCheckpoint(c: Checkpoint): Promise<boolean> {
+  const int = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+  const hex = (v: unknown) => typeof v === "string" && /^[0-9a-f]{64}$/.test(v);
+  const ok = typeof c === "object" && c !== null && c.format === "resnet-d2l-checkpoint" &&
+    (c.version === 1 || c.version === 2) && int(c.epoch) && int(c.batch) &&
+    int(c.numBatchesTracked) && typeof c.config === "object" && c.config !== null &&
+    Array.isArray(c.config.stages) && typeof c.settings === "object" && c.settings !== null &&
+    int(c.settings.size) && hex(c.weightsSha256);
+  if (!ok || c.version === 1) return ok;
+  if (typeof c.model !== "string" || !MODEL_DIR.test(c.model) || !hex(c.modelSha256)) return false;
+  const { sha256: own, ...rest } = c;
+  return own === await sha256(checkpointText(rest as Checkpoint));
 }
 
 /** Reads and validates `checkpoint.json` of `dir` (which must be a run directory). */
@@ -113,15 +195,44 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   await requireRunDir(dir);
   const path = runPath(dir, RUN_FILES.checkpoint);
   const c = await readJsonFile(path) as Checkpoint;
-  const int = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
-  const ok = typeof c === "object" && c !== null && c.format === "resnet-d2l-checkpoint" &&
-    c.version === 1 && int(c.epoch) && int(c.batch) && int(c.numBatchesTracked) &&
-    typeof c.config === "object" && c.config !== null && Array.isArray(c.config.stages) &&
-    typeof c.settings === "object" && c.settings !== null && int(c.settings.size) &&
-    typeof c.weightsSha256 === "string";
-  if (!ok) throw new UserError(`${path} is corrupt (unexpected structure): restore it`);
+  if (!await validCheckpoint(c)) {
+    throw new UserError(`${path} is corrupt (unexpected structure or checksum): restore it`);
+  }
   return c;
 }
+
+/** Reads the model files of `checkpoint` and checks them against its checksums. */
+async function readModelFiles(dir: string, checkpoint: Checkpoint) {
+  const where = checkpoint.model ? runPath(dir, checkpoint.model) : dir;
+  const files = await readLayersFiles(where);
+  const corrupt = (file: string) =>
+    new UserError(
+      `${runPath(where, file)} is corrupt (its checksum differs from checkpoint.json): restore ` +
+        "it or train again",
+    );
+  if (await sha256(files.weights) !== checkpoint.weightsSha256) throw corrupt(RUN_FILES.weights);
+  if (checkpoint.modelSha256 && await sha256(files.modelJson) !== checkpoint.modelSha256) {
+    throw corrupt(RUN_FILES.model);
+  }
+  return { art: layersArtifacts(files.modelJson, files.weights, where), where };
+}
+
+/** A new network of the checkpoint's architecture (untrained). */
+function networkOf(dir: string, c: ResNetConfig): ResNet {
+  try {
+    return new ResNet({
+      stages: c.stages,
+      width: c.width,
+      inChannels: c.inChannels,
+      numClasses: c.numClasses,
+    });
+  } catch (e) {
+    throw new UserError(`${runPath(dir, RUN_FILES.checkpoint)} is corrupt (${errorText(e)})`);
+  }
+}
+
+/** Whether `e` says a checkpoint's file vanished (a training run pruned it meanwhile). */
+const vanished = (e: unknown) => e instanceof UserError && e.cause instanceof Deno.errors.NotFound;
 
 /**
  * Loads the checkpoint of run directory `dir`: a new {@linkcode ResNet} of the saved architecture
@@ -131,34 +242,24 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
 export async function loadCheckpoint(
   dir: string,
 ): Promise<{ net: ResNet; checkpoint: Checkpoint }> {
-  const checkpoint = await readCheckpoint(dir);
-  const weightsPath = runPath(dir, RUN_FILES.weights);
-  if (await sha256File(weightsPath) !== checkpoint.weightsSha256) {
-    throw new UserError(
-      `${weightsPath} is corrupt (its checksum differs from checkpoint.json): restore it or ` +
-        "train again",
-    );
+  for (let attempt = 1;; attempt++) {
+    const checkpoint = await readCheckpoint(dir);
+    let files: Awaited<ReturnType<typeof readModelFiles>>;
+    try {
+      files = await readModelFiles(dir, checkpoint);
+    } catch (e) {
+      // A run training meanwhile committed a newer checkpoint and removed this one: read again.
+      if (vanished(e) && checkpoint.model && attempt < 3) continue;
+      throw e;
+    }
+    const net = networkOf(dir, checkpoint.config);
+    try {
+      setLayersWeights(net, files.art, files.where);
+    } catch (e) {
+      net.dispose();
+      throw e;
+    }
+    net.numBatchesTracked = checkpoint.numBatchesTracked;
+    return { net, checkpoint };
   }
-  const c = checkpoint.config;
-  let net: ResNet;
-  try {
-    net = new ResNet({
-      stages: c.stages,
-      width: c.width,
-      inChannels: c.inChannels,
-      numClasses: c.numClasses,
-    });
-  } catch (e) {
-    throw new UserError(
-      `${runPath(dir, RUN_FILES.checkpoint)} is corrupt (${errorText(e)})`,
-    );
-  }
-  try {
-    await loadLayersWeights(net, dir);
-  } catch (e) {
-    net.dispose();
-    throw e;
-  }
-  net.numBatchesTracked = checkpoint.numBatchesTracked;
-  return { net, checkpoint };
 }

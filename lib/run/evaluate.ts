@@ -18,17 +18,29 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ResNet } from "../model/resnet.ts";
 import type { Split } from "../data/fashion_mnist.ts";
 import { batches } from "../data/batches.ts";
+import { evalBatchThatFits, type TensorLimit, tensorLimit } from "../backends/tensor_limit.ts";
+import type { PassProgress } from "./progress.ts";
 import { stringify } from "csv-stringify/sync";
 
 /** Options of {@linkcode evaluate}. */
 export interface EvaluateOptions {
   /** Input height and width (images are resized to it). */
   size: number;
-  /** Images per forward pass. */
+  /** Images per forward pass (on WebGPU at most as many as the adapter's limits allow). */
   batchSize: number;
   /** Evaluate the first `limit` images only (null or undefined: all). */
   limit?: number | null;
+  /**
+   * The size no tensor may exceed; batches are split to fit it (default: the active backend's,
+   * {@linkcode tensorLimit}: the WebGPU adapter's limits, none elsewhere).
+   */
+  tensorLimit?: TensorLimit | null;
+  /** Told how many images are done, about once a second (default: nothing is shown). */
+  progress?: PassProgress;
 }
+
+/** Seconds between two progress reports (each is a read-back, which waits for the device). */
+const REPORT_EVERY_MS = 1000;
 
 /** Accuracy of one class. */
 export interface ClassAccuracy {
@@ -67,21 +79,7 @@ export async function evaluate(
   classNames: readonly string[] = [],
 ): Promise<Evaluation> {
   const k = net.config.numClasses;
-  // float32 counts: exact up to 2^24 and supported by every backend's matMul (int32 is not).
-  let confusion: tf.Tensor2D = tf.zeros([k, k]);
-  const limit = opts.limit ?? undefined;
-  for (const b of batches(split, { batchSize: opts.batchSize, size: opts.size, limit })) {
-    const next = tf.tidy(() => {
-      const predicted = tf.argMax(net.apply(b.x, { training: false }), 1) as tf.Tensor1D;
-      const truth = tf.cast(tf.oneHot(b.y, k), "float32");
-      const guess = tf.cast(tf.oneHot(predicted, k), "float32");
-      return tf.add(confusion, tf.matMul(truth, guess, true, false)) as tf.Tensor2D;
-    });
-    tf.dispose([confusion, b.x, b.y]);
-    confusion = next;
-  }
-  const flat = Array.from(await confusion.data(), Math.round);
-  confusion.dispose();
+  const flat = await confusionCounts(net, split, opts);
   const matrix = Array.from({ length: k }, (_, i) => flat.slice(i * k, (i + 1) * k));
   let correct = 0, n = 0;
   const perClass = matrix.map((row, i) => {
@@ -91,6 +89,41 @@ export async function evaluate(
     return { class: i, name: classNames[i] ?? String(i), accuracy: row[i] / total, n: total };
   });
   return { accuracy: n > 0 ? correct / n : NaN, correct, n, perClass, confusion: matrix };
+}
+
+/** `confusion[true][predicted]` counts, row after row, summed on the device. */
+async function confusionCounts(net: ResNet, split: Split, opts: EvaluateOptions) {
+  const k = net.config.numClasses, limit = opts.limit ?? undefined, progress = opts.progress;
+  // A tensor over the WebGPU adapter's limits gives wrong numbers silently: split the batch.
+  const limits = opts.tensorLimit === undefined ? tensorLimit() : opts.tensorLimit;
+  const batchSize = evalBatchThatFits(net.config, opts.size, opts.batchSize, limits);
+  // float32 counts: exact up to 2^24 and supported by every backend's matMul (int32 is not).
+  let confusion: tf.Tensor2D = tf.zeros([k, k]), done = 0, reported = performance.now();
+  progress?.start(Math.min(limit ?? Infinity, split.count));
+  try {
+    for (const b of batches(split, { batchSize, size: opts.size, limit })) {
+      const next = tf.tidy(() => {
+        const predicted = tf.argMax(net.apply(b.x, { training: false }), 1) as tf.Tensor1D;
+        const truth = tf.cast(tf.oneHot(b.y, k), "float32");
+        const guess = tf.cast(tf.oneHot(predicted, k), "float32");
+        return tf.add(confusion, tf.matMul(truth, guess, true, false)) as tf.Tensor2D;
+      });
+      tf.dispose([confusion, b.x, b.y]);
+      confusion = next;
+      done += b.n;
+      if (progress && performance.now() - reported >= REPORT_EVERY_MS) {
+        await confusion.data(); // the images counted are done on the device, not just queued
+        progress.update(done);
+        reported = performance.now();
+      }
+    }
+    const flat = Array.from(await confusion.data(), Math.round);
+    progress?.update(done);
+    return flat;
+  } finally {
+    confusion.dispose();
+    progress?.stop();
+  }
 }
 
 /** The evaluation as text: overall accuracy, then one line per class. */

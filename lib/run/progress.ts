@@ -1,6 +1,7 @@
 /**
  * What training reports while an epoch runs: a {@linkcode ProgressSink} receives the epoch's
- * start, the images done with running statistics, and its end. The library never draws anything;
+ * start, the images done with running statistics, and its end; a {@linkcode PassProgress}
+ * follows a pass over test images. The library never draws anything;
  * the CLI's sink (cli/progress.ts) draws a bar or prints lines.
  *
  * @example
@@ -31,6 +32,18 @@ export interface ProgressSink {
   /** `done` images of the epoch are finished; `stats` are the running statistics. */
   update(done: number, stats: ProgressStats): void;
   /** Ends the epoch's display. */
+  stop(): void;
+  /** The display of epoch `epoch`'s test pass (none when absent). */
+  testPass?(epoch: number, epochs: number): PassProgress;
+}
+
+/** Progress of one pass over test images: the test pass after an epoch, or `eval`. */
+export interface PassProgress {
+  /** Begins a pass over `total` images. */
+  start(total: number): void;
+  /** `done` images are evaluated. */
+  update(done: number): void;
+  /** Ends the display. */
   stop(): void;
 }
 

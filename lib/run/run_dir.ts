@@ -16,11 +16,11 @@ import { errorText, UserError } from "../errors.ts";
 
 /** File names inside a run directory. */
 export const RUN_FILES: Readonly<{
-  /** The tfjs layers model topology and weights manifest. */
+  /** The tfjs layers model topology and weights manifest (in the checkpoint's `model-N`). */
   model: string;
-  /** The weights referenced by model.json. */
+  /** The weights referenced by model.json (beside it). */
   weights: string;
-  /** What resuming needs: position, seed, options, checksums. */
+  /** What resuming needs: position, seed, options, the checkpoint's directory, checksums. */
   checkpoint: string;
   /** Config, versions, backend and one record per finished epoch. */
   history: string;
@@ -28,6 +28,8 @@ export const RUN_FILES: Readonly<{
   metrics: string;
   /** Loss and accuracy curves. */
   curves: string;
+  /** Held by the run that trains into the directory (lock.ts). */
+  lock: string;
 }> = Object.freeze({
   model: "model.json",
   weights: "weights.bin",
@@ -35,6 +37,7 @@ export const RUN_FILES: Readonly<{
   history: "history.json",
   metrics: "metrics.csv",
   curves: "curves.svg",
+  lock: "train.lock",
 });
 
 /** `runs/<yyyymmdd-hhmmss>-resnet<depth>`, in UTC; `depth` null gives `resnet-custom`. */
@@ -53,8 +56,13 @@ export function runPath(dir: string, file: string): string {
 /**
  * Creates `dir` (and parents) and proves it writable by writing and removing a probe file, so
  * that a bad `--out` fails before training starts; throws {@linkcode UserError} otherwise.
+ * Returns whether it created `dir` (a caller whose work then fails can remove it again).
  */
-export async function ensureWritableDir(dir: string): Promise<void> {
+export async function ensureWritableDir(dir: string): Promise<boolean> {
+  const st = await Deno.stat(dir).catch(() => null);
+  if (st && !st.isDirectory) {
+    throw new UserError(`${dir} is a file, not a directory: choose another --out`);
+  }
   try {
     await Deno.mkdir(dir, { recursive: true });
     const probe = runPath(dir, `.write-probe-${Deno.pid}`);
@@ -65,18 +73,20 @@ export async function ensureWritableDir(dir: string): Promise<void> {
       `cannot write to output directory ${dir}: ${errorText(e)}; choose another --out`,
     );
   }
+  return st === null;
 }
 
 /**
  * {@linkcode ensureWritableDir}, and refuses a directory that already holds a run, so a new run
- * never overwrites another one's checkpoint.
+ * never overwrites another one's checkpoint (check it again once the directory is locked).
+ * Returns whether it created `dir`.
  */
-export async function ensureNewRunDir(dir: string): Promise<void> {
-  await ensureWritableDir(dir);
+export async function ensureNewRunDir(dir: string): Promise<boolean> {
+  const created = await ensureWritableDir(dir);
   try {
     await Deno.stat(runPath(dir, RUN_FILES.checkpoint));
   } catch {
-    return;
+    return created;
   }
   throw new UserError(
     `${dir} already holds a run: resume it with --resume ${dir}, or choose another --out`,
@@ -84,8 +94,8 @@ export async function ensureNewRunDir(dir: string): Promise<void> {
 }
 
 /**
- * Checks that `dir` is a run directory holding a checkpoint; throws {@linkcode UserError} naming
- * what is missing.
+ * Checks that `dir` is a run directory holding a checkpoint (its `checkpoint.json`; the files
+ * that names are checked when it is loaded); throws {@linkcode UserError} naming what is missing.
  */
 export async function requireRunDir(dir: string): Promise<void> {
   let st: Deno.FileInfo;
@@ -95,14 +105,13 @@ export async function requireRunDir(dir: string): Promise<void> {
     throw new UserError(`run directory ${dir} does not exist: give the --out of a train run`);
   }
   if (!st.isDirectory) throw new UserError(`${dir} is not a directory: give a run directory`);
-  for (const f of [RUN_FILES.checkpoint, RUN_FILES.model, RUN_FILES.weights]) {
-    try {
-      await Deno.stat(runPath(dir, f));
-    } catch {
-      throw new UserError(
-        `${dir} holds no checkpoint (${f} is missing): train at least one epoch into it first`,
-      );
-    }
+  try {
+    await Deno.stat(runPath(dir, RUN_FILES.checkpoint));
+  } catch {
+    throw new UserError(
+      `${dir} holds no checkpoint (${RUN_FILES.checkpoint} is missing): train at least one ` +
+        "epoch into it first",
+    );
   }
 }
 

@@ -6,7 +6,10 @@
  * It reads as torchvision's reference trainer: {@linkcode train} starts or resumes a run and loops
  * over epochs; `trainOneEpoch` steps through one epoch's batches; `endEpoch` evaluates and saves.
  * The data come in as {@linkcode Split}s (dependency injection: tests pass generated images).
- * Loss and accuracy are summed on the device and read back every few steps only.
+ * Loss and accuracy are summed on the device and read back every few steps only. The run
+ * directory is locked for the life of the run (./lock.ts) and cleared of what killed runs left;
+ * on WebGPU a batch over the adapter's buffer limits is refused before anything is written
+ * (../backends/tensor_limit.ts).
  *
  * @example
  * ```ts
@@ -27,20 +30,24 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { ResNet, type ResNetOptions } from "../model/resnet.ts";
+import { ResNet, type ResNetOptions, resolveConfig } from "../model/resnet.ts";
 import { trainStep } from "../model/step.ts";
 import { SGD } from "../model/fused.ts";
 import type { Split } from "../data/fashion_mnist.ts";
 import { type Batch, batches } from "../data/batches.ts";
 import type { BackendInfo } from "../backends/choose.ts";
 import { warmup, type WarmupReport } from "../backends/warmup.ts";
+import { checkTrainingFits, tensorLimit } from "../backends/tensor_limit.ts";
 import { UserError } from "../errors.ts";
 import {
   type Checkpoint,
   loadCheckpoint,
   type PartialEpoch,
+  pruneCheckpoints,
+  readCheckpoint,
   saveCheckpoint,
 } from "./checkpoint.ts";
+import { lockRunDir, type RunLock } from "./lock.ts";
 import {
   backendRecord,
   type EpochRecord,
@@ -51,7 +58,13 @@ import {
 } from "./metrics.ts";
 import { evaluate } from "./evaluate.ts";
 import { writeCurves } from "./plot.ts";
-import { ensureNewRunDir, RUN_FILES, runPath } from "./run_dir.ts";
+import {
+  ensureNewRunDir,
+  ensureWritableDir,
+  requireRunDir,
+  RUN_FILES,
+  runPath,
+} from "./run_dir.ts";
 import { type ProgressSink, SILENT_PROGRESS } from "./progress.ts";
 
 /** A read-back also happens when this much time passed since the last one (slow steps). */
@@ -95,6 +108,11 @@ export interface TrainOptions {
   afterStep?: (net: ResNet, epoch: number, step: number) => void;
   /** Extra version strings for history.json (e.g. the app version). */
   versions?: Record<string, string>;
+  /**
+   * The lock of `out` when the caller took it ({@linkcode lockRunDir}; the CLI does, before
+   * anything slow); otherwise `train` takes it and releases it at the end.
+   */
+  lock?: RunLock;
 }
 
 /** What {@linkcode train} returns. */
@@ -155,6 +173,32 @@ interface RunState {
  * a non-finite loss stops with {@linkcode DivergedError} and leaves the last good checkpoint.
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
+  await checkFits(opts); // before anything is written
+  const lock = opts.lock ?? await lockFor(opts);
+  try {
+    return await trainLocked(opts);
+  } finally {
+    if (!opts.lock) await lock.release();
+  }
+}
+
+/** On WebGPU, refuses a batch whose tensors exceed the adapter's limits (tensor_limit.ts). */
+async function checkFits(opts: TrainOptions): Promise<void> {
+  if (tensorLimit() === null) return;
+  const saved = opts.resume ? await readCheckpoint(opts.out) : null; // a resumed run keeps its own
+  const s = saved?.settings ?? opts.settings;
+  checkTrainingFits(saved?.config ?? resolveConfig(opts.model), s.size, s.batchSize);
+}
+
+/** Takes the lock of the run directory (created for a new run). */
+async function lockFor(opts: TrainOptions): Promise<RunLock> {
+  if (opts.resume) await requireRunDir(opts.out);
+  else await ensureWritableDir(opts.out);
+  return await lockRunDir(opts.out);
+}
+
+/** {@linkcode train} once the run directory is locked. */
+async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   const { net, ckpt, history } = opts.resume ? await resumeRun(opts) : await startRun(opts);
   const optimizer = new SGD(ckpt.settings.lr); // tf.train.sgd, one pass per update where fused
   try {
@@ -195,6 +239,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 /** A new run: the network, history.json and an epoch-0 checkpoint to resume from. */
 async function startRun(opts: TrainOptions) {
   await ensureNewRunDir(opts.out);
+  await pruneCheckpoints(opts.out, null); // what a run killed in its first save left
   const net = new ResNet({ ...opts.model, seed: opts.settings.seed });
   try {
     if (opts.initWeights) await opts.initWeights(net);
@@ -223,6 +268,8 @@ async function startRun(opts: TrainOptions) {
 
 /** The run in `opts.out` at its checkpoint; only the epochs and the learning rate may change. */
 async function resumeRun(opts: TrainOptions) {
+  // What a killed run left (a half-written checkpoint, temporary files) goes first.
+  await pruneCheckpoints(opts.out, await readCheckpoint(opts.out));
   const { net, checkpoint: ckpt } = await loadCheckpoint(opts.out);
   try {
     const history = await readHistoryFor(opts.out, ckpt);
@@ -309,6 +356,7 @@ async function endEpoch(
     size: s.size,
     batchSize: s.batchSize,
     limit: s.testLimit,
+    progress: run.progress.testPass?.(epoch + 1, s.epochs),
   });
   const record: EpochRecord = {
     epoch: epoch + 1,

@@ -151,10 +151,18 @@ Deno.test("export: bad input is one line with a non-zero exit", async () => {
     [["export"], 2, /needs --run DIR/],
     [["export", "--run", RUN, "--format", "safetensors"], 2, /needs --out/],
     [["export", "--run", RUN, "--out", `${dir}/missing/m.csv`], 1, /cannot be written/],
+    [["export", "--run", RUN, "--format", "safetensors", "--out", dir], 1, /is a directory: give/],
+    [["export", "--run", RUN, "--out", dir], 1, /--out .* is a directory: give a file/],
+    [
+      ["export", "--run", RUN, "--format", "layers", "--out", `${RUN}/history.json`],
+      1,
+      /is a file/,
+    ],
   ];
   for (const [args, code, re] of cases) {
     const r = await runCli(args);
     assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /^backend:/m, "refused before the backend started");
     const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("backend: "));
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0], re);

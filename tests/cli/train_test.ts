@@ -6,6 +6,7 @@ import { ResNet } from "../../lib/model/resnet.ts";
 import { loadCheckpoint } from "../../lib/run/checkpoint.ts";
 import { loadTorchWeights } from "../../lib/io/torch_weights.ts";
 import { GOLDEN_DIR } from "../golden.ts";
+import { checkpointFile } from "../checkpoint_files.ts";
 
 // The tiny network on real Fashion-MNIST, resized to 16x16 so the CPU backend stays quick.
 
@@ -44,9 +45,22 @@ Deno.test("train --json prints one object per epoch and d2l's summary; the run d
   assert.equal(lines[2].test_acc, lines[1].test_acc);
   assert.ok(lines[2].examples_per_sec > 0);
   assert.match(lines[2].backend, /^cpu/);
-  for (const f of ["model.json", "weights.bin", "checkpoint.json", "history.json", "metrics.csv"]) {
+  for (const f of ["checkpoint.json", "history.json", "metrics.csv"]) {
     assert.ok((await Deno.stat(`${out}/${f}`)).size > 0, f);
   }
+  for (const f of ["model.json", "weights.bin"] as const) {
+    assert.ok((await Deno.stat(await checkpointFile(out, f))).size > 0, f);
+  }
+  // One checkpoint is kept; no lock or temporary file is left behind.
+  const names = [];
+  for await (const e of Deno.readDir(out)) names.push(e.name);
+  assert.deepEqual(names.sort(), [
+    "checkpoint.json",
+    "curves.svg",
+    "history.json",
+    "metrics.csv",
+    "model-3",
+  ]);
   assert.match(await Deno.readTextFile(`${out}/curves.svg`), /^<svg/);
   const h = await readHistory(out);
   assert.equal(h.settings.size, 16);
@@ -100,6 +114,11 @@ Deno.test("train refuses an output directory it cannot write, before loading any
   oneLineError(r, 1, /cannot write to output directory .*choose another --out/);
   assert.doesNotMatch(r.stderr, /^backend:/m, "failed before the backend started");
   assert.ok(performance.now() - t0 < 30_000);
+  oneLineError(
+    await runCli(["train", ...TINY_RUN, "--out", file]),
+    1,
+    /file is a file, not a directory: choose another --out/,
+  );
   // A directory that already holds a run is never overwritten.
   await Deno.mkdir(`${dir}/old`);
   await Deno.writeTextFile(`${dir}/old/checkpoint.json`, "{}");
@@ -122,9 +141,8 @@ Deno.test("train --resume: missing run, finished run, conflicting flags", async 
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("Ctrl-C saves, prints the resume command, exits 130; --resume finishes the run", async () => {
-  const out = `${await Deno.makeTempDir()}/run`;
-  // Far more epochs than it can run before the signal lands, however loaded the machine is.
+/** Starts a tiny run of 50 epochs (far more than it can run before a test stops it). */
+function spawnLongRun(out: string) {
   const args = [
     "train",
     ...TINY_RUN,
@@ -145,25 +163,83 @@ Deno.test("Ctrl-C saves, prints the resume command, exits 130; --resume finishes
     stderr: "piped",
     stdin: "null",
   }).spawn();
-  const output = child.output();
+  return { child, output: child.output() };
+}
+
+/** Waits until the run in `out` has its first epoch on disk. */
+async function firstEpochWritten(out: string): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const csv = await Deno.readTextFile(`${out}/metrics.csv`).catch(() => "");
+    if (csv.trim().split("\n").length >= 2) return;
+    assert.ok(Date.now() < deadline, "the first epoch was not written in time");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts a long tiny run into `out`, sends `sig` once its first epoch is on disk. */
+async function interruptAfterFirstEpoch(out: string, sig: Deno.Signal) {
+  const { child, output } = spawnLongRun(out);
   try {
-    // Interrupt once the first epoch is on disk.
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      const csv = await Deno.readTextFile(`${out}/metrics.csv`).catch(() => "");
-      if (csv.trim().split("\n").length >= 2) break;
-      assert.ok(Date.now() < deadline, "the first epoch was not written in time");
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    child.kill("SIGINT");
+    await firstEpochWritten(out);
+    child.kill(sig);
   } catch (e) {
     child.kill("SIGKILL");
     await output;
     throw e;
   }
   const res = await output;
-  const stderr = new TextDecoder().decode(res.stderr);
-  assert.equal(res.code, 130, stderr);
+  return { code: res.code, stderr: new TextDecoder().decode(res.stderr) };
+}
+
+Deno.test("a second train into a running run's directory, or --resume of it, refuses in one line", async () => {
+  const out = `${await Deno.makeTempDir()}/run`;
+  const { child, output } = spawnLongRun(out);
+  try {
+    await firstEpochWritten(out);
+    const inUse = /is in use by another train run \(pid \d+ on .* since .*\): wait for it/;
+    oneLineError(await runCli(["train", ...TINY_RUN, "--out", out]), 1, inUse);
+    oneLineError(await runCli(["train", "--resume", out, "--backend", "cpu"]), 1, inUse);
+  } finally {
+    child.kill("SIGINT");
+  }
+  const res = await output;
+  assert.equal(res.code, 130, new TextDecoder().decode(res.stderr));
+  assert.ok((await readHistory(out)).epochs.length >= 1, "the first run's epochs are kept");
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("two train runs started at once into one directory: one runs, the other refuses", async () => {
+  const out = `${await Deno.makeTempDir()}/run`;
+  const args = [...TINY_RUN, "--epochs", "1", "--batch-size", "4", "--limit", "8"];
+  const runs = await Promise.all(
+    [0, 1].map(() => runCli(["train", ...args, "--test-limit", "4", "--out", out])),
+  );
+  const codes = runs.map((r) => r.code).sort();
+  assert.deepEqual(codes, [0, 1], runs.map((r) => r.stderr).join("\n"));
+  const refused = runs.find((r) => r.code === 1)!;
+  oneLineError(refused, 1, /is in use by another train run|already holds a run/);
+  await Deno.remove(out, { recursive: true });
+});
+
+for (const [sig, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  Deno.test(`${sig} saves like Ctrl-C, prints the resume command, exits ${code}`, async () => {
+    const out = `${await Deno.makeTempDir()}/run`;
+    const { code: got, stderr } = await interruptAfterFirstEpoch(out, sig);
+    assert.equal(got, code, stderr);
+    assert.match(stderr, new RegExp(`stop requested \\(${sig}\\): finishing the current step`));
+    assert.match(stderr, /Resume with: deno task train --resume \S+ --epochs 50$/m);
+    const saved = JSON.parse(await Deno.readTextFile(`${out}/checkpoint.json`));
+    assert.ok(saved.epoch >= 1 && saved.epoch < 50, JSON.stringify(saved));
+    await Deno.remove(out, { recursive: true });
+  });
+}
+
+Deno.test("Ctrl-C saves, prints the resume command, exits 130; --resume finishes the run", async () => {
+  const out = `${await Deno.makeTempDir()}/run`;
+  const { code, stderr } = await interruptAfterFirstEpoch(out, "SIGINT");
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /^interrupt: finishing the current step and saving/m);
   assert.match(stderr, /Resume with: deno task train --resume \S+ --epochs 50$/m);
   const saved = JSON.parse(await Deno.readTextFile(`${out}/checkpoint.json`));
   assert.ok(saved.epoch >= 1 && saved.epoch < 50, JSON.stringify(saved));
@@ -227,5 +303,20 @@ Deno.test("train --init-from starts from d2l weights", async () => {
     2,
     /--init-from .*no such file/,
   );
+  // Weights of another architecture are refused, and the new run directory goes with them.
+  const refused = `${out}-refused`;
+  const r2 = await runCli([
+    "train",
+    ...TINY_RUN,
+    "--width",
+    "16",
+    "--init-from",
+    weights,
+    "--out",
+    refused,
+  ]);
+  assert.notEqual(r2.code, 0);
+  assert.match(r2.stderr, /^error: .*small_w8_s1111\.safetensors/m);
+  await assert.rejects(Deno.stat(refused), Deno.errors.NotFound, "no empty run directory left");
   await Deno.remove(out, { recursive: true });
 });

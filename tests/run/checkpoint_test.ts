@@ -5,10 +5,11 @@ import { initBackend } from "../../lib/backends/choose.ts";
 import { ResNet } from "../../lib/model/resnet.ts";
 import { UserError } from "../../lib/errors.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../lib/run/checkpoint.ts";
-import { layersModelHandler, paramNameOf } from "../../lib/io/layers_model.ts";
+import { layersModelHandler, paramNameOf, saveLayersModel } from "../../lib/io/layers_model.ts";
 import type { TrainSettings } from "../../lib/run/metrics.ts";
 import { defaultRunDir, ensureWritableDir } from "../../lib/run/run_dir.ts";
 import { writeFileAtomic } from "../../lib/io/atomic.ts";
+import { checkpointFile } from "../checkpoint_files.ts";
 
 await initBackend("cpu");
 tf.env().set("WEBGPU_CPU_FORWARD", false);
@@ -83,11 +84,11 @@ Deno.test("the saved tfjs-layers model predicts our ResNet's inference logits", 
   const dir = await Deno.makeTempDir();
   const net = trainedTinyNet();
   const x = probe();
-  await saveCheckpoint(dir, net, { epoch: 1, batch: 0, settings, partial: null });
-  const json = JSON.parse(await Deno.readTextFile(`${dir}/model.json`));
+  const c = await saveCheckpoint(dir, net, { epoch: 1, batch: 0, settings, partial: null });
+  const json = JSON.parse(await Deno.readTextFile(`${dir}/${c.model}/model.json`));
   assert.deepEqual(json.format, "layers-model");
   assert.deepEqual(json.weightsManifest[0].paths, ["weights.bin"]);
-  const model = await tfl.loadLayersModel(layersModelHandler(dir));
+  const model = await tfl.loadLayersModel(layersModelHandler(`${dir}/${c.model}`));
   const y = model.predict(x) as tf.Tensor;
   const got = await y.data();
   const want = await logits(net, x);
@@ -117,22 +118,40 @@ Deno.test("corrupt or missing checkpoint files are one-line UserErrors", async (
     });
   };
   await oneLine(() => loadCheckpoint(`${dir}/nope`), /does not exist/);
-  const weights = await Deno.readFile(`${dir}/weights.bin`);
-  const model = await Deno.readTextFile(`${dir}/model.json`);
+  const weightsPath = await checkpointFile(dir, "weights.bin");
+  const modelPath = await checkpointFile(dir, "model.json");
+  const weights = await Deno.readFile(weightsPath);
+  const model = await Deno.readTextFile(modelPath);
 
   const flipped = weights.slice();
   flipped[100] ^= 0xff;
-  await Deno.writeFile(`${dir}/weights.bin`, flipped);
+  await Deno.writeFile(weightsPath, flipped);
   await oneLine(() => loadCheckpoint(dir), /weights\.bin is corrupt/);
-  await Deno.writeFile(`${dir}/weights.bin`, weights.slice(0, 1000));
+  await Deno.writeFile(weightsPath, weights.slice(0, 1000));
   await oneLine(() => loadCheckpoint(dir), /weights\.bin is corrupt/);
-  await Deno.writeFile(`${dir}/weights.bin`, weights);
+  await Deno.writeFile(weightsPath, weights);
 
-  await Deno.writeTextFile(`${dir}/model.json`, model.slice(0, 200));
+  await Deno.writeTextFile(modelPath, model.slice(0, 200));
   await oneLine(() => loadCheckpoint(dir), /model\.json is corrupt/);
-  await Deno.writeTextFile(`${dir}/model.json`, "{}");
+  await Deno.writeTextFile(modelPath, "{}");
   await oneLine(() => loadCheckpoint(dir), /model\.json is corrupt/);
-  await Deno.writeTextFile(`${dir}/model.json`, model);
+  // Two weights of one shape swapped by name: valid JSON, right sizes, wrong network.
+  await Deno.writeTextFile(
+    modelPath,
+    model.replace('"b1.1/gamma"', '"SWAP"').replace('"b1.1/beta"', '"b1.1/gamma"')
+      .replace('"SWAP"', '"b1.1/beta"'),
+  );
+  assert.notEqual(await Deno.readTextFile(modelPath), model, "the swap changed model.json");
+  await oneLine(() => loadCheckpoint(dir), /model\.json is corrupt \(its checksum differs/);
+  await Deno.writeTextFile(modelPath, model);
+  await Deno.remove(weightsPath);
+  await oneLine(() => loadCheckpoint(dir), /cannot read .*weights\.bin/);
+  await Deno.writeFile(weightsPath, weights);
+
+  const text = await Deno.readTextFile(`${dir}/checkpoint.json`);
+  await Deno.writeTextFile(`${dir}/checkpoint.json`, text.replace('"epoch": 1', '"epoch": 2'));
+  await oneLine(() => loadCheckpoint(dir), /checkpoint\.json is corrupt .*checksum/);
+  await Deno.writeTextFile(`${dir}/checkpoint.json`, text);
 
   await Deno.writeTextFile(`${dir}/checkpoint.json`, "{");
   await oneLine(() => loadCheckpoint(dir), /checkpoint\.json is corrupt/);
@@ -155,11 +174,90 @@ Deno.test("run directories: default name, writability check, atomic writes", asy
     assert.match(e.message, /cannot write to output directory .*choose another --out$/);
     return true;
   });
+  await assert.rejects(ensureWritableDir(`${dir}/file`), /file\/?\S* is a file, not a directory/);
   await writeFileAtomic(`${dir}/f.txt`, "one");
   await writeFileAtomic(`${dir}/f.txt`, "two");
   assert.equal(await Deno.readTextFile(`${dir}/f.txt`), "two");
   const names = [];
   for await (const e of Deno.readDir(dir)) names.push(e.name);
   assert.deepEqual(names.sort(), ["a", "f.txt", "file"], "no temporary files left");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a run saved in the version-1 layout still loads; the next save moves it to model-N", async () => {
+  const dir = await Deno.makeTempDir();
+  const net = trainedTinyNet();
+  const x = probe();
+  await saveLayersModel(net, SIZE, dir); // model.json + weights.bin beside checkpoint.json
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(`${dir}/weights.bin`));
+  const v1 = {
+    format: "resnet-d2l-checkpoint",
+    version: 1,
+    epoch: 1,
+    batch: 0,
+    partial: null,
+    config: net.config,
+    settings,
+    numBatchesTracked: net.numBatchesTracked,
+    weightsSha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    savedAt: new Date().toISOString(),
+  };
+  await Deno.writeTextFile(`${dir}/checkpoint.json`, JSON.stringify(v1, null, 2));
+  const { net: back, checkpoint } = await loadCheckpoint(dir);
+  assert.equal(checkpoint.version, 1);
+  assert.deepEqual(await logits(back, x), await logits(net, x));
+  const c = await saveCheckpoint(dir, back, { epoch: 2, batch: 0, settings, partial: null });
+  assert.equal(c.version, 2);
+  const names = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  assert.deepEqual(names.sort(), ["checkpoint.json", "model-1"]);
+  tf.dispose([x]);
+  net.dispose();
+  back.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a save keeps one checkpoint and clears what killed saves left", async () => {
+  const dir = await Deno.makeTempDir();
+  const net = trainedTinyNet();
+  await saveCheckpoint(dir, net, { epoch: 1, batch: 0, settings, partial: null });
+  // What kills leave: an uncommitted model directory, temporary files and directories.
+  await Deno.mkdir(`${dir}/model-7`);
+  await Deno.mkdir(`${dir}/.model-8.123-abc.tmp`);
+  await Deno.writeTextFile(`${dir}/.checkpoint.json.123-abd.tmp`, "{");
+  const c = await saveCheckpoint(dir, net, { epoch: 2, batch: 0, settings, partial: null });
+  assert.equal(c.model, "model-8", "numbered after every directory there, committed or not");
+  const names = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  assert.deepEqual(names.sort(), ["checkpoint.json", "model-8"]);
+  assert.equal((await loadCheckpoint(dir)).checkpoint.epoch, 2);
+  net.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a save that fails at any rename leaves the previous checkpoint loadable", async () => {
+  const dir = await Deno.makeTempDir();
+  const net = trainedTinyNet();
+  await saveCheckpoint(dir, net, { epoch: 1, batch: 0, settings, partial: null });
+  const rename = Deno.rename;
+  for (const failAt of [1, 2]) {
+    let n = 0;
+    Object.assign(Deno, {
+      rename: (a: string, b: string) =>
+        ++n === failAt ? Promise.reject(new Error("ENOSPC")) : rename(a, b),
+    });
+    try {
+      await assert.rejects(
+        saveCheckpoint(dir, net, { epoch: 2, batch: 0, settings, partial: null }),
+        /ENOSPC/,
+      );
+    } finally {
+      Object.assign(Deno, { rename });
+    }
+    const { net: back, checkpoint } = await loadCheckpoint(dir);
+    assert.equal(checkpoint.epoch, 1, `failure at rename ${failAt}`);
+    back.dispose();
+  }
+  net.dispose();
   await Deno.remove(dir, { recursive: true });
 });

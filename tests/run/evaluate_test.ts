@@ -9,6 +9,7 @@ import { readHistory } from "../../lib/run/metrics.ts";
 import { runCli, TINY_NET, TINY_RUN } from "../run_cli.ts";
 import { GOLDEN_DIR, type GoldenTensor, readGolden } from "../golden.ts";
 import { syntheticSplit } from "../synthetic_split.ts";
+import { checkpointFile } from "../checkpoint_files.ts";
 
 await initBackend("cpu");
 
@@ -79,6 +80,19 @@ Deno.test("evaluate counts per class and a confusion matrix consistent with accu
   net.dispose();
 });
 
+Deno.test("evaluate reports its progress: the total, the images done, the end", async () => {
+  const net = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 2 });
+  const seen: string[] = [];
+  const progress = {
+    start: (total: number) => seen.push(`start ${total}`),
+    update: (done: number) => seen.push(`update ${done}`),
+    stop: () => seen.push("stop"),
+  };
+  await evaluate(net, syntheticSplit(10, 16, 4), { size: 16, batchSize: 4, limit: 9, progress });
+  assert.deepEqual([seen[0], ...seen.slice(-2)], ["start 9", "update 9", "stop"]);
+  net.dispose();
+});
+
 Deno.test("eval --json on a finished run reproduces its last test accuracy", async () => {
   const out = await tinyRun();
   const h = await readHistory(out);
@@ -129,23 +143,33 @@ Deno.test("eval: bad run directories and corrupt files are one line, exit 1", as
     /does not exist/,
   );
   oneLineError(await runCli(["eval", "--run", dir, "--backend", "cpu"]), 1, /holds no checkpoint/);
-  oneLineError(await runCli(["eval", "--backend", "cpu"]), 2, /exactly one of --run/);
+  // Usage errors and unwritable outputs come before the backend starts and before the work.
+  const noArgs = await runCli(["eval"]);
+  oneLineError(noArgs, 2, /exactly one of --run/);
+  assert.doesNotMatch(noArgs.stderr, /^backend:/m);
+  const confusionDir = await runCli(["eval", "--run", out, "--confusion", dir]);
+  oneLineError(
+    confusionDir,
+    1,
+    /--confusion .* is a directory: give a file, e\.g\. .*confusion\.csv$/,
+  );
+  assert.doesNotMatch(confusionDir.stderr, /^backend:/m);
   // A corrupted copy of the run: the original stays intact for other tests.
   const copy = `${dir}/copy`;
   await Deno.mkdir(copy);
-  for await (const e of Deno.readDir(out)) {
-    await Deno.copyFile(`${out}/${e.name}`, `${copy}/${e.name}`);
-  }
-  const model = await Deno.readTextFile(`${copy}/model.json`);
-  await Deno.writeTextFile(`${copy}/model.json`, model.slice(0, model.length / 2));
+  await copyTree(out, copy);
+  const modelPath = await checkpointFile(copy, "model.json");
+  const weightsPath = await checkpointFile(copy, "weights.bin");
+  const model = await Deno.readTextFile(modelPath);
+  await Deno.writeTextFile(modelPath, model.slice(0, model.length / 2));
   oneLineError(
     await runCli(["eval", "--run", copy, "--backend", "cpu"]),
     1,
     /model\.json is corrupt/,
   );
-  await Deno.writeTextFile(`${copy}/model.json`, model);
-  const w = await Deno.readFile(`${copy}/weights.bin`);
-  await Deno.writeFile(`${copy}/weights.bin`, w.subarray(0, w.length - 8));
+  await Deno.writeTextFile(modelPath, model);
+  const w = await Deno.readFile(weightsPath);
+  await Deno.writeFile(weightsPath, w.subarray(0, w.length - 8));
   oneLineError(
     await runCli(["eval", "--run", copy, "--backend", "cpu"]),
     1,
@@ -153,6 +177,16 @@ Deno.test("eval: bad run directories and corrupt files are one line, exit 1", as
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+/** Copies directory `from` into `to` (which exists), subdirectories included. */
+async function copyTree(from: string, to: string): Promise<void> {
+  for await (const e of Deno.readDir(from)) {
+    if (e.isDirectory) {
+      await Deno.mkdir(`${to}/${e.name}`);
+      await copyTree(`${from}/${e.name}`, `${to}/${e.name}`);
+    } else await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
+  }
+}
 
 Deno.test("eval --weights on d2l's golden network agrees with PyTorch's predictions", async () => {
   const g = readGolden<{ labels: number[]; logits_eval_28: GoldenTensor }>(

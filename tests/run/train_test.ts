@@ -9,6 +9,7 @@ import { evaluate } from "../../lib/run/evaluate.ts";
 import { METRICS_COLUMNS, readHistory, type TrainSettings } from "../../lib/run/metrics.ts";
 import { parse } from "csv-parse/sync";
 import { syntheticSplit } from "../synthetic_split.ts";
+import { checkpointFile } from "../checkpoint_files.ts";
 
 const backend: BackendInfo = await initBackend("cpu");
 
@@ -97,6 +98,24 @@ Deno.test("a run writes metrics.csv with one row per epoch, history, curves, no 
   await Deno.remove(out, { recursive: true });
 });
 
+Deno.test("each epoch's test pass is shown through the progress sink", async () => {
+  const out = await Deno.makeTempDir();
+  const seen: string[] = [];
+  const progress = {
+    start() {},
+    update() {},
+    stop() {},
+    testPass: (epoch: number, epochs: number) => ({
+      start: (total: number) => seen.push(`${epoch}/${epochs} start ${total}`),
+      update: (done: number) => seen.push(`${epoch}/${epochs} ${done}`),
+      stop: () => seen.push(`${epoch}/${epochs} stop`),
+    }),
+  };
+  await run(out, { progress });
+  assert.deepEqual(seen, ["1/2 start 8", "1/2 8", "1/2 stop", "2/2 start 8", "2/2 8", "2/2 stop"]);
+  await Deno.remove(out, { recursive: true });
+});
+
 Deno.test("an interrupted run resumed ends with the same weights as an uninterrupted one", async () => {
   const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
   await run(a);
@@ -114,8 +133,8 @@ Deno.test("an interrupted run resumed ends with the same weights as an uninterru
   const second = await train({ data, out: b, resume: true, settings: settings(), backend });
   assert.equal(second.status, "finished");
   assert.deepEqual(
-    await Deno.readFile(`${b}/weights.bin`),
-    await Deno.readFile(`${a}/weights.bin`),
+    await Deno.readFile(await checkpointFile(b, "weights.bin")),
+    await Deno.readFile(await checkpointFile(a, "weights.bin")),
   );
   const ha = await readHistory(a), hb = await readHistory(b);
   assert.equal(hb.epochs.length, 2);

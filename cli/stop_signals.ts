@@ -1,0 +1,94 @@
+/**
+ * Stop signals while a run trains: SIGINT (Ctrl-C), SIGTERM (`timeout`, Docker, systemd, Slurm)
+ * and SIGHUP (a closed terminal) all finish the current step, save and end with 128 + the
+ * signal's number (130, 143, 129), as shells report a process stopped by it. A worker thread
+ * listens, so the notice appears the moment the signal arrives even when the main thread is
+ * inside a step that takes minutes; a second signal ends the process at once.
+ *
+ * @example
+ * ```ts ignore
+ * import { StopWatcher } from "./stop_signals.ts";
+ * const stop = await StopWatcher.start();
+ * try {
+ *   while (!stop.signal.aborted) await step();
+ * } finally {
+ *   stop.close();
+ * }
+ * console.log(stop.stoppedBy); // "SIGTERM", or null when no signal came
+ * ```
+ * @module
+ */
+
+/** A signal that stops a run (after saving). */
+export type StopSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
+
+/** POSIX signal numbers: the exit code of a process stopped by one is 128 + its number. */
+export const SIGNAL_NUMBERS: Readonly<Record<StopSignal, number>> = Object.freeze({
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGTERM: 15,
+});
+
+/**
+ * The exit code a shell reports for a process stopped by `sig`: 128 + its number.
+ *
+ * @example
+ * ```ts
+ * import { exitCodeOf } from "./stop_signals.ts";
+ * exitCodeOf("SIGTERM"); // 143
+ * ```
+ */
+export function exitCodeOf(sig: StopSignal): number {
+  return 128 + SIGNAL_NUMBERS[sig];
+}
+
+/** Listens for stop signals on a worker thread while a run trains; {@linkcode close} it after. */
+export class StopWatcher {
+  readonly #ctl = new AbortController();
+  readonly #worker: Worker;
+  #stoppedBy: StopSignal | null = null;
+
+  private constructor(worker: Worker, onStop?: (sig: StopSignal) => void) {
+    this.#worker = worker;
+    worker.onmessage = (e: MessageEvent<{ signal?: StopSignal }>) => {
+      const sig = e.data.signal;
+      if (!sig || this.#stoppedBy) return;
+      this.#stoppedBy = sig;
+      onStop?.(sig);
+      this.#ctl.abort();
+    };
+  }
+
+  /**
+   * Starts listening; resolves once the worker's listeners are in place. `onStop` runs on the
+   * main thread when it next gets the chance (the notice itself is already printed by then).
+   */
+  static async start(onStop?: (sig: StopSignal) => void): Promise<StopWatcher> {
+    const worker = new Worker(new URL("./stop_signals_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+    await new Promise<void>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<{ ready?: boolean }>) => e.data.ready && resolve();
+      worker.onerror = (e) => {
+        e.preventDefault();
+        reject(new Error(`the signal watcher did not start: ${e.message}`));
+      };
+    });
+    return new StopWatcher(worker, onStop);
+  }
+
+  /** Aborted when the first stop signal arrives. */
+  get signal(): AbortSignal {
+    return this.#ctl.signal;
+  }
+
+  /** The signal that stopped the run, or null. */
+  get stoppedBy(): StopSignal | null {
+    return this.#stoppedBy;
+  }
+
+  /** Stops listening (signals then act as they do by default). */
+  close(): void {
+    this.#worker.terminate();
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * WebGPU's buffer limits: the largest tensor of a step by the rule in tensor_limit.ts, eval
+ * splitting its batches to fit, train refusing a batch that does not. The adapter tests run on
+ * any adapter (Mesa's software one in CI) and skip with a message where none exists.
+ *
+ * A whole eval over the limit (more than 4096 images of 64x64 for the width-8 network) takes
+ * minutes on the software adapter (about 16 images/s), so on the adapter this file proves the
+ * pieces: WebGPU computes garbage for a tensor one element over the limit and the right numbers
+ * at it; eval's batch is cut to the largest that fits the adapter's own limits; train refuses.
+ * That splitting leaves eval's results unchanged is shown on the CPU backend with a limit given.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import assert from "node:assert/strict";
+import { initBackend } from "../../lib/backends/choose.ts";
+import { probeAdapter } from "../../lib/backends/webgpu.ts";
+import {
+  checkTrainingFits,
+  evalBatchThatFits,
+  largestBatchThatFits,
+  largestTensor,
+  tensorLimit,
+} from "../../lib/backends/tensor_limit.ts";
+import { ResNet, resolveConfig } from "../../lib/model/resnet.ts";
+import { evaluate } from "../../lib/run/evaluate.ts";
+import { InputError } from "../../lib/errors.ts";
+import { syntheticSplit } from "../synthetic_split.ts";
+import { runCli, TINY_NET } from "../run_cli.ts";
+
+const MIB_128 = { bytes: 2 ** 27, name: "maxStorageBufferBindingSize" } as const;
+const TINY = resolveConfig({ stages: [1, 1, 1, 1], width: 8 });
+
+Deno.test("the largest tensor: d2l's recipe at 96x96, batch 256, is b1.0's 144 MiB output", () => {
+  const t = largestTensor(resolveConfig({ depth: 18 }), 96, 256);
+  assert.deepEqual(t, { name: "b1.0's output", shape: [256, 48, 48, 64], bytes: 150_994_944 });
+  assert.equal(largestBatchThatFits(resolveConfig({ depth: 18 }), 96, MIB_128.bytes), 227);
+  // The issue's eval: width 8 at 64x64, batch 5000: 163.8 MB; 4096 images fill 128 MiB exactly.
+  assert.equal(largestTensor(TINY, 64, 5000).bytes, 163_840_000);
+  assert.equal(largestBatchThatFits(TINY, 64, MIB_128.bytes), 4096);
+  // Where tfjs-webgpu makes an im2col matrix (tiny convolutions), it can be the largest.
+  const wide = largestTensor(resolveConfig({ stages: [1, 1, 1, 1], width: 64 }), 8, 1);
+  assert.deepEqual(wide, { name: "b5.0.conv2's im2col matrix", shape: [1, 1, 4608], bytes: 18432 });
+});
+
+Deno.test("a training batch over the limit is refused in one line naming tensor, size, limit, fix", () => {
+  const config = resolveConfig({ depth: 18 });
+  assert.doesNotThrow(() => checkTrainingFits(config, 96, 227, MIB_128));
+  assert.throws(() => checkTrainingFits(config, 96, 256, MIB_128), (e: unknown) => {
+    assert.ok(e instanceof InputError);
+    assert.equal(
+      e.message,
+      "--batch-size 256 at --size 96 does not fit this WebGPU adapter: a training step's " +
+        "largest tensor, b1.0's output [256, 48, 48, 64] (float32), is 144.0 MiB, over its " +
+        "maxStorageBufferBindingSize of 128.0 MiB: use --batch-size 227 or less, or --backend native",
+    );
+    return true;
+  });
+  assert.throws(() => checkTrainingFits(config, 4096, 1, MIB_128), /even at batch 1/);
+  assert.doesNotThrow(() => checkTrainingFits(config, 96, 100_000, null), "no limit off WebGPU");
+});
+
+Deno.test("eval splits a batch over the limit itself, and its results do not change (cpu)", async () => {
+  await initBackend("cpu");
+  // Seed 7: its untrained predictions spread over three classes, so a wrong pass would show.
+  const net = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 7 });
+  const split = syntheticSplit(150, 16, 3);
+  const sizes: number[] = [];
+  const apply = net.apply.bind(net);
+  net.apply = (x, o) => (sizes.push(x.shape[0]), apply(x, o));
+  // A limit that fits 64 images of 16x16 (b1.0's output: 8x8x8 floats, 2 KiB an image).
+  const limit = { bytes: 64 * 2048, name: "maxBufferSize" } as const;
+  assert.equal(evalBatchThatFits(net.config, 16, 150, limit), 64);
+  const parts = await evaluate(net, split, { size: 16, batchSize: 150, tensorLimit: limit });
+  assert.deepEqual(sizes, [64, 64, 22]);
+  sizes.length = 0;
+  const whole = await evaluate(net, split, { size: 16, batchSize: 150, tensorLimit: null });
+  assert.deepEqual(sizes, [150]);
+  assert.deepEqual(parts.confusion, whole.confusion);
+  const predicted = whole.confusion[0].map((_, j) => whole.confusion.some((row) => row[j] > 0));
+  assert.ok(predicted.filter(Boolean).length >= 2, "predictions vary: a wrong pass would show");
+  net.dispose();
+});
+
+const probe = await probeAdapter();
+const noAdapter = probe.adapter === null;
+if (noAdapter) console.log(`webgpu size-limit tests skipped: ${probe.reason}`);
+
+Deno.test({
+  name:
+    "webgpu: a tensor one element over the adapter's binding limit computes garbage; at it, not",
+  ignore: noAdapter,
+  async fn() {
+    await initBackend("webgpu");
+    tf.env().set("WEBGPU_CPU_FORWARD", false);
+    const limit = tensorLimit()!;
+    assert.ok(limit.bytes >= 2 ** 27, `limit ${limit.bytes}`);
+    // Only a 128 MiB limit can be probed cheaply (a tensor at maxBufferSize may not be uploadable).
+    const n = limit.bytes / 4;
+    // ones + k, a new k each time: a kernel that did not run leaves an older value behind.
+    const lastOf = async (elements: number, k: number) => {
+      const y = tf.tidy(() => tf.add(tf.ones([elements]), k));
+      const v = (await tf.slice(y, elements - 1, 1).data())[0];
+      y.dispose();
+      return v;
+    };
+    assert.equal(await lastOf(n, 1), 2, "a tensor of exactly the limit is computed");
+    assert.notEqual(await lastOf(n + 1, 2), 3, "one element more is silently wrong");
+    assert.equal(await lastOf(n, 3), 4);
+    await initBackend("cpu");
+  },
+});
+
+Deno.test({
+  name: "webgpu: eval cuts its batch to the adapter's limits; train refuses a batch over them",
+  ignore: noAdapter,
+  async fn() {
+    await initBackend("webgpu");
+    const limit = tensorLimit()!;
+    const fit = largestBatchThatFits(TINY, 64, limit.bytes);
+    assert.equal(evalBatchThatFits(TINY, 64, 5000), fit);
+    assert.equal(evalBatchThatFits(TINY, 64, 500), 500, "a batch under the limit is kept");
+    assert.doesNotThrow(() => checkTrainingFits(TINY, 64, fit));
+    assert.throws(() => checkTrainingFits(TINY, 64, fit + 1), InputError);
+    await initBackend("cpu");
+    // The CLI: one line, exit 2, before anything is written (no run directory is left).
+    const out = `${await Deno.makeTempDir()}/run`;
+    const args = ["train", ...TINY_NET, "--size", "64", "--batch-size", String(fit + 1)];
+    const r = await runCli([...args, "--limit", "64", "--backend", "webgpu", "--out", out]);
+    assert.equal(r.code, 2, r.stderr);
+    const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("backend: "));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], new RegExp(`use --batch-size ${fit} or less, or --backend native$`));
+    await assert.rejects(Deno.stat(out), Deno.errors.NotFound);
+  },
+});

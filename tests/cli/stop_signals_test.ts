@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { exitCodeOf } from "../../cli/stop_signals.ts";
+
+const BUSY = new URL("../fixtures/busy_step.ts", import.meta.url).pathname;
+
+/** Reads a stream as text until `done(text)` holds or the stream ends; returns what it read. */
+async function readUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  done: (text: string) => boolean,
+  seen = "",
+): Promise<string> {
+  const dec = new TextDecoder();
+  while (!done(seen)) {
+    const { value, done: end } = await reader.read();
+    if (end) break;
+    seen += dec.decode(value, { stream: true });
+  }
+  return seen;
+}
+
+/** Starts the busy fixture and waits for its "ready". */
+async function startBusy(flag: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", BUSY, flag],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const out = child.stdout.getReader(), err = child.stderr.getReader();
+  await readUntil(out, (t) => t.includes("ready"));
+  return { child, out, err };
+}
+
+Deno.test("exit codes are 128 + the signal's number", () => {
+  assert.equal(exitCodeOf("SIGINT"), 130);
+  assert.equal(exitCodeOf("SIGTERM"), 143);
+  assert.equal(exitCodeOf("SIGHUP"), 129);
+});
+
+for (const sig of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
+  Deno.test(`${sig}: the notice appears while the main thread is still busy in a step`, async () => {
+    const flag = `${await Deno.makeTempDir()}/go`;
+    const { child, out, err } = await startBusy(flag);
+    child.kill(sig);
+    // The fixture spins until the flag exists: the notice can only come from another thread.
+    const stderr = await readUntil(err, (t) => t.includes("finishing the current step"));
+    await Deno.writeTextFile(flag, "");
+    const stdout = await readUntil(out, (t) => t.includes("stopped by"));
+    const status = await child.status;
+    assert.match(stderr, /finishing the current step and saving/, stderr);
+    assert.match(stdout, new RegExp(`stopped by ${sig}`));
+    assert.equal(status.code, exitCodeOf(sig));
+    await err.cancel();
+    await out.cancel();
+    await Deno.remove(flag);
+  });
+}
+
+Deno.test("a second SIGTERM ends the process at once, without waiting for the step", async () => {
+  const flag = `${await Deno.makeTempDir()}/never`;
+  const { child, out, err } = await startBusy(flag);
+  child.kill("SIGTERM");
+  await readUntil(err, (t) => t.includes("finishing the current step"));
+  child.kill("SIGTERM");
+  const status = await child.status;
+  assert.equal(status.code, 143);
+  assert.equal(status.signal, "SIGTERM");
+  await err.cancel();
+  await out.cancel();
+});
