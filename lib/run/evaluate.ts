@@ -6,7 +6,9 @@
  * ```ts
  * import { ResNet } from "../model/resnet.ts";
  * import { loadFashionMnist } from "../data/fashion_mnist.ts";
+ * import { initBackend } from "../backends/choose.ts";
  * import { evaluate, formatEvaluation } from "./evaluate.ts";
+ * await initBackend("cpu");
  * const { test } = await loadFashionMnist();
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
  * const r = await evaluate(net, test, { size: 28, batchSize: 256, limit: 1000 });

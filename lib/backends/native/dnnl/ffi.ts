@@ -244,10 +244,34 @@ function versionProblem(v: Version): string | undefined {
   return undefined;
 }
 
+/**
+ * Keeps a loaded library mapped for the life of the process (glibc's `RTLD_NODELETE`, set by
+ * dlopen-ing it again with that flag). OpenMP's worker threads sleep inside libgomp between
+ * parallel regions and never exit: if a worker or test file that opened the library ends, Deno
+ * closes its handle, and an unmapped libgomp (or libdnnl, whose parallel regions they run) turns
+ * the next wake-up into a segfault (seen in the parallel test runner).
+ */
+function pinLibrary(name: string): void {
+  if (Deno.build.os !== "linux") return;
+  try {
+    const libc = Deno.dlopen("libc.so.6", {
+      dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
+    });
+    const RTLD_NOW = 0x2, RTLD_NODELETE = 0x1000;
+    libc.symbols.dlopen(new TextEncoder().encode(`${name}\0`), RTLD_NOW | RTLD_NODELETE);
+    // Closing libc's handle is harmless: libc stays loaded.
+    libc.close();
+  } catch {
+    // Not glibc: nothing to pin with; the libraries then live as long as their handles.
+  }
+}
+
 function makeDnnl(lib: DnnlLib, path: string, v: Version): Dnnl {
   // libdnnl already loaded libgomp, so this dlopen returns that same copy: its thread count is the
   // one oneDNN's parallel regions read.
   const gomp = Deno.dlopen("libgomp.so.1", GOMP_SYMBOLS);
+  pinLibrary("libgomp.so.1");
+  pinLibrary(path);
   const out = new BigUint64Array(1);
   check("dnnl_engine_create", lib.symbols.dnnl_engine_create(out, ENUM.dnnl_cpu, 0n));
   const engine = outPointer(out, "dnnl_engine_create");
