@@ -16,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ResNet } from "../model/resnet.ts";
-import type { Split } from "../data/fashion_mnist.ts";
+import type { Split } from "../data/idx_dataset.ts";
 import { batches } from "../data/batches.ts";
 import { stringify } from "csv-stringify/sync";
 
