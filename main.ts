@@ -14,6 +14,7 @@ import { evalCommand } from "./cli/eval.ts";
 import { exportCommand } from "./cli/export.ts";
 import { dataCommand } from "./cli/data.ts";
 import { infoCommand } from "./cli/info.ts";
+import { webCommand } from "./cli/web.ts";
 
 /** The program with every subcommand; commander throws instead of exiting. */
 function program(): Command {
@@ -26,6 +27,7 @@ function program(): Command {
     p.addCommand(c().exitOverride());
   }
   p.addCommand(infoCommand().exitOverride());
+  p.addCommand(webCommand().exitOverride());
   return p;
 }
 
