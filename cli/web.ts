@@ -50,9 +50,34 @@ export function webCommand(): Command {
   ).action(runWeb);
 }
 
-/** Runs `web`: build, then serve until Ctrl-C when asked. */
+/**
+ * Runs `web`: builds the site; with `--serve`, binds the port first (a port in use fails at once,
+ * before the build), builds, then serves until Ctrl-C.
+ */
 export async function runWeb(o: WebCliOptions): Promise<void> {
   const out = resolve(o.out ?? "dist/web");
+  if (o.serve === undefined) return await build(out);
+  const server = await listen(out, o.serve === true ? DEFAULT_PORT : o.serve, o);
+  try {
+    await build(out);
+  } catch (e) {
+    await server.shutdown();
+    throw e;
+  }
+  console.log(`serving the page on http://127.0.0.1:${server.addr.port}/ (Ctrl-C stops)`);
+  const stop = () => server.shutdown();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  try {
+    await server.finished;
+  } finally {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+  }
+}
+
+/** {@linkcode buildSite} with a line on stderr saying what was built. */
+async function build(out: string): Promise<void> {
   const t0 = performance.now();
   await buildSite(out);
   const kb = (await Deno.stat(join(out, "app.js"))).size / 1024;
@@ -60,8 +85,6 @@ export async function runWeb(o: WebCliOptions): Promise<void> {
     `built ${out} (index.html, style.css, app.js ${kb.toFixed(0)} KiB) in ` +
       `${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
-  if (o.serve === undefined) return;
-  await serveSite(out, o.serve === true ? DEFAULT_PORT : o.serve, o);
 }
 
 /**
@@ -133,28 +156,16 @@ async function routes(out: string, o: WebCliOptions): Promise<Map<string, string
   return map;
 }
 
-/** Serves the site on 127.0.0.1 until Ctrl-C (or SIGTERM); a port in use is an InputError. */
-export async function serveSite(out: string, port: number, o: WebCliOptions): Promise<void> {
-  const files = await routes(out, o);
-  const handler = async (req: Request): Promise<Response> => {
-    const path = files.get(new URL(req.url).pathname);
-    if (!path || (req.method !== "GET" && req.method !== "HEAD")) {
-      return new Response("not found\n", { status: 404 });
-    }
-    const file = await Deno.open(path, { read: true });
-    const type = TYPES[path.slice(path.lastIndexOf(".") + 1)] ?? "application/octet-stream";
-    const headers = { "content-type": type, "cache-control": "no-cache" };
-    if (req.method === "HEAD") file.close();
-    return new Response(req.method === "HEAD" ? null : file.readable, { headers });
-  };
+/** Listens on 127.0.0.1:`port` and serves the site's files; a port in use is an InputError. */
+async function listen(
+  out: string,
+  port: number,
+  o: WebCliOptions,
+): Promise<Deno.HttpServer<Deno.NetAddr>> {
   let server: Deno.HttpServer<Deno.NetAddr>;
+  const files = new Map<string, string>();
   try {
-    server = Deno.serve({
-      hostname: "127.0.0.1",
-      port,
-      onListen: ({ port }) =>
-        console.log(`serving the page on http://127.0.0.1:${port}/ (Ctrl-C stops)`),
-    }, handler);
+    server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => serve(req, files));
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {
       throw new InputError(
@@ -163,13 +174,19 @@ export async function serveSite(out: string, port: number, o: WebCliOptions): Pr
     }
     throw new UserError(`cannot serve on 127.0.0.1:${port}: ${errorText(e)}`);
   }
-  const stop = () => server.shutdown();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  try {
-    await server.finished;
-  } finally {
-    Deno.removeSignalListener("SIGINT", stop);
-    Deno.removeSignalListener("SIGTERM", stop);
+  for (const [k, v] of await routes(out, o)) files.set(k, v);
+  return server;
+}
+
+/** Answers GET and HEAD for the routed files; everything else is 404. */
+async function serve(req: Request, files: Map<string, string>): Promise<Response> {
+  const path = files.get(new URL(req.url).pathname);
+  if (!path || (req.method !== "GET" && req.method !== "HEAD")) {
+    return new Response("not found\n", { status: 404 });
   }
+  const type = TYPES[path.slice(path.lastIndexOf(".") + 1)] ?? "application/octet-stream";
+  const headers = { "content-type": type, "cache-control": "no-cache" };
+  if (req.method === "HEAD") return new Response(null, { headers });
+  const file = await Deno.open(path, { read: true });
+  return new Response(file.readable, { headers });
 }
