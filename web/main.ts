@@ -12,6 +12,7 @@ import { CLASS_NAMES, type Split } from "../lib/data/idx_dataset.ts";
 import { errorText, InputError } from "../lib/errors.ts";
 import type { EpochRecord } from "../lib/run/metrics.ts";
 import type { Evaluation } from "../lib/run/evaluate.ts";
+import type { WarmupReport } from "../lib/backends/warmup.ts";
 import { type DeviceInfo, formatBytes, limitProblem, startBackend } from "./device.ts";
 import { DatasetFiles, fetchServedFiles, identifyFile } from "./dataset.ts";
 import { type FormValues, type PageSettings, parseSettings } from "./form.ts";
@@ -21,7 +22,7 @@ import { type Progress, Session } from "./session.ts";
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 /** Test images shown in the predictions grid. */
-const GRID_IMAGES = 40;
+const GRID_IMAGES = 32;
 
 const page = {
   device: null as DeviceInfo | null,
@@ -248,7 +249,9 @@ async function run(): Promise<void> {
   const s = page.session!, readEvery = readForm().readEvery;
   setState("training");
   say(`training on ${page.device?.backend}…`);
-  const status = await s.train(page.splits!, { onProgress, onEpoch }, readEvery);
+  const onWarmup = (r: WarmupReport) =>
+    say(`compiled ${r.pipelines} WebGPU pipelines in ${(r.ms / 1000).toFixed(1)} s; training…`);
+  const status = await s.train(page.splits!, { onProgress, onEpoch, onWarmup }, readEvery);
   say(
     status === "finished"
       ? `finished ${s.epoch} epoch${s.epoch === 1 ? "" : "s"}`

@@ -25,7 +25,7 @@ import type { Split } from "../lib/data/idx_dataset.ts";
 import { type AccumulatedSums, Accumulator } from "../lib/run/accumulator.ts";
 import { evaluate, type Evaluation } from "../lib/run/evaluate.ts";
 import type { EpochRecord, TrainSettings } from "../lib/run/metrics.ts";
-import { warmup } from "../lib/backends/warmup.ts";
+import { warmup, type WarmupReport } from "../lib/backends/warmup.ts";
 import { decodeSafetensors, type SafetensorsFile } from "../lib/io/safetensors_codec.ts";
 import { assignTorchStateDict, encodeTorchStateDict } from "../lib/io/torch_state_dict.ts";
 import { UserError } from "../lib/errors.ts";
@@ -48,6 +48,8 @@ export interface Progress {
 export interface SessionEvents {
   /** After each read-back. */
   onProgress?: (p: Progress) => void;
+  /** Once the WebGPU pipelines of the step are compiled, before the first step. */
+  onWarmup?: (r: WarmupReport) => void;
   /** After each finished epoch (with its test accuracy). */
   onEpoch?: (r: EpochRecord, evaluation: Evaluation) => void;
 }
@@ -211,12 +213,13 @@ export class Session {
     const optimizer = new SGD(this.settings.lr);
     try {
       const s = this.settings;
-      await warmup(this.net, {
+      const compiled = await warmup(this.net, {
         batch: s.batchSize,
         size: s.size,
         evalBatch: s.batchSize,
         workers: 0,
       });
+      if (compiled.pipelines > 0) events.onWarmup?.(compiled);
       while (this.epoch < s.epochs) {
         if (await this.#trainEpoch(data, optimizer, events, readEvery)) return "stopped";
         // Asked during an epoch's last step: that epoch ended; stop before the next.
@@ -313,16 +316,28 @@ export class Session {
     return evaluate(this.net, test, { size: s.size, batchSize: s.batchSize, limit: s.testLimit });
   }
 
-  /** The predicted class of each of the first `count` test images (one read-back). */
+  /**
+   * The predicted class of each of the first `count` test images, in batches of the training
+   * batch size (whose pipelines are compiled already), read back once.
+   */
   async predict(test: Split, count: number): Promise<number[]> {
-    const b = batches(test, { batchSize: count, size: this.settings.size, limit: count }).next();
-    if (b.done) return [];
-    const predicted = tf.tidy(() => tf.argMax(this.net.apply(b.value.x, { training: false }), 1));
-    tf.dispose([b.value.x, b.value.y]);
+    const parts: tf.Tensor[] = [];
+    for (
+      const b of batches(test, {
+        batchSize: this.settings.batchSize,
+        size: this.settings.size,
+        limit: count,
+      })
+    ) {
+      parts.push(tf.tidy(() => tf.argMax(this.net.apply(b.x, { training: false }), 1)));
+      tf.dispose([b.x, b.y]);
+    }
+    if (parts.length === 0) return [];
+    const all = parts.length === 1 ? parts[0] : tf.concat(parts);
     try {
-      return Array.from(await predicted.data());
+      return Array.from(await all.data());
     } finally {
-      predicted.dispose();
+      tf.dispose(parts.length === 1 ? parts : [all, ...parts]);
     }
   }
 
