@@ -78,7 +78,9 @@ export async function identifyFile(
 export interface ServedFiles {
   /** The files that were there and verified. */
   files: VerifiedFile[];
-  /** One line per file that was missing or failed verification. */
+  /** Names of the files that were not served (HTTP error, or no server: a page opened as a file). */
+  missing: string[];
+  /** One line per file that was served but failed verification. */
   problems: string[];
 }
 
@@ -90,26 +92,32 @@ export async function fetchServedFiles(
   base: string | URL,
   table: IdxDatasetSpec = FASHION_MNIST,
 ): Promise<ServedFiles> {
-  const files: VerifiedFile[] = [], problems: string[] = [];
+  const out: ServedFiles = { files: [], missing: [], problems: [] };
   await Promise.all(
     tableFiles(table).map(async (spec) => {
       const url = new URL(spec.name, base).href;
+      let res: Response;
       try {
-        const res = await fetch(url);
-        if (!res.ok) {
-          await res.body?.cancel();
-          problems.push(`${spec.name}: not served (HTTP ${res.status})`);
-          return;
-        }
+        res = await fetch(url);
+      } catch {
+        out.missing.push(spec.name);
+        return;
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        out.missing.push(spec.name);
+        return;
+      }
+      try {
         const f = await identifyFile(new Uint8Array(await res.arrayBuffer()), url, table);
-        if (f.spec !== spec) problems.push(`${url}: holds ${f.spec.name}, not ${spec.name}`);
-        else files.push(f);
+        if (f.spec !== spec) out.problems.push(`${url}: holds ${f.spec.name}, not ${spec.name}`);
+        else out.files.push(f);
       } catch (e) {
-        problems.push(`${spec.name}: ${errorText(e)}`);
+        out.problems.push(errorText(e));
       }
     }),
   );
-  return { files, problems };
+  return out;
 }
 
 /** The verified files collected so far (served or dropped), by table entry. */

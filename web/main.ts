@@ -286,9 +286,9 @@ async function resume(): Promise<void> {
 }
 
 async function evaluateNow(): Promise<void> {
-  const s = page.session!;
+  const s = page.session!, { size, batchSize, testLimit } = readForm().settings;
   setState("training");
-  const ev = await s.evaluate(page.splits!.test);
+  const ev = await s.evaluate(page.splits!.test, { size, batchSize, testLimit });
   const out = $("eval-result");
   Object.assign(out.dataset, { correct: String(ev.correct), n: String(ev.n) });
   out.textContent = `test acc ${ev.accuracy.toFixed(4)} (${ev.correct}/${ev.n})`;
@@ -379,7 +379,7 @@ async function start(): Promise<void> {
   const served = await fetchServedFiles(new URL("data/", location.href));
   for (const f of served.files) page.data.add(f);
   // Files that are simply not served (a static copy of the page) are not errors: ask for them.
-  dataChanged(served.problems.filter((p) => !p.includes("not served")));
+  dataChanged(served.problems);
   if (!page.splits) say("give the four Fashion-MNIST .gz files (drop them above)");
 }
 

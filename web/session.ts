@@ -310,9 +310,15 @@ export class Session {
     events.onEpoch?.(record, ev);
   }
 
-  /** Accuracy on the first `settings.testLimit` test images (the CLI's `evaluate`). */
-  evaluate(test: Split): Promise<Evaluation> {
-    const s = this.settings;
+  /**
+   * Accuracy on the first `testLimit` test images at `size` (the CLI's `evaluate`); the session's
+   * settings unless others are given (as `eval --size --limit --batch-size` may differ from the run).
+   */
+  evaluate(
+    test: Split,
+    opts: Partial<Pick<TrainSettings, "size" | "batchSize" | "testLimit">> = {},
+  ): Promise<Evaluation> {
+    const s = { ...this.settings, ...opts };
     return evaluate(this.net, test, { size: s.size, batchSize: s.batchSize, limit: s.testLimit });
   }
 

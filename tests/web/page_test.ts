@@ -46,7 +46,8 @@ if (!CHROMIUM) {
 
 /** Chromium's flags: WebGPU on SwiftShader, which exists without a GPU or a display. */
 const FLAGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--no-sandbox"];
-const WAIT = { timeout: 600_000 };
+/** Waits poll (rAF polling stalls while the page computes) and may last as long as training. */
+const WAIT = { timeout: 600_000, polling: 250 };
 /** The tiny network of every run here, as the page's form and as CLI flags. */
 const NET = { depth: "stages", stages: "1,1,1,1", width: "8", size: "28" };
 const CLI_NET = [...TINY_NET, "--size", "28"];
@@ -175,7 +176,12 @@ Deno.test({
     const cli = cliRun(dir, 48);
     let browser: Browser | null = null;
     try {
-      browser = await puppeteer.launch({ executablePath: CHROMIUM!, headless: true, args: FLAGS });
+      browser = await puppeteer.launch({
+        executablePath: CHROMIUM!,
+        headless: true,
+        args: FLAGS,
+        protocolTimeout: WAIT.timeout,
+      });
       const page = await browser.newPage();
       await page.setViewport({ width: 1000, height: 900 });
       const cdp = await browser.target().createCDPSession();
