@@ -4,8 +4,9 @@
  * a GPU, so it runs on any CI machine), driven through its own form and buttons with
  * puppeteer-core: it shows the adapter and refuses batches beyond its limits; one fixed-seed step
  * equals tfjs' CPU backend's; a few steps make the loss fall, with Stop and Continue between
- * them; weights go from the page to `eval --weights` and from a CLI run to the page with the same
- * accuracy on both sides. One browser for the whole file; skipped, saying why, without Chromium.
+ * them; without served data it takes the user's four files, recognised by checksum; weights go
+ * from the page to `eval --weights` and from a CLI run to the page with the same accuracy on both
+ * sides. One browser for the whole file; skipped, saying why, without Chromium.
  *
  * Set RESNET_WEB_SCREENSHOT=docs/web.png to keep the screenshot the README shows.
  */
@@ -266,6 +267,62 @@ Deno.test({
         const png = await page.screenshot({ fullPage: true });
         assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
       });
+
+      await t.step(
+        "served without data, the page takes the user's .gz files, by checksum",
+        async () => {
+          // The built site alone, as any static server would give it.
+          const site: Record<string, [string, string]> = {
+            "/": ["index.html", "text/html"],
+            "/style.css": ["style.css", "text/css"],
+            "/app.js": ["app.js", "text/javascript"],
+          };
+          const bare = Deno.serve(
+            { hostname: "127.0.0.1", port: 0, onListen() {} },
+            async (req) => {
+              const f = site[new URL(req.url).pathname];
+              if (!f) return new Response("", { status: 404 });
+              const body = await Deno.readFile(join(server.out, f[0]));
+              return new Response(body, { headers: { "content-type": f[1] } });
+            },
+          );
+          const p2 = await browser!.newPage();
+          try {
+            await p2.goto(`http://127.0.0.1:${bare.addr.port}/`);
+            await p2.waitForFunction(
+              () => /^give the four/.test(document.getElementById("message")!.textContent!),
+              WAIT,
+            );
+            assert.equal(await p2.$$eval("#files li.missing", (l) => l.length), 4);
+            const { cache } = await loadFashionMnist({ quiet: true, mirrors: [] });
+            const pick = (await p2.$("input#pick-data"))!;
+            // Three right files (one renamed) and one that is not Fashion-MNIST.
+            const renamed = join(dir, "download (1).gz");
+            await Deno.copyFile(join(cache, "t10k-labels-idx1-ubyte.gz"), renamed);
+            const stranger = join(dir, "notes.gz");
+            await Deno.writeFile(stranger, new TextEncoder().encode("not a dataset"));
+            const two = ["train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"];
+            await pick.uploadFile(...two.map((f) => join(cache, f)), renamed, stranger);
+            await p2.waitForFunction(
+              () => document.querySelectorAll("#files li.ok").length === 3,
+              WAIT,
+            );
+            assert.match(
+              await text(p2, "files"),
+              /notes\.gz: SHA-256 [0-9a-f]{12}… of its IDX bytes is none of Fashion-MNIST's four/,
+            );
+            await pick.uploadFile(join(cache, "train-images-idx3-ubyte.gz"));
+            await p2.waitForFunction(() => document.body.dataset.state === "ready", WAIT);
+            assert.equal(
+              await text(p2, "message"),
+              "Fashion-MNIST ready: 60000 training and 10000 test images",
+            );
+          } finally {
+            await p2.close();
+            await bare.shutdown();
+          }
+        },
+      );
 
       const keep = Deno.env.get("RESNET_WEB_SCREENSHOT");
       await t.step({
