@@ -21,7 +21,7 @@ import { ResNet } from "../../lib/model/resnet.ts";
 import { SGD } from "../../lib/model/fused.ts";
 import { trainStep } from "../../lib/model/step.ts";
 import { decodeSafetensors, toFloat32 } from "../../lib/io/safetensors_codec.ts";
-import { torchStateDict } from "../../lib/io/torch_state_dict.ts";
+import { encodeTorchStateDict } from "../../lib/io/torch_state_dict.ts";
 import { runCli, TINY_NET } from "../run_cli.ts";
 import { startServer } from "../web_server.ts";
 
@@ -144,7 +144,7 @@ async function cliRun(dir: string, limit: number) {
   return { file, ...(await cliEval(file, limit)) };
 }
 
-/** tfjs' CPU backend's weights after one step of the page's recipe, as d2l's state_dict. */
+/** tfjs' CPU backend's weights after one step of the page's recipe, as the CLI's file holds them. */
 async function cpuStep(seed: number, batch: number, lr: number) {
   await initBackend("cpu");
   const { train } = await loadFashionMnist({ quiet: true, mirrors: [] });
@@ -161,10 +161,11 @@ async function cpuStep(seed: number, batch: number, lr: number) {
   const opt = new SGD(lr);
   const r = trainStep(net, opt, b.x, b.y);
   tf.dispose([r.loss, r.correct, b.x, b.y]);
-  const dict = await torchStateDict(net);
+  // The file the CLI would write for this network (export --format safetensors).
+  const file = decodeSafetensors(await encodeTorchStateDict(net));
   opt.dispose();
   net.dispose();
-  return dict;
+  return file;
 }
 
 Deno.test({
@@ -225,15 +226,20 @@ Deno.test({
           const file = await download(page, dir);
           const got = decodeSafetensors(await Deno.readFile(file), file);
           const want = await cpuStep(3, 16, 0.1);
-          assert.equal(got.tensors.size, want.length);
-          for (const w of want) {
-            const g = got.tensors.get(w.name)!;
-            assert.deepEqual(g.shape, [...w.shape], w.name);
-            if (w.dtype !== "F32") continue;
-            const a = toFloat32(g, w.name), b = w.data as Float32Array;
+          // The same file layout: keys in PyTorch's order, dtypes, shapes, metadata.
+          assert.deepEqual([...got.tensors.keys()], [...want.tensors.keys()]);
+          assert.deepEqual(got.metadata, want.metadata);
+          for (const [name, w] of want.tensors) {
+            const g = got.tensors.get(name)!;
+            assert.deepEqual([g.dtype, g.shape], [w.dtype, w.shape], name);
+            if (w.dtype !== "F32") {
+              assert.deepEqual(g.bytes, w.bytes, name); // num_batches_tracked: 1
+              continue;
+            }
+            const a = toFloat32(g, name), b = toFloat32(w, name);
             a.forEach((v, i) => {
               const tol = 1e-6 + 1e-4 * Math.abs(b[i]);
-              assert.ok(Math.abs(v - b[i]) <= tol, `${w.name}[${i}]: page ${v}, cpu ${b[i]}`);
+              assert.ok(Math.abs(v - b[i]) <= tol, `${name}[${i}]: page ${v}, cpu ${b[i]}`);
             });
           }
           const [row] = await epochRows(page);
