@@ -3,7 +3,7 @@
  * The page (web/index.html): starts the backend, gets the data, and wires the form and buttons to
  * a {@linkcode Session}. Everything it computes with is the library; this module only shows it.
  * State for people and tests: `body[data-state]` is "loading", "ready" (no network yet), "idle"
- * (a network, not training), "training" or "error".
+ * (a network, not busy), "training", "evaluating" or "error".
  * @module
  */
 import { resolveConfig } from "../lib/model/resnet.ts";
@@ -32,15 +32,16 @@ const page = {
   curves: [] as Series[],
 };
 
-type State = "loading" | "ready" | "idle" | "training" | "error";
+type State = "loading" | "ready" | "idle" | "training" | "evaluating" | "error";
 
 /** Sets the page state and which buttons work in it. */
 function setState(state: State): void {
   document.body.dataset.state = state;
-  const has = page.session !== null, data = page.splits !== null, busy = state === "training";
+  const has = page.session !== null, data = page.splits !== null;
+  const busy = state === "training" || state === "evaluating";
   const canResume = has && !busy && page.session!.epoch < formEpochs();
   $<HTMLButtonElement>("train").disabled = busy || !data;
-  $<HTMLButtonElement>("stop").disabled = !busy;
+  $<HTMLButtonElement>("stop").disabled = state !== "training";
   $<HTMLButtonElement>("resume").disabled = !canResume || !data;
   $<HTMLButtonElement>("evaluate").disabled = busy || !has || !data;
   $<HTMLButtonElement>("download").disabled = busy || !has;
@@ -195,7 +196,7 @@ function settingsChanged(): void {
   } catch (e) {
     say(errorText(e), true);
   }
-  if (document.body.dataset.state !== "training" && document.body.dataset.state !== "loading") {
+  if (!["training", "evaluating", "loading"].includes(document.body.dataset.state!)) {
     setState(page.session ? "idle" : "ready");
   }
 }
@@ -242,7 +243,7 @@ function onEpoch(r: EpochRecord, ev: Evaluation): void {
     r.epoch_seconds.toFixed(1),
   ].map((v) => `<td>${v}</td>`).join("");
   $("epoch-table").querySelector("tbody")!.append(row);
-  void showPredictions();
+  showPredictions().catch((e) => say(`predictions: ${errorText(e)}`, true));
 }
 
 async function run(): Promise<void> {
@@ -287,7 +288,7 @@ async function resume(): Promise<void> {
 
 async function evaluateNow(): Promise<void> {
   const s = page.session!, { size, batchSize, testLimit } = readForm().settings;
-  setState("training");
+  setState("evaluating");
   const ev = await s.evaluate(page.splits!.test, { size, batchSize, testLimit });
   const out = $("eval-result");
   Object.assign(out.dataset, { correct: String(ev.correct), n: String(ev.n) });

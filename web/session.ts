@@ -213,6 +213,9 @@ export class Session {
     const optimizer = new SGD(this.settings.lr);
     try {
       const s = this.settings;
+      // The step's pipelines compiled up front, so images/s measures training. No worker
+      // threads: they fill a native driver's disk cache for Deno, while a browser compiles
+      // in its own GPU process.
       const compiled = await warmup(this.net, {
         batch: s.batchSize,
         size: s.size,

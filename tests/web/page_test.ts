@@ -70,7 +70,10 @@ const text = (page: Page, id: string) =>
 /** Clicks a button and waits until the page is idle again; returns the page's message. */
 async function clickAndWait(page: Page, id: string): Promise<string> {
   await page.click(`#${id}`);
-  await page.waitForFunction(() => document.body.dataset.state !== "training", WAIT);
+  await page.waitForFunction(
+    () => !["training", "evaluating"].includes(document.body.dataset.state!),
+    WAIT,
+  );
   const state = await page.evaluate(() => document.body.dataset.state);
   const message = await text(page, "message");
   assert.equal(state, "idle", `after ${id}: ${message}`);
@@ -175,6 +178,9 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "resnet-page-" });
     const server = await startServer();
     // The CLI's own run trains on the CPU meanwhile.
+    // Chromium's downloads get a folder of their own: nothing else may appear in it.
+    const downloads = join(dir, "downloads");
+    await Deno.mkdir(downloads);
     const cli = cliRun(dir, 48);
     let browser: Browser | null = null;
     try {
@@ -187,7 +193,7 @@ Deno.test({
       const page = await browser.newPage();
       await page.setViewport({ width: 1000, height: 900 });
       const cdp = await browser.target().createCDPSession();
-      await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: dir });
+      await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: downloads });
       await page.goto(server.url);
       await page.waitForFunction(() => document.body.dataset.state !== "loading", WAIT);
 
@@ -223,7 +229,7 @@ Deno.test({
             "read-every": 1,
           });
           await clickAndWait(page, "train");
-          const file = await download(page, dir);
+          const file = await download(page, downloads);
           const got = decodeSafetensors(await Deno.readFile(file), file);
           const want = await cpuStep(3, 16, 0.1);
           // The same file layout: keys in PyTorch's order, dtypes, shapes, metadata.
