@@ -25,12 +25,10 @@ import { encodeTorchStateDict } from "../../lib/io/torch_state_dict.ts";
 import { runCli, TINY_NET } from "../run_cli.ts";
 import { startServer } from "../web_server.ts";
 
-const CANDIDATES = [
-  Deno.env.get("CHROMIUM_PATH"),
-  "/usr/bin/chromium",
-  "/usr/bin/chromium-browser",
-  "/usr/bin/google-chrome",
-];
+/** Chromium: `CHROMIUM_PATH` when set (only it), else Debian's or Google's usual paths. */
+const CANDIDATES = Deno.env.get("CHROMIUM_PATH") !== undefined
+  ? [Deno.env.get("CHROMIUM_PATH")]
+  : ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
 function exists(p: string | undefined): p is string {
   try {
     return p !== undefined && Deno.statSync(p).isFile;
@@ -41,7 +39,8 @@ function exists(p: string | undefined): p is string {
 const CHROMIUM = CANDIDATES.find(exists) ?? null;
 if (!CHROMIUM) {
   console.log(
-    "web page tests skipped: no Chromium found (apt-get install chromium, or set CHROMIUM_PATH)",
+    `web page tests skipped: no Chromium at ${CANDIDATES.join(", ")} (apt-get install chromium, ` +
+      "or set CHROMIUM_PATH)",
   );
 }
 
