@@ -15,6 +15,7 @@ import { exportCommand } from "./cli/export.ts";
 import { dataCommand } from "./cli/data.ts";
 import { infoCommand } from "./cli/info.ts";
 import denoJson from "./deno.json" with { type: "json" };
+import { webCommand } from "./cli/web.ts";
 
 /** The program with every subcommand; commander throws instead of exiting. */
 function program(): Command {
@@ -34,6 +35,7 @@ function program(): Command {
     p.addCommand(c().exitOverride());
   }
   p.addCommand(infoCommand().exitOverride());
+  p.addCommand(webCommand().exitOverride());
   return p;
 }
 

@@ -52,6 +52,8 @@ export { convShapes, formatShapeTable, shapeTable } from "./lib/model/shapes.ts"
 export type { ConvShape, ShapeRow, ShapeTable } from "./lib/model/shapes.ts";
 export { evalStep, trainStep } from "./lib/model/step.ts";
 export type { StepResult } from "./lib/model/step.ts";
+export { activations, largestActivation } from "./lib/model/activations.ts";
+export type { Activation } from "./lib/model/activations.ts";
 
 // Data (lib/data/): IDX files, downloads, Fashion-MNIST, batches, the seeded RNG.
 export {
@@ -84,6 +86,7 @@ export type {
   LoadOptions,
   Split,
 } from "./lib/data/fashion_mnist.ts";
+export { decodeSplits, tableFiles } from "./lib/data/idx_dataset.ts";
 export { batchCount, batches, epochOrder } from "./lib/data/batches.ts";
 export type { Batch, BatchOptions } from "./lib/data/batches.ts";
 export { mulberry32 } from "./lib/data/rng.ts";
@@ -100,6 +103,8 @@ export {
 } from "./lib/run/checkpoint.ts";
 export { lockRunDir } from "./lib/run/lock.ts";
 export type { RunLock } from "./lib/run/lock.ts";
+export { Accumulator } from "./lib/run/accumulator.ts";
+export type { AccumulatedSums, ReadPolicy } from "./lib/run/accumulator.ts";
 export type { Checkpoint, CheckpointPosition, PartialEpoch } from "./lib/run/checkpoint.ts";
 export {
   backendRecord,
@@ -110,7 +115,8 @@ export {
   writeHistory,
 } from "./lib/run/metrics.ts";
 export type { BackendRecord, EpochRecord, History, TrainSettings } from "./lib/run/metrics.ts";
-export { confusionCsv, evaluate, formatEvaluation } from "./lib/run/evaluate.ts";
+export { evaluate, formatEvaluation } from "./lib/run/evaluate.ts";
+export { confusionCsv } from "./lib/run/confusion_csv.ts";
 export type { ClassAccuracy, EvaluateOptions, Evaluation } from "./lib/run/evaluate.ts";
 export { curvesSpec, curvesSvg, writeCurves } from "./lib/run/plot.ts";
 export {

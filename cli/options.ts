@@ -74,6 +74,13 @@ function parseDepth(v: string): number {
   return Number(v);
 }
 
+/** Parses a TCP port, 0 (any free port) to 65535. */
+function parsePort(v: string): number {
+  const n = parseNumber(v, "integer", 0);
+  if (n > 65535) throw new InvalidArgumentError("give a port from 0 to 65535.");
+  return n;
+}
+
 /** Parses an http(s) base URL. */
 function parseMirror(v: string): string {
   let url: URL;
@@ -178,6 +185,11 @@ export const FLAGS = {
     flags: "--retries <n>",
     help: "retries per mirror, with exponential backoff",
     parse: nonNegativeInt,
+  }),
+  serve: flag<number | true>({
+    flags: "--serve [port]",
+    help: "also serve it on 127.0.0.1 at this port",
+    parse: parsePort,
   }),
 };
 

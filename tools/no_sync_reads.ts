@@ -4,7 +4,7 @@
  * Test files may use them on CPU tensors. Run by `deno task check`.
  * @module
  */
-const roots = ["main.ts", "mod.ts", "cli", "lib", "bench"];
+const roots = ["main.ts", "mod.ts", "cli", "lib", "bench", "web"];
 const pattern = /\.(dataSync|arraySync)\s*\(/;
 const bad: string[] = [];
 async function walk(path: string): Promise<void> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tool needs on a fresh Debian machine that has Node.js and npm:
-# Deno (from the npm package, pinned), Mesa's software Vulkan adapter, oneDNN and OpenBLAS, and
-# Fashion-MNIST.
+# Deno (from the npm package, pinned), Mesa's software Vulkan adapter, oneDNN and OpenBLAS,
+# Fashion-MNIST and Chromium (the web page's tests drive it headless, WebGPU on SwiftShader).
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 DENO_VERSION=2.9.6
@@ -9,7 +9,7 @@ if ! command -v deno >/dev/null 2>&1 || ! deno --version | grep -q "deno $DENO_V
   echo "setup: installing deno $DENO_VERSION from npm" >&2
   npm install -g --silent "deno@$DENO_VERSION" >&2
 fi
-pkgs=(mesa-vulkan-drivers libvulkan1 libopenblas0-pthread libdnnl2 dataset-fashion-mnist)
+pkgs=(mesa-vulkan-drivers libvulkan1 libopenblas0-pthread libdnnl2 dataset-fashion-mnist chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

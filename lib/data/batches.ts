@@ -19,7 +19,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { mulberry32 } from "./rng.ts";
-import type { Split } from "./fashion_mnist.ts";
+import type { Split } from "./idx_dataset.ts";
 
 /** One mini-batch; the consumer disposes `x` and `y`. */
 export interface Batch {

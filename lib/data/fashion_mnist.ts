@@ -27,100 +27,20 @@ import { fileURLToPath } from "node:url";
 import { errorText, UserError } from "../errors.ts";
 import { download, DownloadError, type DownloadOptions, removeStaleTemps } from "./download.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { checkPair, decodeIdxImages, decodeIdxLabels } from "./idx.ts";
+import {
+  CLASS_NAMES,
+  decodeSplits,
+  FASHION_MNIST,
+  type IdxDatasetSpec,
+  type IdxFileSpec,
+  type Split,
+  tableFiles,
+} from "./idx_dataset.ts";
 
-/** One file of an IDX dataset: its name (as on the mirrors) and the SHA-256 of its IDX bytes. */
-export interface IdxFileSpec {
-  /** File name on mirrors and in directories, e.g. `train-images-idx3-ubyte.gz`. */
-  name: string;
-  /** Lower-case hex SHA-256 of the decompressed IDX bytes (independent of the gzip wrapper). */
-  sha256: string;
-}
-
-/** The table describing an IDX image-classification dataset and where to get it. */
-export interface IdxDatasetSpec {
-  /** Human name, e.g. "Fashion-MNIST". */
-  title: string;
-  /** The training images (IDX3). */
-  trainImages: IdxFileSpec;
-  /** The training labels (IDX1). */
-  trainLabels: IdxFileSpec;
-  /** The test images (IDX3). */
-  testImages: IdxFileSpec;
-  /** The test labels (IDX1). */
-  testLabels: IdxFileSpec;
-  /** Base URLs tried in order; a file's URL is base + name. */
-  mirrors: readonly string[];
-  /** Local directories that may hold the files (checked in place, copied into the cache). */
-  sourceDirs: readonly string[];
-  /** Class names, index = label. */
-  classNames: readonly string[];
-  /** Image height in pixels. */
-  height: number;
-  /** Image width in pixels. */
-  width: number;
-  /** How a user can install the files, for the error message. */
-  installHint: string;
-}
-
-/** Fashion-MNIST's class names, index = label. */
-export const CLASS_NAMES: readonly string[] = Object.freeze([
-  "T-shirt/top",
-  "Trouser",
-  "Pullover",
-  "Dress",
-  "Coat",
-  "Sandal",
-  "Shirt",
-  "Sneaker",
-  "Bag",
-  "Ankle boot",
-]);
-
-/** Fashion-MNIST: files, checksums, the official mirrors and Debian's directory. */
-export const FASHION_MNIST: IdxDatasetSpec = Object.freeze({
-  title: "Fashion-MNIST",
-  trainImages: {
-    name: "train-images-idx3-ubyte.gz",
-    sha256: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-  },
-  trainLabels: {
-    name: "train-labels-idx1-ubyte.gz",
-    sha256: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-  },
-  testImages: {
-    name: "t10k-images-idx3-ubyte.gz",
-    sha256: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-  },
-  testLabels: {
-    name: "t10k-labels-idx1-ubyte.gz",
-    sha256: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-  },
-  mirrors: Object.freeze([
-    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
-  ]),
-  sourceDirs: Object.freeze(["/usr/share/datasets/fashion-mnist"]),
-  classNames: CLASS_NAMES,
-  height: 28,
-  width: 28,
-  installHint: "apt-get install dataset-fashion-mnist",
-});
-
-/** One split: `count` images of `height` x `width` uint8 pixels (row-major) and their labels. */
-export interface Split {
-  /** `count * height * width` pixels 0-255, image after image, row-major. */
-  images: Uint8Array;
-  /** `count` labels 0-9. */
-  labels: Uint8Array;
-  /** Number of examples. */
-  count: number;
-  /** Image height in pixels. */
-  height: number;
-  /** Image width in pixels. */
-  width: number;
-}
+// The table and the decoding are browser-safe and live in ./idx_dataset.ts (the web page uses
+// them); re-exported here, where they have always been.
+export { CLASS_NAMES, FASHION_MNIST } from "./idx_dataset.ts";
+export type { IdxDatasetSpec, IdxFileSpec, Split } from "./idx_dataset.ts";
 
 /** Where a verified file came from. */
 export interface FileReport {
@@ -362,7 +282,7 @@ export async function loadFashionMnist(opts: LoadOptions = {}): Promise<LoadedDa
   await removeStaleTemps(cache);
   const fixHint = `pass --data-dir DIR holding the files, --source-dir DIR, or --mirror URL, ` +
     `or run ${table.installHint}`;
-  const specs = [table.trainImages, table.trainLabels, table.testImages, table.testLabels];
+  const specs = tableFiles(table);
   // Cache hits are checked concurrently (gunzip runs off the main thread); other sources are
   // tried one file at a time so progress output and errors stay readable.
   const hits = await Promise.all(specs.map((spec) => fromCache(spec, cache)));
@@ -375,15 +295,8 @@ export async function loadFashionMnist(opts: LoadOptions = {}): Promise<LoadedDa
         : await fetchFile(spec, cache, dirs, mirrors, opts, fixHint, hit),
     );
   }
-  const shape = { height: table.height, width: table.width };
-  const n = table.classNames.length;
-  const split = (i: number, l: number): Split => {
-    const imgs = decodeIdxImages(got[i].idx, specs[i].name, shape);
-    const labs = decodeIdxLabels(got[l].idx, specs[l].name, n);
-    checkPair(imgs, labs, specs[i].name, specs[l].name);
-    return { images: imgs.images, labels: labs.labels, ...shape, count: imgs.count };
-  };
-  return { train: split(0, 1), test: split(2, 3), cache, files: got.map((g) => g.report) };
+  const { train, test } = decodeSplits(table, got.map((g) => g.idx));
+  return { train, test, cache, files: got.map((g) => g.report) };
 }
 
 /** Per-split statistics printed by `deno task data`. */

@@ -1,6 +1,7 @@
 /**
  * Test-set evaluation of a network: accuracy, per-class accuracy and the confusion matrix, all
- * accumulated on the device and read back once at the end.
+ * accumulated on the device and read back once at the end. Browser-safe (the web page evaluates
+ * with it); the confusion matrix as CSV is ./confusion_csv.ts.
  *
  * @example
  * ```ts
@@ -18,11 +19,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ResNet } from "../model/resnet.ts";
-import type { Split } from "../data/fashion_mnist.ts";
+import type { Split } from "../data/idx_dataset.ts";
 import { batches } from "../data/batches.ts";
 import { evalBatchThatFits, type TensorLimit, tensorLimit } from "../backends/tensor_limit.ts";
 import type { PassProgress } from "./progress.ts";
-import { stringify } from "csv-stringify/sync";
 
 /** Options of {@linkcode evaluate}. */
 export interface EvaluateOptions {
@@ -138,13 +138,4 @@ export function formatEvaluation(r: Evaluation): string {
     lines.push(`${c.name.padEnd(w)}  ${acc.padStart(8)}  ${String(c.n).padStart(5)}`);
   }
   return lines.join("\n");
-}
-
-/** The confusion matrix as CSV: a header `true\predicted,<names...>`, one row per true class. */
-export function confusionCsv(r: Evaluation): string {
-  const names = r.perClass.map((c) => c.name);
-  return stringify(r.confusion.map((row, i) => [names[i], ...row]), {
-    header: true,
-    columns: ["true\\predicted", ...names],
-  });
 }

@@ -57,6 +57,7 @@ import {
   writeHistory,
 } from "./metrics.ts";
 import { evaluate } from "./evaluate.ts";
+import { Accumulator } from "./accumulator.ts";
 import { writeCurves } from "./plot.ts";
 import {
   ensureNewRunDir,
@@ -379,15 +380,14 @@ async function endEpoch(
 }
 
 /**
- * An epoch's loss and accuracy, summed on the device; {@linkcode EpochAccumulator.read} brings
- * them to the host (a sync), checks the loss is finite and reports progress. Sums of an epoch
- * interrupted earlier (`prior`) are added, so a resumed epoch reports the same metrics.
+ * An epoch's loss and accuracy, summed on the device ({@linkcode Accumulator});
+ * {@linkcode EpochAccumulator.read} brings them to the host (a sync), checks the loss is finite
+ * and reports progress. Sums of an epoch interrupted earlier (`prior`) are added, so a resumed
+ * epoch reports the same metrics.
  */
 class EpochAccumulator {
   readonly prior: PartialEpoch;
-  #loss: tf.Scalar = tf.scalar(0);
-  #correct: tf.Scalar = tf.scalar(0, "int32");
-  #sinceRead = 0;
+  readonly #sums: Accumulator;
   #t0 = performance.now();
   readonly #wall0 = performance.now();
   /** This session's images and training seconds in the epoch. */
@@ -397,35 +397,28 @@ class EpochAccumulator {
   constructor(prior: PartialEpoch | null, readonly run: RunState, readonly epoch: number) {
     this.prior = prior ??
       { lossSum: 0, correct: 0, examples: 0, trainSeconds: 0, wallSeconds: 0 };
+    this.#sums = new Accumulator({ readEvery: run.opts.readEvery, readAfterMs: READ_AFTER_MS });
   }
 
   /** Adds one step's results (and disposes them with the batch). */
   add(r: { loss: tf.Scalar; correct: tf.Scalar }, b: Batch): void {
-    const [loss, correct] = tf.tidy(() => [
-      tf.add(this.#loss, tf.mul(r.loss, b.n)) as tf.Scalar,
-      tf.add(this.#correct, r.correct) as tf.Scalar,
-    ]);
-    tf.dispose([this.#loss, this.#correct, r.loss, r.correct, b.x, b.y]);
-    this.#loss = loss;
-    this.#correct = correct;
+    this.#sums.add(r, b.n);
+    tf.dispose([b.x, b.y]);
     this.images += b.n;
-    this.#sinceRead++;
   }
 
   /** Every `readEvery` steps, or sooner when steps are slow, so progress keeps moving. */
   due(): boolean {
-    const every = Math.max(1, this.run.opts.readEvery ?? 10);
-    return this.#sinceRead >= every || performance.now() - this.#t0 >= READ_AFTER_MS;
+    return this.#sums.due();
   }
 
   /** Reads the sums (a host sync); throws {@linkcode DivergedError} on a non-finite loss. */
   async read(step: number): Promise<Omit<PartialEpoch, "wallSeconds">> {
-    const [l, c] = await Promise.all([this.#loss.data(), this.#correct.data()]);
+    const { lossSum: l, correct: c } = await this.#sums.read();
     this.seconds += (performance.now() - this.#t0) / 1000;
     this.#t0 = performance.now();
-    this.#sinceRead = 0;
     const p = this.prior, s = this.run.ckpt.settings;
-    const lossSum = p.lossSum + l[0], correct = p.correct + c[0];
+    const lossSum = p.lossSum + l, correct = p.correct + c;
     const examples = p.examples + this.images, trainSeconds = p.trainSeconds + this.seconds;
     if (!Number.isFinite(lossSum)) {
       const last = this.run.ckpt.epoch;
@@ -445,7 +438,7 @@ class EpochAccumulator {
   }
 
   dispose(): void {
-    tf.dispose([this.#loss, this.#correct]);
+    this.#sums.dispose();
   }
 }
 

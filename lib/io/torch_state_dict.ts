@@ -1,0 +1,218 @@
+/**
+ * Weights interchange with d2l's PyTorch code: a {@linkcode ResNet} as the `state_dict()` of d2l's
+ * `nn.Sequential(b1, b2, b3, b4, b5, nn.AdaptiveAvgPool2d((1,1)), nn.Flatten(), nn.Linear(...))`,
+ * stored as safetensors with PyTorch's own keys (`0.0.weight`, `1.0.bn2.running_var`, `7.bias`)
+ * and layouts (conv OIHW, linear `[out, in]`, F32; `num_batches_tracked` I64), in PyTorch's key
+ * order. Such a file loads with a strict `load_state_dict` in d2l's notebook, and one saved there
+ * loads here.
+ *
+ * Loading checks every key, dtype and shape before it assigns anything, so a file for another
+ * architecture never half-loads: the first problem throws a {@linkcode SafetensorsError} (exit
+ * code 2) whose one line names the key and both shapes.
+ *
+ * Everything here works on bytes (no file IO), so the browser page uses it too; files are
+ * ./torch_weights.ts, which re-exports this module.
+ *
+ * @example
+ * ```ts
+ * import { ResNet } from "../model/resnet.ts";
+ * import { decodeTorchStateDict, encodeTorchStateDict } from "./torch_state_dict.ts";
+ * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
+ * const bytes = await encodeTorchStateDict(net); // what d2l's torch.save would hold, as safetensors
+ * const copy = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 7 });
+ * decodeTorchStateDict(copy, bytes, "net.safetensors"); // copy now computes what net computes
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { fromTorchKey, type ResNet, torchKey } from "../model/resnet.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  SafetensorsError,
+  type SafetensorsFile,
+  type SafetensorsInput,
+  toFloat32,
+  toIntegers,
+} from "./safetensors_codec.ts";
+
+/** One entry of d2l's `state_dict()` and where it lives in a {@linkcode ResNet}. */
+export interface TorchEntry {
+  /** PyTorch's key, e.g. `2.0.conv1.weight`. */
+  key: string;
+  /** Our parameter name (`b3.0.conv1.weight`), or null for `num_batches_tracked`. */
+  param: string | null;
+  /** PyTorch's shape (OIHW for conv weights, `[out, in]` for linear weights). */
+  shape: number[];
+  /** The permutation from our layout to PyTorch's (null when the layouts agree). */
+  perm: number[] | null;
+}
+
+// PyTorch registers a d2l Residual's modules in this order (conv1, conv2, conv3, bn1, bn2), and
+// state_dict() follows registration order; our store interleaves them in forward order.
+const RESIDUAL_ORDER = ["conv1", "conv2", "conv3", "bn1", "bn2"];
+
+/** The permutation from our layout of a parameter (by its shape) to PyTorch's. */
+function torchPerm(param: string, rank: number): number[] | null {
+  if (rank === 4) return [3, 2, 0, 1]; // conv HWIO -> OIHW
+  if (rank === 2 && param.startsWith("fc.")) return [1, 0]; // dense [in, out] -> [out, in]
+  return null;
+}
+
+/**
+ * The keys of d2l's `state_dict()` for `net`, in PyTorch's order, with shapes and layout
+ * permutations. Every BatchNorm gets its `num_batches_tracked` after `running_var`.
+ */
+export function torchLayout(net: ResNet): TorchEntry[] {
+  const entries: TorchEntry[] = [];
+  for (const [param, v] of net.params) {
+    const perm = torchPerm(param, v.rank);
+    const shape = perm ? perm.map((i) => v.shape[i]) : [...v.shape];
+    const key = torchKey(param);
+    entries.push({ key, param, shape, perm });
+    if (param.endsWith(".running_var")) {
+      entries.push({
+        key: key.replace(/running_var$/, "num_batches_tracked"),
+        param: null,
+        shape: [],
+        perm: null,
+      });
+    }
+  }
+  // Stable reorder inside each residual block; b1 and the linear layer are already in order.
+  const rank = (key: string) => {
+    const m = /^\d+\.\d+\.(conv[123]|bn[12])\./.exec(key);
+    return m ? RESIDUAL_ORDER.indexOf(m[1]) : -1;
+  };
+  const block = (key: string) => /^(\d+\.\d+)\.(conv[123]|bn[12])\./.exec(key)?.[1] ?? key;
+  const firstSeen = new Map<string, number>();
+  entries.forEach((e, i) => {
+    if (!firstSeen.has(block(e.key))) firstSeen.set(block(e.key), i);
+  });
+  return entries
+    .map((e, i) => ({ e, k: [firstSeen.get(block(e.key))!, rank(e.key), i] }))
+    .sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.k[2] - b.k[2])
+    .map(({ e }) => e);
+}
+
+/**
+ * `net`'s weights as d2l's `state_dict()`, ready for {@linkcode encodeSafetensors}. Reads every
+ * tensor back with `await data()` (no synchronous reads, so it works on WebGPU).
+ */
+export async function torchStateDict(net: ResNet): Promise<SafetensorsInput[]> {
+  const out: SafetensorsInput[] = [];
+  const tracked = new BigInt64Array([BigInt(net.numBatchesTracked)]);
+  for (const e of torchLayout(net)) {
+    if (e.param === null) {
+      out.push({ name: e.key, dtype: "I64", shape: [], data: tracked });
+      continue;
+    }
+    const v = net.params.get(e.param)!;
+    const t = e.perm ? tf.transpose(v, e.perm) : v;
+    try {
+      const data = await t.data() as Float32Array;
+      out.push({ name: e.key, dtype: "F32", shape: e.shape, data });
+    } finally {
+      if (t !== v) t.dispose();
+    }
+  }
+  return out;
+}
+
+/** The metadata written with every file: what it is and the architecture it needs here. */
+function metadataFor(net: ResNet): Record<string, string> {
+  const c = net.config;
+  return {
+    format: "pt",
+    arch: `d2l ResNet, width ${c.width}, stages ${c.stages.join(",")}, ` +
+      `${c.inChannels} input channel${c.inChannels === 1 ? "" : "s"}, ${c.numClasses} classes`,
+    stages: c.stages.join(","),
+    width: String(c.width),
+    in_channels: String(c.inChannels),
+    num_classes: String(c.numClasses),
+  };
+}
+
+/** Encodes `net` as a safetensors file of d2l's `state_dict()` (see the module docs). */
+export async function encodeTorchStateDict(net: ResNet): Promise<Uint8Array> {
+  return encodeSafetensors(await torchStateDict(net), metadataFor(net));
+}
+
+const fmtShape = (s: readonly number[]) => `[${s.join(", ")}]`;
+
+/** The architecture hint for error messages, from the file's metadata when it has one. */
+function archHint(file: SafetensorsFile): string {
+  const m = file.metadata;
+  if (m?.stages && m?.width) return ` (the file says --stages ${m.stages} --width ${m.width})`;
+  if (m?.arch) return ` (the file says: ${m.arch})`;
+  return "";
+}
+
+/**
+ * Checks a decoded file against `net`'s architecture and assigns it: every key of d2l's
+ * `state_dict()` must be present with its shape, and no other key may be. Nothing is assigned
+ * unless everything fits. `num_batches_tracked` of b1's BatchNorm sets `net.numBatchesTracked`
+ * (d2l's BatchNorms all count the same batches).
+ */
+export function assignTorchStateDict(
+  net: ResNet,
+  file: SafetensorsFile,
+  source = "<bytes>",
+): void {
+  const layout = torchLayout(net);
+  const fail = (what: string): never => {
+    throw new SafetensorsError(`${source}: ${what}`);
+  };
+  // Key and shape errors usually mean another architecture: say which one the file is for.
+  const misfit = (what: string): never => fail(`${what}${archHint(file)}`);
+  const c = net.config;
+  const arch = `--stages ${c.stages.join(",")} --width ${c.width}`;
+  const known = new Set(layout.map((e) => e.key));
+  for (const key of file.tensors.keys()) {
+    if (!known.has(key)) {
+      const ours = fromTorchKey(key);
+      misfit(
+        `unexpected key "${key}" (shape ${fmtShape(file.tensors.get(key)!.shape)}): ` +
+          `the network for ${arch} has no ${ours ? `parameter ${ours}` : "such key"}`,
+      );
+    }
+  }
+  const values: { param: string; data: Float32Array; shape: number[]; perm: number[] | null }[] =
+    [];
+  let tracked: number | null = null;
+  for (const e of layout) {
+    const t = file.tensors.get(e.key);
+    if (!t) misfit(`missing key "${e.key}" (expected shape ${fmtShape(e.shape)}) for ${arch}`);
+    const got = t!.shape;
+    if (got.length !== e.shape.length || got.some((n, i) => n !== e.shape[i])) {
+      misfit(
+        `key "${e.key}" has shape ${fmtShape(got)} but the network for ${arch} expects ` +
+          `${fmtShape(e.shape)}`,
+      );
+    }
+    if (e.param === null) {
+      const [n] = toIntegers(t!, e.key, source);
+      if (n < 0) fail(`key "${e.key}" is ${n}; a count cannot be negative`);
+      tracked ??= n;
+    } else {
+      const data = toFloat32(t!, e.key, source);
+      const bad = data.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) fail(`key "${e.key}" holds ${data[bad]} at flat index ${bad}`);
+      values.push({ param: e.param, data, shape: e.shape, perm: e.perm });
+    }
+  }
+  tf.tidy(() => {
+    for (const v of values) {
+      const t = tf.tensor(v.data, v.shape, "float32");
+      // Invert the our->torch permutation: conv OIHW -> HWIO, linear [out, in] -> [in, out].
+      const inv = v.perm ? v.perm.map((_, i) => v.perm!.indexOf(i)) : null;
+      net.params.get(v.param)!.assign(inv ? tf.transpose(t, inv) : t);
+    }
+  });
+  net.numBatchesTracked = tracked ?? 0;
+}
+
+/** Decodes a safetensors file's bytes and assigns them to `net` (see {@linkcode assignTorchStateDict}). */
+export function decodeTorchStateDict(net: ResNet, bytes: Uint8Array, source = "<bytes>"): void {
+  assignTorchStateDict(net, decodeSafetensors(bytes, source), source);
+}

@@ -1,0 +1,79 @@
+/**
+ * `web`: the static site (page, stylesheet, a bundle with no Deno API in it), the server on
+ * 127.0.0.1 with the verified data and nothing else, and a port in use as one line and exit 2.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FASHION_MNIST } from "../../lib/data/idx_dataset.ts";
+import { runCli } from "../run_cli.ts";
+import { startServer } from "../web_server.ts";
+
+Deno.test("web --out: one page, its stylesheet and a browser bundle free of Deno APIs", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const r = await runCli(["web", "--out", out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^built .* \(index\.html, style\.css, app\.js \d+ KiB\) in [\d.]+ s\n$/);
+    assert.deepEqual(
+      [...Deno.readDirSync(out)].map((e) => e.name).sort(),
+      ["app.js", "index.html", "style.css"],
+    );
+    const html = await Deno.readTextFile(join(out, "index.html"));
+    assert.match(html, /<script src="app\.js" defer><\/script>/);
+    assert.doesNotMatch(html, /https?:\/\//, "the page fetches nothing from other hosts");
+    const js = await Deno.readTextFile(join(out, "app.js"));
+    // The library's modules with file IO or Deno.env must not have been pulled in.
+    const deno = /.{40}\bDeno\.[a-zA-Z].{40}/.exec(js);
+    assert.equal(deno, null, `the bundle uses a Deno API: ${deno?.[0]}`);
+    // What the page runs on: tfjs' WebGPU backend (registered with its adapter request) and the
+    // CPU fallback (minified, so matched by the registration's shape).
+    assert.ok(/\("webgpu",async\(\)=>\{let \w+=\{powerPreference/.test(js), "no WebGPU backend");
+    assert.ok(/\("cpu",\(\)=>new \w+,1\)/.test(js), "no CPU backend");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("web --serve: the site and the four verified files on 127.0.0.1, nothing else", async () => {
+  const server = await startServer();
+  try {
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const page = await fetch(server.url);
+    assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+    assert.match(await page.text(), /<title>d2l ResNet/);
+    const name = FASHION_MNIST.testLabels.name;
+    const data = await fetch(`${server.url}data/${name}`);
+    assert.equal(data.status, 200);
+    const want = await Deno.readFile(`/usr/share/datasets/fashion-mnist/${name}`).catch(() => null);
+    const got = new Uint8Array(await data.arrayBuffer());
+    if (want) assert.deepEqual(got, want);
+    for (const path of ["deno.json", "data/README.md", "..%2Fdeno.json", "web/main.ts"]) {
+      const r = await fetch(server.url + path);
+      await r.body?.cancel();
+      assert.equal(r.status, 404, path);
+    }
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+Deno.test("web --serve PORT: a port in use is one line and exit 2, before anything is built", async () => {
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const out = await Deno.makeTempDir();
+  try {
+    const port = (busy.addr as Deno.NetAddr).port;
+    const r = await runCli(["web", "--out", out, "--serve", String(port)]);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      `error: port ${port} on 127.0.0.1 is in use: choose another with --serve PORT\n`,
+    );
+    assert.deepEqual([...Deno.readDirSync(out)], []);
+    const bad = await runCli(["web", "--serve", "70000"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--serve.*give a port from 0 to 65535/);
+  } finally {
+    busy.close();
+    await Deno.remove(out, { recursive: true });
+  }
+});

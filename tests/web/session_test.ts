@@ -1,0 +1,172 @@
+/**
+ * The page's training session (web/session.ts), form, limit check and plot, run in Deno on tfjs'
+ * CPU backend with generated images: stopping and continuing gives what an uninterrupted run
+ * gives, weights go out and come back in (with or without our metadata), nothing leaks.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import assert from "node:assert/strict";
+import { initBackend } from "../../lib/backends/choose.ts";
+import { encodeSafetensors } from "../../lib/io/safetensors_codec.ts";
+import { torchStateDict } from "../../lib/io/torch_state_dict.ts";
+import { ConfigError, InputError } from "../../lib/errors.ts";
+import type { TrainSettings } from "../../lib/run/metrics.ts";
+import { architectureOf, Session } from "../../web/session.ts";
+import { decodeSafetensors } from "../../lib/io/safetensors_codec.ts";
+import { type FormValues, parseSettings } from "../../web/form.ts";
+import { limitProblem } from "../../web/device.ts";
+import { curvesSvg } from "../../web/chart.ts";
+import { syntheticSplit } from "../synthetic_split.ts";
+
+await initBackend("cpu");
+
+const MODEL = { stages: [1, 1, 1, 1], width: 4 };
+const SETTINGS: TrainSettings = {
+  epochs: 2,
+  batchSize: 8,
+  lr: 0.1,
+  size: 16,
+  seed: 5,
+  limit: 32,
+  testLimit: 16,
+};
+const DATA = { train: syntheticSplit(40, 16, 1), test: syntheticSplit(16, 16, 2) };
+
+async function params(s: Session): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [k, v] of s.net.params) out.set(k, await v.data() as Float32Array);
+  return out;
+}
+
+Deno.test("web session: stopping after any step and continuing equals training straight through", async () => {
+  const before = tf.memory().numTensors;
+  const straight = new Session(MODEL, SETTINGS);
+  const progress: number[] = [];
+  assert.equal(
+    await straight.train(DATA, { onProgress: (p) => progress.push(p.step) }, 2),
+    "finished",
+  );
+  // Read back every 2 steps, plus at each epoch's end (4 steps an epoch), never per step.
+  assert.deepEqual(progress, [2, 4, 4, 2, 4, 4]);
+  // Stopped mid-epoch 1 (after step 3) and at epoch 2's second step (step 6), then continued.
+  const stopped = new Session(MODEL, SETTINGS);
+  const stops: number[] = [];
+  let stopAt = 3;
+  const onProgress = (p: { epoch: number; step: number }) => {
+    if ((p.epoch - 1) * 4 + p.step === stopAt) stopped.stop();
+  };
+  while ((await stopped.train(DATA, { onProgress }, 1)) === "stopped") {
+    stops.push(stopped.epoch * 4 + stopped.batch);
+    stopAt = 6;
+  }
+  assert.deepEqual(stops, [3, 6]);
+  assert.deepEqual([stopped.epoch, stopped.batch], [2, 0]);
+  const [a, b] = [await params(straight), await params(stopped)];
+  for (const [k, v] of a) assert.deepEqual(b.get(k), v, k);
+  for (const key of ["train_acc", "test_acc"] as const) {
+    assert.deepEqual(stopped.history.map((r) => r[key]), straight.history.map((r) => r[key]));
+  }
+  // Loss sums are float32 on the device: split at a stop they are added in another grouping.
+  straight.history.forEach((r, i) => {
+    const got = stopped.history[i].train_loss;
+    assert.ok(Math.abs(got - r.train_loss) <= 1e-6 * r.train_loss, `${got} vs ${r.train_loss}`);
+  });
+  straight.dispose();
+  stopped.dispose();
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+});
+
+Deno.test("web session: weights out and back in, with our metadata or from keys and shapes alone", async () => {
+  const s = new Session(MODEL, { ...SETTINGS, epochs: 1 });
+  await s.train(DATA);
+  const bytes = await s.weights();
+  assert.equal(s.fileName(), "resnet-stages1111-w4-epoch1.safetensors");
+  const fromOurs = Session.fromWeights(bytes, "a.safetensors", { depth: 18 }, SETTINGS);
+  // A file as PyTorch writes it: the same tensors, no metadata.
+  const bare = encodeSafetensors(await torchStateDict(s.net));
+  assert.deepEqual(architectureOf(decodeSafetensors(bare)), {
+    stages: [1, 1, 1, 1],
+    width: 4,
+    inChannels: 1,
+    numClasses: 10,
+  });
+  const fromBare = Session.fromWeights(bare, "b.safetensors", { depth: 18 }, SETTINGS);
+  const want = (await s.evaluate(DATA.test)).confusion;
+  for (const other of [fromOurs, fromBare]) {
+    assert.deepEqual((await other.evaluate(DATA.test)).confusion, want);
+    assert.equal(other.net.numBatchesTracked, s.net.numBatchesTracked);
+    other.dispose();
+  }
+  assert.deepEqual(await s.predict(DATA.test, 5), await s.predict(DATA.test, 5));
+  s.dispose();
+  const truncated = bytes.slice(0, bytes.length - 4);
+  assert.throws(
+    () => Session.fromWeights(truncated, "cut.safetensors", MODEL, SETTINGS),
+    (e) => e instanceof InputError && e.message.startsWith("cut.safetensors: "),
+  );
+});
+
+const FORM: FormValues = {
+  depth: "stages",
+  stages: "1,1,1,1",
+  width: "8",
+  size: "28",
+  batch: "128",
+  lr: "0.1",
+  epochs: "2",
+  limit: "12000",
+  "test-limit": "2000",
+  seed: "0",
+  "read-every": "10",
+};
+
+Deno.test("web form: the page refuses what the CLI refuses, in one line naming the field", () => {
+  const ok = parseSettings(FORM);
+  assert.deepEqual(ok.model, { stages: [1, 1, 1, 1], width: 8 });
+  assert.deepEqual(ok.settings, {
+    epochs: 2,
+    batchSize: 128,
+    lr: 0.1,
+    size: 28,
+    seed: 0,
+    limit: 12000,
+    testLimit: 2000,
+  });
+  assert.deepEqual(parseSettings({ ...FORM, depth: "34" }).model, { depth: 34, width: 8 });
+  assert.throws(() => parseSettings({ ...FORM, stages: "1,1,1" }), ConfigError);
+  assert.throws(() => parseSettings({ ...FORM, lr: "0" }), /^InputError: lr "0": give a positive/);
+  assert.throws(
+    () => parseSettings({ ...FORM, batch: "2.5" }),
+    /batch "2\.5": give a positive integer/,
+  );
+  assert.throws(() => parseSettings({ ...FORM, size: "0" }), InputError);
+});
+
+Deno.test("web limits: a batch over the binding limit is refused with the batch that fits", () => {
+  const largest = { name: "b1.0", shape: [4096, 112, 112, 8], bytes: 4096 * 112 * 112 * 8 * 4 };
+  const gib = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
+  assert.equal(
+    limitProblem(largest, 4096, gib),
+    "a batch of 4096 needs a 1.53 GiB tensor (b1.0, [4096, 112, 112, 8]) but this device " +
+      "allows at most 1.00 GiB in one binding (maxStorageBufferBindingSize): use a batch of " +
+      "at most 2674",
+  );
+  // 2674 images fit, 2675 do not.
+  const per = largest.bytes / 4096;
+  assert.ok(2674 * per <= 2 ** 30 && 2675 * per > 2 ** 30);
+  const smallBuffer = { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 30 };
+  assert.match(limitProblem(largest, 4096, smallBuffer)!, /in one buffer \(maxBufferSize\)/);
+  assert.equal(limitProblem({ ...largest, bytes: 2 ** 30 }, 4096, gib), null);
+  assert.equal(limitProblem(largest, 4096, null), null);
+});
+
+Deno.test("web chart: every series is drawn and kept as data", () => {
+  const series = [
+    { name: "train loss", color: "#1f77b4", points: [[0.5, 2.1], [1, 1.4]] as [number, number][] },
+    { name: "test acc", color: "#2ca02c", points: [[1, 0.6]] as [number, number][], markers: true },
+  ];
+  const svg = curvesSvg(series, 2);
+  assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
+  assert.equal((svg.match(/<circle /g) ?? []).length, 1);
+  const data = /data-series="([^"]*)"/.exec(svg)![1].replaceAll("&quot;", '"');
+  assert.deepEqual(JSON.parse(data), series);
+});

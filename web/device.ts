@@ -1,0 +1,164 @@
+/**
+ * The page's backend: tfjs' WebGPU backend on the browser's adapter, or tfjs' CPU backend when the
+ * browser has no WebGPU (the page says which, and why). The adapter's identity and the limits
+ * that decide which batches fit are read from the device tfjs itself uses, and
+ * {@linkcode limitProblem} refuses a batch whose largest tensor exceeds them.
+ *
+ * @example
+ * ```ts ignore
+ * import { startBackend } from "./device.ts";
+ * const d = await startBackend();
+ * console.log(d.backend, d.reason, d.adapter?.description, d.limits?.maxBufferSize);
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-webgpu";
+import type { Activation } from "../lib/model/activations.ts";
+import { errorText } from "../lib/errors.ts";
+
+/** The device limits that decide whether a tensor fits (bytes). */
+export interface DeviceLimits {
+  /** Largest buffer: the largest tensor. */
+  maxBufferSize: number;
+  /** Largest buffer one kernel can bind for storage. */
+  maxStorageBufferBindingSize: number;
+  /** Shared memory per workgroup (tiles of matmul and conv). */
+  maxComputeWorkgroupStorageSize: number;
+  /** Threads per workgroup. */
+  maxComputeInvocationsPerWorkgroup: number;
+  /** Workgroups per dispatch dimension. */
+  maxComputeWorkgroupsPerDimension: number;
+}
+
+/** What runs the page's tensors. */
+export interface DeviceInfo {
+  /** The tfjs backend. */
+  backend: "webgpu" | "cpu";
+  /** Why: the adapter was found, or why the CPU fallback runs. */
+  reason: string;
+  /** The WebGPU adapter, or null on the CPU backend. */
+  adapter: {
+    vendor: string;
+    architecture: string;
+    description: string;
+    /** A CPU emulating a GPU (SwiftShader, llvmpipe, WARP, a fallback adapter). */
+    software: boolean;
+  } | null;
+  /** The WebGPU device's limits, or null on the CPU backend. */
+  limits: DeviceLimits | null;
+}
+
+const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
+
+/** The parts of tfjs' WebGPUBackend read here. */
+interface WebGPUBackendLike {
+  device: GPUDevice;
+  adapterInfo?: { vendor?: string; architecture?: string; description?: string } & {
+    isFallbackAdapter?: boolean;
+  };
+}
+
+/**
+ * Starts tfjs' WebGPU backend, or its CPU backend when `prefer` is "cpu" or WebGPU cannot start.
+ * Never throws for a missing GPU: the result says what runs and why.
+ */
+export async function startBackend(prefer: "webgpu" | "cpu" = "webgpu"): Promise<DeviceInfo> {
+  let why = "requested";
+  if (prefer === "webgpu") {
+    why = await startWebGPU();
+    if (!why) return describeWebGPU();
+  }
+  if (!(await tf.setBackend("cpu"))) throw new Error("tfjs' CPU backend did not start");
+  await tf.ready();
+  return { backend: "cpu", reason: why, adapter: null, limits: null };
+}
+
+/** Starts WebGPU; returns "" on success, else why not (for the page). */
+async function startWebGPU(): Promise<string> {
+  const gpu = (globalThis.navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) {
+    return "this browser has no WebGPU (navigator.gpu); Chrome, Edge or Safari 26 have it, " +
+      "Firefox behind a setting; the page needs a secure context (https or localhost)";
+  }
+  try {
+    const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+    if (!adapter) return "the browser found no WebGPU adapter (is the GPU blocklisted?)";
+    if (await tf.setBackend("webgpu")) {
+      await tf.ready();
+      return "";
+    }
+    return "tfjs' WebGPU backend did not start";
+  } catch (e) {
+    return `WebGPU failed to start: ${errorText(e)}`;
+  }
+}
+
+function describeWebGPU(): DeviceInfo {
+  const be = tf.backend() as unknown as WebGPUBackendLike;
+  const info = be.adapterInfo ?? {};
+  const l = be.device.limits;
+  const text = [info.vendor, info.architecture, info.description].join(" ");
+  return {
+    backend: "webgpu",
+    reason: "WebGPU adapter found",
+    adapter: {
+      vendor: info.vendor ?? "",
+      architecture: info.architecture ?? "",
+      description: info.description ?? "",
+      software: Boolean(info.isFallbackAdapter) || SOFTWARE.test(text),
+    },
+    limits: {
+      maxBufferSize: Number(l.maxBufferSize),
+      maxStorageBufferBindingSize: Number(l.maxStorageBufferBindingSize),
+      maxComputeWorkgroupStorageSize: Number(l.maxComputeWorkgroupStorageSize),
+      maxComputeInvocationsPerWorkgroup: Number(l.maxComputeInvocationsPerWorkgroup),
+      maxComputeWorkgroupsPerDimension: Number(l.maxComputeWorkgroupsPerDimension),
+    },
+  };
+}
+
+/** Bytes as people read them: `1.50 GiB`, `256 MiB`, `12 KiB`. */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${units[i]}`;
+}
+
+/**
+ * Why a step whose largest tensor is `largest` (for `batch` images) cannot run on a device with
+ * `limits`, with the largest batch that fits; null when it fits (or there are no limits: CPU).
+ *
+ * @example
+ * ```ts
+ * import { limitProblem } from "./device.ts";
+ * const largest = { name: "b1.0", shape: [4096, 112, 112, 8], bytes: 4096 * 112 * 112 * 8 * 4 };
+ * const limits = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
+ * limitProblem(largest, 4096, limits);
+ * // "a batch of 4096 needs a 1.53 GiB tensor (b1.0, [4096, 112, 112, 8]) but this device allows
+ * //  at most 1.00 GiB in one binding (maxStorageBufferBindingSize): use a batch of at most 2674"
+ * ```
+ */
+export function limitProblem(
+  largest: Activation,
+  batch: number,
+  limits: Pick<DeviceLimits, "maxBufferSize" | "maxStorageBufferBindingSize"> | null,
+): string | null {
+  if (!limits) return null;
+  const [limit, name, what] = limits.maxStorageBufferBindingSize <= limits.maxBufferSize
+    ? [limits.maxStorageBufferBindingSize, "maxStorageBufferBindingSize", "in one binding"]
+    : [limits.maxBufferSize, "maxBufferSize", "in one buffer"];
+  if (largest.bytes <= limit) return null;
+  const fits = Math.floor(limit / (largest.bytes / batch));
+  const fix = fits >= 1
+    ? `use a batch of at most ${fits}`
+    : "even one image is too large: use a smaller input size or width";
+  return `a batch of ${batch} needs a ${formatBytes(largest.bytes)} tensor (${largest.name}, ` +
+    `[${largest.shape.join(", ")}]) but this device allows at most ${formatBytes(limit)} ` +
+    `${what} (${name}): ${fix}`;
+}
