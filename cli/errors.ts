@@ -39,6 +39,15 @@ export class Interrupted extends UserError {
 }
 
 /**
+ * Failures a command has already reported on stderr, one line each (e.g. `predict`'s unreadable
+ * images, while the others were still predicted): nothing more is printed, the exit code is 2.
+ */
+export class AlreadyReported extends InputError {
+  /** Always `"AlreadyReported"`. */
+  override name = "AlreadyReported";
+}
+
+/**
  * The line to print and the exit code for an error the user can act on; null for anything else
  * (a bug, which should surface with its stack trace).
  */
@@ -51,6 +60,7 @@ export function describeError(e: unknown): { line: string; code: number } | null
       `lower learning rate: deno task train --resume ${e.dir} --lr ${e.lr / 10}`;
     return { line, code: 1 };
   }
+  if (e instanceof AlreadyReported) return { line: "", code: 2 };
   if (e instanceof UsageError || e instanceof InputError) {
     return { line: `error: ${e.message}`, code: 2 };
   }

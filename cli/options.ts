@@ -88,6 +88,22 @@ function parseMirror(v: string): string {
   return url.href;
 }
 
+/** Parses `i,j,k`: test-set indices (non-negative integers). */
+function parseIndices(v: string): number[] {
+  const parts = v.split(",").map((s) => s.trim());
+  if (!parts.every((s) => /^\d+$/.test(s) && Number.isSafeInteger(Number(s)))) {
+    throw new InvalidArgumentError("give test-set indices separated by commas, e.g. 0,7,42.");
+  }
+  return parts.map(Number);
+}
+
+/** Parses a TCP port, 0 (any free one) to 65535. */
+function parsePort(v: string): number {
+  const n = parseNumber(v, "integer", 0);
+  if (n > 65535) throw new InvalidArgumentError("give a port from 0 to 65535.");
+  return n;
+}
+
 /** A flag: how it is spelt, what it means, how its value is parsed (none: a boolean switch). */
 interface Flag<T> {
   flags: string;
@@ -157,6 +173,24 @@ export const FLAGS = {
   }),
   plot: text("--plot <file.svg>", "also draw the loss and accuracy curves"),
   json: on("--json", "print JSON on stdout"),
+  invert: flag<"auto" | "yes" | "no">({
+    flags: "--invert <when>",
+    help: "invert the pictures (Fashion-MNIST is light on black): auto|yes|no",
+    choices: ["auto", "yes", "no"],
+  }),
+  test: flag({
+    flags: "--test <i,j,k>",
+    help: "also predict these test-set images (0-based indices)",
+    parse: parseIndices,
+  }),
+  grid: text("--grid <file>", "draw the images with true / predicted labels (.svg or .png)"),
+  wrong: on("--wrong", "the first misclassified test images instead of the first ones"),
+  count: flag({ flags: "--count <n>", help: "images in the grid", parse: positiveInt }),
+  serve: flag<number | true>({
+    flags: "--serve [port]",
+    help: "live curves in the browser at http://127.0.0.1:PORT/ (0: any free port)",
+    parse: parsePort,
+  }),
   dataDir: text("--data-dir <dir>", "cache directory of Fashion-MNIST"),
   sourceDir: flag<string[]>({
     flags: "--source-dir <dir>",

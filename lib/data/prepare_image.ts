@@ -4,9 +4,9 @@
  * (../data/batches.ts: pixels / 255, bilinear resize with half-pixel centres to its input size).
  *
  * Steps: (1) judge the background from the border pixels (the outermost rows and columns):
- * Fashion-MNIST's is black, so a light one (mean above 127.5) means "invert" under `auto`;
- * (2) pad to a square with the border's mean, keeping the aspect ratio (Fashion-MNIST's images
- * were made so); (3) resample to 28x28: an area average when shrinking (a photo's detail would
+ * Fashion-MNIST's is black, so a light one (median above 127.5; the median, as a garment may
+ * touch the border) means "invert" under `auto`; (2) pad to a square with that median, keeping
+ * the aspect ratio (Fashion-MNIST's images were made so); (3) resample to 28x28: an area average when shrinking (a photo's detail would
  * alias under a 2x2-tap bilinear filter), bilinear with half-pixel centres when enlarging;
  * (4) invert when asked or judged.
  *
@@ -38,30 +38,36 @@ export interface PreparedImage {
   size: number;
   /** Whether the picture was inverted. */
   inverted: boolean;
-  /** Mean of the original's border pixels, 0-255 (what `auto` judged). */
-  borderMean: number;
+  /** Median of the original's border pixels, 0-255 (what `auto` judged). */
+  border: number;
 }
 
 /**
- * Mean of the pixels on the outermost rows and columns (each pixel counted once).
+ * Median of the pixels on the outermost rows and columns (each pixel counted once).
  *
  * @example
  * ```ts
- * import { borderMean } from "./prepare_image.ts";
- * borderMean({ width: 3, height: 3, pixels: new Uint8Array([9, 9, 9, 9, 0, 9, 9, 9, 9]) }); // 9
+ * import { borderMedian } from "./prepare_image.ts";
+ * borderMedian({ width: 3, height: 3, pixels: new Uint8Array([9, 9, 0, 9, 0, 9, 9, 9, 9]) }); // 9
  * ```
  */
-export function borderMean(img: GrayImage): number {
+export function borderMedian(img: GrayImage): number {
   const { width: w, height: h, pixels } = img;
-  let sum = 0, n = 0;
+  const counts = new Uint32Array(256);
+  let n = 0;
   for (let y = 0; y < h; y++) {
     const edgeRow = y === 0 || y === h - 1;
     for (let x = 0; x < w; x += edgeRow || w === 1 ? 1 : w - 1) {
-      sum += pixels[y * w + x];
+      counts[pixels[y * w + x]]++;
       n++;
     }
   }
-  return sum / n;
+  // The middle value (the mean of the two middle ones for an even count).
+  const at = (k: number) => {
+    for (let v = 0, seen = 0; v < 256; v++) if ((seen += counts[v]) > k) return v;
+    return 255;
+  };
+  return (at(Math.floor((n - 1) / 2)) + at(Math.floor(n / 2))) / 2;
 }
 
 /** `img` centred in a square of side max(w, h), the rest filled with `fill`. */
@@ -128,7 +134,7 @@ export function toFashionMnist(
   opts: { invert?: InvertMode; size?: number } = {},
 ): PreparedImage {
   const size = opts.size ?? FASHION_MNIST_SIZE, mode = opts.invert ?? "auto";
-  const border = borderMean(img);
+  const border = borderMedian(img);
   const inverted = mode === "yes" || (mode === "auto" && border > 127.5);
   const square = padToSquare(img, Math.round(border));
   const values = square.width > size
@@ -141,5 +147,5 @@ export function toFashionMnist(
     const v = Math.min(255, Math.max(0, Math.round(values[i])));
     pixels[i] = inverted ? 255 - v : v;
   }
-  return { pixels, size, inverted, borderMean: border };
+  return { pixels, size, inverted, border };
 }

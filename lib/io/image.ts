@@ -99,7 +99,7 @@ function pngToGray(bytes: Uint8Array, name: string): GrayImage {
   try {
     png = decodePng(bytes);
   } catch (e) {
-    throw new ImageError(`${name} is a truncated or corrupt PNG (${errorText(e)}): re-save it`);
+    throw new ImageError(`${name} is a truncated or corrupt PNG (${detail(e)}): re-save it`);
   }
   const { width, height, depth } = png;
   if (!(width > 0 && height > 0)) throw noPixels(name, width, height);
@@ -125,12 +125,15 @@ function jpegToGray(bytes: Uint8Array, name: string): GrayImage {
   try {
     img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
   } catch (e) {
-    throw new ImageError(`${name} is a truncated or corrupt JPEG (${errorText(e)}): re-save it`);
+    throw new ImageError(`${name} is a truncated or corrupt JPEG (${detail(e)}): re-save it`);
   }
   if (!(img.width > 0 && img.height > 0)) throw noPixels(name, img.width, img.height);
   const n = img.width * img.height;
   return { width: img.width, height: img.height, pixels: toGray(img.data, n, 4, 255) };
 }
+
+/** A decoder's message without trailing punctuation ("Error while decompressing the data:"). */
+const detail = (e: unknown) => errorText(e).replace(/[\s:.]+$/, "");
 
 const noPixels = (name: string, w: number, h: number) =>
   new ImageError(`${name} is a ${w}x${h} image: it has no pixels to predict on`);
