@@ -65,7 +65,7 @@ function cellSvg(img: GridImage, x: number, y: number, side: number, pad: number
     : "";
   return `<g class="${cls}"><title>${escapeXml(img.lines.join(" / "))}</title>` +
     `<image x="${x}" y="${y}" width="${side}" height="${side}" preserveAspectRatio="none" ` +
-    `image-rendering="optimizeSpeed" style="image-rendering:pixelated" href="${uri}"/>` +
+    `image-rendering="optimizeSpeed" href="${uri}"/>` +
     `${frame}${text}</g>`;
 }
 

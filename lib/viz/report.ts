@@ -64,7 +64,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.kpi{display:flex;gap:24
 .kpi div{background:#f4f6f9;border-radius:6px;padding:8px 14px}.kpi b{display:block;font-size:20px}
 .bar{background:#dde6f3;height:12px;width:200px;border-radius:2px}.bar i{display:block;height:12px;
 background:#1f77b4;border-radius:2px}.cols{display:flex;gap:32px;flex-wrap:wrap;align-items:start}
-.empty{color:#888;font-style:italic}code{background:#f4f4f4;padding:1px 4px;border-radius:3px}`;
+.empty{color:#888;font-style:italic}svg image{image-rendering:pixelated}code{background:#f4f4f4;padding:1px 4px;border-radius:3px}`;
 
 /** A two-column table of `rows`. */
 function keyValues(rows: [string, string][]): string {
