@@ -5,6 +5,7 @@
  * | error | exit |
  * | --- | --- |
  * | {@linkcode UsageError}, `InputError` (bad flag value, malformed input file) | 2 |
+ * | {@linkcode AlreadyReported} (its lines are printed already: nothing more) | 2 |
  * | `UserError` (missing data, unwritable path, a diverged run) | 1 |
  * | {@linkcode Interrupted} (a stop signal, after saving) | 128 + n: 130 SIGINT, 143 SIGTERM, 129 SIGHUP |
  *
@@ -48,8 +49,8 @@ export class AlreadyReported extends InputError {
 }
 
 /**
- * The line to print and the exit code for an error the user can act on; null for anything else
- * (a bug, which should surface with its stack trace).
+ * The line to print (empty: nothing to print) and the exit code for an error the user can act
+ * on; null for anything else (a bug, which should surface with its stack trace).
  */
 export function describeError(e: unknown): { line: string; code: number } | null {
   if (e instanceof Interrupted) return { line: `error: ${e.message}`, code: exitCodeOf(e.signal) };
