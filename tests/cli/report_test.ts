@@ -8,7 +8,7 @@ Deno.test("report --run DIR rewrites report.html from the checkpoint, as trainin
   assert.equal(t.code, 0, t.stderr);
   const written = await Deno.readTextFile(`${out}/report.html`);
   await Deno.remove(`${out}/report.html`);
-  const r = await runCli(["report", "--run", out, "--backend", "cpu"]);
+  const r = await runCli(["report", "--run", out, "--backend", "native", "--threads", "1"]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), `${out}/report.html`);
   const again = await Deno.readTextFile(`${out}/report.html`);

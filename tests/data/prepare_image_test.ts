@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
+import { initBackend } from "../../lib/backends/choose.ts";
 import { borderMedian, toFashionMnist } from "../../lib/data/prepare_image.ts";
 import type { GrayImage } from "../../lib/io/image.ts";
 
@@ -51,7 +51,7 @@ Deno.test("a wide picture is padded to a square with its border, keeping its asp
 });
 
 Deno.test("a small picture is enlarged with tf.image.resizeBilinear's half-pixel centres", async () => {
-  await tf.setBackend("cpu");
+  await initBackend("cpu");
   const img = image(7, 7, (x, y) => (x * 30 + y * 7) % 256);
   const r = toFashionMnist(img, { invert: "no" }).pixels;
   const want = tf.tidy(() =>

@@ -72,7 +72,7 @@ Deno.test({
       assert.equal(seen.wrong, Math.min(REPORT_MISTAKES, 32 - correct));
       assert.equal(seen.images, seen.wrong);
       assert.ok(seen.sizes.every(([w, h]) => w === 28 && h === 28), JSON.stringify(seen.sizes));
-      assert.match(seen.text, /backend: cpu/);
+      assert.match(seen.text, /backend: native/);
       assert.match(seen.text, /batchSize\s+16/);
       assert.deepEqual(errors, []);
       // Opened from disk, it asks for nothing but itself and its data: URIs.
