@@ -185,7 +185,11 @@ export const FLAGS = {
   }),
   grid: text("--grid <file>", "draw the images with true / predicted labels (.svg or .png)"),
   wrong: on("--wrong", "the first misclassified test images instead of the first ones"),
-  count: flag({ flags: "--count <n>", help: "images in the grid", parse: positiveInt }),
+  count: flag({
+    flags: "--count <n>",
+    help: "test images to predict and draw",
+    parse: positiveInt,
+  }),
   serve: flag<number | true>({
     flags: "--serve [port]",
     help: "live curves in the browser at http://127.0.0.1:PORT/ (0: any free port)",

@@ -41,7 +41,7 @@ const FLAGS = {
   test: "",
   grid: "",
   wrong: "",
-  count: "of test images in the grid; default 18",
+  count: "default 18; the first test images, or with --wrong",
   batchSize: "default 64",
   backend: "default auto",
   threads: "default: $OMP_NUM_THREADS, else every core",
