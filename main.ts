@@ -14,6 +14,8 @@ import { evalCommand } from "./cli/eval.ts";
 import { exportCommand } from "./cli/export.ts";
 import { dataCommand } from "./cli/data.ts";
 import { infoCommand } from "./cli/info.ts";
+import { predictCommand } from "./cli/predict.ts";
+import { reportCommand } from "./cli/report.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { webCommand } from "./cli/web.ts";
 
@@ -36,6 +38,7 @@ function program(): Command {
   }
   p.addCommand(infoCommand().exitOverride());
   p.addCommand(webCommand().exitOverride());
+  for (const c of [predictCommand, reportCommand]) p.addCommand(c().exitOverride());
   return p;
 }
 
@@ -56,7 +59,7 @@ export async function main(args: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     const d = describeError(e);
     if (!d) throw e;
-    console.error(d.line);
+    if (d.line) console.error(d.line);
     return d.code;
   }
 }

@@ -217,3 +217,24 @@ export {
   registerNativeBackend,
 } from "./lib/backends/native/backend.ts";
 export type { NativeRegistration } from "./lib/backends/native/backend.ts";
+
+// Seeing what the network learned (lib/viz/, with lib/io/image.ts, lib/data/prepare_image.ts and
+// lib/run/predict.ts): pictures of one's own, predictions, d2l's pictures, the report, the live page.
+export { decodeImage, grayPngDataUri, ImageError, imageFormat, readImage } from "./lib/io/image.ts";
+export type { GrayImage, ImageFormat } from "./lib/io/image.ts";
+export { borderMedian, toFashionMnist } from "./lib/data/prepare_image.ts";
+export type { InvertMode, PreparedImage } from "./lib/data/prepare_image.ts";
+export { argMax, findMistakes, pickImages, predict, topClasses } from "./lib/run/predict.ts";
+export type { ClassProbability, Mistake, PredictOptions } from "./lib/run/predict.ts";
+export type { EpochEnd } from "./lib/run/train.ts";
+export { animatorSeries, lineChart, niceTicks } from "./lib/viz/chart.ts";
+export type { ChartOptions, ChartSeries, LivePoint } from "./lib/viz/chart.ts";
+export { labelledImages, showImages } from "./lib/viz/grid.ts";
+export type { GridImage, GridOptions } from "./lib/viz/grid.ts";
+export { confusionHeatmap } from "./lib/viz/heatmap.ts";
+export { svgToPng } from "./lib/viz/png.ts";
+export { writeFigure } from "./lib/viz/figure.ts";
+export { REPORT_FILE, reportHtml, writeReport } from "./lib/viz/report.ts";
+export type { ReportData } from "./lib/viz/report.ts";
+export { LiveBoard } from "./lib/viz/live.ts";
+export type { LiveOptions } from "./lib/viz/live.ts";

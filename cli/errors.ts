@@ -5,6 +5,7 @@
  * | error | exit |
  * | --- | --- |
  * | {@linkcode UsageError}, `InputError` (bad flag value, malformed input file) | 2 |
+ * | {@linkcode AlreadyReported} (its lines are printed already: nothing more) | 2 |
  * | `UserError` (missing data, unwritable path, a diverged run) | 1 |
  * | {@linkcode Interrupted} (a stop signal, after saving) | 128 + n: 130 SIGINT, 143 SIGTERM, 129 SIGHUP |
  *
@@ -39,8 +40,17 @@ export class Interrupted extends UserError {
 }
 
 /**
- * The line to print and the exit code for an error the user can act on; null for anything else
- * (a bug, which should surface with its stack trace).
+ * Failures a command has already reported on stderr, one line each (e.g. `predict`'s unreadable
+ * images, while the others were still predicted): nothing more is printed, the exit code is 2.
+ */
+export class AlreadyReported extends InputError {
+  /** Always `"AlreadyReported"`. */
+  override name = "AlreadyReported";
+}
+
+/**
+ * The line to print (empty: nothing to print) and the exit code for an error the user can act
+ * on; null for anything else (a bug, which should surface with its stack trace).
  */
 export function describeError(e: unknown): { line: string; code: number } | null {
   if (e instanceof Interrupted) return { line: `error: ${e.message}`, code: exitCodeOf(e.signal) };
@@ -51,6 +61,7 @@ export function describeError(e: unknown): { line: string; code: number } | null
       `lower learning rate: deno task train --resume ${e.dir} --lr ${e.lr / 10}`;
     return { line, code: 1 };
   }
+  if (e instanceof AlreadyReported) return { line: "", code: 2 };
   if (e instanceof UsageError || e instanceof InputError) {
     return { line: `error: ${e.message}`, code: 2 };
   }

@@ -95,6 +95,15 @@ function parseMirror(v: string): string {
   return url.href;
 }
 
+/** Parses `i,j,k`: test-set indices (non-negative integers). */
+function parseIndices(v: string): number[] {
+  const parts = v.split(",").map((s) => s.trim());
+  if (!parts.every((s) => /^\d+$/.test(s) && Number.isSafeInteger(Number(s)))) {
+    throw new InvalidArgumentError("give test-set indices separated by commas, e.g. 0,7,42.");
+  }
+  return parts.map(Number);
+}
+
 /** A flag: how it is spelt, what it means, how its value is parsed (none: a boolean switch). */
 interface Flag<T> {
   flags: string;
@@ -164,6 +173,28 @@ export const FLAGS = {
   }),
   plot: text("--plot <file.svg>", "also draw the loss and accuracy curves"),
   json: on("--json", "print JSON on stdout"),
+  invert: flag<"auto" | "yes" | "no">({
+    flags: "--invert <when>",
+    help: "invert the pictures (Fashion-MNIST is light on black): auto|yes|no",
+    choices: ["auto", "yes", "no"],
+  }),
+  test: flag({
+    flags: "--test <i,j,k>",
+    help: "also predict these test-set images (0-based indices)",
+    parse: parseIndices,
+  }),
+  grid: text("--grid <file>", "draw the images with true / predicted labels (.svg or .png)"),
+  wrong: on("--wrong", "the first misclassified test images instead of the first ones"),
+  count: flag({
+    flags: "--count <n>",
+    help: "test images to predict and draw",
+    parse: positiveInt,
+  }),
+  serve: flag<number | true>({
+    flags: "--serve [port]",
+    help: "serve a page on http://127.0.0.1:PORT/ (0: any free port)",
+    parse: parsePort,
+  }),
   dataDir: text("--data-dir <dir>", "cache directory of Fashion-MNIST"),
   sourceDir: flag<string[]>({
     flags: "--source-dir <dir>",
@@ -185,11 +216,6 @@ export const FLAGS = {
     flags: "--retries <n>",
     help: "retries per mirror, with exponential backoff",
     parse: nonNegativeInt,
-  }),
-  serve: flag<number | true>({
-    flags: "--serve [port]",
-    help: "also serve it on 127.0.0.1 at this port",
-    parse: parsePort,
   }),
 };
 

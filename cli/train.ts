@@ -41,6 +41,8 @@ import { Interrupted } from "./errors.ts";
 import { StopWatcher } from "./stop_signals.ts";
 import { dataLoadOptions } from "./data.ts";
 import { EpochProgress } from "./progress.ts";
+import { LiveBoard } from "../lib/viz/live.ts";
+import { writeReport } from "../lib/viz/report.ts";
 
 const D = D2L_DEFAULTS;
 /** The flags of `train`, with their defaults (d2l's recipe, {@linkcode D2L_DEFAULTS}). */
@@ -61,8 +63,12 @@ export const TRAIN_FLAGS = {
   resume: "",
   initFrom: "",
   json: "one object per line",
+  serve: "default off; bare --serve: port 8700",
   ...DATA_FLAGS,
 } as const;
+
+/** The port of a bare `--serve`. */
+export const DEFAULT_SERVE_PORT = 8700;
 
 /** Parsed {@linkcode TRAIN_FLAGS}. */
 export type TrainCliOptions = OptionsOf<typeof TRAIN_FLAGS>;
@@ -186,20 +192,38 @@ async function planNew(o: TrainCliOptions): Promise<RunPlan> {
   return { out, settings, model, config, lock: runLock, created };
 }
 
-/** Runs `train`: plan, backend, data, the training itself under a stop-signal watcher, the summary. */
+/**
+ * Runs `train`: the live page's server (`--serve`; a port in use fails here, before anything),
+ * plan, backend, data, the training itself under a stop-signal watcher, the summary.
+ */
 export async function runTrain(o: TrainCliOptions): Promise<void> {
-  const plan = o.resume !== undefined ? await planResume(o, o.resume) : await planNew(o);
+  const board = o.serve === undefined
+    ? null
+    : LiveBoard.listen({ port: o.serve === true ? DEFAULT_SERVE_PORT : o.serve });
+  if (board) console.error(`live page: ${board.url}`);
+  let ended: "finished" | "stopped" = "stopped";
   try {
-    await trainPlanned(o, plan);
+    const plan = o.resume !== undefined ? await planResume(o, o.resume) : await planNew(o);
+    board?.follow(plan.out);
+    try {
+      await trainPlanned(o, plan, board);
+      ended = "finished";
+    } finally {
+      await plan.lock.release();
+      // A new run that failed before writing anything leaves no empty directory behind.
+      if (plan.created) await Deno.remove(plan.out).catch(() => {});
+    }
   } finally {
-    await plan.lock.release();
-    // A new run that failed before writing anything leaves no empty directory behind.
-    if (plan.created) await Deno.remove(plan.out).catch(() => {});
+    await board?.close(ended);
   }
 }
 
 /** The run itself, once its directory is locked. */
-async function trainPlanned(o: TrainCliOptions, plan: RunPlan): Promise<void> {
+async function trainPlanned(
+  o: TrainCliOptions,
+  plan: RunPlan,
+  board: LiveBoard | null,
+): Promise<void> {
   const backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
   console.error(backendSummary(backend));
   // On WebGPU a batch over the adapter's limits is refused before the data are loaded.
@@ -220,11 +244,16 @@ async function trainPlanned(o: TrainCliOptions, plan: RunPlan): Promise<void> {
       backend,
       initWeights: initFrom ? (net) => loadTorchWeights(net, initFrom) : undefined,
       signal: stop.signal,
-      progress,
+      progress: board ? board.progress(progress) : progress,
       versions: { "resnet-d2l": denoJson.version },
       lock: plan.lock,
       onWarmup: (w) =>
         console.error(`warm-up: ${w.pipelines} WebGPU pipelines in ${(w.ms / 1000).toFixed(1)} s`),
+      afterEpoch: async (e) => {
+        const { out, history, evaluation, test } = e;
+        await writeReport({ dir: out, history, evaluation, test, epoch: e.record.epoch });
+        await board?.epochEnded(history);
+      },
       onEpoch: (r, epochs) => {
         console.log(o.json ? JSON.stringify({ type: "epoch", ...r }) : formatEpoch(r, epochs));
       },

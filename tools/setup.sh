@@ -11,6 +11,7 @@ if ! command -v deno >/dev/null 2>&1 || ! deno --version | grep -q "deno $DENO_V
 fi
 pkgs=(mesa-vulkan-drivers libvulkan1 libopenblas0-pthread libdnnl2 dataset-fashion-mnist chromium)
 missing=()
+pkgs+=(fonts-dejavu-core) # the text of PNG pictures (lib/viz/png.ts renders with DejaVu Sans)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

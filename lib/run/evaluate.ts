@@ -39,6 +39,11 @@ export interface EvaluateOptions {
   tensorLimit?: TensorLimit | null;
   /** Told how many images are done, about once a second (default: nothing is shown). */
   progress?: PassProgress;
+  /**
+   * Also return each image's predicted class ({@linkcode Evaluation.predicted}: kept on the
+   * device and read back once with the counts; for the report's grid of misclassified images).
+   */
+  predictions?: boolean;
 }
 
 /** Seconds between two progress reports (each is a read-back, which waits for the device). */
@@ -68,6 +73,8 @@ export interface Evaluation {
   perClass: ClassAccuracy[];
   /** `confusion[true][predicted]` counts. */
   confusion: number[][];
+  /** The predicted class of each image evaluated, in order (with `predictions: true` only). */
+  predicted?: Int32Array;
 }
 
 /**
@@ -81,7 +88,7 @@ export async function evaluate(
   classNames: readonly string[] = [],
 ): Promise<Evaluation> {
   const k = net.config.numClasses;
-  const flat = await confusionCounts(net, split, opts);
+  const { flat, predicted } = await confusionCounts(net, split, opts);
   const matrix = Array.from({ length: k }, (_, i) => flat.slice(i * k, (i + 1) * k));
   let correct = 0, n = 0;
   const perClass = matrix.map((row, i) => {
@@ -90,7 +97,15 @@ export async function evaluate(
     n += total;
     return { class: i, name: classNames[i] ?? String(i), accuracy: row[i] / total, n: total };
   });
-  return { accuracy: n > 0 ? correct / n : NaN, correct, n, perClass, confusion: matrix };
+  const r: Evaluation = {
+    accuracy: n > 0 ? correct / n : NaN,
+    correct,
+    n,
+    perClass,
+    confusion: matrix,
+  };
+  if (predicted) r.predicted = predicted;
+  return r;
 }
 
 /** `confusion[true][predicted]` counts, row after row, summed on the device. */
@@ -101,16 +116,19 @@ async function confusionCounts(net: ResNet, split: Split, opts: EvaluateOptions)
   const batchSize = evalBatchThatFits(net.config, opts.size, opts.batchSize, limits);
   // float32 counts: exact up to 2^24 and supported by every backend's matMul (int32 is not).
   let confusion: tf.Tensor2D = tf.zeros([k, k]), done = 0, reported = performance.now();
+  const kept: tf.Tensor1D[] = []; // each batch's predicted classes, when asked for
   progress?.start(Math.min(limit ?? Infinity, split.count));
   try {
     for (const b of batches(split, { batchSize, size: opts.size, limit })) {
-      const next = tf.tidy(() => {
+      const [next, predicted] = tf.tidy(() => {
         const predicted = tf.argMax(net.apply(b.x, { training: false }), 1) as tf.Tensor1D;
         const truth = tf.cast(tf.oneHot(b.y, k), "float32");
         const guess = tf.cast(tf.oneHot(predicted, k), "float32");
-        return tf.add(confusion, tf.matMul(truth, guess, true, false)) as tf.Tensor2D;
+        return [tf.add(confusion, tf.matMul(truth, guess, true, false)) as tf.Tensor2D, predicted];
       });
       tf.dispose([confusion, b.x, b.y]);
+      if (opts.predictions) kept.push(predicted);
+      else predicted.dispose();
       confusion = next;
       done += b.n;
       if (progress && performance.now() - reported >= REPORT_EVERY_MS) {
@@ -120,11 +138,23 @@ async function confusionCounts(net: ResNet, split: Split, opts: EvaluateOptions)
       }
     }
     const flat = Array.from(await confusion.data(), Math.round);
+    const predicted = opts.predictions ? await readPredictions(kept) : undefined;
     progress?.update(done);
-    return flat;
+    return { flat, predicted };
   } finally {
-    confusion.dispose();
+    tf.dispose([confusion, ...kept]);
     progress?.stop();
+  }
+}
+
+/** The predicted classes of every batch, in order, read back at once. */
+async function readPredictions(kept: tf.Tensor1D[]): Promise<Int32Array> {
+  if (kept.length === 0) return new Int32Array(0);
+  const all = kept.length === 1 ? kept[0] : tf.concat(kept);
+  try {
+    return Int32Array.from(await all.data());
+  } finally {
+    if (all !== kept[0]) all.dispose();
   }
 }
 

@@ -56,7 +56,7 @@ import {
   type TrainSettings,
   writeHistory,
 } from "./metrics.ts";
-import { evaluate } from "./evaluate.ts";
+import { evaluate, type Evaluation } from "./evaluate.ts";
 import { Accumulator } from "./accumulator.ts";
 import { writeCurves } from "./plot.ts";
 import {
@@ -99,6 +99,11 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Called with each finished epoch (the CLI prints it). */
   onEpoch?: (record: EpochRecord, epochs: number) => void;
+  /**
+   * Called once each epoch is saved, before `onEpoch`, with its test pass (each image's
+   * prediction included): the CLI writes the run's report.html from it (lib/viz/report.ts).
+   */
+  afterEpoch?: (end: EpochEnd) => Promise<void> | void;
   /** Called once the WebGPU pipelines are compiled ahead of the first step (WebGPU only). */
   onWarmup?: (report: WarmupReport) => void;
   /** Progress display (silent by default). */
@@ -114,6 +119,20 @@ export interface TrainOptions {
    * anything slow); otherwise `train` takes it and releases it at the end.
    */
   lock?: RunLock;
+}
+
+/** What {@linkcode TrainOptions.afterEpoch} is told about a finished epoch. */
+export interface EpochEnd {
+  /** The run directory. */
+  out: string;
+  /** The epoch's record (also the last of `history.epochs`). */
+  record: EpochRecord;
+  /** The run's history as just written. */
+  history: History;
+  /** The epoch's test pass, with `predicted` for every image evaluated. */
+  evaluation: Evaluation;
+  /** The test images (the first `evaluation.n` were evaluated). */
+  test: Split;
 }
 
 /** What {@linkcode train} returns. */
@@ -358,6 +377,7 @@ async function endEpoch(
     batchSize: s.batchSize,
     limit: s.testLimit,
     progress: run.progress.testPass?.(epoch + 1, s.epochs),
+    predictions: run.opts.afterEpoch !== undefined,
   });
   const record: EpochRecord = {
     epoch: epoch + 1,
@@ -376,6 +396,8 @@ async function endEpoch(
   const pos = { epoch: epoch + 1, batch: 0, settings: s, partial: null };
   run.ckpt = await saveCheckpoint(out, run.net, pos);
   await writeCurves(runPath(out, RUN_FILES.curves), run.history.epochs);
+  const test = run.opts.data.test;
+  await run.opts.afterEpoch?.({ out, record, history: run.history, evaluation: ev, test });
   run.opts.onEpoch?.(record, s.epochs);
 }
 

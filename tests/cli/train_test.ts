@@ -60,6 +60,7 @@ Deno.test("train --json prints one object per epoch and d2l's summary; the run d
     "history.json",
     "metrics.csv",
     "model-3",
+    "report.html",
   ]);
   assert.match(await Deno.readTextFile(`${out}/curves.svg`), /^<svg/);
   const h = await readHistory(out);

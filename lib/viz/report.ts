@@ -1,0 +1,189 @@
+/**
+ * `report.html`: one page about a run that opens from disk in any browser, with nothing fetched
+ * (CSS inline, pictures as inline SVG, images as `data:` URIs, no script): the run's settings,
+ * backend and timing, d2l's curves (./chart.ts), the per-class accuracy, the confusion matrix as
+ * a heatmap (./heatmap.ts) and a grid of misclassified test images (./grid.ts). Training rewrites
+ * it after every epoch from that epoch's test pass (no extra evaluation); `deno task report`
+ * rewrites it from the checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { loadFashionMnist } from "../data/fashion_mnist.ts";
+ * import { readHistory } from "../run/metrics.ts";
+ * import { reportHtml } from "./report.ts";
+ * const { test } = await loadFashionMnist({ quiet: true });
+ * const history = await readHistory("runs/demo");
+ * const evaluation = {
+ *   accuracy: 1, correct: 1, n: 1, confusion: [[1]], predicted: new Int32Array([0]),
+ *   perClass: [{ class: 0, name: "T-shirt/top", accuracy: 1, n: 1 }],
+ * };
+ * const html = reportHtml({ dir: "runs/demo", history, evaluation, test, epoch: 1 });
+ * ```
+ * @module
+ */
+import type { Split } from "../data/fashion_mnist.ts";
+import { CLASS_NAMES } from "../data/fashion_mnist.ts";
+import type { Evaluation } from "../run/evaluate.ts";
+import type { History } from "../run/metrics.ts";
+import { runPath } from "../run/run_dir.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { shapeTable } from "../model/shapes.ts";
+import { animatorSeries, lineChart } from "./chart.ts";
+import { confusionHeatmap } from "./heatmap.ts";
+import { labelledImages, showImages } from "./grid.ts";
+import { escapeXml, FONT_FAMILY } from "./svg.ts";
+
+/** The report's file name in a run directory. */
+export const REPORT_FILE = "report.html";
+
+/** Misclassified test images shown at most (3 rows of d2l's 9). */
+export const REPORT_MISTAKES = 27;
+
+/** What {@linkcode reportHtml} shows. */
+export interface ReportData {
+  /** The run directory (its name heads the page). */
+  dir: string;
+  /** The run's history.json. */
+  history: History;
+  /** The test pass of the network at `epoch`, with `predicted` for the mistakes' grid. */
+  evaluation: Evaluation;
+  /** The test images that were evaluated (the first `evaluation.n`). */
+  test: Split;
+  /** The epoch of the network evaluated (the checkpoint's). */
+  epoch: number;
+  /** When the page was made (default now). */
+  now?: Date;
+}
+
+const CSS = `
+body{font-family:${FONT_FAMILY};margin:24px auto;max-width:1000px;color:#222;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px}h3{font-size:14px;margin:8px 0}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}
+.sub{color:#666;margin:0 0 12px}table{border-collapse:collapse;font-size:13px}
+td,th{padding:3px 10px;text-align:left;border-bottom:1px solid #eee}th{color:#555;font-weight:600}
+td.n{text-align:right;font-variant-numeric:tabular-nums}.kpi{display:flex;gap:24px;flex-wrap:wrap}
+.kpi div{background:#f4f6f9;border-radius:6px;padding:8px 14px}.kpi b{display:block;font-size:20px}
+.bar{background:#dde6f3;height:12px;width:200px;border-radius:2px}.bar i{display:block;height:12px;
+background:#1f77b4;border-radius:2px}.cols{display:flex;gap:32px;flex-wrap:wrap;align-items:start}
+.empty{color:#888;font-style:italic}svg image{image-rendering:pixelated}code{background:#f4f4f4;padding:1px 4px;border-radius:3px}`;
+
+/** A two-column table of `rows`. */
+function keyValues(rows: [string, string][]): string {
+  return `<table>${
+    rows.map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${escapeXml(v)}</td></tr>`).join("")
+  }</table>`;
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "-");
+
+/** The page head: title, state of the run and its latest numbers. */
+function header(d: ReportData): string {
+  const h = d.history, last = h.epochs.at(-1), s = h.settings;
+  const state = h.finished ? "finished" : `${h.epochs.length} of ${s.epochs} epochs done`;
+  const kpi = (label: string, v: string) => `<div>${escapeXml(label)}<b>${v}</b></div>`;
+  const net = h.config.depth
+    ? `ResNet-${h.config.depth}`
+    : `ResNet (stages ${h.config.stages.join(",")}, width ${h.config.width})`;
+  return `<h1>${net} on Fashion-MNIST</h1><p class="sub">` +
+    `${escapeXml(d.dir)} · ${state} · report of ${(d.now ?? new Date()).toISOString()}</p>` +
+    `<div class="kpi">${kpi("test acc", pct(d.evaluation.accuracy))}` +
+    kpi("train acc", last ? pct(last.train_acc) : "-") +
+    kpi("train loss", last ? last.train_loss.toFixed(4) : "-") +
+    kpi("examples/sec", last ? last.examples_per_sec.toFixed(1) : "-") + "</div>";
+}
+
+/** Architecture, every setting of history.json (new ones included) and the versions. */
+function settings(h: History): string {
+  const c = h.config;
+  let params = "-";
+  try {
+    params = shapeTable({
+      stages: c.stages,
+      width: c.width,
+      inChannels: c.inChannels,
+      numClasses: c.numClasses,
+    }, { size: h.settings.size }).params
+      .toLocaleString("en-US");
+  } catch { /* an architecture shapes cannot size: leave it out */ }
+  const arch: [string, string][] = [
+    ["stages", c.stages.join(",")],
+    ["width", String(c.width)],
+    ["parameters", params],
+  ];
+  const set = Object.entries(h.settings).map(([k, v]) => [k, v === null ? "all" : String(v)]);
+  const versions = Object.entries(h.versions).map(([k, v]) => [k, String(v)]);
+  return `<div class="cols"><div><h3>architecture</h3>${keyValues(arch)}</div>` +
+    `<div><h3>settings</h3>${keyValues(set as [string, string][])}</div>` +
+    `<div><h3>versions</h3>${keyValues(versions as [string, string][])}</div></div>`;
+}
+
+/** Each session's backend and each epoch's seconds, speed and learning rate. */
+function timing(h: History): string {
+  const sessions = h.backends.map((b) => `<li><code>${escapeXml(b.summary)}</code></li>`).join("");
+  const total = h.epochs.reduce((a, r) => a + r.epoch_seconds, 0);
+  const rows = h.epochs.map((r) =>
+    `<tr><td class="n">${r.epoch}</td><td class="n">${r.epoch_seconds.toFixed(1)}</td>` +
+    `<td class="n">${r.examples_per_sec.toFixed(1)}</td><td class="n">${r.lr}</td></tr>`
+  ).join("");
+  return `<ul>${sessions}</ul><p>${h.epochs.length} epochs in ${total.toFixed(1)} s ` +
+    `(wall clock, test passes and saving included).</p>` +
+    (rows
+      ? `<table><tr><th>epoch</th><th>seconds</th><th>examples/sec</th><th>lr</th></tr>${rows}` +
+        "</table>"
+      : "");
+}
+
+/** The per-class table with a bar each. */
+function perClass(e: Evaluation): string {
+  const rows = e.perClass.map((c) => {
+    const w = Number.isFinite(c.accuracy) ? Math.round(c.accuracy * 200) : 0;
+    return `<tr class="class-row"><td>${escapeXml(CLASS_NAMES[c.class] ?? c.name)}</td>` +
+      `<td class="n">${pct(c.accuracy)}</td><td class="n">${c.n}</td>` +
+      `<td><div class="bar"><i style="width:${w}px"></i></div></td></tr>`;
+  }).join("");
+  return `<table id="per-class-table"><tr><th>class</th><th>accuracy</th><th>images</th><th></th>` +
+    `</tr>${rows}</table>`;
+}
+
+/** The grid of the first misclassified test images. */
+function mistakes(d: ReportData): string {
+  const p = d.evaluation.predicted;
+  if (!p) return `<p class="empty">no predictions were kept for this report</p>`;
+  const wrong: number[] = [];
+  for (let i = 0; i < p.length && wrong.length < REPORT_MISTAKES; i++) {
+    if (p[i] !== d.test.labels[i]) wrong.push(i);
+  }
+  if (!wrong.length) return `<p class="empty">no test image was misclassified</p>`;
+  const grid = showImages(labelledImages(d.test, wrong, wrong.map((i) => p[i])));
+  return `<p>The first ${wrong.length} misclassified of the ${d.evaluation.n} test images ` +
+    `evaluated: true class, then the prediction in red.</p>${grid}`;
+}
+
+/** The report page of a run as HTML text. */
+export function reportHtml(d: ReportData): string {
+  const h = d.history, e = d.evaluation;
+  const curves = h.epochs.length
+    ? lineChart(animatorSeries(h.epochs), { xlim: [0, Math.max(1, h.settings.epochs)] })
+    : `<p class="empty">no epoch has finished yet</p>`;
+  const title = `report: ${d.dir}`;
+  return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8">` +
+    `<meta name="viewport" content="width=device-width,initial-scale=1">` +
+    `<link rel="icon" href="data:,"><title>${
+      escapeXml(title)
+    }</title><style>${CSS}</style></head><body>` +
+    header(d) +
+    `<h2>Curves</h2><div id="curves">${curves}</div>` +
+    `<h2>Settings</h2><div id="settings">${settings(h)}</div>` +
+    `<h2>Backend and timing</h2><div id="timing">${timing(h)}</div>` +
+    `<h2>Test set after epoch ${d.epoch}</h2><p>${e.correct} of ${e.n} test images right ` +
+    `(${pct(e.accuracy)}).</p><div class="cols"><div id="per-class">${perClass(e)}</div>` +
+    `<div id="confusion">${confusionHeatmap(e.confusion, CLASS_NAMES)}</div></div>` +
+    `<h2>Misclassified test images</h2><div id="mistakes">${mistakes(d)}</div>` +
+    `</body></html>\n`;
+}
+
+/** Writes `report.html` into the run directory `d.dir` atomically; returns its path. */
+export async function writeReport(d: ReportData): Promise<string> {
+  const path = runPath(d.dir, REPORT_FILE);
+  await writeFileAtomic(path, reportHtml(d));
+  return path;
+}

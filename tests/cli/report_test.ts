@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { runCli, TINY_VIZ_RUN } from "../run_cli.ts";
+import { readHistory } from "../../lib/run/metrics.ts";
+
+Deno.test("report --run DIR rewrites report.html from the checkpoint, as training wrote it", async () => {
+  const out = `${await Deno.makeTempDir()}/run`;
+  const t = await runCli(["train", ...TINY_VIZ_RUN, "--epochs", "1", "--out", out]);
+  assert.equal(t.code, 0, t.stderr);
+  const written = await Deno.readTextFile(`${out}/report.html`);
+  await Deno.remove(`${out}/report.html`);
+  const r = await runCli(["report", "--run", out, "--backend", "native", "--threads", "1"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), `${out}/report.html`);
+  const again = await Deno.readTextFile(`${out}/report.html`);
+  // The same page but for the time it was made: the same evaluation of the same network.
+  const strip = (s: string) => s.replace(/report of [\dT:.Z-]+/, "");
+  assert.equal(strip(again), strip(written));
+  const h = await readHistory(out);
+  const right = Math.round(h.epochs[0].test_acc * 32);
+  assert.match(again, new RegExp(`${right} of 32 test images right`));
+  // Nothing is fetched: no http(s) URL but the SVG namespace.
+  assert.deepEqual(
+    [...again.matchAll(/(?:src|href)="(https?:[^"]*)"/g)].map((m) => m[1]),
+    [],
+  );
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("report: a missing run or no --run is one line", async () => {
+  const none = await runCli(["report", "--run", "/nonexistent/run"]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr.trim(), /^error: run directory \/nonexistent\/run does not exist/);
+  const usage = await runCli(["report"]);
+  assert.equal(usage.code, 2);
+  assert.equal(usage.stderr.trim(), "error: report needs --run DIR (a train run)");
+});
+
+Deno.test("train --serve on a port in use: one line, exit 2, nothing created", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  const out = `${await Deno.makeTempDir()}/run`;
+  try {
+    const r = await runCli(["train", ...TINY_VIZ_RUN, "--out", out, "--serve", String(port)]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr.trim(),
+      `error: --serve ${port}: port ${port} on 127.0.0.1 is in use: choose another port, or ` +
+        "--serve 0 for any free one",
+    );
+    assert.equal(await Deno.stat(out).catch(() => null), null, "no run directory");
+    const bad = await runCli(["train", "--serve", "70000"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--serve.*give a port from 0 to 65535/);
+  } finally {
+    taken.close();
+  }
+});
