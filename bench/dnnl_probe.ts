@@ -44,10 +44,15 @@ import {
   sgemm,
 } from "../lib/backends/native/dnnl/mod.ts";
 
+export type { ConvGeometry };
+
 /** A distinct convolution of ResNet-18 and how many times one training step runs it. */
 export interface ProbeLayer {
+  /** Stage, kernel/stride and channels, e.g. "b3 3x3/2 64->128". */
   name: string;
+  /** Shapes, stride and padding. */
   geometry: ConvGeometry;
+  /** How many layers of ResNet-18 have this geometry. */
   count: number;
 }
 
@@ -210,7 +215,7 @@ function measureConv(
 }
 
 /** One printed row of the convolution table. */
-export interface ConvRow {
+interface ConvRow {
   layer: string;
   pass: ConvPass;
   gflop: number;

@@ -96,6 +96,7 @@ export interface DnnlScratch {
 
 /** A usable oneDNN: the library, its CPU engine and stream, the primitive cache, thread control. */
 export interface Dnnl {
+  /** Discriminates {@link Dnnl} from {@link DnnlUnavailable}. */
   ok: true;
   /** The `Deno.dlopen` handle of libdnnl; `lib.symbols` are the raw C functions. */
   lib: DnnlLib;
@@ -123,7 +124,9 @@ export interface Dnnl {
 
 /** Why oneDNN could not be used, in one line. */
 export interface DnnlUnavailable {
+  /** Discriminates {@link DnnlUnavailable} from {@link Dnnl}. */
   ok: false;
+  /** One line, e.g. "cannot open /x/libdnnl.so.2: ... No such file or directory". */
   reason: string;
 }
 
@@ -276,6 +279,7 @@ function makeDnnl(lib: DnnlLib, path: string, v: Version): Dnnl {
 
 /** Anything kept in {@link Dnnl.cache} that owns C objects. */
 export interface Disposable {
+  /** Frees the C objects; the value must not be used afterwards. */
   dispose(): void;
 }
 
