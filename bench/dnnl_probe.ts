@@ -13,9 +13,10 @@
  * primitive, and `dnnl_sgemm` at 2048^3 as the machine's practical peak.
  *
  * Options: `--batch 64 --size 96 --threads 2 --reps 5 --variants api,hwio,any --layers <part of a
- * layer name> --stat median|min` (`min` is steadier when other work shares the cores). OpenMP's
- * `OMP_WAIT_POLICY` / `GOMP_SPINCOUNT` are read by libgomp when oneDNN loads it, so they are set in
- * the environment of the command; the header line echoes them.
+ * layer name> --stat median|min --wait-policy active|passive` (`min` is steadier when other work
+ * shares the cores). libgomp reads `OMP_WAIT_POLICY` / `GOMP_SPINCOUNT` once, when oneDNN loads
+ * it: set them in the command's environment or with `--wait-policy` (which sets the variable
+ * before the library is opened); the header line shows what is in effect.
  *
  * @example
  * ```sh
@@ -391,6 +392,7 @@ function parseOptions() {
       variants: { type: "string", default: VARIANTS.join(",") },
       layers: { type: "string", default: "" },
       stat: { type: "string", default: "median" },
+      "wait-policy": { type: "string", default: "" },
     },
   });
   const variants = values.variants.split(",").filter((v): v is Variant =>
@@ -406,26 +408,28 @@ function parseOptions() {
     variants,
     layers: values.layers,
     stat: values.stat as "median" | "min",
+    waitPolicy: waitPolicyOption(values["wait-policy"]),
   };
+}
+
+function waitPolicyOption(value: string): "active" | "passive" | undefined {
+  if (value === "") return undefined;
+  if (value === "active" || value === "passive") return value;
+  throw new Error("--wait-policy: active or passive");
 }
 
 function main(): void {
   const o = parseOptions();
   statistic = o.stat;
-  const dnnl = openDnnl();
+  const dnnl = openDnnl(undefined, { waitPolicy: o.waitPolicy });
   if (!dnnl.ok) {
     console.error(`oneDNN unavailable: ${dnnl.reason}`);
     Deno.exit(1);
   }
   dnnl.setThreads(o.threads);
-  const env = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND"].map((k) =>
-    `${k}=${Deno.env.get(k) ?? "-"}`
-  );
-  console.log(
-    `oneDNN ${dnnl.version} (${dnnl.path}), ISA ${dnnl.isa}, ${dnnl.getThreads()} OpenMP threads, ${
-      env.join(" ")
-    }`,
-  );
+  const spin = Deno.env.get("GOMP_SPINCOUNT") ?? "default";
+  const omp = `${dnnl.getThreads()} OpenMP threads, wait policy ${dnnl.waitPolicy}, spin ${spin}`;
+  console.log(`oneDNN ${dnnl.version} (${dnnl.path}), ISA ${dnnl.isa}, ${omp}`);
   console.log(
     `ResNet-18 convolutions, batch ${o.batch}, ${o.size}x${o.size}, ${o.stat} of ${o.reps} after a warm-up\n`,
   );
