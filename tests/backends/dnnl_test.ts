@@ -450,6 +450,36 @@ dnnlTest("version, ISA and OpenMP thread control", () => {
   assert.deepEqual(dnnl.getThreads(), before);
 });
 
+dnnlTest(
+  "waitPolicy is not applied once libgomp is loaded (it reads the variable only then)",
+  () => {
+    const before = Deno.env.get("OMP_WAIT_POLICY");
+    const again = openDnnl(undefined, { waitPolicy: before === "active" ? "passive" : "active" });
+    assert.ok(again.ok);
+    try {
+      assert.equal(again.waitPolicy, before?.toLowerCase() ?? "default");
+      assert.equal(Deno.env.get("OMP_WAIT_POLICY"), before);
+    } finally {
+      again.close();
+    }
+  },
+);
+
+dnnlTest("waitPolicy is applied in a fresh process, before libgomp loads", () => {
+  const ffi = new URL("../../lib/backends/native/dnnl/ffi.ts", import.meta.url).href;
+  const code = `import { openDnnl } from "${ffi}";
+    const d = openDnnl(undefined, { waitPolicy: "passive" });
+    console.log(d.ok ? d.waitPolicy + " " + Deno.env.get("OMP_WAIT_POLICY") : d.reason);`;
+  const env = { ...Deno.env.toObject() };
+  delete env.OMP_WAIT_POLICY;
+  const out = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", code],
+    env,
+    clearEnv: true,
+  }).outputSync();
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "passive passive");
+});
+
 Deno.test("dnnl: a bad path or RESNET_DNNL gives ok:false with a one-line reason", () => {
   const bad = openDnnl("/nonexistent/libdnnl.so.2");
   assert(!bad.ok);

@@ -78,17 +78,14 @@ function defaultThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : navigator.hardwareConcurrency || 1;
 }
 
-/**
- * OpenMP threads that sleep between parallel regions instead of spinning, unless the user chose
- * (`OMP_WAIT_POLICY`, `GOMP_SPINCOUNT`); libgomp reads it when oneDNN loads it. Measured on the
+/*
+ * Why oneDNN's OpenMP threads sleep between parallel regions (`OMP_WAIT_POLICY=passive`, unless
+ * the user set it or `GOMP_SPINCOUNT`; libgomp reads it once, when oneDNN loads it). Measured on the
  * 2-core AMD EPYC with other work running (load average about 5): ResNet-18 at 28x28, batch 64,
  * 163-302 img/s passive against 39-44 with libgomp's default spinning, and 106 with `active`;
- * at 96x96, 28-32 against 16. Spinning threads wait for a core the other processes hold.
+ * at 96x96, 28-32 against 16. Spinning threads wait for a core the other processes hold. On an
+ * idle machine the two policies measured within noise (bench/dnnl_probe.ts).
  */
-function quietOpenMp(): void {
-  if (Deno.env.get("OMP_WAIT_POLICY") || Deno.env.get("GOMP_SPINCOUNT")) return;
-  Deno.env.set("OMP_WAIT_POLICY", "passive");
-}
 
 /** Opens oneDNN or BLAS as `opts` and `RESNET_DNNL` say; never throws. */
 export function openKernelLibraries(opts: LibraryOptions = {}): OpenedLibraries | NoLibraries {
@@ -96,8 +93,9 @@ export function openKernelLibraries(opts: LibraryOptions = {}): OpenedLibraries 
   const choice = opts.choice ?? (env === "off" ? "blas" : "auto");
   let dnnlReason = env === "off" ? "RESNET_DNNL=off" : "not asked for";
   if (choice !== "blas") {
-    quietOpenMp();
-    const dnnl = openDnnl(env && env !== "off" ? env : undefined);
+    // OpenMP threads sleep between parallel regions unless the user chose otherwise (see below).
+    const waitPolicy = Deno.env.get("GOMP_SPINCOUNT") ? undefined : "passive";
+    const dnnl = openDnnl(env && env !== "off" ? env : undefined, { waitPolicy });
     if (dnnl.ok) {
       const threads = opts.threads ?? defaultThreads();
       dnnl.setThreads(threads);

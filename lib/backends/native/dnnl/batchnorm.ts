@@ -75,30 +75,38 @@ export interface BatchNormBackwardBuffers {
    * (its `arg_usage`), so it is bound although the gradients do not depend on it.
    */
   beta: Float32Array;
-  /** The mean and variance the forward pass wrote. */
+  /** The batch mean the forward pass wrote. */
   mean: Float32Array;
+  /** The batch variance the forward pass wrote. */
   variance: Float32Array;
   /** The workspace the forward pass filled (when `relu`). */
   workspace?: Uint8Array | null;
-  /** Gradients (written): `[n, h, w, c]`, `[c]`, `[c]`. */
+  /** Gradient of the input `[n, h, w, c]` (written). */
   dx: Float32Array;
+  /** Gradient of the scale `[c]` (written). */
   dgamma: Float32Array;
+  /** Gradient of the shift `[c]` (written). */
   dbeta: Float32Array;
 }
 
 /** Buffers of {@link batchNormForwardInference}. */
 export interface BatchNormInferenceBuffers {
+  /** Input `[n, h, w, c]`. */
   x: Float32Array;
+  /** Scale `[c]`. */
   gamma: Float32Array;
+  /** Shift `[c]`. */
   beta: Float32Array;
-  /** Given statistics `[c]` (e.g. moving mean and variance). */
+  /** Given mean `[c]` (e.g. the moving mean). */
   mean: Float32Array;
+  /** Given variance `[c]` (e.g. the moving variance). */
   variance: Float32Array;
   /** Output (written). */
   y: Float32Array;
 }
 
-type BnMode = "training" | "backward" | "inference";
+/** Which batch-norm primitive: training forward, its backward, or inference forward. */
+export type BnMode = "training" | "backward" | "inference";
 
 function shapeKey(s: NhwcShape): string {
   return `${s.batch}x${s.height}x${s.width}x${s.channels}`;

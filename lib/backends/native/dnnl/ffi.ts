@@ -96,6 +96,7 @@ export interface DnnlScratch {
 
 /** A usable oneDNN: the library, its CPU engine and stream, the primitive cache, thread control. */
 export interface Dnnl {
+  /** Discriminates {@link Dnnl} from {@link DnnlUnavailable}. */
   ok: true;
   /** The `Deno.dlopen` handle of libdnnl; `lib.symbols` are the raw C functions. */
   lib: DnnlLib;
@@ -105,6 +106,8 @@ export interface Dnnl {
   version: string;
   /** The effective CPU ISA name, e.g. "avx2" ("unknown" if the symbol is absent). */
   isa: string;
+  /** `OMP_WAIT_POLICY` libgomp runs with: "active", "passive" or "default" (spin, then sleep). */
+  waitPolicy: string;
   /** CPU engine 0. */
   engine: Deno.PointerObject;
   /** An in-order stream on {@link engine}. */
@@ -125,7 +128,9 @@ export interface Dnnl {
 
 /** Why oneDNN could not be used, in one line. */
 export interface DnnlUnavailable {
+  /** Discriminates {@link DnnlUnavailable} from {@link Dnnl}. */
   ok: false;
+  /** One line, e.g. "cannot open /x/libdnnl.so.2: ... No such file or directory". */
   reason: string;
 }
 
@@ -162,6 +167,17 @@ export function outPointer(out: BigUint64Array, call: string): Deno.PointerObjec
   return p;
 }
 
+/** Options of {@link openDnnl}. */
+export interface OpenDnnlOptions {
+  /**
+   * `OMP_WAIT_POLICY` for libgomp, applied only when the environment does not set it already and
+   * libgomp is not loaded yet (libgomp reads it once, when it is loaded with oneDNN). "passive":
+   * idle OpenMP threads sleep at once instead of spinning, which on a machine shared with other
+   * work was many times faster (see `bench/dnnl_probe.ts` and this folder's README).
+   */
+  waitPolicy?: "active" | "passive";
+}
+
 /**
  * Opens oneDNN: the path from `path`, else env `RESNET_DNNL`, else `libdnnl.so.2`. Never throws
  * for a missing or unsuitable library: it answers `{ok: false, reason}` with a one-line reason.
@@ -169,13 +185,14 @@ export function outPointer(out: BigUint64Array, call: string): Deno.PointerObjec
  * @example
  * ```ts
  * import { openDnnl } from "./ffi.ts";
- * const dnnl = openDnnl();
+ * const dnnl = openDnnl(undefined, { waitPolicy: "passive" });
  * if (!dnnl.ok) console.log(dnnl.reason);
  * else dnnl.setThreads(2);
  * ```
  */
-export function openDnnl(path?: string): Dnnl | DnnlUnavailable {
+export function openDnnl(path?: string, options: OpenDnnlOptions = {}): Dnnl | DnnlUnavailable {
   const where = path ?? envPath() ?? "libdnnl.so.2";
+  const waitPolicy = applyWaitPolicy(options.waitPolicy);
   let lib: DnnlLib;
   try {
     lib = Deno.dlopen(where, DNNL_SYMBOLS);
@@ -189,10 +206,33 @@ export function openDnnl(path?: string): Dnnl | DnnlUnavailable {
     return { ok: false, reason: oneLine(`${where}: ${bad}`) };
   }
   try {
-    return makeDnnl(lib, where, version);
+    return makeDnnl(lib, where, version, waitPolicy);
   } catch (e) {
     lib.close();
     return { ok: false, reason: oneLine(`${where}: ${errorText(e)}`) };
+  }
+}
+
+/** Sets OMP_WAIT_POLICY if asked and still possible; returns the policy libgomp will use. */
+function applyWaitPolicy(wanted: "active" | "passive" | undefined): string {
+  let current: string | undefined;
+  try {
+    current = Deno.env.get("OMP_WAIT_POLICY");
+    if (wanted && current === undefined && !libgompLoaded()) {
+      Deno.env.set("OMP_WAIT_POLICY", wanted);
+      current = wanted;
+    }
+  } catch {
+    // no --allow-env: libgomp keeps its default
+  }
+  return current === undefined || current === "" ? "default" : current.toLowerCase();
+}
+
+function libgompLoaded(): boolean {
+  try {
+    return Deno.readTextFileSync("/proc/self/maps").includes("libgomp");
+  } catch {
+    return false; // cannot tell: setting the variable is harmless if it is too late
   }
 }
 
@@ -266,7 +306,7 @@ function pinLibrary(name: string): void {
   }
 }
 
-function makeDnnl(lib: DnnlLib, path: string, v: Version): Dnnl {
+function makeDnnl(lib: DnnlLib, path: string, v: Version, waitPolicy: string): Dnnl {
   // libdnnl already loaded libgomp, so this dlopen returns that same copy: its thread count is the
   // one oneDNN's parallel regions read.
   const gomp = Deno.dlopen("libgomp.so.1", GOMP_SYMBOLS);
@@ -285,6 +325,7 @@ function makeDnnl(lib: DnnlLib, path: string, v: Version): Dnnl {
     path,
     version: `${v.major}.${v.minor}.${v.patch}`,
     isa: isa ? isaName(isa()) : "unknown",
+    waitPolicy,
     engine,
     stream,
     cache: new Map(),
@@ -303,6 +344,7 @@ function makeDnnl(lib: DnnlLib, path: string, v: Version): Dnnl {
 
 /** Anything kept in {@link Dnnl.cache} that owns C objects. */
 export interface Disposable {
+  /** Frees the C objects; the value must not be used afterwards. */
   dispose(): void;
 }
 

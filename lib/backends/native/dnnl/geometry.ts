@@ -17,26 +17,43 @@
 
 /** An `nhwc` activation shape. */
 export interface NhwcShape {
+  /** Images in the batch (N). */
   batch: number;
+  /** Rows (H). */
   height: number;
+  /** Columns (W). */
   width: number;
+  /** Channels (C), the innermost dimension. */
   channels: number;
 }
 
 /** A convolution's shapes, strides and (possibly asymmetric) padding. */
 export interface ConvGeometry {
+  /** Images in the batch (N). */
   batch: number;
+  /** Input rows. */
   inHeight: number;
+  /** Input columns. */
   inWidth: number;
+  /** Input channels (tfjs weights' third dimension). */
   inChannels: number;
+  /** Output channels (tfjs weights' fourth dimension). */
   outChannels: number;
+  /** Window rows. */
   kernelHeight: number;
+  /** Window columns. */
   kernelWidth: number;
+  /** Vertical stride. */
   strideHeight: number;
+  /** Horizontal stride. */
   strideWidth: number;
+  /** Zero rows added above the input. */
   padTop: number;
+  /** Zero rows added below the input (tfjs "same" puts the odd one here). */
   padBottom: number;
+  /** Zero columns added left of the input. */
   padLeft: number;
+  /** Zero columns added right of the input. */
   padRight: number;
   /** Derived: floor((inHeight + padTop + padBottom - kernelHeight) / strideHeight) + 1. */
   outHeight: number;
@@ -49,13 +66,21 @@ export type ConvPad = number | readonly [number, number, number, number] | "same
 
 /** Input of {@link convGeometry}: kernel and stride as one number (square) or `[h, w]`. */
 export interface ConvGeometryInput {
+  /** Images in the batch (N). */
   batch: number;
+  /** Input rows. */
   inHeight: number;
+  /** Input columns. */
   inWidth: number;
+  /** Input channels (tfjs weights' third dimension). */
   inChannels: number;
+  /** Output channels (tfjs weights' fourth dimension). */
   outChannels: number;
+  /** Window size: `k` for k x k, or `[rows, columns]`. */
   kernel: number | readonly [number, number];
+  /** Stride: one number or `[rows, columns]`. */
   stride?: number | readonly [number, number];
+  /** Padding (default 0). */
   pad?: ConvPad;
 }
 
@@ -114,17 +139,29 @@ function padPair(pad: ConvPad, size: number, k: number, s: number, at: 0 | 2): [
 
 /** A pooling window's shapes, strides and (possibly asymmetric) padding. */
 export interface PoolGeometry {
+  /** Images in the batch (N). */
   batch: number;
+  /** Input rows. */
   inHeight: number;
+  /** Input columns. */
   inWidth: number;
+  /** Channels (C), the innermost dimension. */
   channels: number;
+  /** Window rows. */
   kernelHeight: number;
+  /** Window columns. */
   kernelWidth: number;
+  /** Vertical stride. */
   strideHeight: number;
+  /** Horizontal stride. */
   strideWidth: number;
+  /** Zero rows added above the input. */
   padTop: number;
+  /** Zero rows added below the input (tfjs "same" puts the odd one here). */
   padBottom: number;
+  /** Zero columns added left of the input. */
   padLeft: number;
+  /** Zero columns added right of the input. */
   padRight: number;
   /** Derived: floor((inHeight + padTop + padBottom - kernelHeight) / strideHeight) + 1. */
   outHeight: number;
@@ -134,12 +171,19 @@ export interface PoolGeometry {
 
 /** Input of {@link poolGeometry}. */
 export interface PoolGeometryInput {
+  /** Images in the batch (N). */
   batch: number;
+  /** Input rows. */
   inHeight: number;
+  /** Input columns. */
   inWidth: number;
+  /** Channels (C), the innermost dimension. */
   channels: number;
+  /** Window size: `k` for k x k, or `[rows, columns]`. */
   kernel: number | readonly [number, number];
+  /** Stride: one number or `[rows, columns]`. */
   stride?: number | readonly [number, number];
+  /** Padding (default 0). */
   pad?: ConvPad;
 }
 
