@@ -31,6 +31,7 @@ const FLAGS = {
   threads: "default: $OMP_NUM_THREADS, else every core",
   json: "one JSON document",
   confusion: "",
+  tta: "two forward passes per image; default off",
   ...DATA_FLAGS,
 } as const;
 
@@ -70,6 +71,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
         batchSize: o.batchSize ?? batchSize ?? D2L_DEFAULTS.batchSize,
         limit: o.limit,
         progress: new PassDisplay("eval"),
+        tta: o.tta ?? false,
       },
       CLASS_NAMES,
     );
@@ -80,6 +82,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
         correct: r.correct,
         n: r.n,
         per_class: r.perClass.map((c) => ({ class: c.class, name: c.name, accuracy: c.accuracy })),
+        tta: o.tta ?? false,
         backend: backendLabel(backend),
       }));
     } else {
