@@ -89,7 +89,7 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.fr
     nesterov: false,
     weightDecay: 5e-4,
     schedule: "cosine",
-    warmupEpochs: 1,
+    warmupEpochs: 0,
     labelSmoothing: 0.1,
     augment: Object.freeze(["crop", "flip", "erase"] as const),
     tta: false,
