@@ -129,7 +129,11 @@ export function resolveSettings(s: TrainSettings): ResolvedSettings {
  * ```ts
  * import { checkSettings, resolveSettings } from "./recipe.ts";
  * const s = { epochs: 1, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: null, testLimit: null };
- * checkSettings(resolveSettings({ ...s, labelSmoothing: 1 })); // throws: --label-smoothing 1 ...
+ * try {
+ *   checkSettings(resolveSettings({ ...s, labelSmoothing: 1 }));
+ * } catch (e) {
+ *   console.log((e as Error).message); // "--label-smoothing 1: give a number in [0, 1), e.g. 0.1"
+ * }
  * ```
  */
 export function checkSettings(s: ResolvedSettings): void {
