@@ -34,7 +34,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ResNet, type ResNetOptions, resolveConfig } from "../model/resnet.ts";
 import { trainStep } from "../model/step.ts";
-import type { SGD } from "../model/fused.ts";
+import { SGD } from "../model/fused.ts";
 import type { Split } from "../data/fashion_mnist.ts";
 import { type Batch, batches } from "../data/batches.ts";
 import type { BackendInfo } from "../backends/choose.ts";
@@ -215,9 +215,15 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   try {
     if (tf.getBackend() === "webgpu") {
       // Compile every pipeline of the step ahead, in parallel (../backends/warmup.ts).
-      const s = settings;
+      const s = settings, { momentum, nesterov, weightDecay } = s;
+      const like = () => new SGD(s.lr, { momentum, nesterov, weightDecay }); // its pipelines too
       opts.onWarmup?.(
-        await warmup(net, { batch: s.batchSize, size: s.size, evalBatch: s.batchSize }),
+        await warmup(net, {
+          batch: s.batchSize,
+          size: s.size,
+          evalBatch: s.batchSize,
+          optimizer: like,
+        }),
       );
     }
     const run: RunState = {
@@ -338,16 +344,7 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
   const count = Math.min(s.limit ?? Infinity, opts.data.train.count);
   const stepsPerEpoch = Math.ceil(count / s.batchSize);
   run.progress.start(epoch + 1, s.epochs, count, acc.prior.examples);
-  const it = batches(opts.data.train, {
-    batchSize: s.batchSize,
-    shuffle: true,
-    seed: s.seed,
-    epoch,
-    size: s.size,
-    limit: s.limit ?? undefined,
-    startBatch,
-    augment: s.augment,
-  });
+  const it = trainBatches(run, epoch, startBatch);
   // The batch after the current one, made before anything awaits (disposed if left over).
   let next: IteratorResult<Batch> | null = null;
   let step = startBatch, interrupted = false;
@@ -386,6 +383,21 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
     it.return(undefined);
     acc.dispose();
   }
+}
+
+/** The (augmented) training batches of `epoch` from `startBatch` on. */
+function trainBatches(run: RunState, epoch: number, startBatch: number) {
+  const s = run.settings;
+  return batches(run.opts.data.train, {
+    batchSize: s.batchSize,
+    shuffle: true,
+    seed: s.seed,
+    epoch,
+    size: s.size,
+    limit: s.limit ?? undefined,
+    startBatch,
+    augment: s.augment,
+  });
 }
 
 /** Test accuracy, the epoch's record, history.json, the checkpoint and the curves, in that order. */
