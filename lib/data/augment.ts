@@ -3,8 +3,12 @@
  * flip and random erasing (Zhong et al., 2017), in that order. The random parameters of each image
  * are drawn on the host (mulberry32 keyed by seed, epoch, batch and augmentation, so the same seed
  * gives the same images on every run and backend, and a run resumed mid-epoch continues the same
- * sequence); the pixels never leave the device: crop and flip are two gathers of rows and columns
- * of the padded batch, erasing is a mask multiplied in. Test images are never augmented.
+ * sequence); the pixels never leave the device: crop and flip are two batched products with
+ * one-hot selection matrices (`R x C^T`: exact, as each output pixel is one input pixel times 1,
+ * and a source outside the image selects nothing, which is the zero padding), erasing is a mask
+ * multiplied in. Each is a few fast kernels: on `native` a batch of 256 at 28x28 takes about 6 ms
+ * (against 100 ms with tfjs' gather and broadcasting logic ops, measured). Test images are never
+ * augmented.
  *
  * - `crop`: pad `cropPadding(size)` zero pixels on every side (4 at 28x28, scaled with the size),
  *   then cut a `size` x `size` window at a uniformly random offset (torchvision's
@@ -133,34 +137,42 @@ export function augmentDraws(n: number, size: number, o: AugmentOptions): Augmen
   };
 }
 
-/** Crop and flip as two gathers: each image's rows, then its columns, of the padded batch. */
+/**
+ * Crop and flip as `R x C^T` per image and channel, with one-hot rows: `R[i]` selects the source
+ * row of output row `i`, `C[j]` the source column of output column `j` (mirrored when flipped);
+ * sources in the padding select nothing.
+ */
 function cropFlip(x: tf.Tensor4D, d: AugmentDraws): tf.Tensor4D {
-  const [n, size] = x.shape, pad = d.crop ? cropPadding(size) : 0;
+  const [n, size, , channels] = x.shape, pad = d.crop ? cropPadding(size) : 0;
   const rows = new Int32Array(n * size), cols = new Int32Array(n * size);
   for (let k = 0; k < n; k++) {
-    const [dy, dx] = d.crop?.[k] ?? [0, 0], mirror = d.flip?.[k] ?? false;
+    const [dy, dx] = d.crop?.[k] ?? [pad, pad], mirror = d.flip?.[k] ?? false;
     for (let i = 0; i < size; i++) {
-      rows[k * size + i] = dy + i;
-      cols[k * size + i] = dx + (mirror ? size - 1 - i : i);
+      rows[k * size + i] = dy + i - pad;
+      cols[k * size + i] = dx + (mirror ? size - 1 - i : i) - pad;
     }
   }
-  const padded = pad ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
-  const byRow = tf.gather(padded, tf.tensor2d(rows, [n, size], "int32"), 1, 1);
-  return tf.gather(byRow, tf.tensor2d(cols, [n, size], "int32"), 2, 1) as tf.Tensor4D;
+  const select = (src: Int32Array) =>
+    tf.oneHot(tf.tensor2d(src, [n, size], "int32"), size, 1, 0, "float32") as tf.Tensor3D;
+  const r = select(rows), c = select(cols);
+  const one = (ch: tf.Tensor) =>
+    tf.matMul(tf.matMul(r, tf.reshape(ch, [n, size, size]) as tf.Tensor3D), c, false, true);
+  const planes = channels === 1 ? [x] : tf.split(x, channels, 3);
+  return tf.reshape(tf.stack(planes.map(one), 3), x.shape);
 }
 
-/** Zeroes each image's rectangle: a mask from row and column ranges, multiplied in. */
+/** Zeroes each image's rectangle: `x * (1 - rowsIn * colsIn)`, the mask an outer product. */
 function erase(x: tf.Tensor4D, boxes: EraseBox[]): tf.Tensor4D {
   const [n, size] = x.shape, at = tf.range(0, size, 1, "int32");
   const within = (from: number[], len: number[], shape: number[]) => {
     const idx = tf.reshape(at, shape);
     const lo = tf.tensor4d(from, [n, 1, 1, 1], "int32");
     const hi = tf.tensor4d(from.map((v, k) => v + len[k]), [n, 1, 1, 1], "int32");
-    return tf.logicalAnd(tf.greaterEqual(idx, lo), tf.less(idx, hi));
+    return tf.cast(tf.logicalAnd(tf.greaterEqual(idx, lo), tf.less(idx, hi)), "float32");
   };
   const rows = within(boxes.map((b) => b.y), boxes.map((b) => b.h), [1, size, 1, 1]);
   const cols = within(boxes.map((b) => b.x), boxes.map((b) => b.w), [1, 1, size, 1]);
-  return tf.mul(x, tf.sub(1, tf.cast(tf.logicalAnd(rows, cols), "float32"))) as tf.Tensor4D;
+  return tf.mul(x, tf.sub(1, tf.mul(rows, cols))) as tf.Tensor4D;
 }
 
 /**
