@@ -70,7 +70,7 @@ Deno.test("--recipe modern with flags over it: resolved settings recorded, kept 
       nesterov: false,
       weightDecay: 5e-4,
       schedule: "cosine",
-      labelSmoothing: 0.1,
+      labelSmoothing: 0,
       augment: ["flip"],
       tta: true,
       lr: 0.1,
