@@ -82,8 +82,8 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
         correct: r.correct,
         n: r.n,
         per_class: r.perClass.map((c) => ({ class: c.class, name: c.name, accuracy: c.accuracy })),
-        tta: o.tta ?? false,
         backend: backendLabel(backend),
+        ...(o.tta ? { tta: true } : {}), // the document stays as it was without --tta
       }));
     } else {
       console.log(formatEvaluation(r));
