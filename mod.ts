@@ -21,7 +21,7 @@ export { ConfigError, errorText, InputError, UserError } from "./lib/errors.ts";
 
 // Model (lib/model/): d2l's layers, Residual, resnet_block and the five-stage ResNet.
 export { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "./lib/model/fused.ts";
-export type { BatchNormTrainResult } from "./lib/model/fused.ts";
+export type { BatchNormTrainResult, SGDOptions } from "./lib/model/fused.ts";
 export { BatchNorm2d, BN_EPS, BN_MOMENTUM, Conv2d, Linear } from "./lib/model/layers.ts";
 export type {
   BatchNorm2dOptions,
@@ -51,7 +51,7 @@ export type {
 export { convShapes, formatShapeTable, shapeTable } from "./lib/model/shapes.ts";
 export type { ConvShape, ShapeRow, ShapeTable } from "./lib/model/shapes.ts";
 export { evalStep, trainStep } from "./lib/model/step.ts";
-export type { StepResult } from "./lib/model/step.ts";
+export type { StepOptions, StepResult } from "./lib/model/step.ts";
 export { activations, largestActivation } from "./lib/model/activations.ts";
 export type { Activation } from "./lib/model/activations.ts";
 
@@ -89,12 +89,31 @@ export type {
 export { decodeSplits, tableFiles } from "./lib/data/idx_dataset.ts";
 export { batchCount, batches, epochOrder } from "./lib/data/batches.ts";
 export type { Batch, BatchOptions } from "./lib/data/batches.ts";
-export { mulberry32 } from "./lib/data/rng.ts";
+export { mixSeed, mulberry32 } from "./lib/data/rng.ts";
+export {
+  AUGMENTATIONS,
+  augmentBatch,
+  augmentDraws,
+  cropPadding,
+  ERASE,
+} from "./lib/data/augment.ts";
+export type { Augmentation, AugmentDraws, AugmentOptions, EraseBox } from "./lib/data/augment.ts";
 
 // Training runs (lib/run/): train, evaluate, checkpoints, metrics, curves, run directories.
 export { DivergedError, train } from "./lib/run/train.ts";
 export type { TrainData, TrainOptions, TrainResult } from "./lib/run/train.ts";
-export { D2L_DEFAULTS } from "./lib/run/recipe.ts";
+export {
+  checkSettings,
+  D2L_DEFAULTS,
+  RECIPE_NAMES,
+  RECIPES,
+  resolveSettings,
+} from "./lib/run/recipe.ts";
+export type { Recipe, RecipeName, ResolvedSettings } from "./lib/run/recipe.ts";
+export { lrAt, scheduleProblem, SCHEDULES, warmupOf } from "./lib/run/schedule.ts";
+export type { Schedule, ScheduleSettings } from "./lib/run/schedule.ts";
+export { makeOptimizer, momentumState } from "./lib/run/optimizer.ts";
+export type { OptimizerSettings } from "./lib/run/optimizer.ts";
 export {
   loadCheckpoint,
   pruneCheckpoints,
@@ -105,7 +124,12 @@ export { lockRunDir } from "./lib/run/lock.ts";
 export type { RunLock } from "./lib/run/lock.ts";
 export { Accumulator } from "./lib/run/accumulator.ts";
 export type { AccumulatedSums, ReadPolicy } from "./lib/run/accumulator.ts";
-export type { Checkpoint, CheckpointPosition, PartialEpoch } from "./lib/run/checkpoint.ts";
+export type {
+  Checkpoint,
+  CheckpointPosition,
+  OptimizerState,
+  PartialEpoch,
+} from "./lib/run/checkpoint.ts";
 export {
   backendRecord,
   formatEpoch,

@@ -58,7 +58,7 @@ export function describeError(e: unknown): { line: string; code: number } | null
     // The library says what happened; the CLI adds the command that resumes.
     const line = `error: the loss became ${e.loss} in epoch ${e.epoch} (by step ${e.step}) with ` +
       `--lr ${e.lr}: resume from the last good checkpoint (epoch ${e.lastGoodEpoch}) with a ` +
-      `lower learning rate: deno task train --resume ${e.dir} --lr ${e.lr / 10}`;
+      `lower learning rate: deno task train --resume ${e.dir} --lr ${e.baseLr / 10}`;
     return { line, code: 1 };
   }
   if (e instanceof AlreadyReported) return { line: "", code: 2 };

@@ -32,6 +32,7 @@ const FLAGS = {
   threads: "default: $OMP_NUM_THREADS, else every core",
   json: "one JSON document",
   confusion: "",
+  tta: "two forward passes per image; default off",
   ...DATA_FLAGS,
 } as const;
 
@@ -71,6 +72,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
         batchSize: o.batchSize ?? batchSize ?? D2L_DEFAULTS.batchSize,
         limit: o.limit,
         progress: new PassDisplay("eval"),
+        tta: o.tta ?? false,
       },
       CLASS_NAMES,
     );
@@ -82,6 +84,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
         n: r.n,
         per_class: r.perClass.map((c) => ({ class: c.class, name: c.name, accuracy: c.accuracy })),
         backend: backendLabel(backend),
+        ...(o.tta ? { tta: true } : {}), // the document stays as it was without --tta
       }));
     } else {
       console.log(formatEvaluation(r));

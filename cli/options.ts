@@ -17,6 +17,9 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { DEPTHS } from "../lib/model/resnet.ts";
 import { type BackendName, BACKENDS } from "../lib/backends/choose.ts";
+import { RECIPE_NAMES, type RecipeName } from "../lib/run/recipe.ts";
+import { type Schedule, SCHEDULES } from "../lib/run/schedule.ts";
+import { type Augmentation, AUGMENTATIONS } from "../lib/data/augment.ts";
 
 /** A bad command-line value or combination; the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -51,6 +54,29 @@ export function parseNumber(v: string, kind: "integer" | "number", min: number, 
 const positiveInt = (v: string) => parseNumber(v, "integer", 1);
 const nonNegativeInt = (v: string) => parseNumber(v, "integer", 0);
 const positiveFloat = (v: string) => parseNumber(v, "number", 0, true);
+const nonNegativeFloat = (v: string) => parseNumber(v, "number", 0);
+
+/** Parses a number in [0, 1) (momentum, label smoothing). */
+function parseFraction(v: string): number {
+  const n = parseNumber(v, "number", 0);
+  if (n >= 1) throw new InvalidArgumentError("give a number in [0, 1), e.g. 0.1.");
+  return n;
+}
+
+/** Parses a comma-separated list of augmentations; `all` is every one, `none` none. */
+function parseAugment(v: string): Augmentation[] {
+  const parts = v.split(",").map((s) => s.trim());
+  if (parts.length === 1 && parts[0] === "all") return [...AUGMENTATIONS];
+  if (parts.length === 1 && parts[0] === "none") return [];
+  const bad = parts.filter((p) => !(AUGMENTATIONS as readonly string[]).includes(p));
+  if (bad.length) {
+    throw new InvalidArgumentError(
+      `unknown ${bad.join(", ")}: give a comma-separated list of ${AUGMENTATIONS.join(", ")} ` +
+        "(or all, or none).",
+    );
+  }
+  return AUGMENTATIONS.filter((a) => parts.includes(a));
+}
 
 /** Parses `a,b,c,d`: four positive integers, residual blocks per stage. */
 function parseStages(v: string): number[] {
@@ -138,7 +164,44 @@ export const FLAGS = {
   batch: flag({ flags: "--batch <n>", help: "batch size of the probe input", parse: positiveInt }),
   epochs: flag({ flags: "--epochs <n>", help: "epochs", parse: positiveInt }),
   batchSize: flag({ flags: "--batch-size <n>", help: "images per step", parse: positiveInt }),
-  lr: flag({ flags: "--lr <x>", help: "SGD learning rate", parse: positiveFloat }),
+  lr: flag({ flags: "--lr <x>", help: "SGD (base) learning rate", parse: positiveFloat }),
+  recipe: flag<RecipeName>({
+    flags: "--recipe <name>",
+    help: "preset of epochs, batch size, lr and the options below; flags given override it",
+    choices: RECIPE_NAMES,
+  }),
+  momentum: flag({
+    flags: "--momentum <m>",
+    help: "SGD momentum in [0, 1) (torch.optim.SGD's)",
+    parse: parseFraction,
+  }),
+  nesterov: on("--nesterov", "Nesterov momentum"),
+  weightDecay: flag({
+    flags: "--weight-decay <w>",
+    help: "L2 penalty on conv and dense weights (not biases, not BatchNorm), before momentum",
+    parse: nonNegativeFloat,
+  }),
+  schedule: flag<Schedule>({
+    flags: "--schedule <name>",
+    help: "per-epoch learning-rate schedule (README: accuracy)",
+    choices: SCHEDULES,
+  }),
+  warmupEpochs: flag({
+    flags: "--warmup-epochs <n>",
+    help: "epochs of linear warm-up before the schedule",
+    parse: nonNegativeInt,
+  }),
+  labelSmoothing: flag({
+    flags: "--label-smoothing <e>",
+    help: "label smoothing in [0, 1) (CrossEntropyLoss's label_smoothing)",
+    parse: parseFraction,
+  }),
+  augment: flag<Augmentation[]>({
+    flags: "--augment <list>",
+    help: `training-image augmentations: ${AUGMENTATIONS.join(",")}, all or none`,
+    parse: parseAugment,
+  }),
+  tta: on("--tta", "average the predictions of each test image and of its mirror image"),
   limit: flag({ flags: "--limit <n>", help: "use the first N images", parse: positiveInt }),
   testLimit: flag({
     flags: "--test-limit <n>",

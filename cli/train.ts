@@ -27,7 +27,14 @@ import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { loadTorchWeights } from "../lib/io/torch_weights.ts";
 import { readCheckpoint } from "../lib/run/checkpoint.ts";
 import { train, type TrainResult } from "../lib/run/train.ts";
-import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
+import {
+  checkSettings,
+  D2L_DEFAULTS,
+  type Recipe,
+  RECIPE_NAMES,
+  RECIPES,
+  resolveSettings,
+} from "../lib/run/recipe.ts";
 import { formatEpoch, type TrainSettings } from "../lib/run/metrics.ts";
 import {
   defaultRunDir,
@@ -45,14 +52,30 @@ import { LiveBoard } from "../lib/viz/live.ts";
 import { writeReport } from "../lib/viz/report.ts";
 
 const D = D2L_DEFAULTS;
+
+/** A flag's default under each recipe, e.g. `d2l 0, modern 0.9`. */
+function byRecipe(key: keyof Recipe): string {
+  const show = (v: unknown) => Array.isArray(v) ? (v.length ? v.join(",") : "none") : String(v);
+  return RECIPE_NAMES.map((r) => `${r} ${show(RECIPES[r][key])}`).join(", ");
+}
+
 /** The flags of `train`, with their defaults (d2l's recipe, {@linkcode D2L_DEFAULTS}). */
 export const TRAIN_FLAGS = {
   depth: `default ${MODEL_DEFAULTS.depth}`,
   stages: "",
   width: `default ${MODEL_DEFAULTS.width}`,
-  epochs: `default ${D.epochs}`,
-  batchSize: `default ${D.batchSize}`,
-  lr: `default ${D.lr}`,
+  recipe: "default d2l",
+  epochs: byRecipe("epochs"),
+  batchSize: byRecipe("batchSize"),
+  lr: `${byRecipe("lr")}; on --resume it replaces the base rate the schedule scales`,
+  momentum: byRecipe("momentum"),
+  nesterov: byRecipe("nesterov"),
+  weightDecay: byRecipe("weightDecay"),
+  schedule: byRecipe("schedule"),
+  warmupEpochs: `${byRecipe("warmupEpochs")}; onecycle: 30% of the epochs unless given`,
+  labelSmoothing: byRecipe("labelSmoothing"),
+  augment: byRecipe("augment"),
+  tta: "in each epoch's test pass; default off",
   size: `inputs are resized to it; default ${D.size}`,
   limit: "of the training set",
   testLimit: "",
@@ -95,6 +118,15 @@ const FIXED_ON_RESUME = [
   ["seed", "--seed"],
   ["out", "--out"],
   ["initFrom", "--init-from"],
+  ["recipe", "--recipe"],
+  ["momentum", "--momentum"],
+  ["nesterov", "--nesterov"],
+  ["weightDecay", "--weight-decay"],
+  ["schedule", "--schedule"],
+  ["warmupEpochs", "--warmup-epochs"],
+  ["labelSmoothing", "--label-smoothing"],
+  ["augment", "--augment"],
+  ["tta", "--tta"],
 ] as const;
 
 /** What a run will be: its directory (locked), settings and (for a new run) architecture. */
@@ -160,18 +192,39 @@ async function resumeSettings(o: TrainCliOptions, dir: string) {
   return { out: dir, settings, config: ckpt.config };
 }
 
-/** A new run: d2l's recipe where a flag is not given; bad --out or --init-from fail at once. */
-async function planNew(o: TrainCliOptions): Promise<RunPlan> {
-  const config = resolveConfig({ depth: o.depth, stages: o.stages, width: o.width });
-  const settings: TrainSettings = {
-    epochs: o.epochs ?? D.epochs,
-    batchSize: o.batchSize ?? D.batchSize,
-    lr: o.lr ?? D.lr,
+/**
+ * The settings of a new run: the flags given, the recipe's (d2l's by default) where not. An
+ * explicit `--momentum 0` drops the recipe's Nesterov momentum with it.
+ */
+function newSettings(o: TrainCliOptions): TrainSettings {
+  const recipe = o.recipe ?? "d2l", r = RECIPES[recipe];
+  const momentum = o.momentum ?? r.momentum;
+  const settings = resolveSettings({
+    epochs: o.epochs ?? r.epochs,
+    batchSize: o.batchSize ?? r.batchSize,
+    lr: o.lr ?? r.lr,
     size: o.size ?? D.size,
     seed: o.seed ?? D.seed,
     limit: o.limit ?? null,
     testLimit: o.testLimit ?? null,
-  };
+    recipe,
+    momentum,
+    nesterov: o.nesterov ?? (momentum > 0 && r.nesterov),
+    weightDecay: o.weightDecay,
+    schedule: o.schedule,
+    warmupEpochs: o.warmupEpochs,
+    labelSmoothing: o.labelSmoothing,
+    augment: o.augment,
+    tta: o.tta,
+  });
+  checkSettings(settings); // one line, exit 2, before anything is created
+  return settings;
+}
+
+/** A new run: d2l's recipe where a flag is not given; bad --out or --init-from fail at once. */
+async function planNew(o: TrainCliOptions): Promise<RunPlan> {
+  const config = resolveConfig({ depth: o.depth, stages: o.stages, width: o.width });
+  const settings = newSettings(o);
   outputSizes(settings.size); // too small an input is a ConfigError now, not after loading
   const out = o.out ?? defaultRunDir(config.depth);
   // The --init-from check comes first so that a refused run leaves no empty directory.

@@ -18,8 +18,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { mulberry32 } from "./rng.ts";
+import { mixSeed, mulberry32 } from "./rng.ts";
 import type { Split } from "./idx_dataset.ts";
+import { type Augmentation, augmentBatch } from "./augment.ts";
 
 /** One mini-batch; the consumer disposes `x` and `y`. */
 export interface Batch {
@@ -47,14 +48,11 @@ export interface BatchOptions {
   limit?: number;
   /** Skip this many batches at the start (to resume within an epoch). */
   startBatch?: number;
-}
-
-/** Mixes (seed, epoch) into one 32-bit seed (splitmix32-style), so epochs are decorrelated. */
-function mixSeed(seed: number, epoch: number): number {
-  let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch >>> 0, 0x85ebca77)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
+  /**
+   * Augment each batch on the device after resizing (./augment.ts), drawn from `seed`, `epoch`
+   * and the batch's index in the epoch (default: none; never for test images).
+   */
+  augment?: readonly Augmentation[];
 }
 
 /**
@@ -118,7 +116,7 @@ function checkOptions(split: Split, o: BatchOptions): void {
 /**
  * Yields the batches of one epoch as tensors on the active backend. Per batch, the host gathers
  * the examples' uint8 pixels and labels, uploads each once, and the device converts to float32
- * / 255 and resizes; nothing is read back. The consumer disposes each batch's `x` and `y`.
+ * / 255, resizes and augments; nothing is read back. The consumer disposes each batch's `x` and `y`.
  *
  * @example
  * ```ts
@@ -152,7 +150,10 @@ export function* batches(split: Split, opts: BatchOptions): Generator<Batch> {
     const x = tf.tidy(() => {
       const raw = tf.tensor4d(px, [n, h, w, 1], "int32");
       const f = tf.div(tf.cast(raw, "float32"), 255) as tf.Tensor4D;
-      return resize ? tf.image.resizeBilinear(f, [size, size], false, true) : f;
+      const r = resize ? tf.image.resizeBilinear(f, [size, size], false, true) : f;
+      if (!opts.augment?.length) return r;
+      const at = { seed: opts.seed ?? 0, epoch: opts.epoch ?? 0, batch: start / bs };
+      return augmentBatch(r, { ops: opts.augment, ...at });
     });
     yield { x, y: tf.tensor1d(labels, "int32"), n };
   }

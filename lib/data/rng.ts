@@ -1,6 +1,7 @@
 /**
  * Seeded uniform random numbers (mulberry32): the same seed gives the same sequence on every
- * machine and backend, so initial weights and every epoch's shuffling order are reproducible.
+ * machine and backend, so initial weights, every epoch's shuffling order and every batch's
+ * augmentations are reproducible; {@linkcode mixSeed} derives one seed from several keys.
  *
  * @example
  * ```ts
@@ -22,4 +23,22 @@ export function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Mixes two 32-bit keys into one seed (splitmix32-style), so that nearby keys (epochs, batches)
+ * give unrelated streams; chain it for more keys.
+ *
+ * @example
+ * ```ts
+ * import { mixSeed, mulberry32 } from "./rng.ts";
+ * const rand = mulberry32(mixSeed(mixSeed(0, 3), 17)); // seed 0, epoch 3, batch 17
+ * console.log(mixSeed(0, 1) !== mixSeed(0, 2)); // true
+ * ```
+ */
+export function mixSeed(seed: number, key: number): number {
+  let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(key >>> 0, 0x85ebca77)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
 }

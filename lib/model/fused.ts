@@ -151,14 +151,41 @@ export function addRelu<T extends tf.Tensor>(a: T, b: T): T {
 }
 
 /**
- * Kernel name of the SGD update `value - lr * gradient`. Inputs `value`, `gradient`; attribute
- * `lr`; output the new value.
+ * Kernel name of the SGD update of `torch.optim.SGD` (dampening 0). Inputs `value`, `gradient`
+ * and, when `momentum > 0`, `buffer` (the momentum buffer); attributes `lr`, `momentum`, `nesterov`
+ * and `weightDecay`. Outputs the new value, and with momentum the new buffer:
+ * `g = gradient + weightDecay * value`; `b = momentum * buffer + g`;
+ * `d = nesterov ? g + momentum * b : b` (`d = g` without momentum); `value - lr * d`. With
+ * neither momentum nor weight decay it is `tf.train.sgd`'s `value - lr * gradient`.
  */
 export const SGD_UPDATE = "ResNetSgdUpdate";
 
+/** Options of {@linkcode SGD}: `torch.optim.SGD`'s arguments (dampening is always 0). */
+export interface SGDOptions {
+  /** Momentum factor (default 0: plain SGD, no buffers). */
+  momentum?: number;
+  /** Nesterov momentum (default false; needs `momentum > 0`). */
+  nesterov?: boolean;
+  /** L2 penalty added to the gradient, `g += weightDecay * w`, before momentum (default 0). */
+  weightDecay?: number;
+  /**
+   * Which variables weight decay applies to. Default: those of rank 2 or more (convolution and
+   * dense weights), not the biases nor BatchNorm's scale and shift, which are vectors: decaying
+   * them only restricts the network (common practice since Goyal et al., 2017).
+   */
+  decays?: (v: tf.Variable) => boolean;
+}
+
+/** Weight decay's default target: variables of rank 2 or more (no biases, no BatchNorm). */
+const decaysByRank = (v: tf.Variable) => v.rank > 1;
+
 /**
- * `tf.train.sgd` whose update is one {@linkcode SGD_UPDATE} kernel per variable where the backend
- * registers it (the same arithmetic, in one pass), and tfjs' own update elsewhere.
+ * `torch.optim.SGD` (momentum, Nesterov, weight decay; dampening 0) over tfjs' `tf.train.sgd`.
+ * Each variable's update is one {@linkcode SGD_UPDATE} kernel where the backend registers it, and
+ * tfjs ops elsewhere; without momentum and weight decay it is `tf.train.sgd` exactly (its own
+ * update on backends without the kernel). Momentum buffers start at zero (PyTorch's first step
+ * copies the gradient into the buffer: the same values) and are kept per variable; read and
+ * restore them with {@linkcode SGD.momentumOf} and {@linkcode SGD.setMomentum}.
  *
  * @example
  * ```ts
@@ -168,33 +195,111 @@ export const SGD_UPDATE = "ResNetSgdUpdate";
  * const v = tf.variable(tf.scalar(1));
  * new SGD(0.5).minimize(() => tf.square(v) as tf.Scalar);
  * console.log(await v.data()); // [0]: 1 - 0.5 * 2
+ * const w = tf.variable(tf.tensor1d([1])), opt = new SGD(0.1, { momentum: 0.9 });
+ * for (let i = 0; i < 2; i++) opt.minimize(() => tf.sum(w) as tf.Scalar);
+ * console.log(await w.data(), await opt.momentumOf(w)!.data()); // [0.71], [1.9]
  * ```
  */
 export class SGD extends tf.SGDOptimizer {
+  /** Momentum factor. */
+  readonly momentum: number;
+  /** Whether the momentum is Nesterov's. */
+  readonly nesterov: boolean;
+  /** Weight decay (L2 penalty on the gradient). */
+  readonly weightDecay: number;
+  readonly #decays: (v: tf.Variable) => boolean;
+  /** Momentum buffers by variable name. */
+  readonly #buffers = new Map<string, tf.Variable>();
+
   /**
-   * `value -= learningRate * gradient` for each named variable, through {@linkcode SGD_UPDATE}
-   * when the current backend registers it (tfjs' own update otherwise); counts one iteration.
+   * @param learningRate The step size (change it with `setLearningRate`).
+   * @param opts Momentum, Nesterov and weight decay; see {@linkcode SGDOptions}.
    */
+  constructor(learningRate: number, opts: SGDOptions = {}) {
+    super(learningRate);
+    this.momentum = opts.momentum ?? 0;
+    this.nesterov = opts.nesterov ?? false;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.#decays = opts.decays ?? decaysByRank;
+    if (!(this.momentum >= 0) || !(this.weightDecay >= 0)) {
+      throw new RangeError(`SGD: momentum and weight decay must be >= 0`);
+    }
+    if (this.nesterov && this.momentum === 0) {
+      throw new RangeError("SGD: Nesterov momentum needs a momentum above 0");
+    }
+  }
+
+  /** The learning rate in use. */
+  get lr(): number {
+    return this.learningRate;
+  }
+
+  /** The momentum buffer of `v` (undefined before its first update or without momentum). */
+  momentumOf(v: tf.Variable): tf.Variable | undefined {
+    return this.#buffers.get(v.name);
+  }
+
+  /** Sets the momentum buffer of `v` (zeros when `values` is null), e.g. from a checkpoint. */
+  setMomentum(v: tf.Variable, values: Float32Array | null): void {
+    if (this.momentum === 0) throw new RangeError("SGD: no momentum buffers without momentum");
+    const init = values ? tf.tensor(values, v.shape, "float32") : tf.zerosLike(v);
+    const b = this.#buffers.get(v.name);
+    if (b) b.assign(init);
+    else this.#buffers.set(v.name, tf.variable(init, false));
+    init.dispose();
+  }
+
+  /** One update of each named variable (see {@linkcode SGD_UPDATE}); counts one iteration. */
   override applyGradients(grads: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
-    if (!tf.getKernel(SGD_UPDATE, tf.getBackend())) return super.applyGradients(grads);
+    const fused = !!tf.getKernel(SGD_UPDATE, tf.getBackend());
+    if (!fused && this.momentum === 0 && this.weightDecay === 0) {
+      return super.applyGradients(grads); // tf.train.sgd, bit for bit
+    }
     const list = Array.isArray(grads)
       ? grads.map((g) => [g.name, g.tensor] as const)
       : Object.entries(grads);
     for (const [name, gradient] of list) {
       if (gradient == null) continue;
       const value = tf.engine().registeredVariables[name];
-      if (value.dtype !== "float32" || gradient.dtype !== "float32") {
-        tf.tidy(() => value.assign(tf.add(tf.mul(-this.learningRate, gradient), value)));
-        continue;
-      }
-      tf.tidy(() =>
-        value.assign(
-          tf.engine().runKernel(SGD_UPDATE, { value, gradient }, {
-            lr: this.learningRate,
-          }) as tf.Tensor,
-        )
-      );
+      if (this.momentum > 0 && !this.#buffers.has(name)) this.setMomentum(value, null);
+      const f32 = value.dtype === "float32" && gradient.dtype === "float32";
+      tf.tidy(() => (fused && f32 ? this.#fused : this.#composite)(value, gradient));
     }
     this.incrementIterations();
+  }
+
+  /** The update as one kernel. */
+  #fused = (value: tf.Variable, gradient: tf.Tensor): void => {
+    const buffer = this.#buffers.get(value.name);
+    const inputs: tf.NamedTensorMap = buffer ? { value, gradient, buffer } : { value, gradient };
+    const out = tf.engine().runKernel(SGD_UPDATE, inputs, {
+      lr: this.learningRate,
+      momentum: this.momentum,
+      nesterov: this.nesterov,
+      weightDecay: this.#decays(value) ? this.weightDecay : 0,
+    }) as tf.Tensor | tf.Tensor[];
+    const [v, b] = Array.isArray(out) ? out : [out];
+    value.assign(v);
+    if (buffer) buffer.assign(b);
+  };
+
+  /** The update from tfjs ops, in the kernel's order (the last step as tf.train.sgd's). */
+  #composite = (value: tf.Variable, gradient: tf.Tensor): void => {
+    let g = gradient;
+    if (this.weightDecay > 0 && this.#decays(value)) g = tf.add(g, tf.mul(this.weightDecay, value));
+    const buffer = this.#buffers.get(value.name);
+    if (buffer) {
+      const b = tf.add(tf.mul(this.momentum, buffer), g);
+      buffer.assign(b);
+      g = this.nesterov ? tf.add(g, tf.mul(this.momentum, b)) : b;
+    }
+    value.assign(tf.add(tf.mul(this.c, g), value));
+  };
+
+  /** Frees the learning-rate scalar and the momentum buffers. */
+  override dispose(): void {
+    for (const b of this.#buffers.values()) b.dispose();
+    this.#buffers.clear();
+    super.dispose();
   }
 }

@@ -28,16 +28,27 @@ export interface StepResult {
   correct: tf.Scalar;
 }
 
+/** Options of {@linkcode trainStep}. */
+export interface StepOptions {
+  /**
+   * Label smoothing `e` in [0, 1): the targets are `(1 - e) * onehot + e / classes`, as PyTorch's
+   * `CrossEntropyLoss(label_smoothing=e)` (tfjs' `softmaxCrossEntropy` does the same); default 0.
+   */
+  labelSmoothing?: number;
+}
+
 /**
  * Runs one optimisation step on `x` (`[n, h, w, c]`, float32) with integer `labels` (`[n]`).
- * Nothing is read back to the host.
+ * Nothing is read back to the host. The loss is the (smoothed) cross-entropy SGD minimises.
  */
 export function trainStep(
   net: ResNet,
   optimizer: tf.Optimizer,
   x: tf.Tensor4D,
   labels: tf.Tensor1D,
+  opts: StepOptions = {},
 ): StepResult {
+  const smoothing = opts.labelSmoothing ?? 0;
   return tf.tidy(() => {
     const oneHot = tf.oneHot(labels, net.config.numClasses);
     let correct: tf.Scalar | null = null;
@@ -46,7 +57,9 @@ export function trainStep(
         const logits = net.apply(x, { training: true });
         // Kept: the gradient scope disposes everything else it made.
         correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
-        return tf.losses.softmaxCrossEntropy(oneHot, logits) as tf.Scalar;
+        return (smoothing > 0
+          ? tf.losses.softmaxCrossEntropy(oneHot, logits, undefined, smoothing)
+          : tf.losses.softmaxCrossEntropy(oneHot, logits)) as tf.Scalar;
       },
       true,
       net.trainableVariables(),

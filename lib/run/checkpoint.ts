@@ -7,8 +7,12 @@
  * the previous checkpoint is whole, after it the new one; older `model-N` directories are removed
  * after it, and left-overs of a killed save on the next save, start or resume.
  *
- * `checkpoint.json` holds the SHA-256 of `model.json`, of `weights.bin` and of itself, so every
- * byte a load reads is checked: a torn, corrupted or edited checkpoint is reported, never loaded.
+ * A run with momentum also keeps SGD's momentum buffers there, as `optimizer.safetensors` (one
+ * float32 tensor per trainable parameter, by its name), so that a resumed run continues exactly.
+ *
+ * `checkpoint.json` holds the SHA-256 of `model.json`, of `weights.bin`, of
+ * `optimizer.safetensors` and of itself, so every byte a load reads is checked: a torn, corrupted
+ * or edited checkpoint is reported, never loaded.
  * Runs saved before this layout (`model.json` and `weights.bin` beside `checkpoint.json`, only
  * the weights' checksum) still load.
  *
@@ -36,6 +40,12 @@ import {
   setLayersWeights,
 } from "../io/layers_model.ts";
 import { readJsonFile, requireRunDir, RUN_FILES, runPath } from "./run_dir.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type SafetensorsInput,
+  toFloat32,
+} from "../io/safetensors.ts";
 import { removeStaleTemps, tempPathFor, writeFileAtomic } from "../io/atomic.ts";
 
 /** Sums of an epoch interrupted part-way, so a resumed epoch reports the same metrics. */
@@ -76,6 +86,8 @@ export interface Checkpoint {
   modelSha256?: string;
   /** SHA-256 of `weights.bin`, hex. */
   weightsSha256: string;
+  /** SHA-256 of `optimizer.safetensors`, hex (only when the checkpoint has one). */
+  optimizerSha256?: string;
   /** When it was written (ISO 8601). */
   savedAt: string;
   /** SHA-256 of this file's JSON without this field, hex (version 2). */
@@ -107,14 +119,22 @@ async function modelDirs(dir: string): Promise<Map<number, string>> {
   return found;
 }
 
+/** The optimizer's tensors (momentum buffers) by parameter name, as a checkpoint holds them. */
+export type OptimizerState = Map<string, Float32Array>;
+
 /** Writes the model files into a new `model-N` directory (complete before it has that name). */
-async function writeModelDir(dir: string, files: LayersFiles): Promise<string> {
+async function writeModelDir(
+  dir: string,
+  files: LayersFiles,
+  optimizer: Uint8Array | null,
+): Promise<string> {
   const name = `model-${Math.max(0, ...(await modelDirs(dir)).keys()) + 1}`;
   const tmp = tempPathFor(runPath(dir, name));
   try {
     await Deno.mkdir(tmp);
     await Deno.writeFile(runPath(tmp, RUN_FILES.weights), files.weights);
     await Deno.writeTextFile(runPath(tmp, RUN_FILES.model), files.modelJson);
+    if (optimizer) await Deno.writeFile(runPath(tmp, RUN_FILES.optimizer), optimizer);
     await Deno.rename(tmp, runPath(dir, name));
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
@@ -127,14 +147,17 @@ async function writeModelDir(dir: string, files: LayersFiles): Promise<string> {
  * Saves `net` and its position into the run directory `dir` as a new checkpoint: the model into
  * a new `model-N` directory, then `checkpoint.json` by one rename (the commit), then the older
  * checkpoints are removed. A kill at any instant leaves the previous or the new one loadable.
+ * `optimizer` (SGD's momentum buffers by parameter name) is saved beside the model when given.
  */
 export async function saveCheckpoint(
   dir: string,
   net: ResNet,
   pos: CheckpointPosition,
+  optimizer: readonly SafetensorsInput[] | null = null,
 ): Promise<Checkpoint> {
   const files = await encodeLayersModel(net, pos.settings.size);
-  const model = await writeModelDir(dir, files);
+  const state = optimizer ? encodeSafetensors(optimizer) as Uint8Array<ArrayBuffer> : null;
+  const model = await writeModelDir(dir, files, state);
   const ckpt: Checkpoint = {
     format: "resnet-d2l-checkpoint",
     version: 2,
@@ -144,6 +167,7 @@ export async function saveCheckpoint(
     model,
     modelSha256: await sha256(files.modelJson),
     weightsSha256: await sha256(files.weights),
+    ...(state ? { optimizerSha256: await sha256(state) } : {}),
     savedAt: new Date().toISOString(),
   };
   ckpt.sha256 = await sha256(checkpointText(ckpt));
@@ -183,7 +207,8 @@ async function validCheckpoint(c: Checkpoint): Promise<boolean> {
     (c.version === 1 || c.version === 2) && int(c.epoch) && int(c.batch) &&
     int(c.numBatchesTracked) && typeof c.config === "object" && c.config !== null &&
     Array.isArray(c.config.stages) && typeof c.settings === "object" && c.settings !== null &&
-    int(c.settings.size) && hex(c.weightsSha256);
+    int(c.settings.size) && hex(c.weightsSha256) &&
+    (c.optimizerSha256 === undefined || hex(c.optimizerSha256));
   if (!ok || c.version === 1) return ok;
   if (typeof c.model !== "string" || !MODEL_DIR.test(c.model) || !hex(c.modelSha256)) return false;
   const { sha256: own, ...rest } = c;
@@ -214,7 +239,29 @@ async function readModelFiles(dir: string, checkpoint: Checkpoint) {
   if (checkpoint.modelSha256 && await sha256(files.modelJson) !== checkpoint.modelSha256) {
     throw corrupt(RUN_FILES.model);
   }
-  return { art: layersArtifacts(files.modelJson, files.weights, where), where };
+  const optimizer = checkpoint.optimizerSha256 ? await readOptimizer(where, checkpoint) : null;
+  return { art: layersArtifacts(files.modelJson, files.weights, where), where, optimizer };
+}
+
+/** Reads `optimizer.safetensors` of a checkpoint, checked against its checksum. */
+async function readOptimizer(where: string, checkpoint: Checkpoint): Promise<OptimizerState> {
+  const path = runPath(where, RUN_FILES.optimizer);
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new UserError(`cannot read ${path}: ${errorText(e)}`, { cause: e });
+  }
+  if (await sha256(bytes) !== checkpoint.optimizerSha256) {
+    throw new UserError(
+      `${path} is corrupt (its checksum differs from checkpoint.json): restore it or train again`,
+    );
+  }
+  const state: OptimizerState = new Map();
+  for (const [name, t] of decodeSafetensors(bytes, path).tensors) {
+    state.set(name, toFloat32(t, name, path));
+  }
+  return state;
 }
 
 /** A new network of the checkpoint's architecture (untrained). */
@@ -236,12 +283,13 @@ const vanished = (e: unknown) => e instanceof UserError && e.cause instanceof De
 
 /**
  * Loads the checkpoint of run directory `dir`: a new {@linkcode ResNet} of the saved architecture
- * with the saved weights and BatchNorm statistics. Missing, torn or corrupt files are one-line
- * {@linkcode UserError}s. The caller disposes `net`.
+ * with the saved weights and BatchNorm statistics, and the optimizer's saved state (null when it
+ * has none). Missing, torn or corrupt files are one-line {@linkcode UserError}s. The caller
+ * disposes `net`.
  */
 export async function loadCheckpoint(
   dir: string,
-): Promise<{ net: ResNet; checkpoint: Checkpoint }> {
+): Promise<{ net: ResNet; checkpoint: Checkpoint; optimizer: OptimizerState | null }> {
   for (let attempt = 1;; attempt++) {
     const checkpoint = await readCheckpoint(dir);
     let files: Awaited<ReturnType<typeof readModelFiles>>;
@@ -260,6 +308,6 @@ export async function loadCheckpoint(
       throw e;
     }
     net.numBatchesTracked = checkpoint.numBatchesTracked;
-    return { net, checkpoint };
+    return { net, checkpoint, optimizer: files.optimizer };
   }
 }

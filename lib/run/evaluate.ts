@@ -44,6 +44,11 @@ export interface EvaluateOptions {
    * device and read back once with the counts; for the report's grid of misclassified images).
    */
   predictions?: boolean;
+  /**
+   * Test-time augmentation: predict from the mean of the softmax probabilities of each image and
+   * of its left-right mirror image (two forward passes; default false).
+   */
+  tta?: boolean;
 }
 
 /** Seconds between two progress reports (each is a read-back, which waits for the device). */
@@ -121,7 +126,7 @@ async function confusionCounts(net: ResNet, split: Split, opts: EvaluateOptions)
   try {
     for (const b of batches(split, { batchSize, size: opts.size, limit })) {
       const [next, predicted] = tf.tidy(() => {
-        const predicted = tf.argMax(net.apply(b.x, { training: false }), 1) as tf.Tensor1D;
+        const predicted = tf.argMax(scores(net, b.x, opts.tta ?? false), 1) as tf.Tensor1D;
         const truth = tf.cast(tf.oneHot(b.y, k), "float32");
         const guess = tf.cast(tf.oneHot(predicted, k), "float32");
         return [tf.add(confusion, tf.matMul(truth, guess, true, false)) as tf.Tensor2D, predicted];
@@ -156,6 +161,17 @@ async function readPredictions(kept: tf.Tensor1D[]): Promise<Int32Array> {
   } finally {
     if (all !== kept[0]) all.dispose();
   }
+}
+
+/**
+ * What the predicted class is the largest of: the logits, or with `tta` the sum of the softmax
+ * probabilities of the images and of their mirror images (the mean's argmax, one division fewer).
+ */
+function scores(net: ResNet, x: tf.Tensor4D, tta: boolean): tf.Tensor2D {
+  const logits = net.apply(x, { training: false });
+  if (!tta) return logits;
+  const mirrored = net.apply(tf.reverse(x, 2), { training: false });
+  return tf.add(tf.softmax(logits), tf.softmax(mirrored));
 }
 
 /** The evaluation as text: overall accuracy, then one line per class. */

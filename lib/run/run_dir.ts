@@ -20,6 +20,8 @@ export const RUN_FILES: Readonly<{
   model: string;
   /** The weights referenced by model.json (beside it). */
   weights: string;
+  /** SGD's momentum buffers by parameter name (beside model.json, in runs with momentum). */
+  optimizer: string;
   /** What resuming needs: position, seed, options, the checkpoint's directory, checksums. */
   checkpoint: string;
   /** Config, versions, backend and one record per finished epoch. */
@@ -33,6 +35,7 @@ export const RUN_FILES: Readonly<{
 }> = Object.freeze({
   model: "model.json",
   weights: "weights.bin",
+  optimizer: "optimizer.safetensors",
   checkpoint: "checkpoint.json",
   history: "history.json",
   metrics: "metrics.csv",

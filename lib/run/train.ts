@@ -1,7 +1,9 @@
 /**
  * d2l's `train_ch6` for our ResNet: minibatch SGD on softmax cross-entropy, one test evaluation
  * per epoch, and a run directory that makes every run reproducible, resumable and exportable
- * (checkpoint after every epoch, `history.json`, `metrics.csv`, `curves.svg`).
+ * (checkpoint after every epoch, `history.json`, `metrics.csv`, `curves.svg`). The settings may
+ * add momentum and weight decay, a learning-rate schedule, label smoothing, augmentation and
+ * test-time flips (./recipe.ts); without them it is d2l's recipe, exactly.
  *
  * It reads as torchvision's reference trainer: {@linkcode train} starts or resumes a run and loops
  * over epochs; `trainOneEpoch` steps through one epoch's batches; `endEpoch` evaluates and saves.
@@ -41,6 +43,7 @@ import { checkTrainingFits, tensorLimit } from "../backends/tensor_limit.ts";
 import { UserError } from "../errors.ts";
 import {
   type Checkpoint,
+  type CheckpointPosition,
   loadCheckpoint,
   type PartialEpoch,
   pruneCheckpoints,
@@ -58,6 +61,9 @@ import {
 } from "./metrics.ts";
 import { evaluate, type Evaluation } from "./evaluate.ts";
 import { Accumulator } from "./accumulator.ts";
+import { checkSettings, type ResolvedSettings, resolveSettings } from "./recipe.ts";
+import { lrAt } from "./schedule.ts";
+import { makeOptimizer, momentumState } from "./optimizer.ts";
 import { writeCurves } from "./plot.ts";
 import {
   ensureNewRunDir,
@@ -158,6 +164,7 @@ export class DivergedError extends UserError {
    * @param lr The learning rate of the epoch.
    * @param dir The run directory.
    * @param lastGoodEpoch The epoch of the checkpoint that stays.
+   * @param baseLr The run's base rate (`--lr`), which the schedule scales; default `lr`.
    */
   constructor(
     readonly loss: number,
@@ -166,11 +173,12 @@ export class DivergedError extends UserError {
     readonly lr: number,
     readonly dir: string,
     readonly lastGoodEpoch: number,
+    readonly baseLr: number = lr,
   ) {
     super(
       `the loss became ${loss} in epoch ${epoch} (by step ${step}) with learning rate ${lr}; ` +
         `the last good checkpoint (epoch ${lastGoodEpoch}) stays: resume it with a lower rate, ` +
-        `--resume ${dir} --lr ${lr / 10}`,
+        `--resume ${dir} --lr ${baseLr / 10}`,
     );
   }
 }
@@ -178,6 +186,8 @@ export class DivergedError extends UserError {
 /** A run's mutable state while it trains. */
 interface RunState {
   readonly net: ResNet;
+  /** The run's settings, every training option resolved. */
+  readonly settings: ResolvedSettings;
   readonly history: History;
   readonly opts: TrainOptions;
   readonly optimizer: SGD;
@@ -193,7 +203,8 @@ interface RunState {
  * a non-finite loss stops with {@linkcode DivergedError} and leaves the last good checkpoint.
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  await checkFits(opts); // before anything is written
+  if (!opts.resume) checkSettings(resolveSettings(opts.settings)); // before anything is written
+  await checkFits(opts);
   const lock = opts.lock ?? await lockFor(opts);
   try {
     return await trainLocked(opts);
@@ -219,18 +230,25 @@ async function lockFor(opts: TrainOptions): Promise<RunLock> {
 
 /** {@linkcode train} once the run directory is locked. */
 async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
-  const { net, ckpt, history } = opts.resume ? await resumeRun(opts) : await startRun(opts);
-  const optimizer = new SGD(ckpt.settings.lr); // tf.train.sgd, one pass per update where fused
+  const started = opts.resume ? await resumeRun(opts) : await startRun(opts);
+  const { net, ckpt, history, optimizer, settings } = started;
   try {
     if (tf.getBackend() === "webgpu") {
       // Compile every pipeline of the step ahead, in parallel (../backends/warmup.ts).
-      const s = ckpt.settings;
+      const s = settings, { momentum, nesterov, weightDecay } = s;
+      const like = () => new SGD(s.lr, { momentum, nesterov, weightDecay }); // its pipelines too
       opts.onWarmup?.(
-        await warmup(net, { batch: s.batchSize, size: s.size, evalBatch: s.batchSize }),
+        await warmup(net, {
+          batch: s.batchSize,
+          size: s.size,
+          evalBatch: s.batchSize,
+          optimizer: like,
+        }),
       );
     }
     const run: RunState = {
       net,
+      settings,
       history,
       opts,
       optimizer,
@@ -239,9 +257,9 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
       images: 0,
       seconds: 0,
     };
-    for (let epoch = ckpt.epoch; epoch < ckpt.settings.epochs; epoch++) {
+    for (let epoch = ckpt.epoch; epoch < settings.epochs; epoch++) {
       const stopped = await trainOneEpoch(run, epoch);
-      if (stopped || (opts.signal?.aborted && epoch + 1 < ckpt.settings.epochs)) {
+      if (stopped || (opts.signal?.aborted && epoch + 1 < settings.epochs)) {
         return result(run, "interrupted");
       }
     }
@@ -256,16 +274,28 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   }
 }
 
+/** The network and its optimizer, the run's history and checkpoint, its resolved settings. */
+interface Started {
+  net: ResNet;
+  optimizer: SGD;
+  ckpt: Checkpoint;
+  history: History;
+  settings: ResolvedSettings;
+}
+
 /** A new run: the network, history.json and an epoch-0 checkpoint to resume from. */
-async function startRun(opts: TrainOptions) {
+async function startRun(opts: TrainOptions): Promise<Started> {
   await ensureNewRunDir(opts.out);
   await pruneCheckpoints(opts.out, null); // what a run killed in its first save left
-  const net = new ResNet({ ...opts.model, seed: opts.settings.seed });
+  const settings = resolveSettings(opts.settings);
+  const net = new ResNet({ ...opts.model, seed: settings.seed });
+  let optimizer: SGD | null = null;
   try {
     if (opts.initWeights) await opts.initWeights(net);
+    optimizer = makeOptimizer(net, settings, null);
     const history: History = {
       config: net.config,
-      settings: opts.settings,
+      settings,
       versions: {
         deno: Deno.version.deno,
         typescript: Deno.version.typescript,
@@ -278,25 +308,42 @@ async function startRun(opts: TrainOptions) {
     };
     // Epoch 0: a checkpoint to resume from, and the last good one if the first epoch diverges.
     await writeHistory(opts.out, history);
-    const pos = { epoch: 0, batch: 0, settings: opts.settings, partial: null };
-    return { net, ckpt: await saveCheckpoint(opts.out, net, pos), history };
+    const pos = { epoch: 0, batch: 0, settings, partial: null };
+    const ckpt = await save(opts.out, net, optimizer, pos);
+    return { net, optimizer, ckpt, history, settings };
   } catch (e) {
+    optimizer?.dispose();
     net.dispose();
     throw e;
   }
 }
 
+/** Saves a checkpoint of the network with the optimizer's momentum buffers. */
+async function save(out: string, net: ResNet, optimizer: SGD, pos: CheckpointPosition) {
+  return await saveCheckpoint(out, net, pos, await momentumState(net, optimizer));
+}
+
 /** The run in `opts.out` at its checkpoint; only the epochs and the learning rate may change. */
-async function resumeRun(opts: TrainOptions) {
+async function resumeRun(opts: TrainOptions): Promise<Started> {
   // What a killed run left (a half-written checkpoint, temporary files) goes first.
   await pruneCheckpoints(opts.out, await readCheckpoint(opts.out));
-  const { net, checkpoint: ckpt } = await loadCheckpoint(opts.out);
+  const { net, checkpoint: ckpt, optimizer: saved } = await loadCheckpoint(opts.out);
   try {
     const history = await readHistoryFor(opts.out, ckpt);
-    ckpt.settings = { ...ckpt.settings, epochs: opts.settings.epochs, lr: opts.settings.lr };
-    history.settings = ckpt.settings;
+    const { epochs, lr } = opts.settings;
+    const settings = resolveSettings({ ...ckpt.settings, epochs, lr });
+    checkSettings(settings);
+    if (settings.momentum > 0 && !saved) {
+      throw new UserError(
+        `${runPath(opts.out, RUN_FILES.checkpoint)} has no momentum buffers though the run uses ` +
+          "momentum: the checkpoint is incomplete; restore it or train again",
+      );
+    }
+    const where = runPath(opts.out, `${ckpt.model ?? "."}/${RUN_FILES.optimizer}`);
+    const optimizer = makeOptimizer(net, settings, saved, where);
+    ckpt.settings = history.settings = settings;
     history.backends.push(backendRecord(opts.backend));
-    return { net, ckpt, history };
+    return { net, optimizer, ckpt, history, settings };
   } catch (e) {
     net.dispose();
     throw e;
@@ -309,21 +356,15 @@ async function resumeRun(opts: TrainOptions) {
  * saving a mid-epoch checkpoint.
  */
 async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
-  const s = run.ckpt.settings, opts = run.opts;
+  const s = run.settings, opts = run.opts;
+  const lr = lrAt(s, epoch);
+  if (run.optimizer.lr !== lr) run.optimizer.setLearningRate(lr);
   const startBatch = epoch === run.ckpt.epoch ? run.ckpt.batch : 0;
   const acc = new EpochAccumulator(startBatch > 0 ? run.ckpt.partial : null, run, epoch);
   const count = Math.min(s.limit ?? Infinity, opts.data.train.count);
   const stepsPerEpoch = Math.ceil(count / s.batchSize);
   run.progress.start(epoch + 1, s.epochs, count, acc.prior.examples);
-  const it = batches(opts.data.train, {
-    batchSize: s.batchSize,
-    shuffle: true,
-    seed: s.seed,
-    epoch,
-    size: s.size,
-    limit: s.limit ?? undefined,
-    startBatch,
-  });
+  const it = trainBatches(run, epoch, startBatch);
   // The batch after the current one, made before anything awaits (disposed if left over).
   let next: IteratorResult<Batch> | null = null;
   let step = startBatch, interrupted = false;
@@ -331,7 +372,7 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
     next = it.next();
     while (!next.done) {
       const b = next.value;
-      acc.add(trainStep(run.net, run.optimizer, b.x, b.y), b);
+      acc.add(trainStep(run.net, run.optimizer, b.x, b.y, { labelSmoothing: s.labelSmoothing }), b);
       opts.afterStep?.(run.net, epoch, step++);
       // The next batch is gathered on the host and its upload queued while the device still
       // works on this step: the device never waits for it after a read-back below.
@@ -351,7 +392,7 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
     if (interrupted) {
       const partial = { ...sums, wallSeconds: acc.wallSeconds() };
       const pos = { epoch, batch: step, settings: s, partial };
-      run.ckpt = await saveCheckpoint(opts.out, run.net, pos);
+      run.ckpt = await save(opts.out, run.net, run.optimizer, pos);
       return true;
     }
     await endEpoch(run, epoch, sums, () => acc.wallSeconds());
@@ -364,6 +405,21 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
   }
 }
 
+/** The (augmented) training batches of `epoch` from `startBatch` on. */
+function trainBatches(run: RunState, epoch: number, startBatch: number) {
+  const s = run.settings;
+  return batches(run.opts.data.train, {
+    batchSize: s.batchSize,
+    shuffle: true,
+    seed: s.seed,
+    epoch,
+    size: s.size,
+    limit: s.limit ?? undefined,
+    startBatch,
+    augment: s.augment,
+  });
+}
+
 /** Test accuracy, the epoch's record, history.json, the checkpoint and the curves, in that order. */
 async function endEpoch(
   run: RunState,
@@ -371,13 +427,14 @@ async function endEpoch(
   sums: Omit<PartialEpoch, "wallSeconds">,
   wallSeconds: () => number,
 ): Promise<void> {
-  const s = run.ckpt.settings, out = run.opts.out;
+  const s = run.settings, out = run.opts.out;
   const ev = await evaluate(run.net, run.opts.data.test, {
     size: s.size,
     batchSize: s.batchSize,
     limit: s.testLimit,
     progress: run.progress.testPass?.(epoch + 1, s.epochs),
     predictions: run.opts.afterEpoch !== undefined,
+    tta: s.tta,
   });
   const record: EpochRecord = {
     epoch: epoch + 1,
@@ -386,7 +443,7 @@ async function endEpoch(
     test_acc: ev.accuracy,
     examples_per_sec: round(sums.examples / sums.trainSeconds, 2),
     epoch_seconds: round(wallSeconds(), 3),
-    lr: s.lr,
+    lr: lrAt(s, epoch),
   };
   run.history.epochs.push(record);
   run.history.finished = epoch + 1 === s.epochs;
@@ -394,7 +451,7 @@ async function endEpoch(
   // never a checkpoint without its record.
   await writeHistory(out, run.history);
   const pos = { epoch: epoch + 1, batch: 0, settings: s, partial: null };
-  run.ckpt = await saveCheckpoint(out, run.net, pos);
+  run.ckpt = await save(out, run.net, run.optimizer, pos);
   await writeCurves(runPath(out, RUN_FILES.curves), run.history.epochs);
   const test = run.opts.data.test;
   await run.opts.afterEpoch?.({ out, record, history: run.history, evaluation: ev, test });
@@ -439,12 +496,13 @@ class EpochAccumulator {
     const { lossSum: l, correct: c } = await this.#sums.read();
     this.seconds += (performance.now() - this.#t0) / 1000;
     this.#t0 = performance.now();
-    const p = this.prior, s = this.run.ckpt.settings;
+    const p = this.prior, s = this.run.settings;
     const lossSum = p.lossSum + l, correct = p.correct + c;
     const examples = p.examples + this.images, trainSeconds = p.trainSeconds + this.seconds;
     if (!Number.isFinite(lossSum)) {
       const last = this.run.ckpt.epoch;
-      throw new DivergedError(lossSum, this.epoch + 1, step, s.lr, this.run.opts.out, last);
+      const lr = lrAt(s, this.epoch), out = this.run.opts.out;
+      throw new DivergedError(lossSum, this.epoch + 1, step, lr, out, last, s.lr);
     }
     this.run.progress.update(examples, {
       loss: lossSum / examples,

@@ -10,6 +10,7 @@ import type { TrainSettings } from "../../lib/run/metrics.ts";
 import { defaultRunDir, ensureWritableDir } from "../../lib/run/run_dir.ts";
 import { writeFileAtomic } from "../../lib/io/atomic.ts";
 import { checkpointFile } from "../checkpoint_files.ts";
+import { makeOptimizer, momentumState } from "../../lib/run/optimizer.ts";
 
 await initBackend("cpu");
 tf.env().set("WEBGPU_CPU_FORWARD", false);
@@ -259,5 +260,64 @@ Deno.test("a save that fails at any rename leaves the previous checkpoint loadab
     back.dispose();
   }
   net.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("SGD's momentum buffers are saved beside the model, checksummed, and restored", async () => {
+  const dir = await Deno.makeTempDir();
+  const before = tf.memory().numTensors;
+  const net = trainedTinyNet();
+  const s = { ...settings, momentum: 0.9 };
+  const opt = makeOptimizer(net, { lr: 0.1, momentum: 0.9, nesterov: false, weightDecay: 0 }, null);
+  // Buffers that are not zeros: one step on a random batch.
+  opt.minimize(
+    () => tf.mean(net.apply(probe(), { training: true })) as tf.Scalar,
+    false,
+    net.trainableVariables(),
+  );
+  const state = await momentumState(net, opt);
+  assert.equal(state!.length, net.trainableVariables().length);
+  const ckpt = await saveCheckpoint(
+    dir,
+    net,
+    { epoch: 1, batch: 0, settings: s, partial: null },
+    state,
+  );
+  assert.match(ckpt.optimizerSha256!, /^[0-9a-f]{64}$/);
+  const { net: back, optimizer: saved } = await loadCheckpoint(dir);
+  const restored = makeOptimizer(
+    back,
+    { lr: 0.1, momentum: 0.9, nesterov: false, weightDecay: 0 },
+    saved,
+  );
+  for (const [name, v] of net.params) {
+    if (!v.trainable) continue;
+    const w = back.params.get(name)!;
+    assert.deepEqual(await restored.momentumOf(w)!.data(), await opt.momentumOf(v)!.data(), name);
+  }
+  // A run without momentum saves no optimizer file; a corrupt one is refused in one line.
+  const path = `${dir}/${ckpt.model}/optimizer.safetensors`;
+  const bytes = await Deno.readFile(path);
+  bytes[bytes.length - 1] ^= 1;
+  await Deno.writeFile(path, bytes);
+  await assert.rejects(loadCheckpoint(dir), (e: unknown) => {
+    assert.ok(e instanceof UserError && !e.message.includes("\n"));
+    assert.match(e.message, /optimizer\.safetensors is corrupt \(its checksum differs/);
+    return true;
+  });
+  const plain = await saveCheckpoint(dir, net, { epoch: 2, batch: 0, settings, partial: null });
+  assert.equal(plain.optimizerSha256, undefined);
+  await assert.rejects(Deno.stat(`${dir}/${plain.model}/optimizer.safetensors`));
+  // Saved state that does not fit the network is refused too.
+  const wrong = new Map([...saved!].map(([k, v]) => [k, v.subarray(1)]));
+  assert.throws(
+    () => makeOptimizer(back, { lr: 0.1, momentum: 0.9, nesterov: false, weightDecay: 0 }, wrong),
+    /holds no momentum buffer of \d+ values for b1\.0\.weight: it is corrupt/,
+  );
+  restored.dispose();
+  opt.dispose();
+  back.dispose();
+  net.dispose();
+  assert.equal(tf.memory().numTensors, before);
   await Deno.remove(dir, { recursive: true });
 });

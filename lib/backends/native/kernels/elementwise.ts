@@ -79,11 +79,32 @@ const squareGrad = custom(NATIVE_SQUARE_GRAD, (inputs, backend) => {
   return backend.makeTensorInfo(inputs.dy!.shape, "float32", dx);
 });
 
+/**
+ * `torch.optim.SGD`'s update in one pass (../../../model/fused.ts): weight decay, momentum
+ * (Nesterov's or not) and the step, each element rounded to float32 once. Without momentum and
+ * weight decay it is `value - lr * gradient`, as it has always been.
+ */
 const sgdUpdate = custom(SGD_UPDATE, (inputs, backend, attrs) => {
   const v = f32(backend, inputs.value)!, g = f32(backend, inputs.gradient)!;
-  const lr = attrs.lr as number, out = pool.alloc(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v[i] - lr * g[i];
-  return backend.makeTensorInfo(inputs.value!.shape, "float32", out);
+  const lr = attrs.lr as number, wd = (attrs.weightDecay ?? 0) as number;
+  const mu = (attrs.momentum ?? 0) as number, out = pool.alloc(v.length);
+  const shape = inputs.value!.shape;
+  if (mu === 0) {
+    if (wd === 0) { for (let i = 0; i < v.length; i++) out[i] = v[i] - lr * g[i]; }
+    else for (let i = 0; i < v.length; i++) out[i] = v[i] - lr * (g[i] + wd * v[i]);
+    return backend.makeTensorInfo(shape, "float32", out);
+  }
+  const buf = f32(backend, inputs.buffer)!, nb = pool.alloc(v.length), nesterov = !!attrs.nesterov;
+  for (let i = 0; i < v.length; i++) {
+    const d = g[i] + wd * v[i];
+    // The buffer is stored in float32, and the step uses the stored value, as PyTorch's does.
+    nb[i] = mu * buf[i] + d;
+    out[i] = v[i] - lr * (nesterov ? d + mu * nb[i] : nb[i]);
+  }
+  return [
+    backend.makeTensorInfo(shape, "float32", out),
+    backend.makeTensorInfo(shape, "float32", nb),
+  ];
 });
 
 /** The element-wise kernels, partly on oneDNN where `dnnl` is given. */
