@@ -54,8 +54,11 @@ function tapTouchesInput(g: ConvGeometry, ky: number, kx: number): boolean {
 
 /**
  * Whether to use {@link im2colBackwardWeights} rather than oneDNN's primitive whose
- * implementation is `impl`: only where oneDNN fell back to GEMM because the input is smaller
- * than the kernel (the case measured slow; elsewhere oneDNN's choice is kept).
+ * implementation is `impl`: where oneDNN fell back to GEMM because the input is smaller than the
+ * kernel, and where the output map has at most 9 pixels, whose few rows leave `jit:avx2`'s
+ * backward weights idle (measured on the 2-core AMD EPYC, batch 64, with bias: 3x3 512->512 on a
+ * 3x3 map 67-77 ms against 25, 6x6->3x3 256->512 26 against 13, 4x4->2x2 128->256 4.1 against 2.4,
+ * its 1x1 shortcuts 2.4 against 2.0; 6x6 and larger outputs were even or slower).
  *
  * @example
  * ```ts
@@ -68,7 +71,8 @@ function tapTouchesInput(g: ConvGeometry, ky: number, kx: number): boolean {
  */
 export function preferIm2col(g: ConvGeometry, impl: string): boolean {
   const small = g.inHeight < g.kernelHeight || g.inWidth < g.kernelWidth;
-  return small && (impl.includes("gemm") || impl.startsWith("ref"));
+  if (small && (impl.includes("gemm") || impl.startsWith("ref"))) return true;
+  return g.outHeight * g.outWidth <= 9;
 }
 
 /**

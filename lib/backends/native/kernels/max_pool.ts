@@ -40,7 +40,7 @@ const backward = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   const y = f32(backend, inputs.output);
   if (!x || !dy || !y) return null;
   const c = poolInfo(inputs.input!.shape, attrs);
-  const dx = (dnnl && dnnlMaxPoolGrad(dnnl, c, x, dy)) ?? maxPoolGrad(c, x, y, dy);
+  const dx = (dnnl && dnnlMaxPoolGrad(dnnl, c, x, y, dy)) ?? maxPoolGrad(c, x, y, dy);
   return backend.makeTensorInfo(c.inShape, "float32", dx);
 };
 

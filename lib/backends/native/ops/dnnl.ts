@@ -196,38 +196,62 @@ function poolOf(c: ConvInfo): PoolGeometry | null {
   });
 }
 
-let poolScratch = new Uint8Array(0);
-function poolWorkspace(bytes: number): Uint8Array {
-  if (poolScratch.length < bytes) poolScratch = new Uint8Array(bytes);
-  return poolScratch.subarray(0, bytes);
+/**
+ * Max pooling's workspaces (each output's argmax), two per size handed out in turn, and which
+ * output each belongs to: the gradient finds its forward pass' argmax by the output tensor tfjs
+ * hands it. A record is valid while its slot has not been handed out again (ResNet pools once per
+ * step; a stale or missing record only costs a second forward pass).
+ */
+interface Slot {
+  bytes: Uint8Array;
+  gen: number;
+}
+const rings = new Map<number, { slots: Slot[]; next: number }>();
+const workspaceOf = new WeakMap<Float32Array, { slot: Slot; gen: number }>();
+
+function takeSlot(bytes: number): Slot {
+  let ring = rings.get(bytes);
+  if (!ring) rings.set(bytes, ring = { slots: [], next: 0 });
+  if (ring.slots.length < 2) ring.slots.push({ bytes: new Uint8Array(bytes), gen: 0 });
+  const slot = ring.slots[ring.next];
+  ring.next = (ring.next + 1) % 2;
+  slot.gen++;
+  return slot;
 }
 
-/** Max pooling forward. */
+/** Max pooling forward; keeps its workspace for {@linkcode dnnlMaxPoolGrad}. */
 export function dnnlMaxPool(dnnl: Dnnl, c: ConvInfo, x: Float32Array): Float32Array | null {
   const g = poolOf(c);
   if (!g) return null;
   const y = pool.alloc(size(c.outShape));
-  maxPoolForward(dnnl, g, x, y, poolWorkspace(maxPoolWorkspaceBytes(dnnl, g)));
+  const slot = takeSlot(maxPoolWorkspaceBytes(dnnl, g));
+  maxPoolForward(dnnl, g, x, y, slot.bytes);
+  workspaceOf.set(y, { slot, gen: slot.gen });
   return y;
 }
 
 /**
- * Max pooling's input gradient. tfjs hands the gradient the input, not the forward pass'
- * workspace, so the argmax is found again by a forward pass into scratch memory (one pooling
- * pass on all threads, cheaper than keeping a workspace per output alive between the passes).
+ * Max pooling's input gradient from the forward pass' workspace, found by its output `y`; when it
+ * is gone, the argmax is found again by a forward pass.
  */
 export function dnnlMaxPoolGrad(
   dnnl: Dnnl,
   c: ConvInfo,
   x: Float32Array,
+  y: Float32Array,
   dy: Float32Array,
 ): Float32Array | null {
   const g = poolOf(c);
   if (!g) return null;
-  const ws = poolWorkspace(maxPoolWorkspaceBytes(dnnl, g));
-  const y = pool.alloc(size(c.outShape));
-  maxPoolForward(dnnl, g, x, y, ws);
-  pool.release(y);
+  const kept = workspaceOf.get(y);
+  let ws: Uint8Array;
+  if (kept && kept.gen === kept.slot.gen) ws = kept.slot.bytes;
+  else {
+    ws = takeSlot(maxPoolWorkspaceBytes(dnnl, g)).bytes;
+    const again = pool.alloc(size(c.outShape));
+    maxPoolForward(dnnl, g, x, again, ws);
+    pool.release(again);
+  }
   const dx = pool.alloc(x.length);
   maxPoolBackward(dnnl, g, dy, ws, dx);
   return dx;
