@@ -103,6 +103,10 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="tests/fixtures")
+    ap.add_argument("--size", type=int, default=28,
+                    help="train at this input size (bilinear resize, half-pixel centres)")
+    ap.add_argument("--per-epoch", action="store_true",
+                    help="test accuracy at --size after every epoch, as d2l's train_ch6 prints")
     a = ap.parse_args()
     stages = [int(s) for s in a.stages.split(",")]
     torch.set_num_threads(2)
@@ -118,19 +122,30 @@ def main():
     opt = torch.optim.SGD(net.parameters(), lr=a.lr)
     loss_fn = nn.CrossEntropyLoss()
     t0 = time.time()
+    epochs = []
     for epoch in range(a.epochs):
         net.train()
         perm = torch.randperm(len(Xtr))
         total, n = 0.0, 0
         for i in range(0, len(Xtr), a.batch):
             idx = perm[i:i + a.batch]
+            xb = Xtr[idx]
+            if a.size != 28:
+                xb = F.interpolate(xb, size=(a.size, a.size), mode="bilinear", align_corners=False)
             opt.zero_grad()
-            loss = loss_fn(net(Xtr[idx]), ytr[idx])
+            loss = loss_fn(net(xb), ytr[idx])
             loss.backward()
             opt.step()
             total += float(loss) * len(idx)
             n += len(idx)
-        print(f"epoch {epoch + 1}: train loss {total / n:.4f} ({time.time() - t0:.1f} s)")
+        line = f"epoch {epoch + 1}: train loss {total / n:.4f} ({time.time() - t0:.1f} s)"
+        rec = {"epoch": epoch + 1, "train_loss": total / n, "seconds": round(time.time() - t0, 1)}
+        if a.per_epoch:
+            correct, _ = evaluate(net, Xte, yte, a.size)
+            rec["test_acc"] = correct / len(yte)
+            line += f", test acc {correct / len(yte):.4f}"
+        epochs.append(rec)
+        print(line, flush=True)
 
     results = {}
     for size in (28, 40):
@@ -149,7 +164,8 @@ def main():
         "made_by": "tools/torch_train_small.py",
         "torch": torch.__version__,
         "config": {"width": a.width, "stages": stages, "epochs": a.epochs, "lr": a.lr,
-                   "batch": a.batch, "seed": a.seed},
+                   "batch": a.batch, "seed": a.seed, "size": a.size},
+        "epochs": epochs,
         "preprocessing": "pixels / 255; sizes other than 28: F.interpolate bilinear, "
                          "align_corners=False (half-pixel centres)",
         "eval": results,
