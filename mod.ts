@@ -18,6 +18,9 @@
 
 // Errors (lib/errors.ts): one-line messages; the caller decides how to show them.
 export { ConfigError, errorText, InputError, UserError } from "./lib/errors.ts";
+// Numbers typed by people (lib/parse_number.ts): the one parser of flags, the web form and bench.
+export { parseNumber } from "./lib/parse_number.ts";
+export type { NumberKind } from "./lib/parse_number.ts";
 
 // Model (lib/model/): d2l's layers, Residual, resnet_block and the five-stage ResNet.
 export { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "./lib/model/fused.ts";

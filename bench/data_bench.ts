@@ -21,14 +21,19 @@ import { FASHION_MNIST, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { decodeIdxImages, decodeIdxLabels } from "../lib/data/idx.ts";
 import { batches } from "../lib/data/batches.ts";
 import { initBackend } from "../lib/backends/choose.ts";
+import { parseNumber } from "../lib/parse_number.ts";
+import { errorText } from "../lib/errors.ts";
 
 function arg(name: string): string | undefined {
   const i = Deno.args.indexOf(name);
   return i >= 0 ? Deno.args[i + 1] : undefined;
 }
-const runs = Number(arg("--runs") ?? 5);
-if (!Number.isInteger(runs) || runs <= 0) {
-  console.error("error: --runs takes a positive integer, e.g. --runs 5");
+let runs = 5;
+try {
+  const v = arg("--runs") ?? "5";
+  runs = parseNumber(v, "integer", 1, false, `--runs ${v}`);
+} catch (e) {
+  console.error(`error: ${errorText(e)}`);
   Deno.exit(2);
 }
 const dataDir = arg("--data-dir");

@@ -139,6 +139,15 @@ Deno.test("web form: the page refuses what the CLI refuses, in one line naming t
     /batch "2\.5": give a positive integer/,
   );
   assert.throws(() => parseSettings({ ...FORM, size: "0" }), InputError);
+  // The CLI's number rules: integers are digits only, no hex, no exponent, no blanks.
+  for (const [field, text] of [["width", "1e2"], ["batch", "0x10"], ["seed", ""], ["lr", "0x1"]]) {
+    assert.throws(
+      () => parseSettings({ ...FORM, [field]: text }),
+      (e) => e instanceof InputError && e.message.startsWith(`${field} "${text}": give a `),
+      `${field} ${text}`,
+    );
+  }
+  assert.equal(parseSettings({ ...FORM, lr: "1e-2" }).settings.lr, 0.01);
 });
 
 Deno.test("web limits: a batch over the binding limit is refused with the batch that fits", () => {
