@@ -51,7 +51,12 @@ export type {
   ResNetOptions,
   Stages,
 } from "./lib/model/resnet.ts";
-export { convShapes, formatShapeTable, shapeTable } from "./lib/model/shapes.ts";
+export {
+  convShapes,
+  formatShapeTable,
+  SHAPE_TABLE_DEFAULTS,
+  shapeTable,
+} from "./lib/model/shapes.ts";
 export type { ConvShape, ShapeRow, ShapeTable } from "./lib/model/shapes.ts";
 export { evalStep, trainStep } from "./lib/model/step.ts";
 export type { StepOptions, StepResult } from "./lib/model/step.ts";
@@ -70,7 +75,12 @@ export {
   IdxError,
 } from "./lib/data/idx.ts";
 export type { IdxImageExpect, IdxImages, IdxLabels } from "./lib/data/idx.ts";
-export { download, DownloadError, removeStaleTemps } from "./lib/data/download.ts";
+export {
+  download,
+  DOWNLOAD_DEFAULTS,
+  DownloadError,
+  removeStaleTemps,
+} from "./lib/data/download.ts";
 export type { DownloadOptions, DownloadProgress, DownloadResult } from "./lib/data/download.ts";
 export {
   CLASS_NAMES,
@@ -125,7 +135,7 @@ export {
 } from "./lib/run/checkpoint.ts";
 export { lockRunDir } from "./lib/run/lock.ts";
 export type { RunLock } from "./lib/run/lock.ts";
-export { Accumulator } from "./lib/run/accumulator.ts";
+export { Accumulator, READ_DEFAULTS } from "./lib/run/accumulator.ts";
 export type { AccumulatedSums, ReadPolicy } from "./lib/run/accumulator.ts";
 export type {
   Checkpoint,

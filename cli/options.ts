@@ -22,6 +22,7 @@ import { type Schedule, SCHEDULES } from "../lib/run/schedule.ts";
 import { type Augmentation, AUGMENTATIONS } from "../lib/data/augment.ts";
 import { type NumberKind, parseNumber as libParseNumber } from "../lib/parse_number.ts";
 import { InputError } from "../lib/errors.ts";
+import { DOWNLOAD_DEFAULTS } from "../lib/data/download.ts";
 
 /** A bad command-line value or combination; the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -299,8 +300,14 @@ export const DATA_FLAGS = {
   dataDir: "default: $FASHION_MNIST_DIR or data/fashion-mnist",
   sourceDir: "",
   mirror: "",
-  timeout: "default 30",
-  retries: "default 2",
+  timeout: `default ${DOWNLOAD_DEFAULTS.timeoutMs / 1000}`,
+  retries: `default ${DOWNLOAD_DEFAULTS.retries}`,
+} as const satisfies FlagUses;
+
+/** The backend flags every subcommand that computes with the network takes (not `export`). */
+export const BACKEND_FLAGS = {
+  backend: "default auto",
+  threads: "default: $OMP_NUM_THREADS, else every core",
 } as const satisfies FlagUses;
 
 /**

@@ -19,15 +19,14 @@ import { evaluate } from "../lib/run/evaluate.ts";
 import { readHistory } from "../lib/run/metrics.ts";
 import { requireRunDir } from "../lib/run/run_dir.ts";
 import { writeReport } from "../lib/viz/report.ts";
-import { addFlags, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
+import { addFlags, BACKEND_FLAGS, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
 import { PassDisplay } from "./progress.ts";
 
 const FLAGS = {
   run: "",
   limit: "of the test set; default: the run's --test-limit",
-  backend: "default auto",
-  threads: "default: $OMP_NUM_THREADS, else every core",
+  ...BACKEND_FLAGS,
   ...DATA_FLAGS,
 } as const;
 

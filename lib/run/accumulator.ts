@@ -21,11 +21,20 @@ import type { StepResult } from "../model/step.ts";
 
 /** When {@linkcode Accumulator.due} turns true. */
 export interface ReadPolicy {
-  /** Read every this many steps (default 10). */
+  /** Read every this many steps (default {@linkcode READ_DEFAULTS}: 10). */
   readEvery?: number;
   /** Read sooner when this many milliseconds passed since the last read (default 2000). */
   readAfterMs?: number;
 }
+
+/**
+ * The read policy when not told: every 10 steps, or after 2 s when steps are slow (so progress
+ * never stands still for long; each read is a sync that stalls the device's queue).
+ */
+export const READ_DEFAULTS: Readonly<Required<ReadPolicy>> = Object.freeze({
+  readEvery: 10,
+  readAfterMs: 2000,
+});
 
 /** The sums on the host. */
 export interface AccumulatedSums {
@@ -63,9 +72,9 @@ export class Accumulator {
 
   /** Whether a read is due: `readEvery` steps since the last, or `readAfterMs` passed. */
   due(): boolean {
-    const every = Math.max(1, this.policy.readEvery ?? 10);
+    const every = Math.max(1, this.policy.readEvery ?? READ_DEFAULTS.readEvery);
     return this.#sinceRead >= every ||
-      performance.now() - this.#lastRead >= (this.policy.readAfterMs ?? 2000);
+      performance.now() - this.#lastRead >= (this.policy.readAfterMs ?? READ_DEFAULTS.readAfterMs);
   }
 
   /** Reads the sums (a host sync; it waits for every queued step) and restarts the countdown. */

@@ -74,9 +74,6 @@ import {
 } from "./run_dir.ts";
 import { type ProgressSink, SILENT_PROGRESS } from "./progress.ts";
 
-/** A read-back also happens when this much time passed since the last one (slow steps). */
-const READ_AFTER_MS = 2000;
-
 /** The training and test images. */
 export interface TrainData {
   /** Images SGD trains on (the first `settings.limit` of them when a limit is set). */
@@ -476,7 +473,7 @@ class EpochAccumulator {
   constructor(prior: PartialEpoch | null, readonly run: RunState, readonly epoch: number) {
     this.prior = prior ??
       { lossSum: 0, correct: 0, examples: 0, trainSeconds: 0, wallSeconds: 0 };
-    this.#sums = new Accumulator({ readEvery: run.opts.readEvery, readAfterMs: READ_AFTER_MS });
+    this.#sums = new Accumulator({ readEvery: run.opts.readEvery }); // or after 2 s: READ_DEFAULTS
   }
 
   /** Adds one step's results (and disposes them with the batch). */
