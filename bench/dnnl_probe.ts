@@ -27,7 +27,7 @@
  */
 import { parseArgs } from "node:util";
 import { parseNumber } from "../lib/parse_number.ts";
-import { InputError } from "../lib/errors.ts";
+import { errorText, InputError } from "../lib/errors.ts";
 import {
   ARG,
   batchNormBackward,
@@ -519,7 +519,7 @@ if (import.meta.main) {
     main();
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
-    console.error(`error: ${e.message}`); // a bad flag value: one line, exit 2
+    console.error(`error: ${errorText(e)}`); // a bad flag value: one line, exit 2
     Deno.exit(2);
   }
 }

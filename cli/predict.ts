@@ -26,7 +26,7 @@ import { ImageError, readImage } from "../lib/io/image.ts";
 import { findMistakes, pickImages, predict, topClasses } from "../lib/run/predict.ts";
 import { requireRunDir } from "../lib/run/run_dir.ts";
 import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
-import { InputError } from "../lib/errors.ts";
+import { errorText, InputError } from "../lib/errors.ts";
 import { addFlags, BACKEND_FLAGS, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
 import { checkNetSource, checkWritableFile, loadNet, NET_SOURCE_FLAGS } from "./net_source.ts";
@@ -111,7 +111,7 @@ async function readPictures(images: string[], o: PredictCliOptions) {
       ok.push({ path, width: img.width, height: img.height, prepared });
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
-      console.error(`error: ${e.message}`);
+      console.error(`error: ${errorText(e)}`);
       failed++;
     }
   }

@@ -24,7 +24,7 @@ import type { PassProgress, ProgressSink, ProgressStats } from "../run/progress.
 import { SILENT_PROGRESS } from "../run/progress.ts";
 import type { History } from "../run/metrics.ts";
 import { runPath } from "../run/run_dir.ts";
-import { InputError } from "../errors.ts";
+import { errorText, InputError } from "../errors.ts";
 import { animatorSeries, lineChart, type LivePoint } from "./chart.ts";
 import { REPORT_FILE } from "./report.ts";
 import { LIVE_PAGE } from "./live_page.ts";
@@ -100,7 +100,7 @@ export class LiveBoard {
     } catch (e) {
       const why = e instanceof Deno.errors.AddrInUse
         ? "is in use"
-        : `cannot be opened (${(e as Error).message})`;
+        : `cannot be opened (${errorText(e)})`;
       throw new InputError(
         `--serve ${opts.port}: port ${opts.port} on ${hostname} ${why}: choose another port, ` +
           "or --serve 0 for any free one",
