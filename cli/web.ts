@@ -17,7 +17,8 @@ import { fileURLToPath } from "node:url";
 import { FASHION_MNIST, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { tableFiles } from "../lib/data/idx_dataset.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
-import { errorText, InputError, UserError } from "../lib/errors.ts";
+import { errorText, UserError } from "../lib/errors.ts";
+import { serveLocal } from "../lib/io/serve.ts";
 import { addFlags, DATA_FLAGS, type OptionsOf } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
 
@@ -156,24 +157,17 @@ async function routes(out: string, o: WebCliOptions): Promise<Map<string, string
   return map;
 }
 
-/** Listens on 127.0.0.1:`port` and serves the site's files; a port in use is an InputError. */
+/**
+ * Listens on 127.0.0.1:`port` and serves the site's files; a port in use is an InputError
+ * (../lib/io/serve.ts).
+ */
 async function listen(
   out: string,
   port: number,
   o: WebCliOptions,
 ): Promise<Deno.HttpServer<Deno.NetAddr>> {
-  let server: Deno.HttpServer<Deno.NetAddr>;
   const files = new Map<string, string>();
-  try {
-    server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => serve(req, files));
-  } catch (e) {
-    if (e instanceof Deno.errors.AddrInUse) {
-      throw new InputError(
-        `port ${port} on 127.0.0.1 is in use: choose another with --serve PORT`,
-      );
-    }
-    throw new UserError(`cannot serve on 127.0.0.1:${port}: ${errorText(e)}`);
-  }
+  const server = serveLocal({ port }, (req) => serve(req, files));
   for (const [k, v] of await routes(out, o)) files.set(k, v);
   return server;
 }

@@ -64,9 +64,11 @@ Deno.test("web --serve PORT: a port in use is one line and exit 2, before anythi
     const port = (busy.addr as Deno.NetAddr).port;
     const r = await runCli(["web", "--out", out, "--serve", String(port)]);
     assert.equal(r.code, 2);
+    // The words of train --serve's port in use: one helper binds both (lib/io/serve.ts).
     assert.equal(
       r.stderr,
-      `error: port ${port} on 127.0.0.1 is in use: choose another with --serve PORT\n`,
+      `error: --serve ${port}: port ${port} on 127.0.0.1 is in use: choose another port, or ` +
+        "--serve 0 for any free one\n",
     );
     assert.deepEqual([...Deno.readDirSync(out)], []);
     const bad = await runCli(["web", "--serve", "70000"]);

@@ -1,0 +1,55 @@
+/**
+ * The local HTTP servers of `train --serve` (lib/viz/live.ts) and `web --serve` (cli/web.ts): one
+ * way to bind a port (a port in use is one {@linkcode InputError} naming it, thrown before anything
+ * else happens).
+ *
+ * @example
+ * ```ts
+ * import { fileResponse, serveLocal } from "./serve.ts";
+ * const server = serveLocal({ port: 0 }, (req) => fileResponse("deno.json", req.method));
+ * console.log(server.addr.port > 0); // true
+ * await server.shutdown();
+ * ```
+ * @module
+ */
+import { errorText, InputError } from "../errors.ts";
+
+/** Where {@linkcode serveLocal} listens. */
+export interface ServeOptions {
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** The interface to bind (default 127.0.0.1: the pages are for this machine only). */
+  hostname?: string;
+}
+
+/**
+ * Serves `handler` on `hostname:port` (127.0.0.1 by default). A port in use, or one that cannot
+ * be bound, is an {@linkcode InputError} naming it with the fix (`--serve 0` takes any free port).
+ *
+ * @example
+ * ```ts
+ * import { serveLocal } from "./serve.ts";
+ * const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = (taken.addr as Deno.NetAddr).port;
+ * serveLocal({ port }, () => new Response("hi"));
+ * // InputError: --serve PORT: port PORT on 127.0.0.1 is in use: choose another port, or --serve 0 ...
+ * taken.close();
+ * ```
+ */
+export function serveLocal(
+  opts: ServeOptions,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+): Deno.HttpServer<Deno.NetAddr> {
+  const hostname = opts.hostname ?? "127.0.0.1", port = opts.port;
+  try {
+    return Deno.serve({ hostname, port, onListen() {} }, handler);
+  } catch (e) {
+    const why = e instanceof Deno.errors.AddrInUse
+      ? "is in use"
+      : `cannot be opened (${errorText(e)})`;
+    throw new InputError(
+      `--serve ${port}: port ${port} on ${hostname} ${why}: choose another port, or --serve 0 ` +
+        "for any free one",
+    );
+  }
+}
