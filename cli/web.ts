@@ -18,7 +18,7 @@ import { FASHION_MNIST, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { tableFiles } from "../lib/data/idx_dataset.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { errorText, UserError } from "../lib/errors.ts";
-import { serveLocal } from "../lib/io/serve.ts";
+import { fileResponse, serveLocal } from "../lib/io/serve.ts";
 import { addFlags, DATA_FLAGS, type OptionsOf } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
 
@@ -172,15 +172,15 @@ async function listen(
   return server;
 }
 
-/** Answers GET and HEAD for the routed files; everything else is 404. */
-async function serve(req: Request, files: Map<string, string>): Promise<Response> {
+/**
+ * Answers GET and HEAD for the routed files; everything else is 404, and so is a routed file that
+ * is gone (a site rebuilt or removed meanwhile).
+ */
+function serve(req: Request, files: Map<string, string>): Promise<Response> | Response {
   const path = files.get(new URL(req.url).pathname);
   if (!path || (req.method !== "GET" && req.method !== "HEAD")) {
     return new Response("not found\n", { status: 404 });
   }
   const type = TYPES[path.slice(path.lastIndexOf(".") + 1)] ?? "application/octet-stream";
-  const headers = { "content-type": type, "cache-control": "no-cache" };
-  if (req.method === "HEAD") return new Response(null, { headers });
-  const file = await Deno.open(path, { read: true });
-  return new Response(file.readable, { headers });
+  return fileResponse(path, req.method, { "content-type": type, "cache-control": "no-cache" });
 }

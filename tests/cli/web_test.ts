@@ -57,6 +57,25 @@ Deno.test("web --serve: the site and the four verified files on 127.0.0.1, nothi
   }
 });
 
+Deno.test("web --serve: a routed file that is gone is a 404, with no stack trace on stderr", async () => {
+  const server = await startServer();
+  try {
+    await Deno.remove(join(server.out, "style.css"));
+    for (const method of ["GET", "HEAD"]) {
+      const r = await fetch(`${server.url}style.css`, { method });
+      assert.equal(r.status, 404, method);
+      assert.equal(await r.text(), method === "GET" ? "not found\n" : "");
+    }
+    const page = await fetch(server.url);
+    assert.equal(page.status, 200, "the rest is still served");
+    await page.body?.cancel();
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+  const log = await server.stderr;
+  assert.doesNotMatch(log, /\bat .*:\d+:\d+|Error/, log);
+});
+
 Deno.test("web --serve PORT: a port in use is one line and exit 2, before anything is built", async () => {
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const out = await Deno.makeTempDir();
