@@ -149,6 +149,7 @@ export {
   METRICS_COLUMNS,
   metricsCsv,
   readHistory,
+  readRunHistory,
   writeHistory,
 } from "./lib/run/metrics.ts";
 export type { BackendRecord, EpochRecord, History, TrainSettings } from "./lib/run/metrics.ts";

@@ -162,6 +162,36 @@ export async function readHistory(dir: string): Promise<History> {
   return h;
 }
 
+/**
+ * The history of the run in `dir` as far as its checkpoint goes: history.json is written before
+ * checkpoint.json, so a run killed in between has one record more than its checkpoint, which
+ * `--resume` retrains; that record is dropped here. A history with fewer epochs than the
+ * checkpoint is a {@linkcode UserError} (the run directory is inconsistent). What `train
+ * --resume`, `report` and `export` read.
+ *
+ * @example
+ * ```ts
+ * import { readCheckpoint } from "./checkpoint.ts";
+ * import { readRunHistory } from "./metrics.ts";
+ * const h = await readRunHistory("runs/demo", await readCheckpoint("runs/demo"));
+ * console.log(h.epochs.length); // the checkpoint's epoch
+ * ```
+ */
+export async function readRunHistory(
+  dir: string,
+  checkpoint: { readonly epoch: number },
+): Promise<History> {
+  const h = await readHistory(dir);
+  h.epochs = h.epochs.filter((r) => r.epoch <= checkpoint.epoch);
+  if (h.epochs.length !== checkpoint.epoch) {
+    throw new UserError(
+      `${runPath(dir, RUN_FILES.history)} has ${h.epochs.length} epochs but the checkpoint ` +
+        `has ${checkpoint.epoch}: the run directory is inconsistent`,
+    );
+  }
+  return h;
+}
+
 /** One epoch as a line for the terminal. */
 export function formatEpoch(r: EpochRecord, epochs: number): string {
   const w = String(epochs).length;

@@ -55,7 +55,7 @@ import {
   backendRecord,
   type EpochRecord,
   type History,
-  readHistory,
+  readRunHistory,
   type TrainSettings,
   writeHistory,
 } from "./metrics.ts";
@@ -326,7 +326,7 @@ async function resumeRun(opts: TrainOptions): Promise<Started> {
   await pruneCheckpoints(opts.out, await readCheckpoint(opts.out));
   const { net, checkpoint: ckpt, optimizer: saved } = await loadCheckpoint(opts.out);
   try {
-    const history = await readHistoryFor(opts.out, ckpt);
+    const history = await readRunHistory(opts.out, ckpt);
     const { epochs, lr } = opts.settings;
     const settings = resolveSettings({ ...ckpt.settings, epochs, lr });
     checkSettings(settings);
@@ -531,17 +531,4 @@ function result(run: RunState, status: TrainResult["status"]): TrainResult {
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-async function readHistoryFor(out: string, ckpt: Checkpoint): Promise<History> {
-  const h = await readHistory(out);
-  // history.json is written before checkpoint.json: keep only epochs the checkpoint has.
-  h.epochs = h.epochs.filter((r) => r.epoch <= ckpt.epoch);
-  if (h.epochs.length !== ckpt.epoch) {
-    throw new UserError(
-      `${runPath(out, RUN_FILES.history)} has ${h.epochs.length} epochs but the checkpoint ` +
-        `has ${ckpt.epoch}: the run directory is inconsistent`,
-    );
-  }
-  return h;
 }

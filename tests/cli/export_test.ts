@@ -99,6 +99,26 @@ Deno.test("export prints CSV on stdout, or JSON, or writes files with --out and 
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("export: only the epochs the checkpoint has (a run killed between its two writes)", async () => {
+  const dir = await Deno.makeTempDir();
+  const run = `${dir}/run`;
+  await new Deno.Command("cp", { args: ["-r", RUN, run] }).output();
+  // history.json is written before checkpoint.json: killed in between, it has one epoch more.
+  const h = await readHistory(run);
+  const saved = h.epochs.length;
+  await Deno.writeTextFile(
+    `${run}/history.json`,
+    JSON.stringify({ ...h, epochs: [...h.epochs, record(saved + 1)] }),
+  );
+  const csv = await runCli(["export", "--run", run]);
+  assert.equal(csv.code, 0, csv.stderr);
+  assert.deepEqual(parse(csv.stdout, { columns: true, cast: true }), h.epochs);
+  const json = await runCli(["export", "--run", run, "--format", "json"]);
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), h.epochs);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("export --format safetensors and layers carry the run's exact weights", async () => {
   const dir = await Deno.makeTempDir();
   const st = await runCli([
