@@ -62,6 +62,7 @@ export async function runReport(o: ReportCliOptions): Promise<void> {
       limit: o.limit ?? s.testLimit,
       progress: new PassDisplay("report: test pass"),
       predictions: true,
+      tta: s.tta, // as each epoch's test pass of the run
     }, CLASS_NAMES);
     console.log(await writeReport({ dir, history, evaluation, test, epoch: checkpoint.epoch }));
   } finally {
