@@ -82,6 +82,23 @@ async function exportMetrics(o: ExportCliOptions, format: "csv" | "json"): Promi
   if (o.plot !== undefined) await checkWritableFile(o.plot, "--plot", "curves.svg");
   const text = format === "csv" ? metricsCsv(h.epochs) : JSON.stringify(h.epochs, null, 2) + "\n";
   if (o.out !== undefined) await writeFileAtomic(o.out, text);
-  else await Deno.stdout.write(new TextEncoder().encode(text));
+  else await writeAll(Deno.stdout, new TextEncoder().encode(text));
   if (o.plot !== undefined) await writeCurves(o.plot, h.epochs);
+}
+
+/**
+ * Writes all of `bytes` to `w`: one `write` may take only part of them (a pipe whose reader is
+ * slow), so it is called until nothing is left.
+ *
+ * @example
+ * ```ts
+ * import { writeAll } from "./export.ts";
+ * await writeAll(Deno.stdout, new TextEncoder().encode("epoch,train_loss\n"));
+ * ```
+ */
+export async function writeAll(
+  w: { write(p: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  for (let done = 0; done < bytes.length;) done += await w.write(bytes.subarray(done));
 }

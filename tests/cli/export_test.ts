@@ -16,6 +16,7 @@ import { loadCheckpoint } from "../../lib/run/checkpoint.ts";
 import { layersModelHandler } from "../../lib/io/layers_model.ts";
 import { loadTorchWeights } from "../../lib/io/torch_weights.ts";
 import { runCli, TINY_NET } from "../run_cli.ts";
+import { writeAll } from "../../cli/export.ts";
 import { GOLDEN_DIR, type GoldenTensor, nchwToNhwc, readGolden } from "../golden.ts";
 import { syntheticSplit } from "../synthetic_split.ts";
 
@@ -117,6 +118,23 @@ Deno.test("export: only the epochs the checkpoint has (a run killed between its 
   assert.equal(json.code, 0, json.stderr);
   assert.deepEqual(JSON.parse(json.stdout), h.epochs);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("writeAll: every byte written when each write takes only a few", async () => {
+  const got: number[] = [];
+  const writes: number[] = [];
+  const slow = {
+    write(p: Uint8Array): Promise<number> {
+      const n = Math.min(3, p.length);
+      got.push(...p.subarray(0, n));
+      writes.push(n);
+      return Promise.resolve(n);
+    },
+  };
+  const bytes = Uint8Array.from({ length: 10 }, (_, i) => i);
+  await writeAll(slow, bytes);
+  assert.deepEqual(got, [...bytes]);
+  assert.deepEqual(writes, [3, 3, 3, 1]);
 });
 
 Deno.test("export --format safetensors and layers carry the run's exact weights", async () => {
