@@ -253,6 +253,7 @@ export {
   NATIVE_BACKEND,
   NativeBackend,
   registerNativeBackend,
+  setNativeThreads,
 } from "./lib/backends/native/backend.ts";
 export type { NativeRegistration } from "./lib/backends/native/backend.ts";
 

@@ -83,17 +83,18 @@ export interface InitOptions {
 }
 
 /**
- * Loads and registers the native backend once (oneDNN, else BLAS); never throws. The module is
- * imported lazily so that the cpu and WebGPU paths do not depend on it.
+ * Loads and registers the native backend once (oneDNN, else BLAS), and applies `threads` to its
+ * oneDNN on every call (a later `initBackend` may ask for other threads); never throws. The
+ * module is imported lazily so that the cpu and WebGPU paths do not depend on it.
  *
  * @example
  * ```ts
  * import { loadNative } from "./choose.ts";
- * const st = await loadNative();
- * console.log(st.ok ? st.library : st.reason);
+ * const st = await loadNative({ threads: 1 });
+ * console.log(st.ok ? st.library : st.reason); // e.g. "oneDNN 2.6.3, 1 thread"
  * ```
  */
-export function loadNative(opts: InitOptions = {}): Promise<NativeRegistration> {
+export async function loadNative(opts: InitOptions = {}): Promise<NativeRegistration> {
   nativeStatus ??= (async () => {
     try {
       const mod = await import("./native/backend.ts");
@@ -102,7 +103,10 @@ export function loadNative(opts: InitOptions = {}): Promise<NativeRegistration> 
       return { ok: false, reason: `the native backend did not load: ${errorText(e)}` };
     }
   })();
-  return nativeStatus;
+  const st = await nativeStatus;
+  if (!st.dnnl) return st;
+  const mod = await import("./native/backend.ts");
+  return mod.setNativeThreads(opts.threads) ?? st;
 }
 
 async function activate(name: string): Promise<void> {
