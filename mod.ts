@@ -60,8 +60,6 @@ export {
 export type { ConvShape, ShapeRow, ShapeTable } from "./lib/model/shapes.ts";
 export { evalStep, trainStep } from "./lib/model/step.ts";
 export type { StepOptions, StepResult } from "./lib/model/step.ts";
-export { activations, largestActivation } from "./lib/model/activations.ts";
-export type { Activation } from "./lib/model/activations.ts";
 
 // Data (lib/data/): IDX files, downloads, Fashion-MNIST, batches, the seeded RNG.
 export {
@@ -240,11 +238,13 @@ export type { AdapterDetails, AdapterLimits, AdapterProbe } from "./lib/backends
 export {
   checkTrainingFits,
   evalBatchThatFits,
+  fitProblem,
   largestBatchThatFits,
   largestTensor,
+  limitOf,
   tensorLimit,
 } from "./lib/backends/tensor_limit.ts";
-export type { TensorLimit, TensorSize } from "./lib/backends/tensor_limit.ts";
+export type { FitProblem, TensorLimit, TensorSize } from "./lib/backends/tensor_limit.ts";
 export { warmup } from "./lib/backends/warmup.ts";
 export type { WarmupOptions, WarmupReport } from "./lib/backends/warmup.ts";
 export { collectInfo, formatInfo } from "./lib/backends/info.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { resolveConfig } from "../lib/model/resnet.ts";
-import { largestActivation } from "../lib/model/activations.ts";
+import { largestTensor } from "../lib/backends/tensor_limit.ts";
 import { CLASS_NAMES, type Split } from "../lib/data/idx_dataset.ts";
 import { errorText, InputError } from "../lib/errors.ts";
 import type { EpochRecord } from "../lib/run/metrics.ts";
@@ -178,9 +178,9 @@ function wireDrop(): void {
 
 /** Says how large the step's largest tensor is; returns why it cannot run here, or null. */
 function checkFits(s: PageSettings): string | null {
-  const config = resolveConfig(s.model);
-  const largest = largestActivation(config, s.settings.batchSize, s.settings.size);
-  const problem = limitProblem(largest, s.settings.batchSize, page.device?.limits ?? null);
+  const config = resolveConfig(s.model), { batchSize, size } = s.settings;
+  const largest = largestTensor(config, size, batchSize);
+  const problem = limitProblem(config, size, batchSize, page.device?.limits ?? null);
   const arch = config.depth ? `ResNet-${config.depth}` : `stages ${config.stages.join(",")}`;
   $("net-summary").textContent = `${arch}, width ${config.width}: largest tensor of a step ` +
     `${largest.name} [${largest.shape.join(", ")}], ${formatBytes(largest.bytes)}` +

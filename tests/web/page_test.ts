@@ -206,7 +206,7 @@ Deno.test({
           const refusal = await text(page, "message");
           assert.match(
             refusal,
-            /^refused: a batch of 4096 needs a 12\.3 GiB tensor \(b1\.0, \[4096, 112, 112, 64\]\) .*maxStorageBufferBindingSize\): use a batch of at most 334$/,
+            /^refused: a batch of 4096 needs a 12\.3 GiB tensor \(b1\.0's output, \[4096, 112, 112, 64\]\) .*maxStorageBufferBindingSize\): use a batch of at most 334$/,
           );
           await page.click("#train");
           assert.equal(await text(page, "message"), refusal);

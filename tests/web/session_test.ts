@@ -9,6 +9,7 @@ import { initBackend } from "../../lib/backends/choose.ts";
 import { encodeSafetensors } from "../../lib/io/safetensors_codec.ts";
 import { torchStateDict } from "../../lib/io/torch_state_dict.ts";
 import { ConfigError, InputError } from "../../lib/errors.ts";
+import { resolveConfig } from "../../lib/model/resnet.ts";
 import type { TrainSettings } from "../../lib/run/metrics.ts";
 import { architectureOf, Session } from "../../web/session.ts";
 import { decodeSafetensors } from "../../lib/io/safetensors_codec.ts";
@@ -151,21 +152,26 @@ Deno.test("web form: the page refuses what the CLI refuses, in one line naming t
 });
 
 Deno.test("web limits: a batch over the binding limit is refused with the batch that fits", () => {
-  const largest = { name: "b1.0", shape: [4096, 112, 112, 8], bytes: 4096 * 112 * 112 * 8 * 4 };
+  // Width 8 at 224: a step's largest tensor is b1.0's output, 4096 x 112 x 112 x 8 floats.
+  const config = resolveConfig({ stages: [1, 1, 1, 1], width: 8 });
   const gib = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
   assert.equal(
-    limitProblem(largest, 4096, gib),
-    "a batch of 4096 needs a 1.53 GiB tensor (b1.0, [4096, 112, 112, 8]) but this device " +
-      "allows at most 1.00 GiB in one binding (maxStorageBufferBindingSize): use a batch of " +
-      "at most 2674",
+    limitProblem(config, 224, 4096, gib),
+    "a batch of 4096 needs a 1.53 GiB tensor (b1.0's output, [4096, 112, 112, 8]) but this " +
+      "device allows at most 1.00 GiB in one binding (maxStorageBufferBindingSize): use a batch " +
+      "of at most 2674",
   );
   // 2674 images fit, 2675 do not.
-  const per = largest.bytes / 4096;
+  const per = 112 * 112 * 8 * 4;
   assert.ok(2674 * per <= 2 ** 30 && 2675 * per > 2 ** 30);
+  assert.equal(limitProblem(config, 224, 2674, gib), null);
   const smallBuffer = { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 30 };
-  assert.match(limitProblem(largest, 4096, smallBuffer)!, /in one buffer \(maxBufferSize\)/);
-  assert.equal(limitProblem({ ...largest, bytes: 2 ** 30 }, 4096, gib), null);
-  assert.equal(limitProblem(largest, 4096, null), null);
+  assert.match(limitProblem(config, 224, 4096, smallBuffer)!, /in one buffer \(maxBufferSize\)/);
+  assert.equal(limitProblem(config, 224, 4096, null), null);
+  // The library's rule: at small batches tfjs-webgpu's im2col matrices count too.
+  const wide = resolveConfig({ stages: [1, 1, 1, 1], width: 64 });
+  const tiny = { maxBufferSize: 2 ** 14, maxStorageBufferBindingSize: 2 ** 14 };
+  assert.match(limitProblem(wide, 8, 1, tiny)!, /\(b5\.0\.conv2's im2col matrix, \[1, 1, 4608\]\)/);
 });
 
 Deno.test("web chart: every series is drawn and kept as data", () => {
