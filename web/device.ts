@@ -18,6 +18,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
 import type { ResNetConfig } from "../lib/model/resnet.ts";
 import { fitProblem, limitOf } from "../lib/backends/tensor_limit.ts";
+import { isSoftwareAdapter } from "../lib/backends/webgpu.ts";
 import { errorText } from "../lib/errors.ts";
 
 /** The device limits that decide whether a tensor fits (bytes). */
@@ -51,8 +52,6 @@ export interface DeviceInfo {
   /** The WebGPU device's limits, or null on the CPU backend. */
   limits: DeviceLimits | null;
 }
-
-const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
 
 /** The parts of tfjs' WebGPUBackend read here. */
 interface WebGPUBackendLike {
@@ -101,7 +100,6 @@ function describeWebGPU(): DeviceInfo {
   const be = tf.backend() as unknown as WebGPUBackendLike;
   const info = be.adapterInfo ?? {};
   const l = be.device.limits;
-  const text = [info.vendor, info.architecture, info.description].join(" ");
   return {
     backend: "webgpu",
     reason: "WebGPU adapter found",
@@ -109,7 +107,7 @@ function describeWebGPU(): DeviceInfo {
       vendor: info.vendor ?? "",
       architecture: info.architecture ?? "",
       description: info.description ?? "",
-      software: Boolean(info.isFallbackAdapter) || SOFTWARE.test(text),
+      software: isSoftwareAdapter(info, Boolean(info.isFallbackAdapter)),
     },
     limits: {
       maxBufferSize: Number(l.maxBufferSize),
