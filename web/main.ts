@@ -7,7 +7,7 @@
  * @module
  */
 import { resolveConfig } from "../lib/model/resnet.ts";
-import { largestTensor } from "../lib/backends/tensor_limit.ts";
+import { largestTensor, limitOf } from "../lib/backends/tensor_limit.ts";
 import { CLASS_NAMES, type Split } from "../lib/data/idx_dataset.ts";
 import { errorText, InputError } from "../lib/errors.ts";
 import type { EpochRecord } from "../lib/run/metrics.ts";
@@ -270,11 +270,19 @@ function runnableSettings(): PageSettings {
   return s;
 }
 
+/** Makes `session` the page's, evaluating within the device's limits. */
+function adopt(session: Session): void {
+  page.session?.dispose();
+  const limits = page.device?.limits;
+  session.tensorLimit = limits ? limitOf(limits) : null;
+  page.session = session;
+}
+
 async function trainNew(): Promise<void> {
   const s = runnableSettings();
   page.session?.dispose();
   page.session = null;
-  page.session = new Session(s.model, s.settings);
+  adopt(new Session(s.model, s.settings));
   resetCurves();
   await run();
 }
@@ -317,8 +325,7 @@ async function load(): Promise<void> {
   const s = readForm();
   const bytes = new Uint8Array(await file.arrayBuffer());
   const session = Session.fromWeights(bytes, file.name, s.model, s.settings);
-  page.session?.dispose();
-  page.session = session;
+  adopt(session);
   const c = session.net.config;
   $<HTMLSelectElement>("depth").value = c.depth ? String(c.depth) : "stages";
   $<HTMLInputElement>("stages").value = c.stages.join(",");

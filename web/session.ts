@@ -26,6 +26,7 @@ import { type AccumulatedSums, Accumulator } from "../lib/run/accumulator.ts";
 import { evaluate, type Evaluation } from "../lib/run/evaluate.ts";
 import type { EpochRecord, TrainSettings } from "../lib/run/metrics.ts";
 import { warmup, type WarmupReport } from "../lib/backends/warmup.ts";
+import type { TensorLimit } from "../lib/backends/tensor_limit.ts";
 import { decodeSafetensors, type SafetensorsFile } from "../lib/io/safetensors_codec.ts";
 import { assignTorchStateDict, encodeTorchStateDict } from "../lib/io/torch_state_dict.ts";
 import { UserError } from "../lib/errors.ts";
@@ -156,6 +157,12 @@ export class Session {
   batch = 0;
   /** One record per finished epoch. */
   readonly history: EpochRecord[] = [];
+  /**
+   * The size no tensor may exceed on the page's device (`limitOf` its WebGPU limits; null: none,
+   * the CPU backend). Evaluation splits its batches to fit it: tfjs' own device is not the one
+   * the library's `tensorLimit()` knows in a browser, and over the limit WebGPU computes garbage.
+   */
+  tensorLimit: TensorLimit | null = null;
   #partial: EpochTotals = NO_SUMS;
   #stop = false;
   #running = false;
@@ -322,7 +329,12 @@ export class Session {
     opts: Partial<Pick<TrainSettings, "size" | "batchSize" | "testLimit">> = {},
   ): Promise<Evaluation> {
     const s = { ...this.settings, ...opts };
-    return evaluate(this.net, test, { size: s.size, batchSize: s.batchSize, limit: s.testLimit });
+    return evaluate(this.net, test, {
+      size: s.size,
+      batchSize: s.batchSize,
+      limit: s.testLimit,
+      tensorLimit: this.tensorLimit,
+    });
   }
 
   /**

@@ -10,6 +10,7 @@ import { encodeSafetensors } from "../../lib/io/safetensors_codec.ts";
 import { torchStateDict } from "../../lib/io/torch_state_dict.ts";
 import { ConfigError, InputError } from "../../lib/errors.ts";
 import { resolveConfig } from "../../lib/model/resnet.ts";
+import { largestTensor } from "../../lib/backends/tensor_limit.ts";
 import type { TrainSettings } from "../../lib/run/metrics.ts";
 import { architectureOf, Session } from "../../web/session.ts";
 import { decodeSafetensors } from "../../lib/io/safetensors_codec.ts";
@@ -104,6 +105,24 @@ Deno.test("web session: weights out and back in, with our metadata or from keys 
     () => Session.fromWeights(truncated, "cut.safetensors", MODEL, SETTINGS),
     (e) => e instanceof InputError && e.message.startsWith("cut.safetensors: "),
   );
+});
+
+Deno.test("web session: evaluation splits its batches to the page's device limit", async () => {
+  const s = new Session(MODEL, SETTINGS);
+  const want = await s.evaluate(DATA.test);
+  // A limit that 3 images fit and 4 do not: batches of 3, the same counts.
+  const bytes = largestTensor(s.net.config, 16, 3).bytes;
+  assert.ok(largestTensor(s.net.config, 16, 4).bytes > bytes);
+  s.tensorLimit = { bytes, name: "maxStorageBufferBindingSize" };
+  assert.deepEqual((await s.evaluate(DATA.test)).confusion, want.confusion);
+  // Not even one image: refused, as the CLI's eval refuses it on WebGPU.
+  s.tensorLimit = { bytes: 16, name: "maxBufferSize" };
+  await assert.rejects(s.evaluate(DATA.test), (e: unknown) => {
+    assert.ok(e instanceof InputError);
+    assert.match(e.message, /does not fit this WebGPU adapter even at batch 1: .* maxBufferSize/);
+    return true;
+  });
+  s.dispose();
 });
 
 const FORM: FormValues = {
