@@ -384,7 +384,7 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
     }
     const sums = await acc.read(step);
     run.progress.stop();
-    run.images += acc.images;
+    run.images += sums.examples - acc.prior.examples; // this session's
     run.seconds += acc.seconds;
     if (interrupted) {
       const partial = { ...sums, wallSeconds: acc.wallSeconds() };
@@ -466,8 +466,7 @@ class EpochAccumulator {
   readonly #sums: Accumulator;
   #t0 = performance.now();
   readonly #wall0 = performance.now();
-  /** This session's images and training seconds in the epoch. */
-  images = 0;
+  /** This session's training seconds in the epoch. */
   seconds = 0;
 
   constructor(prior: PartialEpoch | null, readonly run: RunState, readonly epoch: number) {
@@ -480,7 +479,6 @@ class EpochAccumulator {
   add(r: { loss: tf.Scalar; correct: tf.Scalar }, b: Batch): void {
     this.#sums.add(r, b.n);
     tf.dispose([b.x, b.y]);
-    this.images += b.n;
   }
 
   /** Every `readEvery` steps, or sooner when steps are slow, so progress keeps moving. */
@@ -490,12 +488,12 @@ class EpochAccumulator {
 
   /** Reads the sums (a host sync); throws {@linkcode DivergedError} on a non-finite loss. */
   async read(step: number): Promise<Omit<PartialEpoch, "wallSeconds">> {
-    const { lossSum: l, correct: c } = await this.#sums.read();
+    const { lossSum: l, correct: c, examples: n } = await this.#sums.read();
     this.seconds += (performance.now() - this.#t0) / 1000;
     this.#t0 = performance.now();
     const p = this.prior, s = this.run.settings;
     const lossSum = p.lossSum + l, correct = p.correct + c;
-    const examples = p.examples + this.images, trainSeconds = p.trainSeconds + this.seconds;
+    const examples = p.examples + n, trainSeconds = p.trainSeconds + this.seconds;
     if (!Number.isFinite(lossSum)) {
       const last = this.run.ckpt.epoch;
       const lr = lrAt(s, this.epoch), out = this.run.opts.out;
