@@ -133,8 +133,8 @@ export {
 } from "./lib/run/checkpoint.ts";
 export { lockRunDir } from "./lib/run/lock.ts";
 export type { RunLock } from "./lib/run/lock.ts";
-export { Accumulator, READ_DEFAULTS } from "./lib/run/accumulator.ts";
-export type { AccumulatedSums, ReadPolicy } from "./lib/run/accumulator.ts";
+export { Accumulator, EpochAccumulator, epochStats, READ_DEFAULTS } from "./lib/run/accumulator.ts";
+export type { AccumulatedSums, EpochContext, ReadPolicy } from "./lib/run/accumulator.ts";
 export type {
   Checkpoint,
   CheckpointPosition,

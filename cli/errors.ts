@@ -56,7 +56,7 @@ export function describeError(e: unknown): { line: string; code: number } | null
   if (e instanceof Interrupted) {
     return { line: `error: ${errorText(e)}`, code: exitCodeOf(e.signal) };
   }
-  if (e instanceof DivergedError) {
+  if (e instanceof DivergedError && e.dir !== null) {
     // The library says what happened; the CLI adds the command that resumes.
     const line = `error: the loss became ${e.loss} in epoch ${e.epoch} (by step ${e.step}) with ` +
       `--lr ${e.lr}: resume from the last good checkpoint (epoch ${e.lastGoodEpoch}) with a ` +

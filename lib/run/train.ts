@@ -60,7 +60,10 @@ import {
   writeHistory,
 } from "./metrics.ts";
 import { evaluate, type Evaluation } from "./evaluate.ts";
-import { Accumulator } from "./accumulator.ts";
+import { EpochAccumulator, epochStats } from "./accumulator.ts";
+
+// Where it has always been imported from (cli/errors.ts, mod.ts): the accumulator throws it.
+export { DivergedError } from "./accumulator.ts";
 import { checkSettings, type ResolvedSettings, resolveSettings } from "./recipe.ts";
 import { lrAt } from "./schedule.ts";
 import { makeOptimizer, momentumState } from "./optimizer.ts";
@@ -148,36 +151,6 @@ export interface TrainResult {
   checkpoint: Checkpoint;
   /** Training images per second over this session's training steps. */
   imagesPerSec: number;
-}
-
-/** Training stopped because the loss became NaN or infinite; the last good checkpoint stays. */
-export class DivergedError extends UserError {
-  /** Always `"DivergedError"`. */
-  override name = "DivergedError";
-  /**
-   * @param loss The loss sum that was not finite.
-   * @param epoch 1-based epoch it happened in.
-   * @param step Steps of that epoch done by the read-back that saw it.
-   * @param lr The learning rate of the epoch.
-   * @param dir The run directory.
-   * @param lastGoodEpoch The epoch of the checkpoint that stays.
-   * @param baseLr The run's base rate (`--lr`), which the schedule scales; default `lr`.
-   */
-  constructor(
-    readonly loss: number,
-    readonly epoch: number,
-    readonly step: number,
-    readonly lr: number,
-    readonly dir: string,
-    readonly lastGoodEpoch: number,
-    readonly baseLr: number = lr,
-  ) {
-    super(
-      `the loss became ${loss} in epoch ${epoch} (by step ${step}) with learning rate ${lr}; ` +
-        `the last good checkpoint (epoch ${lastGoodEpoch}) stays: resume it with a lower rate, ` +
-        `--resume ${dir} --lr ${baseLr / 10}`,
-    );
-  }
 }
 
 /** A run's mutable state while it trains. */
@@ -357,24 +330,31 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
   const lr = lrAt(s, epoch);
   if (run.optimizer.lr !== lr) run.optimizer.setLearningRate(lr);
   const startBatch = epoch === run.ckpt.epoch ? run.ckpt.batch : 0;
-  const acc = new EpochAccumulator(startBatch > 0 ? run.ckpt.partial : null, run, epoch);
+  const acc = accumulatorFor(run, epoch, startBatch);
   const count = Math.min(s.limit ?? Infinity, opts.data.train.count);
   const stepsPerEpoch = Math.ceil(count / s.batchSize);
   run.progress.start(epoch + 1, s.epochs, count, acc.prior.examples);
+  const read = async (step: number) => {
+    const sums = await acc.read(step); // a host sync; throws DivergedError on a NaN loss
+    run.progress.update(sums.examples, epochStats(sums));
+    return sums;
+  };
   const it = trainBatches(run, epoch, startBatch);
   // The batch after the current one, made before anything awaits (disposed if left over).
   let next: IteratorResult<Batch> | null = null;
   let step = startBatch, interrupted = false;
+  const smoothing = { labelSmoothing: s.labelSmoothing };
   try {
     next = it.next();
     while (!next.done) {
       const b = next.value;
-      acc.add(trainStep(run.net, run.optimizer, b.x, b.y, { labelSmoothing: s.labelSmoothing }), b);
+      acc.add(trainStep(run.net, run.optimizer, b.x, b.y, smoothing), b.n);
+      tf.dispose([b.x, b.y]);
       opts.afterStep?.(run.net, epoch, step++);
       // The next batch is gathered on the host and its upload queued while the device still
       // works on this step: the device never waits for it after a read-back below.
       next = it.next();
-      if (acc.due()) await acc.read(step);
+      if (acc.due()) await read(step);
       // A macrotask turn lets a Ctrl-C handler run even when the backend never awaits.
       await new Promise((r) => setTimeout(r, 0));
       if (opts.signal?.aborted && step < stepsPerEpoch) {
@@ -382,13 +362,12 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
         break;
       }
     }
-    const sums = await acc.read(step);
+    const sums = await read(step);
     run.progress.stop();
-    run.images += sums.examples - acc.prior.examples; // this session's
+    run.images += sums.examples - acc.prior.examples;
     run.seconds += acc.seconds;
     if (interrupted) {
-      const partial = { ...sums, wallSeconds: acc.wallSeconds() };
-      const pos = { epoch, batch: step, settings: s, partial };
+      const pos = { epoch, batch: step, settings: s, partial: sums };
       run.ckpt = await save(opts.out, run.net, run.optimizer, pos);
       return true;
     }
@@ -400,6 +379,22 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
     it.return(undefined);
     acc.dispose();
   }
+}
+
+/**
+ * The accumulator of `epoch`: with the sums of its part trained before when it resumes
+ * mid-epoch, and what a {@linkcode DivergedError} says (the run, its last good checkpoint).
+ */
+function accumulatorFor(run: RunState, epoch: number, startBatch: number): EpochAccumulator {
+  const s = run.settings, opts = run.opts;
+  const context = {
+    epoch: epoch + 1,
+    lr: lrAt(s, epoch),
+    baseLr: s.lr,
+    resume: { dir: opts.out, lastGoodEpoch: run.ckpt.epoch },
+  };
+  const prior = startBatch > 0 ? run.ckpt.partial : null;
+  return new EpochAccumulator(prior, context, { readEvery: opts.readEvery });
 }
 
 /** The (augmented) training batches of `epoch` from `startBatch` on. */
@@ -453,68 +448,6 @@ async function endEpoch(
   const test = run.opts.data.test;
   await run.opts.afterEpoch?.({ out, record, history: run.history, evaluation: ev, test });
   run.opts.onEpoch?.(record, s.epochs);
-}
-
-/**
- * An epoch's loss and accuracy, summed on the device ({@linkcode Accumulator});
- * {@linkcode EpochAccumulator.read} brings them to the host (a sync), checks the loss is finite
- * and reports progress. Sums of an epoch interrupted earlier (`prior`) are added, so a resumed
- * epoch reports the same metrics.
- */
-class EpochAccumulator {
-  readonly prior: PartialEpoch;
-  readonly #sums: Accumulator;
-  #t0 = performance.now();
-  readonly #wall0 = performance.now();
-  /** This session's training seconds in the epoch. */
-  seconds = 0;
-
-  constructor(prior: PartialEpoch | null, readonly run: RunState, readonly epoch: number) {
-    this.prior = prior ??
-      { lossSum: 0, correct: 0, examples: 0, trainSeconds: 0, wallSeconds: 0 };
-    this.#sums = new Accumulator({ readEvery: run.opts.readEvery }); // or after 2 s: READ_DEFAULTS
-  }
-
-  /** Adds one step's results (and disposes them with the batch). */
-  add(r: { loss: tf.Scalar; correct: tf.Scalar }, b: Batch): void {
-    this.#sums.add(r, b.n);
-    tf.dispose([b.x, b.y]);
-  }
-
-  /** Every `readEvery` steps, or sooner when steps are slow, so progress keeps moving. */
-  due(): boolean {
-    return this.#sums.due();
-  }
-
-  /** Reads the sums (a host sync); throws {@linkcode DivergedError} on a non-finite loss. */
-  async read(step: number): Promise<Omit<PartialEpoch, "wallSeconds">> {
-    const { lossSum: l, correct: c, examples: n } = await this.#sums.read();
-    this.seconds += (performance.now() - this.#t0) / 1000;
-    this.#t0 = performance.now();
-    const p = this.prior, s = this.run.settings;
-    const lossSum = p.lossSum + l, correct = p.correct + c;
-    const examples = p.examples + n, trainSeconds = p.trainSeconds + this.seconds;
-    if (!Number.isFinite(lossSum)) {
-      const last = this.run.ckpt.epoch;
-      const lr = lrAt(s, this.epoch), out = this.run.opts.out;
-      throw new DivergedError(lossSum, this.epoch + 1, step, lr, out, last, s.lr);
-    }
-    this.run.progress.update(examples, {
-      loss: lossSum / examples,
-      acc: correct / examples,
-      imagesPerSec: examples / trainSeconds,
-    });
-    return { lossSum, correct, examples, trainSeconds };
-  }
-
-  /** Wall-clock seconds of the epoch so far, earlier sessions included. */
-  wallSeconds(): number {
-    return this.prior.wallSeconds + (performance.now() - this.#wall0) / 1000;
-  }
-
-  dispose(): void {
-    this.#sums.dispose();
-  }
 }
 
 function result(run: RunState, status: TrainResult["status"]): TrainResult {

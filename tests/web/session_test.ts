@@ -11,6 +11,7 @@ import { torchStateDict } from "../../lib/io/torch_state_dict.ts";
 import { ConfigError, InputError } from "../../lib/errors.ts";
 import { resolveConfig } from "../../lib/model/resnet.ts";
 import { largestTensor } from "../../lib/backends/tensor_limit.ts";
+import { DivergedError } from "../../lib/run/accumulator.ts";
 import type { TrainSettings } from "../../lib/run/metrics.ts";
 import { architectureOf, Session } from "../../web/session.ts";
 import { decodeSafetensors } from "../../lib/io/safetensors_codec.ts";
@@ -122,6 +123,23 @@ Deno.test("web session: evaluation splits its batches to the page's device limit
     assert.match(e.message, /does not fit this WebGPU adapter even at batch 1: .* maxBufferSize/);
     return true;
   });
+  s.dispose();
+});
+
+Deno.test("web session: a loss that is not finite stops training with the library's DivergedError", async () => {
+  const s = new Session(MODEL, SETTINGS);
+  const w = s.net.params.get("fc.weight")!;
+  tf.tidy(() => w.assign(tf.fill(w.shape, NaN)));
+  await assert.rejects(s.train(DATA, {}, 2), (e: unknown) => {
+    assert.ok(e instanceof DivergedError, String(e));
+    assert.equal(
+      e.message,
+      "the loss became NaN in epoch 1 (by step 2) with learning rate 0.1: train a new network " +
+        "with a lower rate",
+    );
+    return true;
+  });
+  assert.equal(s.running, false);
   s.dispose();
 });
 
