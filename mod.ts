@@ -185,6 +185,7 @@ export type {
   SafetensorsTensor,
 } from "./lib/io/safetensors.ts";
 export {
+  architectureOf,
   assignTorchStateDict,
   checkTorchWeights,
   decodeTorchStateDict,

@@ -28,8 +28,12 @@ import { evaluate, type Evaluation } from "../lib/run/evaluate.ts";
 import type { EpochRecord, TrainSettings } from "../lib/run/metrics.ts";
 import { warmup, type WarmupReport } from "../lib/backends/warmup.ts";
 import type { TensorLimit } from "../lib/backends/tensor_limit.ts";
-import { decodeSafetensors, type SafetensorsFile } from "../lib/io/safetensors_codec.ts";
-import { assignTorchStateDict, encodeTorchStateDict } from "../lib/io/torch_state_dict.ts";
+import { decodeSafetensors } from "../lib/io/safetensors_codec.ts";
+import {
+  architectureOf,
+  assignTorchStateDict,
+  encodeTorchStateDict,
+} from "../lib/io/torch_state_dict.ts";
 
 /** A read-back of the running epoch, for the curves and the speed line. */
 export interface Progress {
@@ -65,31 +69,6 @@ function yieldToPage(): Promise<void> {
     };
     ch.port2.postMessage(null);
   });
-}
-
-/**
- * The architecture a d2l weights file is for: from the metadata our files carry, else from
- * its keys and shapes (a file saved by d2l's notebook): blocks per stage and b1's channels.
- */
-export function architectureOf(file: SafetensorsFile): ResNetOptions | null {
-  const m = file.metadata;
-  if (m?.stages && m?.width) {
-    return {
-      stages: m.stages.split(",").map(Number),
-      width: Number(m.width),
-      inChannels: m.in_channels ? Number(m.in_channels) : undefined,
-      numClasses: m.num_classes ? Number(m.num_classes) : undefined,
-    };
-  }
-  const stem = file.tensors.get("0.0.weight")?.shape;
-  const fc = file.tensors.get("7.weight")?.shape;
-  if (!stem || stem.length !== 4 || !fc || fc.length !== 2) return null;
-  const stages = [1, 2, 3, 4].map((s) => {
-    const blocks = new Set<string>();
-    for (const k of file.tensors.keys()) if (k.startsWith(`${s}.`)) blocks.add(k.split(".")[1]);
-    return blocks.size;
-  });
-  return { stages, width: stem[0], inChannels: stem[1], numClasses: fc[0] };
 }
 
 /** A network, its settings and where its training stands. */
