@@ -97,7 +97,7 @@ export type {
   LoadOptions,
   Split,
 } from "./lib/data/fashion_mnist.ts";
-export { decodeSplits, tableFiles } from "./lib/data/idx_dataset.ts";
+export { decodeSplits, idxBytes, sha256Hex, tableFiles } from "./lib/data/idx_dataset.ts";
 export { batchCount, batches, epochOrder } from "./lib/data/batches.ts";
 export type { Batch, BatchOptions } from "./lib/data/batches.ts";
 export { mixSeed, mulberry32 } from "./lib/data/rng.ts";
