@@ -154,7 +154,7 @@ export type { BackendRecord, EpochRecord, History, TrainSettings } from "./lib/r
 export { evaluate, formatEvaluation } from "./lib/run/evaluate.ts";
 export { confusionCsv } from "./lib/run/confusion_csv.ts";
 export type { ClassAccuracy, EvaluateOptions, Evaluation } from "./lib/run/evaluate.ts";
-export { curvesSpec, curvesSvg, writeCurves } from "./lib/run/plot.ts";
+export { curvesSvg, writeCurves } from "./lib/run/plot.ts";
 export {
   defaultRunDir,
   ensureNewRunDir,

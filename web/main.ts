@@ -16,7 +16,7 @@ import type { WarmupReport } from "../lib/backends/warmup.ts";
 import { type DeviceInfo, formatBytes, limitProblem, startBackend } from "./device.ts";
 import { DatasetFiles, fetchServedFiles, identifyFile } from "./dataset.ts";
 import { type FormValues, type PageSettings, parseSettings } from "./form.ts";
-import { curvesSvg, type Series } from "./chart.ts";
+import { PageCurves } from "./chart.ts";
 import { type Progress, Session } from "./session.ts";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -29,7 +29,7 @@ const page = {
   data: new DatasetFiles(),
   splits: null as { train: Split; test: Split } | null,
   session: null as Session | null,
-  curves: [] as Series[],
+  curves: new PageCurves(),
 };
 
 type State = "loading" | "ready" | "idle" | "training" | "evaluating" | "error";
@@ -205,28 +205,22 @@ function settingsChanged(): void {
 // Training and its display
 
 function resetCurves(): void {
-  page.curves = [
-    { name: "train loss", color: "#1f77b4", points: [] },
-    { name: "train acc", color: "#ff7f0e", points: [] },
-    { name: "test acc", color: "#2ca02c", points: [], markers: true },
-  ];
-  $("curves").innerHTML = curvesSvg(page.curves, readForm().settings.epochs);
+  page.curves = new PageCurves();
+  $("curves").innerHTML = page.curves.svg(readForm().settings.epochs);
   $("epoch-table").querySelector("tbody")!.innerHTML = "";
   $("eval-result").textContent = "";
 }
 
 function onProgress(p: Progress): void {
-  const x = p.epoch - 1 + p.step / p.steps;
-  page.curves[0].points.push([x, p.loss]);
-  page.curves[1].points.push([x, p.acc]);
-  $("curves").innerHTML = curvesSvg(page.curves, page.session!.settings.epochs);
+  page.curves.progress(p);
+  $("curves").innerHTML = page.curves.svg(page.session!.settings.epochs);
   $("progress").textContent = `epoch ${p.epoch}, step ${p.step}/${p.steps}: loss ` +
     `${p.loss.toFixed(4)}, train acc ${p.acc.toFixed(3)}, ${p.imagesPerSec.toFixed(1)} images/s`;
 }
 
 function onEpoch(r: EpochRecord, ev: Evaluation): void {
-  page.curves[2].points.push([r.epoch, r.test_acc]);
-  $("curves").innerHTML = curvesSvg(page.curves, page.session!.settings.epochs);
+  page.curves.epoch(r);
+  $("curves").innerHTML = page.curves.svg(page.session!.settings.epochs);
   const row = document.createElement("tr");
   Object.assign(row.dataset, {
     epoch: String(r.epoch),

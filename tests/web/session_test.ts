@@ -17,7 +17,8 @@ import { Session } from "../../web/session.ts";
 import { decodeSafetensors } from "../../lib/io/safetensors_codec.ts";
 import { type FormValues, parseSettings } from "../../web/form.ts";
 import { limitProblem } from "../../web/device.ts";
-import { curvesSvg } from "../../web/chart.ts";
+import { PageCurves } from "../../web/chart.ts";
+import { animatorSeries, lineChart } from "../../lib/viz/chart.ts";
 import { syntheticSplit } from "../synthetic_split.ts";
 
 await initBackend("cpu");
@@ -211,14 +212,35 @@ Deno.test("web limits: a batch over the binding limit is refused with the batch 
   assert.match(limitProblem(wide, 8, 1, tiny)!, /\(b5\.0\.conv2's im2col matrix, \[1, 1, 4608\]\)/);
 });
 
-Deno.test("web chart: every series is drawn and kept as data", () => {
-  const series = [
-    { name: "train loss", color: "#1f77b4", points: [[0.5, 2.1], [1, 1.4]] as [number, number][] },
-    { name: "test acc", color: "#2ca02c", points: [[1, 0.6]] as [number, number][], markers: true },
-  ];
-  const svg = curvesSvg(series, 2);
-  assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
-  assert.equal((svg.match(/<circle /g) ?? []).length, 1);
-  const data = /data-series="([^"]*)"/.exec(svg)![1].replaceAll("&quot;", '"');
-  assert.deepEqual(JSON.parse(data), series);
+Deno.test("web chart: the library's Animator chart of read-backs and finished epochs", () => {
+  const curves = new PageCurves();
+  curves.progress({ epoch: 1, step: 2, steps: 4, loss: 2.1, acc: 0.3 });
+  curves.progress({ epoch: 1, step: 4, steps: 4, loss: 1.4, acc: 0.5 });
+  const r = {
+    epoch: 1,
+    train_loss: 1.4,
+    train_acc: 0.5,
+    test_acc: 0.6,
+    examples_per_sec: 10,
+    epoch_seconds: 1,
+    lr: 0.1,
+  };
+  curves.epoch(r);
+  const svg = curves.svg(2);
+  // lib/viz/chart.ts' picture: one polyline per curve, its points kept as data for readers.
+  assert.equal(svg, lineChart(animatorSeries([r], curves.live), { xlim: [0, 2] }));
+  assert.equal((svg.match(/<polyline /g) ?? []).length, 3);
+  const points = (label: string) =>
+    [
+      ...svg.split(`data-series="${label}"`)[1].split("</g>")[0].matchAll(
+        /data-x="([^"]+)" data-y="([^"]+)"/g,
+      ),
+    ].map((m) => [+m[1], +m[2]]);
+  assert.deepEqual(points("train loss"), [[0.5, 2.1], [1, 1.4]]);
+  assert.deepEqual(points("train acc"), [[0.5, 0.3], [1, 0.5]]);
+  assert.deepEqual(points("test acc"), [[1, 0.6]]);
+  assert.deepEqual(
+    [...svg.matchAll(/<text class="xtick"[^>]*>([^<]*)</g)].map((m) => m[1]),
+    ["0", "1", "2"],
+  );
 });
