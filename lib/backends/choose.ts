@@ -46,7 +46,7 @@ export interface BackendInfo {
 }
 
 /**
- * The backend and what it runs on, e.g. `native (BLAS: libopenblas.so.0)` or
+ * The backend and what it runs on, e.g. `native (oneDNN 2.6.3, 2 threads)` or
  * `webgpu on llvmpipe (...) [vendor 65541]`: the words d2l's summary line ends with.
  *
  * @example
@@ -158,8 +158,8 @@ export async function initBackend(
     const st = await loadNativeOrThrow(opts);
     if (!st.ok) {
       throw new InputError(
-        `--backend native: ${st.reason ?? "unavailable"}; install Debian's ` +
-          "libopenblas0-pthread, or use --backend cpu",
+        `--backend native: ${st.reason ?? "unavailable"}; install Debian's libdnnl2 (or ` +
+          "libopenblas0-pthread), or use --backend cpu",
       );
     }
     await activate("native");
@@ -188,7 +188,7 @@ async function chooseAuto(opts: InitOptions): Promise<BackendInfo> {
     return nativeInfo(
       st,
       probe.adapter
-        ? `auto: the WebGPU adapter is software (${probe.adapter.description}), slower than BLAS`
+        ? `auto: the WebGPU adapter is software (${probe.adapter.description}), slower than native`
         : `auto: no WebGPU adapter (${probe.reason})`,
     );
   }
