@@ -9,8 +9,11 @@
  * import { parseNumber } from "./parse_number.ts";
  * parseNumber("256", "integer", 1); // 256
  * parseNumber("1e-2", "number", 0, true); // 0.01
- * parseNumber("0x12", "integer", 1, false, "--depth 0x12");
- * // InputError: --depth 0x12: give a positive integer
+ * try {
+ *   parseNumber("0x12", "integer", 1, false, "--depth 0x12");
+ * } catch (e) {
+ *   console.log((e as Error).message); // "--depth 0x12: give a positive integer"
+ * }
  * ```
  * @module
  */
@@ -34,7 +37,11 @@ const FORMS: Readonly<Record<NumberKind, RegExp>> = {
  * import { parseNumber } from "./parse_number.ts";
  * parseNumber("0.05", "number", 0, true); // 0.05
  * parseNumber("7", "integer", 0); // 7
- * parseNumber("2.5", "integer", 1); // InputError: give a positive integer
+ * try {
+ *   parseNumber("2.5", "integer", 1);
+ * } catch (e) {
+ *   console.log((e as Error).message); // "give a positive integer"
+ * }
  * ```
  */
 export function parseNumber(

@@ -143,8 +143,10 @@ export function limitOf(
  *
  * @example
  * ```ts
+ * import { initBackend } from "./choose.ts";
  * import { tensorLimit } from "./tensor_limit.ts";
- * tensorLimit(); // { bytes: 134217728, name: "maxStorageBufferBindingSize" } on Mesa's adapter
+ * await initBackend("cpu");
+ * tensorLimit(); // null; { bytes: 134217728, name: "maxStorageBufferBindingSize" } on Mesa's adapter
  * ```
  */
 export function tensorLimit(): TensorLimit | null {
@@ -226,8 +228,13 @@ export function evalBatchThatFits(
  * import { checkTrainingFits } from "./tensor_limit.ts";
  * import { resolveConfig } from "../model/resnet.ts";
  * const limit = { bytes: 2 ** 27, name: "maxStorageBufferBindingSize" } as const;
- * checkTrainingFits(resolveConfig({ depth: 18 }), 96, 256, limit);
- * // InputError: --batch-size 256 at --size 96 does not fit ...: use --batch-size 227 or less, ...
+ * checkTrainingFits(resolveConfig({ depth: 18 }), 96, 227, limit); // fits: nothing happens
+ * try {
+ *   checkTrainingFits(resolveConfig({ depth: 18 }), 96, 256, limit);
+ * } catch (e) {
+ *   console.log((e as Error).message);
+ *   // "--batch-size 256 at --size 96 does not fit ...: use --batch-size 227 or less, ..."
+ * }
  * ```
  */
 export function checkTrainingFits(

@@ -33,9 +33,13 @@ export interface ServeOptions {
  * import { serveLocal } from "./serve.ts";
  * const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * const port = (taken.addr as Deno.NetAddr).port;
- * serveLocal({ port }, () => new Response("hi"));
- * // InputError: --serve PORT: port PORT on 127.0.0.1 is in use: choose another port, or --serve 0 ...
- * taken.close();
+ * try {
+ *   serveLocal({ port }, () => new Response("hi"));
+ * } catch (e) {
+ *   console.log((e as Error).message); // "--serve PORT: port PORT on 127.0.0.1 is in use: ..."
+ * } finally {
+ *   taken.close();
+ * }
  * ```
  */
 export function serveLocal(

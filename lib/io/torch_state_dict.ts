@@ -15,8 +15,10 @@
  *
  * @example
  * ```ts
+ * import { initBackend } from "../backends/choose.ts";
  * import { ResNet } from "../model/resnet.ts";
  * import { decodeTorchStateDict, encodeTorchStateDict } from "./torch_state_dict.ts";
+ * await initBackend("cpu");
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
  * const bytes = await encodeTorchStateDict(net); // what d2l's torch.save would hold, as safetensors
  * const copy = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 7 });
@@ -140,9 +142,11 @@ function metadataFor(net: ResNet): Record<string, string> {
  *
  * @example
  * ```ts
+ * import { initBackend } from "../backends/choose.ts";
  * import { ResNet } from "../model/resnet.ts";
  * import { decodeSafetensors } from "./safetensors_codec.ts";
  * import { architectureOf, encodeTorchStateDict } from "./torch_state_dict.ts";
+ * await initBackend("cpu");
  * const net = new ResNet({ stages: [1, 2, 1, 1], width: 4 });
  * architectureOf(decodeSafetensors(await encodeTorchStateDict(net)));
  * // { stages: [1, 2, 1, 1], width: 4, inChannels: 1, numClasses: 10 }

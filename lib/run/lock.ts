@@ -8,10 +8,10 @@
  * @example
  * ```ts
  * import { lockRunDir } from "./lock.ts";
- * await Deno.mkdir("runs/demo", { recursive: true });
- * const lock = await lockRunDir("runs/demo");
+ * const dir = await Deno.makeTempDir(); // a run directory
+ * const lock = await lockRunDir(dir);
  * try {
- *   // ... train into runs/demo ...
+ *   // ... train into it ...
  * } finally {
  *   await lock.release();
  * }
@@ -67,7 +67,7 @@ async function stillThere(file: Deno.FsFile, path: string): Promise<boolean> {
  * @example
  * ```ts
  * import { lockRunDir } from "./lock.ts";
- * const lock = await lockRunDir("runs/demo");
+ * const lock = await lockRunDir(await Deno.makeTempDir());
  * if (lock.previous) console.error(`took over from ${lock.previous}`);
  * await lock.release();
  * ```

@@ -171,10 +171,18 @@ export async function readHistory(dir: string): Promise<History> {
  *
  * @example
  * ```ts
- * import { readCheckpoint } from "./checkpoint.ts";
- * import { readRunHistory } from "./metrics.ts";
- * const h = await readRunHistory("runs/demo", await readCheckpoint("runs/demo"));
- * console.log(h.epochs.length); // the checkpoint's epoch
+ * import { readRunHistory, writeHistory } from "./metrics.ts";
+ * import { resolveConfig } from "../model/resnet.ts";
+ * const dir = await Deno.makeTempDir(); // a run killed after history.json got epoch 2's record
+ * const settings = { epochs: 2, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: null, testLimit: null };
+ * const record = (epoch: number) => ({
+ *   epoch, train_loss: 1, train_acc: 0.5, test_acc: 0.5, examples_per_sec: 9, epoch_seconds: 1, lr: 0.05,
+ * });
+ * const config = resolveConfig({ stages: [1, 1, 1, 1], width: 8 });
+ * const epochs = [record(1), record(2)];
+ * await writeHistory(dir, { config, settings, versions: {}, backends: [], epochs, finished: false });
+ * const h = await readRunHistory(dir, { epoch: 1 }); // its checkpoint.json: epoch 1
+ * console.log(h.epochs.length); // 1
  * ```
  */
 export async function readRunHistory(

@@ -40,7 +40,8 @@ export function curvesSvg(records: readonly EpochRecord[], title = "ResNet train
  * @example
  * ```ts
  * import { writeCurves } from "./plot.ts";
- * await writeCurves("runs/demo/curves.svg", []);
+ * const dir = await Deno.makeTempDir(); // a run directory
+ * await writeCurves(`${dir}/curves.svg`, []);
  * ```
  */
 export async function writeCurves(
