@@ -18,10 +18,22 @@
 
 // Errors (lib/errors.ts): one-line messages; the caller decides how to show them.
 export { ConfigError, errorText, InputError, UserError } from "./lib/errors.ts";
+// Numbers typed by people (lib/parse_number.ts): the one parser of flags, the web form and bench.
+export { parseNumber } from "./lib/parse_number.ts";
+export type { NumberKind } from "./lib/parse_number.ts";
 
 // Model (lib/model/): d2l's layers, Residual, resnet_block and the five-stage ResNet.
-export { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "./lib/model/fused.ts";
-export type { BatchNormTrainResult, SGDOptions } from "./lib/model/fused.ts";
+export {
+  ADD_RELU,
+  addRelu,
+  BATCH_NORM_TRAIN,
+  batchNormTrain,
+  CONV2D_BIAS,
+  conv2dBias,
+  SGD,
+  SGD_UPDATE,
+} from "./lib/model/fused.ts";
+export type { BatchNormTrainResult, ConvPad, SGDOptions } from "./lib/model/fused.ts";
 export { BatchNorm2d, BN_EPS, BN_MOMENTUM, Conv2d, Linear } from "./lib/model/layers.ts";
 export type {
   BatchNorm2dOptions,
@@ -48,12 +60,15 @@ export type {
   ResNetOptions,
   Stages,
 } from "./lib/model/resnet.ts";
-export { convShapes, formatShapeTable, shapeTable } from "./lib/model/shapes.ts";
+export {
+  convShapes,
+  formatShapeTable,
+  SHAPE_TABLE_DEFAULTS,
+  shapeTable,
+} from "./lib/model/shapes.ts";
 export type { ConvShape, ShapeRow, ShapeTable } from "./lib/model/shapes.ts";
 export { evalStep, trainStep } from "./lib/model/step.ts";
 export type { StepOptions, StepResult } from "./lib/model/step.ts";
-export { activations, largestActivation } from "./lib/model/activations.ts";
-export type { Activation } from "./lib/model/activations.ts";
 
 // Data (lib/data/): IDX files, downloads, Fashion-MNIST, batches, the seeded RNG.
 export {
@@ -67,7 +82,12 @@ export {
   IdxError,
 } from "./lib/data/idx.ts";
 export type { IdxImageExpect, IdxImages, IdxLabels } from "./lib/data/idx.ts";
-export { download, DownloadError, removeStaleTemps } from "./lib/data/download.ts";
+export {
+  download,
+  DOWNLOAD_DEFAULTS,
+  DownloadError,
+  removeStaleTemps,
+} from "./lib/data/download.ts";
 export type { DownloadOptions, DownloadProgress, DownloadResult } from "./lib/data/download.ts";
 export {
   CLASS_NAMES,
@@ -86,7 +106,7 @@ export type {
   LoadOptions,
   Split,
 } from "./lib/data/fashion_mnist.ts";
-export { decodeSplits, tableFiles } from "./lib/data/idx_dataset.ts";
+export { decodeSplits, idxBytes, sha256Hex, tableFiles } from "./lib/data/idx_dataset.ts";
 export { batchCount, batches, epochOrder } from "./lib/data/batches.ts";
 export type { Batch, BatchOptions } from "./lib/data/batches.ts";
 export { mixSeed, mulberry32 } from "./lib/data/rng.ts";
@@ -122,8 +142,8 @@ export {
 } from "./lib/run/checkpoint.ts";
 export { lockRunDir } from "./lib/run/lock.ts";
 export type { RunLock } from "./lib/run/lock.ts";
-export { Accumulator } from "./lib/run/accumulator.ts";
-export type { AccumulatedSums, ReadPolicy } from "./lib/run/accumulator.ts";
+export { Accumulator, EpochAccumulator, epochStats, READ_DEFAULTS } from "./lib/run/accumulator.ts";
+export type { AccumulatedSums, EpochContext, ReadPolicy } from "./lib/run/accumulator.ts";
 export type {
   Checkpoint,
   CheckpointPosition,
@@ -136,17 +156,19 @@ export {
   METRICS_COLUMNS,
   metricsCsv,
   readHistory,
+  readRunHistory,
   writeHistory,
 } from "./lib/run/metrics.ts";
 export type { BackendRecord, EpochRecord, History, TrainSettings } from "./lib/run/metrics.ts";
 export { evaluate, formatEvaluation } from "./lib/run/evaluate.ts";
 export { confusionCsv } from "./lib/run/confusion_csv.ts";
 export type { ClassAccuracy, EvaluateOptions, Evaluation } from "./lib/run/evaluate.ts";
-export { curvesSpec, curvesSvg, writeCurves } from "./lib/run/plot.ts";
+export { curvesSvg, writeCurves } from "./lib/run/plot.ts";
 export {
   defaultRunDir,
   ensureNewRunDir,
   ensureWritableDir,
+  readJsonFile,
   requireRunDir,
   RUN_FILES,
   runPath,
@@ -154,8 +176,11 @@ export {
 export { SILENT_PROGRESS } from "./lib/run/progress.ts";
 export type { PassProgress, ProgressSink, ProgressStats } from "./lib/run/progress.ts";
 
-// Files (lib/io/): atomic writes, safetensors, d2l's state_dict, the tfjs layers format.
+// Files (lib/io/): atomic writes, safetensors, d2l's state_dict, the tfjs layers format, and the
+// local HTTP servers of the live and web pages.
 export { TEMP_NAME, tempPathFor, writeFileAtomic, writeFilesAtomic } from "./lib/io/atomic.ts";
+export { fileResponse, serveLocal } from "./lib/io/serve.ts";
+export type { ServeOptions } from "./lib/io/serve.ts";
 export {
   decodeSafetensors,
   DTYPE_SIZES,
@@ -173,6 +198,7 @@ export type {
   SafetensorsTensor,
 } from "./lib/io/safetensors.ts";
 export {
+  architectureOf,
   assignTorchStateDict,
   checkTorchWeights,
   decodeTorchStateDict,
@@ -205,7 +231,7 @@ export {
   initBackend,
   loadNative,
 } from "./lib/backends/choose.ts";
-export type { BackendInfo, BackendName } from "./lib/backends/choose.ts";
+export type { BackendInfo, BackendName, InitOptions } from "./lib/backends/choose.ts";
 export {
   currentDevice,
   DEFAULT_SUBMIT_BATCH,
@@ -226,39 +252,58 @@ export type { AdapterDetails, AdapterLimits, AdapterProbe } from "./lib/backends
 export {
   checkTrainingFits,
   evalBatchThatFits,
+  fitProblem,
   largestBatchThatFits,
   largestTensor,
+  limitOf,
   tensorLimit,
 } from "./lib/backends/tensor_limit.ts";
-export type { TensorLimit, TensorSize } from "./lib/backends/tensor_limit.ts";
+export type { FitProblem, TensorLimit, TensorSize } from "./lib/backends/tensor_limit.ts";
 export { warmup } from "./lib/backends/warmup.ts";
 export type { WarmupOptions, WarmupReport } from "./lib/backends/warmup.ts";
 export { collectInfo, formatInfo } from "./lib/backends/info.ts";
 export type { BackendAvailability, MachineInfo } from "./lib/backends/info.ts";
 export {
+  dnnlTime,
   NATIVE_BACKEND,
   NativeBackend,
   registerNativeBackend,
+  setNativeThreads,
 } from "./lib/backends/native/backend.ts";
-export type { NativeRegistration } from "./lib/backends/native/backend.ts";
+export type { NativeOptions, NativeRegistration } from "./lib/backends/native/backend.ts";
+export type { LibraryChoice, LibraryOptions } from "./lib/backends/native/libraries.ts";
 
 // Seeing what the network learned (lib/viz/, with lib/io/image.ts, lib/data/prepare_image.ts and
 // lib/run/predict.ts): pictures of one's own, predictions, d2l's pictures, the report, the live page.
-export { decodeImage, grayPngDataUri, ImageError, imageFormat, readImage } from "./lib/io/image.ts";
+export {
+  decodeImage,
+  encodeGrayPng,
+  grayPngDataUri,
+  ImageError,
+  imageFormat,
+  readImage,
+} from "./lib/io/image.ts";
 export type { GrayImage, ImageFormat } from "./lib/io/image.ts";
-export { borderMedian, toFashionMnist } from "./lib/data/prepare_image.ts";
+export {
+  borderMedian,
+  FASHION_MNIST_SIZE,
+  INVERT_MODES,
+  toFashionMnist,
+} from "./lib/data/prepare_image.ts";
 export type { InvertMode, PreparedImage } from "./lib/data/prepare_image.ts";
 export { argMax, findMistakes, pickImages, predict, topClasses } from "./lib/run/predict.ts";
 export type { ClassProbability, Mistake, PredictOptions } from "./lib/run/predict.ts";
 export type { EpochEnd } from "./lib/run/train.ts";
-export { animatorSeries, lineChart, niceTicks } from "./lib/viz/chart.ts";
+export { ANIMATOR_STYLES, animatorSeries, lineChart, niceTicks } from "./lib/viz/chart.ts";
 export type { ChartOptions, ChartSeries, LivePoint } from "./lib/viz/chart.ts";
 export { labelledImages, showImages } from "./lib/viz/grid.ts";
 export type { GridImage, GridOptions } from "./lib/viz/grid.ts";
-export { confusionHeatmap } from "./lib/viz/heatmap.ts";
-export { svgToPng } from "./lib/viz/png.ts";
+export { blues, confusionHeatmap } from "./lib/viz/heatmap.ts";
+export { FONT_CANDIDATES, svgToPng } from "./lib/viz/png.ts";
+export { escapeXml, FONT_FAMILY, num, svgDocument } from "./lib/viz/svg.ts";
 export { writeFigure } from "./lib/viz/figure.ts";
-export { REPORT_FILE, reportHtml, writeReport } from "./lib/viz/report.ts";
+export { REPORT_FILE, REPORT_MISTAKES, reportHtml, writeReport } from "./lib/viz/report.ts";
 export type { ReportData } from "./lib/viz/report.ts";
 export { LiveBoard } from "./lib/viz/live.ts";
+export { LIVE_PAGE } from "./lib/viz/live_page.ts";
 export type { LiveOptions } from "./lib/viz/live.ts";

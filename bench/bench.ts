@@ -28,6 +28,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { probeAdapter } from "../lib/backends/webgpu.ts";
+import { errorText } from "../lib/errors.ts";
 import { describeError } from "../cli/errors.ts";
 import { addFlags, parseNumber, UsageError } from "../cli/options.ts";
 import { environment, findTorchPython } from "./environment.ts";
@@ -62,7 +63,7 @@ function list<T>(parse: (s: string) => T) {
       try {
         return parse(s.trim());
       } catch (e) {
-        throw new InvalidArgumentError(`${s.trim()}: ${(e as Error).message}`);
+        throw new InvalidArgumentError(`${s.trim()}: ${errorText(e)}`);
       }
     });
 }

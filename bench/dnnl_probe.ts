@@ -26,6 +26,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { parseNumber } from "../lib/parse_number.ts";
+import { errorText, InputError } from "../lib/errors.ts";
 import {
   ARG,
   batchNormBackward,
@@ -405,16 +407,18 @@ function parseOptions() {
   );
   if (variants.length === 0) throw new Error(`--variants: choose from ${VARIANTS.join(",")}`);
   if (values.stat !== "median" && values.stat !== "min") throw new Error("--stat: median or min");
+  const int = (flag: "batch" | "size" | "threads" | "reps" | "rounds") =>
+    parseNumber(values[flag], "integer", 1, false, `--${flag} ${values[flag]}`);
   return {
-    batch: Number(values.batch),
-    size: Number(values.size),
-    threads: Number(values.threads),
-    reps: Number(values.reps),
+    batch: int("batch"),
+    size: int("size"),
+    threads: int("threads"),
+    reps: int("reps"),
     variants,
     layers: values.layers,
     stat: values.stat as "median" | "min",
     waitPolicy: waitPolicyOption(values["wait-policy"]),
-    rounds: Math.max(1, Number(values.rounds)),
+    rounds: int("rounds"),
   };
 }
 
@@ -510,4 +514,12 @@ function main(): void {
   dnnl.close();
 }
 
-if (import.meta.main) main();
+if (import.meta.main) {
+  try {
+    main();
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    console.error(`error: ${errorText(e)}`); // a bad flag value: one line, exit 2
+    Deno.exit(2);
+  }
+}

@@ -24,6 +24,8 @@ import { ResNet } from "../lib/model/resnet.ts";
 import { trainStep } from "../lib/model/step.ts";
 import { SGD } from "../lib/model/fused.ts";
 import { warmup } from "../lib/backends/warmup.ts";
+import { parseNumber } from "../lib/parse_number.ts";
+import { errorText } from "../lib/errors.ts";
 
 /** How the first step starts: no warm-up, warm-up on the main thread, or with worker threads. */
 export const MODES = ["plain", "warmup", "parallel"] as const;
@@ -144,13 +146,14 @@ function parse() {
   });
 }
 
+/** A positive integer flag by the CLI's number parser; a bad value is one line and exit 2. */
 function int(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`error: --${name} ${v}: give a positive integer`);
+  try {
+    return parseNumber(v ?? "", "integer", 1, false, `--${name} ${v}`);
+  } catch (e) {
+    console.error(`error: ${errorText(e)}`);
     Deno.exit(2);
   }
-  return n;
 }
 
 /** One mode in this process: returns the row. */
@@ -202,7 +205,7 @@ async function main(): Promise<void> {
   try {
     a = parse().values;
   } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
+    console.error(`error: ${errorText(e)}`);
     Deno.exit(2);
   }
   if (a.mode) {

@@ -17,9 +17,9 @@
  */
 import { parseArgs } from "node:util";
 import { openBlas } from "../lib/backends/native/blas.ts";
-import { errorText, InputError, UserError } from "../lib/errors.ts";
+import { errorText, UserError } from "../lib/errors.ts";
 import { describeError } from "../cli/errors.ts";
-import { parseNumber } from "../cli/options.ts";
+import { parseNumber } from "../lib/parse_number.ts";
 import { lastLine, spawnJson } from "./spawn.ts";
 
 /** A measured sgemm rate. */
@@ -122,13 +122,7 @@ function main(args: string[]): void {
     args,
     options: { n: { type: "string", default: "2048" }, repeats: { type: "string", default: "3" } },
   });
-  const int = (flag: string, v: string) => {
-    try {
-      return parseNumber(v, "integer", 1);
-    } catch (e) {
-      throw new InputError(`--${flag} ${v}: ${(e as Error).message}`);
-    }
-  };
+  const int = (flag: string, v: string) => parseNumber(v, "integer", 1, false, `--${flag} ${v}`);
   console.log(JSON.stringify(sgemmRate(int("n", values.n), int("repeats", values.repeats))));
 }
 

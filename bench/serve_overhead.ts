@@ -14,6 +14,7 @@
  */
 import { Command } from "commander";
 import puppeteer, { type Browser } from "puppeteer-core";
+import { parseNumber } from "../cli/options.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
@@ -144,12 +145,15 @@ async function main(o: Opts) {
   );
 }
 
+/** The CLI's number parser for commander (a bad value is commander's one-line error). */
+const positiveInt = (v: string) => parseNumber(v, "integer", 1);
+
 if (import.meta.main) {
   const cmd = new Command("serve_overhead")
-    .option("--pairs <n>", "pairs of runs", (v) => Number(v), 6)
-    .option("--limit <n>", "training images (steps = limit / 16)", (v) => Number(v), 4096)
+    .option("--pairs <n>", "pairs of runs", positiveInt, 6)
+    .option("--limit <n>", "training images (steps = limit / 16)", positiveInt, 4096)
     .option("--backend <name>", "tfjs backend", "native")
-    .option("--threads <n>", "oneDNN threads", (v) => Number(v));
+    .option("--threads <n>", "oneDNN threads", positiveInt);
   cmd.parse(Deno.args, { from: "user" });
   await main(cmd.opts() as Opts);
 }

@@ -24,7 +24,7 @@ import { trainStep } from "../lib/model/step.ts";
 import { SGD } from "../lib/model/fused.ts";
 import { type BackendName, backendSummary, initBackend } from "../lib/backends/choose.ts";
 import { SUBMIT_BATCH_FLAG } from "../lib/backends/webgpu.ts";
-import { InputError } from "../lib/errors.ts";
+import { errorText, InputError } from "../lib/errors.ts";
 import { describeError } from "../cli/errors.ts";
 import { freshShaderCache, timeFirstStep } from "./first_step.ts";
 import { dnnlTime } from "../lib/backends/native/backend.ts";
@@ -196,7 +196,7 @@ export async function runWorker(a: WorkerArgs): Promise<void> {
   try {
     summary = backendSummary(await initBackend(a.impl as BackendName));
   } catch (e) {
-    emit({ event: "error", message: `unavailable: ${(e as Error).message.split("\n")[0]}` });
+    emit({ event: "error", message: `unavailable: ${errorText(e)}` });
     return;
   }
   const webgpu = tf.getBackend() === "webgpu";

@@ -18,7 +18,7 @@
  * ```
  * @module
  */
-import { InputError, UserError } from "../lib/errors.ts";
+import { errorText, InputError, UserError } from "../lib/errors.ts";
 import { DivergedError } from "../lib/run/train.ts";
 import { UsageError } from "./options.ts";
 import { exitCodeOf, type StopSignal } from "./stop_signals.ts";
@@ -53,8 +53,10 @@ export class AlreadyReported extends InputError {
  * on; null for anything else (a bug, which should surface with its stack trace).
  */
 export function describeError(e: unknown): { line: string; code: number } | null {
-  if (e instanceof Interrupted) return { line: `error: ${e.message}`, code: exitCodeOf(e.signal) };
-  if (e instanceof DivergedError) {
+  if (e instanceof Interrupted) {
+    return { line: `error: ${errorText(e)}`, code: exitCodeOf(e.signal) };
+  }
+  if (e instanceof DivergedError && e.dir !== null) {
     // The library says what happened; the CLI adds the command that resumes.
     const line = `error: the loss became ${e.loss} in epoch ${e.epoch} (by step ${e.step}) with ` +
       `--lr ${e.lr}: resume from the last good checkpoint (epoch ${e.lastGoodEpoch}) with a ` +
@@ -63,8 +65,8 @@ export function describeError(e: unknown): { line: string; code: number } | null
   }
   if (e instanceof AlreadyReported) return { line: "", code: 2 };
   if (e instanceof UsageError || e instanceof InputError) {
-    return { line: `error: ${e.message}`, code: 2 };
+    return { line: `error: ${errorText(e)}`, code: 2 };
   }
-  if (e instanceof UserError) return { line: `error: ${e.message}`, code: 1 };
+  if (e instanceof UserError) return { line: `error: ${errorText(e)}`, code: 1 };
   return null;
 }

@@ -18,7 +18,7 @@ import { confusionCsv } from "../lib/run/confusion_csv.ts";
 import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
 import { requireRunDir } from "../lib/run/run_dir.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
-import { addFlags, DATA_FLAGS, type OptionsOf } from "./options.ts";
+import { addFlags, BACKEND_FLAGS, DATA_FLAGS, type OptionsOf } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
 import { checkNetSource, checkWritableFile, loadNet, NET_SOURCE_FLAGS } from "./net_source.ts";
 import { PassDisplay } from "./progress.ts";
@@ -28,8 +28,7 @@ const FLAGS = {
   size: "default: the run's",
   limit: "of the test set",
   batchSize: "default: the run's",
-  backend: "default auto",
-  threads: "default: $OMP_NUM_THREADS, else every core",
+  ...BACKEND_FLAGS,
   json: "one JSON document",
   confusion: "",
   tta: "two forward passes per image; default off",

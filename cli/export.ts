@@ -16,7 +16,7 @@ import { saveTorchWeights } from "../lib/io/torch_weights.ts";
 import { saveLayersModel } from "../lib/io/layers_model.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { readCheckpoint } from "../lib/run/checkpoint.ts";
-import { metricsCsv, readHistory } from "../lib/run/metrics.ts";
+import { metricsCsv, readRunHistory } from "../lib/run/metrics.ts";
 import { writeCurves } from "../lib/run/plot.ts";
 import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
 import { ensureWritableDir, requireRunDir } from "../lib/run/run_dir.ts";
@@ -76,12 +76,29 @@ async function exportMetrics(o: ExportCliOptions, format: "csv" | "json"): Promi
   if (o.weights !== undefined) {
     throw new UsageError(`--weights is for --format safetensors or layers, not ${format}`);
   }
-  await readCheckpoint(o.run);
-  const h = await readHistory(o.run);
+  // Only the epochs the checkpoint has: a run killed between its two writes has one more.
+  const h = await readRunHistory(o.run, await readCheckpoint(o.run));
   if (o.out !== undefined) await checkWritableFile(o.out, "--out", `metrics.${format}`);
   if (o.plot !== undefined) await checkWritableFile(o.plot, "--plot", "curves.svg");
   const text = format === "csv" ? metricsCsv(h.epochs) : JSON.stringify(h.epochs, null, 2) + "\n";
   if (o.out !== undefined) await writeFileAtomic(o.out, text);
-  else await Deno.stdout.write(new TextEncoder().encode(text));
+  else await writeAll(Deno.stdout, new TextEncoder().encode(text));
   if (o.plot !== undefined) await writeCurves(o.plot, h.epochs);
+}
+
+/**
+ * Writes all of `bytes` to `w`: one `write` may take only part of them (a pipe whose reader is
+ * slow), so it is called until nothing is left.
+ *
+ * @example
+ * ```ts
+ * import { writeAll } from "./export.ts";
+ * await writeAll(Deno.stdout, new TextEncoder().encode("epoch,train_loss\n"));
+ * ```
+ */
+export async function writeAll(
+  w: { write(p: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  for (let done = 0; done < bytes.length;) done += await w.write(bytes.subarray(done));
 }

@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { ResNet } from "../lib/model/resnet.ts";
+import { MODEL_DEFAULTS, ResNet } from "../lib/model/resnet.ts";
 import { loadCheckpoint } from "../lib/run/checkpoint.ts";
 import { loadTorchWeights } from "../lib/io/torch_weights.ts";
 import { errorText, UserError } from "../lib/errors.ts";
@@ -23,9 +23,9 @@ import { join } from "node:path";
 export const NET_SOURCE_FLAGS = {
   run: "",
   weights: "instead of --run; with --depth etc.",
-  depth: "with --weights; default 18",
+  depth: `with --weights; default ${MODEL_DEFAULTS.depth}`,
   stages: "",
-  width: "with --weights; default 64",
+  width: `with --weights; default ${MODEL_DEFAULTS.width}`,
 } as const;
 
 /** Parsed {@linkcode NET_SOURCE_FLAGS}. */

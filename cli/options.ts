@@ -20,6 +20,9 @@ import { type BackendName, BACKENDS } from "../lib/backends/choose.ts";
 import { RECIPE_NAMES, type RecipeName } from "../lib/run/recipe.ts";
 import { type Schedule, SCHEDULES } from "../lib/run/schedule.ts";
 import { type Augmentation, AUGMENTATIONS } from "../lib/data/augment.ts";
+import { type NumberKind, parseNumber as libParseNumber } from "../lib/parse_number.ts";
+import { InputError } from "../lib/errors.ts";
+import { DOWNLOAD_DEFAULTS } from "../lib/data/download.ts";
 
 /** A bad command-line value or combination; the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -28,9 +31,9 @@ export class UsageError extends Error {
 }
 
 /**
- * The one number parser behind every numeric flag: a decimal number (integers: digits only),
- * finite, and at least `min` (or above it when `exclusive`). Throws commander's
- * `InvalidArgumentError`, which the CLI prints as one line naming the flag.
+ * The one number parser ({@linkcode libParseNumber}, lib/parse_number.ts) for commander: its
+ * {@linkcode InputError} becomes commander's `InvalidArgumentError`, which the CLI prints as one
+ * line naming the flag.
  *
  * @example
  * ```ts
@@ -39,16 +42,13 @@ export class UsageError extends Error {
  * parseNumber("7", "integer", 0); // 7
  * ```
  */
-export function parseNumber(v: string, kind: "integer" | "number", min: number, exclusive = false) {
-  const n = Number(v);
-  const form = kind === "integer" ? /^\s*\d+\s*$/ : /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i;
-  const ok = form.test(v) && Number.isFinite(n) && (exclusive ? n > min : n >= min) &&
-    (kind === "number" || Number.isSafeInteger(n));
-  if (ok) return n;
-  const what = kind === "integer"
-    ? (min >= 1 || (min === 0 && exclusive) ? "a positive integer" : "a non-negative integer")
-    : (exclusive && min === 0 ? "a positive number such as 0.05" : `a number of at least ${min}`);
-  throw new InvalidArgumentError(`give ${what}.`);
+export function parseNumber(v: string, kind: NumberKind, min: number, exclusive = false): number {
+  try {
+    return libParseNumber(v, kind, min, exclusive);
+  } catch (e) {
+    if (e instanceof InputError) throw new InvalidArgumentError(`${e.message}.`);
+    throw e;
+  }
 }
 
 const positiveInt = (v: string) => parseNumber(v, "integer", 1);
@@ -89,15 +89,19 @@ function parseStages(v: string): number[] {
   return parts.map(Number);
 }
 
-/** Parses a depth from the model's depth table. */
+/** Parses a depth from the model's depth table (digits only: `0x12` is not 18). */
 function parseDepth(v: string): number {
   const allowed = Object.keys(DEPTHS).map(Number);
-  if (!allowed.includes(Number(v))) {
+  let n = NaN;
+  try {
+    n = libParseNumber(v, "integer", 1);
+  } catch { /* not an integer: refused below with the depths there are */ }
+  if (!allowed.includes(n)) {
     throw new InvalidArgumentError(
       `allowed are ${allowed.join(", ")} (or any four stage depths with --stages a,b,c,d).`,
     );
   }
-  return Number(v);
+  return n;
 }
 
 /** Parses a TCP port, 0 (any free port) to 65535. */
@@ -296,8 +300,14 @@ export const DATA_FLAGS = {
   dataDir: "default: $FASHION_MNIST_DIR or data/fashion-mnist",
   sourceDir: "",
   mirror: "",
-  timeout: "default 30",
-  retries: "default 2",
+  timeout: `default ${DOWNLOAD_DEFAULTS.timeoutMs / 1000}`,
+  retries: `default ${DOWNLOAD_DEFAULTS.retries}`,
+} as const satisfies FlagUses;
+
+/** The backend flags every subcommand that computes with the network takes (not `export`). */
+export const BACKEND_FLAGS = {
+  backend: "default auto",
+  threads: "default: $OMP_NUM_THREADS, else every core",
 } as const satisfies FlagUses;
 
 /**

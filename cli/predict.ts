@@ -26,13 +26,16 @@ import { ImageError, readImage } from "../lib/io/image.ts";
 import { findMistakes, pickImages, predict, topClasses } from "../lib/run/predict.ts";
 import { requireRunDir } from "../lib/run/run_dir.ts";
 import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
-import { InputError } from "../lib/errors.ts";
-import { addFlags, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
+import { errorText, InputError } from "../lib/errors.ts";
+import { addFlags, BACKEND_FLAGS, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
 import { checkNetSource, checkWritableFile, loadNet, NET_SOURCE_FLAGS } from "./net_source.ts";
 import { AlreadyReported } from "./errors.ts";
 import { type GridImage, showImages } from "../lib/viz/grid.ts";
 import { writeFigure } from "../lib/viz/figure.ts";
+
+/** What `predict` uses when a flag is not given; `count` is d2l's grid, 2 rows of 9. */
+export const PREDICT_DEFAULTS = { count: 18, batchSize: 64 } as const;
 
 const FLAGS = {
   ...NET_SOURCE_FLAGS,
@@ -41,19 +44,15 @@ const FLAGS = {
   test: "",
   grid: "",
   wrong: "",
-  count: "default 18; the first test images, or with --wrong",
-  batchSize: "default 64",
-  backend: "default auto",
-  threads: "default: $OMP_NUM_THREADS, else every core",
+  count: `default ${PREDICT_DEFAULTS.count}; the first test images, or with --wrong`,
+  batchSize: `default ${PREDICT_DEFAULTS.batchSize}`,
+  ...BACKEND_FLAGS,
   json: "one object per image",
   ...DATA_FLAGS,
 } as const;
 
 /** Parsed options of `predict`. */
 export type PredictCliOptions = OptionsOf<typeof FLAGS>;
-
-/** d2l's grid: 2 rows of 9. */
-const GRID_COUNT = 18;
 
 /** One predicted image: a picture of one's own, or a test image. */
 type Predicted =
@@ -112,7 +111,7 @@ async function readPictures(images: string[], o: PredictCliOptions) {
       ok.push({ path, width: img.width, height: img.height, prepared });
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
-      console.error(`error: ${e.message}`);
+      console.error(`error: ${errorText(e)}`);
       failed++;
     }
   }
@@ -131,7 +130,7 @@ export async function runPredict(images: string[], o: PredictCliOptions): Promis
   try {
     const s = o.size ?? size ?? D2L_DEFAULTS.size;
     outputSizes(s);
-    const opts = { size: s, batchSize: o.batchSize ?? 64 };
+    const opts = { size: s, batchSize: o.batchSize ?? PREDICT_DEFAULTS.batchSize };
     const results: Predicted[] = [];
     if (pictures.ok.length) {
       const split = pictureSplit(pictures.ok.map((p) => p.prepared.pixels));
@@ -183,7 +182,7 @@ async function predictTest(
     );
   }
   if (o.test === undefined) {
-    const count = o.count ?? GRID_COUNT;
+    const count = o.count ?? PREDICT_DEFAULTS.count;
     indices = o.wrong
       ? (await findMistakes(net, test, { ...opts, count })).map((m) => m.index)
       : Array.from({ length: Math.min(count, test.count) }, (_, i) => i);

@@ -14,20 +14,19 @@
 import { Command } from "commander";
 import { backendSummary, initBackend } from "../lib/backends/choose.ts";
 import { CLASS_NAMES, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
-import { loadCheckpoint } from "../lib/run/checkpoint.ts";
+import { loadCheckpoint, readCheckpoint } from "../lib/run/checkpoint.ts";
 import { evaluate } from "../lib/run/evaluate.ts";
-import { readHistory } from "../lib/run/metrics.ts";
+import { readRunHistory } from "../lib/run/metrics.ts";
 import { requireRunDir } from "../lib/run/run_dir.ts";
 import { writeReport } from "../lib/viz/report.ts";
-import { addFlags, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
+import { addFlags, BACKEND_FLAGS, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
 import { PassDisplay } from "./progress.ts";
 
 const FLAGS = {
   run: "",
   limit: "of the test set; default: the run's --test-limit",
-  backend: "default auto",
-  threads: "default: $OMP_NUM_THREADS, else every core",
+  ...BACKEND_FLAGS,
   ...DATA_FLAGS,
 } as const;
 
@@ -50,7 +49,7 @@ export async function runReport(o: ReportCliOptions): Promise<void> {
   if (o.run === undefined) throw new UsageError("report needs --run DIR (a train run)");
   const dir = o.run;
   await requireRunDir(dir);
-  const history = await readHistory(dir);
+  const history = await readRunHistory(dir, await readCheckpoint(dir));
   const backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
   console.error(backendSummary(backend));
   const { net, checkpoint } = await loadCheckpoint(dir);
@@ -63,9 +62,8 @@ export async function runReport(o: ReportCliOptions): Promise<void> {
       limit: o.limit ?? s.testLimit,
       progress: new PassDisplay("report: test pass"),
       predictions: true,
+      tta: s.tta, // as each epoch's test pass of the run
     }, CLASS_NAMES);
-    // history.json is written before the checkpoint: keep the epochs the checkpoint has.
-    history.epochs = history.epochs.filter((r) => r.epoch <= checkpoint.epoch);
     console.log(await writeReport({ dir, history, evaluation, test, epoch: checkpoint.epoch }));
   } finally {
     net.dispose();

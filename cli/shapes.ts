@@ -11,13 +11,13 @@
  */
 import { Command } from "commander";
 import { MODEL_DEFAULTS } from "../lib/model/resnet.ts";
-import { formatShapeTable, shapeTable } from "../lib/model/shapes.ts";
+import { formatShapeTable, SHAPE_TABLE_DEFAULTS, shapeTable } from "../lib/model/shapes.ts";
 import { checkTorchWeights } from "../lib/io/torch_weights.ts";
 import { backendSummary, initBackend } from "../lib/backends/choose.ts";
 import { addFlags, type OptionsOf } from "./options.ts";
 
 /** What `shapes` uses when a flag is not given. */
-export const SHAPES_DEFAULTS = { size: 224, batch: 1, backend: "cpu" } as const;
+export const SHAPES_DEFAULTS = { ...SHAPE_TABLE_DEFAULTS, backend: "cpu" } as const;
 
 const FLAGS = {
   depth: `default ${MODEL_DEFAULTS.depth}`,

@@ -42,6 +42,9 @@ export function exitCodeOf(sig: StopSignal): number {
   return 128 + SIGNAL_NUMBERS[sig];
 }
 
+/** The worker's module; {@linkcode StopWatcher.start} takes another (tests: one that fails). */
+const WATCHER_SCRIPT = new URL("./stop_signals_worker.ts", import.meta.url);
+
 /** Listens for stop signals on a worker thread while a run trains; {@linkcode close} it after. */
 export class StopWatcher {
   readonly #ctl = new AbortController();
@@ -62,15 +65,18 @@ export class StopWatcher {
   /**
    * Starts listening; resolves once the worker's listeners are in place. `onStop` runs on the
    * main thread when it next gets the chance (the notice itself is already printed by then).
+   * A worker that fails to start is terminated and the promise rejects.
    */
-  static async start(onStop?: (sig: StopSignal) => void): Promise<StopWatcher> {
-    const worker = new Worker(new URL("./stop_signals_worker.ts", import.meta.url).href, {
-      type: "module",
-    });
+  static async start(
+    onStop?: (sig: StopSignal) => void,
+    script: URL = WATCHER_SCRIPT,
+  ): Promise<StopWatcher> {
+    const worker = new Worker(script.href, { type: "module" });
     await new Promise<void>((resolve, reject) => {
       worker.onmessage = (e: MessageEvent<{ ready?: boolean }>) => e.data.ready && resolve();
       worker.onerror = (e) => {
         e.preventDefault();
+        worker.terminate(); // a worker that failed must not outlive the attempt
         reject(new Error(`the signal watcher did not start: ${e.message}`));
       };
     });

@@ -43,7 +43,7 @@ import {
   requireRunDir,
 } from "../lib/run/run_dir.ts";
 import { lockRunDir, type RunLock } from "../lib/run/lock.ts";
-import { addFlags, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
+import { addFlags, BACKEND_FLAGS, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
 import { Interrupted } from "./errors.ts";
 import { StopWatcher } from "./stop_signals.ts";
 import { dataLoadOptions } from "./data.ts";
@@ -58,6 +58,9 @@ function byRecipe(key: keyof Recipe): string {
   const show = (v: unknown) => Array.isArray(v) ? (v.length ? v.join(",") : "none") : String(v);
   return RECIPE_NAMES.map((r) => `${r} ${show(RECIPES[r][key])}`).join(", ");
 }
+
+/** The port of a bare `--serve`. */
+export const DEFAULT_SERVE_PORT = 8700;
 
 /** The flags of `train`, with their defaults (d2l's recipe, {@linkcode D2L_DEFAULTS}). */
 export const TRAIN_FLAGS = {
@@ -80,18 +83,14 @@ export const TRAIN_FLAGS = {
   limit: "of the training set",
   testLimit: "",
   seed: `default ${D.seed}`,
-  backend: "default auto",
-  threads: "default: $OMP_NUM_THREADS, else every core",
+  ...BACKEND_FLAGS,
   out: "the run directory; default runs/<timestamp>-resnet<depth>",
   resume: "",
   initFrom: "",
   json: "one object per line",
-  serve: "default off; bare --serve: port 8700",
+  serve: `default off; bare --serve: port ${DEFAULT_SERVE_PORT}`,
   ...DATA_FLAGS,
 } as const;
-
-/** The port of a bare `--serve`. */
-export const DEFAULT_SERVE_PORT = 8700;
 
 /** Parsed {@linkcode TRAIN_FLAGS}. */
 export type TrainCliOptions = OptionsOf<typeof TRAIN_FLAGS>;

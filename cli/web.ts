@@ -17,7 +17,8 @@ import { fileURLToPath } from "node:url";
 import { FASHION_MNIST, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { tableFiles } from "../lib/data/idx_dataset.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
-import { errorText, InputError, UserError } from "../lib/errors.ts";
+import { errorText, UserError } from "../lib/errors.ts";
+import { fileResponse, serveLocal } from "../lib/io/serve.ts";
 import { addFlags, DATA_FLAGS, type OptionsOf } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
 
@@ -156,37 +157,30 @@ async function routes(out: string, o: WebCliOptions): Promise<Map<string, string
   return map;
 }
 
-/** Listens on 127.0.0.1:`port` and serves the site's files; a port in use is an InputError. */
+/**
+ * Listens on 127.0.0.1:`port` and serves the site's files; a port in use is an InputError
+ * (../lib/io/serve.ts).
+ */
 async function listen(
   out: string,
   port: number,
   o: WebCliOptions,
 ): Promise<Deno.HttpServer<Deno.NetAddr>> {
-  let server: Deno.HttpServer<Deno.NetAddr>;
   const files = new Map<string, string>();
-  try {
-    server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => serve(req, files));
-  } catch (e) {
-    if (e instanceof Deno.errors.AddrInUse) {
-      throw new InputError(
-        `port ${port} on 127.0.0.1 is in use: choose another with --serve PORT`,
-      );
-    }
-    throw new UserError(`cannot serve on 127.0.0.1:${port}: ${errorText(e)}`);
-  }
+  const server = serveLocal({ port }, (req) => serve(req, files));
   for (const [k, v] of await routes(out, o)) files.set(k, v);
   return server;
 }
 
-/** Answers GET and HEAD for the routed files; everything else is 404. */
-async function serve(req: Request, files: Map<string, string>): Promise<Response> {
+/**
+ * Answers GET and HEAD for the routed files; everything else is 404, and so is a routed file that
+ * is gone (a site rebuilt or removed meanwhile).
+ */
+function serve(req: Request, files: Map<string, string>): Promise<Response> | Response {
   const path = files.get(new URL(req.url).pathname);
   if (!path || (req.method !== "GET" && req.method !== "HEAD")) {
     return new Response("not found\n", { status: 404 });
   }
   const type = TYPES[path.slice(path.lastIndexOf(".") + 1)] ?? "application/octet-stream";
-  const headers = { "content-type": type, "cache-control": "no-cache" };
-  if (req.method === "HEAD") return new Response(null, { headers });
-  const file = await Deno.open(path, { read: true });
-  return new Response(file.readable, { headers });
+  return fileResponse(path, req.method, { "content-type": type, "cache-control": "no-cache" });
 }

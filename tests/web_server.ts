@@ -13,6 +13,8 @@ export interface WebServer {
   out: string;
   /** Sends SIGTERM, waits for the exit and returns its code. */
   stop(): Promise<number>;
+  /** Everything the server wrote to stderr (complete once `stop` resolved). */
+  stderr: Promise<string>;
 }
 
 /** Builds the site into a temporary directory and serves it; resolves once it listens. */
@@ -38,7 +40,7 @@ export async function startServer(): Promise<WebServer> {
         await Deno.remove(out, { recursive: true });
         return code;
       };
-      return { url: m[0], out, stop };
+      return { url: m[0], out, stop, stderr };
     }
     const { value, done } = await lines.read();
     if (done) {

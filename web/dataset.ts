@@ -1,9 +1,9 @@
 /**
  * Fashion-MNIST for the page: the four .gz files, served beside the page (`deno task web --serve`
  * puts the CLI's verified cache under `data/`) or dropped on the page by the user, each
- * decompressed with the browser's `DecompressionStream("gzip")` and accepted only when the
- * SHA-256 of its IDX bytes (`crypto.subtle`) is one in the dataset table, the same checksums the
- * CLI verifies (lib/data/idx_dataset.ts). Files are recognised by checksum, not by name, so a
+ * decompressed and accepted only when the SHA-256 of its IDX bytes is one in the dataset table:
+ * the CLI's own verification and checksums (lib/data/idx_dataset.ts: `DecompressionStream`, Web
+ * Crypto). Files are recognised by checksum, not by name, so a
  * renamed download still counts. Runs in Deno too (the tests use it there).
  *
  * @example
@@ -18,8 +18,10 @@
 import {
   decodeSplits,
   FASHION_MNIST,
+  idxBytes,
   type IdxDatasetSpec,
   type IdxFileSpec,
+  sha256Hex,
   type Split,
   tableFiles,
 } from "../lib/data/idx_dataset.ts";
@@ -35,24 +37,6 @@ export interface VerifiedFile {
   source: string;
 }
 
-/** Lower-case hex SHA-256 of `bytes` (Web Crypto). */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** The IDX bytes of a file's contents: gunzipped when gzip-wrapped, else as they are (as the CLI). */
-export async function idxBytes(raw: Uint8Array, source: string): Promise<Uint8Array> {
-  if (raw.length < 2 || raw[0] !== 0x1f || raw[1] !== 0x8b) return raw;
-  try {
-    const stream = new Blob([raw as Uint8Array<ArrayBuffer>]).stream()
-      .pipeThrough(new DecompressionStream("gzip"));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (e) {
-    throw new InputError(`${source}: bad gzip data (${errorText(e)}); download the file again`);
-  }
-}
-
 /**
  * Decompresses `raw` and finds the table file whose checksum its IDX bytes have; throws an
  * {@linkcode InputError} naming `source` when there is none.
@@ -62,7 +46,12 @@ export async function identifyFile(
   source: string,
   table: IdxDatasetSpec = FASHION_MNIST,
 ): Promise<VerifiedFile> {
-  const idx = await idxBytes(raw, source);
+  let idx: Uint8Array;
+  try {
+    idx = await idxBytes(raw, source);
+  } catch (e) {
+    throw new InputError(`${errorText(e)}; download the file again`);
+  }
   const sha = await sha256Hex(idx);
   const spec = tableFiles(table).find((s) => s.sha256 === sha);
   if (!spec) {

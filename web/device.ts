@@ -2,7 +2,8 @@
  * The page's backend: tfjs' WebGPU backend on the browser's adapter, or tfjs' CPU backend when the
  * browser has no WebGPU (the page says which, and why). The adapter's identity and the limits
  * that decide which batches fit are read from the device tfjs itself uses, and
- * {@linkcode limitProblem} refuses a batch whose largest tensor exceeds them.
+ * {@linkcode limitProblem} refuses a batch whose largest tensor exceeds them (by the library's own
+ * rule, lib/backends/tensor_limit.ts, which also counts tfjs-webgpu's im2col matrices).
  *
  * @example
  * ```ts ignore
@@ -15,7 +16,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
-import type { Activation } from "../lib/model/activations.ts";
+import type { ResNetConfig } from "../lib/model/resnet.ts";
+import { fitProblem, limitOf } from "../lib/backends/tensor_limit.ts";
+import { isSoftwareAdapter } from "../lib/backends/webgpu.ts";
 import { errorText } from "../lib/errors.ts";
 
 /** The device limits that decide whether a tensor fits (bytes). */
@@ -49,8 +52,6 @@ export interface DeviceInfo {
   /** The WebGPU device's limits, or null on the CPU backend. */
   limits: DeviceLimits | null;
 }
-
-const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
 
 /** The parts of tfjs' WebGPUBackend read here. */
 interface WebGPUBackendLike {
@@ -99,7 +100,6 @@ function describeWebGPU(): DeviceInfo {
   const be = tf.backend() as unknown as WebGPUBackendLike;
   const info = be.adapterInfo ?? {};
   const l = be.device.limits;
-  const text = [info.vendor, info.architecture, info.description].join(" ");
   return {
     backend: "webgpu",
     reason: "WebGPU adapter found",
@@ -107,7 +107,7 @@ function describeWebGPU(): DeviceInfo {
       vendor: info.vendor ?? "",
       architecture: info.architecture ?? "",
       description: info.description ?? "",
-      software: Boolean(info.isFallbackAdapter) || SOFTWARE.test(text),
+      software: isSoftwareAdapter(info, Boolean(info.isFallbackAdapter)),
     },
     limits: {
       maxBufferSize: Number(l.maxBufferSize),
@@ -131,34 +131,35 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * Why a step whose largest tensor is `largest` (for `batch` images) cannot run on a device with
- * `limits`, with the largest batch that fits; null when it fits (or there are no limits: CPU).
+ * Why a step of `config` at `batch` images of `size`x`size` cannot run on a device with `limits`
+ * (its largest tensor is over them), with the largest batch that fits; null when it fits (or
+ * there are no limits: CPU).
  *
  * @example
  * ```ts
  * import { limitProblem } from "./device.ts";
- * const largest = { name: "b1.0", shape: [4096, 112, 112, 8], bytes: 4096 * 112 * 112 * 8 * 4 };
+ * import { resolveConfig } from "../lib/model/resnet.ts";
  * const limits = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
- * limitProblem(largest, 4096, limits);
- * // "a batch of 4096 needs a 1.53 GiB tensor (b1.0, [4096, 112, 112, 8]) but this device allows
- * //  at most 1.00 GiB in one binding (maxStorageBufferBindingSize): use a batch of at most 2674"
+ * limitProblem(resolveConfig({ stages: [1, 1, 1, 1], width: 8 }), 224, 4096, limits);
+ * // "a batch of 4096 needs a 1.53 GiB tensor (b1.0's output, [4096, 112, 112, 8]) but this
+ * //  device allows at most 1.00 GiB in one binding (maxStorageBufferBindingSize): use a batch
+ * //  of at most 2674"
  * ```
  */
 export function limitProblem(
-  largest: Activation,
+  config: ResNetConfig,
+  size: number,
   batch: number,
   limits: Pick<DeviceLimits, "maxBufferSize" | "maxStorageBufferBindingSize"> | null,
 ): string | null {
-  if (!limits) return null;
-  const [limit, name, what] = limits.maxStorageBufferBindingSize <= limits.maxBufferSize
-    ? [limits.maxStorageBufferBindingSize, "maxStorageBufferBindingSize", "in one binding"]
-    : [limits.maxBufferSize, "maxBufferSize", "in one buffer"];
-  if (largest.bytes <= limit) return null;
-  const fits = Math.floor(limit / (largest.bytes / batch));
-  const fix = fits >= 1
-    ? `use a batch of at most ${fits}`
+  const p = fitProblem(config, size, batch, limits && limitOf(limits));
+  if (!p) return null;
+  const { tensor: t, limit } = p;
+  const what = limit.name === "maxStorageBufferBindingSize" ? "in one binding" : "in one buffer";
+  const fix = p.fits >= 1
+    ? `use a batch of at most ${p.fits}`
     : "even one image is too large: use a smaller input size or width";
-  return `a batch of ${batch} needs a ${formatBytes(largest.bytes)} tensor (${largest.name}, ` +
-    `[${largest.shape.join(", ")}]) but this device allows at most ${formatBytes(limit)} ` +
-    `${what} (${name}): ${fix}`;
+  return `a batch of ${batch} needs a ${formatBytes(t.bytes)} tensor (${t.name}, ` +
+    `[${t.shape.join(", ")}]) but this device allows at most ${formatBytes(limit.bytes)} ` +
+    `${what} (${limit.name}): ${fix}`;
 }

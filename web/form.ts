@@ -17,7 +17,7 @@
  */
 import { outputSizes, type ResNetOptions, resolveConfig } from "../lib/model/resnet.ts";
 import type { TrainSettings } from "../lib/run/metrics.ts";
-import { InputError } from "../lib/errors.ts";
+import { parseNumber } from "../lib/parse_number.ts";
 
 /** The form's field ids, each with its value as typed. */
 export type FormValues = Record<
@@ -45,21 +45,14 @@ export interface PageSettings {
   readEvery: number;
 }
 
-/** A field's value as a number of the given kind; a one-line error names the field. */
+/**
+ * A field's value as a number of the given kind, by the CLI's own number parser (the same rules as
+ * `--width`, `--lr`, `--seed`: digits only for integers); a one-line error names the field.
+ */
 function num(v: FormValues, field: keyof FormValues, kind: "integer" | "positive" | "count") {
-  const text = v[field].trim();
-  const n = Number(text);
-  const ok = text !== "" && Number.isFinite(n) &&
-    (kind === "positive" ? n > 0 : Number.isSafeInteger(n) && n >= (kind === "count" ? 1 : 0));
-  if (!ok) {
-    const want = kind === "positive"
-      ? "a positive number such as 0.05"
-      : kind === "count"
-      ? "a positive integer"
-      : "a non-negative integer";
-    throw new InputError(`${field} "${v[field]}": give ${want}`);
-  }
-  return n;
+  const where = `${field} "${v[field]}"`;
+  if (kind === "positive") return parseNumber(v[field], "number", 0, true, where);
+  return parseNumber(v[field], "integer", kind === "count" ? 1 : 0, false, where);
 }
 
 /** Parses and checks the form; throws an {@linkcode InputError} (or `ConfigError`) in one line. */

@@ -7,7 +7,7 @@
  * @module
  */
 import { resolveConfig } from "../lib/model/resnet.ts";
-import { largestActivation } from "../lib/model/activations.ts";
+import { largestTensor, limitOf } from "../lib/backends/tensor_limit.ts";
 import { CLASS_NAMES, type Split } from "../lib/data/idx_dataset.ts";
 import { errorText, InputError } from "../lib/errors.ts";
 import type { EpochRecord } from "../lib/run/metrics.ts";
@@ -16,7 +16,7 @@ import type { WarmupReport } from "../lib/backends/warmup.ts";
 import { type DeviceInfo, formatBytes, limitProblem, startBackend } from "./device.ts";
 import { DatasetFiles, fetchServedFiles, identifyFile } from "./dataset.ts";
 import { type FormValues, type PageSettings, parseSettings } from "./form.ts";
-import { curvesSvg, type Series } from "./chart.ts";
+import { PageCurves } from "./chart.ts";
 import { type Progress, Session } from "./session.ts";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -29,7 +29,7 @@ const page = {
   data: new DatasetFiles(),
   splits: null as { train: Split; test: Split } | null,
   session: null as Session | null,
-  curves: [] as Series[],
+  curves: new PageCurves(),
 };
 
 type State = "loading" | "ready" | "idle" | "training" | "evaluating" | "error";
@@ -178,9 +178,9 @@ function wireDrop(): void {
 
 /** Says how large the step's largest tensor is; returns why it cannot run here, or null. */
 function checkFits(s: PageSettings): string | null {
-  const config = resolveConfig(s.model);
-  const largest = largestActivation(config, s.settings.batchSize, s.settings.size);
-  const problem = limitProblem(largest, s.settings.batchSize, page.device?.limits ?? null);
+  const config = resolveConfig(s.model), { batchSize, size } = s.settings;
+  const largest = largestTensor(config, size, batchSize);
+  const problem = limitProblem(config, size, batchSize, page.device?.limits ?? null);
   const arch = config.depth ? `ResNet-${config.depth}` : `stages ${config.stages.join(",")}`;
   $("net-summary").textContent = `${arch}, width ${config.width}: largest tensor of a step ` +
     `${largest.name} [${largest.shape.join(", ")}], ${formatBytes(largest.bytes)}` +
@@ -205,28 +205,22 @@ function settingsChanged(): void {
 // Training and its display
 
 function resetCurves(): void {
-  page.curves = [
-    { name: "train loss", color: "#1f77b4", points: [] },
-    { name: "train acc", color: "#ff7f0e", points: [] },
-    { name: "test acc", color: "#2ca02c", points: [], markers: true },
-  ];
-  $("curves").innerHTML = curvesSvg(page.curves, readForm().settings.epochs);
+  page.curves = new PageCurves();
+  $("curves").innerHTML = page.curves.svg(readForm().settings.epochs);
   $("epoch-table").querySelector("tbody")!.innerHTML = "";
   $("eval-result").textContent = "";
 }
 
 function onProgress(p: Progress): void {
-  const x = p.epoch - 1 + p.step / p.steps;
-  page.curves[0].points.push([x, p.loss]);
-  page.curves[1].points.push([x, p.acc]);
-  $("curves").innerHTML = curvesSvg(page.curves, page.session!.settings.epochs);
+  page.curves.progress(p);
+  $("curves").innerHTML = page.curves.svg(page.session!.settings.epochs);
   $("progress").textContent = `epoch ${p.epoch}, step ${p.step}/${p.steps}: loss ` +
     `${p.loss.toFixed(4)}, train acc ${p.acc.toFixed(3)}, ${p.imagesPerSec.toFixed(1)} images/s`;
 }
 
 function onEpoch(r: EpochRecord, ev: Evaluation): void {
-  page.curves[2].points.push([r.epoch, r.test_acc]);
-  $("curves").innerHTML = curvesSvg(page.curves, page.session!.settings.epochs);
+  page.curves.epoch(r);
+  $("curves").innerHTML = page.curves.svg(page.session!.settings.epochs);
   const row = document.createElement("tr");
   Object.assign(row.dataset, {
     epoch: String(r.epoch),
@@ -270,11 +264,19 @@ function runnableSettings(): PageSettings {
   return s;
 }
 
+/** Makes `session` the page's, evaluating within the device's limits. */
+function adopt(session: Session): void {
+  page.session?.dispose();
+  const limits = page.device?.limits;
+  session.tensorLimit = limits ? limitOf(limits) : null;
+  page.session = session;
+}
+
 async function trainNew(): Promise<void> {
   const s = runnableSettings();
   page.session?.dispose();
   page.session = null;
-  page.session = new Session(s.model, s.settings);
+  adopt(new Session(s.model, s.settings));
   resetCurves();
   await run();
 }
@@ -317,8 +319,7 @@ async function load(): Promise<void> {
   const s = readForm();
   const bytes = new Uint8Array(await file.arrayBuffer());
   const session = Session.fromWeights(bytes, file.name, s.model, s.settings);
-  page.session?.dispose();
-  page.session = session;
+  adopt(session);
   const c = session.net.config;
   $<HTMLSelectElement>("depth").value = c.depth ? String(c.depth) : "stages";
   $<HTMLInputElement>("stages").value = c.stages.join(",");

@@ -1,7 +1,7 @@
 /**
  * One network trained on the page: d2l's `train_ch6` loop over the library's own pieces (the
- * {@linkcode ResNet}, `batches`, `trainStep`, the fused `SGD`, the device-side `Accumulator`,
- * `evaluate`), with the position kept between calls so training stops after any step and resumes
+ * {@linkcode ResNet}, `batches`, `trainStep`, the fused `SGD`, the `EpochAccumulator` that
+ * `train` uses too, `evaluate`), with the position kept between calls so training stops after any step and resumes
  * there, as `train --resume` does. Metrics are read back when the accumulator says so (every few
  * steps), never per step. Weights come in and go out as d2l's `state_dict()` in safetensors, the
  * bytes `export --format safetensors` writes. No DOM here: the tests run it in Deno.
@@ -22,13 +22,18 @@ import { SGD } from "../lib/model/fused.ts";
 import { trainStep } from "../lib/model/step.ts";
 import { type Batch, batchCount, batches } from "../lib/data/batches.ts";
 import type { Split } from "../lib/data/idx_dataset.ts";
-import { type AccumulatedSums, Accumulator } from "../lib/run/accumulator.ts";
+import { EpochAccumulator, epochStats, READ_DEFAULTS } from "../lib/run/accumulator.ts";
+import type { PartialEpoch } from "../lib/run/checkpoint.ts";
 import { evaluate, type Evaluation } from "../lib/run/evaluate.ts";
 import type { EpochRecord, TrainSettings } from "../lib/run/metrics.ts";
 import { warmup, type WarmupReport } from "../lib/backends/warmup.ts";
-import { decodeSafetensors, type SafetensorsFile } from "../lib/io/safetensors_codec.ts";
-import { assignTorchStateDict, encodeTorchStateDict } from "../lib/io/torch_state_dict.ts";
-import { UserError } from "../lib/errors.ts";
+import type { TensorLimit } from "../lib/backends/tensor_limit.ts";
+import { decodeSafetensors } from "../lib/io/safetensors_codec.ts";
+import {
+  architectureOf,
+  assignTorchStateDict,
+  encodeTorchStateDict,
+} from "../lib/io/torch_state_dict.ts";
 
 /** A read-back of the running epoch, for the curves and the speed line. */
 export interface Progress {
@@ -54,20 +59,6 @@ export interface SessionEvents {
   onEpoch?: (r: EpochRecord, evaluation: Evaluation) => void;
 }
 
-/** The sums of an epoch in progress, kept when training stops part-way. */
-interface EpochTotals extends AccumulatedSums {
-  trainSeconds: number;
-  wallSeconds: number;
-}
-
-const NO_SUMS: EpochTotals = {
-  lossSum: 0,
-  correct: 0,
-  examples: 0,
-  trainSeconds: 0,
-  wallSeconds: 0,
-};
-
 /** A yield to the event loop without timer clamping, so clicks (Stop) are seen between steps. */
 function yieldToPage(): Promise<void> {
   return new Promise((resolve) => {
@@ -78,71 +69,6 @@ function yieldToPage(): Promise<void> {
     };
     ch.port2.postMessage(null);
   });
-}
-
-/**
- * The architecture a d2l weights file is for: from the metadata our files carry, else from
- * its keys and shapes (a file saved by d2l's notebook): blocks per stage and b1's channels.
- */
-export function architectureOf(file: SafetensorsFile): ResNetOptions | null {
-  const m = file.metadata;
-  if (m?.stages && m?.width) {
-    return {
-      stages: m.stages.split(",").map(Number),
-      width: Number(m.width),
-      inChannels: m.in_channels ? Number(m.in_channels) : undefined,
-      numClasses: m.num_classes ? Number(m.num_classes) : undefined,
-    };
-  }
-  const stem = file.tensors.get("0.0.weight")?.shape;
-  const fc = file.tensors.get("7.weight")?.shape;
-  if (!stem || stem.length !== 4 || !fc || fc.length !== 2) return null;
-  const stages = [1, 2, 3, 4].map((s) => {
-    const blocks = new Set<string>();
-    for (const k of file.tensors.keys()) if (k.startsWith(`${s}.`)) blocks.add(k.split(".")[1]);
-    return blocks.size;
-  });
-  return { stages, width: stem[0], inChannels: stem[1], numClasses: fc[0] };
-}
-
-/** An epoch's sums on the host: the device {@linkcode Accumulator}'s, earlier sessions' and time. */
-class EpochSums {
-  /** The device-side sums of this session's steps in the epoch. */
-  readonly acc: Accumulator;
-  #t0 = performance.now();
-  #seconds = 0;
-  readonly #wall0 = performance.now();
-
-  constructor(readonly prior: EpochTotals, readEvery: number) {
-    this.acc = new Accumulator({ readEvery });
-  }
-
-  /** Reads the device sums (a sync) and adds the prior ones; a non-finite loss stops training. */
-  async read(epoch: number, lr: number): Promise<EpochTotals> {
-    const r = await this.acc.read();
-    this.#seconds += (performance.now() - this.#t0) / 1000;
-    this.#t0 = performance.now();
-    const p = this.prior;
-    const lossSum = p.lossSum + r.lossSum;
-    if (!Number.isFinite(lossSum)) {
-      throw new UserError(
-        `the loss became ${lossSum} in epoch ${epoch + 1} with learning rate ${lr}: ` +
-          "train a new network with a lower rate",
-      );
-    }
-    return {
-      lossSum,
-      correct: p.correct + r.correct,
-      examples: p.examples + r.examples,
-      trainSeconds: p.trainSeconds + this.#seconds,
-      wallSeconds: p.wallSeconds + (performance.now() - this.#wall0) / 1000,
-    };
-  }
-
-  /** Frees the device sums. */
-  dispose(): void {
-    this.acc.dispose();
-  }
 }
 
 /** A network, its settings and where its training stands. */
@@ -156,7 +82,14 @@ export class Session {
   batch = 0;
   /** One record per finished epoch. */
   readonly history: EpochRecord[] = [];
-  #partial: EpochTotals = NO_SUMS;
+  /**
+   * The size no tensor may exceed on the page's device (`limitOf` its WebGPU limits; null: none,
+   * the CPU backend). Evaluation splits its batches to fit it: tfjs' own device is not the one
+   * the library's `tensorLimit()` knows in a browser, and over the limit WebGPU computes garbage.
+   */
+  tensorLimit: TensorLimit | null = null;
+  /** The sums of the epoch's part trained so far, when training stopped part-way. */
+  #partial: PartialEpoch | null = null;
   #stop = false;
   #running = false;
 
@@ -205,7 +138,7 @@ export class Session {
   async train(
     data: { train: Split; test: Split },
     events: SessionEvents = {},
-    readEvery = 10,
+    readEvery = READ_DEFAULTS.readEvery,
   ): Promise<"finished" | "stopped"> {
     if (this.#running) throw new Error("the session is already training");
     this.#running = true;
@@ -253,17 +186,12 @@ export class Session {
       limit,
       startBatch: this.batch,
     });
-    const sums = new EpochSums(this.#partial, readEvery);
+    // No run directory here: a diverged loss says to train a new network with a lower rate.
+    const context = { epoch: this.epoch + 1, lr: s.lr };
+    const sums = new EpochAccumulator(this.#partial, context, { readEvery });
     const read = async () => {
-      const p = await sums.read(this.epoch, s.lr);
-      events.onProgress?.({
-        epoch: this.epoch + 1,
-        step: this.batch,
-        steps,
-        loss: p.lossSum / p.examples,
-        acc: p.correct / p.examples,
-        imagesPerSec: p.examples / p.trainSeconds,
-      });
+      const p = await sums.read(this.batch); // a sync; throws DivergedError on a NaN loss
+      events.onProgress?.({ epoch: this.epoch + 1, step: this.batch, steps, ...epochStats(p) });
       return p;
     };
     let next: IteratorResult<Batch> | null = null;
@@ -271,12 +199,12 @@ export class Session {
       next = it.next();
       while (!next.done) {
         const b = next.value;
-        sums.acc.add(trainStep(this.net, optimizer, b.x, b.y), b.n);
+        sums.add(trainStep(this.net, optimizer, b.x, b.y), b.n);
         tf.dispose([b.x, b.y]);
         this.batch++;
         // The next batch is gathered and queued while the device works on this step.
         next = it.next();
-        if (sums.acc.due()) await read();
+        if (sums.due()) await read();
         await yieldToPage();
         if (this.#stop && this.batch < steps) {
           this.#partial = await read();
@@ -293,7 +221,7 @@ export class Session {
   }
 
   /** Test accuracy, the epoch's record, and the position moved to the next epoch. */
-  async #endEpoch(test: Split, sums: EpochTotals, events: SessionEvents): Promise<void> {
+  async #endEpoch(test: Split, sums: PartialEpoch, events: SessionEvents): Promise<void> {
     const t0 = performance.now();
     const ev = await this.evaluate(test);
     const record: EpochRecord = {
@@ -309,7 +237,7 @@ export class Session {
     this.history.push(record);
     this.epoch++;
     this.batch = 0;
-    this.#partial = NO_SUMS;
+    this.#partial = null;
     events.onEpoch?.(record, ev);
   }
 
@@ -322,7 +250,12 @@ export class Session {
     opts: Partial<Pick<TrainSettings, "size" | "batchSize" | "testLimit">> = {},
   ): Promise<Evaluation> {
     const s = { ...this.settings, ...opts };
-    return evaluate(this.net, test, { size: s.size, batchSize: s.batchSize, limit: s.testLimit });
+    return evaluate(this.net, test, {
+      size: s.size,
+      batchSize: s.batchSize,
+      limit: s.testLimit,
+      tensorLimit: this.tensorLimit,
+    });
   }
 
   /**

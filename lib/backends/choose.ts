@@ -46,7 +46,7 @@ export interface BackendInfo {
 }
 
 /**
- * The backend and what it runs on, e.g. `native (BLAS: libopenblas.so.0)` or
+ * The backend and what it runs on, e.g. `native (oneDNN 2.6.3, 2 threads)` or
  * `webgpu on llvmpipe (...) [vendor 65541]`: the words d2l's summary line ends with.
  *
  * @example
@@ -83,17 +83,18 @@ export interface InitOptions {
 }
 
 /**
- * Loads and registers the native backend once (oneDNN, else BLAS); never throws. The module is
- * imported lazily so that the cpu and WebGPU paths do not depend on it.
+ * Loads and registers the native backend once (oneDNN, else BLAS), and applies `threads` to its
+ * oneDNN on every call (a later `initBackend` may ask for other threads); never throws. The
+ * module is imported lazily so that the cpu and WebGPU paths do not depend on it.
  *
  * @example
  * ```ts
  * import { loadNative } from "./choose.ts";
- * const st = await loadNative();
- * console.log(st.ok ? st.library : st.reason);
+ * const st = await loadNative({ threads: 1 });
+ * console.log(st.ok ? st.library : st.reason); // e.g. "oneDNN 2.6.3, 1 thread"
  * ```
  */
-export function loadNative(opts: InitOptions = {}): Promise<NativeRegistration> {
+export async function loadNative(opts: InitOptions = {}): Promise<NativeRegistration> {
   nativeStatus ??= (async () => {
     try {
       const mod = await import("./native/backend.ts");
@@ -102,7 +103,10 @@ export function loadNative(opts: InitOptions = {}): Promise<NativeRegistration> 
       return { ok: false, reason: `the native backend did not load: ${errorText(e)}` };
     }
   })();
-  return nativeStatus;
+  const st = await nativeStatus;
+  if (!st.dnnl) return st;
+  const mod = await import("./native/backend.ts");
+  return mod.setNativeThreads(opts.threads) ?? st;
 }
 
 async function activate(name: string): Promise<void> {
@@ -154,8 +158,8 @@ export async function initBackend(
     const st = await loadNativeOrThrow(opts);
     if (!st.ok) {
       throw new InputError(
-        `--backend native: ${st.reason ?? "unavailable"}; install Debian's ` +
-          "libopenblas0-pthread, or use --backend cpu",
+        `--backend native: ${st.reason ?? "unavailable"}; install Debian's libdnnl2 (or ` +
+          "libopenblas0-pthread), or use --backend cpu",
       );
     }
     await activate("native");
@@ -184,7 +188,7 @@ async function chooseAuto(opts: InitOptions): Promise<BackendInfo> {
     return nativeInfo(
       st,
       probe.adapter
-        ? `auto: the WebGPU adapter is software (${probe.adapter.description}), slower than BLAS`
+        ? `auto: the WebGPU adapter is software (${probe.adapter.description}), slower than native`
         : `auto: no WebGPU adapter (${probe.reason})`,
     );
   }

@@ -29,7 +29,7 @@ export interface BackendAvailability {
   name: "webgpu" | "native" | "cpu";
   /** Whether the backend can run on this machine. */
   available: boolean;
-  /** The adapter, the BLAS library, or the reason it is unavailable. */
+  /** The adapter (webgpu), the kernel library: oneDNN or BLAS (native), or why it is unavailable. */
   detail: string;
 }
 

@@ -5,6 +5,8 @@
  * garbage without an error (an eval at 64x64, batch 5000 reported 0.105 instead of 0.806).
  * The network, the batch and the input size fix every tensor's size, so the largest is known
  * before the first step: `eval` splits its batches to fit, `train` refuses one that does not.
+ * Everything but {@linkcode tensorLimit} (which asks the device Deno's tfjs runs on) is pure and
+ * browser-safe: the web page checks its batches against its own device's limits with it.
  *
  * The rule, for float32 activations (4 bytes an element, NHWC):
  * - the input batch `[N, S, S, C]`, and every convolution's output `[N, Ho, Wo, Cout]` (BatchNorm,
@@ -60,6 +62,13 @@ const tensor = (name: string, shape: number[]) => ({
 /**
  * The largest tensor a training step or an evaluation pass of the network makes at `batch`
  * images of `size`x`size` (both make the same activations; gradients have their shapes).
+ *
+ * @example
+ * ```ts
+ * import { largestTensor } from "./tensor_limit.ts";
+ * import { resolveConfig } from "../model/resnet.ts";
+ * largestTensor(resolveConfig({ stages: [1, 1, 1, 1], width: 2 }), 28, 10).name; // "the input batch"
+ * ```
  */
 export function largestTensor(config: ResNetConfig, size: number, batch: number): TensorSize {
   let best = tensor("the input batch", [batch, size, size, config.inChannels]);
@@ -107,23 +116,79 @@ export function largestBatchThatFits(
 }
 
 /**
- * The limit tensors must fit on the active backend: on WebGPU the smaller of the device's
- * `maxStorageBufferBindingSize` and `maxBufferSize`; null elsewhere (no such limit).
+ * The limit a tensor must fit on a WebGPU device with these limits: the smaller of its
+ * `maxStorageBufferBindingSize` and `maxBufferSize` (the binding limit when they are equal).
  *
  * @example
  * ```ts
+ * import { limitOf } from "./tensor_limit.ts";
+ * limitOf({ maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 });
+ * // { bytes: 134217728, name: "maxStorageBufferBindingSize" }
+ * ```
+ */
+export function limitOf(
+  limits: { maxBufferSize: number | bigint; maxStorageBufferBindingSize: number | bigint },
+): TensorLimit {
+  // Some Deno versions report the limits as BigInt (tfjs issue 8518).
+  const binding = Number(limits.maxStorageBufferBindingSize);
+  const buffer = Number(limits.maxBufferSize);
+  return binding <= buffer
+    ? { bytes: binding, name: "maxStorageBufferBindingSize" }
+    : { bytes: buffer, name: "maxBufferSize" };
+}
+
+/**
+ * The limit tensors must fit on the active backend: on WebGPU {@linkcode limitOf} the device's
+ * limits; null elsewhere (no such limit).
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "./choose.ts";
  * import { tensorLimit } from "./tensor_limit.ts";
- * tensorLimit(); // { bytes: 134217728, name: "maxStorageBufferBindingSize" } on Mesa's adapter
+ * await initBackend("cpu");
+ * tensorLimit(); // null; { bytes: 134217728, name: "maxStorageBufferBindingSize" } on Mesa's adapter
  * ```
  */
 export function tensorLimit(): TensorLimit | null {
   const dev = currentDevice();
   if (tf.getBackend() !== "webgpu" || dev === null) return null;
-  const binding = Number(dev.limits.maxStorageBufferBindingSize);
-  const buffer = Number(dev.limits.maxBufferSize);
-  return binding <= buffer
-    ? { bytes: binding, name: "maxStorageBufferBindingSize" }
-    : { bytes: buffer, name: "maxBufferSize" };
+  return limitOf(dev.limits);
+}
+
+/** Why a step at some batch does not fit a limit ({@linkcode fitProblem}). */
+export interface FitProblem {
+  /** The step's largest tensor at the batch asked for: over the limit. */
+  tensor: TensorSize;
+  /** The limit it exceeds. */
+  limit: TensorLimit;
+  /** The largest batch whose every tensor fits; 0 when not even one image does. */
+  fits: number;
+}
+
+/**
+ * Whether a step of `config` at `batch` images of `size`x`size` makes a tensor over `limit`: null
+ * when it fits (or there is no limit), else the tensor and the largest batch that fits. The check
+ * behind `train`'s refusal ({@linkcode checkTrainingFits}) and the web page's.
+ *
+ * @example
+ * ```ts
+ * import { fitProblem } from "./tensor_limit.ts";
+ * import { resolveConfig } from "../model/resnet.ts";
+ * const limit = { bytes: 2 ** 27, name: "maxStorageBufferBindingSize" } as const;
+ * fitProblem(resolveConfig({ depth: 18 }), 96, 256, limit)?.fits; // 227
+ * fitProblem(resolveConfig({ depth: 18 }), 96, 227, limit); // null
+ * ```
+ */
+export function fitProblem(
+  config: ResNetConfig,
+  size: number,
+  batch: number,
+  limit: TensorLimit | null,
+): FitProblem | null {
+  if (limit === null) return null;
+  const tensor = largestTensor(config, size, batch);
+  if (tensor.bytes <= limit.bytes) return null;
+  return { tensor, limit, fits: largestBatchThatFits(config, size, limit.bytes) };
 }
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -163,8 +228,13 @@ export function evalBatchThatFits(
  * import { checkTrainingFits } from "./tensor_limit.ts";
  * import { resolveConfig } from "../model/resnet.ts";
  * const limit = { bytes: 2 ** 27, name: "maxStorageBufferBindingSize" } as const;
- * checkTrainingFits(resolveConfig({ depth: 18 }), 96, 256, limit);
- * // InputError: --batch-size 256 at --size 96 does not fit ...: use --batch-size 227 or less, ...
+ * checkTrainingFits(resolveConfig({ depth: 18 }), 96, 227, limit); // fits: nothing happens
+ * try {
+ *   checkTrainingFits(resolveConfig({ depth: 18 }), 96, 256, limit);
+ * } catch (e) {
+ *   console.log((e as Error).message);
+ *   // "--batch-size 256 at --size 96 does not fit ...: use --batch-size 227 or less, ..."
+ * }
  * ```
  */
 export function checkTrainingFits(
@@ -173,15 +243,14 @@ export function checkTrainingFits(
   batch: number,
   limit: TensorLimit | null = tensorLimit(),
 ): void {
-  if (limit === null) return;
-  const t = largestTensor(config, size, batch);
-  if (t.bytes <= limit.bytes) return;
-  const fit = largestBatchThatFits(config, size, limit.bytes);
-  if (fit === 0) throw tooLargeForOne(config, size, limit);
+  const p = fitProblem(config, size, batch, limit);
+  if (p === null) return;
+  const { tensor: t, fits: fit, limit: over } = p;
+  if (fit === 0) throw tooLargeForOne(config, size, over);
   throw new InputError(
     `--batch-size ${batch} at --size ${size} does not fit this WebGPU adapter: a training ` +
       `step's largest tensor, ${t.name} [${t.shape.join(", ")}] (float32), is ${mib(t.bytes)}, ` +
-      `over its ${limit.name} of ${mib(limit.bytes)}: use --batch-size ${fit} or less, or ` +
+      `over its ${over.name} of ${mib(over.bytes)}: use --batch-size ${fit} or less, or ` +
       "--backend native",
   );
 }

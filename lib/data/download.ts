@@ -21,9 +21,12 @@ import { basename } from "node:path";
 import { removeStaleTemps, tempPathFor } from "../io/atomic.ts";
 import { errorText } from "../errors.ts";
 
+/** What {@linkcode download} does when an option is not given. */
+export const DOWNLOAD_DEFAULTS = Object.freeze({ timeoutMs: 30_000, retries: 2, backoffMs: 1000 });
+
 /** Options of {@linkcode download}. */
 export interface DownloadOptions<T = void> {
-  /** Abort an attempt when no byte arrives for this long (ms). Default 30,000. */
+  /** Abort an attempt when no byte arrives for this long (ms). Default 30,000 (`DOWNLOAD_DEFAULTS`). */
   timeoutMs?: number;
   /** Further attempts after the first, for retryable failures. Default 2. */
   retries?: number;
@@ -165,7 +168,7 @@ async function attempt(
   label: string,
   opts: DownloadOptions<unknown>,
 ): Promise<number> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeoutMs = opts.timeoutMs ?? DOWNLOAD_DEFAULTS.timeoutMs;
   const ctl = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const arm = () => {
@@ -253,8 +256,8 @@ export async function download<T = void>(
   dest: string,
   opts: DownloadOptions<T> = {},
 ): Promise<DownloadResult<T>> {
-  const retries = opts.retries ?? 2;
-  const backoffMs = opts.backoffMs ?? 1000;
+  const retries = opts.retries ?? DOWNLOAD_DEFAULTS.retries;
+  const backoffMs = opts.backoffMs ?? DOWNLOAD_DEFAULTS.backoffMs;
   const label = opts.label ?? basename(dest);
   for (let i = 0;; i++) {
     const tmp = tempPathFor(dest);

@@ -19,9 +19,6 @@
  * ```
  * @module
  */
-import { gunzip } from "node:zlib";
-import { createHash } from "node:crypto";
-import { promisify } from "node:util";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { errorText, UserError } from "../errors.ts";
@@ -31,8 +28,10 @@ import {
   CLASS_NAMES,
   decodeSplits,
   FASHION_MNIST,
+  idxBytes,
   type IdxDatasetSpec,
   type IdxFileSpec,
+  sha256Hex,
   type Split,
   tableFiles,
 } from "./idx_dataset.ts";
@@ -109,25 +108,13 @@ export function defaultDataDir(): string {
   return here.protocol === "file:" ? fileURLToPath(here) : resolve("data/fashion-mnist");
 }
 
-const gunzipAsync = promisify(gunzip);
-
-/** Returns the IDX bytes of a file's contents: gunzipped when gzip-wrapped, else as they are. */
-async function idxBytes(raw: Uint8Array): Promise<Uint8Array> {
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      const out = await gunzipAsync(raw);
-      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-    } catch (e) {
-      throw new Error(`bad gzip data (${(e as Error).message.split("\n")[0]})`);
-    }
-  }
-  return raw;
-}
-
-/** Verifies raw file contents against the table; returns the IDX bytes or throws a short reason. */
+/**
+ * Verifies raw file contents against the table (./idx_dataset.ts: gunzip and SHA-256, as the web
+ * page does); returns the IDX bytes or throws a short reason.
+ */
 async function verify(raw: Uint8Array, spec: IdxFileSpec): Promise<Uint8Array> {
   const idx = await idxBytes(raw);
-  const sha = createHash("sha256").update(idx).digest("hex");
+  const sha = await sha256Hex(idx);
   if (sha !== spec.sha256) {
     throw new Error(
       `SHA-256 ${sha.slice(0, 12)}… of the IDX bytes is not ${spec.sha256.slice(0, 12)}…`,

@@ -1,8 +1,10 @@
 /**
  * An IDX image-classification dataset as a table (file names, SHA-256 of each file's IDX bytes,
- * mirrors, class names, image size), Fashion-MNIST's table, and the decoding of the four verified
- * files into training and test {@linkcode Split}s. Nothing here touches files or the network, so
- * the CLI (lib/data/fashion_mnist.ts) and the browser page (web/) share it.
+ * mirrors, class names, image size), Fashion-MNIST's table, the verification of a file's bytes
+ * against it (gunzip with `DecompressionStream`, SHA-256 with Web Crypto: both in Deno and in
+ * browsers) and the decoding of the four verified files into training and test
+ * {@linkcode Split}s. Nothing here touches files or the network, so the CLI
+ * (lib/data/fashion_mnist.ts) and the browser page (web/) share it.
  *
  * @example
  * ```ts
@@ -14,6 +16,7 @@
  * @module
  */
 import { checkPair, decodeIdxImages, decodeIdxLabels } from "./idx.ts";
+import { errorText, InputError } from "../errors.ts";
 
 /** One file of an IDX dataset: its name (as on the mirrors) and the SHA-256 of its IDX bytes. */
 export interface IdxFileSpec {
@@ -106,6 +109,42 @@ export interface Split {
   height: number;
   /** Image width in pixels. */
   width: number;
+}
+
+/**
+ * Lower-case hex SHA-256 of `bytes` (Web Crypto).
+ *
+ * @example
+ * ```ts
+ * import { sha256Hex } from "./idx_dataset.ts";
+ * await sha256Hex(new TextEncoder().encode("abc")); // "ba7816bf8f01cfea414140de5dae2223b00361a3..."
+ * ```
+ */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The IDX bytes of a file's contents: gunzipped (`DecompressionStream`) when gzip-wrapped, else as
+ * they are. Corrupt or truncated gzip data is an {@linkcode InputError}: `bad gzip data (why)`,
+ * after `source` and a colon when given.
+ *
+ * @example
+ * ```ts
+ * import { idxBytes } from "./idx_dataset.ts";
+ * const idx = await idxBytes(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 0])); // not gzipped: as it is
+ * ```
+ */
+export async function idxBytes(raw: Uint8Array, source?: string): Promise<Uint8Array> {
+  if (raw.length < 2 || raw[0] !== 0x1f || raw[1] !== 0x8b) return raw;
+  try {
+    const stream = new Blob([raw as Uint8Array<ArrayBuffer>]).stream()
+      .pipeThrough(new DecompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    throw new InputError(`${source ? `${source}: ` : ""}bad gzip data (${errorText(e)})`);
+  }
 }
 
 /** The four files of a table in order: train images, train labels, test images, test labels. */

@@ -128,6 +128,14 @@ function bilinearResize(img: GrayImage, size: number): Float64Array {
 /**
  * `img` in Fashion-MNIST's form: padded to a square, resampled to `size` (default 28) and
  * inverted when `invert` says so (`auto`: when the border is light).
+ *
+ * @example
+ * ```ts
+ * import { toFashionMnist } from "./prepare_image.ts";
+ * const dark = { width: 56, height: 56, pixels: new Uint8Array(56 * 56).fill(10) };
+ * const r = toFashionMnist(dark, { invert: "auto", size: 28 });
+ * console.log(r.pixels.length, r.inverted, r.border); // 784 false 10
+ * ```
  */
 export function toFashionMnist(
   img: GrayImage,

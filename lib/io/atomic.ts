@@ -6,7 +6,8 @@
  * @example
  * ```ts
  * import { writeFileAtomic } from "./atomic.ts";
- * await writeFileAtomic("runs/x/note.txt", "hello");
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/note.txt`, "hello");
  * ```
  * @module
  */
@@ -39,7 +40,7 @@ export const TEMP_NAME: RegExp = /^\..+\.\d+-[0-9a-z]+\.tmp$/;
  * @example
  * ```ts
  * import { removeStaleTemps } from "./atomic.ts";
- * await removeStaleTemps("data/fashion-mnist");
+ * await removeStaleTemps(await Deno.makeTempDir()); // 0: nothing left there
  * ```
  */
 export async function removeStaleTemps(dir: string, maxAgeMs = 3_600_000): Promise<number> {

@@ -141,6 +141,13 @@ const noPixels = (name: string, w: number, h: number) =>
 /**
  * Decodes the bytes of a PNG or JPEG file to greyscale; `name` (the file) goes into the messages.
  * Throws {@linkcode ImageError} for anything else.
+ *
+ * @example
+ * ```ts
+ * import { decodeImage, encodeGrayPng } from "./image.ts";
+ * const img = decodeImage(encodeGrayPng(new Uint8Array([0, 64, 128, 255]), 2, 2), "tiny.png");
+ * console.log(img.width, img.height, img.pixels); // 2 2 Uint8Array [0, 64, 128, 255]
+ * ```
  */
 export function decodeImage(bytes: Uint8Array, name: string): GrayImage {
   const format = imageFormat(bytes);
@@ -180,7 +187,15 @@ export async function readImage(path: string): Promise<GrayImage> {
   return decodeImage(bytes, path);
 }
 
-/** Encodes 8-bit greyscale pixels (row-major) as a PNG file's bytes. */
+/**
+ * Encodes 8-bit greyscale pixels (row-major) as a PNG file's bytes.
+ *
+ * @example
+ * ```ts
+ * import { encodeGrayPng } from "./image.ts";
+ * encodeGrayPng(new Uint8Array(784), 28, 28).subarray(1, 4); // "PNG" in ASCII: [80, 78, 71]
+ * ```
+ */
 export function encodeGrayPng(pixels: Uint8Array, width: number, height: number): Uint8Array {
   return encodePng({ width, height, data: pixels, channels: 1, depth: 8 });
 }

@@ -14,6 +14,7 @@
  * @module
  */
 import { writeFileAtomic } from "./atomic.ts";
+import { errorText } from "../errors.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -33,7 +34,7 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+    const why = e instanceof Deno.errors.NotFound ? "no such file" : errorText(e);
     throw new SafetensorsError(`${path}: cannot read weights file: ${why}`);
   }
   return decodeSafetensors(bytes, path);

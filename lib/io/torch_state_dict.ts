@@ -15,8 +15,10 @@
  *
  * @example
  * ```ts
+ * import { initBackend } from "../backends/choose.ts";
  * import { ResNet } from "../model/resnet.ts";
  * import { decodeTorchStateDict, encodeTorchStateDict } from "./torch_state_dict.ts";
+ * await initBackend("cpu");
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
  * const bytes = await encodeTorchStateDict(net); // what d2l's torch.save would hold, as safetensors
  * const copy = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 7 });
@@ -25,7 +27,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { fromTorchKey, type ResNet, torchKey } from "../model/resnet.ts";
+import { fromTorchKey, type ResNet, type ResNetOptions, torchKey } from "../model/resnet.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -131,6 +133,45 @@ function metadataFor(net: ResNet): Record<string, string> {
     in_channels: String(c.inChannels),
     num_classes: String(c.numClasses),
   };
+}
+
+/**
+ * The architecture a d2l weights file is for: from the metadata {@linkcode encodeTorchStateDict}
+ * writes (`stages`, `width`, `in_channels`, `num_classes`), else from its keys and shapes (a file
+ * saved by d2l's notebook): blocks per stage and b1's channels; null when it is neither.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "../backends/choose.ts";
+ * import { ResNet } from "../model/resnet.ts";
+ * import { decodeSafetensors } from "./safetensors_codec.ts";
+ * import { architectureOf, encodeTorchStateDict } from "./torch_state_dict.ts";
+ * await initBackend("cpu");
+ * const net = new ResNet({ stages: [1, 2, 1, 1], width: 4 });
+ * architectureOf(decodeSafetensors(await encodeTorchStateDict(net)));
+ * // { stages: [1, 2, 1, 1], width: 4, inChannels: 1, numClasses: 10 }
+ * net.dispose();
+ * ```
+ */
+export function architectureOf(file: SafetensorsFile): ResNetOptions | null {
+  const m = file.metadata;
+  if (m?.stages && m?.width) {
+    return {
+      stages: m.stages.split(",").map(Number),
+      width: Number(m.width),
+      inChannels: m.in_channels ? Number(m.in_channels) : undefined,
+      numClasses: m.num_classes ? Number(m.num_classes) : undefined,
+    };
+  }
+  const stem = file.tensors.get("0.0.weight")?.shape;
+  const fc = file.tensors.get("7.weight")?.shape;
+  if (!stem || stem.length !== 4 || !fc || fc.length !== 2) return null;
+  const stages = [1, 2, 3, 4].map((s) => {
+    const blocks = new Set<string>();
+    for (const k of file.tensors.keys()) if (k.startsWith(`${s}.`)) blocks.add(k.split(".")[1]);
+    return blocks.size;
+  });
+  return { stages, width: stem[0], inChannels: stem[1], numClasses: fc[0] };
 }
 
 /** Encodes `net` as a safetensors file of d2l's `state_dict()` (see the module docs). */

@@ -116,6 +116,9 @@ function stageRows(convs: ConvShape[], config: ResNetConfig, batch: number): Sha
   });
 }
 
+/** The input {@linkcode shapeTable} assumes when not told: d2l's ImageNet size, one image. */
+export const SHAPE_TABLE_DEFAULTS = Object.freeze({ size: 224, batch: 1 });
+
 /**
  * The table for the network `model` and a `[batch, inChannels, size, size]` input, from the
  * formulas alone (no tensor is made). Throws `ConfigError` on an invalid model or size.
@@ -124,7 +127,8 @@ export function shapeTable(
   model: ResNetOptions,
   opts: { size?: number; batch?: number } = {},
 ): ShapeTable {
-  const size = opts.size ?? 224, batch = opts.batch ?? 1;
+  const size = opts.size ?? SHAPE_TABLE_DEFAULTS.size;
+  const batch = opts.batch ?? SHAPE_TABLE_DEFAULTS.batch;
   outputSizes(size); // validates the size with a clear message
   const c = resolveConfig(model), convs = convShapes(c, size), w = c.width;
   const stem = convs[0], pooled = outSize(stem.outSize, 3, 2, 1), top = 8 * w;

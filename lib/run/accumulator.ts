@@ -3,12 +3,17 @@
  * examples) and correct count are added to two device scalars, and {@linkcode Accumulator.read}
  * brings the sums to the host. Reading is a sync that stalls the device's queue, so callers read
  * only when {@linkcode Accumulator.due} says so: every few steps, or when steps are slow enough
- * that progress would otherwise stand still. Used by `train` (lib/run/train.ts) and the web page.
+ * that progress would otherwise stand still. {@linkcode EpochAccumulator} adds what an epoch
+ * needs on top: the sums of its earlier part (a resumed epoch), its timing, and the check that
+ * the loss is finite ({@linkcode DivergedError}). Used by `train` (lib/run/train.ts) and the web
+ * page (web/session.ts); browser-safe.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import { initBackend } from "../backends/choose.ts";
  * import { Accumulator } from "./accumulator.ts";
+ * await initBackend("cpu");
  * const acc = new Accumulator({ readEvery: 10 });
  * acc.add({ loss: tf.scalar(2.3), correct: tf.scalar(3, "int32") }, 32); // disposes the step's scalars
  * console.log(acc.due(), await acc.read()); // false { lossSum: 73.6, correct: 3, examples: 32 }
@@ -18,14 +23,26 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { StepResult } from "../model/step.ts";
+import { UserError } from "../errors.ts";
+import type { PartialEpoch } from "./checkpoint.ts";
+import type { ProgressStats } from "./progress.ts";
 
 /** When {@linkcode Accumulator.due} turns true. */
 export interface ReadPolicy {
-  /** Read every this many steps (default 10). */
+  /** Read every this many steps (default {@linkcode READ_DEFAULTS}: 10). */
   readEvery?: number;
   /** Read sooner when this many milliseconds passed since the last read (default 2000). */
   readAfterMs?: number;
 }
+
+/**
+ * The read policy when not told: every 10 steps, or after 2 s when steps are slow (so progress
+ * never stands still for long; each read is a sync that stalls the device's queue).
+ */
+export const READ_DEFAULTS: Readonly<Required<ReadPolicy>> = Object.freeze({
+  readEvery: 10,
+  readAfterMs: 2000,
+});
 
 /** The sums on the host. */
 export interface AccumulatedSums {
@@ -63,9 +80,9 @@ export class Accumulator {
 
   /** Whether a read is due: `readEvery` steps since the last, or `readAfterMs` passed. */
   due(): boolean {
-    const every = Math.max(1, this.policy.readEvery ?? 10);
+    const every = Math.max(1, this.policy.readEvery ?? READ_DEFAULTS.readEvery);
     return this.#sinceRead >= every ||
-      performance.now() - this.#lastRead >= (this.policy.readAfterMs ?? 2000);
+      performance.now() - this.#lastRead >= (this.policy.readAfterMs ?? READ_DEFAULTS.readAfterMs);
   }
 
   /** Reads the sums (a host sync; it waits for every queued step) and restarts the countdown. */
@@ -80,4 +97,158 @@ export class Accumulator {
   dispose(): void {
     tf.dispose([this.#loss, this.#correct]);
   }
+}
+
+/** Training stopped because the loss became NaN or infinite; the last good checkpoint stays. */
+export class DivergedError extends UserError {
+  /** Always `"DivergedError"`. */
+  override name = "DivergedError";
+  /**
+   * @param loss The loss sum that was not finite.
+   * @param epoch 1-based epoch it happened in.
+   * @param step Steps of that epoch done by the read-back that saw it.
+   * @param lr The learning rate of the epoch.
+   * @param dir The run directory; null when there is none (the web page's session).
+   * @param lastGoodEpoch The epoch of the checkpoint that stays (null without a run directory).
+   * @param baseLr The run's base rate (`--lr`), which the schedule scales; default `lr`.
+   */
+  constructor(
+    readonly loss: number,
+    readonly epoch: number,
+    readonly step: number,
+    readonly lr: number,
+    readonly dir: string | null,
+    readonly lastGoodEpoch: number | null,
+    readonly baseLr: number = lr,
+  ) {
+    const what = `the loss became ${loss} in epoch ${epoch} (by step ${step}) with learning ` +
+      `rate ${lr}`;
+    super(
+      dir === null
+        ? `${what}: train a new network with a lower rate`
+        : `${what}; the last good checkpoint (epoch ${lastGoodEpoch}) stays: resume it with a ` +
+          `lower rate, --resume ${dir} --lr ${baseLr / 10}`,
+    );
+  }
+}
+
+/** Where an epoch stands, for the {@linkcode DivergedError} when its loss is not finite. */
+export interface EpochContext {
+  /** 1-based epoch. */
+  epoch: number;
+  /** The epoch's learning rate. */
+  lr: number;
+  /** The run's base rate (`--lr`, which a schedule scales); default `lr`. */
+  baseLr?: number;
+  /** The run directory and its last good checkpoint's epoch; none on the web page. */
+  resume?: { dir: string; lastGoodEpoch: number } | null;
+}
+
+/**
+ * An epoch's loss and accuracy, summed on the device ({@linkcode Accumulator}) and brought to
+ * the host by {@linkcode EpochAccumulator.read}, which adds the sums of the epoch's earlier part
+ * (`prior`: an epoch stopped and resumed reports what an uninterrupted one does), times the
+ * training steps, and throws {@linkcode DivergedError} on a loss that is not finite.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { initBackend } from "../backends/choose.ts";
+ * import { EpochAccumulator, epochStats } from "./accumulator.ts";
+ * await initBackend("cpu");
+ * const acc = new EpochAccumulator(null, { epoch: 1, lr: 0.05 }, { readEvery: 10 });
+ * acc.add({ loss: tf.scalar(0.5), correct: tf.scalar(7, "int32") }, 8);
+ * const sums = await acc.read(1); // { lossSum: 4, correct: 7, examples: 8, trainSeconds, wallSeconds }
+ * console.log(epochStats(sums).acc); // 0.875
+ * acc.dispose();
+ * ```
+ */
+export class EpochAccumulator {
+  /** The sums of the epoch's part trained before (zeros for a new epoch). */
+  readonly prior: PartialEpoch;
+  readonly #sums: Accumulator;
+  #t0 = performance.now();
+  readonly #wall0 = performance.now();
+  /** Seconds of this session's training steps in the epoch, up to the last read. */
+  seconds = 0;
+
+  /**
+   * @param prior The sums of the epoch's earlier part, or null for a new epoch.
+   * @param context The epoch, for the error on a loss that is not finite.
+   * @param policy When {@linkcode EpochAccumulator.due} asks for a read.
+   */
+  constructor(prior: PartialEpoch | null, readonly context: EpochContext, policy: ReadPolicy = {}) {
+    this.prior = prior ?? { lossSum: 0, correct: 0, examples: 0, trainSeconds: 0, wallSeconds: 0 };
+    this.#sums = new Accumulator(policy);
+  }
+
+  /** Adds one step's results for `n` examples and disposes the step's scalars. */
+  add(r: StepResult, n: number): void {
+    this.#sums.add(r, n);
+  }
+
+  /** Every `readEvery` steps, or sooner when steps are slow, so progress keeps moving. */
+  due(): boolean {
+    return this.#sums.due();
+  }
+
+  /**
+   * The epoch's sums so far, earlier parts included (a host sync); throws
+   * {@linkcode DivergedError} when the loss is not finite. `step`: the epoch's steps done.
+   */
+  async read(step: number): Promise<PartialEpoch> {
+    const r = await this.#sums.read();
+    this.seconds += (performance.now() - this.#t0) / 1000;
+    this.#t0 = performance.now();
+    const p = this.prior, lossSum = p.lossSum + r.lossSum;
+    if (!Number.isFinite(lossSum)) {
+      const c = this.context, where = c.resume ?? null;
+      throw new DivergedError(
+        lossSum,
+        c.epoch,
+        step,
+        c.lr,
+        where?.dir ?? null,
+        where?.lastGoodEpoch ?? null,
+        c.baseLr ?? c.lr,
+      );
+    }
+    return {
+      lossSum,
+      correct: p.correct + r.correct,
+      examples: p.examples + r.examples,
+      trainSeconds: p.trainSeconds + this.seconds,
+      wallSeconds: this.wallSeconds(),
+    };
+  }
+
+  /** Wall-clock seconds of the epoch so far, earlier parts included. */
+  wallSeconds(): number {
+    return this.prior.wallSeconds + (performance.now() - this.#wall0) / 1000;
+  }
+
+  /** Frees the device sums. */
+  dispose(): void {
+    this.#sums.dispose();
+  }
+}
+
+/**
+ * The running loss, accuracy and speed of an epoch's sums, as progress displays show them.
+ *
+ * @example
+ * ```ts
+ * import { epochStats } from "./accumulator.ts";
+ * epochStats({ lossSum: 4, correct: 6, examples: 8, trainSeconds: 2 });
+ * // { loss: 0.5, acc: 0.75, imagesPerSec: 4 }
+ * ```
+ */
+export function epochStats(
+  t: Pick<PartialEpoch, "lossSum" | "correct" | "examples" | "trainSeconds">,
+): ProgressStats {
+  return {
+    loss: t.lossSum / t.examples,
+    acc: t.correct / t.examples,
+    imagesPerSec: t.examples / t.trainSeconds,
+  };
 }

@@ -18,13 +18,17 @@
  *
  * @example
  * ```ts
+ * import { initBackend } from "../backends/choose.ts";
  * import { ResNet } from "../model/resnet.ts";
  * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * await initBackend("cpu");
+ * const dir = await Deno.makeTempDir(); // a run directory
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
  * const settings = { epochs: 1, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: null, testLimit: null };
- * await saveCheckpoint("runs/demo", net, { epoch: 1, batch: 0, settings, partial: null });
- * const { net: back, checkpoint } = await loadCheckpoint("runs/demo");
+ * await saveCheckpoint(dir, net, { epoch: 1, batch: 0, settings, partial: null });
+ * const { net: back, checkpoint } = await loadCheckpoint(dir);
  * console.log(checkpoint.epoch, checkpoint.model); // 1 "model-1"
+ * net.dispose();
  * back.dispose();
  * ```
  * @module
@@ -183,8 +187,9 @@ export async function saveCheckpoint(
  *
  * @example
  * ```ts
- * import { pruneCheckpoints, readCheckpoint } from "./checkpoint.ts";
- * await pruneCheckpoints("runs/demo", await readCheckpoint("runs/demo"));
+ * import { pruneCheckpoints } from "./checkpoint.ts";
+ * // In a run directory, after reading its checkpoint: await pruneCheckpoints(dir, checkpoint)
+ * await pruneCheckpoints(await Deno.makeTempDir(), null); // a new run's: nothing to remove
  * ```
  */
 export async function pruneCheckpoints(dir: string, keep: Checkpoint | null): Promise<void> {

@@ -8,10 +8,10 @@
  * @example
  * ```ts
  * import { lockRunDir } from "./lock.ts";
- * await Deno.mkdir("runs/demo", { recursive: true });
- * const lock = await lockRunDir("runs/demo");
+ * const dir = await Deno.makeTempDir(); // a run directory
+ * const lock = await lockRunDir(dir);
  * try {
- *   // ... train into runs/demo ...
+ *   // ... train into it ...
  * } finally {
  *   await lock.release();
  * }
@@ -67,7 +67,7 @@ async function stillThere(file: Deno.FsFile, path: string): Promise<boolean> {
  * @example
  * ```ts
  * import { lockRunDir } from "./lock.ts";
- * const lock = await lockRunDir("runs/demo");
+ * const lock = await lockRunDir(await Deno.makeTempDir());
  * if (lock.previous) console.error(`took over from ${lock.previous}`);
  * await lock.release();
  * ```
@@ -92,10 +92,26 @@ export async function lockRunDir(dir: string): Promise<RunLock> {
       file.close(); // its owner released it between our open and lock: try the new file
       continue;
     }
+    return held(file, path, await writeOwner(file, path));
+  }
+}
+
+/**
+ * Replaces what the held lock file says with this process' line; returns what it said before
+ * (null: nothing). When that fails (a full disk), the file is closed, which drops the lock.
+ */
+async function writeOwner(file: Deno.FsFile, path: string): Promise<string | null> {
+  try {
     const left = (await Deno.readTextFile(path)).trim();
     await file.truncate(0);
-    await file.write(new TextEncoder().encode(ownerLine() + "\n"));
-    return held(file, path, left || null);
+    const line = new TextEncoder().encode(ownerLine() + "\n");
+    for (let done = 0; done < line.length;) done += await file.write(line.subarray(done));
+    return left || null;
+  } catch (e) {
+    file.close();
+    throw new UserError(
+      `cannot write ${path}: ${errorText(e)}; free some space or choose another --out`,
+    );
   }
 }
 

@@ -162,6 +162,44 @@ export async function readHistory(dir: string): Promise<History> {
   return h;
 }
 
+/**
+ * The history of the run in `dir` as far as its checkpoint goes: history.json is written before
+ * checkpoint.json, so a run killed in between has one record more than its checkpoint, which
+ * `--resume` retrains; that record is dropped here. A history with fewer epochs than the
+ * checkpoint is a {@linkcode UserError} (the run directory is inconsistent). What `train
+ * --resume`, `report` and `export` read.
+ *
+ * @example
+ * ```ts
+ * import { readRunHistory, writeHistory } from "./metrics.ts";
+ * import { resolveConfig } from "../model/resnet.ts";
+ * const dir = await Deno.makeTempDir(); // a run killed after history.json got epoch 2's record
+ * const settings = { epochs: 2, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: null, testLimit: null };
+ * const record = (epoch: number) => ({
+ *   epoch, train_loss: 1, train_acc: 0.5, test_acc: 0.5, examples_per_sec: 9, epoch_seconds: 1, lr: 0.05,
+ * });
+ * const config = resolveConfig({ stages: [1, 1, 1, 1], width: 8 });
+ * const epochs = [record(1), record(2)];
+ * await writeHistory(dir, { config, settings, versions: {}, backends: [], epochs, finished: false });
+ * const h = await readRunHistory(dir, { epoch: 1 }); // its checkpoint.json: epoch 1
+ * console.log(h.epochs.length); // 1
+ * ```
+ */
+export async function readRunHistory(
+  dir: string,
+  checkpoint: { readonly epoch: number },
+): Promise<History> {
+  const h = await readHistory(dir);
+  h.epochs = h.epochs.filter((r) => r.epoch <= checkpoint.epoch);
+  if (h.epochs.length !== checkpoint.epoch) {
+    throw new UserError(
+      `${runPath(dir, RUN_FILES.history)} has ${h.epochs.length} epochs but the checkpoint ` +
+        `has ${checkpoint.epoch}: the run directory is inconsistent`,
+    );
+  }
+  return h;
+}
+
 /** One epoch as a line for the terminal. */
 export function formatEpoch(r: EpochRecord, epochs: number): string {
   const w = String(epochs).length;

@@ -67,6 +67,19 @@ async function probabilities(net: ResNet, x: tf.Tensor4D): Promise<Float32Array>
 /**
  * Class probabilities of the first `limit` images of `split` (all by default), one array of
  * `numClasses` per image, in order.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "../backends/choose.ts";
+ * import { ResNet } from "../model/resnet.ts";
+ * import { predict } from "./predict.ts";
+ * await initBackend("cpu");
+ * const net = new ResNet({ stages: [1, 1, 1, 1], width: 4 });
+ * const split = { images: new Uint8Array(2 * 784), labels: new Uint8Array(2), count: 2, height: 28, width: 28 };
+ * const probs = await predict(net, split, { size: 28, batchSize: 2 });
+ * console.log(probs.length, probs[0].length); // 2 10 (each sums to 1)
+ * net.dispose();
+ * ```
  */
 export async function predict(
   net: ResNet,
@@ -108,7 +121,15 @@ export function topClasses(
     .slice(0, k);
 }
 
-/** The index of the largest value (the first on ties). */
+/**
+ * The index of the largest value (the first on ties).
+ *
+ * @example
+ * ```ts
+ * import { argMax } from "./predict.ts";
+ * argMax([0.1, 0.7, 0.7, 0.2]); // 1
+ * ```
+ */
 export function argMax(values: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
@@ -118,6 +139,19 @@ export function argMax(values: ArrayLike<number>): number {
 /**
  * The first `count` images of `split` (in order, among the first `limit`) that `net` gets wrong;
  * it stops predicting once it has them.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "../backends/choose.ts";
+ * import { ResNet } from "../model/resnet.ts";
+ * import { findMistakes } from "./predict.ts";
+ * await initBackend("cpu");
+ * const net = new ResNet({ stages: [1, 1, 1, 1], width: 4 });
+ * const split = { images: new Uint8Array(4 * 784), labels: Uint8Array.from([0, 1, 2, 3]), count: 4, height: 28, width: 28 };
+ * const wrong = await findMistakes(net, split, { size: 28, batchSize: 4, count: 2 });
+ * console.log(wrong); // e.g. [{ index: 0, label: 0, predicted: 7 }, { index: 1, label: 1, predicted: 7 }]
+ * net.dispose();
+ * ```
  */
 export async function findMistakes(
   net: ResNet,

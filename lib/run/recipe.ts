@@ -110,6 +110,15 @@ export type ResolvedSettings = TrainSettings & Required<Pick<TrainSettings, keyo
 /**
  * `s` with each training option it lacks taken from its recipe (d2l's when it names none): what a
  * run records and trains with. Runs saved before the options existed resolve to d2l's recipe.
+ *
+ * @example
+ * ```ts
+ * import { resolveSettings } from "./recipe.ts";
+ * const s = { epochs: 30, batchSize: 128, lr: 0.1, size: 28, seed: 0, limit: null, testLimit: null };
+ * resolveSettings(s).momentum; // 0: d2l's plain SGD
+ * resolveSettings({ ...s, recipe: "modern", momentum: 0.8 }).momentum; // 0.8: what is given wins
+ * resolveSettings({ ...s, recipe: "modern" }).schedule; // "cosine"
+ * ```
  */
 export function resolveSettings(s: TrainSettings): ResolvedSettings {
   const recipe = s.recipe ?? "d2l", r = RECIPES[recipe];

@@ -55,12 +55,15 @@ import {
   backendRecord,
   type EpochRecord,
   type History,
-  readHistory,
+  readRunHistory,
   type TrainSettings,
   writeHistory,
 } from "./metrics.ts";
 import { evaluate, type Evaluation } from "./evaluate.ts";
-import { Accumulator } from "./accumulator.ts";
+import { EpochAccumulator, epochStats } from "./accumulator.ts";
+
+// Where it has always been imported from (cli/errors.ts, mod.ts): the accumulator throws it.
+export { DivergedError } from "./accumulator.ts";
 import { checkSettings, type ResolvedSettings, resolveSettings } from "./recipe.ts";
 import { lrAt } from "./schedule.ts";
 import { makeOptimizer, momentumState } from "./optimizer.ts";
@@ -73,9 +76,6 @@ import {
   runPath,
 } from "./run_dir.ts";
 import { type ProgressSink, SILENT_PROGRESS } from "./progress.ts";
-
-/** A read-back also happens when this much time passed since the last one (slow steps). */
-const READ_AFTER_MS = 2000;
 
 /** The training and test images. */
 export interface TrainData {
@@ -151,36 +151,6 @@ export interface TrainResult {
   checkpoint: Checkpoint;
   /** Training images per second over this session's training steps. */
   imagesPerSec: number;
-}
-
-/** Training stopped because the loss became NaN or infinite; the last good checkpoint stays. */
-export class DivergedError extends UserError {
-  /** Always `"DivergedError"`. */
-  override name = "DivergedError";
-  /**
-   * @param loss The loss sum that was not finite.
-   * @param epoch 1-based epoch it happened in.
-   * @param step Steps of that epoch done by the read-back that saw it.
-   * @param lr The learning rate of the epoch.
-   * @param dir The run directory.
-   * @param lastGoodEpoch The epoch of the checkpoint that stays.
-   * @param baseLr The run's base rate (`--lr`), which the schedule scales; default `lr`.
-   */
-  constructor(
-    readonly loss: number,
-    readonly epoch: number,
-    readonly step: number,
-    readonly lr: number,
-    readonly dir: string,
-    readonly lastGoodEpoch: number,
-    readonly baseLr: number = lr,
-  ) {
-    super(
-      `the loss became ${loss} in epoch ${epoch} (by step ${step}) with learning rate ${lr}; ` +
-        `the last good checkpoint (epoch ${lastGoodEpoch}) stays: resume it with a lower rate, ` +
-        `--resume ${dir} --lr ${baseLr / 10}`,
-    );
-  }
 }
 
 /** A run's mutable state while it trains. */
@@ -329,7 +299,7 @@ async function resumeRun(opts: TrainOptions): Promise<Started> {
   await pruneCheckpoints(opts.out, await readCheckpoint(opts.out));
   const { net, checkpoint: ckpt, optimizer: saved } = await loadCheckpoint(opts.out);
   try {
-    const history = await readHistoryFor(opts.out, ckpt);
+    const history = await readRunHistory(opts.out, ckpt);
     const { epochs, lr } = opts.settings;
     const settings = resolveSettings({ ...ckpt.settings, epochs, lr });
     checkSettings(settings);
@@ -360,24 +330,31 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
   const lr = lrAt(s, epoch);
   if (run.optimizer.lr !== lr) run.optimizer.setLearningRate(lr);
   const startBatch = epoch === run.ckpt.epoch ? run.ckpt.batch : 0;
-  const acc = new EpochAccumulator(startBatch > 0 ? run.ckpt.partial : null, run, epoch);
+  const acc = accumulatorFor(run, epoch, startBatch);
   const count = Math.min(s.limit ?? Infinity, opts.data.train.count);
   const stepsPerEpoch = Math.ceil(count / s.batchSize);
   run.progress.start(epoch + 1, s.epochs, count, acc.prior.examples);
+  const read = async (step: number) => {
+    const sums = await acc.read(step); // a host sync; throws DivergedError on a NaN loss
+    run.progress.update(sums.examples, epochStats(sums));
+    return sums;
+  };
   const it = trainBatches(run, epoch, startBatch);
   // The batch after the current one, made before anything awaits (disposed if left over).
   let next: IteratorResult<Batch> | null = null;
   let step = startBatch, interrupted = false;
+  const smoothing = { labelSmoothing: s.labelSmoothing };
   try {
     next = it.next();
     while (!next.done) {
       const b = next.value;
-      acc.add(trainStep(run.net, run.optimizer, b.x, b.y, { labelSmoothing: s.labelSmoothing }), b);
+      acc.add(trainStep(run.net, run.optimizer, b.x, b.y, smoothing), b.n);
+      tf.dispose([b.x, b.y]);
       opts.afterStep?.(run.net, epoch, step++);
       // The next batch is gathered on the host and its upload queued while the device still
       // works on this step: the device never waits for it after a read-back below.
       next = it.next();
-      if (acc.due()) await acc.read(step);
+      if (acc.due()) await read(step);
       // A macrotask turn lets a Ctrl-C handler run even when the backend never awaits.
       await new Promise((r) => setTimeout(r, 0));
       if (opts.signal?.aborted && step < stepsPerEpoch) {
@@ -385,13 +362,12 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
         break;
       }
     }
-    const sums = await acc.read(step);
+    const sums = await read(step);
     run.progress.stop();
-    run.images += acc.images;
+    run.images += sums.examples - acc.prior.examples;
     run.seconds += acc.seconds;
     if (interrupted) {
-      const partial = { ...sums, wallSeconds: acc.wallSeconds() };
-      const pos = { epoch, batch: step, settings: s, partial };
+      const pos = { epoch, batch: step, settings: s, partial: sums };
       run.ckpt = await save(opts.out, run.net, run.optimizer, pos);
       return true;
     }
@@ -403,6 +379,22 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
     it.return(undefined);
     acc.dispose();
   }
+}
+
+/**
+ * The accumulator of `epoch`: with the sums of its part trained before when it resumes
+ * mid-epoch, and what a {@linkcode DivergedError} says (the run, its last good checkpoint).
+ */
+function accumulatorFor(run: RunState, epoch: number, startBatch: number): EpochAccumulator {
+  const s = run.settings, opts = run.opts;
+  const context = {
+    epoch: epoch + 1,
+    lr: lrAt(s, epoch),
+    baseLr: s.lr,
+    resume: { dir: opts.out, lastGoodEpoch: run.ckpt.epoch },
+  };
+  const prior = startBatch > 0 ? run.ckpt.partial : null;
+  return new EpochAccumulator(prior, context, { readEvery: opts.readEvery });
 }
 
 /** The (augmented) training batches of `epoch` from `startBatch` on. */
@@ -458,70 +450,6 @@ async function endEpoch(
   run.opts.onEpoch?.(record, s.epochs);
 }
 
-/**
- * An epoch's loss and accuracy, summed on the device ({@linkcode Accumulator});
- * {@linkcode EpochAccumulator.read} brings them to the host (a sync), checks the loss is finite
- * and reports progress. Sums of an epoch interrupted earlier (`prior`) are added, so a resumed
- * epoch reports the same metrics.
- */
-class EpochAccumulator {
-  readonly prior: PartialEpoch;
-  readonly #sums: Accumulator;
-  #t0 = performance.now();
-  readonly #wall0 = performance.now();
-  /** This session's images and training seconds in the epoch. */
-  images = 0;
-  seconds = 0;
-
-  constructor(prior: PartialEpoch | null, readonly run: RunState, readonly epoch: number) {
-    this.prior = prior ??
-      { lossSum: 0, correct: 0, examples: 0, trainSeconds: 0, wallSeconds: 0 };
-    this.#sums = new Accumulator({ readEvery: run.opts.readEvery, readAfterMs: READ_AFTER_MS });
-  }
-
-  /** Adds one step's results (and disposes them with the batch). */
-  add(r: { loss: tf.Scalar; correct: tf.Scalar }, b: Batch): void {
-    this.#sums.add(r, b.n);
-    tf.dispose([b.x, b.y]);
-    this.images += b.n;
-  }
-
-  /** Every `readEvery` steps, or sooner when steps are slow, so progress keeps moving. */
-  due(): boolean {
-    return this.#sums.due();
-  }
-
-  /** Reads the sums (a host sync); throws {@linkcode DivergedError} on a non-finite loss. */
-  async read(step: number): Promise<Omit<PartialEpoch, "wallSeconds">> {
-    const { lossSum: l, correct: c } = await this.#sums.read();
-    this.seconds += (performance.now() - this.#t0) / 1000;
-    this.#t0 = performance.now();
-    const p = this.prior, s = this.run.settings;
-    const lossSum = p.lossSum + l, correct = p.correct + c;
-    const examples = p.examples + this.images, trainSeconds = p.trainSeconds + this.seconds;
-    if (!Number.isFinite(lossSum)) {
-      const last = this.run.ckpt.epoch;
-      const lr = lrAt(s, this.epoch), out = this.run.opts.out;
-      throw new DivergedError(lossSum, this.epoch + 1, step, lr, out, last, s.lr);
-    }
-    this.run.progress.update(examples, {
-      loss: lossSum / examples,
-      acc: correct / examples,
-      imagesPerSec: examples / trainSeconds,
-    });
-    return { lossSum, correct, examples, trainSeconds };
-  }
-
-  /** Wall-clock seconds of the epoch so far, earlier sessions included. */
-  wallSeconds(): number {
-    return this.prior.wallSeconds + (performance.now() - this.#wall0) / 1000;
-  }
-
-  dispose(): void {
-    this.#sums.dispose();
-  }
-}
-
 function result(run: RunState, status: TrainResult["status"]): TrainResult {
   return {
     status,
@@ -534,17 +462,4 @@ function result(run: RunState, status: TrainResult["status"]): TrainResult {
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-async function readHistoryFor(out: string, ckpt: Checkpoint): Promise<History> {
-  const h = await readHistory(out);
-  // history.json is written before checkpoint.json: keep only epochs the checkpoint has.
-  h.epochs = h.epochs.filter((r) => r.epoch <= ckpt.epoch);
-  if (h.epochs.length !== ckpt.epoch) {
-    throw new UserError(
-      `${runPath(out, RUN_FILES.history)} has ${h.epochs.length} epochs but the checkpoint ` +
-        `has ${ckpt.epoch}: the run directory is inconsistent`,
-    );
-  }
-  return h;
 }

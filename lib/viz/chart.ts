@@ -1,9 +1,11 @@
 /**
  * d2l's `Animator` picture as SVG: train loss, train acc and test acc against the epoch on one
  * pair of axes, with d2l's line styles (blue solid, magenta dashed, green dash-dot) and legend.
- * The report draws the per-epoch records; the live page (`train --serve`) redraws it at every
- * read-back of the running loss and accuracy, at fractional epochs, as d2l's `train_ch6` does.
- * Every point is a `<circle class="point">`, so a reader (or a test) can count them.
+ * The run's `curves.svg` (../run/plot.ts) and the report draw the per-epoch records; the live page
+ * (`train --serve`) and the web page redraw it at every read-back of the running loss and
+ * accuracy, at fractional epochs, as d2l's `train_ch6` does. Plain SVG text, no chart library:
+ * browser-safe. Every point is a `<circle class="point">`, every tick label a `<text
+ * class="xtick">` or `<text class="ytick">`, so a reader (or a test) can count them.
  *
  * @example
  * ```ts
@@ -43,6 +45,8 @@ export interface ChartOptions {
   xlim?: readonly [number, number];
   /** y range (default: 0, or below when a value is, to the largest value, at least 1). */
   ylim?: readonly [number, number];
+  /** A title above the axes (default none). */
+  title?: string;
 }
 
 /** d2l's styles of its three curves (matplotlib's '-' in C0, 'm--', 'g-.'). */
@@ -134,7 +138,7 @@ function legend(series: readonly ChartSeries[], right: number, top: number): str
 /** Draws `series` as lines with a point marker each, axes, grid and legend; an SVG document. */
 export function lineChart(series: readonly ChartSeries[], opts: ChartOptions = {}): string {
   const width = opts.width ?? 480, height = opts.height ?? 300;
-  const m = { left: 46, right: 12, top: 12, bottom: 40 };
+  const m = { left: 46, right: 12, top: opts.title ? 30 : 12, bottom: 40 };
   const { xlim, ylim, yticks } = ranges(series, opts);
   const pw = width - m.left - m.right, ph = height - m.top - m.bottom;
   const sx = (x: number) => m.left + ((x - xlim[0]) / (xlim[1] - xlim[0] || 1)) * pw;
@@ -151,10 +155,12 @@ export function lineChart(series: readonly ChartSeries[], opts: ChartOptions = {
   ].join("");
   const labels = [
     ...xticks.map((t) =>
-      `<text x="${num(sx(t))}" y="${m.top + ph + 15}" text-anchor="middle">${t}</text>`
+      `<text class="xtick" x="${num(sx(t))}" y="${
+        m.top + ph + 15
+      }" text-anchor="middle">${t}</text>`
     ),
     ...yticks.map((t) =>
-      `<text x="${m.left - 5}" y="${num(sy(t) + 4)}" text-anchor="end">${t}</text>`
+      `<text class="ytick" x="${m.left - 5}" y="${num(sy(t) + 4)}" text-anchor="end">${t}</text>`
     ),
     `<text x="${m.left + pw / 2}" y="${height - 6}" text-anchor="middle" font-size="12">` +
     `${escapeXml(opts.xlabel ?? "epoch")}</text>`,
@@ -173,7 +179,11 @@ export function lineChart(series: readonly ChartSeries[], opts: ChartOptions = {
   }).join("");
   const frame = `<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" ` +
     `stroke="#444"/>`;
-  const body = `<g stroke="#e6e6e6">${grid}</g>${frame}<g font-size="10" fill="#333">${labels}` +
-    `</g>${curves}${legend(series, m.left + pw, m.top)}`;
+  const title = opts.title
+    ? `<text class="title" x="${m.left + pw / 2}" y="19" text-anchor="middle" font-size="13" ` +
+      `fill="#222">${escapeXml(opts.title)}</text>`
+    : "";
+  const body = `${title}<g stroke="#e6e6e6">${grid}</g>${frame}<g font-size="10" fill="#333">` +
+    `${labels}</g>${curves}${legend(series, m.left + pw, m.top)}`;
   return svgDocument(width, height, body, { class: "chart" });
 }

@@ -6,7 +6,9 @@
  * ```ts
  * import { writeFigure } from "./figure.ts";
  * const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>';
- * await writeFigure("runs/demo/empty.png", svg);
+ * const dir = await Deno.makeTempDir();
+ * await writeFigure(`${dir}/empty.png`, svg); // rendered by resvg
+ * await writeFigure(`${dir}/empty.svg`, svg); // as it is
  * ```
  * @module
  */

@@ -24,7 +24,7 @@ import type { PassProgress, ProgressSink, ProgressStats } from "../run/progress.
 import { SILENT_PROGRESS } from "../run/progress.ts";
 import type { History } from "../run/metrics.ts";
 import { runPath } from "../run/run_dir.ts";
-import { InputError } from "../errors.ts";
+import { serveLocal } from "../io/serve.ts";
 import { animatorSeries, lineChart, type LivePoint } from "./chart.ts";
 import { REPORT_FILE } from "./report.ts";
 import { LIVE_PAGE } from "./live_page.ts";
@@ -71,9 +71,12 @@ export class LiveBoard {
   #lastSent = -Infinity;
   #pending: ReturnType<typeof setTimeout> | null = null;
 
-  private constructor(listen: (h: Deno.ServeHandler) => Deno.HttpServer, minIntervalMs: number) {
+  private constructor(
+    listen: (h: Deno.ServeHandler<Deno.NetAddr>) => Deno.HttpServer<Deno.NetAddr>,
+    minIntervalMs: number,
+  ) {
     this.#minInterval = minIntervalMs;
-    this.#server = listen((req) => this.#route(req)) as Deno.HttpServer<Deno.NetAddr>;
+    this.#server = listen((req) => this.#route(req));
   }
 
   /** Shows the report.html of run directory `dir` (a resumed run's is there from the start). */
@@ -85,27 +88,16 @@ export class LiveBoard {
   }
 
   /**
-   * Starts the server; a port in use (or one that cannot be bound) is an {@linkcode InputError}
+   * Starts the server; a port in use (or one that cannot be bound) is an `InputError`
    * naming it, thrown before anything else happens.
    */
   static listen(opts: LiveOptions): LiveBoard {
-    const hostname = opts.hostname ?? "127.0.0.1";
-    try {
-      const board = new LiveBoard(
-        (handler) => Deno.serve({ hostname, port: opts.port, onListen() {} }, handler),
-        opts.minIntervalMs ?? 250,
-      );
-      if (opts.runDir !== undefined) board.follow(opts.runDir);
-      return board;
-    } catch (e) {
-      const why = e instanceof Deno.errors.AddrInUse
-        ? "is in use"
-        : `cannot be opened (${(e as Error).message})`;
-      throw new InputError(
-        `--serve ${opts.port}: port ${opts.port} on ${hostname} ${why}: choose another port, ` +
-          "or --serve 0 for any free one",
-      );
-    }
+    const board = new LiveBoard(
+      (handler) => serveLocal({ hostname: opts.hostname, port: opts.port }, handler),
+      opts.minIntervalMs ?? 250,
+    );
+    if (opts.runDir !== undefined) board.follow(opts.runDir);
+    return board;
   }
 
   /** The page's address, e.g. `http://127.0.0.1:8700/`. */

@@ -27,24 +27,31 @@ export const FONT_CANDIDATES: readonly { family: string; path: string }[] = [
 /** resvg's WebAssembly, a file of the npm package. */
 const WASM = "@resvg/resvg-wasm/index_bg.wasm";
 
-let ready: Promise<{ family: string; font: Uint8Array }> | null = null;
+/** resvg's WebAssembly, started once per process (a second `initWasm` throws). */
+let wasm: Promise<void> | null = null;
+/** The font, once found; looked for again on the next call while none is found. */
+let font: Promise<{ family: string; font: Uint8Array }> | null = null;
 
-/** Starts resvg and reads the font, once per process. */
-function init(): Promise<{ family: string; font: Uint8Array }> {
-  ready ??= (async () => {
-    // The package's own file, where Deno's npm cache (or node_modules) holds it.
-    await initWasm(await Deno.readFile(new URL(import.meta.resolve(WASM))));
-    for (const c of FONT_CANDIDATES) {
-      const font = await Deno.readFile(c.path).catch(() => null);
-      if (font) return { family: c.family, font };
-    }
-    throw new UserError(
-      `no font to draw text with (looked for ${FONT_CANDIDATES.map((c) => c.path).join(", ")}): ` +
-        "install one (apt-get install fonts-dejavu-core), or write .svg instead",
-    );
-  })();
-  ready.catch(() => (ready = null));
-  return ready;
+/** Reads the first font of {@linkcode FONT_CANDIDATES} there is. */
+async function findFont(): Promise<{ family: string; font: Uint8Array }> {
+  for (const c of FONT_CANDIDATES) {
+    const bytes = await Deno.readFile(c.path).catch(() => null);
+    if (bytes) return { family: c.family, font: bytes };
+  }
+  throw new UserError(
+    `no font to draw text with (looked for ${FONT_CANDIDATES.map((c) => c.path).join(", ")}): ` +
+      "install one (apt-get install fonts-dejavu-core), or write .svg instead",
+  );
+}
+
+/** Starts resvg (once per process) and finds the font (until one is found). */
+async function init(): Promise<{ family: string; font: Uint8Array }> {
+  // The package's own file, where Deno's npm cache (or node_modules) holds it.
+  wasm ??= (async () => initWasm(await Deno.readFile(new URL(import.meta.resolve(WASM)))))();
+  await wasm;
+  font ??= findFont();
+  font.catch(() => (font = null));
+  return await font;
 }
 
 /** Renders `svg` to a PNG file's bytes at `scale` times its size (default 1). */

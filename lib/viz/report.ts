@@ -8,16 +8,20 @@
  *
  * @example
  * ```ts
- * import { loadFashionMnist } from "../data/fashion_mnist.ts";
- * import { readHistory } from "../run/metrics.ts";
- * import { reportHtml } from "./report.ts";
- * const { test } = await loadFashionMnist({ quiet: true });
- * const history = await readHistory("runs/demo");
- * const evaluation = {
- *   accuracy: 1, correct: 1, n: 1, confusion: [[1]], predicted: new Int32Array([0]),
- *   perClass: [{ class: 0, name: "T-shirt/top", accuracy: 1, n: 1 }],
- * };
- * const html = reportHtml({ dir: "runs/demo", history, evaluation, test, epoch: 1 });
+ * import { initBackend } from "../backends/choose.ts";
+ * import { ResNet } from "../model/resnet.ts";
+ * import { evaluate } from "../run/evaluate.ts";
+ * import { writeReport } from "./report.ts";
+ * await initBackend("cpu");
+ * // An untrained network before its first epoch (a run's: readHistory and loadCheckpoint).
+ * const net = new ResNet({ stages: [1, 1, 1, 1], width: 4 });
+ * const test = { images: new Uint8Array(4 * 784), labels: Uint8Array.from([0, 1, 2, 3]), count: 4, height: 28, width: 28 };
+ * const evaluation = await evaluate(net, test, { size: 28, batchSize: 4, predictions: true });
+ * const settings = { epochs: 1, batchSize: 4, lr: 0.05, size: 28, seed: 0, limit: 4, testLimit: 4 };
+ * const history = { config: net.config, settings, versions: {}, backends: [], epochs: [], finished: false };
+ * const dir = await Deno.makeTempDir(); // the run directory
+ * console.log(await writeReport({ dir, history, evaluation, test, epoch: 0 })); // ".../report.html"
+ * net.dispose();
  * ```
  * @module
  */
@@ -158,7 +162,34 @@ function mistakes(d: ReportData): string {
     `evaluated: true class, then the prediction in red.</p>${grid}`;
 }
 
-/** The report page of a run as HTML text. */
+/**
+ * The report page of a run as HTML text.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "../model/resnet.ts";
+ * import { reportHtml } from "./report.ts";
+ * const settings = { epochs: 1, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: 2, testLimit: 2 };
+ * const record = {
+ *   epoch: 1, train_loss: 2.1, train_acc: 0.5, test_acc: 0.5,
+ *   examples_per_sec: 100, epoch_seconds: 1, lr: 0.05,
+ * };
+ * const history = {
+ *   config: resolveConfig({ stages: [1, 1, 1, 1], width: 8 }), settings, versions: {},
+ *   backends: [], epochs: [record], finished: true,
+ * };
+ * const confusion = Array.from({ length: 10 }, () => new Array(10).fill(0));
+ * confusion[0][0] = 1;
+ * confusion[1][0] = 1;
+ * const evaluation = {
+ *   accuracy: 0.5, correct: 1, n: 2, confusion, predicted: new Int32Array([0, 0]),
+ *   perClass: confusion.map((row, i) => ({ class: i, name: String(i), accuracy: i < 2 ? row[i] : NaN, n: i < 2 ? 1 : 0 })),
+ * };
+ * const test = { images: new Uint8Array(2 * 784), labels: Uint8Array.from([0, 1]), count: 2, height: 28, width: 28 };
+ * const html = reportHtml({ dir: "runs/demo", history, evaluation, test, epoch: 1 });
+ * console.log(html.includes("1 of 2 test images right")); // true
+ * ```
+ */
 export function reportHtml(d: ReportData): string {
   const h = d.history, e = d.evaluation;
   const curves = h.epochs.length
@@ -181,7 +212,16 @@ export function reportHtml(d: ReportData): string {
     `</body></html>\n`;
 }
 
-/** Writes `report.html` into the run directory `d.dir` atomically; returns its path. */
+/**
+ * Writes `report.html` into the run directory `d.dir` atomically; returns its path.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeReport } from "./report.ts";
+ * // `data` as for reportHtml, with `dir` the run directory
+ * console.log(await writeReport(data)); // "runs/demo/report.html"
+ * ```
+ */
 export async function writeReport(d: ReportData): Promise<string> {
   const path = runPath(d.dir, REPORT_FILE);
   await writeFileAtomic(path, reportHtml(d));

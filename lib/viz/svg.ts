@@ -14,7 +14,15 @@
 /** The font list of every picture: DejaVu Sans (what ./png.ts renders with), then the usual. */
 export const FONT_FAMILY = "DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif";
 
-/** Text escaped for XML and HTML text and attribute values. */
+/**
+ * Text escaped for XML and HTML text and attribute values.
+ *
+ * @example
+ * ```ts
+ * import { escapeXml } from "./svg.ts";
+ * escapeXml(`"T-shirt/top" & <Bag>`); // "&quot;T-shirt/top&quot; &amp; &lt;Bag&gt;"
+ * ```
+ */
 export function escapeXml(s: string): string {
   return s.replace(
     /[&<>"']/g,
@@ -22,12 +30,30 @@ export function escapeXml(s: string): string {
   );
 }
 
-/** A coordinate with at most 2 decimals (short SVG text, no `1e-7`). */
+/**
+ * A coordinate with at most 2 decimals (short SVG text, no `1e-7`).
+ *
+ * @example
+ * ```ts
+ * import { num } from "./svg.ts";
+ * num(12.3456); // "12.35"
+ * num(1e-7); // "0"
+ * ```
+ */
 export function num(x: number): string {
   return String(Math.round(x * 100) / 100);
 }
 
-/** `<svg>` around `body`, `width` x `height`, with a white background and the font. */
+/**
+ * `<svg>` around `body`, `width` x `height`, with a white background and the font.
+ *
+ * @example
+ * ```ts
+ * import { svgDocument } from "./svg.ts";
+ * svgDocument(20, 10, '<circle cx="5" cy="5" r="4"/>', { class: "dot" });
+ * // '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10" viewBox="0 0 20 10" ...>'
+ * ```
+ */
 export function svgDocument(
   width: number,
   height: number,

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { runCli, TINY_NET } from "../run_cli.ts";
 import { BACKENDS, backendSummary, initBackend, loadNative } from "../../lib/backends/choose.ts";
 import { InputError } from "../../lib/errors.ts";
+import { registerNativeBackend } from "../../lib/backends/native/backend.ts";
 import { describeError } from "../../cli/errors.ts";
 import { formatAdapter, isSoftwareAdapter, probeAdapter } from "../../lib/backends/webgpu.ts";
 
@@ -188,6 +189,18 @@ Deno.test("native says what it runs on: oneDNN with its version and threads, or 
     assert.equal(on.code, 0, on.stderr);
     assert.match(on.stderr, /^backend: native \(oneDNN \d+\.\d+\.\d+, 1 thread\); requested\n$/);
   }
+});
+
+Deno.test("--threads takes effect on every initBackend, not only the first", {
+  ignore: !haveDnnl,
+}, async () => {
+  for (const threads of [1, 2, 1]) {
+    const info = await initBackend("native", { threads });
+    assert.match(info.detail, new RegExp(`^oneDNN [\\d.]+, ${threads} threads?$`));
+    // What OpenMP itself will use for oneDNN's next primitive (omp_get_max_threads).
+    assert.equal((await registerNativeBackend()).dnnl?.threads, threads);
+  }
+  await initBackend("cpu");
 });
 
 Deno.test("a RESNET_DNNL that does not load: one line naming it and the fix, exit 2", async () => {

@@ -16,11 +16,14 @@ import { probeAdapter } from "../../lib/backends/webgpu.ts";
 import {
   checkTrainingFits,
   evalBatchThatFits,
+  fitProblem,
   largestBatchThatFits,
   largestTensor,
+  limitOf,
   tensorLimit,
 } from "../../lib/backends/tensor_limit.ts";
-import { ResNet, resolveConfig } from "../../lib/model/resnet.ts";
+import { ResNet, type ResNetOptions, resolveConfig } from "../../lib/model/resnet.ts";
+import { shapeTable } from "../../lib/model/shapes.ts";
 import { evaluate } from "../../lib/run/evaluate.ts";
 import { InputError } from "../../lib/errors.ts";
 import { syntheticSplit } from "../synthetic_split.ts";
@@ -39,6 +42,72 @@ Deno.test("the largest tensor: d2l's recipe at 96x96, batch 256, is b1.0's 144 M
   // Where tfjs-webgpu makes an im2col matrix (tiny convolutions), it can be the largest.
   const wide = largestTensor(resolveConfig({ stages: [1, 1, 1, 1], width: 64 }), 8, 1);
   assert.deepEqual(wide, { name: "b5.0.conv2's im2col matrix", shape: [1, 1, 4608], bytes: 18432 });
+});
+
+Deno.test("the largest tensor is the largest a real forward pass traces (shape table), or im2col", () => {
+  const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const cases: [ResNetOptions, number, number][] = [
+    [{ stages: [1, 1, 1, 1], width: 8 }, 3, 28],
+    [{ stages: [1, 2, 1, 1], width: 4 }, 2, 17],
+    [{ stages: [1, 1, 1, 1], width: 2, inChannels: 3 }, 1, 40],
+  ];
+  for (const [model, small, size] of cases) {
+    // Above 16 images no convolution makes an im2col matrix: the largest is a traced activation.
+    for (const batch of [small, 32]) {
+      const table = shapeTable(model, { size, batch });
+      const traced = [table.input, ...table.layers.map((r) => r.shape)];
+      const most = Math.max(...traced.map(numel));
+      const t = largestTensor(resolveConfig(model), size, batch);
+      const what = `${JSON.stringify(model)} at batch ${batch}: ${t.name}`;
+      if (t.name.endsWith("im2col matrix")) {
+        assert.ok(batch <= 16 && t.bytes > 4 * most, what);
+        continue;
+      }
+      assert.equal(t.bytes, 4 * most, what);
+      // NHWC here, NCHW in the trace: the same tensor.
+      const [n, h, w, c] = t.shape;
+      assert.ok(traced.some((s) => s.join() === [n, c, h, w].join()), what);
+    }
+  }
+});
+
+Deno.test("the largest tensor: ResNet-18 at 224 is b1's convolution; width 2 at 28 the input", () => {
+  const r18 = largestTensor(resolveConfig({ depth: 18 }), 224, 256);
+  assert.deepEqual(r18, {
+    name: "b1.0's output",
+    shape: [256, 112, 112, 64],
+    bytes: 256 * 112 * 112 * 64 * 4,
+  });
+  const thin = largestTensor(resolveConfig({ stages: [1, 1, 1, 1], width: 2 }), 28, 10);
+  assert.deepEqual(thin, {
+    name: "the input batch",
+    shape: [10, 28, 28, 1],
+    bytes: 10 * 28 * 28 * 4,
+  });
+});
+
+Deno.test("limitOf: the smaller of the two buffer limits; fitProblem: the tensor and what fits", () => {
+  assert.deepEqual(
+    limitOf({ maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 }),
+    MIB_128,
+  );
+  assert.deepEqual(limitOf({ maxBufferSize: 2 ** 27, maxStorageBufferBindingSize: 2 ** 28 }), {
+    bytes: 2 ** 27,
+    name: "maxBufferSize",
+  });
+  assert.deepEqual(
+    limitOf({ maxBufferSize: 2n ** 27n, maxStorageBufferBindingSize: 2n ** 27n }),
+    MIB_128,
+  );
+  const r18 = resolveConfig({ depth: 18 });
+  assert.deepEqual(fitProblem(r18, 96, 256, MIB_128), {
+    tensor: largestTensor(r18, 96, 256),
+    limit: MIB_128,
+    fits: 227,
+  });
+  assert.equal(fitProblem(r18, 96, 227, MIB_128), null);
+  assert.equal(fitProblem(r18, 96, 256, null), null);
+  assert.equal(fitProblem(r18, 4096, 1, MIB_128)?.fits, 0);
 });
 
 Deno.test("a training batch over the limit is refused in one line naming tensor, size, limit, fix", () => {

@@ -16,6 +16,7 @@ import { loadCheckpoint } from "../../lib/run/checkpoint.ts";
 import { layersModelHandler } from "../../lib/io/layers_model.ts";
 import { loadTorchWeights } from "../../lib/io/torch_weights.ts";
 import { runCli, TINY_NET } from "../run_cli.ts";
+import { writeAll } from "../../cli/export.ts";
 import { GOLDEN_DIR, type GoldenTensor, nchwToNhwc, readGolden } from "../golden.ts";
 import { syntheticSplit } from "../synthetic_split.ts";
 
@@ -60,14 +61,50 @@ Deno.test("metricsCsv writes the documented header and round-trips through a CSV
   assert.equal(rows[1].train_loss, "NaN");
 });
 
-Deno.test("curvesSvg draws the three d2l curves as an SVG document", async () => {
-  const svg = await curvesSvg([record(1), record(2), record(3)]);
+/** What a person sees in a curves picture: tick labels, the legend, each curve's points. */
+function readCurves(svg: string) {
+  const texts = (cls: string) =>
+    [...svg.matchAll(new RegExp(`<text class="${cls}"[^>]*>([^<]*)</text>`, "g"))].map((m) => m[1]);
+  const legend = svg.split('<g class="legend">')[1]?.split("</g>")[0] ?? "";
+  const series = [...svg.matchAll(/<g class="series" data-series="([^"]+)"[^>]*>(.*?)<\/g>/g)]
+    .map(([, label, body]) => ({
+      label,
+      polylines: (body.match(/<polyline /g) ?? []).length,
+      x: [...body.matchAll(/<circle class="point"[^>]* data-x="([^"]+)"/g)].map((m) => +m[1]),
+      y: [...body.matchAll(/<circle class="point"[^>]* data-y="([^"]+)"/g)].map((m) => +m[1]),
+    }));
+  return {
+    xticks: texts("xtick"),
+    yticks: texts("ytick").map(Number),
+    legend: [...legend.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]),
+    series,
+    xlabel: /<text [^>]*font-size="12">([^<]*)<\/text>/.exec(svg)?.[1],
+    title: /<text class="title"[^>]*>([^<]*)<\/text>/.exec(svg)?.[1],
+  };
+}
+
+Deno.test("curvesSvg draws the three d2l curves: axes, a point per epoch, the legend", () => {
+  const records = [record(1), record(2), record(3)];
+  const svg = curvesSvg(records);
   assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
-  for (const label of ["train loss", "train acc", "test acc", "epoch"]) {
-    assert.ok(svg.includes(label), label);
+  const c = readCurves(svg);
+  assert.equal(c.title, "ResNet training");
+  assert.equal(c.xlabel, "epoch");
+  assert.deepEqual(c.xticks, ["0", "1", "2", "3"], "integer epoch ticks");
+  assert.ok(c.yticks[0] <= 0 && c.yticks.at(-1)! >= 1, `y axis ${c.yticks}`);
+  assert.deepEqual(c.legend, ["train loss", "train acc", "test acc"]);
+  const keys = { "train loss": "train_loss", "train acc": "train_acc", "test acc": "test_acc" };
+  assert.deepEqual(c.series.map((s) => s.label), Object.keys(keys));
+  for (const s of c.series) {
+    assert.equal(s.polylines, 1, s.label);
+    assert.deepEqual(s.x, [1, 2, 3], `${s.label}: one point per epoch`);
+    const key = keys[s.label as keyof typeof keys] as "train_loss" | "train_acc" | "test_acc";
+    assert.deepEqual(s.y, records.map((r) => +r[key].toFixed(4)), s.label);
   }
-  // One line mark per series, drawn by vega (not string-built).
-  assert.equal((svg.match(/<g class="mark-line role-mark/g) ?? []).length, 3);
+  // Thirty epochs: round integer ticks, not one per epoch.
+  const long = readCurves(curvesSvg(Array.from({ length: 30 }, (_, i) => record(i + 1))));
+  assert.deepEqual(long.xticks, ["0", "5", "10", "15", "20", "25", "30"]);
+  assert.ok(long.series.every((s) => s.x.length === 30));
 });
 
 Deno.test("export prints CSV on stdout, or JSON, or writes files with --out and --plot", async () => {
@@ -95,8 +132,59 @@ Deno.test("export prints CSV on stdout, or JSON, or writes files with --out and 
   assert.equal(f.code, 0, f.stderr);
   assert.equal(f.stdout, "");
   assert.equal(await Deno.readTextFile(`${dir}/m.csv`), r.stdout);
-  assert.match(await Deno.readTextFile(`${dir}/c.svg`), /^<svg/);
+  const plotted = readCurves(await Deno.readTextFile(`${dir}/c.svg`));
+  assert.deepEqual(plotted.series.map((c) => c.x), [[1, 2], [1, 2], [1, 2]], "2 epochs, 3 curves");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("export: only the epochs the checkpoint has (a run killed between its two writes)", async () => {
+  const dir = await Deno.makeTempDir();
+  const run = `${dir}/run`;
+  await new Deno.Command("cp", { args: ["-r", RUN, run] }).output();
+  // history.json is written before checkpoint.json: killed in between, it has one epoch more.
+  const h = await readHistory(run);
+  const saved = h.epochs.length;
+  await Deno.writeTextFile(
+    `${run}/history.json`,
+    JSON.stringify({ ...h, epochs: [...h.epochs, record(saved + 1)] }),
+  );
+  const csv = await runCli(["export", "--run", run]);
+  assert.equal(csv.code, 0, csv.stderr);
+  assert.deepEqual(parse(csv.stdout, { columns: true, cast: true }), h.epochs);
+  const json = await runCli(["export", "--run", run, "--format", "json"]);
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), h.epochs);
+  const plot = await runCli([
+    "export",
+    "--run",
+    run,
+    "--out",
+    `${dir}/m.csv`,
+    "--plot",
+    `${dir}/c.svg`,
+  ]);
+  assert.equal(plot.code, 0, plot.stderr);
+  const epochs = h.epochs.map((r) => r.epoch);
+  const curves = readCurves(await Deno.readTextFile(`${dir}/c.svg`));
+  assert.deepEqual(curves.series.map((c) => c.x), [epochs, epochs, epochs]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("writeAll: every byte written when each write takes only a few", async () => {
+  const got: number[] = [];
+  const writes: number[] = [];
+  const slow = {
+    write(p: Uint8Array): Promise<number> {
+      const n = Math.min(3, p.length);
+      got.push(...p.subarray(0, n));
+      writes.push(n);
+      return Promise.resolve(n);
+    },
+  };
+  const bytes = Uint8Array.from({ length: 10 }, (_, i) => i);
+  await writeAll(slow, bytes);
+  assert.deepEqual(got, [...bytes]);
+  assert.deepEqual(writes, [3, 3, 3, 1]);
 });
 
 Deno.test("export --format safetensors and layers carry the run's exact weights", async () => {

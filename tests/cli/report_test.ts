@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import { runCli, TINY_VIZ_RUN } from "../run_cli.ts";
 import { readHistory } from "../../lib/run/metrics.ts";
 
-Deno.test("report --run DIR rewrites report.html from the checkpoint, as training wrote it", async () => {
+/** d2l's network with stages 1,1,1,1 and width 8 after one epoch in PyTorch. */
+const WEIGHTS = new URL("../fixtures/torch_w8_s1111.safetensors", import.meta.url).pathname;
+
+async function reportAsTrainingWroteIt(tta: string[]): Promise<void> {
   const out = `${await Deno.makeTempDir()}/run`;
-  const t = await runCli(["train", ...TINY_VIZ_RUN, "--epochs", "1", "--out", out]);
+  const t = await runCli(["train", ...TINY_VIZ_RUN, ...tta, "--epochs", "1", "--out", out]);
   assert.equal(t.code, 0, t.stderr);
   const written = await Deno.readTextFile(`${out}/report.html`);
   await Deno.remove(`${out}/report.html`);
@@ -24,6 +27,15 @@ Deno.test("report --run DIR rewrites report.html from the checkpoint, as trainin
     [],
   );
   await Deno.remove(out, { recursive: true });
+}
+
+Deno.test("report --run DIR rewrites report.html from the checkpoint, as training wrote it", async () => {
+  await reportAsTrainingWroteIt([]);
+});
+
+Deno.test("report --run DIR of a --tta run evaluates with TTA, as training did", async () => {
+  // From trained weights (82% after d2l's first epoch), where mirrored images change predictions.
+  await reportAsTrainingWroteIt(["--tta", "--init-from", WEIGHTS, "--lr", "0.001"]);
 });
 
 Deno.test("report: a missing run or no --run is one line", async () => {

@@ -31,6 +31,9 @@ Deno.test("shapes with custom stages and width prints a text table with a total"
 for (
   const [args, pattern] of [
     [["shapes", "--depth", "50"], /allowed are 18, 34/],
+    [["shapes", "--depth", "0x12"], /allowed are 18, 34/],
+    [["shapes", "--depth", "1.8e1"], /allowed are 18, 34/],
+    [["shapes", "--width", "0x10"], /positive integer/],
     [["shapes", "--stages", "2,2,2"], /four positive integers/],
     [["shapes", "--stages", "2,0,2,2"], /four positive integers/],
     [["shapes", "--width", "abc"], /positive integer/],

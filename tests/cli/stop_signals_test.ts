@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { exitCodeOf } from "../../cli/stop_signals.ts";
+import { exitCodeOf, StopWatcher } from "../../cli/stop_signals.ts";
 
 const BUSY = new URL("../fixtures/busy_step.ts", import.meta.url).pathname;
 
@@ -30,6 +30,25 @@ async function startBusy(flag: string) {
   await readUntil(out, (t) => t.includes("ready"));
   return { child, out, err };
 }
+
+Deno.test("a watcher whose worker fails to start: rejected, and the worker terminated", async () => {
+  const terminate = Worker.prototype.terminate;
+  let terminated = 0;
+  Worker.prototype.terminate = function (this: Worker) {
+    terminated++;
+    terminate.call(this);
+  };
+  try {
+    const failing = new URL("../fixtures/failing_worker.ts", import.meta.url);
+    await assert.rejects(
+      StopWatcher.start(undefined, failing),
+      /^Error: the signal watcher did not start: .*this worker cannot start/,
+    );
+    assert.equal(terminated, 1);
+  } finally {
+    Worker.prototype.terminate = terminate;
+  }
+});
 
 Deno.test("exit codes are 128 + the signal's number", () => {
   assert.equal(exitCodeOf("SIGINT"), 130);

@@ -57,6 +57,25 @@ Deno.test("web --serve: the site and the four verified files on 127.0.0.1, nothi
   }
 });
 
+Deno.test("web --serve: a routed file that is gone is a 404, with no stack trace on stderr", async () => {
+  const server = await startServer();
+  try {
+    await Deno.remove(join(server.out, "style.css"));
+    for (const method of ["GET", "HEAD"]) {
+      const r = await fetch(`${server.url}style.css`, { method });
+      assert.equal(r.status, 404, method);
+      assert.equal(await r.text(), method === "GET" ? "not found\n" : "");
+    }
+    const page = await fetch(server.url);
+    assert.equal(page.status, 200, "the rest is still served");
+    await page.body?.cancel();
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+  const log = await server.stderr;
+  assert.doesNotMatch(log, /\bat .*:\d+:\d+|Error/, log);
+});
+
 Deno.test("web --serve PORT: a port in use is one line and exit 2, before anything is built", async () => {
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const out = await Deno.makeTempDir();
@@ -64,9 +83,11 @@ Deno.test("web --serve PORT: a port in use is one line and exit 2, before anythi
     const port = (busy.addr as Deno.NetAddr).port;
     const r = await runCli(["web", "--out", out, "--serve", String(port)]);
     assert.equal(r.code, 2);
+    // The words of train --serve's port in use: one helper binds both (lib/io/serve.ts).
     assert.equal(
       r.stderr,
-      `error: port ${port} on 127.0.0.1 is in use: choose another with --serve PORT\n`,
+      `error: --serve ${port}: port ${port} on 127.0.0.1 is in use: choose another port, or ` +
+        "--serve 0 for any free one\n",
     );
     assert.deepEqual([...Deno.readDirSync(out)], []);
     const bad = await runCli(["web", "--serve", "70000"]);

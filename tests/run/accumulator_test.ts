@@ -1,7 +1,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../../lib/backends/choose.ts";
-import { Accumulator } from "../../lib/run/accumulator.ts";
+import {
+  Accumulator,
+  DivergedError,
+  EpochAccumulator,
+  epochStats,
+} from "../../lib/run/accumulator.ts";
 
 await initBackend("cpu");
 
@@ -38,4 +43,71 @@ Deno.test("Accumulator: due every readEvery steps, restarted by a read, and afte
   await new Promise((r) => setTimeout(r, 40));
   assert.equal(slow.due(), true);
   slow.dispose();
+});
+
+Deno.test("EpochAccumulator: adds the prior part's sums and times this part's steps", async () => {
+  const before = tf.memory().numTensors;
+  const prior = { lossSum: 6, correct: 2, examples: 4, trainSeconds: 1, wallSeconds: 3 };
+  const acc = new EpochAccumulator(prior, { epoch: 2, lr: 0.1 }, { readEvery: 100 });
+  acc.add(step(1, 3), 4);
+  await new Promise((r) => setTimeout(r, 20));
+  const sums = await acc.read(2);
+  assert.deepEqual([sums.lossSum, sums.correct, sums.examples], [10, 5, 8]);
+  assert.ok(acc.seconds >= 0.015 && sums.trainSeconds === 1 + acc.seconds, `${acc.seconds}`);
+  assert.ok(sums.wallSeconds >= 3.015 && acc.wallSeconds() >= sums.wallSeconds);
+  assert.deepEqual(epochStats(sums), {
+    loss: 10 / 8,
+    acc: 5 / 8,
+    imagesPerSec: 8 / sums.trainSeconds,
+  });
+  acc.dispose();
+  const fresh = new EpochAccumulator(null, { epoch: 1, lr: 0.1 });
+  assert.deepEqual(fresh.prior, {
+    lossSum: 0,
+    correct: 0,
+    examples: 0,
+    trainSeconds: 0,
+    wallSeconds: 0,
+  });
+  fresh.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("EpochAccumulator: a loss that is not finite is one DivergedError line", async () => {
+  const context = { epoch: 3, lr: 0.02, baseLr: 0.2 };
+  const inRun = new EpochAccumulator(null, {
+    ...context,
+    resume: { dir: "runs/x", lastGoodEpoch: 2 },
+  });
+  inRun.add(step(NaN, 1), 4);
+  await assert.rejects(inRun.read(7), (e: unknown) => {
+    assert.ok(e instanceof DivergedError);
+    assert.deepEqual([e.loss, e.epoch, e.step, e.lr, e.dir, e.lastGoodEpoch, e.baseLr], [
+      NaN,
+      3,
+      7,
+      0.02,
+      "runs/x",
+      2,
+      0.2,
+    ]);
+    assert.equal(
+      e.message,
+      "the loss became NaN in epoch 3 (by step 7) with learning rate 0.02; the last good " +
+        "checkpoint (epoch 2) stays: resume it with a lower rate, --resume runs/x --lr 0.02",
+    );
+    return true;
+  });
+  inRun.dispose();
+  // The web page's session has no run directory: it says to start again.
+  const page = new EpochAccumulator(null, context);
+  page.add(step(Infinity, 1), 4);
+  await assert.rejects(
+    page.read(1),
+    (e: unknown) =>
+      e instanceof DivergedError &&
+      e.message === "the loss became Infinity in epoch 3 (by step 1) with learning rate 0.02: " +
+          "train a new network with a lower rate",
+  );
+  page.dispose();
 });

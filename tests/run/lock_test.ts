@@ -29,3 +29,29 @@ Deno.test("a lock file left by a killed run is taken over, and says whose it was
   await lock.release();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a lock file that cannot be written: one line, and the lock is not kept", async () => {
+  const dir = await Deno.makeTempDir();
+  const write = Deno.FsFile.prototype.write;
+  // A full disk, as the owner's line is written into the file just locked.
+  Deno.FsFile.prototype.write = () =>
+    Promise.reject(new Deno.errors.WriteZero("No space left on device (os error 28)\nmore"));
+  try {
+    await assert.rejects(lockRunDir(dir), (e: unknown) => {
+      assert.ok(e instanceof UserError, String(e));
+      assert.equal(
+        e.message,
+        `cannot write ${dir}/train.lock: No space left on device (os error 28); free some ` +
+          "space or choose another --out",
+      );
+      return true;
+    });
+  } finally {
+    Deno.FsFile.prototype.write = write;
+  }
+  // The failed attempt holds nothing: the next run takes the lock.
+  const lock = await lockRunDir(dir);
+  assert.equal(lock.previous, null);
+  await lock.release();
+  await Deno.remove(dir, { recursive: true });
+});

@@ -206,7 +206,7 @@ Deno.test({
           const refusal = await text(page, "message");
           assert.match(
             refusal,
-            /^refused: a batch of 4096 needs a 12\.3 GiB tensor \(b1\.0, \[4096, 112, 112, 64\]\) .*maxStorageBufferBindingSize\): use a batch of at most 334$/,
+            /^refused: a batch of 4096 needs a 12\.3 GiB tensor \(b1\.0's output, \[4096, 112, 112, 64\]\) .*maxStorageBufferBindingSize\): use a batch of at most 334$/,
           );
           await page.click("#train");
           assert.equal(await text(page, "message"), refusal);
@@ -268,10 +268,11 @@ Deno.test({
         const rows = await epochRows(page);
         assert.equal(rows.length, 2);
         assert.ok(rows[1].trainLoss < rows[0].trainLoss, JSON.stringify(rows));
-        const series = JSON.parse(
-          await page.$eval("#curves svg", (el) => (el as SVGElement).dataset.series!),
-        ) as { name: string; points: [number, number][] }[];
-        const loss = series.find((s) => s.name === "train loss")!.points.map((p) => p[1]);
+        // The curve a person sees: the train loss' points on the chart, left to right.
+        const loss = await page.$$eval(
+          '#curves g.series[data-series="train loss"] circle.point',
+          (cs) => cs.map((c) => Number(c.getAttribute("data-y"))),
+        );
         assert.ok(loss.length >= 4 && loss.at(-1)! < loss[0], JSON.stringify(loss));
         assert.match(await text(page, "progress"), /[\d.]+ images\/s$/);
         assert.equal(await page.$$eval("#grid figure", (f) => f.length), 32);

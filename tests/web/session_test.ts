@@ -7,14 +7,18 @@ import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../../lib/backends/choose.ts";
 import { encodeSafetensors } from "../../lib/io/safetensors_codec.ts";
-import { torchStateDict } from "../../lib/io/torch_state_dict.ts";
+import { architectureOf, torchStateDict } from "../../lib/io/torch_state_dict.ts";
 import { ConfigError, InputError } from "../../lib/errors.ts";
+import { resolveConfig } from "../../lib/model/resnet.ts";
+import { largestTensor } from "../../lib/backends/tensor_limit.ts";
+import { DivergedError } from "../../lib/run/accumulator.ts";
 import type { TrainSettings } from "../../lib/run/metrics.ts";
-import { architectureOf, Session } from "../../web/session.ts";
+import { Session } from "../../web/session.ts";
 import { decodeSafetensors } from "../../lib/io/safetensors_codec.ts";
 import { type FormValues, parseSettings } from "../../web/form.ts";
 import { limitProblem } from "../../web/device.ts";
-import { curvesSvg } from "../../web/chart.ts";
+import { PageCurves } from "../../web/chart.ts";
+import { animatorSeries, lineChart } from "../../lib/viz/chart.ts";
 import { syntheticSplit } from "../synthetic_split.ts";
 
 await initBackend("cpu");
@@ -105,6 +109,41 @@ Deno.test("web session: weights out and back in, with our metadata or from keys 
   );
 });
 
+Deno.test("web session: evaluation splits its batches to the page's device limit", async () => {
+  const s = new Session(MODEL, SETTINGS);
+  const want = await s.evaluate(DATA.test);
+  // A limit that 3 images fit and 4 do not: batches of 3, the same counts.
+  const bytes = largestTensor(s.net.config, 16, 3).bytes;
+  assert.ok(largestTensor(s.net.config, 16, 4).bytes > bytes);
+  s.tensorLimit = { bytes, name: "maxStorageBufferBindingSize" };
+  assert.deepEqual((await s.evaluate(DATA.test)).confusion, want.confusion);
+  // Not even one image: refused, as the CLI's eval refuses it on WebGPU.
+  s.tensorLimit = { bytes: 16, name: "maxBufferSize" };
+  await assert.rejects(s.evaluate(DATA.test), (e: unknown) => {
+    assert.ok(e instanceof InputError);
+    assert.match(e.message, /does not fit this WebGPU adapter even at batch 1: .* maxBufferSize/);
+    return true;
+  });
+  s.dispose();
+});
+
+Deno.test("web session: a loss that is not finite stops training with the library's DivergedError", async () => {
+  const s = new Session(MODEL, SETTINGS);
+  const w = s.net.params.get("fc.weight")!;
+  tf.tidy(() => w.assign(tf.fill(w.shape, NaN)));
+  await assert.rejects(s.train(DATA, {}, 2), (e: unknown) => {
+    assert.ok(e instanceof DivergedError, String(e));
+    assert.equal(
+      e.message,
+      "the loss became NaN in epoch 1 (by step 2) with learning rate 0.1: train a new network " +
+        "with a lower rate",
+    );
+    return true;
+  });
+  assert.equal(s.running, false);
+  s.dispose();
+});
+
 const FORM: FormValues = {
   depth: "stages",
   stages: "1,1,1,1",
@@ -139,34 +178,69 @@ Deno.test("web form: the page refuses what the CLI refuses, in one line naming t
     /batch "2\.5": give a positive integer/,
   );
   assert.throws(() => parseSettings({ ...FORM, size: "0" }), InputError);
+  // The CLI's number rules: integers are digits only, no hex, no exponent, no blanks.
+  for (const [field, text] of [["width", "1e2"], ["batch", "0x10"], ["seed", ""], ["lr", "0x1"]]) {
+    assert.throws(
+      () => parseSettings({ ...FORM, [field]: text }),
+      (e) => e instanceof InputError && e.message.startsWith(`${field} "${text}": give a `),
+      `${field} ${text}`,
+    );
+  }
+  assert.equal(parseSettings({ ...FORM, lr: "1e-2" }).settings.lr, 0.01);
 });
 
 Deno.test("web limits: a batch over the binding limit is refused with the batch that fits", () => {
-  const largest = { name: "b1.0", shape: [4096, 112, 112, 8], bytes: 4096 * 112 * 112 * 8 * 4 };
+  // Width 8 at 224: a step's largest tensor is b1.0's output, 4096 x 112 x 112 x 8 floats.
+  const config = resolveConfig({ stages: [1, 1, 1, 1], width: 8 });
   const gib = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
   assert.equal(
-    limitProblem(largest, 4096, gib),
-    "a batch of 4096 needs a 1.53 GiB tensor (b1.0, [4096, 112, 112, 8]) but this device " +
-      "allows at most 1.00 GiB in one binding (maxStorageBufferBindingSize): use a batch of " +
-      "at most 2674",
+    limitProblem(config, 224, 4096, gib),
+    "a batch of 4096 needs a 1.53 GiB tensor (b1.0's output, [4096, 112, 112, 8]) but this " +
+      "device allows at most 1.00 GiB in one binding (maxStorageBufferBindingSize): use a batch " +
+      "of at most 2674",
   );
   // 2674 images fit, 2675 do not.
-  const per = largest.bytes / 4096;
+  const per = 112 * 112 * 8 * 4;
   assert.ok(2674 * per <= 2 ** 30 && 2675 * per > 2 ** 30);
+  assert.equal(limitProblem(config, 224, 2674, gib), null);
   const smallBuffer = { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 30 };
-  assert.match(limitProblem(largest, 4096, smallBuffer)!, /in one buffer \(maxBufferSize\)/);
-  assert.equal(limitProblem({ ...largest, bytes: 2 ** 30 }, 4096, gib), null);
-  assert.equal(limitProblem(largest, 4096, null), null);
+  assert.match(limitProblem(config, 224, 4096, smallBuffer)!, /in one buffer \(maxBufferSize\)/);
+  assert.equal(limitProblem(config, 224, 4096, null), null);
+  // The library's rule: at small batches tfjs-webgpu's im2col matrices count too.
+  const wide = resolveConfig({ stages: [1, 1, 1, 1], width: 64 });
+  const tiny = { maxBufferSize: 2 ** 14, maxStorageBufferBindingSize: 2 ** 14 };
+  assert.match(limitProblem(wide, 8, 1, tiny)!, /\(b5\.0\.conv2's im2col matrix, \[1, 1, 4608\]\)/);
 });
 
-Deno.test("web chart: every series is drawn and kept as data", () => {
-  const series = [
-    { name: "train loss", color: "#1f77b4", points: [[0.5, 2.1], [1, 1.4]] as [number, number][] },
-    { name: "test acc", color: "#2ca02c", points: [[1, 0.6]] as [number, number][], markers: true },
-  ];
-  const svg = curvesSvg(series, 2);
-  assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
-  assert.equal((svg.match(/<circle /g) ?? []).length, 1);
-  const data = /data-series="([^"]*)"/.exec(svg)![1].replaceAll("&quot;", '"');
-  assert.deepEqual(JSON.parse(data), series);
+Deno.test("web chart: the library's Animator chart of read-backs and finished epochs", () => {
+  const curves = new PageCurves();
+  curves.progress({ epoch: 1, step: 2, steps: 4, loss: 2.1, acc: 0.3 });
+  curves.progress({ epoch: 1, step: 4, steps: 4, loss: 1.4, acc: 0.5 });
+  const r = {
+    epoch: 1,
+    train_loss: 1.4,
+    train_acc: 0.5,
+    test_acc: 0.6,
+    examples_per_sec: 10,
+    epoch_seconds: 1,
+    lr: 0.1,
+  };
+  curves.epoch(r);
+  const svg = curves.svg(2);
+  // lib/viz/chart.ts' picture: one polyline per curve, its points kept as data for readers.
+  assert.equal(svg, lineChart(animatorSeries([r], curves.live), { xlim: [0, 2] }));
+  assert.equal((svg.match(/<polyline /g) ?? []).length, 3);
+  const points = (label: string) =>
+    [
+      ...svg.split(`data-series="${label}"`)[1].split("</g>")[0].matchAll(
+        /data-x="([^"]+)" data-y="([^"]+)"/g,
+      ),
+    ].map((m) => [+m[1], +m[2]]);
+  assert.deepEqual(points("train loss"), [[0.5, 2.1], [1, 1.4]]);
+  assert.deepEqual(points("train acc"), [[0.5, 0.3], [1, 0.5]]);
+  assert.deepEqual(points("test acc"), [[1, 0.6]]);
+  assert.deepEqual(
+    [...svg.matchAll(/<text class="xtick"[^>]*>([^<]*)</g)].map((m) => m[1]),
+    ["0", "1", "2"],
+  );
 });

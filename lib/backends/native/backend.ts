@@ -16,7 +16,13 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { type LibraryOptions, type OpenedLibraries, openKernelLibraries } from "./libraries.ts";
+import {
+  defaultThreads,
+  dnnlLabel,
+  type LibraryOptions,
+  type OpenedLibraries,
+  openKernelLibraries,
+} from "./libraries.ts";
 import { nativeKernels } from "./kernels/registry.ts";
 import { installNativeGradients } from "./gradients.ts";
 import { pool } from "./buffers.ts";
@@ -144,4 +150,31 @@ export function registerNativeBackend(opts: NativeOptions = {}): Promise<NativeR
   };
   registered.set(name, r);
   return Promise.resolve(r);
+}
+
+/**
+ * Sets the OpenMP threads of the oneDNN that the backend `name` runs on (default
+ * `OMP_NUM_THREADS`, else every core) and returns its registration, whose `library` and
+ * `dnnl.threads` now say so. The libraries are opened once per process, so this is how a later
+ * `initBackend` with another `--threads` takes effect. A backend on BLAS is returned as it is;
+ * null when `name` is not registered.
+ *
+ * @example
+ * ```ts
+ * import { registerNativeBackend, setNativeThreads } from "./backend.ts";
+ * await registerNativeBackend({ threads: 2 });
+ * setNativeThreads(1)?.library; // "oneDNN 2.6.3, 1 thread" (or BLAS: ...)
+ * ```
+ */
+export function setNativeThreads(
+  threads?: number,
+  name = NATIVE_BACKEND,
+): NativeRegistration | null {
+  const r = registered.get(name), d = opened.get(name)?.dnnl;
+  if (!r || !r.dnnl || !d) return r ?? null;
+  const n = threads ?? defaultThreads();
+  d.setThreads(n);
+  const updated = { ...r, library: dnnlLabel(d, n), dnnl: { ...r.dnnl, threads: d.getThreads() } };
+  registered.set(name, updated);
+  return updated;
 }

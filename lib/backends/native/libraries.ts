@@ -73,7 +73,16 @@ function dnnlSgemm(dnnl: Dnnl): Sgemm {
   };
 }
 
-function defaultThreads(): number {
+/**
+ * oneDNN's threads when not told: `OMP_NUM_THREADS`, else every core.
+ *
+ * @example
+ * ```ts
+ * import { defaultThreads } from "./libraries.ts";
+ * defaultThreads(); // e.g. 2
+ * ```
+ */
+export function defaultThreads(): number {
   const env = Number(Deno.env.get("OMP_NUM_THREADS"));
   return Number.isInteger(env) && env > 0 ? env : navigator.hardwareConcurrency || 1;
 }
@@ -86,6 +95,19 @@ function defaultThreads(): number {
  * at 96x96, 28-32 against 16. Spinning threads wait for a core the other processes hold. On an
  * idle machine the two policies measured within noise (bench/dnnl_probe.ts).
  */
+
+/**
+ * What the kernels run on when they run on oneDNN, e.g. `oneDNN 2.6.3, 2 threads`.
+ *
+ * @example
+ * ```ts
+ * import { dnnlLabel } from "./libraries.ts";
+ * dnnlLabel({ version: "2.6.3" }, 1); // "oneDNN 2.6.3, 1 thread"
+ * ```
+ */
+export function dnnlLabel(dnnl: Pick<Dnnl, "version">, threads: number): string {
+  return `oneDNN ${dnnl.version}, ${threads} thread${threads === 1 ? "" : "s"}`;
+}
 
 /** Opens oneDNN or BLAS as `opts` and `RESNET_DNNL` say; never throws. */
 export function openKernelLibraries(opts: LibraryOptions = {}): OpenedLibraries | NoLibraries {
@@ -100,8 +122,7 @@ export function openKernelLibraries(opts: LibraryOptions = {}): OpenedLibraries 
       const threads = opts.threads ?? defaultThreads();
       dnnl.setThreads(threads);
       const libs = { sgemm: dnnlSgemm(dnnl), conv: dnnlConv(dnnl), dnnl };
-      const label = `oneDNN ${dnnl.version}, ${threads} thread${threads === 1 ? "" : "s"}`;
-      return { ok: true, libs, label, dnnl, dnnlReason: null };
+      return { ok: true, libs, label: dnnlLabel(dnnl, threads), dnnl, dnnlReason: null };
     }
     if (env || choice === "dnnl") {
       const fix = env

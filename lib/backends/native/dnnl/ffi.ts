@@ -13,6 +13,7 @@
  */
 
 import { ABI_VERSION, DNNL_RUNTIME_OMP, ENUM, isaName, OFFSET } from "./abi.ts";
+import { errorText } from "../../../errors.ts";
 
 const P = "pointer" as const;
 const B = "buffer" as const;
@@ -243,10 +244,6 @@ function envPath(): string | undefined {
   } catch {
     return undefined; // no --allow-env: fall back to the default name
   }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 function oneLine(s: string): string {

@@ -1,0 +1,40 @@
+/** cli/errors.ts: every error the user can act on is one line on stderr and an exit code. */
+import assert from "node:assert/strict";
+import { AlreadyReported, describeError, Interrupted } from "../../cli/errors.ts";
+import { UsageError } from "../../cli/options.ts";
+import { ConfigError, InputError, UserError } from "../../lib/errors.ts";
+import { DivergedError } from "../../lib/run/train.ts";
+
+Deno.test("describeError: one line per error, whatever the message holds after its first", () => {
+  const more = "\n    at somewhere (file.ts:1:2)";
+  const cases: [unknown, string, number][] = [
+    [
+      new InputError(`--size 0: give a positive integer${more}`),
+      "--size 0: give a positive integer",
+      2,
+    ],
+    [new ConfigError(`invalid width 0${more}`), "invalid width 0", 2],
+    [new UsageError(`needs --run${more}`), "needs --run", 2],
+    [new UserError(`no data${more}`), "no data", 1],
+    [new Interrupted(`interrupted; saved${more}`, "SIGTERM"), "interrupted; saved", 143],
+  ];
+  for (const [e, line, code] of cases) {
+    assert.deepEqual(describeError(e), { line: `error: ${line}`, code });
+  }
+  assert.deepEqual(describeError(new AlreadyReported("x")), { line: "", code: 2 });
+  assert.equal(describeError(new TypeError("a bug")), null);
+});
+
+Deno.test("describeError: a diverged run gets the command that resumes it; without a run, its message", () => {
+  assert.deepEqual(describeError(new DivergedError(NaN, 3, 7, 0.02, "runs/x", 2, 0.2)), {
+    line: "error: the loss became NaN in epoch 3 (by step 7) with --lr 0.02: resume from the " +
+      "last good checkpoint (epoch 2) with a lower learning rate: deno task train --resume " +
+      "runs/x --lr 0.02",
+    code: 1,
+  });
+  assert.deepEqual(describeError(new DivergedError(NaN, 1, 2, 0.1, null, null)), {
+    line: "error: the loss became NaN in epoch 1 (by step 2) with learning rate 0.1: train a " +
+      "new network with a lower rate",
+    code: 1,
+  });
+});
