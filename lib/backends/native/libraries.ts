@@ -13,7 +13,7 @@
  * @module
  */
 import { openBlas, type Sgemm } from "./blas.ts";
-import { type Dnnl, openDnnl } from "./dnnl/mod.ts";
+import { type Dnnl, openDnnl, sgemmStrided } from "./dnnl/mod.ts";
 import { blasConv } from "./ops/conv.ts";
 import { dnnlConv } from "./ops/dnnl.ts";
 import type { KernelLibraries } from "./kernels/registry.ts";
@@ -52,25 +52,7 @@ export interface NoLibraries {
 
 /** `dnnl_sgemm` in BLAS' calling convention (row-major, leading dimensions). */
 function dnnlSgemm(dnnl: Dnnl): Sgemm {
-  const f = dnnl.lib.symbols.dnnl_sgemm, N = "N".charCodeAt(0), T = "T".charCodeAt(0);
-  return (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
-    const s = f(
-      ta ? T : N,
-      tb ? T : N,
-      BigInt(m),
-      BigInt(n),
-      BigInt(k),
-      alpha,
-      a,
-      BigInt(lda),
-      b,
-      BigInt(ldb),
-      beta,
-      c,
-      BigInt(ldc),
-    );
-    if (s !== 0) throw new Error(`dnnl_sgemm failed: dnnl_status_t ${s}`);
-  };
+  return (...args) => sgemmStrided(dnnl, ...args);
 }
 
 /**

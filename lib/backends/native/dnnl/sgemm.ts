@@ -47,8 +47,39 @@ export function sgemm(
     throw new Error(`sgemm: buffers too small for ${m}x${k} @ ${k}x${n}`);
   }
   const { transA = false, transB = false, alpha = 1, beta = 0 } = options;
-  const lda = transA ? m : k;
-  const ldb = transB ? k : n;
+  const lda = transA ? m : k, ldb = transB ? k : n;
+  sgemmStrided(dnnl, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
+}
+
+/**
+ * `C = alpha op(A) op(B) + beta C`, row-major, with leading dimensions: CBLAS' calling convention
+ * (the native backend's matrix products use it whichever library runs them).
+ *
+ * @example
+ * ```ts
+ * import { sgemmStrided } from "./sgemm.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * const c = new Float32Array(4);
+ * sgemmStrided(dnnl, false, false, 2, 2, 1, 1, Float32Array.of(1, 2), 1, Float32Array.of(3, 4), 2, 0, c, 2);
+ * // c = [3, 4, 6, 8]
+ * ```
+ */
+export function sgemmStrided(
+  dnnl: Dnnl,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+): void {
   const status = dnnl.lib.symbols.dnnl_sgemm(
     transA ? T : N,
     transB ? T : N,
@@ -62,7 +93,7 @@ export function sgemm(
     BigInt(ldb),
     beta,
     c,
-    BigInt(n),
+    BigInt(ldc),
   );
   check("dnnl_sgemm", status);
 }
