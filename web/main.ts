@@ -246,7 +246,7 @@ async function run(): Promise<void> {
   say(`training on ${page.device?.backend}…`);
   const onWarmup = (r: WarmupReport) =>
     say(`compiled ${r.pipelines} WebGPU pipelines in ${(r.ms / 1000).toFixed(1)} s; training…`);
-  const status = await s.train(page.splits!, { onProgress, onEpoch, onWarmup }, readEvery);
+  const status = await s.train(page.splits!, { onProgress, onEpoch, onWarmup }, { readEvery });
   say(
     status === "finished"
       ? `finished ${s.epoch} epoch${s.epoch === 1 ? "" : "s"}`

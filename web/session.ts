@@ -22,7 +22,12 @@ import { SGD } from "../lib/model/fused.ts";
 import { trainStep } from "../lib/model/step.ts";
 import { type Batch, batchCount, batches } from "../lib/data/batches.ts";
 import type { Split } from "../lib/data/idx_dataset.ts";
-import { EpochAccumulator, epochStats, READ_DEFAULTS } from "../lib/run/accumulator.ts";
+import {
+  EpochAccumulator,
+  epochStats,
+  READ_DEFAULTS,
+  type ReadPolicy,
+} from "../lib/run/accumulator.ts";
 import type { PartialEpoch } from "../lib/run/checkpoint.ts";
 import { evaluate, type Evaluation } from "../lib/run/evaluate.ts";
 import type { EpochRecord, TrainSettings } from "../lib/run/metrics.ts";
@@ -133,12 +138,13 @@ export class Session {
 
   /**
    * Trains from the current position to `settings.epochs`; "stopped" when {@linkcode Session.stop}
-   * was called (the position and the epoch's sums are kept, so calling again resumes).
+   * was called (the position and the epoch's sums are kept, so calling again resumes). `read`:
+   * how often the metrics are read back (every few steps, or sooner when steps are slow).
    */
   async train(
     data: { train: Split; test: Split },
     events: SessionEvents = {},
-    readEvery = READ_DEFAULTS.readEvery,
+    read: ReadPolicy = READ_DEFAULTS,
   ): Promise<"finished" | "stopped"> {
     if (this.#running) throw new Error("the session is already training");
     this.#running = true;
@@ -157,7 +163,7 @@ export class Session {
       });
       if (compiled.pipelines > 0) events.onWarmup?.(compiled);
       while (this.epoch < s.epochs) {
-        if (await this.#trainEpoch(data, optimizer, events, readEvery)) return "stopped";
+        if (await this.#trainEpoch(data, optimizer, events, read)) return "stopped";
         // Asked during an epoch's last step: that epoch ended; stop before the next.
         if (this.#stop && this.epoch < s.epochs) return "stopped";
       }
@@ -173,7 +179,7 @@ export class Session {
     data: { train: Split; test: Split },
     optimizer: SGD,
     events: SessionEvents,
-    readEvery: number,
+    policy: ReadPolicy,
   ): Promise<boolean> {
     const s = this.settings, limit = s.limit ?? undefined;
     const steps = batchCount(data.train.count, { batchSize: s.batchSize, limit });
@@ -188,7 +194,7 @@ export class Session {
     });
     // No run directory here: a diverged loss says to train a new network with a lower rate.
     const context = { epoch: this.epoch + 1, lr: s.lr };
-    const sums = new EpochAccumulator(this.#partial, context, { readEvery });
+    const sums = new EpochAccumulator(this.#partial, context, policy);
     const read = async () => {
       const p = await sums.read(this.batch); // a sync; throws DivergedError on a NaN loss
       events.onProgress?.({ epoch: this.epoch + 1, step: this.batch, steps, ...epochStats(p) });

@@ -123,7 +123,9 @@ function serve() {
 const quick = (o: LoadOptions): LoadOptions => ({
   table: TINY.table,
   quiet: true,
-  timeoutMs: 150,
+  // Long enough that a loaded machine answers the other mirrors in time (at 150 ms, a run beside
+  // a training run timed out on the 404 mirror and retried it); only the hanging mirror waits it out.
+  timeoutMs: 1000,
   retries: 1,
   backoffMs: 5,
   sourceDirs: [],
@@ -297,7 +299,7 @@ Deno.test("data: when every source fails, one line lists each source, why, and t
     assert.ok(m.includes(`${srv.base("404")}${n}: HTTP 404`), m);
     assert.ok(new RegExp(`${srv.base("wrong")}${n}: SHA-256 [0-9a-f]{12}… of the IDX`).test(m), m);
     assert.ok(m.includes(`${srv.base("trunc")}${n}: bad gzip data`), m);
-    assert.ok(m.includes(`${srv.base("hang")}${n}: no data for 150 ms (timeout) (after 2`), m);
+    assert.ok(m.includes(`${srv.base("hang")}${n}: no data for 1 s (timeout) (after 2`), m);
     for (
       const fix of [
         "--data-dir",
