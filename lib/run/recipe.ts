@@ -64,14 +64,14 @@ export interface Recipe {
  * The recipes. `d2l`: the book's plain SGD (behaves exactly as before these options existed).
  * `modern`, from the ablations in README's accuracy section: momentum 0.9 with weight decay 5e-4
  * and a cosine schedule (+3.6 points over d2l's in 8-epoch runs); crop, flip and erasing
- * augmentation. Augmentation costs accuracy in the short runs of a small network measured here
- * (it underfits them), and is kept for the long ResNet-18 runs the recipe is for, where published
+ * augmentation. Augmentation costs accuracy in the short runs of a small network measured here (it
+ * underfits them), and is kept for the long ResNet-18 runs the recipe is for, where published
  * results rely on it; its recorded 30-epoch run (docs/runs/modern-28) reached 0.915 and still
- * underfit. lr 0.1 and 0.05 measured alike; 0.1 is the usual rate for batch 256 with momentum. Label smoothing 0.1 measured neutral (-0.1
- * points at 8 and 12 epochs) and is left out. Test-time flips added 0.4 to 0.6 points wherever
- * the training images were flipped (and cost 2-5 points otherwise): measure them with
- * `eval --tta`, or give `--tta` for every epoch's test pass (off, so that `test_acc` stays one
- * forward pass).
+ * underfit. lr 0.1 and 0.05 measured alike; 0.1 is the usual rate for batch 256 with momentum.
+ * Label smoothing 0.1 measured neutral (-0.1 points at 8 and 12 epochs) and is left out. Test-time
+ * flips added 0.4 to 0.6 points wherever the training images were flipped (and cost 2-5 points
+ * otherwise): measure them with `eval --tta`, or give `--tta` for every epoch's test pass (off, so
+ * that `test_acc` stays one forward pass).
  */
 export const RECIPES: Readonly<Record<RecipeName, Readonly<Recipe>>> = Object.freeze({
   d2l: Object.freeze({
