@@ -12,10 +12,13 @@
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import assert from "node:assert/strict";
  * import { batchNormTrain } from "./fused.ts";
  * const x = tf.tensor4d([1, 2, 3, 4], [4, 1, 1, 1]);
  * const { y, mean, variance } = batchNormTrain(x, tf.ones([1]), tf.zeros([1]), 1e-5, true);
- * console.log(await y.data(), await mean.data(), await variance.data()); // [0, 0, 0.447, 1.342], [2.5], [1.25]
+ * const round = (a: ArrayLike<number>) => Array.from(a, (v) => Math.round(v * 1000) / 1000);
+ * assert.deepEqual(round(await y.data()), [0, 0, 0.447, 1.342]); // ReLU of (x - 2.5) / sqrt(1.25)
+ * assert.deepEqual([...await mean.data(), ...await variance.data()], [2.5, 1.25]);
  * ```
  * @module
  */
@@ -100,9 +103,10 @@ export const CONV2D_BIAS = "ResNetConv2dBias";
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import assert from "node:assert/strict";
  * import { conv2dBias } from "./fused.ts";
  * const y = conv2dBias(tf.ones([1, 3, 3, 1]), tf.ones([3, 3, 1, 2]), tf.tensor1d([0, 1]), 1, "valid");
- * console.log(await y.data()); // [9, 10]
+ * assert.deepEqual([...await y.data()], [9, 10]);
  * ```
  */
 export function conv2dBias(
@@ -139,8 +143,9 @@ export const ADD_RELU = "ResNetAddRelu";
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import assert from "node:assert/strict";
  * import { addRelu } from "./fused.ts";
- * console.log(await addRelu(tf.tensor1d([1, -3]), tf.tensor1d([1, 2])).data()); // [2, 0]
+ * assert.deepEqual([...await addRelu(tf.tensor1d([1, -3]), tf.tensor1d([1, 2])).data()], [2, 0]);
  * ```
  */
 export function addRelu<T extends tf.Tensor>(a: T, b: T): T {
@@ -191,13 +196,15 @@ const decaysByRank = (v: tf.Variable) => v.rank > 1;
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import assert from "node:assert/strict";
  * import { SGD } from "./fused.ts";
  * const v = tf.variable(tf.scalar(1));
  * new SGD(0.5).minimize(() => tf.square(v) as tf.Scalar);
- * console.log(await v.data()); // [0]: 1 - 0.5 * 2
+ * assert.deepEqual([...await v.data()], [0]); // 1 - 0.5 * 2
  * const w = tf.variable(tf.tensor1d([1])), opt = new SGD(0.1, { momentum: 0.9 });
  * for (let i = 0; i < 2; i++) opt.minimize(() => tf.sum(w) as tf.Scalar);
- * console.log(await w.data(), await opt.momentumOf(w)!.data()); // [0.71], [1.9]
+ * const [wv] = await w.data(), [bv] = await opt.momentumOf(w)!.data();
+ * assert.deepEqual([wv, bv].map((x) => Math.round(x * 1e5) / 1e5), [0.71, 1.9]); // b = 0.9 + 1
  * ```
  */
 export class SGD extends tf.SGDOptimizer {

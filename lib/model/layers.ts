@@ -12,13 +12,14 @@
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs"; // the cpu backend and every gradient
  * import { Conv2d, type ParamStore } from "./layers.ts";
+ * import assert from "node:assert/strict";
  * import { mulberry32 } from "../data/rng.ts";
  * const store: ParamStore = new Map();
  * const conv = new Conv2d({
  *   name: "c", store, rand: mulberry32(0), inChannels: 1, outChannels: 4, kernel: 3, padding: 1,
  * });
- * console.log(conv.apply(tf.zeros([2, 8, 8, 1]) as tf.Tensor4D).shape, [...store.keys()]);
- * // [2, 8, 8, 4] ["c.weight", "c.bias"]
+ * assert.deepEqual(conv.apply(tf.zeros([2, 8, 8, 1]) as tf.Tensor4D).shape, [2, 8, 8, 4]);
+ * assert.deepEqual([...store.keys()], ["c.weight", "c.bias"]);
  * ```
  * @module
  */

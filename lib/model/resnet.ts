@@ -13,10 +13,11 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import assert from "node:assert/strict";
  * import { ResNet } from "./resnet.ts";
  * const net = new ResNet({ depth: 18 });
  * const logits = tf.tidy(() => net.apply(tf.zeros([2, 96, 96, 1]), { training: false }));
- * console.log(logits.shape); // [2, 10]
+ * assert.deepEqual(logits.shape, [2, 10]);
  * ```
  * @module
  */

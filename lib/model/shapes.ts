@@ -6,9 +6,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { shapeTable, formatShapeTable } from "./shapes.ts";
  * const t = shapeTable({ depth: 18 }, { size: 96 });
- * console.log(formatShapeTable(t)); // b1.0 [1, 64, 48, 48] 3,200 ...
+ * assert.match(formatShapeTable(t), /b1\.0 +\[1, 64, 48, 48\] +3,200/);
  * ```
  * @module
  */

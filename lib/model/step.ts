@@ -9,10 +9,13 @@
  * import { ResNet } from "./resnet.ts";
  * import { SGD } from "./fused.ts";
  * import { trainStep } from "./step.ts";
+ * import assert from "node:assert/strict";
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
  * const opt = new SGD(0.05); // tf.train.sgd, with a one-pass update where the backend has one
  * const { loss, correct } = trainStep(net, opt, tf.zeros([4, 28, 28, 1]), tf.tensor1d([0, 1, 2, 3], "int32"));
- * console.log(await loss.data(), await correct.data());
+ * const [l] = await loss.data(), [c] = await correct.data();
+ * assert.ok(Number.isFinite(l) && l > 0); // the batch's mean cross-entropy
+ * assert.ok(c >= 0 && c <= 4); // how many of the 4 labels the logits got right
  * tf.dispose([loss, correct]);
  * ```
  * @module
