@@ -51,7 +51,8 @@ Deno.test("web session: stopping after any step and continuing equals training s
     await straight.train(DATA, { onProgress: (p) => progress.push(p.step) }, BY_STEPS(2)),
     "finished",
   );
-  // Read back every 2 steps (never sooner, however slow a step on a loaded machine), plus at each epoch's end (4 steps an epoch), never per step.
+  // Read back every 2 steps (never sooner, however slow a step on a loaded machine), plus at each
+  // epoch's end (4 steps an epoch), never per step.
   assert.deepEqual(progress, [2, 4, 4, 2, 4, 4]);
   // Stopped mid-epoch 1 (after step 3) and at epoch 2's second step (step 6), then continued.
   const stopped = new Session(MODEL, SETTINGS);
