@@ -9,9 +9,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorText, InputError, UserError } from "./errors.ts";
  * const e = new InputError("--size 0: give a positive integer");
- * console.log(e instanceof UserError, errorText(e)); // true "--size 0: give a positive integer"
+ * assert.ok(e instanceof UserError);
+ * assert.equal(errorText(e), "--size 0: give a positive integer");
  * ```
  * @module
  */

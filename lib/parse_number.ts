@@ -1,18 +1,20 @@
 /**
- * The one number parser of the tool: every numeric command-line flag (cli/options.ts wraps it for
- * commander), the web page's settings form and the bench scripts read numbers typed by people with
+ * The one number parser of the tool: every numeric command-line flag (cli/options.ts wraps it for the
+ * CLI's flag parser), the web page's settings form and the bench scripts read numbers typed by people with
  * it, so `1e2`, `0x10` or `2.5` mean the same (or are refused the same way) everywhere. Integers
  * are digits only; other numbers are decimals with an optional exponent. Browser-safe.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseNumber } from "./parse_number.ts";
  * parseNumber("256", "integer", 1); // 256
  * parseNumber("1e-2", "number", 0, true); // 0.01
  * try {
  *   parseNumber("0x12", "integer", 1, false, "--depth 0x12");
+ *   assert.fail("expected a throw");
  * } catch (e) {
- *   console.log((e as Error).message); // "--depth 0x12: give a positive integer"
+ *   assert.equal((e as Error).message, "--depth 0x12: give a positive integer");
  * }
  * ```
  * @module
@@ -34,13 +36,15 @@ const FORMS: Readonly<Record<NumberKind, RegExp>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseNumber } from "./parse_number.ts";
  * parseNumber("0.05", "number", 0, true); // 0.05
  * parseNumber("7", "integer", 0); // 7
  * try {
  *   parseNumber("2.5", "integer", 1);
+ *   assert.fail("expected a throw");
  * } catch (e) {
- *   console.log((e as Error).message); // "give a positive integer"
+ *   assert.equal((e as Error).message, "give a positive integer");
  * }
  * ```
  */

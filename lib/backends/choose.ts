@@ -7,9 +7,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { backendSummary, initBackend } from "./choose.ts";
  * const info = await initBackend("cpu");
- * console.log(backendSummary(info)); // "backend: cpu (tfjs pure-JS kernels); requested"
+ * assert.equal(backendSummary(info), "backend: cpu (tfjs pure-JS kernels); requested");
  * ```
  * @module
  */
@@ -89,9 +90,11 @@ export interface InitOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadNative } from "./choose.ts";
  * const st = await loadNative({ threads: 1 });
- * console.log(st.ok ? st.library : st.reason); // e.g. "oneDNN 2.6.3, 1 thread"
+ * if (st.ok) assert.match(st.library ?? "", /^(oneDNN [\d.]+, 1 thread|BLAS: .+)$/); // e.g. "oneDNN 2.6.3, 1 thread"
+ * else assert.match(st.reason ?? "", /\S/);
  * ```
  */
 export async function loadNative(opts: InitOptions = {}): Promise<NativeRegistration> {

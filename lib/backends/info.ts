@@ -5,10 +5,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { collectInfo, formatInfo } from "./info.ts";
  * const info = await collectInfo();
- * console.log(formatInfo(info));
- * console.log(info.adapter?.software); // true on llvmpipe
+ * assert.match(formatInfo(info), /^deno .*\nbackends:\n  webgpu /s);
+ * if (/llvmpipe/.test(info.adapter?.description ?? "")) assert.equal(info.adapter?.software, true);
  * ```
  * @module
  */

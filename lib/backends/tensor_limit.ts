@@ -19,10 +19,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { largestTensor } from "./tensor_limit.ts";
  * import { resolveConfig } from "../model/resnet.ts";
  * const t = largestTensor(resolveConfig({ depth: 18 }), 96, 256);
- * console.log(t.name, t.shape, t.bytes); // "b1.0's output" [256, 48, 48, 64] 150994944
+ * assert.equal(t.name, "b1.0's output");
+ * assert.deepEqual(t.shape, [256, 48, 48, 64]);
+ * assert.equal(t.bytes, 150994944);
  * ```
  * @module
  */
@@ -225,6 +228,7 @@ export function evalBatchThatFits(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkTrainingFits } from "./tensor_limit.ts";
  * import { resolveConfig } from "../model/resnet.ts";
  * const limit = { bytes: 2 ** 27, name: "maxStorageBufferBindingSize" } as const;
@@ -232,7 +236,7 @@ export function evalBatchThatFits(
  * try {
  *   checkTrainingFits(resolveConfig({ depth: 18 }), 96, 256, limit);
  * } catch (e) {
- *   console.log((e as Error).message);
+ *   assert.match((e as Error).message, /^--batch-size 256 at --size 96 does not fit .*: use --batch-size 227 or less, /);
  *   // "--batch-size 256 at --size 96 does not fit ...: use --batch-size 227 or less, ..."
  * }
  * ```

@@ -12,6 +12,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { initBackend } from "./choose.ts";
  * import { ResNet } from "../model/resnet.ts";
@@ -19,7 +20,8 @@
  * await initBackend("webgpu");
  * const net = new ResNet({ depth: 18 });
  * const r = await warmup(net, { batch: 64, size: 28 });
- * console.error(`compiled ${r.pipelines} pipelines in ${(r.ms / 1000).toFixed(1)} s`);
+ * assert.equal(r.backend, "webgpu");
+ * assert.ok(r.pipelines > 0 && r.ms > 0, `compiled ${r.pipelines} pipelines in ${(r.ms / 1000).toFixed(1)} s`);
  * ```
  * @module
  */

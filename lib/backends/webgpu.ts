@@ -9,15 +9,18 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { probeAdapter, registerWebGPU } from "./webgpu.ts";
  * const probe = await probeAdapter();
  * if (probe.adapter) {
  *   registerWebGPU(probe);
  *   await tf.setBackend("webgpu");
- *   console.log(probe.adapter.description, probe.adapter.software);
+ *   assert.equal(tf.getBackend(), "webgpu");
+ *   assert.equal(typeof probe.adapter.description, "string");
+ *   assert.equal(typeof probe.adapter.software, "boolean");
  * } else {
- *   console.log(probe.reason);
+ *   assert.match(probe.reason, /\S/);
  * }
  * ```
  * @module
@@ -227,8 +230,9 @@ let onLost: (info: GPUDeviceLostInfo) => void = () => {};
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { onDeviceLost } from "./webgpu.ts";
- * onDeviceLost((info) => console.error(`GPU lost: ${info.reason}`));
+ * onDeviceLost((info) => assert.match(`GPU lost: ${info.reason}`, /^GPU lost: (unknown|destroyed)$/));
  * ```
  */
 export function onDeviceLost(handler: (info: GPUDeviceLostInfo) => void): void {

@@ -25,9 +25,10 @@
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs";
  * import { augmentBatch } from "./augment.ts";
+ * import assert from "node:assert/strict";
  * const x = tf.ones([2, 28, 28, 1]) as tf.Tensor4D;
  * const y = augmentBatch(x, { ops: ["crop", "flip", "erase"], seed: 0, epoch: 0, batch: 0 });
- * console.log(y.shape); // [2, 28, 28, 1]
+ * assert.deepEqual(y.shape, [2, 28, 28, 1]);
  * tf.dispose([x, y]);
  * ```
  * @module
@@ -123,8 +124,10 @@ function eraseBox(rand: () => number, size: number): EraseBox {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const d = augmentDraws(2, 28, { ops: ["flip"], seed: 1, epoch: 0, batch: 0 });
- * console.log(d.crop, d.flip?.length); // null 2
+ * assert.equal(d.crop, null);
+ * assert.equal(d.flip?.length, 2);
  * ```
  */
 export function augmentDraws(n: number, size: number, o: AugmentOptions): AugmentDraws {

@@ -121,10 +121,12 @@ function checkOptions(split: Split, o: BatchOptions): void {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import assert from "node:assert/strict";
  * import { loadFashionMnist } from "./fashion_mnist.ts";
  * const { test } = await loadFashionMnist();
  * const b = batches(test, { batchSize: 8, limit: 8 }).next().value as Batch;
- * console.log(b.x.shape, b.y.dtype); // [8, 28, 28, 1] "int32"
+ * assert.deepEqual(b.x.shape, [8, 28, 28, 1]);
+ * assert.equal(b.y.dtype, "int32");
  * tf.dispose([b.x, b.y]);
  * ```
  */

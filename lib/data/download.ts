@@ -8,12 +8,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { download } from "./download.ts";
  * const { bytes } = await download("https://example.org/a.gz", "data/a.gz", {
  *   timeoutMs: 30_000,
  *   retries: 2,
  * });
- * console.log(bytes);
+ * assert.ok(bytes > 0);
  * ```
  * @module
  */

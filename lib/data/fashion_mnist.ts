@@ -12,10 +12,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CLASS_NAMES, loadFashionMnist } from "./fashion_mnist.ts";
  * const { train, test, cache } = await loadFashionMnist({ quiet: true });
- * console.log(train.count, test.count, cache); // 60000 10000 /…/data/fashion-mnist
- * console.log(CLASS_NAMES[test.labels[0]]); // "Ankle boot"
+ * assert.equal(train.count, 60000);
+ * assert.equal(test.count, 10000);
+ * assert.match(cache, /data[\\/]fashion-mnist$/);
+ * assert.equal(CLASS_NAMES[test.labels[0]], "Ankle boot");
  * ```
  * @module
  */
@@ -250,8 +253,9 @@ async function fetchFile(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const { train } = await loadFashionMnist({ dataDir: "/tmp/fm", quiet: true });
- * console.log(train.count, train.height, train.width); // 60000 28 28
+ * assert.deepEqual([train.count, train.height, train.width], [60000, 28, 28]);
  * ```
  */
 export async function loadFashionMnist(opts: LoadOptions = {}): Promise<LoadedDataset> {
@@ -310,8 +314,10 @@ function perClass(labels: Uint8Array, n: number): number[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const r = dataReport(await loadFashionMnist({ quiet: true }));
- * console.log(r.train.mean.toFixed(4), r.train.std.toFixed(4)); // 0.2860 0.3530
+ * assert.equal(r.train.mean.toFixed(4), "0.2860");
+ * assert.equal(r.train.std.toFixed(4), "0.3530");
  * ```
  */
 export function dataReport(d: LoadedDataset, classes = CLASS_NAMES.length): DataReport {
@@ -344,7 +350,9 @@ export function dataReport(d: LoadedDataset, classes = CLASS_NAMES.length): Data
  *
  * @example
  * ```ts
- * console.log(formatDataReport(dataReport(await loadFashionMnist({ quiet: true }))));
+ * import assert from "node:assert/strict";
+ * const text = formatDataReport(dataReport(await loadFashionMnist({ quiet: true })));
+ * assert.match(text, /train pixels \/ 255: mean 0\.2860, std 0\.3530/);
  * ```
  */
 export function formatDataReport(r: DataReport, names: readonly string[] = CLASS_NAMES): string {

@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeIdxImages, decodeIdxLabels } from "./idx.ts";
  * const img = new Uint8Array(16 + 2 * 28 * 28);
  * new DataView(img.buffer).setUint32(0, 2051); // magic, then count, rows, columns
@@ -12,9 +13,9 @@
  * new DataView(img.buffer).setUint32(8, 28);
  * new DataView(img.buffer).setUint32(12, 28);
  * const images = decodeIdxImages(img, "x-images-idx3-ubyte");
- * console.log(images.count, images.height, images.width); // 2 28 28
+ * assert.deepEqual([images.count, images.height, images.width], [2, 28, 28]);
  * const lab = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 3, 9]);
- * console.log(decodeIdxLabels(lab, "x-labels-idx1-ubyte").labels); // Uint8Array [3, 9]
+ * assert.deepEqual([...decodeIdxLabels(lab, "x-labels-idx1-ubyte").labels], [3, 9]);
  * ```
  * @module
  */

@@ -8,8 +8,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CLASS_NAMES, decodeSplits, FASHION_MNIST } from "./idx_dataset.ts";
- * console.log(FASHION_MNIST.testLabels.name, CLASS_NAMES[9]); // t10k-labels-idx1-ubyte.gz Ankle boot
+ * assert.equal(FASHION_MNIST.testLabels.name, "t10k-labels-idx1-ubyte.gz");
+ * assert.equal(CLASS_NAMES[9], "Ankle boot");
  * // idx: the four decompressed, verified files in table order
  * // const { train, test } = decodeSplits(FASHION_MNIST, idx);
  * ```
@@ -159,8 +161,10 @@ export function tableFiles(table: IdxDatasetSpec): IdxFileSpec[] {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * const { train, test } = decodeSplits(FASHION_MNIST, [trainImages, trainLabels, testImages, testLabels]);
- * console.log(train.count, test.count); // 60000 10000
+ * assert.equal(train.count, 60000);
+ * assert.equal(test.count, 10000);
  * ```
  */
 export function decodeSplits(

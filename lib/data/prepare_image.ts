@@ -12,10 +12,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toFashionMnist } from "./prepare_image.ts";
  * const white = { width: 100, height: 50, pixels: new Uint8Array(5000).fill(250) };
  * const r = toFashionMnist(white, { invert: "auto" });
- * console.log(r.pixels.length, r.inverted, r.pixels[0]); // 784 true 5
+ * assert.equal(r.pixels.length, 784);
+ * assert.equal(r.inverted, true);
+ * assert.equal(r.pixels[0], 5);
  * ```
  * @module
  */
@@ -131,10 +134,13 @@ function bilinearResize(img: GrayImage, size: number): Float64Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toFashionMnist } from "./prepare_image.ts";
  * const dark = { width: 56, height: 56, pixels: new Uint8Array(56 * 56).fill(10) };
  * const r = toFashionMnist(dark, { invert: "auto", size: 28 });
- * console.log(r.pixels.length, r.inverted, r.border); // 784 false 10
+ * assert.equal(r.pixels.length, 784);
+ * assert.equal(r.inverted, false);
+ * assert.equal(r.border, 10);
  * ```
  */
 export function toFashionMnist(

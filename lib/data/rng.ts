@@ -5,10 +5,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mulberry32 } from "./rng.ts";
  * const rand = mulberry32(42);
  * const a = rand(), b = mulberry32(42)();
- * console.log(a === b, a >= 0 && a < 1); // true true
+ * assert.equal(a, b);
+ * assert.ok(a >= 0 && a < 1);
  * ```
  * @module
  */
@@ -31,9 +33,10 @@ export function mulberry32(seed: number): () => number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mixSeed, mulberry32 } from "./rng.ts";
  * const rand = mulberry32(mixSeed(mixSeed(0, 3), 17)); // seed 0, epoch 3, batch 17
- * console.log(mixSeed(0, 1) !== mixSeed(0, 2)); // true
+ * assert.notEqual(mixSeed(0, 1), mixSeed(0, 2));
  * ```
  */
 export function mixSeed(seed: number, key: number): number {

@@ -8,9 +8,10 @@
  * @example
  * ```ts
  * import { decodeImage, encodeGrayPng } from "./image.ts";
+ * import assert from "node:assert/strict";
  * const png = encodeGrayPng(new Uint8Array(28 * 28).fill(255), 28, 28);
  * const img = decodeImage(png, "white.png");
- * console.log(img.width, img.height, img.pixels[0]); // 28 28 255
+ * assert.deepEqual([img.width, img.height, img.pixels[0]], [28, 28, 255]);
  * ```
  * @module
  */
@@ -145,8 +146,9 @@ const noPixels = (name: string, w: number, h: number) =>
  * @example
  * ```ts
  * import { decodeImage, encodeGrayPng } from "./image.ts";
+ * import assert from "node:assert/strict";
  * const img = decodeImage(encodeGrayPng(new Uint8Array([0, 64, 128, 255]), 2, 2), "tiny.png");
- * console.log(img.width, img.height, img.pixels); // 2 2 Uint8Array [0, 64, 128, 255]
+ * assert.deepEqual([img.width, img.height, [...img.pixels]], [2, 2, [0, 64, 128, 255]]);
  * ```
  */
 export function decodeImage(bytes: Uint8Array, name: string): GrayImage {

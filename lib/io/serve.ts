@@ -7,8 +7,9 @@
  * @example
  * ```ts
  * import { fileResponse, serveLocal } from "./serve.ts";
+ * import assert from "node:assert/strict";
  * const server = serveLocal({ port: 0 }, (req) => fileResponse("deno.json", req.method));
- * console.log(server.addr.port > 0); // true
+ * assert.ok(server.addr.port > 0);
  * await server.shutdown();
  * ```
  * @module
@@ -31,12 +32,13 @@ export interface ServeOptions {
  * @example
  * ```ts
  * import { serveLocal } from "./serve.ts";
+ * import assert from "node:assert/strict";
  * const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
  * const port = (taken.addr as Deno.NetAddr).port;
  * try {
  *   serveLocal({ port }, () => new Response("hi"));
  * } catch (e) {
- *   console.log((e as Error).message); // "--serve PORT: port PORT on 127.0.0.1 is in use: ..."
+ *   assert.ok((e as Error).message.startsWith(`--serve ${port}: port ${port} on 127.0.0.1 is in use: `));
  * } finally {
  *   taken.close();
  * }

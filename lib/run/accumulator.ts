@@ -13,10 +13,13 @@
  * import * as tf from "@tensorflow/tfjs-core";
  * import { initBackend } from "../backends/choose.ts";
  * import { Accumulator } from "./accumulator.ts";
+ * import assert from "node:assert/strict";
  * await initBackend("cpu");
  * const acc = new Accumulator({ readEvery: 10 });
  * acc.add({ loss: tf.scalar(2.3), correct: tf.scalar(3, "int32") }, 32); // disposes the step's scalars
- * console.log(acc.due(), await acc.read()); // false { lossSum: 73.6, correct: 3, examples: 32 }
+ * assert.equal(acc.due(), false);
+ * const sums = await acc.read();
+ * assert.deepEqual({ ...sums, lossSum: Math.round(sums.lossSum * 1000) / 1000 }, { lossSum: 73.6, correct: 3, examples: 32 });
  * acc.dispose();
  * ```
  * @module
@@ -155,11 +158,12 @@ export interface EpochContext {
  * import * as tf from "@tensorflow/tfjs-core";
  * import { initBackend } from "../backends/choose.ts";
  * import { EpochAccumulator, epochStats } from "./accumulator.ts";
+ * import assert from "node:assert/strict";
  * await initBackend("cpu");
  * const acc = new EpochAccumulator(null, { epoch: 1, lr: 0.05 }, { readEvery: 10 });
  * acc.add({ loss: tf.scalar(0.5), correct: tf.scalar(7, "int32") }, 8);
  * const sums = await acc.read(1); // { lossSum: 4, correct: 7, examples: 8, trainSeconds, wallSeconds }
- * console.log(epochStats(sums).acc); // 0.875
+ * assert.equal(epochStats(sums).acc, 0.875);
  * acc.dispose();
  * ```
  */

@@ -21,13 +21,15 @@
  * import { initBackend } from "../backends/choose.ts";
  * import { ResNet } from "../model/resnet.ts";
  * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * import assert from "node:assert/strict";
  * await initBackend("cpu");
  * const dir = await Deno.makeTempDir(); // a run directory
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
  * const settings = { epochs: 1, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: null, testLimit: null };
  * await saveCheckpoint(dir, net, { epoch: 1, batch: 0, settings, partial: null });
  * const { net: back, checkpoint } = await loadCheckpoint(dir);
- * console.log(checkpoint.epoch, checkpoint.model); // 1 "model-1"
+ * assert.equal(checkpoint.epoch, 1);
+ * assert.equal(checkpoint.model, "model-1");
  * net.dispose();
  * back.dispose();
  * ```

@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { confusionCsv } from "./confusion_csv.ts";
- * console.log(confusionCsv(await evaluate(net, test, { size: 28, batchSize: 256 }, CLASS_NAMES)));
- * // true\predicted,T-shirt/top,Trouser,...
+ * const csv = confusionCsv(await evaluate(net, test, { size: 28, batchSize: 256 }, CLASS_NAMES));
+ * assert.match(csv, /^true\\predicted,T-shirt\/top,Trouser,/); // true\predicted,T-shirt/top,Trouser,...
  * ```
  * @module
  */

@@ -9,11 +9,13 @@
  * import { loadFashionMnist } from "../data/fashion_mnist.ts";
  * import { initBackend } from "../backends/choose.ts";
  * import { evaluate, formatEvaluation } from "./evaluate.ts";
+ * import assert from "node:assert/strict";
  * await initBackend("cpu");
  * const { test } = await loadFashionMnist();
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
  * const r = await evaluate(net, test, { size: 28, batchSize: 256, limit: 1000 });
- * console.log(formatEvaluation(r));
+ * assert.equal(r.n, 1000);
+ * assert.match(formatEvaluation(r), /^test acc \d\.\d{4} \(\d+\/1000\)\n/); // "test acc 0.1000 (100/1000)\n..."
  * ```
  * @module
  */

@@ -66,9 +66,10 @@ async function stillThere(file: Deno.FsFile, path: string): Promise<boolean> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lockRunDir } from "./lock.ts";
  * const lock = await lockRunDir(await Deno.makeTempDir());
- * if (lock.previous) console.error(`took over from ${lock.previous}`);
+ * assert.equal(lock.previous, null); // a fresh directory: no earlier lock to take over from
  * await lock.release();
  * ```
  */

@@ -172,6 +172,7 @@ export async function readHistory(dir: string): Promise<History> {
  * @example
  * ```ts
  * import { readRunHistory, writeHistory } from "./metrics.ts";
+ * import assert from "node:assert/strict";
  * import { resolveConfig } from "../model/resnet.ts";
  * const dir = await Deno.makeTempDir(); // a run killed after history.json got epoch 2's record
  * const settings = { epochs: 2, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: null, testLimit: null };
@@ -182,7 +183,7 @@ export async function readHistory(dir: string): Promise<History> {
  * const epochs = [record(1), record(2)];
  * await writeHistory(dir, { config, settings, versions: {}, backends: [], epochs, finished: false });
  * const h = await readRunHistory(dir, { epoch: 1 }); // its checkpoint.json: epoch 1
- * console.log(h.epochs.length); // 1
+ * assert.equal(h.epochs.length, 1);
  * ```
  */
 export async function readRunHistory(

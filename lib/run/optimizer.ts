@@ -7,9 +7,10 @@
  * ```ts
  * import { ResNet } from "../model/resnet.ts";
  * import { makeOptimizer, momentumState } from "./optimizer.ts";
+ * import assert from "node:assert/strict";
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
  * const opt = makeOptimizer(net, { lr: 0.1, momentum: 0.9, nesterov: false, weightDecay: 5e-4 }, null);
- * console.log((await momentumState(net, opt))?.length); // 44: one buffer per trainable parameter
+ * assert.equal((await momentumState(net, opt))?.length, 44); // one buffer per trainable parameter
  * opt.dispose();
  * net.dispose();
  * ```

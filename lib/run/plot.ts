@@ -7,11 +7,13 @@
  * @example
  * ```ts
  * import { curvesSvg } from "./plot.ts";
+ * import assert from "node:assert/strict";
  * const svg = curvesSvg([{
  *   epoch: 1, train_loss: 0.52, train_acc: 0.81, test_acc: 0.84,
  *   examples_per_sec: 950, epoch_seconds: 63.2, lr: 0.05,
  * }]);
- * console.log(svg.startsWith("<svg"), svg.match(/<polyline /g)?.length); // true 3
+ * assert.equal(svg.startsWith("<svg"), true);
+ * assert.equal(svg.match(/<polyline /g)?.length, 3);
  * ```
  * @module
  */

@@ -10,11 +10,14 @@
  * import { initBackend } from "../backends/choose.ts";
  * import { loadFashionMnist } from "../data/fashion_mnist.ts";
  * import { predict, topClasses } from "./predict.ts";
+ * import assert from "node:assert/strict";
  * await initBackend("cpu");
  * const { test } = await loadFashionMnist({ quiet: true });
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
  * const probs = await predict(net, test, { size: 28, batchSize: 64, limit: 3 });
- * console.log(topClasses(probs[0], 3)); // [{ class: 4, name: "Coat", probability: 0.13 }, ...]
+ * const top = topClasses(probs[0], 3); // [{ class: 4, name: "Coat", probability: 0.13 }, ...]
+ * assert.equal(top.length, 3);
+ * assert.ok(top[0].probability >= top[1].probability && top[1].probability >= top[2].probability);
  * net.dispose();
  * ```
  * @module
@@ -73,11 +76,13 @@ async function probabilities(net: ResNet, x: tf.Tensor4D): Promise<Float32Array>
  * import { initBackend } from "../backends/choose.ts";
  * import { ResNet } from "../model/resnet.ts";
  * import { predict } from "./predict.ts";
+ * import assert from "node:assert/strict";
  * await initBackend("cpu");
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 4 });
  * const split = { images: new Uint8Array(2 * 784), labels: new Uint8Array(2), count: 2, height: 28, width: 28 };
  * const probs = await predict(net, split, { size: 28, batchSize: 2 });
- * console.log(probs.length, probs[0].length); // 2 10 (each sums to 1)
+ * assert.deepEqual([probs.length, probs[0].length], [2, 10]);
+ * assert.deepEqual(probs.map((p) => Math.round(p.reduce((a, b) => a + b, 0) * 1000) / 1000), [1, 1]);
  * net.dispose();
  * ```
  */
@@ -145,11 +150,14 @@ export function argMax(values: ArrayLike<number>): number {
  * import { initBackend } from "../backends/choose.ts";
  * import { ResNet } from "../model/resnet.ts";
  * import { findMistakes } from "./predict.ts";
+ * import assert from "node:assert/strict";
  * await initBackend("cpu");
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 4 });
  * const split = { images: new Uint8Array(4 * 784), labels: Uint8Array.from([0, 1, 2, 3]), count: 4, height: 28, width: 28 };
  * const wrong = await findMistakes(net, split, { size: 28, batchSize: 4, count: 2 });
- * console.log(wrong); // e.g. [{ index: 0, label: 0, predicted: 7 }, { index: 1, label: 1, predicted: 7 }]
+ * // e.g. [{ index: 0, label: 0, predicted: 7 }, { index: 1, label: 1, predicted: 7 }]
+ * assert.equal(wrong.length, 2); // identical images: one prediction, so 3 of the 4 are wrong
+ * assert.ok(wrong.every((m) => m.predicted !== m.label && m.label === split.labels[m.index]));
  * net.dispose();
  * ```
  */

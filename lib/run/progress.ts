@@ -6,11 +6,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ProgressSink } from "./progress.ts";
  * const seen: number[] = [];
  * const sink: ProgressSink = { start() {}, update(done) { seen.push(done); }, stop() {} };
  * sink.update(256, { loss: 2.3, acc: 0.1, imagesPerSec: 200 });
- * console.log(seen); // [256]
+ * assert.deepEqual(seen, [256]);
  * ```
  * @module
  */

@@ -6,11 +6,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { D2L_DEFAULTS, RECIPES, resolveSettings } from "./recipe.ts";
- * console.log(D2L_DEFAULTS.lr, D2L_DEFAULTS.batchSize, D2L_DEFAULTS.size); // 0.05 256 96
- * console.log(RECIPES.modern.momentum); // 0.9
+ * assert.deepEqual([D2L_DEFAULTS.lr, D2L_DEFAULTS.batchSize, D2L_DEFAULTS.size], [0.05, 256, 96]);
+ * assert.equal(RECIPES.modern.momentum, 0.9);
  * const s = { epochs: 1, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: null, testLimit: null };
- * console.log(resolveSettings(s).schedule); // "constant": d2l's recipe where nothing is said
+ * assert.equal(resolveSettings(s).schedule, "constant"); // d2l's recipe where nothing is said
  * ```
  * @module
  */
@@ -142,13 +143,12 @@ export function resolveSettings(s: TrainSettings): ResolvedSettings {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkSettings, resolveSettings } from "./recipe.ts";
  * const s = { epochs: 1, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: null, testLimit: null };
- * try {
- *   checkSettings(resolveSettings({ ...s, labelSmoothing: 1 }));
- * } catch (e) {
- *   console.log((e as Error).message); // "--label-smoothing 1: give a number in [0, 1), e.g. 0.1"
- * }
+ * assert.throws(() => checkSettings(resolveSettings({ ...s, labelSmoothing: 1 })), {
+ *   message: "--label-smoothing 1: give a number in [0, 1), e.g. 0.1",
+ * });
  * ```
  */
 export function checkSettings(s: ResolvedSettings): void {

@@ -18,6 +18,7 @@
  * import { loadFashionMnist } from "../data/fashion_mnist.ts";
  * import { initBackend } from "../backends/choose.ts";
  * import { train } from "./train.ts";
+ * import assert from "node:assert/strict";
  * const backend = await initBackend("auto");
  * const { train: trainSplit, test } = await loadFashionMnist();
  * const r = await train({
@@ -27,7 +28,8 @@
  *   settings: { epochs: 1, batchSize: 64, lr: 0.05, size: 28, seed: 0, limit: 2048, testLimit: 512 },
  *   backend,
  * });
- * console.log(r.status, r.history.epochs.at(-1));
+ * assert.equal(r.status, "finished");
+ * assert.equal(r.history.epochs.at(-1)?.epoch, 1);
  * ```
  * @module
  */

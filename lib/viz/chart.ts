@@ -10,11 +10,12 @@
  * @example
  * ```ts
  * import { animatorSeries, lineChart } from "./chart.ts";
+ * import assert from "node:assert/strict";
  * const svg = lineChart(animatorSeries([{
  *   epoch: 1, train_loss: 0.52, train_acc: 0.81, test_acc: 0.84,
  *   examples_per_sec: 950, epoch_seconds: 63.2, lr: 0.05,
  * }]), { xlim: [0, 10] });
- * console.log(svg.match(/class="point"/g)?.length); // 3
+ * assert.equal(svg.match(/class="point"/g)?.length, 3);
  * ```
  * @module
  */

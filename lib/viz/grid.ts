@@ -7,10 +7,11 @@
  * @example
  * ```ts
  * import { showImages } from "./grid.ts";
+ * import assert from "node:assert/strict";
  * const svg = showImages([
  *   { pixels: new Uint8Array(784), width: 28, height: 28, lines: ["Shirt", "Coat"], wrong: true },
  * ]);
- * console.log(svg.includes('class="cell wrong"')); // true
+ * assert.ok(svg.includes('class="cell wrong"'));
  * ```
  * @module
  */

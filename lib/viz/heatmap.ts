@@ -6,8 +6,9 @@
  * @example
  * ```ts
  * import { confusionHeatmap } from "./heatmap.ts";
+ * import assert from "node:assert/strict";
  * const svg = confusionHeatmap([[8, 2], [1, 9]], ["cat", "dog"]);
- * console.log(svg.match(/class="cell/g)?.length); // 4
+ * assert.equal(svg.match(/class="cell/g)?.length, 4);
  * ```
  * @module
  */

@@ -12,8 +12,9 @@
  * @example
  * ```ts ignore
  * import { LiveBoard } from "./live.ts";
+ * import assert from "node:assert/strict";
  * const board = LiveBoard.listen({ port: 0, runDir: "runs/demo" });
- * console.log(board.url); // http://127.0.0.1:PORT/
+ * assert.match(board.url, /^http:\/\/127\.0\.0\.1:\d+\/$/); // http://127.0.0.1:PORT/
  * const progress = board.progress(); // pass to train() as its ProgressSink
  * // ... train({ progress, afterEpoch: (e) => board.epochEnded(e.history), ... })
  * await board.close("finished");

@@ -7,8 +7,9 @@
  * @example
  * ```ts
  * import { svgToPng } from "./png.ts";
+ * import assert from "node:assert/strict";
  * const png = await svgToPng('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>');
- * console.log(png[1] === 0x50); // true ("PNG")
+ * assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
  * ```
  * @module
  */

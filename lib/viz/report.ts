@@ -12,6 +12,7 @@
  * import { ResNet } from "../model/resnet.ts";
  * import { evaluate } from "../run/evaluate.ts";
  * import { writeReport } from "./report.ts";
+ * import assert from "node:assert/strict";
  * await initBackend("cpu");
  * // An untrained network before its first epoch (a run's: readHistory and loadCheckpoint).
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 4 });
@@ -20,7 +21,7 @@
  * const settings = { epochs: 1, batchSize: 4, lr: 0.05, size: 28, seed: 0, limit: 4, testLimit: 4 };
  * const history = { config: net.config, settings, versions: {}, backends: [], epochs: [], finished: false };
  * const dir = await Deno.makeTempDir(); // the run directory
- * console.log(await writeReport({ dir, history, evaluation, test, epoch: 0 })); // ".../report.html"
+ * assert.equal(await writeReport({ dir, history, evaluation, test, epoch: 0 }), `${dir}/report.html`);
  * net.dispose();
  * ```
  * @module
@@ -169,6 +170,7 @@ function mistakes(d: ReportData): string {
  * ```ts
  * import { resolveConfig } from "../model/resnet.ts";
  * import { reportHtml } from "./report.ts";
+ * import assert from "node:assert/strict";
  * const settings = { epochs: 1, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: 2, testLimit: 2 };
  * const record = {
  *   epoch: 1, train_loss: 2.1, train_acc: 0.5, test_acc: 0.5,
@@ -187,7 +189,7 @@ function mistakes(d: ReportData): string {
  * };
  * const test = { images: new Uint8Array(2 * 784), labels: Uint8Array.from([0, 1]), count: 2, height: 28, width: 28 };
  * const html = reportHtml({ dir: "runs/demo", history, evaluation, test, epoch: 1 });
- * console.log(html.includes("1 of 2 test images right")); // true
+ * assert.ok(html.includes("1 of 2 test images right"));
  * ```
  */
 export function reportHtml(d: ReportData): string {
@@ -218,8 +220,9 @@ export function reportHtml(d: ReportData): string {
  * @example
  * ```ts ignore
  * import { writeReport } from "./report.ts";
+ * import assert from "node:assert/strict";
  * // `data` as for reportHtml, with `dir` the run directory
- * console.log(await writeReport(data)); // "runs/demo/report.html"
+ * assert.equal(await writeReport(data), "runs/demo/report.html");
  * ```
  */
 export async function writeReport(d: ReportData): Promise<string> {

@@ -6,11 +6,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { registerNativeBackend } from "./backend.ts";
  * const r = await registerNativeBackend();
  * if (r.ok) await tf.setBackend("native");
- * else console.error(r.reason);
+ * else assert.match(r.reason ?? "", /\S/);
  * ```
  * @module
  */
@@ -110,8 +111,10 @@ const opened = new Map<string, OpenedLibraries>();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dnnlTime } from "./backend.ts";
- * console.log(dnnlTime()); // e.g. { calls: 0, ms: 0 }, or null
+ * const t = dnnlTime(); // e.g. { calls: 0, ms: 0 }, or null
+ * assert.ok(t === null || (t.calls >= 0 && t.ms >= 0));
  * ```
  */
 export function dnnlTime(name = NATIVE_BACKEND): { calls: number; ms: number } | null {

@@ -4,13 +4,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openBlas } from "./blas.ts";
  * const blas = openBlas();
  * if (blas.ok) {
  *   const c = new Float32Array(4);
  *   // C[2x2] = A[2x1] B[1x2]
  *   blas.sgemm(false, false, 2, 2, 1, 1, new Float32Array([1, 2]), 1, new Float32Array([3, 4]), 2, 0, c, 2);
- *   console.log(c); // [3, 4, 6, 8]
+ *   assert.deepEqual([...c], [3, 4, 6, 8]);
  * }
  * ```
  * @module

@@ -8,12 +8,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BufferPool } from "./buffers.ts";
  * const pool = new BufferPool();
  * const a = pool.alloc(1 << 20); // contents undefined: the caller writes every element
  * pool.retain(a); // a tensor now holds it
  * pool.release(a); // ...and was disposed: the buffer is free again
- * console.log(pool.alloc(1 << 20) === a); // true
+ * assert.equal(pool.alloc(1 << 20), a);
  * ```
  * @module
  */

@@ -6,9 +6,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openKernelLibraries } from "./libraries.ts";
  * const libs = openKernelLibraries({ threads: 2 });
- * console.log(libs.ok ? libs.label : libs.reason); // e.g. "oneDNN 2.6.3, 2 threads"
+ * if (libs.ok) assert.match(libs.label, /^(oneDNN [\d.]+, 2 threads|BLAS: .+)$/); // e.g. "oneDNN 2.6.3, 2 threads"
+ * else assert.match(libs.reason, /\S/);
  * ```
  * @module
  */

@@ -12,9 +12,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ENUM, SIZEOF } from "./abi.ts";
  * const md = new Uint8Array(SIZEOF.dnnl_memory_desc_t);
- * console.log(ENUM.dnnl_nhwc, md.length); // 20 696
+ * assert.equal(ENUM.dnnl_nhwc, 20);
+ * assert.equal(md.length, 696);
  * ```
  * @module
  */
@@ -224,8 +226,9 @@ export const OFFSET = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isaName } from "./abi.ts";
- * console.log(isaName(7)); // "avx2"
+ * assert.equal(isaName(7), "avx2");
  * ```
  */
 export function isaName(isa: number): string {

@@ -191,11 +191,12 @@ const BN_ARGS: Record<BnMode, (o: BatchNormOptions) => number[]> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { batchNormPrimitive } from "./batchnorm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const p = batchNormPrimitive(dnnl, "backward", { batch: 2, height: 4, width: 4, channels: 8 },
  *   { epsilon: 1e-5, relu: true });
- * console.log(p.impl); // e.g. "bnorm_jit:avx2"
+ * assert.match(p.impl, /^\S+$/); // e.g. "bnorm_jit:avx2"
  * ```
  */
 export function batchNormPrimitive(

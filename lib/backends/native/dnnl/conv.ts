@@ -59,10 +59,11 @@ export interface ConvLayout {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { convPlan } from "./conv.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const g: import("./conv.ts").ConvGeometry;
- * console.log(convPlan(dnnl, g, "backward_weights").conv.impl);
+ * assert.match(convPlan(dnnl, g, "backward_weights").conv.impl, /^\S+$/);
  * ```
  */
 export interface ConvPlan extends Disposable {

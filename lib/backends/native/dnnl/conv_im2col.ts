@@ -11,11 +11,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { convGeometry } from "./geometry.ts";
  * import { im2colPlan } from "./conv_im2col.ts";
  * const g = convGeometry({ batch: 64, inHeight: 1, inWidth: 1, inChannels: 512,
  *   outChannels: 512, kernel: 3, pad: 1 });
- * console.log(im2colPlan(g).taps.length); // 1: only the centre tap sees data
+ * assert.equal(im2colPlan(g).taps.length, 1); // only the centre tap sees data
  * ```
  * @module
  */
@@ -62,11 +63,12 @@ function tapTouchesInput(g: ConvGeometry, ky: number, kx: number): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { convGeometry } from "./geometry.ts";
  * import { preferIm2col } from "./conv_im2col.ts";
  * const g = convGeometry({ batch: 8, inHeight: 2, inWidth: 2, inChannels: 8, outChannels: 8,
  *   kernel: 3, pad: 1 });
- * console.log(preferIm2col(g, "x64:gemm:jit")); // true
+ * assert.equal(preferIm2col(g, "x64:gemm:jit"), true);
  * ```
  */
 export function preferIm2col(g: ConvGeometry, impl: string): boolean {
@@ -80,11 +82,12 @@ export function preferIm2col(g: ConvGeometry, impl: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { convGeometry } from "./geometry.ts";
  * import { im2colPlan } from "./conv_im2col.ts";
  * const g = convGeometry({ batch: 2, inHeight: 2, inWidth: 2, inChannels: 4, outChannels: 4,
  *   kernel: 3, stride: 2, pad: 1 });
- * console.log(im2colPlan(g).taps); // [[1, 1], [1, 2], [2, 1], [2, 2]]
+ * assert.deepEqual(im2colPlan(g).taps, [[1, 1], [1, 2], [2, 1], [2, 2]]);
  * ```
  */
 export function im2colPlan(g: ConvGeometry): Im2colPlan {

@@ -44,9 +44,10 @@ function reluDesc(dnnl: Dnnl, n: number, backward: boolean): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { reluPrimitive } from "./eltwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * console.log(reluPrimitive(dnnl, 1024, "forward").impl); // e.g. "jit:avx2"
+ * assert.match(reluPrimitive(dnnl, 1024, "forward").impl, /^\S+$/); // e.g. "jit:avx2"
  * ```
  */
 export function reluPrimitive(dnnl: Dnnl, n: number, pass: "forward" | "backward"): Primitive {
@@ -103,9 +104,10 @@ export function reluBackward(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { addPrimitive } from "./eltwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * console.log(addPrimitive(dnnl, 1024, true).impl); // e.g. "jit:uni"
+ * assert.match(addPrimitive(dnnl, 1024, true).impl, /^\S+$/); // e.g. "jit:uni"
  * ```
  */
 export function addPrimitive(dnnl: Dnnl, n: number, withRelu: boolean): Primitive {

@@ -4,10 +4,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openDnnl } from "./ffi.ts";
  * const dnnl = openDnnl();
- * if (dnnl.ok) console.log(dnnl.version, dnnl.isa, dnnl.getThreads());
- * else console.log("no oneDNN:", dnnl.reason);
+ * if (dnnl.ok) {
+ *   assert.match(dnnl.version, /^2\.\d+\.\d+$/);
+ *   assert.match(dnnl.isa, /^\S+$/);
+ *   assert.ok(dnnl.getThreads() >= 1);
+ * } else assert.match(dnnl.reason, /^.+$/); // no oneDNN: a one-line reason
  * ```
  * @module
  */
@@ -185,9 +189,10 @@ export interface OpenDnnlOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openDnnl } from "./ffi.ts";
  * const dnnl = openDnnl(undefined, { waitPolicy: "passive" });
- * if (!dnnl.ok) console.log(dnnl.reason);
+ * if (!dnnl.ok) assert.match(dnnl.reason, /^.+$/);
  * else dnnl.setThreads(2);
  * ```
  */

@@ -4,13 +4,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { convGeometry, poolGeometry } from "./geometry.ts";
  * const conv = convGeometry({ batch: 2, inHeight: 28, inWidth: 28, inChannels: 64,
  *   outChannels: 128, kernel: 3, stride: 2, pad: "same" });
- * console.log(conv.padTop, conv.padBottom, conv.outHeight); // 0 1 14
+ * assert.deepEqual([conv.padTop, conv.padBottom, conv.outHeight], [0, 1, 14]);
  * const pool = poolGeometry({ batch: 2, inHeight: 48, inWidth: 48, channels: 64, kernel: 3,
  *   stride: 2, pad: 1 });
- * console.log(pool.outHeight); // 24
+ * assert.equal(pool.outHeight, 24);
  * ```
  * @module
  */
@@ -90,10 +91,11 @@ export interface ConvGeometryInput {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { convGeometry } from "./geometry.ts";
  * const stem = convGeometry({ batch: 64, inHeight: 96, inWidth: 96, inChannels: 1,
  *   outChannels: 64, kernel: 7, stride: 2, pad: 3 });
- * console.log(stem.outHeight); // 48
+ * assert.equal(stem.outHeight, 48);
  * ```
  */
 export function convGeometry(input: ConvGeometryInput): ConvGeometry {

@@ -4,13 +4,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openDnnl } from "./ffi.ts";
  * import { ENUM } from "./abi.ts";
  * import { mdByTag, mdBytes } from "./memory.ts";
  * const dnnl = openDnnl();
  * if (dnnl.ok) {
  *   const x = mdByTag(dnnl, [2, 3, 8, 8], ENUM.dnnl_nhwc); // logical NCHW dims, nhwc layout
- *   console.log(mdBytes(dnnl, x)); // 1536
+ *   assert.equal(mdBytes(dnnl, x), 1536);
  * }
  * ```
  * @module
@@ -89,10 +90,11 @@ export function mdBytes(dnnl: Dnnl, md: Md): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mdEqual } from "./memory.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const a: Uint8Array, b: Uint8Array;
- * if (mdEqual(dnnl, a, b)) console.log("no reorder needed");
+ * if (mdEqual(dnnl, a, b)) assert.ok(mdEqual(dnnl, b, a)); // no reorder needed
  * ```
  */
 export function mdEqual(dnnl: Dnnl, a: Md, b: Md): boolean {
@@ -140,10 +142,11 @@ export function pointerOf(view: ArrayBufferView): Deno.PointerObject {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ENUM } from "./abi.ts";
  * import { describeMd, mdByTag } from "./memory.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * console.log(describeMd(mdByTag(dnnl, [2, 3, 4, 5], ENUM.dnnl_nhwc))); // "acdb"
+ * assert.equal(describeMd(mdByTag(dnnl, [2, 3, 4, 5], ENUM.dnnl_nhwc)), "acdb");
  * ```
  */
 export function describeMd(md: Md): string {

@@ -4,9 +4,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { convForward, convGeometry, openDnnl } from "./mod.ts";
  * const dnnl = openDnnl();
- * if (!dnnl.ok) console.log(`oneDNN unavailable: ${dnnl.reason}`);
+ * if (!dnnl.ok) assert.match(dnnl.reason, /^.+$/); // oneDNN unavailable
  * else {
  *   dnnl.setThreads(2);
  *   const g = convGeometry({ batch: 1, inHeight: 4, inWidth: 4, inChannels: 1, outChannels: 2,

@@ -74,10 +74,11 @@ function poolDesc(dnnl: Dnnl, g: PoolGeometry, backward: boolean): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { maxPoolPrimitive, poolGeometry } from "./pool.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const g = poolGeometry({ batch: 2, inHeight: 8, inWidth: 8, channels: 16, kernel: 2 });
- * console.log(maxPoolPrimitive(dnnl, g, "forward").impl); // e.g. "jit:avx2"
+ * assert.match(maxPoolPrimitive(dnnl, g, "forward").impl, /^\S+$/); // e.g. "jit:avx2"
  * ```
  */
 export function maxPoolPrimitive(

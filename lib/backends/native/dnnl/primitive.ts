@@ -8,13 +8,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ARG } from "./abi.ts";
  * import { Primitive } from "./primitive.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const opDesc: Uint8Array;
  * const relu = new Primitive(dnnl, opDesc, { args: [ARG.DNNL_ARG_SRC, ARG.DNNL_ARG_DST] });
  * relu.run([new Float32Array(8), new Float32Array(8)]);
- * console.log(relu.impl); // e.g. "jit:avx2"
+ * assert.match(relu.impl, /^\S+$/); // e.g. "jit:avx2"
  * ```
  * @module
  */
@@ -41,9 +42,11 @@ export type PdFactory = (out: BigUint64Array, attr: Deno.PointerObject) => numbe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Primitive } from "./primitive.ts";
  * declare const prim: Primitive;
- * console.log(prim.impl, prim.bytes);
+ * assert.match(prim.impl, /^\S+$/);
+ * assert.ok(prim.bytes.every((n) => Number.isInteger(n) && n >= 0));
  * ```
  */
 export class Primitive implements Disposable {
@@ -225,10 +228,11 @@ function queryBytes(dnnl: Dnnl, pd: Deno.PointerObject, what: number, index: num
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { implName } from "./primitive.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const pd: Deno.PointerObject;
- * if (implName(dnnl, pd).startsWith("ref:")) console.warn("slow reference kernel");
+ * assert.doesNotMatch(implName(dnnl, pd), /^ref:/, "slow reference kernel");
  * ```
  */
 export function implName(dnnl: Dnnl, pd: Deno.PointerObject): string {

@@ -27,11 +27,12 @@ import { Primitive } from "./primitive.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { reorderPrimitive } from "./reorder.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const a: Uint8Array, b: Uint8Array;
  * const r = reorderPrimitive(dnnl, a, b);
- * console.log(r.impl); // e.g. "jit:uni"
+ * assert.match(r.impl, /^\S+$/); // e.g. "jit:uni"
  * ```
  */
 export function reorderPrimitive(dnnl: Dnnl, from: Md, to: Md): Primitive {

@@ -7,8 +7,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { batchNormKernels } from "./batch_norm.ts";
- * console.log(batchNormKernels(null).map((k) => k.kernelName));
+ * assert.ok(batchNormKernels(null).map((k) => k.kernelName).includes("FusedBatchNorm"));
  * ```
  * @module
  */

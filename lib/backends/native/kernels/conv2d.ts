@@ -5,11 +5,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openBlas } from "../blas.ts";
  * import { blasConv } from "../ops/conv.ts";
  * import { convKernels } from "./conv2d.ts";
  * const blas = openBlas();
- * if (blas.ok) console.log(convKernels(blasConv(blas.sgemm)).map((k) => k.kernelName));
+ * if (blas.ok) assert.ok(convKernels(blasConv(blas.sgemm)).map((k) => k.kernelName).includes("Conv2D"));
  * ```
  * @module
  */

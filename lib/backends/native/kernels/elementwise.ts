@@ -5,8 +5,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { elementwiseKernels } from "./elementwise.ts";
- * console.log(elementwiseKernels(null).map((k) => k.kernelName));
+ * const names = elementwiseKernels(null).map((k) => k.kernelName);
+ * assert.ok(names.includes("Add") && names.includes("Relu"));
  * ```
  * @module
  */

@@ -3,9 +3,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { epilogueOf } from "./epilogue.ts";
  * import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
- * console.log(epilogueOf(new MathBackendCPU(), undefined, 4, { activation: "relu" })); // { bias: null, relu: true }
+ * assert.deepEqual(epilogueOf(new MathBackendCPU(), undefined, 4, { activation: "relu" }), { bias: null, relu: true });
  * ```
  * @module
  */

@@ -6,12 +6,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { f32, kernel } from "./kernel.ts";
  * const neg = kernel("Neg", (inputs, backend) => {
  *   const x = f32(backend, inputs.x);
  *   return x && backend.makeTensorInfo(inputs.x!.shape, "float32", x.map((v) => -v));
  * });
- * console.log(neg.kernelName, neg.backendName); // "Neg" "native"
+ * assert.equal(neg.kernelName, "Neg");
+ * assert.equal(neg.backendName, "native");
  * ```
  * @module
  */

@@ -3,10 +3,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openBlas } from "../blas.ts";
  * import { matMulKernels } from "./mat_mul.ts";
  * const blas = openBlas();
- * if (blas.ok) console.log(matMulKernels(blas.sgemm).map((k) => k.kernelName));
+ * if (blas.ok) assert.ok(matMulKernels(blas.sgemm).map((k) => k.kernelName).includes("BatchMatMul"));
  * ```
  * @module
  */

@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { maxPoolKernels } from "./max_pool.ts";
- * console.log(maxPoolKernels(null).map((k) => k.kernelName)); // ["MaxPool", "MaxPoolGrad"]
+ * assert.deepEqual(maxPoolKernels(null).map((k) => k.kernelName), ["MaxPool", "MaxPoolGrad"]);
  * ```
  * @module
  */

@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NATIVE_RELU_GRAD } from "./names.ts";
- * console.log(NATIVE_RELU_GRAD); // "NativeReluGrad"
+ * assert.equal(NATIVE_RELU_GRAD, "NativeReluGrad");
  * ```
  * @module
  */

@@ -3,8 +3,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { reduceKernels } from "./reduce.ts";
- * console.log(reduceKernels().map((k) => k.kernelName)); // ["Sum", "Mean", "Max", "Tile"]
+ * assert.deepEqual(reduceKernels().map((k) => k.kernelName), ["Sum", "Mean", "Max", "Tile"]);
  * ```
  * @module
  */

@@ -4,10 +4,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openKernelLibraries } from "../libraries.ts";
  * import { nativeKernels } from "./registry.ts";
  * const opened = openKernelLibraries();
- * if (opened.ok) console.log(nativeKernels(opened.libs).length);
+ * if (opened.ok) {
+ *   const names = nativeKernels(opened.libs).map((k) => k.kernelName);
+ *   assert.ok(names.length > 0 && new Set(names).size === names.length); // each kernel once
+ * }
  * ```
  * @module
  */

@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { batchNorm } from "./batchnorm.ts";
  * const y = batchNorm(new Float32Array([1, 3]), 1, new Float32Array([2]), new Float32Array([1]), null, null, 0);
- * console.log(y); // [-1, 1]
+ * assert.deepEqual([...y].map((v) => Math.round(v * 1e6) / 1e6), [-1, 1]);
  * ```
  * @module
  */

@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openBlas } from "../blas.ts";
  * import { conv2dForward } from "./conv.ts";
  * import * as tf from "@tensorflow/tfjs-core";
@@ -13,7 +14,7 @@
  * if (blas.ok) {
  *   const info = tf.backend_util.computeConv2DInfo([1, 3, 3, 1], [3, 3, 1, 1], 1, 1, 1);
  *   const y = conv2dForward(blas.sgemm, info, new Float32Array(9).fill(1), new Float32Array(9).fill(1));
- *   console.log(y[4]); // 9
+ *   assert.equal(y[4], 9);
  * }
  * ```
  * @module

@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { openDnnl } from "../dnnl/mod.ts";
  * import { dnnlConv } from "./dnnl.ts";
@@ -13,7 +14,7 @@
  * if (dnnl.ok) {
  *   const info = tf.backend_util.computeConv2DInfo([1, 3, 3, 1], [3, 3, 1, 1], 1, 1, 1);
  *   const y = dnnlConv(dnnl).forward(info, new Float32Array(9).fill(1), new Float32Array(9).fill(1), { bias: null, relu: false });
- *   console.log(y?.[4]); // 9
+ *   assert.equal(y?.[4], 9);
  * }
  * ```
  * @module

@@ -5,9 +5,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { binary } from "./elementwise.ts";
  * const r = binary("add", new Float32Array([1, 2, 3, 4]), [2, 2], new Float32Array([10, 20]), [2]);
- * console.log(r.values, r.shape); // [11, 22, 13, 24], [2, 2]
+ * assert.deepEqual([...r.values], [11, 22, 13, 24]);
+ * assert.deepEqual(r.shape, [2, 2]);
  * ```
  * @module
  */

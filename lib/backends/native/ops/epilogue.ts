@@ -4,10 +4,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyEpilogue } from "./epilogue.ts";
  * const y = new Float32Array([-1, 2, -3, 4]);
  * applyEpilogue(y, 2, { bias: new Float32Array([0.5, -0.5]), relu: true });
- * console.log(y); // [0, 1.5, 0, 3.5]
+ * assert.deepEqual([...y], [0, 1.5, 0, 3.5]);
  * ```
  * @module
  */

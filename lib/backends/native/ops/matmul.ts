@@ -3,12 +3,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openBlas } from "../blas.ts";
  * import { batchMatMul } from "./matmul.ts";
  * const blas = openBlas();
  * if (blas.ok) {
  *   const c = batchMatMul(blas.sgemm, new Float32Array([1, 2]), [1, 1, 2], new Float32Array([3, 4]), [1, 2, 1], false, false);
- *   console.log(c?.values, c?.shape); // [11], [1, 1, 1]
+ *   assert.ok(c);
+ *   assert.deepEqual([...c.values], [11]);
+ *   assert.deepEqual(c.shape, [1, 1, 1]);
  * }
  * ```
  * @module

@@ -4,10 +4,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { maxPool } from "./maxpool.ts";
  * const info = tf.backend_util.computePool2DInfo([1, 2, 2, 1], 2, 2, 1, "valid");
- * console.log(maxPool(info, new Float32Array([1, 4, 2, 3]))); // [4]
+ * assert.deepEqual([...maxPool(info, new Float32Array([1, 4, 2, 3]))], [4]);
  * ```
  * @module
  */

@@ -5,10 +5,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { reduce } from "./reduce.ts";
  * // Sum an NHWC [1, 2, 1, 2] tensor over axes [0, 1, 2]: per-channel sums.
  * const r = reduce("sum", new Float32Array([1, 2, 3, 4]), [1, 2, 1, 2], [0, 1, 2], false);
- * console.log(r?.values, r?.shape); // [4, 6], [2]
+ * assert.ok(r);
+ * assert.deepEqual([...r.values], [4, 6]);
+ * assert.deepEqual(r.shape, [2]);
  * ```
  * @module
  */
