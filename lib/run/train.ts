@@ -352,7 +352,9 @@ async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
       const b = next.value;
       acc.add(trainStep(run.net, run.optimizer, b.x, b.y, smoothing), b.n);
       tf.dispose([b.x, b.y]);
-      opts.afterStep?.(run.net, epoch, step++);
+      // Counted outside the optional hook: `f?.(step++)` skips its arguments when f is absent.
+      step++;
+      opts.afterStep?.(run.net, epoch, step - 1);
       // The next batch is gathered on the host and its upload queued while the device still
       // works on this step: the device never waits for it after a read-back below.
       next = it.next();
