@@ -5,7 +5,10 @@
  */
 
 /** The path of `file` (`model.json` or `weights.bin`) of the checkpoint in run directory `dir`. */
-export async function checkpointFile(dir: string, file: "model.json" | "weights.bin") {
+export async function checkpointFile(
+  dir: string,
+  file: "model.json" | "weights.bin" | "optimizer.safetensors",
+) {
   const c = JSON.parse(await Deno.readTextFile(`${dir}/checkpoint.json`));
   return `${dir}/${c.model}/${file}`;
 }

@@ -59,14 +59,23 @@ export interface AccumulatedSums {
 
 /** Sums of training steps on the device, read back when due; see the module docs. */
 export class Accumulator {
-  #loss: tf.Scalar = tf.scalar(0);
-  #correct: tf.Scalar = tf.scalar(0, "int32");
-  #examples = 0;
+  #loss: tf.Scalar;
+  #correct: tf.Scalar;
+  #examples: number;
   #sinceRead = 0;
   #lastRead = performance.now();
 
-  /** @param policy How often {@linkcode Accumulator.due} asks for a read. */
-  constructor(readonly policy: ReadPolicy = {}) {}
+  /**
+   * @param policy How often {@linkcode Accumulator.due} asks for a read.
+   * @param start Sums to add on to (an earlier part's read-back; default zeros).
+   */
+  constructor(readonly policy: ReadPolicy = {}, start?: AccumulatedSums) {
+    // Starting the device sums from a read-back (exact in float32) repeats the float32 additions
+    // of a run that never stopped, bit for bit; adding it on the host afterwards would not.
+    this.#loss = tf.scalar(start?.lossSum ?? 0);
+    this.#correct = tf.scalar(start?.correct ?? 0, "int32");
+    this.#examples = start?.examples ?? 0;
+  }
 
   /** Adds one step's results for `n` examples and disposes the step's scalars. */
   add(r: StepResult, n: number): void {
@@ -183,7 +192,7 @@ export class EpochAccumulator {
    */
   constructor(prior: PartialEpoch | null, readonly context: EpochContext, policy: ReadPolicy = {}) {
     this.prior = prior ?? { lossSum: 0, correct: 0, examples: 0, trainSeconds: 0, wallSeconds: 0 };
-    this.#sums = new Accumulator(policy);
+    this.#sums = new Accumulator(policy, this.prior);
   }
 
   /** Adds one step's results for `n` examples and disposes the step's scalars. */
@@ -201,10 +210,10 @@ export class EpochAccumulator {
    * {@linkcode DivergedError} when the loss is not finite. `step`: the epoch's steps done.
    */
   async read(step: number): Promise<PartialEpoch> {
-    const r = await this.#sums.read();
+    const r = await this.#sums.read(); // the prior part's sums included
     this.seconds += (performance.now() - this.#t0) / 1000;
     this.#t0 = performance.now();
-    const p = this.prior, lossSum = p.lossSum + r.lossSum;
+    const lossSum = r.lossSum;
     if (!Number.isFinite(lossSum)) {
       const c = this.context, where = c.resume ?? null;
       throw new DivergedError(
@@ -219,9 +228,9 @@ export class EpochAccumulator {
     }
     return {
       lossSum,
-      correct: p.correct + r.correct,
-      examples: p.examples + r.examples,
-      trainSeconds: p.trainSeconds + this.seconds,
+      correct: r.correct,
+      examples: r.examples,
+      trainSeconds: this.prior.trainSeconds + this.seconds,
       wallSeconds: this.wallSeconds(),
     };
   }
