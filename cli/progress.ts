@@ -33,6 +33,40 @@ export interface DisplayOptions {
 const stderrStream = () => process.stderr as unknown as BarStream;
 
 /**
+ * The bar's stream with a switch: once cut off, a bar's last redraw and its return to the line
+ * it saved (cli-progress' `stop()` restores the cursor to where the bar started, and clears that
+ * line) go nowhere. A stop notice is printed on that line from another thread; only this keeps
+ * it from being wiped.
+ */
+class Gate implements BarStream {
+  #open = true;
+  constructor(readonly inner: BarStream) {}
+
+  get isTTY(): boolean | undefined {
+    return this.inner.isTTY;
+  }
+
+  /** The terminal's width, which the bar reads. */
+  get columns(): number | undefined {
+    return (this.inner as { columns?: number }).columns;
+  }
+
+  write(text: string): boolean {
+    return this.#open ? this.inner.write(text) : true;
+  }
+
+  /**
+   * Cuts the stream off. The notice ended its line, so the bar can only have been redrawn on
+   * the line below it: that line is cleared, and the cursor shown again.
+   */
+  cut(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    if (this.inner.isTTY) this.inner.write("\r\x1b[2K\x1b[?7h\x1b[?25h");
+  }
+}
+
+/**
  * A per-epoch progress display on stderr. On a terminal it is a bar redrawn in place; without
  * one it prints a plain line at most every `plainEverySeconds` (default 10).
  */
@@ -46,13 +80,13 @@ export class EpochProgress implements ProgressSink {
   #total = 0;
   #halted = false;
   #pass: PassDisplay | null = null;
-  #stream: BarStream;
+  #stream: Gate;
 
   /** A display that shows nothing until {@linkcode EpochProgress.start}. */
   constructor(opts: DisplayOptions = {}) {
     this.#tty = opts.tty ?? Deno.stderr.isTerminal();
     this.#every = opts.plainEverySeconds ?? 10;
-    this.#stream = opts.stream ?? stderrStream();
+    this.#stream = new Gate(opts.stream ?? stderrStream());
   }
 
   /** Begins epoch `epoch` of `epochs` over `total` images (`done` already, when resuming). */
@@ -99,8 +133,12 @@ export class EpochProgress implements ProgressSink {
     this.#bar = null;
   }
 
-  /** Removes the bar for good: a stop notice was printed, nothing may be drawn over it. */
+  /**
+   * Removes the bar for good: a stop notice was printed (at the bar's line, which it ended), so
+   * nothing may be drawn again, nor the cursor taken back up to it.
+   */
   halt(): void {
+    this.#stream.cut();
     this.stop();
     this.#pass?.halt();
     this.#halted = true;
@@ -139,13 +177,13 @@ export class PassDisplay implements PassProgress {
   #t0 = 0;
   #lastPrint = 0;
   #halted = false;
-  #stream: BarStream;
+  #stream: Gate;
 
   /** @param label What the pass is, e.g. `eval` or `epoch 2/10 test`. */
   constructor(readonly label: string, opts: DisplayOptions = {}) {
     this.#tty = opts.tty ?? Deno.stderr.isTerminal();
     this.#every = opts.plainEverySeconds ?? 10;
-    this.#stream = opts.stream ?? stderrStream();
+    this.#stream = new Gate(opts.stream ?? stderrStream());
   }
 
   /** Begins a pass over `total` images. */
@@ -190,8 +228,9 @@ export class PassDisplay implements PassProgress {
     this.#bar = null;
   }
 
-  /** Removes the bar for good (a stop notice was printed). */
+  /** Removes the bar for good, as {@linkcode EpochProgress.halt} does. */
   halt(): void {
+    this.#stream.cut();
     this.stop();
     this.#halted = true;
   }

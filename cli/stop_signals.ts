@@ -3,7 +3,8 @@
  * and SIGHUP (a closed terminal) all finish the current step, save and end with 128 + the
  * signal's number (130, 143, 129), as shells report a process stopped by it. A worker thread
  * listens, so the notice appears the moment the signal arrives even when the main thread is
- * inside a step that takes minutes; a second signal ends the process at once.
+ * inside a step that takes minutes; a second signal ends the process at once (one more than a
+ * second after the first: the copies one Ctrl-C under `deno task` delivers count as one).
  *
  * @example
  * ```ts ignore
@@ -91,6 +92,11 @@ export class StopWatcher {
   /** The signal that stopped the run, or null. */
   get stoppedBy(): StopSignal | null {
     return this.#stoppedBy;
+  }
+
+  /** Has a quit without saving (a second signal) remove `path`, the run's lock file, first. */
+  removeOnQuit(path: string): void {
+    this.#worker.postMessage({ lockFile: path });
   }
 
   /** Stops listening (signals then act as they do by default). */

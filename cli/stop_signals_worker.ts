@@ -3,7 +3,10 @@
  * and SIGHUP on its own event loop, so it answers even while the main thread is busy in a long
  * step (a WebGPU step on a software adapter can hold the main thread for minutes). On the first
  * signal it clears the progress bar's line, prints the notice and tells the main thread; on a
- * second it gives the signal back to the system, which ends the process at once (exit 128 + n).
+ * second it removes the run's lock file and gives the signal back to the system, which ends the
+ * process at once (exit 128 + n). One stop often arrives twice: Ctrl-C in a terminal (or a
+ * scheduler) signals the whole process group, and `deno task` forwards its own copy to the
+ * trainer; signals within {@linkcode SAME_STOP_MS} of the first are that same stop.
  * @module
  */
 
@@ -13,9 +16,21 @@ const SIGNALS: readonly StopSignal[] = Deno.build.os === "windows"
   ? ["SIGINT"]
   : ["SIGINT", "SIGTERM", "SIGHUP"];
 
-const port = self as unknown as { postMessage(message: unknown): void };
+/** Signals this soon after the first are copies of it (group + `deno task`), not a second stop. */
+const SAME_STOP_MS = 1000;
+
+const port = self as unknown as {
+  postMessage(message: unknown): void;
+  onmessage: ((e: MessageEvent<{ lockFile?: string }>) => void) | null;
+};
 const encoder = new TextEncoder();
 let first: StopSignal | null = null;
+let firstAt = 0;
+/** The run's lock file, removed on a quit without saving (the main thread cannot do it then). */
+let lockFile: string | null = null;
+port.onmessage = (e) => {
+  if (e.data.lockFile) lockFile = e.data.lockFile;
+};
 
 /** Writes to stderr; a closed terminal (SIGHUP) must not stop the save. */
 function say(text: string): void {
@@ -36,18 +51,34 @@ function notice(sig: StopSignal): string {
 /** The second signal: the system's default action, which ends the process with 128 + n. */
 function quitNow(sig: StopSignal): void {
   for (const s of SIGNALS) Deno.removeSignalListener(s, handlers[s]);
+  if (lockFile) {
+    try {
+      Deno.removeSync(lockFile); // the OS drops the flock itself as the process ends
+    } catch {
+      // Gone already.
+    }
+  }
   Deno.kill(Deno.pid, sig);
   // Where the signal is ignored (e.g. SIGINT of a background job), end it all the same.
   setTimeout(() => Deno.kill(Deno.pid, "SIGKILL"), 500);
 }
 
 function onSignal(sig: StopSignal): void {
-  if (first !== null) return quitNow(sig);
+  if (first !== null) {
+    if (performance.now() - firstAt < SAME_STOP_MS) return; // the same stop, delivered twice
+    return quitNow(sig);
+  }
   first = sig;
-  // "\r\x1b[2K" clears the line a progress bar (and the terminal's "^C") is drawn on.
-  say(`${Deno.stderr.isTerminal() ? "\r\x1b[2K" : "\n"}${notice(sig)}`);
+  firstAt = performance.now();
+  say(`${Deno.stderr.isTerminal() ? CLEAR_BAR : "\n"}${notice(sig)}`);
   port.postMessage({ signal: sig });
 }
+
+/**
+ * Clears the line a progress bar (and the terminal's "^C") is drawn on, and turns line wrapping
+ * and the cursor back on, which the bar turned off: the notice must wrap, not be cut.
+ */
+const CLEAR_BAR = "\r\x1b[2K\x1b[?7h\x1b[?25h";
 
 const handlers = Object.fromEntries(SIGNALS.map((s) => [s, () => onSignal(s)])) as Record<
   StopSignal,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { EpochProgress, PassDisplay } from "../../cli/progress.ts";
+import { screenLines } from "../tty_screen.ts";
 
 Deno.test("progress without a terminal prints plain lines at the given rate", () => {
   const lines: string[] = [];
@@ -52,6 +53,25 @@ Deno.test("halt removes the bar for good: nothing is drawn after a stop notice",
   pass.stop();
   p.stop();
   assert.equal(term.text.slice(after), "", "nothing drawn after halt");
+});
+
+Deno.test("a stop notice printed over the bar stays on screen, with the resume line below it", () => {
+  const term = fakeTerminal();
+  const p = new EpochProgress({ tty: true, stream: term });
+  p.start(2, 2, 512);
+  p.update(160, { loss: 0.9, acc: 0.7, imagesPerSec: 400 });
+  // The stop-signal thread's notice (cli/stop_signals_worker.ts), then a redraw of the bar by the
+  // main thread before it hears of the stop, then the halt, then the closing line.
+  term.write("\r\x1b[2K\x1b[?7h\x1b[?25hinterrupt: finishing the current step and saving\n");
+  p.update(320, { loss: 0.8, acc: 0.7, imagesPerSec: 400 });
+  const beforeHalt = term.text.length;
+  p.halt();
+  assert.ok(term.text.slice(beforeHalt).includes("\x1b[?25h"), "the cursor is shown again");
+  term.write("error: interrupted; saved epoch 1 + 20 batches to r. Resume with: x\n");
+  assert.deepEqual(screenLines(term.text), [
+    "interrupt: finishing the current step and saving",
+    "error: interrupted; saved epoch 1 + 20 batches to r. Resume with: x",
+  ]);
 });
 
 Deno.test("the test pass and eval show progress: a bar on a terminal, plain lines otherwise", () => {

@@ -18,10 +18,10 @@ async function readUntil(
   return seen;
 }
 
-/** Starts the busy fixture and waits for its "ready". */
-async function startBusy(flag: string) {
+/** Starts the busy fixture (with a stand-in lock file, if given) and waits for its "ready". */
+async function startBusy(flag: string, lockFile?: string) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", BUSY, flag],
+    args: ["run", "-A", BUSY, flag, ...(lockFile ? [lockFile] : [])],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -75,15 +75,39 @@ for (const sig of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
   });
 }
 
-Deno.test("a second SIGTERM ends the process at once, without waiting for the step", async () => {
-  const flag = `${await Deno.makeTempDir()}/never`;
-  const { child, out, err } = await startBusy(flag);
+Deno.test("a second SIGTERM ends the process at once, without waiting for the step, and removes the lock file", async () => {
+  const dir = await Deno.makeTempDir();
+  const { child, out, err } = await startBusy(`${dir}/never`, `${dir}/train.lock`);
   child.kill("SIGTERM");
   await readUntil(err, (t) => t.includes("finishing the current step"));
+  // Past the window in which copies of the first signal count as the same stop.
+  await new Promise((r) => setTimeout(r, 1200));
   child.kill("SIGTERM");
   const status = await child.status;
   assert.equal(status.code, 143);
   assert.equal(status.signal, "SIGTERM");
+  await assert.rejects(Deno.stat(`${dir}/train.lock`), Deno.errors.NotFound);
   await err.cancel();
   await out.cancel();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("copies of one stop within a second (process group + deno task's forwarding) are one stop", async () => {
+  const flag = `${await Deno.makeTempDir()}/go`;
+  const { child, out, err } = await startBusy(flag);
+  child.kill("SIGINT");
+  child.kill("SIGINT");
+  const stderr = await readUntil(err, (t) => t.includes("finishing the current step"));
+  await new Promise((r) => setTimeout(r, 100));
+  child.kill("SIGHUP"); // a closed terminal's hang-up close behind a Ctrl-C: the same stop too
+  await Deno.writeTextFile(flag, "");
+  const stdout = await readUntil(out, (t) => t.includes("stopped by"));
+  const status = await child.status;
+  assert.match(stdout, /stopped by SIGINT/);
+  assert.equal(status.code, 130, stderr);
+  assert.equal(status.signal, null); // it saved and exited; the signal did not end it
+  assert.equal(stderr.match(/finishing the current step/g)?.length, 1, stderr);
+  await err.cancel();
+  await out.cancel();
+  await Deno.remove(flag);
 });
