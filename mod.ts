@@ -204,11 +204,12 @@ export {
   decodeTorchStateDict,
   encodeTorchStateDict,
   loadTorchWeights,
+  recordedSize,
   saveTorchWeights,
   torchLayout,
   torchStateDict,
 } from "./lib/io/torch_weights.ts";
-export type { TorchEntry, TorchWeightsSummary } from "./lib/io/torch_weights.ts";
+export type { TorchEntry, TorchWeightsSummary, WeightsRecord } from "./lib/io/torch_weights.ts";
 export {
   encodeLayersModel,
   layersArtifacts,

@@ -25,7 +25,7 @@ import { PassDisplay } from "./progress.ts";
 
 const FLAGS = {
   ...NET_SOURCE_FLAGS,
-  size: "default: the run's",
+  size: "where the weights file does not record it (else refused if it differs)",
   limit: "of the test set",
   batchSize: "default: the run's",
   ...BACKEND_FLAGS,
@@ -60,7 +60,7 @@ export async function runEval(o: EvalCliOptions): Promise<void> {
   console.error(backendSummary(backend));
   const { net, size, batchSize } = await loadNet(o, "eval");
   try {
-    const s = o.size ?? size ?? D2L_DEFAULTS.size;
+    const s = size;
     outputSizes(s);
     const { test } = await loadFashionMnist(dataLoadOptions(o, o.json));
     const r = await evaluate(

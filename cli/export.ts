@@ -18,7 +18,6 @@ import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { readCheckpoint } from "../lib/run/checkpoint.ts";
 import { metricsCsv, readRunHistory } from "../lib/run/metrics.ts";
 import { writeCurves } from "../lib/run/plot.ts";
-import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
 import { ensureWritableDir, requireRunDir } from "../lib/run/run_dir.ts";
 import { addFlags, type OptionsOf, UsageError } from "./options.ts";
 import { checkNetSource, checkWritableFile, loadNet, NET_SOURCE_FLAGS } from "./net_source.ts";
@@ -28,7 +27,7 @@ const FLAGS = {
   format: "default csv",
   out: "a file, a directory for layers; metrics go to stdout without it",
   plot: "",
-  size: "of a layers model; default: the run's",
+  size: "where the weights file does not record it (else refused if it differs)",
   backend: "default cpu",
 } as const;
 
@@ -56,14 +55,14 @@ export async function runExport(o: ExportCliOptions): Promise<void> {
   else await ensureWritableDir(o.out);
   if (o.run !== undefined) await requireRunDir(o.run);
   console.error(backendSummary(await initBackend(o.backend ?? "cpu")));
-  const { net, size } = await loadNet(o, "export");
+  const { net, size, sizeKnown } = await loadNet(o, "export");
   try {
+    outputSizes(size);
     if (format === "safetensors") {
-      await saveTorchWeights(net, o.out);
+      // The input size goes with the weights, so eval/predict read them at that size.
+      await saveTorchWeights(net, o.out, sizeKnown ? { size } : {});
     } else {
-      const s = o.size ?? size ?? D2L_DEFAULTS.size;
-      outputSizes(s);
-      await saveLayersModel(net, s, o.out);
+      await saveLayersModel(net, size, o.out);
     }
     console.error(`wrote ${o.out}`);
   } finally {

@@ -1,10 +1,13 @@
 /**
  * Where `eval` and `export` take the network from: a run directory (`--run`), or d2l weights
- * (`--weights`) with the architecture from `--depth`/`--stages`/`--width`; and the early check
- * that an output path can be written before any slow work starts.
+ * (`--weights`), at the architecture and input size the run or the file records (a flag that
+ * contradicts them is refused; `--depth`/`--stages`/`--width`/`--size` fill in what a file of
+ * d2l's notebook does not record); and the early check that an output path can be written
+ * before any slow work starts.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it needs a trained run directory (tests/cli/ train one first)
  * import { loadNet } from "./net_source.ts";
  * const { net, size } = await loadNet({ run: "runs/demo" }, "eval");
  * console.log(net.config.stages, size);
@@ -12,9 +15,11 @@
  * ```
  * @module
  */
-import { MODEL_DEFAULTS, ResNet } from "../lib/model/resnet.ts";
+import { MODEL_DEFAULTS, ResNet, type ResNetOptions, resolveConfig } from "../lib/model/resnet.ts";
 import { loadCheckpoint } from "../lib/run/checkpoint.ts";
-import { loadTorchWeights } from "../lib/io/torch_weights.ts";
+import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
+import { readSafetensors, type SafetensorsFile } from "../lib/io/safetensors.ts";
+import { architectureOf, assignTorchStateDict, recordedSize } from "../lib/io/torch_weights.ts";
 import { errorText, UserError } from "../lib/errors.ts";
 import { type OptionsOf, UsageError } from "./options.ts";
 import { join } from "node:path";
@@ -22,21 +27,23 @@ import { join } from "node:path";
 /** The flags that say where the network comes from. */
 export const NET_SOURCE_FLAGS = {
   run: "",
-  weights: "instead of --run; with --depth etc.",
-  depth: `with --weights; default ${MODEL_DEFAULTS.depth}`,
+  weights: "instead of --run; architecture and size as the file records",
+  depth: `with --weights, where the file does not say; default ${MODEL_DEFAULTS.depth}`,
   stages: "",
-  width: `with --weights; default ${MODEL_DEFAULTS.width}`,
+  width: `with --weights, where the file does not say; default ${MODEL_DEFAULTS.width}`,
 } as const;
 
 /** Parsed {@linkcode NET_SOURCE_FLAGS}. */
 export type NetSourceOptions = OptionsOf<typeof NET_SOURCE_FLAGS>;
 
-/** A loaded network and the run's own input size and batch size (null for `--weights`). */
+/** A loaded network, the input size it is used at and where that size came from. */
 export interface LoadedNet {
   /** The network; the caller disposes it. */
   net: ResNet;
-  /** The run's input size, or null. */
-  size: number | null;
+  /** The input size to use: the run's, the file's, `--size`, or d2l's 96 when none says. */
+  size: number;
+  /** Whether `size` is known (the run's, the file's, or `--size`) rather than d2l's default. */
+  sizeKnown: boolean;
   /** The run's batch size, or null. */
   batchSize: number | null;
 }
@@ -62,21 +69,123 @@ export function checkNetSource(o: NetSourceOptions, command: string): void {
   }
 }
 
-/** Loads the network of `--run DIR` or of `--weights FILE` (+ architecture flags). */
-export async function loadNet(o: NetSourceOptions, command: string): Promise<LoadedNet> {
-  checkNetSource(o, command);
-  if (o.run !== undefined) {
-    const { net, checkpoint } = await loadCheckpoint(o.run);
-    return { net, size: checkpoint.settings.size, batchSize: checkpoint.settings.batchSize };
+/** Flags that may name the architecture and input size beside a weights file. */
+export interface RecordFlags {
+  /** `--depth`. */
+  depth?: number;
+  /** `--stages`. */
+  stages?: readonly number[];
+  /** `--width`. */
+  width?: number;
+  /** `--size`. */
+  size?: number;
+}
+
+/** What a weights file records, checked against the flags. */
+export interface WeightsPlan {
+  /** The architecture: the file's (metadata or tensor shapes), else the flags'. */
+  model: ResNetOptions;
+  /** The input size: recorded in the file, else `--size`, else null (unknown). */
+  size: number | null;
+  /** Where the size came from, for the line that says what was used. */
+  sizeFrom: "file" | "flag" | null;
+}
+
+/**
+ * The architecture and input size for weights `file` at `path`: what the file records wins, and
+ * a flag that contradicts it is a {@linkcode UsageError} naming both (one line, before any work).
+ */
+export function planWeights(file: SafetensorsFile, path: string, o: RecordFlags): WeightsPlan {
+  const arch = architectureOf(file);
+  const refuse = (flag: string, given: string, has: string): never => {
+    throw new UsageError(
+      `${flag} ${given} contradicts ${path}, which is for ${has}: leave ${flag} out`,
+    );
+  };
+  let model: ResNetOptions = { depth: o.depth, stages: o.stages, width: o.width };
+  if (arch) {
+    if (o.depth !== undefined || o.stages !== undefined) {
+      const flagged = resolveConfig({ depth: o.depth, stages: o.stages }).stages;
+      if (flagged.join(",") !== arch.stages!.join(",")) {
+        const flag = o.stages !== undefined ? "--stages" : "--depth";
+        refuse(flag, o.stages?.join(",") ?? String(o.depth), `stages ${arch.stages!.join(",")}`);
+      }
+    }
+    if (o.width !== undefined && o.width !== arch.width) {
+      refuse("--width", String(o.width), `width ${arch.width}`);
+    }
+    model = arch;
   }
-  const net = new ResNet({ depth: o.depth, stages: o.stages, width: o.width });
+  const recorded = recordedSize(file, path);
+  if (recorded !== null && o.size !== undefined && o.size !== recorded) {
+    refuse("--size", String(o.size), `${recorded}x${recorded} input (it was trained at that size)`);
+  }
+  const size = recorded ?? o.size ?? null;
+  return {
+    model,
+    size,
+    sizeFrom: recorded !== null ? "file" : o.size !== undefined ? "flag" : null,
+  };
+}
+
+/** The line that says which network, architecture and input size a command uses. */
+export function usedLine(source: string, net: ResNet, size: number, from: string): string {
+  const c = net.config;
+  return `network: ${source}: stages ${c.stages.join(",")}, width ${c.width}, ` +
+    `input ${size}x${size} (${from})`;
+}
+
+/**
+ * Loads the network of `--run DIR` or of `--weights FILE` (+ architecture flags), at the input
+ * size the run or the file records; prints on stderr which network and size it uses.
+ */
+export async function loadNet(
+  o: NetSourceOptions & { size?: number },
+  command: string,
+): Promise<LoadedNet> {
+  checkNetSource(o, command);
+  const loaded = o.run !== undefined ? await loadRun(o.run, o.size) : await loadWeights(o);
+  console.error(loaded.line);
+  return loaded;
+}
+
+async function loadRun(
+  dir: string,
+  flag: number | undefined,
+): Promise<LoadedNet & { line: string }> {
+  const { net, checkpoint } = await loadCheckpoint(dir);
+  const { size, batchSize } = checkpoint.settings;
+  if (flag !== undefined && flag !== size) {
+    net.dispose();
+    throw new UsageError(
+      `--size ${flag} contradicts the run ${dir}, trained at ${size}x${size}: leave --size out`,
+    );
+  }
+  const line = usedLine(`run ${dir}, epoch ${checkpoint.epoch}`, net, size, "the run's");
+  return { net, size, sizeKnown: true, batchSize, line };
+}
+
+async function loadWeights(
+  o: NetSourceOptions & { size?: number },
+): Promise<LoadedNet & { line: string }> {
+  const path = o.weights!;
+  const file = await readSafetensors(path);
+  const plan = planWeights(file, path, o);
+  const net = new ResNet(plan.model);
   try {
-    await loadTorchWeights(net, o.weights!);
+    assignTorchStateDict(net, file, path);
   } catch (e) {
     net.dispose();
     throw e;
   }
-  return { net, size: null, batchSize: null };
+  const size = plan.size ?? D2L_DEFAULTS.size;
+  const from = plan.sizeFrom === "file"
+    ? "recorded in the file"
+    : plan.sizeFrom === "flag"
+    ? "--size"
+    : `not recorded in the file: d2l's ${size}; give --size N if it was trained at another`;
+  const line = usedLine(`weights ${path}`, net, size, from);
+  return { net, size, sizeKnown: plan.size !== null, batchSize: null, line };
 }
 
 /**
@@ -98,4 +207,22 @@ export async function checkWritableFile(
   } catch (e) {
     throw new UserError(`${flag} ${path} cannot be written (${errorText(e)}): choose another path`);
   }
+}
+
+/**
+ * `train --init-from FILE`: the architecture and input size the file records (flags fill in
+ * what it does not, and one that contradicts it is refused), and the line that says so.
+ */
+export async function planInitFrom(
+  path: string,
+  o: RecordFlags,
+): Promise<{ model: ResNetOptions; size: number | undefined; line: string }> {
+  const plan = planWeights(await readSafetensors(path), path, o);
+  const c = resolveConfig(plan.model);
+  const size = plan.size ?? undefined;
+  const said = plan.sizeFrom === "file"
+    ? `input ${size}x${size} as recorded`
+    : "no input size recorded";
+  const line = `--init-from ${path}: stages ${c.stages.join(",")}, width ${c.width}, ${said}`;
+  return { model: { stages: c.stages, width: c.width }, size, line };
 }

@@ -25,7 +25,6 @@ import {
 import { ImageError, readImage } from "../lib/io/image.ts";
 import { findMistakes, pickImages, predict, topClasses } from "../lib/run/predict.ts";
 import { requireRunDir } from "../lib/run/run_dir.ts";
-import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
 import { errorText, InputError } from "../lib/errors.ts";
 import { addFlags, BACKEND_FLAGS, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
@@ -39,7 +38,7 @@ export const PREDICT_DEFAULTS = { count: 18, batchSize: 64 } as const;
 
 const FLAGS = {
   ...NET_SOURCE_FLAGS,
-  size: "default: the run's",
+  size: "where the weights file does not record it (else refused if it differs)",
   invert: "default auto: when the border is light",
   test: "",
   grid: "",
@@ -128,7 +127,7 @@ export async function runPredict(images: string[], o: PredictCliOptions): Promis
   console.error(backendSummary(backend));
   const { net, size } = await loadNet(o, "predict");
   try {
-    const s = o.size ?? size ?? D2L_DEFAULTS.size;
+    const s = size;
     outputSizes(s);
     const opts = { size: s, batchSize: o.batchSize ?? PREDICT_DEFAULTS.batchSize };
     const results: Predicted[] = [];

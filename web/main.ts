@@ -324,11 +324,13 @@ async function load(): Promise<void> {
   $<HTMLSelectElement>("depth").value = c.depth ? String(c.depth) : "stages";
   $<HTMLInputElement>("stages").value = c.stages.join(",");
   $<HTMLInputElement>("width").value = String(c.width);
+  const size = session.settings.size; // the file's, when it records one
+  $<HTMLInputElement>("size").value = String(size);
   resetCurves();
   settingsChanged();
   say(
-    `loaded ${file.name} (stages ${c.stages.join(",")}, width ${c.width}): Evaluate it, ` +
-      `or Continue training from it`,
+    `loaded ${file.name} (stages ${c.stages.join(",")}, width ${c.width}, input ` +
+      `${size}x${size}): Evaluate it, or Continue training from it`,
   );
   setState("idle");
 }

@@ -38,6 +38,7 @@ import {
   architectureOf,
   assignTorchStateDict,
   encodeTorchStateDict,
+  recordedSize,
 } from "../lib/io/torch_state_dict.ts";
 
 /** A read-back of the running epoch, for the curves and the speed line. */
@@ -106,7 +107,7 @@ export class Session {
 
   /**
    * A session whose network is loaded from d2l weights (safetensors bytes); the architecture
-   * comes from the file, else `fallback`. Throws a one-line error naming `source` when the file
+   * and input size come from the file, else `fallback` and `settings`. Throws a one-line error naming `source` when the file
    * is malformed or does not fit.
    */
   static fromWeights(
@@ -116,6 +117,7 @@ export class Session {
     settings: TrainSettings,
   ): Session {
     const file = decodeSafetensors(bytes, source);
+    const size = recordedSize(file, source); // the file's training size wins over the form's
     const net = new ResNet(architectureOf(file) ?? fallback);
     try {
       assignTorchStateDict(net, file, source);
@@ -123,7 +125,7 @@ export class Session {
       net.dispose();
       throw e;
     }
-    return new Session({}, settings, net);
+    return new Session({}, size === null ? settings : { ...settings, size }, net);
   }
 
   /** Whether {@linkcode Session.train} is running. */
@@ -291,7 +293,7 @@ export class Session {
 
   /** The weights as d2l's `state_dict()` in safetensors: the bytes the CLI writes. */
   weights(): Promise<Uint8Array> {
-    return encodeTorchStateDict(this.net);
+    return encodeTorchStateDict(this.net, { size: this.settings.size });
   }
 
   /** A file name that says what the weights are, e.g. `resnet-stages1111-w8-epoch2.safetensors`. */

@@ -121,9 +121,19 @@ export async function torchStateDict(net: ResNet): Promise<SafetensorsInput[]> {
   return out;
 }
 
-/** The metadata written with every file: what it is and the architecture it needs here. */
-function metadataFor(net: ResNet): Record<string, string> {
+/** What a weights file records besides the architecture: the input size it was trained at. */
+export interface WeightsRecord {
+  /** Input height and width the weights were trained at (absent: not known). */
+  size?: number;
+}
+
+/** The metadata written with every file: what it is, the architecture and the input size. */
+function metadataFor(net: ResNet, record: WeightsRecord): Record<string, string> {
   const c = net.config;
+  // Without the size a reader falls back to d2l's 96 and scores a 28x28 run at chance.
+  const size: Record<string, string> = record.size === undefined
+    ? {}
+    : { size: String(record.size) };
   return {
     format: "pt",
     arch: `d2l ResNet, width ${c.width}, stages ${c.stages.join(",")}, ` +
@@ -132,7 +142,37 @@ function metadataFor(net: ResNet): Record<string, string> {
     width: String(c.width),
     in_channels: String(c.inChannels),
     num_classes: String(c.numClasses),
+    ...size,
   };
+}
+
+/**
+ * The input size a weights file records (`size` in its metadata, which
+ * {@linkcode encodeTorchStateDict} writes when given one), or null: d2l's notebook records none.
+ * A recorded size that is not a positive integer is a {@linkcode SafetensorsError}.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "../backends/choose.ts";
+ * import { ResNet } from "../model/resnet.ts";
+ * import { decodeSafetensors } from "./safetensors_codec.ts";
+ * import { encodeTorchStateDict, recordedSize } from "./torch_state_dict.ts";
+ * import assert from "node:assert/strict";
+ * await initBackend("cpu");
+ * const net = new ResNet({ stages: [1, 1, 1, 1], width: 4 });
+ * const file = decodeSafetensors(await encodeTorchStateDict(net, { size: 28 }));
+ * assert.equal(recordedSize(file), 28);
+ * net.dispose();
+ * ```
+ */
+export function recordedSize(file: SafetensorsFile, source = "<bytes>"): number | null {
+  const v = file.metadata?.size;
+  if (v === undefined) return null;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !(n > 0)) {
+    throw new SafetensorsError(`${source}: metadata size "${v}" is not a positive integer`);
+  }
+  return n;
 }
 
 /**
@@ -174,9 +214,15 @@ export function architectureOf(file: SafetensorsFile): ResNetOptions | null {
   return { stages, width: stem[0], inChannels: stem[1], numClasses: fc[0] };
 }
 
-/** Encodes `net` as a safetensors file of d2l's `state_dict()` (see the module docs). */
-export async function encodeTorchStateDict(net: ResNet): Promise<Uint8Array> {
-  return encodeSafetensors(await torchStateDict(net), metadataFor(net));
+/**
+ * Encodes `net` as a safetensors file of d2l's `state_dict()` (see the module docs), with its
+ * architecture and `record`'s input size in the metadata.
+ */
+export async function encodeTorchStateDict(
+  net: ResNet,
+  record: WeightsRecord = {},
+): Promise<Uint8Array> {
+  return encodeSafetensors(await torchStateDict(net), metadataFor(net, record));
 }
 
 const fmtShape = (s: readonly number[]) => `[${s.join(", ")}]`;

@@ -18,13 +18,24 @@
 import { ResNet, type ResNetOptions } from "../model/resnet.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { writeFileAtomic } from "./atomic.ts";
-import { assignTorchStateDict, encodeTorchStateDict } from "./torch_state_dict.ts";
+import {
+  assignTorchStateDict,
+  encodeTorchStateDict,
+  type WeightsRecord,
+} from "./torch_state_dict.ts";
 
 export * from "./torch_state_dict.ts";
 
-/** Writes `net` atomically to `path` as a safetensors file of d2l's `state_dict()`. */
-export async function saveTorchWeights(net: ResNet, path: string): Promise<void> {
-  await writeFileAtomic(path, await encodeTorchStateDict(net));
+/**
+ * Writes `net` atomically to `path` as a safetensors file of d2l's `state_dict()`, recording
+ * `record`'s input size so that readers use it.
+ */
+export async function saveTorchWeights(
+  net: ResNet,
+  path: string,
+  record: WeightsRecord = {},
+): Promise<void> {
+  await writeFileAtomic(path, await encodeTorchStateDict(net, record));
 }
 
 /**

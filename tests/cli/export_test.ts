@@ -230,6 +230,54 @@ Deno.test("export --format safetensors and layers carry the run's exact weights"
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("export: the weights file records the run's size; readers use it, refuse contradictions", async () => {
+  const dir = await Deno.makeTempDir();
+  const w = `${dir}/w.safetensors`;
+  const st = await runCli(["export", "--run", RUN, "--format", "safetensors", "--out", w]);
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stderr, /^network: run .*: stages 1,1,1,1, width 8, input 16x16 \(the run's\)$/m);
+  // No architecture or size flags: all of it from the file (before: 96x96 and ResNet-18).
+  const layers = await runCli([
+    "export",
+    "--weights",
+    w,
+    "--format",
+    "layers",
+    "--out",
+    `${dir}/l`,
+  ]);
+  assert.equal(layers.code, 0, layers.stderr);
+  assert.match(layers.stderr, /input 16x16 \(recorded in the file\)$/m);
+  const model = JSON.parse(await Deno.readTextFile(`${dir}/l/model.json`));
+  assert.deepEqual(model.modelTopology.config.layers[0].config.batch_input_shape, [
+    null,
+    16,
+    16,
+    1,
+  ]);
+  const cases: [string[], RegExp][] = [
+    [
+      ["--weights", w, "--size", "28"],
+      /^error: --size 28 contradicts .*w\.safetensors, which is for 16x16 input/,
+    ],
+    [
+      ["--weights", w, "--stages", "2,2,2,2"],
+      /--stages 2,2,2,2 contradicts .*stages 1,1,1,1: leave --stages out/,
+    ],
+    [["--weights", w, "--depth", "18"], /--depth 18 contradicts/],
+    [["--weights", w, "--width", "16"], /--width 16 contradicts .*width 8/],
+    [["--run", RUN, "--size", "28"], /--size 28 contradicts the run .*trained at 16x16/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCli(["export", ...args, "--format", "layers", "--out", `${dir}/x`]);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("backend: "));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], re);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("export: bad input is one line with a non-zero exit", async () => {
   const dir = await Deno.makeTempDir();
   const cases: [string[], number, RegExp][] = [

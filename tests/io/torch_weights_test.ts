@@ -20,6 +20,7 @@ import {
   decodeTorchStateDict,
   encodeTorchStateDict,
   loadTorchWeights,
+  recordedSize,
   saveTorchWeights,
   torchLayout,
 } from "../../lib/io/torch_weights.ts";
@@ -133,6 +134,32 @@ Deno.test("export then import gives identical logits, running statistics and bat
     x.dispose();
     a.dispose();
     b.dispose();
+  }
+});
+
+Deno.test("a weights file records the input size it was trained at; a bad one is refused", async () => {
+  const net = new ResNet({ ...SMALL, seed: 3 });
+  try {
+    const dir = await Deno.makeTempDir();
+    await saveTorchWeights(net, `${dir}/w.safetensors`, { size: 28 });
+    const file = decodeSafetensors(await Deno.readFile(`${dir}/w.safetensors`));
+    assert.equal(recordedSize(file), 28);
+    assert.equal(recordedSize(decodeSafetensors(await encodeTorchStateDict(net))), null);
+    const bad = encodeSafetensors([{
+      name: "w",
+      dtype: "F32",
+      shape: [1],
+      data: new Float32Array(1),
+    }], {
+      size: "28px",
+    });
+    assert.throws(
+      () => recordedSize(decodeSafetensors(bad), "bad.safetensors"),
+      /^SafetensorsError: bad.safetensors: metadata size "28px" is not a positive integer$/,
+    );
+    await Deno.remove(dir, { recursive: true });
+  } finally {
+    net.dispose();
   }
 });
 

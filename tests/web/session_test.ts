@@ -97,6 +97,13 @@ Deno.test("web session: weights out and back in, with our metadata or from keys 
     numClasses: 10,
   });
   const fromBare = Session.fromWeights(bare, "b.safetensors", { depth: 18 }, SETTINGS);
+  // The training size goes with the weights and wins over the form's; a bare file has none.
+  assert.equal(decodeSafetensors(bytes).metadata?.size, String(SETTINGS.size));
+  const other = { ...SETTINGS, size: SETTINGS.size + 12 };
+  const sized = Session.fromWeights(bytes, "a.safetensors", { depth: 18 }, other);
+  assert.equal(sized.settings.size, SETTINGS.size);
+  sized.dispose();
+  assert.equal(fromBare.settings.size, SETTINGS.size);
   const want = (await s.evaluate(DATA.test)).confusion;
   for (const other of [fromOurs, fromBare]) {
     assert.deepEqual((await other.evaluate(DATA.test)).confusion, want);
