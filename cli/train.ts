@@ -48,6 +48,7 @@ import { Interrupted } from "./errors.ts";
 import { StopWatcher } from "./stop_signals.ts";
 import { dataLoadOptions } from "./data.ts";
 import { EpochProgress } from "./progress.ts";
+import { planInitFrom } from "./net_source.ts";
 import { LiveBoard } from "../lib/viz/live.ts";
 import { writeReport } from "../lib/viz/report.ts";
 
@@ -222,16 +223,14 @@ function newSettings(o: TrainCliOptions): TrainSettings {
 
 /** A new run: d2l's recipe where a flag is not given; bad --out or --init-from fail at once. */
 async function planNew(o: TrainCliOptions): Promise<RunPlan> {
-  const config = resolveConfig({ depth: o.depth, stages: o.stages, width: o.width });
-  const settings = newSettings(o);
+  // --init-from's file says the architecture and input size (a contradicting flag is refused).
+  const init = o.initFrom === undefined ? null : await planInitFrom(o.initFrom, o);
+  if (init) console.error(init.line);
+  const config = resolveConfig(init?.model ?? { depth: o.depth, stages: o.stages, width: o.width });
+  const settings = newSettings(init ? { ...o, size: o.size ?? init.size } : o);
   outputSizes(settings.size); // too small an input is a ConfigError now, not after loading
   const out = o.out ?? defaultRunDir(config.depth);
-  // The --init-from check comes first so that a refused run leaves no empty directory.
-  if (o.initFrom !== undefined) {
-    await Deno.stat(o.initFrom).catch(() => {
-      throw new UsageError(`--init-from ${o.initFrom}: no such file`);
-    });
-  }
+  // --init-from was read first, so that a refused run leaves no empty directory.
   const created = await ensureWritableDir(out);
   const runLock = await lock(out);
   try {
