@@ -2,8 +2,10 @@
  * PNG and JPEG pictures as greyscale pixels, decoded by npm's `fast-png` and `jpeg-js` (not by
  * hand), and greyscale pixels encoded as PNG (for `data:` URIs in SVG and HTML). Any bit depth and
  * colour type: colour becomes luma (ITU-R BT.601, PIL's `convert("L")`), transparency is laid
- * over white. A file that is not a whole PNG or JPEG (text, a truncated file, a 0x0 image, another
- * format) is an {@linkcode ImageError} whose one-line message names the file.
+ * over white, and a JPEG is turned upright by its EXIF orientation. A picture over
+ * {@linkcode MAX_IMAGE_PIXELS} is refused from its header, before decoding. A file that is not a
+ * whole PNG or JPEG (text, a truncated file, a 0x0 image, another format) is an
+ * {@linkcode ImageError} whose one-line message names the file.
  *
  * @example
  * ```ts
@@ -18,11 +20,33 @@
 import { convertIndexedToRgb, decode as decodePng, encode as encodePng } from "fast-png";
 import jpeg from "jpeg-js";
 import { errorText, InputError } from "../errors.ts";
+import { jpegOrientation, jpegSize, type PixelSize, pngSize } from "./image_header.ts";
+import { orient } from "./orientation.ts";
 
 /** A picture that cannot be read (not PNG or JPEG, truncated, no pixels); an {@linkcode InputError}. */
 export class ImageError extends InputError {
   /** Always `"ImageError"`. */
   override name = "ImageError";
+}
+
+/**
+ * The most pixels a picture may have: 50 MP, above a 48 MP phone's 8000x6000. Checked from the
+ * header before decoding, so a small file that would decompress to gigabytes is refused at once.
+ */
+export const MAX_IMAGE_PIXELS = 50_000_000;
+
+// jpeg-js' own cap (512 MB by default) refuses 48 MP. It counts 6 bytes a pixel per component
+// (blocks, lines, samples) and 3 for the RGB output: 27 for CMYK, the most components.
+const JPEG_MEMORY_MB = Math.ceil((MAX_IMAGE_PIXELS * 28) / 2 ** 20);
+
+/** Refuses a picture whose header states more than {@linkcode MAX_IMAGE_PIXELS}. */
+function checkPixels(size: PixelSize | null, name: string): void {
+  if (!size || size.width * size.height <= MAX_IMAGE_PIXELS) return;
+  const mp = (size.width * size.height / 1e6).toFixed(0);
+  throw new ImageError(
+    `${name} is ${size.width}x${size.height} (${mp} MP): pictures up to ` +
+      `${MAX_IMAGE_PIXELS / 1e6} MP are read; scale it down`,
+  );
 }
 
 /** A greyscale picture: `width * height` pixels 0-255, row after row. */
@@ -96,6 +120,7 @@ function unpackBits(data: Uint8Array, width: number, height: number, depth: numb
 
 /** Decodes a PNG of any colour type and bit depth. */
 function pngToGray(bytes: Uint8Array, name: string): GrayImage {
+  checkPixels(pngSize(bytes), name);
   let png;
   try {
     png = decodePng(bytes);
@@ -120,17 +145,31 @@ function pngToGray(bytes: Uint8Array, name: string): GrayImage {
   return { width, height, pixels: toGray(png.data, n, channels, depth === 16 ? 65535 : 255) };
 }
 
-/** Decodes a baseline or progressive JPEG. */
+/** Decodes a baseline or progressive JPEG, turned upright by its EXIF orientation. */
 function jpegToGray(bytes: Uint8Array, name: string): GrayImage {
+  checkPixels(jpegSize(bytes), name);
   let img;
   try {
-    img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+    img = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6,
+      maxMemoryUsageInMB: JPEG_MEMORY_MB,
+    });
   } catch (e) {
+    // A limit hit here is one the header did not show (a second frame): not a corrupt file.
+    if (/limit exceeded/.test(errorText(e))) {
+      throw new ImageError(
+        `${name}: ${detail(e)} (pictures up to ${MAX_IMAGE_PIXELS / 1e6} MP are read): ` +
+          "scale it down",
+      );
+    }
     throw new ImageError(`${name} is a truncated or corrupt JPEG (${detail(e)}): re-save it`);
   }
   if (!(img.width > 0 && img.height > 0)) throw noPixels(name, img.width, img.height);
   const n = img.width * img.height;
-  return { width: img.width, height: img.height, pixels: toGray(img.data, n, 4, 255) };
+  const gray = { width: img.width, height: img.height, pixels: toGray(img.data, n, 3, 255) };
+  return orient(gray, jpegOrientation(bytes));
 }
 
 /** A decoder's message without trailing punctuation ("Error while decompressing the data:"). */

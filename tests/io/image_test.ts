@@ -160,3 +160,95 @@ Deno.test("grayPngDataUri round-trips the pixels", () => {
   const bytes = Uint8Array.from(atob(uri.split(",")[1]), (c) => c.charCodeAt(0));
   assert.deepEqual([...decodeImage(bytes, "u.png").pixels], [...px]);
 });
+
+/**
+ * A flat grey baseline JPEG of any size, made by hand as a camera's: three components at full
+ * resolution, Huffman tables of one code each ("0": DC difference 0, then end of block), so its
+ * scan is 3 * 2 bits of zeros per 8x8 block.
+ */
+function greyJpeg(width: number, height: number): Uint8Array {
+  const seg = (marker: number, body: number[]) => [
+    0xff,
+    marker,
+    (body.length + 2) >> 8,
+    (body.length + 2) & 255,
+    ...body,
+  ];
+  const oneCode = (cls: number) => [cls, 1, ...new Array(15).fill(0), 0];
+  const frame = [8, height >> 8, height & 255, width >> 8, width & 255, 3];
+  const head = [
+    0xff,
+    0xd8,
+    ...seg(0xdb, [0, ...new Array(64).fill(1)]),
+    ...seg(0xc0, [...frame, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0]),
+    ...seg(0xc4, [...oneCode(0x00), ...oneCode(0x10)]),
+    ...seg(0xda, [3, 1, 0x00, 2, 0x00, 3, 0x00, 0, 63, 0]),
+  ];
+  const blocks = Math.ceil(width / 8) * Math.ceil(height / 8);
+  const out = new Uint8Array(head.length + Math.ceil((blocks * 6) / 8) + 2);
+  out.set(head);
+  out.set([0xff, 0xd9], out.length - 2);
+  return out;
+}
+
+Deno.test("pixel limit: 50 MP, from the header before decoding; a 48 MP phone JPEG decodes", () => {
+  // A 1.6 GP PNG whose IDAT is a few bytes: refused from IHDR (decoding it would take minutes).
+  const huge = rawPng(40000, 40000, 8, 0, new Uint8Array(100));
+  const t0 = performance.now();
+  assert.throws(
+    () => decodeImage(huge, "huge.png"),
+    /^ImageError: huge\.png is 40000x40000 \(1600 MP\): pictures up to 50 MP are read; scale it down$/,
+  );
+  assert.ok(performance.now() - t0 < 1000, "refused before decoding");
+  assert.deepEqual([...decodeImage(greyJpeg(8, 8), "grey.jpg").pixels.subarray(0, 2)], [128, 128]);
+  assert.throws(
+    () => decodeImage(greyJpeg(9000, 6000), "big.jpg"),
+    /^ImageError: big\.jpg is 9000x6000 \(54 MP\): pictures up to 50 MP/,
+  );
+  // 8000x6000 as a phone's: jpeg-js' default memory cap called it "truncated or corrupt".
+  const phone = decodeImage(greyJpeg(8000, 6000), "phone.jpg");
+  assert.deepEqual([phone.width, phone.height], [8000, 6000]);
+});
+
+/** A JPEG with an APP1 EXIF segment (big-endian TIFF) whose first IFD holds `orientation`. */
+function withOrientation(file: Uint8Array, orientation: number): Uint8Array {
+  const tiff = [0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1];
+  const exif = [...new TextEncoder().encode("Exif\0\0"), ...tiff, 0, orientation, 0, 0, 0, 0, 0, 0];
+  const len = exif.length + 2;
+  return new Uint8Array([
+    0xff,
+    0xd8,
+    0xff,
+    0xe1,
+    len >> 8,
+    len & 255,
+    ...exif,
+    ...file.subarray(2),
+  ]);
+}
+
+Deno.test("EXIF orientation: a sideways phone JPEG is turned upright", () => {
+  // Stored 16 wide, 8 high: dark left half, light right half.
+  const w = 16, h = 8, rgba = new Uint8Array(w * h * 4);
+  for (let i = 0; i < w * h; i++) rgba.fill(i % w < 8 ? 0 : 255, i * 4, i * 4 + 4);
+  const file = jpeg.encode({ width: w, height: h, data: rgba }, 95).data;
+  const at = (img: { width: number; pixels: Uint8Array }, x: number, y: number) =>
+    img.pixels[y * img.width + x];
+  const plain = decodeImage(withOrientation(file, 1), "1.jpg");
+  assert.deepEqual([plain.width, plain.height, at(plain, 0, 0) < 60], [16, 8, true]);
+  // 6: turned right to be upright, so the stored left half is on top; 8: the other way.
+  const right = decodeImage(withOrientation(file, 6), "6.jpg");
+  assert.deepEqual([right.width, right.height], [8, 16]);
+  assert.ok(
+    at(right, 4, 2) < 60 && at(right, 4, 13) > 200,
+    `${at(right, 4, 2)} ${at(right, 4, 13)}`,
+  );
+  const left = decodeImage(withOrientation(file, 8), "8.jpg");
+  assert.ok(at(left, 4, 2) > 200 && at(left, 4, 13) < 60);
+  const flipped = decodeImage(withOrientation(file, 3), "3.jpg");
+  assert.deepEqual([flipped.width, at(flipped, 1, 1) > 200, at(flipped, 14, 1) < 60], [
+    16,
+    true,
+    true,
+  ]);
+});
