@@ -1,13 +1,14 @@
 /**
- * Reads the PyTorch golden files in `../shared/golden` (beside the checkout) and converts their
- * NCHW / OIHW tensors to this project's NHWC / HWIO layouts.
+ * Reads the PyTorch golden files in tests/golden/ (made by the scripts in tools/golden/ from d2l's
+ * PyTorch code; tests/golden/README.md) and converts their NCHW / OIHW tensors to this project's
+ * NHWC / HWIO layouts.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { Residual } from "../lib/model/resnet.ts";
 
-/** The golden folder, `../shared/golden` relative to the repository root. */
-export const GOLDEN_DIR = new URL("../../shared/golden/", import.meta.url);
+/** The golden folder, tests/golden/. */
+export const GOLDEN_DIR = new URL("./golden/", import.meta.url);
 
 /** A tensor as the golden JSON stores it. */
 export interface GoldenTensor {

@@ -144,42 +144,6 @@ Deno.test("info --json: versions, backends and the adapter with its limits", asy
   }
 });
 
-Deno.test("no-sync-reads rule: passes on the tree, catches a dataSync() in lib/ and a console.* in its docs", async () => {
-  const tool = new URL("tools/no_sync_reads.ts", ROOT).pathname;
-  const run = (cwd: string) =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", tool],
-      cwd,
-      stdout: "piped",
-      stderr: "piped",
-    })
-      .output();
-  const ok = await run(ROOT.pathname);
-  assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
-  const tmp = await Deno.makeTempDir();
-  try {
-    await Deno.mkdir(`${tmp}/lib`);
-    await Deno.writeTextFile(
-      `${tmp}/lib/bad.ts`,
-      "export const f = (t: { dataSync(): void }) => t.dataSync();\n",
-    );
-    const bad = await run(tmp);
-    assert.equal(bad.code, 1);
-    assert.match(new TextDecoder().decode(bad.stderr), /lib\/bad\.ts:1/);
-    // lib/ neither prints nor names commander, not even in an example of its docs.
-    await Deno.writeTextFile(`${tmp}/lib/bad.ts`, "export const x = 1;\n");
-    await Deno.writeTextFile(`${tmp}/lib/loud.ts`, "/** ```ts\n * console.log(1);\n * ``` */\n");
-    const loud = await run(tmp);
-    assert.equal(loud.code, 1);
-    assert.match(
-      new TextDecoder().decode(loud.stderr),
-      /console\.\* or commander in lib\/.*\n.*lib\/loud\.ts:2/,
-    );
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
-
 const haveDnnl = (await loadNative()).dnnl !== undefined;
 
 Deno.test("native says what it runs on: oneDNN with its version and threads, or BLAS with why", {

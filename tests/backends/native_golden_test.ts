@@ -1,6 +1,6 @@
 /**
  * d2l's Residual blocks on the `native` backend against PyTorch's float64 golden values
- * (`../shared/golden/residual_{a,b}.json`): inference and training outputs, the running statistics
+ * (tests/golden/residual_{a,b}.json): inference and training outputs, the running statistics
  * update and the gradients of `sum(out * G)`; and the whole small golden network
  * (`small_w8_s1111`), whose training-mode pass runs the fused BatchNorm+ReLU kernels end to end.
  * Skipped, with the reason printed, without BLAS.

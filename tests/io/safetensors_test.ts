@@ -14,7 +14,7 @@ import {
   writeSafetensors,
 } from "../../lib/io/safetensors.ts";
 
-const GOLDEN_ST = new URL("../../../shared/golden/small_w8_s1111.safetensors", import.meta.url)
+const GOLDEN_ST = new URL("../golden/small_w8_s1111.safetensors", import.meta.url)
   .pathname;
 
 /** A file from a raw header object and data bytes, to build damaged files by hand. */

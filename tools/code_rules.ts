@@ -1,10 +1,13 @@
 /**
- * Fails on two things `deno task check` keeps out of the code:
+ * Fails on three things `deno task check` keeps out of the project:
  * - `dataSync()` or `arraySync()` in library or CLI code: under Deno's WebGPU these stall or fail
  *   (no OffscreenCanvas), so tensors are read with `await data()` instead. Test files may use them
  *   on CPU tensors; a line marked `sync-read-ok` may too.
  * - `console.*` or commander anywhere in lib/, docs included: the library neither prints nor parses
  *   flags (the CLI does), and its examples assert what they show.
+ * - a path into the folder beside the checkout that only our CI machines have (`shared` one level
+ *   up): a stranger's clone has nothing beside it, so the project carries its own references
+ *   (tests/golden/, made by tools/golden/).
  * @module
  */
 const RULES = [
@@ -20,12 +23,26 @@ const RULES = [
     pattern: /\bconsole\.|\bcommander\b/,
     fix: "console.* or commander in lib/ (print and parse flags in cli/; examples use assert)",
   },
+  {
+    roots: ["."],
+    files: /(\.(ts|js|py|sh|md|json|html|css|ya?ml)|\/\.ci\/run)$/,
+    // Spelled in two parts so that this file does not match itself.
+    pattern: new RegExp(["\\.\\.", "shared"].join("/")),
+    fix:
+      "a path into the folder beside the checkout, which a clone does not have (keep references " +
+      "in tests/golden/, made by tools/golden/)",
+  },
 ];
+
+/** Folders no rule reads: git's, dependencies, the data cache and training runs. */
+const SKIP = new Set([".git", "node_modules", "data", "runs"]);
 
 async function files(path: string, out: string[] = []): Promise<string[]> {
   const info = await Deno.stat(path).catch(() => null);
   if (info?.isDirectory) {
-    for await (const e of Deno.readDir(path)) await files(`${path}/${e.name}`, out);
+    for await (const e of Deno.readDir(path)) {
+      if (!SKIP.has(e.name)) await files(`${path}/${e.name}`, out);
+    }
   } else if (info) out.push(path);
   return out;
 }
@@ -48,4 +65,4 @@ for (const { roots, files: wanted, pattern, fix } of RULES) {
   }
 }
 if (failed) Deno.exit(1);
-console.log("no-sync-reads, quiet lib: ok");
+console.log("code rules (no sync reads, a quiet lib, no path outside the checkout): ok");
