@@ -6,9 +6,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { trainCommand } from "./train.ts";
+ * const out = `${await Deno.makeTempDir()}/run`;
  * await trainCommand().parseAsync(["--stages", "1,1,1,1", "--width", "8", "--size", "28",
- *   "--epochs", "1", "--limit", "512", "--test-limit", "256", "--out", "runs/demo"], { from: "user" });
+ *   "--epochs", "1", "--limit", "512", "--test-limit", "256", "--out", out], { from: "user" });
+ * assert.ok((await Deno.stat(`${out}/checkpoint.json`)).isFile);
+ * await Deno.remove(out, { recursive: true });
  * ```
  * @module
  */
@@ -284,6 +288,7 @@ async function trainPlanned(
   const progress = new EpochProgress();
   // The worker has printed the notice already; the bar must not be drawn over it again.
   const stop = await StopWatcher.start(() => progress.halt());
+  stop.removeOnQuit(plan.lock.path); // a second Ctrl-C quits at once: no lock file stays
   let result: TrainResult;
   try {
     result = await train({

@@ -6,11 +6,17 @@
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import assert from "node:assert/strict";
  * import { batches } from "./batches.ts";
  * import { loadFashionMnist } from "./fashion_mnist.ts";
+ * await tf.setBackend("cpu");
  * const { train } = await loadFashionMnist();
- * for (const b of batches(train, { batchSize: 256, shuffle: true, seed: 1, epoch: 0, size: 96 })) {
+ * const opts = { batchSize: 256, shuffle: true, seed: 1, epoch: 0, size: 96, limit: 512 };
+ * for (const b of batches(train, opts)) {
  *   // b.x: [n, 96, 96, 1] float32 in [0, 1]; b.y: [n] int32
+ *   assert.deepEqual(b.x.shape, [256, 96, 96, 1]);
  *   b.x.dispose();
  *   b.y.dispose();
  * }
@@ -121,8 +127,10 @@ function checkOptions(split: Split, o: BatchOptions): void {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
  * import assert from "node:assert/strict";
  * import { loadFashionMnist } from "./fashion_mnist.ts";
+ * await tf.setBackend("cpu");
  * const { test } = await loadFashionMnist();
  * const b = batches(test, { batchSize: 8, limit: 8 }).next().value as Batch;
  * assert.deepEqual(b.x.shape, [8, 28, 28, 1]);

@@ -10,11 +10,17 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { download } from "./download.ts";
- * const { bytes } = await download("https://example.org/a.gz", "data/a.gz", {
+ * // A local server stands in for a mirror.
+ * const server = Deno.serve({ port: 0, onListen() {} }, () => new Response("12345"));
+ * const dir = await Deno.makeTempDir();
+ * const { bytes } = await download(`http://127.0.0.1:${server.addr.port}/a.gz`, `${dir}/a.gz`, {
  *   timeoutMs: 30_000,
  *   retries: 2,
  * });
- * assert.ok(bytes > 0);
+ * assert.equal(bytes, 5);
+ * assert.equal(await Deno.readTextFile(`${dir}/a.gz`), "12345");
+ * await server.shutdown();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  * @module
  */
@@ -245,11 +251,22 @@ async function attempt(
  *
  * @example
  * ```ts
- * await download("http://127.0.0.1:8000/x.gz", "/tmp/cache/x.gz", {
- *   check: async (tmp) => {
- *     if ((await Deno.stat(tmp)).size === 0) throw new Error("empty file");
- *   },
- * });
+ * import assert from "node:assert/strict";
+ * const server = Deno.serve({ port: 0, onListen() {} }, () => new Response(""));
+ * const dir = await Deno.makeTempDir();
+ * // An empty body fails the check: nothing is left under the final name.
+ * await assert.rejects(
+ *   download(`http://127.0.0.1:${server.addr.port}/x.gz`, `${dir}/x.gz`, {
+ *     retries: 0,
+ *     check: async (tmp) => {
+ *       if ((await Deno.stat(tmp)).size === 0) throw new Error("empty file");
+ *     },
+ *   }),
+ *   DownloadError,
+ * );
+ * await assert.rejects(Deno.stat(`${dir}/x.gz`), Deno.errors.NotFound);
+ * await server.shutdown();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function download<T = void>(

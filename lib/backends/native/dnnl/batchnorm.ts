@@ -190,7 +190,8 @@ const BN_ARGS: Record<BnMode, (o: BatchNormOptions) => number[]> = {
  * The cached batch-norm primitive for a mode, shape and options (exposed for `impl` checks).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
  * import { batchNormPrimitive } from "./batchnorm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
@@ -218,7 +219,8 @@ export function batchNormPrimitive(
  * Workspace bytes a fused BN+ReLU training forward/backward pair needs (0 without ReLU).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { batchNormWorkspaceBytes } from "./batchnorm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const ws = new Uint8Array(batchNormWorkspaceBytes(dnnl,
@@ -242,7 +244,8 @@ function workspaceOf(o: BatchNormOptions, ws: Uint8Array | null | undefined): Ui
  * `variance` (and the ReLU mask into `workspace` when `relu`).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { batchNormForwardTraining } from "./batchnorm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const b: import("./batchnorm.ts").BatchNormForwardBuffers;
@@ -265,7 +268,8 @@ export function batchNormForwardTraining(
  * and through the ReLU when `relu`): writes `dx`, `dgamma`, `dbeta`.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { batchNormBackward } from "./batchnorm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const b: import("./batchnorm.ts").BatchNormBackwardBuffers;
@@ -287,7 +291,8 @@ export function batchNormBackward(
  * Inference-mode forward with given `mean` and `variance` (ReLU applied when `relu`).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { batchNormForwardInference } from "./batchnorm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const b: import("./batchnorm.ts").BatchNormInferenceBuffers;

@@ -58,7 +58,8 @@ export interface ConvLayout {
  * A cached convolution primitive with its weights reorder (null when none is needed).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
  * import { convPlan } from "./conv.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
@@ -86,7 +87,8 @@ export interface ConvPlan extends Disposable {
  * The cached plan for one pass, geometry and layout, created on first use.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { convGeometry, convPlan } from "./conv.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const g = convGeometry({ batch: 2, inHeight: 8, inWidth: 8, inChannels: 8, outChannels: 8,
@@ -283,7 +285,8 @@ function forwardHint(dnnl: Dnnl, g: ConvGeometry, l: Required<ConvLayout>): Hint
  * y `[n, outH, outW, out]` (caller-provided, overwritten).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { convForward } from "./conv.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const g: import("./conv.ts").ConvGeometry;
@@ -309,7 +312,8 @@ export function convForward(
  * (caller-provided, overwritten).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { convBackwardData } from "./conv.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const g: import("./conv.ts").ConvGeometry;
@@ -333,7 +337,8 @@ export function convBackwardData(
  * is given; both caller-provided and overwritten (not accumulated).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { convBackwardWeights } from "./conv.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const g: import("./conv.ts").ConvGeometry;

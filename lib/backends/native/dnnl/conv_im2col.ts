@@ -129,7 +129,8 @@ function gather(g: ConvGeometry, plan: Im2colPlan, x: Float32Array, col: Float32
  * dw (HWIO, written) = col^T @ dy, and dbias (written, optional) = ones @ dy.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { im2colBackwardWeights, im2colPlan } from "./conv_im2col.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const g: import("./geometry.ts").ConvGeometry;

@@ -43,7 +43,8 @@ function reluDesc(dnnl: Dnnl, n: number, backward: boolean): Uint8Array {
  * The cached ReLU primitive for `n` elements (exposed for `impl` checks).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
  * import { reluPrimitive } from "./eltwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
@@ -68,7 +69,8 @@ export function reluPrimitive(dnnl: Dnnl, n: number, pass: "forward" | "backward
  * `y = max(x, 0)`; `y` may be `x` (in place).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { relu } from "./eltwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const x = Float32Array.of(-1, 1);
@@ -83,7 +85,8 @@ export function relu(dnnl: Dnnl, x: Float32Array, y: Float32Array): void {
  * `dx = dy * (x > 0)`, with `x` the forward input (the forward output gives the same mask).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { reluBackward } from "./eltwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const x: Float32Array, dy: Float32Array, dx: Float32Array;
@@ -103,7 +106,8 @@ export function reluBackward(
  * The cached binary-add primitive for `n` elements, with or without the ReLU post-op.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
  * import { addPrimitive } from "./eltwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
@@ -128,7 +132,8 @@ export function addPrimitive(dnnl: Dnnl, n: number, withRelu: boolean): Primitiv
  * eltwise ReLU post-op). `out` may be `a` (in place), e.g. to accumulate gradients.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { add } from "./eltwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const grad: Float32Array, more: Float32Array;

@@ -45,7 +45,8 @@ export function dims(values: readonly number[]): BigInt64Array {
  * primitive choose).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { ENUM } from "./abi.ts";
  * import { mdByTag } from "./memory.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
@@ -74,7 +75,8 @@ export function mdByTag(
  * Bytes a tensor with this descriptor occupies (0 for a zero descriptor).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { mdBytes } from "./memory.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const md: Uint8Array;
@@ -89,7 +91,8 @@ export function mdBytes(dnnl: Dnnl, md: Md): number {
  * Whether two descriptors describe the same layout (`dnnl_memory_desc_equal`).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
  * import { mdEqual } from "./memory.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
@@ -105,7 +108,8 @@ export function mdEqual(dnnl: Dnnl, a: Md, b: Md): boolean {
  * Copies a descriptor that C owns (e.g. from `dnnl_primitive_desc_query_md`) into JS memory.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { copyMd } from "./memory.ts";
  * declare const p: Deno.PointerObject;
  * const md = copyMd(p, "query");
@@ -141,7 +145,8 @@ export function pointerOf(view: ArrayBufferView): Deno.PointerObject {
  * "any" or "undef" when the format is not yet chosen.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
  * import { ENUM } from "./abi.ts";
  * import { describeMd, mdByTag } from "./memory.ts";

@@ -73,7 +73,8 @@ function poolDesc(dnnl: Dnnl, g: PoolGeometry, backward: boolean): Uint8Array {
  * The cached max-pool primitive for a pass and geometry (exposed for `impl` checks).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
  * import { maxPoolPrimitive, poolGeometry } from "./pool.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
@@ -102,7 +103,8 @@ export function maxPoolPrimitive(
  * Bytes of the workspace a max-pool forward/backward pair needs.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { maxPoolWorkspaceBytes } from "./pool.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const g: import("./pool.ts").PoolGeometry;
@@ -119,7 +121,8 @@ export function maxPoolWorkspaceBytes(dnnl: Dnnl, g: PoolGeometry): number {
  * window into `workspace` for {@link maxPoolBackward}.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { maxPoolForward } from "./pool.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const g: import("./pool.ts").PoolGeometry;
@@ -142,7 +145,8 @@ export function maxPoolForward(
  * pass chose (recorded in `workspace`); cells chosen by several windows get the sum.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { maxPoolBackward } from "./pool.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const g: import("./pool.ts").PoolGeometry;

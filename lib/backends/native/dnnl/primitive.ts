@@ -7,7 +7,8 @@
  * a primitive that needs more is created (calls are synchronous, so they never overlap).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
  * import { ARG } from "./abi.ts";
  * import { Primitive } from "./primitive.ts";
@@ -41,7 +42,8 @@ export type PdFactory = (out: BigUint64Array, attr: Deno.PointerObject) => numbe
  * A created primitive: descriptor, primitive, one memory object per argument and the scratchpad.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
  * import { Primitive } from "./primitive.ts";
  * declare const prim: Primitive;
@@ -201,7 +203,8 @@ function setReluPostOp(dnnl: Dnnl, attr: Deno.PointerObject): void {
  * The memory descriptor a primitive descriptor reports for one query (e.g. `dnnl_query_weights_md`).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { ENUM } from "./abi.ts";
  * import { queryMd } from "./primitive.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
@@ -227,7 +230,8 @@ function queryBytes(dnnl: Dnnl, pd: Deno.PointerObject, what: number, index: num
  * The implementation name of a primitive descriptor (`dnnl_query_impl_info_str`).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
  * import { implName } from "./primitive.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
@@ -250,7 +254,8 @@ export function implName(dnnl: Dnnl, pd: Deno.PointerObject): string {
  * Grows one of the shared scratch buffers to at least `bytes` (never shrinks; nothing per call).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { growScratch } from "./primitive.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const staging = growScratch(dnnl, "weights", 4096);
@@ -272,7 +277,8 @@ export function growScratch(dnnl: Dnnl, which: keyof Dnnl["scratch"], bytes: num
  * shapes and the attributes, so a later call with the same ones reuses the same primitive.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { cached } from "./primitive.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const entry = cached(dnnl, "example", () => ({ dispose() {} }));
@@ -291,7 +297,8 @@ export function cached<T extends Disposable>(dnnl: Dnnl, key: string, make: () =
  * generated for it, unlike a {@link Primitive}).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { HintPd } from "./primitive.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const forwardDesc: Uint8Array;

@@ -3,7 +3,8 @@
  * blocked layout a convolution asked for, and the weight gradient back).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { ENUM } from "./abi.ts";
  * import { mdByTag } from "./memory.ts";
  * import { reorderPrimitive } from "./reorder.ts";
@@ -26,7 +27,8 @@ import { Primitive } from "./primitive.ts";
  * Callers cache it inside the object that needed it (e.g. a convolution plan).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
  * import { reorderPrimitive } from "./reorder.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;

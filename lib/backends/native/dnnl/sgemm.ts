@@ -26,7 +26,8 @@ const T = "T".charCodeAt(0);
  * b `[k, n]` (or `[n, k]` with `transB`), c `[m, n]`.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { sgemm } from "./sgemm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const a: Float32Array, b: Float32Array, c: Float32Array;
@@ -56,7 +57,8 @@ export function sgemm(
  * (the native backend's matrix products use it whichever library runs them).
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import { sgemmStrided } from "./sgemm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const c = new Float32Array(4);
