@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
+import { runTorchPython, torchTest } from "../torch_python.ts";
 import { describeError } from "../../cli/errors.ts";
 import { initBackend } from "../../lib/backends/choose.ts";
 import { ResNet } from "../../lib/model/resnet.ts";
@@ -403,29 +404,9 @@ Deno.test({
   },
 });
 
-/** A Python with PyTorch (Debian's python3-torch), or null; CI has none, so the test skips. */
-async function findTorchPython(): Promise<string | null> {
-  for (const py of ["/usr/bin/python3", "python3"]) {
-    try {
-      const r = await new Deno.Command(py, {
-        args: ["-c", "import torch"],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      if (r.success) return py;
-    } catch {
-      // not installed
-    }
-  }
-  return null;
-}
-const torchPython = await findTorchPython();
-if (!torchPython) console.log("skipping the PyTorch load test: no python3 with torch here");
-
-Deno.test({
-  name: "PyTorch loads our export with a strict load_state_dict and computes our logits",
-  ignore: !torchPython,
-  async fn() {
+Deno.test(torchTest(
+  "PyTorch loads our export with a strict load_state_dict and computes our logits",
+  async () => {
     const dir = await Deno.makeTempDir();
     const net = new ResNet({ ...SMALL, seed: 11 });
     const x = tf.randomUniform([4, 32, 32, 1], 0, 1, "float32", 6) as tf.Tensor4D;
@@ -445,19 +426,12 @@ Deno.test({
       );
       const ev = await values(tf.tidy(() => net.apply(x, { training: false })));
       const tr = await values(tf.tidy(() => net.apply(x, { training: true })));
-      const out = await new Deno.Command(torchPython!, {
-        args: [
-          "-B", // no __pycache__ in the checkout
-          new URL("../../tools/torch_load_check.py", import.meta.url).pathname,
-          weights,
-          `${dir}/input.json`,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const err = new TextDecoder().decode(out.stderr);
-      assert.ok(out.success, err);
-      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      const out = await runTorchPython([
+        new URL("../../tools/torch_load_check.py", import.meta.url).pathname,
+        weights,
+        `${dir}/input.json`,
+      ]);
+      const r = JSON.parse(out);
       assert.deepEqual([r.keys, r.missing, r.unexpected], [71, [], []]);
       assert.equal(r.num_batches_tracked, 2);
       assertClose(r.logits_eval, ev, ATOL_EVAL, 0, "PyTorch eval logits");
@@ -468,4 +442,4 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
+));
