@@ -12,7 +12,6 @@ import { registerNativeBackend } from "../../lib/backends/native/backend.ts";
 import { describeError } from "../../cli/errors.ts";
 import { formatAdapter, isSoftwareAdapter, probeAdapter } from "../../lib/backends/webgpu.ts";
 
-const ROOT = new URL("../../", import.meta.url);
 
 Deno.test("software adapters are recognised by name or by the fallback flag", () => {
   for (
