@@ -30,7 +30,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { probeAdapter } from "../lib/backends/webgpu.ts";
 import { errorText } from "../lib/errors.ts";
 import { describeError } from "../cli/errors.ts";
-import { addFlags, parseNumber, UsageError } from "../cli/options.ts";
+import { addFlags, parseNumber, UsageError, userPath } from "../cli/options.ts";
 import { environment, findTorchPython } from "./environment.ts";
 import { defaultImpls, webgpuSkipReason } from "./impls.ts";
 import { measure, type RunOptions } from "./measure.ts";
@@ -79,7 +79,7 @@ function oneOf<T extends string>(what: string, names: readonly T[]) {
 /** A file name; refuses a flag, which commander would otherwise take as the name. */
 function fileName(v: string): string {
   if (v === "" || v.startsWith("-")) throw new InvalidArgumentError("give a file name");
-  return v;
+  return userPath(v); // from where the user typed it, under `deno task` too
 }
 
 /** The parsed flags. */
@@ -146,7 +146,12 @@ function program(): Command {
       fileName,
     ))
     .option("--no-save", "do not append the rows to any file")
-    .option("--python <path>", "python3 with PyTorch (default: the first python3 that imports it)")
+    .addOption(opt(
+      "--python <path>",
+      "python3 with PyTorch (default: the first python3 that imports it)",
+      // A path from where the user typed it; a bare command name is looked up on PATH.
+      (v) => v.includes("/") ? userPath(v) : v,
+    ))
     .addOption(opt("--warmup <n>", "", (v) => parseNumber(v, "integer", 0)).hideHelp());
 }
 

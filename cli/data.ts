@@ -19,7 +19,7 @@ import {
   loadFashionMnist,
   type LoadOptions,
 } from "../lib/data/fashion_mnist.ts";
-import { addFlags, DATA_FLAGS, type OptionsOf } from "./options.ts";
+import { addFlags, DATA_FLAGS, type OptionsOf, userPath } from "./options.ts";
 import { downloadBar } from "./progress.ts";
 
 /** Parsed {@linkcode DATA_FLAGS}. */
@@ -36,7 +36,7 @@ export function dataLoadOptions(
   table: IdxDatasetSpec = FASHION_MNIST,
 ): LoadOptions {
   return {
-    dataDir: o.dataDir,
+    dataDir: o.dataDir ?? envDataDir(),
     sourceDirs: [...table.sourceDirs, ...(o.sourceDir ?? [])],
     mirrors: o.mirror?.length ? [...o.mirror] : [...table.mirrors],
     timeoutMs: o.timeout === undefined ? undefined : o.timeout * 1000,
@@ -46,6 +46,15 @@ export function dataLoadOptions(
     log: (line) => console.error(line),
     onProgress: Deno.stderr.isTerminal() ? downloadBar() : undefined,
   };
+}
+
+/**
+ * `FASHION_MNIST_DIR`, when set, taken from where the user was, as a typed path is (under
+ * `deno task` the library would take a relative one from the project root).
+ */
+function envDataDir(): string | undefined {
+  const env = Deno.env.get("FASHION_MNIST_DIR");
+  return env ? userPath(env) : undefined;
 }
 
 const FLAGS = { ...DATA_FLAGS, json: "one JSON document" } as const;

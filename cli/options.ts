@@ -23,6 +23,7 @@ import { type Augmentation, AUGMENTATIONS } from "../lib/data/augment.ts";
 import { type NumberKind, parseNumber as libParseNumber } from "../lib/parse_number.ts";
 import { InputError } from "../lib/errors.ts";
 import { DOWNLOAD_DEFAULTS } from "../lib/data/download.ts";
+import { isAbsolute, resolve } from "node:path";
 
 /** A bad command-line value or combination; the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -134,6 +135,26 @@ function parseIndices(v: string): number[] {
   return parts.map(Number);
 }
 
+/**
+ * A path the user typed, taken from where they typed it. `deno task` runs every command in the
+ * project root and says in `INIT_CWD` where the user was, so `deno task predict photo.jpg` from
+ * another folder means that folder's photo.jpg; under `deno run` (INIT_CWD unset, or the working
+ * directory itself) the path stays as typed. Every path flag and argument goes through here.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { userPath } from "./options.ts";
+ * assert.equal(userPath("photo.jpg", "/home/me/pictures"), "/home/me/pictures/photo.jpg");
+ * assert.equal(userPath("/tmp/g.png", "/home/me"), "/tmp/g.png");
+ * assert.equal(userPath("runs/a", Deno.cwd()), "runs/a");
+ * ```
+ */
+export function userPath(path: string, initCwd = Deno.env.get("INIT_CWD")): string {
+  if (!initCwd || path === "" || isAbsolute(path) || resolve(initCwd) === Deno.cwd()) return path;
+  return resolve(initCwd, path);
+}
+
 /** A flag: how it is spelt, what it means, how its value is parsed (none: a boolean switch). */
 interface Flag<T> {
   flags: string;
@@ -144,8 +165,10 @@ interface Flag<T> {
   repeat?: boolean;
 }
 const flag = <T = string>(f: Flag<T>): Flag<T> => f;
-const text = (flags: string, help: string) => flag<string>({ flags, help });
 const on = (flags: string, help: string) => flag<boolean>({ flags, help });
+/** A flag whose value is a path: relative to where the user typed it ({@linkcode userPath}). */
+const pathFlag = (flags: string, help: string) =>
+  flag<string>({ flags, help, parse: (v) => userPath(v) });
 
 /** Every flag of the CLI, keyed by commander's camelCase name. */
 export const FLAGS = {
@@ -227,18 +250,21 @@ export const FLAGS = {
     help: "CPU threads of the native backend's oneDNN",
     parse: positiveInt,
   }),
-  out: text("--out <path>", "output path"),
-  resume: text("--resume <dir>", "continue the run in DIR from its last checkpoint"),
-  initFrom: text("--init-from <file>", "start from d2l weights (.safetensors of the state_dict)"),
-  run: text("--run <dir>", "run directory written by train"),
-  weights: text("--weights <file>", "d2l weights (.safetensors of the state_dict)"),
-  confusion: text("--confusion <file.csv>", "write the confusion matrix as CSV"),
+  out: pathFlag("--out <path>", "output path"),
+  resume: pathFlag("--resume <dir>", "continue the run in DIR from its last checkpoint"),
+  initFrom: pathFlag(
+    "--init-from <file>",
+    "start from d2l weights (.safetensors of the state_dict)",
+  ),
+  run: pathFlag("--run <dir>", "run directory written by train"),
+  weights: pathFlag("--weights <file>", "d2l weights (.safetensors of the state_dict)"),
+  confusion: pathFlag("--confusion <file.csv>", "write the confusion matrix as CSV"),
   format: flag<"csv" | "json" | "safetensors" | "layers">({
     flags: "--format <f>",
     help: "csv|json (metrics), safetensors|layers (weights)",
     choices: ["csv", "json", "safetensors", "layers"],
   }),
-  plot: text("--plot <file.svg>", "also draw the loss and accuracy curves"),
+  plot: pathFlag("--plot <file.svg>", "also draw the loss and accuracy curves"),
   json: on("--json", "print JSON on stdout"),
   invert: flag<"auto" | "yes" | "no">({
     flags: "--invert <when>",
@@ -250,7 +276,7 @@ export const FLAGS = {
     help: "also predict these test-set images (0-based indices)",
     parse: parseIndices,
   }),
-  grid: text("--grid <file>", "draw the images with true / predicted labels (.svg or .png)"),
+  grid: pathFlag("--grid <file>", "draw the images with true / predicted labels (.svg or .png)"),
   wrong: on("--wrong", "the first misclassified test images instead of the first ones"),
   count: flag({
     flags: "--count <n>",
@@ -262,10 +288,11 @@ export const FLAGS = {
     help: "serve a page on http://127.0.0.1:PORT/ (0: any free port)",
     parse: parsePort,
   }),
-  dataDir: text("--data-dir <dir>", "cache directory of Fashion-MNIST"),
+  dataDir: pathFlag("--data-dir <dir>", "cache directory of Fashion-MNIST"),
   sourceDir: flag<string[]>({
     flags: "--source-dir <dir>",
     help: "also look for the files in this directory (repeatable)",
+    parse: (v) => [userPath(v)],
     repeat: true,
   }),
   mirror: flag<string[]>({

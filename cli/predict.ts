@@ -26,7 +26,14 @@ import { ImageError, readImage } from "../lib/io/image.ts";
 import { findMistakes, pickImages, predict, topClasses } from "../lib/run/predict.ts";
 import { requireRunDir } from "../lib/run/run_dir.ts";
 import { errorText, InputError } from "../lib/errors.ts";
-import { addFlags, BACKEND_FLAGS, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
+import {
+  addFlags,
+  BACKEND_FLAGS,
+  DATA_FLAGS,
+  type OptionsOf,
+  UsageError,
+  userPath,
+} from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
 import { checkNetSource, checkWritableFile, loadNet, NET_SOURCE_FLAGS } from "./net_source.ts";
 import { AlreadyReported } from "./errors.ts";
@@ -72,7 +79,10 @@ export function predictCommand(): Command {
       .description("top 3 classes of PNG/JPEG pictures or test images; --grid draws them")
       .argument("[images...]", "PNG or JPEG files, any size, colour or grey"),
     FLAGS,
-  ).action((images: string[], o: PredictCliOptions) => runPredict(images, o));
+  ).action((images: string[], o: PredictCliOptions) => {
+    // Relative to where the user typed them, as every path flag is.
+    return runPredict(images.map((p) => userPath(p)), o);
+  });
 }
 
 /** The flag combinations, the grid's path and the run: checked before anything slow. */

@@ -4,6 +4,42 @@
  */
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
+/** The project's deno.json, whose tasks the README's `deno task` commands run. */
+export const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
+
+/**
+ * This environment without `INIT_CWD`, plus `env`: a CLI run by a test must not take its paths
+ * from where an outer `deno task` was typed (and `deno task` keeps an INIT_CWD already set).
+ */
+export function freshEnv(env: Record<string, string> = {}): Record<string, string> {
+  const e = Deno.env.toObject();
+  delete e.INIT_CWD;
+  return { ...e, ...env };
+}
+
+/**
+ * Runs `deno task --config <project>/deno.json <task> ...args` from `cwd`, as a person in their
+ * own folder types the README's commands; returns exit code, stdout and stderr.
+ */
+export async function runTask(
+  task: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--config", DENO_JSON, task, ...args],
+    cwd,
+    env: freshEnv(env),
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
 /** Runs `deno run -A main.ts ...args` (stdin closed, `env` added to the environment) and returns exit code, stdout and stderr. */
 export function runCli(
   args: string[],
@@ -20,7 +56,8 @@ export async function runScript(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", script, ...args],
-    env,
+    env: freshEnv(env),
+    clearEnv: true,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
