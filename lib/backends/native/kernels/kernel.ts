@@ -31,10 +31,15 @@ export type Fast = (
   attrs: any,
 ) => Info | Info[] | null;
 
-/** The float32 values of a tensor, or null for another dtype. */
+/**
+ * The float32 values of a tensor, or null for another dtype. A float32 tensor that `cast` made from
+ * int32 or bool shares the source's storage (tfjs' CPU cast keeps the data), an Int32Array or a
+ * Uint8Array: those are read out as float32 values, never handed to a kernel as floats' bytes.
+ */
 export function f32(backend: MathBackendCPU, t: Info | undefined): Float32Array | null {
   if (!t || t.dtype !== "float32") return null;
-  return backend.data.get(t.dataId).values as Float32Array;
+  const v = backend.data.get(t.dataId).values;
+  return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
 }
 
 /**
@@ -43,12 +48,19 @@ export function f32(backend: MathBackendCPU, t: Info | undefined): Float32Array 
  */
 export const fallbacks: Map<string, number> = new Map();
 
-/** A kernel that runs `fast` and, when it returns null, the CPU backend's kernel. */
+/** Whether a tensor has no elements (a zero in its shape). */
+export const isEmpty = (t: Info | undefined): boolean => !!t && t.shape.includes(0);
+
+/**
+ * A kernel that runs `fast` and, when it returns null, the CPU backend's kernel. Empty inputs go
+ * to the CPU kernel too: oneDNN rejects zero-size memory, and tfjs defines what an empty op gives.
+ */
 export function kernel(kernelName: string, fast: Fast): tf.KernelConfig {
   let cpu: tf.KernelFunc | null = null;
   const kernelFunc: tf.KernelFunc = (args) => {
     const backend = args.backend as MathBackendCPU;
-    const r = fast(args.inputs as Record<string, Info>, backend, args.attrs ?? {});
+    const inputs = args.inputs as Record<string, Info>;
+    const r = Object.values(inputs).some(isEmpty) ? null : fast(inputs, backend, args.attrs ?? {});
     if (r) return r;
     fallbacks.set(kernelName, (fallbacks.get(kernelName) ?? 0) + 1);
     cpu ??= tf.getKernel(kernelName, "cpu")!.kernelFunc;
