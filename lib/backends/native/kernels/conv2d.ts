@@ -17,7 +17,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ConvLibrary } from "../ops/conv.ts";
 import { CONV2D_BIAS } from "../../../model/fused.ts";
-import { custom, f32, type Fast, kernel } from "./kernel.ts";
+import { custom, f32, type Fast, type Info, kernel } from "./kernel.ts";
 import { NATIVE_CONV_FILTER_BIAS_GRAD } from "./names.ts";
 import { epilogueOf } from "./epilogue.ts";
 
@@ -42,27 +42,37 @@ export function convInfo(
   );
 }
 
+/**
+ * Whether `dy` has the shape the geometry gives the output, so that it can be read as one block.
+ * tfjs' op lets it differ (conv2dTranspose with an `outputShape` smaller than the input's), and
+ * its CPU kernel then reads the leading rows and columns of `dy` with `dy`'s own strides: such a
+ * `dy` goes to that kernel.
+ */
+function dyFits(dy: Info, c: tf.backend_util.Conv2DInfo): boolean {
+  return tf.util.arraysEqual(dy.shape, c.outShape);
+}
+
 /** The three convolution kernels on `lib`. */
 export function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
   const forward: Fast = (inputs, backend, attrs) => {
     const x = f32(backend, inputs.x), w = f32(backend, inputs.filter);
     const c = x && w && convInfo(inputs.x!.shape, inputs.filter!.shape, attrs);
     const ep = c && epilogueOf(backend, inputs.bias, c.outChannels, attrs);
-    if (!c || !ep) return null;
+    if (!c || !ep || c.outShape.includes(0)) return null;
     const y = lib.forward(c, x!, w!, ep);
     return y && backend.makeTensorInfo(c.outShape, "float32", y);
   };
   const backpropInput: Fast = (inputs, backend, attrs) => {
     const dy = f32(backend, inputs.dy), w = f32(backend, inputs.filter);
     const c = dy && w && convInfo(attrs.inputShape, inputs.filter!.shape, attrs);
-    if (!c) return null;
+    if (!c || !dyFits(inputs.dy!, c)) return null;
     const dx = lib.backpropInput(c, dy!, w!);
     return dx && backend.makeTensorInfo(c.inShape, "float32", dx);
   };
   const backpropFilter: Fast = (inputs, backend, attrs) => {
     const x = f32(backend, inputs.x), dy = f32(backend, inputs.dy);
     const c = x && dy && convInfo(inputs.x!.shape, attrs.filterShape, attrs);
-    if (!c) return null;
+    if (!c || !dyFits(inputs.dy!, c)) return null;
     const dw = lib.backpropFilter(c, x!, dy!);
     return dw && backend.makeTensorInfo(c.filterShape, "float32", dw);
   };

@@ -28,10 +28,22 @@ export function poolInfo(shape: number[], attrs: tf.MaxPoolAttrs): tf.backend_ut
   );
 }
 
+/**
+ * tfjs' CPU kernel returns its input unchanged for a 1x1 window whose output has the input's
+ * shape, whatever the stride and padding say (pad 1 and stride 2 on 2x2, say): such a pooling, and
+ * its gradient, go to tfjs' kernels, so that `native` gives what `cpu` gives. Empty outputs too.
+ */
+function cpuDefines(c: tf.backend_util.Conv2DInfo): boolean {
+  const identity = c.filterHeight === 1 && c.filterWidth === 1 &&
+    tf.util.arraysEqual(c.inShape, c.outShape);
+  return identity || c.outShape.includes(0);
+}
+
 const forward = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   const x = f32(backend, inputs.x);
   if (!x || inputs.x!.shape.length !== 4) return null;
   const c = poolInfo(inputs.x!.shape, attrs);
+  if (cpuDefines(c)) return null;
   const y = (dnnl && dnnlMaxPool(dnnl, c, x)) ?? maxPool(c, x);
   return backend.makeTensorInfo(c.outShape, "float32", y);
 };
@@ -41,6 +53,7 @@ const backward = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   const y = f32(backend, inputs.output);
   if (!x || !dy || !y) return null;
   const c = poolInfo(inputs.input!.shape, attrs);
+  if (cpuDefines(c)) return null;
   const dx = (dnnl && dnnlMaxPoolGrad(dnnl, c, x, y, dy)) ?? maxPoolGrad(c, x, y, dy);
   return backend.makeTensorInfo(c.inShape, "float32", dx);
 };
