@@ -51,19 +51,8 @@ const argmaxOf = new WeakMap<ArrayBufferLike, Argmax>();
 // the deopts, but not the gap it was chasing: inside a training step the kernel still measures
 // 2-4x slower than in a loop of calls on the same data, cause unknown (bench/README.md).
 
-function firstTap(
-  x: Float32Array,
-  s: number,
-  y: Float32Array,
-  arg: Int32Array,
-  o: number,
-  C: number,
-) {
-  for (let ch = 0; ch < C; ch++) {
-    y[o + ch] = x[s + ch];
-    arg[o + ch] = s + ch;
-  }
-}
+/** Two float32 slots: a running maximum is picked from them by index, without a branch. */
+const pick = new Float32Array(2);
 
 function nextTap(
   x: Float32Array,
@@ -74,19 +63,24 @@ function nextTap(
   C: number,
 ) {
   for (let ch = 0; ch < C; ch++) {
-    // Strictly greater: the first maximum in row-major order keeps the gradient.
-    const a = y[o + ch], d = x[s + ch] - a, i = arg[o + ch];
-    y[o + ch] = a + (d + Math.abs(d)) * 0.5;
-    arg[o + ch] = i + +(d > 0) * (s + ch - i);
+    // Strictly greater, as tfjs' CPU kernel compares: the first maximum in row-major order keeps
+    // the gradient, and NaN never wins.
+    const a = y[o + ch], v = x[s + ch], gt = +(v > a), i = arg[o + ch];
+    pick[0] = a;
+    pick[1] = v;
+    y[o + ch] = pick[gt];
+    arg[o + ch] = i + gt * (s + ch - i);
   }
 }
 
 /**
- * Max pooling of an NHWC batch; padded cells never win. The running maximum is branch-free,
- * `a + (d + |d|) / 2` with `d = b - a` in double precision, exact for finite float32 values: a
- * compare-and-branch mispredicts on about a third of the taps and measured several times slower.
- * NaN propagates; an infinite input gives NaN. The index of each output's first maximum is kept
- * (branch-free too) so that {@linkcode maxPoolGrad} is a single scatter.
+ * Max pooling of an NHWC batch, as tfjs' CPU kernel computes it: each window's maximum starts at
+ * -Infinity and takes every tap strictly greater, so padded cells and NaN never win and a window
+ * of padding (or NaN) only gives -Infinity. Branch-free: the new maximum is picked by index from
+ * the old one and the tap (a compare-and-branch mispredicts on about a third of the taps and
+ * measured several times slower; the earlier `a + (d + |d|) / 2` gave NaN for infinities). The
+ * index of each output's first maximum is kept (-1: none) so that {@linkcode maxPoolGrad} is a
+ * single scatter.
  */
 export function maxPool(c: PoolInfo, x: Float32Array): Float32Array {
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
@@ -96,27 +90,21 @@ export function maxPool(c: PoolInfo, x: Float32Array): Float32Array {
   const SH = c.strideHeight, SW = c.strideWidth, top = c.padInfo.top, left = c.padInfo.left;
   const KH = c.effectiveFilterHeight, KW = c.effectiveFilterWidth;
   const DH = c.dilationHeight, DW = c.dilationWidth;
+  y.fill(-Infinity);
+  arg.fill(-1);
   for (let n = 0, o = 0; n < B; n++) {
     for (let oh = 0; oh < OH; oh++) {
       const h0 = oh * SH - top;
       for (let ow = 0; ow < OW; ow++, o += C) {
         const w0 = ow * SW - left;
-        let first = true;
         for (let kh = 0; kh < KH; kh += DH) {
           const ih = h0 + kh;
           if (ih < 0 || ih >= H) continue;
           for (let kw = 0; kw < KW; kw += DW) {
             const iw = w0 + kw;
             if (iw < 0 || iw >= W) continue;
-            const s = ((n * H + ih) * W + iw) * C;
-            if (first) firstTap(x, s, y, arg, o, C);
-            else nextTap(x, s, y, arg, o, C);
-            first = false;
+            nextTap(x, ((n * H + ih) * W + iw) * C, y, arg, o, C);
           }
-        }
-        if (first) {
-          y.fill(-Infinity, o, o + C); // a window of padding only
-          arg.fill(-1, o, o + C);
         }
       }
     }
@@ -166,8 +154,10 @@ export function maxPoolGrad(
             if (iw < 0 || iw >= W) continue;
             const s = ((n * H + ih) * W + iw) * C;
             for (let ch = 0; ch < C; ch++) {
-              // at = s + ch at the first tap equal to the maximum; later ties leave it alone.
-              const a = at[ch], hit = +(x[s + ch] === y[o + ch]) & +(a < 0);
+              // at = s + ch at the first tap equal to the maximum; later ties leave it alone,
+              // and a maximum of -Infinity (padding or NaN only) has no tap, as in maxPool.
+              const m = y[o + ch], a = at[ch];
+              const hit = +(x[s + ch] === m) & +(a < 0) & +(m > -Infinity);
               at[ch] = a + hit * (s + ch - a);
             }
           }
