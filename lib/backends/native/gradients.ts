@@ -21,6 +21,7 @@ import {
   NATIVE_RELU_GRAD,
   NATIVE_SQUARE_GRAD,
 } from "./kernels/names.ts";
+import { secondOrderGradients } from "./second_order.ts";
 
 let installed = false;
 
@@ -30,7 +31,10 @@ const isNative = () => tf.getBackend().startsWith("native");
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) =>
   tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
 
-/** Wraps the gradients of `FusedBatchNorm`, `Relu`, `Mean` and `Square` (idempotent). */
+/**
+ * Wraps the gradients of `FusedBatchNorm`, `Relu`, `Mean` and `Square`, registers those of the
+ * fused ops and of the native gradient kernels (./second_order.ts); idempotent.
+ */
 export function installNativeGradients(): void {
   if (installed) return;
   installed = true;
@@ -44,7 +48,7 @@ export function installNativeGradients(): void {
     mean(),
     square(),
   ];
-  for (const g of all) {
+  for (const g of [...all, ...secondOrderGradients()]) {
     if (g) tf.registerGradient(g);
   }
 }
@@ -186,7 +190,8 @@ function maxPool(): tf.GradConfig | null {
     const g = dy as tf.Tensor;
     const a = attrs as unknown as tf.NamedAttrMap;
     const dx = tf.engine().runKernel(tf.MaxPoolGrad, { dy: g, input: x, output: y }, a);
-    release(g, x, y);
+    // x and y are the engine's saved copies, this gradient's own; dy may be the caller's tensor.
+    release(x, y);
     return { x: () => dx as tf.Tensor };
   };
   return { ...pool, gradFunc };
