@@ -14,11 +14,12 @@ import { outputSizes } from "../lib/model/resnet.ts";
 import { backendSummary, initBackend } from "../lib/backends/choose.ts";
 import { saveTorchWeights } from "../lib/io/torch_weights.ts";
 import { saveLayersModel } from "../lib/io/layers_model.ts";
-import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { checkReplaceableDir, writeFileAtomic } from "../lib/io/atomic.ts";
 import { readCheckpoint } from "../lib/run/checkpoint.ts";
 import { metricsCsv, readRunHistory } from "../lib/run/metrics.ts";
-import { writeCurves } from "../lib/run/plot.ts";
-import { ensureWritableDir, requireRunDir } from "../lib/run/run_dir.ts";
+import { curvesSvg } from "../lib/run/plot.ts";
+import { writeFigure } from "../lib/viz/figure.ts";
+import { ensureWritableDir, requireRunDir, RUN_FILES } from "../lib/run/run_dir.ts";
 import { addFlags, type OptionsOf, UsageError } from "./options.ts";
 import { checkNetSource, checkWritableFile, loadNet, NET_SOURCE_FLAGS } from "./net_source.ts";
 
@@ -26,7 +27,7 @@ const FLAGS = {
   ...NET_SOURCE_FLAGS,
   format: "default csv",
   out: "a file, a directory for layers; metrics go to stdout without it",
-  plot: "",
+  plot: "the curves as .svg or .png",
   size: "where the weights file does not record it (else refused if it differs)",
   backend: "default cpu",
 } as const;
@@ -52,7 +53,10 @@ export async function runExport(o: ExportCliOptions): Promise<void> {
   if (o.plot !== undefined) throw new UsageError("--plot needs --run and --format csv or json");
   checkNetSource(o, "export");
   if (format === "safetensors") await checkWritableFile(o.out, "--out", "weights.safetensors");
-  else await ensureWritableDir(o.out);
+  else {
+    await ensureWritableDir(o.out);
+    await checkReplaceableDir(o.out, [RUN_FILES.model, RUN_FILES.weights]);
+  }
   if (o.run !== undefined) await requireRunDir(o.run);
   console.error(backendSummary(await initBackend(o.backend ?? "cpu")));
   const { net, size, sizeKnown } = await loadNet(o, "export");
@@ -78,11 +82,17 @@ async function exportMetrics(o: ExportCliOptions, format: "csv" | "json"): Promi
   // Only the epochs the checkpoint has: a run killed between its two writes has one more.
   const h = await readRunHistory(o.run, await readCheckpoint(o.run));
   if (o.out !== undefined) await checkWritableFile(o.out, "--out", `metrics.${format}`);
-  if (o.plot !== undefined) await checkWritableFile(o.plot, "--plot", "curves.svg");
+  if (o.plot !== undefined) {
+    // The picture is what its name says: SVG, or resvg's PNG of it.
+    if (!/\.(svg|png)$/i.test(o.plot)) {
+      throw new UsageError(`--plot ${o.plot}: give a file name ending in .svg or .png`);
+    }
+    await checkWritableFile(o.plot, "--plot", "curves.svg");
+  }
   const text = format === "csv" ? metricsCsv(h.epochs) : JSON.stringify(h.epochs, null, 2) + "\n";
   if (o.out !== undefined) await writeFileAtomic(o.out, text);
   else await writeAll(Deno.stdout, new TextEncoder().encode(text));
-  if (o.plot !== undefined) await writeCurves(o.plot, h.epochs);
+  if (o.plot !== undefined) await writeFigure(o.plot, curvesSvg(h.epochs));
 }
 
 /**

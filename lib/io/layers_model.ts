@@ -25,7 +25,7 @@ import type { ResNet } from "../model/resnet.ts";
 import type { BatchNorm2d, Conv2d, Linear } from "../model/layers.ts";
 import { errorText, UserError } from "../errors.ts";
 import { RUN_FILES, runPath } from "../run/run_dir.ts";
-import { writeFilesAtomic } from "./atomic.ts";
+import { replaceDirAtomic, writeFilesAtomic } from "./atomic.ts";
 
 type Sym = tfl.SymbolicTensor;
 
@@ -244,13 +244,17 @@ export function layersArtifacts(
   };
 }
 
-/** Saves `net` (for `size`x`size` inputs) as `dir/model.json` + `dir/weights.bin`. */
+/**
+ * Saves `net` (for `size`x`size` inputs) as `dir/model.json` + `dir/weights.bin`, replacing `dir`
+ * by one rename, so a reader (or a kill) never finds one file old and the other new; a `dir`
+ * holding other files is refused.
+ */
 export async function saveLayersModel(net: ResNet, size: number, dir: string): Promise<void> {
   const files = await encodeLayersModel(net, size);
-  await writeFilesAtomic([
-    [runPath(dir, RUN_FILES.weights), files.weights],
-    [runPath(dir, RUN_FILES.model), files.modelJson],
-  ]);
+  await replaceDirAtomic(dir, {
+    [RUN_FILES.weights]: files.weights,
+    [RUN_FILES.model]: files.modelJson,
+  });
 }
 
 /**

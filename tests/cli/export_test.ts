@@ -15,7 +15,7 @@ import { curvesSvg } from "../../lib/run/plot.ts";
 import { loadCheckpoint } from "../../lib/run/checkpoint.ts";
 import { layersModelHandler } from "../../lib/io/layers_model.ts";
 import { loadTorchWeights } from "../../lib/io/torch_weights.ts";
-import { runCli, TINY_NET } from "../run_cli.ts";
+import { runCli, runScript, TINY_NET } from "../run_cli.ts";
 import { writeAll } from "../../cli/export.ts";
 import { GOLDEN_DIR, type GoldenTensor, nchwToNhwc, readGolden } from "../golden.ts";
 import { syntheticSplit } from "../synthetic_split.ts";
@@ -134,6 +134,79 @@ Deno.test("export prints CSV on stdout, or JSON, or writes files with --out and 
   assert.equal(await Deno.readTextFile(`${dir}/m.csv`), r.stdout);
   const plotted = readCurves(await Deno.readTextFile(`${dir}/c.svg`));
   assert.deepEqual(plotted.series.map((c) => c.x), [[1, 2], [1, 2], [1, 2]], "2 epochs, 3 curves");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("export --plot writes what its name says: SVG, PNG, or a one-line refusal", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await runCli([
+    "export",
+    "--run",
+    RUN,
+    "--plot",
+    `${dir}/c.png`,
+    "--out",
+    `${dir}/m.csv`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const png = await Deno.readFile(`${dir}/c.png`);
+  assert.deepEqual([...png.subarray(1, 4)], [80, 78, 71], "a PNG file, not SVG text"); // "PNG"
+  const bad = await runCli(["export", "--run", RUN, "--plot", `${dir}/c.pdf`]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.equal(
+    bad.stderr.trim(),
+    `error: --plot ${dir}/c.pdf: give a file name ending in .svg or .png`,
+  );
+  assert.equal(bad.stdout, "", "refused before anything was written");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("export --format layers over an earlier export: a kill at any rename never mixes them", async () => {
+  const dir = await Deno.makeTempDir();
+  const layers = `${dir}/layers`;
+  const killAt = new URL("../fixtures/kill_at_rename.ts", import.meta.url).pathname;
+  const fixture = new URL("../fixtures/torch_w8_s1111.safetensors", import.meta.url).pathname;
+  const older = [
+    "export",
+    "--weights",
+    fixture,
+    "--size",
+    "16",
+    "--format",
+    "layers",
+    "--out",
+    layers,
+  ];
+  const newer = ["export", "--run", RUN, "--format", "layers", "--out", layers];
+  const pair = async (d: string) =>
+    (await Deno.readTextFile(`${d}/model.json`)).length + ":" +
+    (await Deno.readFile(`${d}/weights.bin`)).reduce((a, b) => (a * 31 + b) >>> 0, 7);
+  assert.equal((await runCli(newer)).code, 0);
+  const NEW = await pair(layers);
+  let kills = 0;
+  for (let k = 1;; k++) {
+    assert.equal((await runCli(older)).code, 0);
+    const OLD = await pair(layers);
+    assert.notEqual(OLD, NEW);
+    const r = await runScript(killAt, [String(k), ...newer]);
+    if (r.code === 0) break;
+    kills++;
+    // Killed: the directory holds the old pair whole, or it is aside whole until the next write.
+    const aside = [...Deno.readDirSync(dir)].find((e) => /^\.layers\.old\./.test(e.name));
+    const seen = await pair(aside ? `${dir}/${aside.name}` : layers);
+    assert.ok(seen === OLD || seen === NEW, `kill at rename ${k}: a mix`);
+    // The next export puts things right and clears what the killed one left.
+    assert.equal((await runCli(newer)).code, 0);
+    assert.equal(await pair(layers), NEW);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["layers"]);
+  }
+  assert.equal(kills, 2, "the old directory renamed aside, the new one renamed in");
+  const other = await runCli(["export", "--run", RUN, "--format", "layers", "--out", RUN]);
+  assert.equal(other.code, 1);
+  assert.match(
+    other.stderr.trim(),
+    /^error: .* holds other files \(.*checkpoint\.json.*\), which replacing it would lose/,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 
