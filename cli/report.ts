@@ -17,15 +17,17 @@ import { CLASS_NAMES, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { loadCheckpoint, readCheckpoint } from "../lib/run/checkpoint.ts";
 import { evaluate } from "../lib/run/evaluate.ts";
 import { readRunHistory } from "../lib/run/metrics.ts";
-import { requireRunDir } from "../lib/run/run_dir.ts";
-import { writeReport } from "../lib/viz/report.ts";
+import { requireRunDir, runPath } from "../lib/run/run_dir.ts";
+import { REPORT_FILE, writeReport } from "../lib/viz/report.ts";
 import { addFlags, BACKEND_FLAGS, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
 import { PassDisplay } from "./progress.ts";
+import { checkWritableFile, usedLine } from "./net_source.ts";
 
 const FLAGS = {
   run: "",
-  limit: "of the test set; default: the run's --test-limit",
+  limit: "of the test set; default: the run's --test-limit; fewer need --out",
+  out: "the page's file; default the run's report.html (written from the whole run only)",
   ...BACKEND_FLAGS,
   ...DATA_FLAGS,
 } as const;
@@ -50,11 +52,13 @@ export async function runReport(o: ReportCliOptions): Promise<void> {
   const dir = o.run;
   await requireRunDir(dir);
   const history = await readRunHistory(dir, await readCheckpoint(dir));
+  const out = await reportPath(o, history.settings.testLimit);
   const backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
   console.error(backendSummary(backend));
   const { net, checkpoint } = await loadCheckpoint(dir);
   try {
     const s = checkpoint.settings;
+    console.error(usedLine(`run ${dir}, epoch ${checkpoint.epoch}`, net, s.size, "the run's"));
     const { test } = await loadFashionMnist(dataLoadOptions(o));
     const evaluation = await evaluate(net, test, {
       size: s.size,
@@ -64,8 +68,27 @@ export async function runReport(o: ReportCliOptions): Promise<void> {
       predictions: true,
       tta: s.tta, // as each epoch's test pass of the run
     }, CLASS_NAMES);
-    console.log(await writeReport({ dir, history, evaluation, test, epoch: checkpoint.epoch }));
+    const data = { dir, history, evaluation, test, epoch: checkpoint.epoch };
+    console.log(await writeReport(data, out));
   } finally {
     net.dispose();
   }
+}
+
+/**
+ * Where the page goes: `--out`, else the run's own report.html, which only a pass over the run's
+ * whole test set may rewrite (a `--limit` below it would put a partial figure beside the curves).
+ */
+async function reportPath(o: ReportCliOptions, testLimit: number | null): Promise<string> {
+  if (o.out !== undefined) {
+    await checkWritableFile(o.out, "--out", "report.html");
+    return o.out;
+  }
+  if (o.limit !== undefined && (testLimit === null || o.limit < testLimit)) {
+    throw new UsageError(
+      `--limit ${o.limit} would rewrite the run's ${REPORT_FILE} from part of its test set: ` +
+        "give --out FILE.html for this page",
+    );
+  }
+  return runPath(o.run!, REPORT_FILE);
 }

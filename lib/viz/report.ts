@@ -90,7 +90,8 @@ function header(d: ReportData): string {
     : `ResNet (stages ${h.config.stages.join(",")}, width ${h.config.width})`;
   return `<h1>${net} on Fashion-MNIST</h1><p class="sub">` +
     `${escapeXml(d.dir)} · ${state} · report of ${(d.now ?? new Date()).toISOString()}</p>` +
-    `<div class="kpi">${kpi("test acc", pct(d.evaluation.accuracy))}` +
+    // The count says what the headline figure is of (a partial pass is no run's accuracy).
+    `<div class="kpi">${kpi(`test acc, ${d.evaluation.n} images`, pct(d.evaluation.accuracy))}` +
     kpi("train acc", last ? pct(last.train_acc) : "-") +
     kpi("train loss", last ? last.train_loss.toFixed(4) : "-") +
     kpi("examples/sec", last ? last.examples_per_sec.toFixed(1) : "-") + "</div>";
@@ -215,7 +216,8 @@ export function reportHtml(d: ReportData): string {
 }
 
 /**
- * Writes `report.html` into the run directory `d.dir` atomically; returns its path.
+ * Writes the report atomically to `path` (default: `report.html` in the run directory `d.dir`);
+ * returns its path.
  *
  * @example
  * ```ts ignore
@@ -225,8 +227,10 @@ export function reportHtml(d: ReportData): string {
  * assert.equal(await writeReport(data), "runs/demo/report.html");
  * ```
  */
-export async function writeReport(d: ReportData): Promise<string> {
-  const path = runPath(d.dir, REPORT_FILE);
+export async function writeReport(
+  d: ReportData,
+  path: string = runPath(d.dir, REPORT_FILE),
+): Promise<string> {
   await writeFileAtomic(path, reportHtml(d));
   return path;
 }

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { runCli, TINY_VIZ_RUN } from "../run_cli.ts";
 import { readHistory } from "../../lib/run/metrics.ts";
+import { initBackend } from "../../lib/backends/choose.ts";
+import { train } from "../../lib/run/train.ts";
+import { syntheticSplit } from "../synthetic_split.ts";
 
 /** d2l's network with stages 1,1,1,1 and width 8 after one epoch in PyTorch. */
 const WEIGHTS = new URL("../fixtures/torch_w8_s1111.safetensors", import.meta.url).pathname;
@@ -66,4 +69,56 @@ Deno.test("train --serve on a port in use: one line, exit 2, nothing created", a
   } finally {
     taken.close();
   }
+});
+
+Deno.test("report --limit: the run's own report.html is left alone; --out takes the partial page", async () => {
+  const run = `${await Deno.makeTempDir()}/run`;
+  await train({
+    data: { train: syntheticSplit(8, 16, 1), test: syntheticSplit(4, 16, 2) },
+    out: run,
+    model: { stages: [1, 1, 1, 1], width: 8 },
+    settings: {
+      epochs: 1,
+      batchSize: 4,
+      lr: 0.05,
+      size: 16,
+      seed: 1,
+      limit: null,
+      testLimit: null,
+    },
+    backend: await initBackend("cpu"),
+  });
+  const own = "<html>the page training wrote, from the whole test set</html>";
+  await Deno.writeTextFile(`${run}/report.html`, own);
+  const refused = await runCli(["report", "--run", run, "--limit", "3", "--backend", "cpu"]);
+  assert.equal(refused.code, 2);
+  assert.equal(
+    refused.stderr.trim(),
+    "error: --limit 3 would rewrite the run's report.html from part of its test set: " +
+      "give --out FILE.html for this page",
+  );
+  const out = `${run}/../part.html`;
+  // A temporary file a killed report left there is cleared by the next write.
+  await Deno.writeTextFile(`${run}/../.part.html.999999999-dead.tmp`, "<html>half");
+  const r = await runCli([
+    "report",
+    "--run",
+    run,
+    "--limit",
+    "3",
+    "--out",
+    out,
+    "--backend",
+    "cpu",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), out);
+  assert.match(r.stderr, /^network: run .*, epoch 1: stages 1,1,1,1, width 8, input 16x16/m);
+  assert.match(await Deno.readTextFile(out), /test acc, 3 images<b>/);
+  assert.equal(await Deno.readTextFile(`${run}/report.html`), own, "the run's page untouched");
+  assert.deepEqual([...Deno.readDirSync(`${run}/..`)].map((e) => e.name).sort(), [
+    "part.html",
+    "run",
+  ]);
+  await Deno.remove(`${run}/..`, { recursive: true });
 });
