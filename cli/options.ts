@@ -229,6 +229,7 @@ export const FLAGS = {
     parse: parseAugment,
   }),
   tta: on("--tta", "average the predictions of each test image and of its mirror image"),
+  force: on("--force", "write into a directory that holds other files"),
   limit: flag({ flags: "--limit <n>", help: "use the first N images", parse: positiveInt }),
   testLimit: flag({
     flags: "--test-limit <n>",

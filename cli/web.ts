@@ -12,21 +12,22 @@
  * @module
  */
 import { Command } from "commander";
-import { join, resolve } from "node:path";
+import { dirname, join, parse, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FASHION_MNIST, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { tableFiles } from "../lib/data/idx_dataset.ts";
-import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { replaceDirAtomic, TEMP_NAME, writeFileAtomic } from "../lib/io/atomic.ts";
 import { errorText, UserError } from "../lib/errors.ts";
 import { fileResponse, serveLocal } from "../lib/io/serve.ts";
-import { addFlags, DATA_FLAGS, type OptionsOf } from "./options.ts";
+import { addFlags, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
 import { dataLoadOptions } from "./data.ts";
 
 /** The port `--serve` without a value listens on. */
 export const DEFAULT_PORT = 8000;
 
 const FLAGS = {
-  out: "the site's directory; default dist/web",
+  out: "the site's directory; default dist/web; one holding other files needs --force",
+  force: "",
   serve: `default port ${DEFAULT_PORT}; 0 picks a free one`,
   ...DATA_FLAGS,
 } as const;
@@ -57,10 +58,10 @@ export function webCommand(): Command {
  */
 export async function runWeb(o: WebCliOptions): Promise<void> {
   const out = resolve(o.out ?? "dist/web");
-  if (o.serve === undefined) return await build(out);
+  if (o.serve === undefined) return await build(out, o.force ?? false);
   const server = await listen(out, o.serve === true ? DEFAULT_PORT : o.serve, o);
   try {
-    await build(out);
+    await build(out, o.force ?? false);
   } catch (e) {
     await server.shutdown();
     throw e;
@@ -78,9 +79,9 @@ export async function runWeb(o: WebCliOptions): Promise<void> {
 }
 
 /** {@linkcode buildSite} with a line on stderr saying what was built. */
-async function build(out: string): Promise<void> {
+async function build(out: string, force: boolean): Promise<void> {
   const t0 = performance.now();
-  await buildSite(out);
+  await buildSite(out, force);
   const kb = (await Deno.stat(join(out, "app.js"))).size / 1024;
   console.error(
     `built ${out} (index.html, style.css, app.js ${kb.toFixed(0)} KiB) in ` +
@@ -89,42 +90,72 @@ async function build(out: string): Promise<void> {
 }
 
 /**
- * Bundles web/main.ts for browsers into `out/app.js` (minified; written to a temporary name and
- * renamed, so a failed build leaves the previous site whole) and copies the page and stylesheet.
+ * Bundles web/main.ts for browsers (minified) and writes the site into `out`: a new, empty or
+ * earlier-built `out` is replaced by one rename (a failed build or a kill leaves the previous
+ * site whole); a directory holding other files is refused unless `force`, which writes the three
+ * files into it; the file system's root never.
  */
-export async function buildSite(out: string): Promise<void> {
+export async function buildSite(out: string, force = false): Promise<void> {
+  const how = await siteTarget(out, force);
+  const site: Record<string, Uint8Array> = { "app.js": await bundle() };
+  for (const f of ["index.html", "style.css"]) site[f] = await Deno.readFile(join(WEB_DIR, f));
   try {
-    await Deno.mkdir(out, { recursive: true });
+    await Deno.mkdir(dirname(out), { recursive: true });
   } catch (e) {
     throw new UserError(`cannot create ${out}: ${errorText(e)}; choose another --out`);
   }
-  const tmp = join(out, `.app.js.${Deno.pid}.tmp`);
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--config",
-      CONFIG,
-      "--platform",
-      "browser",
-      "--format",
-      "iife",
-      "--minify",
-      "--output",
-      tmp,
-      join(WEB_DIR, "main.ts"),
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!r.success) {
-    await Deno.remove(tmp).catch(() => {});
-    const why = new TextDecoder().decode(r.stderr).split("\n").find((l) => /error/i.test(l));
-    throw new UserError(`deno bundle failed: ${why?.trim() ?? `exit code ${r.code}`}`);
+  if (how === "replace") return await replaceDirAtomic(out, site);
+  for (const [f, bytes] of Object.entries(site)) await writeFileAtomic(join(out, f), bytes);
+}
+
+/** Whether `out` is replaced whole or written into (`--force`); refuses what is not ours. */
+async function siteTarget(out: string, force: boolean): Promise<"replace" | "write"> {
+  if (out === parse(out).root) {
+    throw new UsageError(`--out ${out} is the file system's root: give a directory of its own`);
   }
-  await Deno.rename(tmp, join(out, "app.js"));
-  for (const f of ["index.html", "style.css"]) {
-    await writeFileAtomic(join(out, f), await Deno.readFile(join(WEB_DIR, f)));
+  const entries = await Array.fromAsync(Deno.readDir(out)).catch(() => []);
+  const names = entries.map((e) => e.name).filter((n) => !TEMP_NAME.test(n));
+  const site: readonly string[] = SITE_FILES;
+  const built = site.every((f) => names.includes(f)) && names.every((n) => site.includes(n));
+  if (names.length === 0 || built) return "replace";
+  if (force) return "write";
+  throw new UsageError(
+    `--out ${out} holds files web did not make (${names.slice(0, 3).join(", ")}` +
+      `${names.length > 3 ? ", ..." : ""}): give a new or empty directory, or --force to write ` +
+      "index.html, style.css and app.js into it",
+  );
+}
+
+/** web/main.ts bundled for browsers, built in a temporary directory of its own. */
+async function bundle(): Promise<Uint8Array> {
+  const work = await Deno.makeTempDir({ prefix: "resnet-web-" });
+  try {
+    const tmp = join(work, "app.js");
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--config",
+        CONFIG,
+        "--platform",
+        "browser",
+        "--format",
+        "iife",
+        "--minify",
+        "--output",
+        tmp,
+        join(WEB_DIR, "main.ts"),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!r.success) {
+      const why = new TextDecoder().decode(r.stderr).split("\n").find((l) => /error/i.test(l));
+      throw new UserError(`deno bundle failed: ${why?.trim() ?? `exit code ${r.code}`}`);
+    }
+    return await Deno.readFile(tmp);
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
   }
 }
 

@@ -34,6 +34,34 @@ Deno.test("web --out: one page, its stylesheet and a browser bundle free of Deno
   }
 });
 
+Deno.test("web --out: a directory holding other files is refused (--force writes into it), / never", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "index.html"), "<p>my own page</p>");
+    const r = await runCli(["web", "--out", dir]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr.trim(),
+      `error: --out ${dir} holds files web did not make (index.html): give a new or empty ` +
+        "directory, or --force to write index.html, style.css and app.js into it",
+    );
+    assert.equal(await Deno.readTextFile(join(dir, "index.html")), "<p>my own page</p>");
+    const root = await runCli(["web", "--out", "/", "--force"]);
+    assert.equal(root.code, 2, root.stderr);
+    assert.equal(
+      root.stderr.trim(),
+      "error: --out / is the file system's root: give a directory of its own",
+    );
+    await Deno.writeTextFile(join(dir, "notes.txt"), "kept");
+    const forced = await runCli(["web", "--out", dir, "--force"]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(await Deno.readTextFile(join(dir, "index.html")), /<script src="app\.js"/);
+    assert.equal(await Deno.readTextFile(join(dir, "notes.txt")), "kept");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("web --serve: the site and the four verified files on 127.0.0.1, nothing else", async () => {
   const server = await startServer();
   try {
