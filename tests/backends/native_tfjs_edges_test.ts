@@ -12,6 +12,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { nativeVariants, variantTest } from "./native_variants.ts";
+import { addRelu, batchNormTrain, conv2dBias } from "../../lib/model/fused.ts";
 
 tf.enableProdMode();
 for (const variant of await nativeVariants()) suite(variant.name, variantTest(variant));
@@ -103,6 +104,22 @@ function suite(NATIVE: string, test: ReturnType<typeof variantTest>): void {
       tf.maxPool(tf.ones([0, 4, 4, 2]) as tf.Tensor4D, 2, 2, "valid"),
       tf.batchNorm(tf.ones([0, 2, 2, 3]), tf.zeros([3]), tf.ones([3]), tf.zeros([3]), tf.ones([3])),
     ]);
+  });
+
+  test("the fused training ops on an empty batch run, with a zero filter gradient", async () => {
+    // Not against cpu: tfjs' own composite (the add gradient's reshape) throws on an empty batch.
+    await tf.setBackend(NATIVE);
+    const [x, b, s, o] = [tf.zeros([0, 4, 4, 2]), tf.ones([4]), tf.ones([4]), tf.zeros([4])];
+    const w = ints([3, 3, 2, 4]);
+    const f = (wt: tf.Tensor, st: tf.Tensor, ot: tf.Tensor) => {
+      const y = conv2dBias(x as tf.Tensor4D, wt, b, 1, "same");
+      return addRelu(batchNormTrain(y, st, ot, 1e-5, true).y, y).sum();
+    };
+    const grads = tf.grads(f)([w, s, o]);
+    assert.deepEqual(grads.map((g) => g.shape), [[3, 3, 2, 4], [4], [4]]);
+    // The filter's (BatchNorm's statistics over no values are NaN, as tfjs' moments gives).
+    assert.ok(grads[0].dataSync().every((v) => v === 0), "zero filter gradient");
+    tf.dispose([x, b, s, o, w, ...grads]);
   });
 
   test("second-order gradients through square, relu and batchNorm", async () => {

@@ -47,7 +47,8 @@ const train = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   const x = f32(backend, inputs.x)!, shape = inputs.x!.shape, C = shape.at(-1)!;
   const scale = f32(backend, inputs.scale)!, offset = f32(backend, inputs.offset)!;
   const eps = attrs.varianceEpsilon, relu = !!attrs.relu;
-  const r = dnnl && shape.length === 4
+  // oneDNN rejects zero-size memory: an empty batch takes the typed-array loops.
+  const r = dnnl && shape.length === 4 && x.length > 0
     ? dnnlBatchNormTrain(dnnl, shape, x, scale, offset, eps, relu)
     : { ...batchNormTrain(x, C, scale, offset, eps, relu), workspace: null };
   const out = [
@@ -63,7 +64,7 @@ const trainGrad = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   const v = (name: string) => f32(backend, inputs[name])!;
   const shape = inputs.x!.shape, C = shape.at(-1)!, eps = attrs.varianceEpsilon;
   let g: Float32Array[];
-  if (dnnl && shape.length === 4) {
+  if (dnnl && shape.length === 4 && !shape.includes(0)) {
     const workspace = attrs.relu ? v("workspace") : null;
     const b = { dy: v("dy"), x: v("x"), gamma: v("scale"), beta: v("offset") };
     const r = dnnlBatchNormTrainGrad(dnnl, shape, {

@@ -79,7 +79,13 @@ export function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
   const filterBias: Fast = (inputs, backend, attrs) => {
     const x = f32(backend, inputs.x)!, dy = f32(backend, inputs.dy)!;
     const c = convInfo(inputs.x!.shape, attrs.filterShape, attrs)!;
-    const r = lib.backpropFilterBias(c, x, dy)!;
+    // An empty batch has zero gradients (and oneDNN rejects zero-size memory).
+    const r = dy.length === 0
+      ? {
+        dw: new Float32Array(tf.util.sizeFromShape(c.filterShape)),
+        db: new Float32Array(c.outChannels),
+      }
+      : lib.backpropFilterBias(c, x, dy)!;
     return [
       backend.makeTensorInfo(c.filterShape, "float32", r.dw),
       backend.makeTensorInfo([c.outChannels], "float32", r.db),
