@@ -11,6 +11,7 @@
 import { Command } from "commander";
 import { collectInfo, formatInfo } from "../lib/backends/info.ts";
 import { addFlags, type OptionsOf } from "./options.ts";
+import { savedBenchLine } from "./bench_results.ts";
 
 const FLAGS = { json: "one JSON document" } as const;
 
@@ -23,6 +24,8 @@ export function infoCommand(): Command {
     FLAGS,
   ).action(async (o: OptionsOf<typeof FLAGS>) => {
     const info = await collectInfo();
-    console.log(o.json ? JSON.stringify(info) : formatInfo(info));
+    const bench = await savedBenchLine(); // this machine's own measurements, or nothing
+    if (o.json) console.log(JSON.stringify({ ...info, ...(bench ? { bench } : {}) }));
+    else console.log(formatInfo(info) + (bench ? `\n${bench}` : ""));
   });
 }

@@ -114,12 +114,12 @@ export const NO_ADAPTER_FIX: string =
   "or pick the graphics API with DENO_WEBGPU_BACKEND=vulkan or DENO_WEBGPU_BACKEND=gl";
 
 /**
- * What we measured on software adapters, said whenever one is in use: the "GPU" is the CPU.
- * (ResNet-18 training, 28x28 Fashion-MNIST, Mesa lavapipe, 2-core machine.)
+ * Said whenever a software adapter is in use: the "GPU" is the CPU. No figure: one machine's
+ * speed would read as every machine's (`info` says what the bench measured here, if it ran).
  */
 export const SOFTWARE_ADAPTER_NOTE: string =
-  "a software adapter: the CPU emulating a GPU, about 0.7 images/s for ResNet-18 training at " +
-  "28x28 on a 2-core machine (measured; the native backend on oneDNN does 450 to 500 there)";
+  "a software adapter: the CPU emulating a GPU, far slower at training than the native " +
+  "backend on the same CPU";
 
 const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|softpipe|microsoft basic render|\bwarp\b/i;
 

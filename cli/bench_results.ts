@@ -1,0 +1,88 @@
+/**
+ * What `deno task bench` measured on this machine, from its saved results (bench/results/), for
+ * `info`: the latest ResNet-18 training speed at 28x28 of each implementation, or nothing when
+ * the bench never ran on a machine like this one (another machine's figures are not ours).
+ *
+ * @example
+ * ```ts
+ * import { benchLine } from "./bench_results.ts";
+ * import assert from "node:assert/strict";
+ * const machine = { cpu: "AMD EPYC", cores: 2, os: "linux" };
+ * const row = { date: "2026-11-23", machine, impl: "native", depth: 18, size: 28, batch: 64,
+ *   img_per_s: 196, status: "ok" };
+ * assert.match(benchLine([row], machine)!, /native 196\.0 images\/s/);
+ * assert.equal(benchLine([row], { ...machine, cores: 16 }), null);
+ * ```
+ * @module
+ */
+import { cpuModel } from "../bench/environment.ts";
+
+/** The results file the bench appends to. */
+export const BENCH_RESULTS = new URL("../bench/results/results.jsonl", import.meta.url);
+
+/** A machine as the results file records it. */
+export interface BenchMachine {
+  /** CPU model name. */
+  cpu: string;
+  /** Logical cores. */
+  cores: number;
+  /** Deno.build.os. */
+  os: string;
+}
+
+/** The fields of a results row this module reads. */
+export interface BenchRow {
+  /** When the bench ran (ISO). */
+  date: string;
+  /** Where it ran. */
+  machine: BenchMachine;
+  /** native, torch, webgpu, cpu... */
+  impl: string;
+  /** ResNet depth. */
+  depth: number | null;
+  /** Input size. */
+  size: number;
+  /** Batch size. */
+  batch: number;
+  /** Training images per second, or null. */
+  img_per_s: number | null;
+  /** "ok" when it measured. */
+  status: string;
+}
+
+/** This machine, as the bench records it. */
+export function thisMachine(): BenchMachine {
+  return { cpu: cpuModel(), cores: navigator.hardwareConcurrency, os: Deno.build.os };
+}
+
+/** The line for `info`: the latest speed of each implementation measured here, or null. */
+export function benchLine(rows: readonly BenchRow[], here: BenchMachine): string | null {
+  const same = (m: BenchMachine) =>
+    m.cpu === here.cpu && m.cores === here.cores && m.os === here.os;
+  const latest = new Map<string, BenchRow>();
+  for (const r of rows) {
+    if (r.status !== "ok" || r.img_per_s === null || !same(r.machine)) continue;
+    if (r.depth !== 18 || r.size !== 28 || r.batch !== 64) continue;
+    const prev = latest.get(r.impl);
+    if (!prev || r.date >= prev.date) latest.set(r.impl, r); // the file's later row wins a tie
+  }
+  if (!latest.size) return null;
+  const when = [...latest.values()].map((r) => r.date.slice(0, 10)).sort().at(-1);
+  const speeds = [...latest].map(([impl, r]) => `${impl} ${r.img_per_s!.toFixed(1)}`);
+  return `bench here (${here.cpu}, ${here.cores} cores; latest ${when}): ResNet-18 training at ` +
+    `28x28, batch 64: ${speeds.join(", ")} images/s`;
+}
+
+/** {@linkcode benchLine} of the saved results file (null when it is missing or unreadable). */
+export async function savedBenchLine(): Promise<string | null> {
+  const text = await Deno.readTextFile(BENCH_RESULTS).catch(() => "");
+  const rows: BenchRow[] = [];
+  for (const line of text.split("\n")) {
+    try {
+      if (line.trim()) rows.push(JSON.parse(line));
+    } catch {
+      // a torn last line of a killed bench: the others still count
+    }
+  }
+  return benchLine(rows, thisMachine());
+}

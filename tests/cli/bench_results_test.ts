@@ -1,0 +1,41 @@
+/**
+ * `info` states no machine's figure as if it held everywhere: only what the bench measured on
+ * this machine, from its saved results, or nothing.
+ */
+import assert from "node:assert/strict";
+import { benchLine, type BenchRow } from "../../cli/bench_results.ts";
+import { SOFTWARE_ADAPTER_NOTE } from "../../lib/backends/webgpu.ts";
+
+const HERE = { cpu: "Some CPU", cores: 8, os: "linux" };
+const row = (over: Partial<BenchRow>): BenchRow => ({
+  date: "2026-01-01T00:00:00Z",
+  machine: HERE,
+  impl: "native",
+  depth: 18,
+  size: 28,
+  batch: 64,
+  img_per_s: 100,
+  status: "ok",
+  ...over,
+});
+
+Deno.test("benchLine: this machine's latest measurement per implementation, else nothing", () => {
+  const rows = [
+    row({ img_per_s: 100 }),
+    row({ date: "2026-02-01T00:00:00Z", img_per_s: 120.25 }),
+    row({ impl: "torch", img_per_s: 90 }),
+    row({ impl: "torch", machine: { ...HERE, cores: 2 }, img_per_s: 9999 }), // another machine
+    row({ impl: "webgpu", status: "did not finish its first step in 150 s", img_per_s: null }),
+    row({ size: 96, img_per_s: 5555 }),
+  ];
+  assert.equal(
+    benchLine(rows, HERE),
+    "bench here (Some CPU, 8 cores; latest 2026-02-01): ResNet-18 training at 28x28, batch 64: " +
+      "native 120.3, torch 90.0 images/s",
+  );
+  assert.equal(benchLine(rows, { ...HERE, cpu: "Other CPU" }), null);
+});
+
+Deno.test("the software-adapter note printed by train, eval and info carries no figure", () => {
+  assert.doesNotMatch(SOFTWARE_ADAPTER_NOTE, /\d/);
+});
