@@ -12,7 +12,6 @@ import { registerNativeBackend } from "../../lib/backends/native/backend.ts";
 import { describeError } from "../../cli/errors.ts";
 import { formatAdapter, isSoftwareAdapter, probeAdapter } from "../../lib/backends/webgpu.ts";
 
-
 Deno.test("software adapters are recognised by name or by the fallback flag", () => {
   for (
     const info of [
