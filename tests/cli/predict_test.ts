@@ -87,7 +87,9 @@ Deno.test("predict: each bad file is one line naming it, exit 2; the good ones a
       `^${dir}/photo\\.png: \\S.* \\d\\.\\d{3}, .* \\d\\.\\d{3}, .* \\d\\.\\d{3} \\(inverted\\)$`,
     ),
   );
-  const errors = r.stderr.trim().split("\n").filter((l) => !l.startsWith("backend: "));
+  // Besides the errors: the backend and the network with its input size (what was used).
+  const errors = r.stderr.trim().split("\n").filter((l) => !/^(backend|network): /.test(l));
+  assert.match(r.stderr, /^network: weights .*: stages 1,1,1,1, width 8, input 28x28 \(--size\)$/m);
   assert.deepEqual(errors.map((l) => l.split(" ")[1].replace(/:$/, "")), bad);
   assert.match(errors[0], /is not a PNG or JPEG image/);
   assert.match(errors[1], /is a truncated or corrupt PNG/);
@@ -146,7 +148,7 @@ Deno.test("predict: usage errors are one line and exit 2, before any work", asyn
   for (const [args, re] of cases) {
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
-    const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("backend: "));
+    const lines = r.stderr.trim().split("\n").filter((l) => !/^(backend|network): /.test(l));
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0], re);
   }
