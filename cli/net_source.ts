@@ -217,6 +217,9 @@ export async function planInitFrom(
   path: string,
   o: RecordFlags,
 ): Promise<{ model: ResNetOptions; size: number | undefined; line: string }> {
+  if (!(await Deno.stat(path).catch(() => null))) {
+    throw new UsageError(`--init-from ${path}: no such file`);
+  }
   const plan = planWeights(await readSafetensors(path), path, o);
   const c = resolveConfig(plan.model);
   const size = plan.size ?? undefined;
