@@ -109,6 +109,28 @@ Deno.test("eval --json on a finished run reproduces its last test accuracy", asy
   assert.match(doc.backend, /^cpu/);
 });
 
+Deno.test("eval --weights of an exported run: the run's size and architecture, said, same score", async () => {
+  const out = await tinyRun();
+  const w = `${out}/../exported.safetensors`;
+  const e = await runCli(["export", "--run", out, "--format", "safetensors", "--out", w]);
+  assert.equal(e.code, 0, e.stderr);
+  const args = ["--limit", "12", "--json", "--backend", "cpu"];
+  const fromRun = await runCli(["eval", "--run", out, ...args]);
+  // No --stages, --width or --size: before, 96x96 (and ResNet-18's keys) were assumed silently.
+  const fromFile = await runCli(["eval", "--weights", w, ...args]);
+  assert.equal(fromFile.code, 0, fromFile.stderr);
+  assert.match(
+    fromFile.stderr,
+    /^network: weights .*: stages 1,1,1,1, width 8, input 16x16 \(recorded in the file\)$/m,
+  );
+  assert.equal(JSON.parse(fromFile.stdout).accuracy, JSON.parse(fromRun.stdout).accuracy);
+  oneLineError(
+    await runCli(["eval", "--weights", w, "--size", "96", ...args]),
+    2,
+    /--size 96 contradicts/,
+  );
+});
+
 Deno.test("eval prints a per-class table and writes the confusion matrix CSV", async () => {
   const out = await tinyRun();
   const csv = `${await Deno.makeTempDir()}/confusion.csv`;
