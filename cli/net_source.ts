@@ -21,6 +21,7 @@ import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
 import { readSafetensors, type SafetensorsFile } from "../lib/io/safetensors.ts";
 import { architectureOf, assignTorchStateDict, recordedSize } from "../lib/io/torch_weights.ts";
 import { errorText, UserError } from "../lib/errors.ts";
+import { tempPathFor } from "../lib/io/atomic.ts";
 import { type OptionsOf, UsageError } from "./options.ts";
 import { join } from "node:path";
 
@@ -200,7 +201,8 @@ export async function checkWritableFile(
   if ((await Deno.stat(path).catch(() => null))?.isDirectory) {
     throw new UserError(`${flag} ${path} is a directory: give a file, e.g. ${join(path, example)}`);
   }
-  const probe = `${path}.probe-${Deno.pid}`;
+  // Named as atomic writes' temporary files, so a kill right here leaves what the next write clears.
+  const probe = tempPathFor(path);
   try {
     await Deno.writeTextFile(probe, "");
     await Deno.remove(probe);
