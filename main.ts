@@ -59,7 +59,11 @@ export async function main(args: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     const d = describeError(e);
     if (!d) throw e;
-    if (d.line) console.error(d.line);
+    try {
+      if (d.line) console.error(d.line);
+    } catch {
+      // A closed terminal (SIGHUP): the exit code still says what happened.
+    }
     return d.code;
   }
 }

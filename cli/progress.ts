@@ -30,7 +30,32 @@ export interface DisplayOptions {
   stream?: BarStream;
 }
 
-const stderrStream = () => process.stderr as unknown as BarStream;
+const encoder = new TextEncoder();
+
+/**
+ * stderr for the bars. A write that fails (the terminal was closed: EIO) is dropped: node's
+ * `process.stderr` would report it as an uncaught 'error' event, which ends the process before
+ * the SIGHUP that comes with it can save the run.
+ */
+const stderrStream = (): BarStream & { readonly columns?: number } => ({
+  isTTY: Deno.stderr.isTerminal(),
+  get columns() {
+    try {
+      return Deno.consoleSize().columns;
+    } catch {
+      return undefined;
+    }
+  },
+  write(text: string): boolean {
+    try {
+      const bytes = encoder.encode(text);
+      for (let done = 0; done < bytes.length;) done += Deno.stderr.writeSync(bytes.subarray(done));
+    } catch {
+      // Nobody is there to read it.
+    }
+    return true;
+  },
+});
 
 /**
  * The bar's stream with a switch: once cut off, a bar's last redraw and its return to the line
