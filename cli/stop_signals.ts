@@ -4,7 +4,8 @@
  * signal's number (130, 143, 129), as shells report a process stopped by it. A worker thread
  * listens, so the notice appears the moment the signal arrives even when the main thread is
  * inside a step that takes minutes; a second signal ends the process at once (one more than a
- * second after the first: the copies one Ctrl-C under `deno task` delivers count as one).
+ * second after the first: the copies one Ctrl-C under `deno task` delivers count as one). Before
+ * training starts there is nothing to save, and a stop quits at once.
  *
  * @example
  * ```ts ignore
@@ -97,6 +98,14 @@ export class StopWatcher {
   /** Has a quit without saving (a second signal) remove `path`, the run's lock file, first. */
   removeOnQuit(path: string): void {
     this.#worker.postMessage({ lockFile: path });
+  }
+
+  /**
+   * While `on`, a stop quits at once, removing the lock file (before training starts there is
+   * nothing to save, and loading may not be interruptible); off, it saves as usual.
+   */
+  quitUntilTraining(on: boolean): void {
+    this.#worker.postMessage({ setup: on });
   }
 
   /** Stops listening (signals then act as they do by default). */

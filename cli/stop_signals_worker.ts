@@ -21,15 +21,18 @@ const SAME_STOP_MS = 1000;
 
 const port = self as unknown as {
   postMessage(message: unknown): void;
-  onmessage: ((e: MessageEvent<{ lockFile?: string }>) => void) | null;
+  onmessage: ((e: MessageEvent<{ lockFile?: string; setup?: boolean }>) => void) | null;
 };
 const encoder = new TextEncoder();
 let first: StopSignal | null = null;
 let firstAt = 0;
 /** The run's lock file, removed on a quit without saving (the main thread cannot do it then). */
 let lockFile: string | null = null;
+/** Before training starts: nothing to save, a stop quits at once. */
+let setup = false;
 port.onmessage = (e) => {
   if (e.data.lockFile) lockFile = e.data.lockFile;
+  if (e.data.setup !== undefined) setup = e.data.setup;
 };
 
 /** Writes to stderr; a closed terminal (SIGHUP) must not stop the save. */
@@ -70,7 +73,12 @@ function onSignal(sig: StopSignal): void {
   }
   first = sig;
   firstAt = performance.now();
-  say(`${Deno.stderr.isTerminal() ? CLEAR_BAR : "\n"}${notice(sig)}`);
+  const clear = Deno.stderr.isTerminal() ? CLEAR_BAR : "\n";
+  if (setup) {
+    say(`${clear}${sig === "SIGINT" ? "interrupt" : sig}: quitting; nothing was trained yet\n`);
+    return quitNow(sig);
+  }
+  say(`${clear}${notice(sig)}`);
   port.postMessage({ signal: sig });
 }
 

@@ -25,7 +25,12 @@ import {
   resolveConfig,
 } from "../lib/model/resnet.ts";
 import { checkTrainingFits } from "../lib/backends/tensor_limit.ts";
-import { backendLabel, backendSummary, initBackend } from "../lib/backends/choose.ts";
+import {
+  type BackendInfo,
+  backendLabel,
+  backendSummary,
+  initBackend,
+} from "../lib/backends/choose.ts";
 import { UserError } from "../lib/errors.ts";
 import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { loadTorchWeights } from "../lib/io/torch_weights.ts";
@@ -279,18 +284,20 @@ async function trainPlanned(
   plan: RunPlan,
   board: LiveBoard | null,
 ): Promise<void> {
-  const backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
-  console.error(backendSummary(backend));
-  // On WebGPU a batch over the adapter's limits is refused before the data are loaded.
-  checkTrainingFits(plan.config, plan.settings.size, plan.settings.batchSize);
-  const data = await loadFashionMnist(dataLoadOptions(o, o.json));
-  const initFrom = o.initFrom;
   const progress = new EpochProgress();
   // The worker has printed the notice already; the bar must not be drawn over it again.
   const stop = await StopWatcher.start(() => progress.halt());
-  stop.removeOnQuit(plan.lock.path); // a second Ctrl-C quits at once: no lock file stays
-  let result: TrainResult;
+  stop.removeOnQuit(plan.lock.path); // a quit without saving leaves no lock file behind
+  stop.quitUntilTraining(true); // while the backend and the data load there is nothing to save
+  let result: TrainResult, backend: BackendInfo;
   try {
+    backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
+    console.error(backendSummary(backend));
+    // On WebGPU a batch over the adapter's limits is refused before the data are loaded.
+    checkTrainingFits(plan.config, plan.settings.size, plan.settings.batchSize);
+    const data = await loadFashionMnist(dataLoadOptions(o, o.json));
+    const initFrom = o.initFrom;
+    stop.quitUntilTraining(false);
     result = await train({
       data: { train: data.train, test: data.test },
       out: plan.out,

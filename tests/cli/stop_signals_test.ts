@@ -18,10 +18,13 @@ async function readUntil(
   return seen;
 }
 
-/** Starts the busy fixture (with a stand-in lock file, if given) and waits for its "ready". */
-async function startBusy(flag: string, lockFile?: string) {
+/**
+ * Starts the busy fixture (with a stand-in lock file, and in the time before training, if given)
+ * and waits for its "ready".
+ */
+async function startBusy(flag: string, lockFile?: string, setup = false) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", BUSY, flag, ...(lockFile ? [lockFile] : [])],
+    args: ["run", "-A", BUSY, flag, ...(lockFile ? [lockFile] : []), ...(setup ? ["setup"] : [])],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -110,4 +113,19 @@ Deno.test("copies of one stop within a second (process group + deno task's forwa
   await err.cancel();
   await out.cancel();
   await Deno.remove(flag);
+});
+
+Deno.test("before training starts a stop quits at once (nothing to save) and removes the lock file", async () => {
+  const dir = await Deno.makeTempDir();
+  const { child, out, err } = await startBusy(`${dir}/never`, `${dir}/train.lock`, true);
+  child.kill("SIGINT");
+  const stderr = await readUntil(err, (t) => t.includes("nothing was trained yet"));
+  const status = await child.status;
+  assert.match(stderr, /^interrupt: quitting; nothing was trained yet$/m);
+  assert.equal(status.code, 130);
+  assert.equal(status.signal, "SIGINT");
+  await assert.rejects(Deno.stat(`${dir}/train.lock`), Deno.errors.NotFound);
+  await err.cancel();
+  await out.cancel();
+  await Deno.remove(dir, { recursive: true });
 });
