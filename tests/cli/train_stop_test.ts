@@ -27,9 +27,13 @@ const NO_SCRIPT = have("script") ? "" : " (ignored: no script from util-linux he
 
 /** The uninterrupted run, made once: what every stopped and resumed run must end as. */
 let reference: Promise<string> | null = null;
+let referenceHome: string | null = null;
+globalThis.addEventListener("unload", () => {
+  if (referenceHome) Deno.removeSync(referenceHome, { recursive: true });
+});
 function uninterrupted(): Promise<string> {
   reference ??= (async () => {
-    const home = await Deno.makeTempDir();
+    const home = referenceHome = await Deno.makeTempDir();
     const r = await runTask("train", [...ARGS, "--out", "run"], home);
     assert.equal(r.code, 0, r.stderr);
     return `${home}/run`;
