@@ -17,18 +17,17 @@ export function freshEnv(env: Record<string, string> = {}): Record<string, strin
   return { ...e, ...env };
 }
 
-/**
- * Runs `deno task --config <project>/deno.json <task> ...args` from `cwd`, as a person in their
- * own folder types the README's commands; returns exit code, stdout and stderr.
- */
-export async function runTask(
-  task: string,
-  args: string[],
-  cwd: string,
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Exit code, stdout and stderr of a finished CLI run. */
+export interface CliOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno ...args` from `cwd` (default: here), stdin closed, `env` added; see freshEnv. */
+async function deno(args: string[], env: Record<string, string>, cwd?: string): Promise<CliOutput> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--config", DENO_JSON, task, ...args],
+    args,
     cwd,
     env: freshEnv(env),
     clearEnv: true,
@@ -40,30 +39,36 @@ export async function runTask(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** Runs `deno run -A main.ts ...args` (stdin closed, `env` added to the environment) and returns exit code, stdout and stderr. */
+/**
+ * Runs `deno task --config <project>/deno.json <task> ...args` from `cwd`, as a person in their
+ * own folder types the README's commands; returns exit code, stdout and stderr.
+ */
+export function runTask(
+  task: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<CliOutput> {
+  return deno(["task", "--config", DENO_JSON, task, ...args], env, cwd);
+}
+
+/** Runs `deno run -A main.ts ...args` (stdin closed, `env` added to the environment, from `cwd`). */
 export function runCli(
   args: string[],
   env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return runScript(MAIN, args, env);
+  cwd?: string,
+): Promise<CliOutput> {
+  return runScript(MAIN, args, env, cwd);
 }
 
 /** Runs `deno run -A script ...args` like {@linkcode runCli} (e.g. `bench/bench.ts`). */
-export async function runScript(
+export function runScript(
   script: string,
   args: string[],
   env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    env: freshEnv(env),
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  cwd?: string,
+): Promise<CliOutput> {
+  return deno(["run", "-A", script, ...args], env, cwd);
 }
 
 /** The tiny network of the CLI tests: one residual block per stage, width 8. */

@@ -1,30 +1,17 @@
 import assert from "node:assert/strict";
 import { encode } from "fast-png";
-import { freshEnv, runTask, TINY_NET } from "../run_cli.ts";
+import { runCli, runTask, TINY_NET } from "../run_cli.ts";
 
 // `deno task` runs every command in the project root; what a person types from their own folder
 // must still mean that folder (cli/options.ts userPath, from INIT_CWD).
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const RUN = [...TINY_NET, "--size", "16", "--backend", "cpu", "--batch-size", "8", "--limit", "16"];
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
 /** `deno run -A main.ts ...args` from `cwd`, without INIT_CWD: the plain way, for comparison. */
-async function runHere(args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd,
-    env: freshEnv(),
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const runHere = (args: string[], cwd: string) => runCli(args, {}, cwd);
 
 Deno.test("under deno task, paths typed in another folder are read and written there", async () => {
   const home = await Deno.makeTempDir({ prefix: "user-folder-" });
