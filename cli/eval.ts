@@ -3,7 +3,8 @@
  * confusion matrix as CSV.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it needs a trained run in runs/demo (tests/cli/ train one first)
  * import { evalCommand } from "./eval.ts";
  * await evalCommand().parseAsync(["--run", "runs/demo", "--limit", "1000", "--json"], { from: "user" });
  * ```

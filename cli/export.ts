@@ -3,7 +3,8 @@
  * (`--plot`), or its weights as d2l safetensors / a tfjs layers model.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it needs a trained run in runs/demo (tests/cli/ train one first)
  * import { exportCommand } from "./export.ts";
  * await exportCommand().parseAsync(["--run", "runs/demo", "--format", "csv"], { from: "user" });
  * ```

@@ -5,7 +5,8 @@
  * read is one line on stderr naming it; the others are still predicted, and the exit code is 2.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it needs a trained run in runs/demo (tests/cli/ train one first)
  * import { predictCommand } from "./predict.ts";
  * await predictCommand().parseAsync(["--run", "runs/demo", "--test", "0,1,2", "--json"], { from: "user" });
  * ```

@@ -5,7 +5,8 @@
  * every epoch; this command makes it for a run trained before, or after an interrupted epoch.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // not run: it needs a trained run in runs/demo (tests/cli/ train one first)
  * import { reportCommand } from "./report.ts";
  * await reportCommand().parseAsync(["--run", "runs/demo"], { from: "user" });
  * ```

@@ -12,10 +12,12 @@
  * ```ts
  * import { ResNet } from "../model/resnet.ts";
  * import { loadLayersWeights, saveLayersModel } from "./layers_model.ts";
+ * const dir = `${await Deno.makeTempDir()}/layers`;
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
- * await saveLayersModel(net, 28, "runs/demo"); // runs/demo/model.json + weights.bin
+ * await saveLayersModel(net, 28, dir); // dir/model.json + weights.bin
  * const copy = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 7 });
- * await loadLayersWeights(copy, "runs/demo"); // copy now computes what net computes
+ * await loadLayersWeights(copy, dir); // copy now computes what net computes
+ * await Deno.remove(dir, { recursive: true });
  * ```
  * @module
  */

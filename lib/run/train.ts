@@ -21,15 +21,17 @@
  * import assert from "node:assert/strict";
  * const backend = await initBackend("auto");
  * const { train: trainSplit, test } = await loadFashionMnist();
+ * const out = `${await Deno.makeTempDir()}/run`;
  * const r = await train({
  *   data: { train: trainSplit, test },
- *   out: "runs/demo",
+ *   out,
  *   model: { stages: [1, 1, 1, 1], width: 8 },
  *   settings: { epochs: 1, batchSize: 64, lr: 0.05, size: 28, seed: 0, limit: 2048, testLimit: 512 },
  *   backend,
  * });
  * assert.equal(r.status, "finished");
  * assert.equal(r.history.epochs.at(-1)?.epoch, 1);
+ * await Deno.remove(out, { recursive: true });
  * ```
  * @module
  */
