@@ -155,6 +155,7 @@ export async function replaceDirAtomic(
   const aside = join(dirname(dir), `.${basename(dir)}.old.${basename(tmp).split(".").at(-2)}.tmp`);
   let moved = false;
   try {
+    await Deno.mkdir(dirname(dir), { recursive: true }); // an --out may name new folders
     await Deno.mkdir(tmp);
     for (const [name, data] of Object.entries(files)) {
       if (typeof data === "string") await Deno.writeTextFile(join(tmp, name), data);

@@ -163,8 +163,8 @@ async function cpuStep(seed: number, batch: number, lr: number) {
   const opt = new SGD(lr);
   const r = trainStep(net, opt, b.x, b.y);
   tf.dispose([r.loss, r.correct, b.x, b.y]);
-  // The file the CLI would write for this network (export --format safetensors).
-  const file = decodeSafetensors(await encodeTorchStateDict(net));
+  // The file the CLI would write for this network (export --format safetensors of a 28x28 run).
+  const file = decodeSafetensors(await encodeTorchStateDict(net, { size: 28 }));
   opt.dispose();
   net.dispose();
   return file;
