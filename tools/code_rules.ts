@@ -34,14 +34,15 @@ const RULES = [
   },
 ];
 
-/** Folders no rule reads: git's, dependencies, the data cache and training runs. */
-const SKIP = new Set([".git", "node_modules", "data", "runs"]);
+/** Folders no rule reads: git's and dependencies anywhere; the data cache and runs at the top. */
+const SKIP = new Set([".git", "node_modules", "./data", "./runs"]);
 
 async function files(path: string, out: string[] = []): Promise<string[]> {
   const info = await Deno.stat(path).catch(() => null);
   if (info?.isDirectory) {
     for await (const e of Deno.readDir(path)) {
-      if (!SKIP.has(e.name)) await files(`${path}/${e.name}`, out);
+      const child = `${path}/${e.name}`;
+      if (!SKIP.has(e.name) && !SKIP.has(child)) await files(child, out);
     }
   } else if (info) out.push(path);
   return out;

@@ -42,6 +42,10 @@ Deno.test("code rules: a dataSync() in lib/ fails", async () => {
   });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /lib\/bad\.ts:1/);
+  // lib/data/ is library code, not the data cache at the top.
+  const deep = await runOn({ "lib/data/bad.ts": "export const f = (t: any) => t.dataSync();\n" });
+  assert.equal(deep.code, 1);
+  assert.match(deep.stderr, /lib\/data\/bad\.ts:1/);
 });
 
 Deno.test("code rules: lib/ neither prints nor names commander, not even in an example", async () => {
