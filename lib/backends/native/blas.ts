@@ -110,6 +110,19 @@ function envBlas(): string | undefined {
 let cached: Blas | NoBlas | null = null;
 
 /**
+ * sgemm calls and their milliseconds while `on` (bench --profile switches it on; off, the cost
+ * is one test per call).
+ *
+ * @example
+ * ```ts
+ * import { BLAS_TIME } from "./blas.ts";
+ * BLAS_TIME.on = true; // ... run a step, read BLAS_TIME.ms and .calls ...
+ * BLAS_TIME.on = false;
+ * ```
+ */
+export const BLAS_TIME: { on: boolean; calls: number; ms: number } = { on: false, calls: 0, ms: 0 };
+
+/**
  * Opens the first library of {@linkcode candidateLibraries} that has `cblas_sgemm`; the result is
  * cached for the process. Never throws: without `--allow-ffi` or any library it returns
  * `{ok: false, reason}`.
@@ -123,6 +136,7 @@ export function openBlas(): Blas | NoBlas {
       const f = lib.symbols.cblas_sgemm;
       const sgemm: Sgemm = (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
         if (m === 0 || n === 0) return;
+        const t0 = BLAS_TIME.on ? performance.now() : 0;
         f(
           ROW_MAJOR,
           ta ? TRANS : NO_TRANS,
@@ -139,6 +153,10 @@ export function openBlas(): Blas | NoBlas {
           c,
           ldc,
         );
+        if (BLAS_TIME.on) {
+          BLAS_TIME.ms += performance.now() - t0;
+          BLAS_TIME.calls++;
+        }
       };
       cached = { ok: true, library: name, sgemm };
       return cached;
