@@ -31,9 +31,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ResNetConfig } from "../model/resnet.ts";
-import { convShapes } from "../model/shapes.ts";
+import { type ConvShape, convShapes } from "../model/shapes.ts";
 import { InputError } from "../errors.ts";
-import { currentDevice } from "./webgpu.ts";
 
 /** A tensor of a step: what it is, its shape (NHWC) and its size in bytes. */
 export interface TensorSize {
@@ -62,9 +61,23 @@ const tensor = (name: string, shape: number[]) => ({
   bytes: 4 * shape.reduce((a, b) => a * b, 1),
 });
 
+/** A convolution's tensors at `batch`: its output, and its im2col matrix when it makes one. */
+function convTensors(c: ConvShape, batch: number): TensorSize[] {
+  const out = [tensor(`${c.name}'s output`, [batch, c.outSize, c.outSize, c.outChannels])];
+  const workgroups = batch * Math.ceil(c.outSize ** 2 / 32) * Math.ceil(c.outChannels / 32);
+  if (c.kernel > 1 && workgroups <= IM2COL_WORKGROUPS) {
+    const cols = [batch, c.outSize ** 2, c.kernel ** 2 * c.inChannels];
+    out.push(tensor(`${c.name}'s im2col matrix`, cols));
+  }
+  return out;
+}
+
+const largest = (ts: TensorSize[]) => ts.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+
 /**
  * The largest tensor a training step or an evaluation pass of the network makes at `batch`
- * images of `size`x`size` (both make the same activations; gradients have their shapes).
+ * images of `size`x`size` (both make the same activations; gradients have their shapes), when
+ * the batch runs whole.
  *
  * @example
  * ```ts
@@ -74,18 +87,8 @@ const tensor = (name: string, shape: number[]) => ({
  * ```
  */
 export function largestTensor(config: ResNetConfig, size: number, batch: number): TensorSize {
-  let best = tensor("the input batch", [batch, size, size, config.inChannels]);
-  for (const c of convShapes(config, size)) {
-    const out = tensor(`${c.name}'s output`, [batch, c.outSize, c.outSize, c.outChannels]);
-    if (out.bytes > best.bytes) best = out;
-    const workgroups = batch * Math.ceil(c.outSize ** 2 / 32) * Math.ceil(c.outChannels / 32);
-    if (c.kernel > 1 && workgroups <= IM2COL_WORKGROUPS) {
-      const cols = [batch, c.outSize ** 2, c.kernel ** 2 * c.inChannels];
-      const im2col = tensor(`${c.name}'s im2col matrix`, cols);
-      if (im2col.bytes > best.bytes) best = im2col;
-    }
-  }
-  return best;
+  const input = tensor("the input batch", [batch, size, size, config.inChannels]);
+  return largest([input, ...convShapes(config, size).flatMap((c) => convTensors(c, batch))]);
 }
 
 /**
@@ -141,8 +144,8 @@ export function limitOf(
 }
 
 /**
- * The limit tensors must fit on the active backend: on WebGPU {@linkcode limitOf} the device's
- * limits; null elsewhere (no such limit).
+ * The limit tensors must fit on the active backend: on WebGPU {@linkcode limitOf} the limits of
+ * tfjs' own device (in Deno and in a browser alike); null elsewhere (no such limit).
  *
  * @example
  * ```ts
@@ -153,33 +156,136 @@ export function limitOf(
  * ```
  */
 export function tensorLimit(): TensorLimit | null {
-  const dev = currentDevice();
-  if (tf.getBackend() !== "webgpu" || dev === null) return null;
-  return limitOf(dev.limits);
+  if (tf.getBackend() !== "webgpu") return null;
+  // tfjs-webgpu's WebGPUBackend keeps its GPUDevice public; read without importing the package.
+  const dev = (tf.backend() as { device?: { limits: GPUSupportedLimits } }).device;
+  return dev ? limitOf(dev.limits) : null;
 }
 
-/** Why a step at some batch does not fit a limit ({@linkcode fitProblem}). */
+/**
+ * How a step runs within a limit: the batch in `chunks` parts through b1 and the first `blocks`
+ * residual blocks (BatchNorm's statistics combined over the parts: ../model/chunked.ts), whole
+ * after them.
+ */
+export interface ChunkPlan {
+  /** Parts of the batch, 2 or more; their sizes are {@linkcode chunkSizes}. */
+  chunks: number;
+  /** Residual blocks after b1 that run in parts too (0: only b1). */
+  blocks: number;
+}
+
+/**
+ * The sizes of `chunks` parts of `batch` images: as equal as can be, the larger first.
+ *
+ * @example
+ * ```ts
+ * import { chunkSizes } from "./tensor_limit.ts";
+ * chunkSizes(7, 3); // [3, 2, 2]
+ * ```
+ */
+export function chunkSizes(batch: number, chunks: number): number[] {
+  const small = Math.floor(batch / chunks), large = batch % chunks;
+  return Array.from({ length: chunks }, (_, i) => small + (i < large ? 1 : 0));
+}
+
+/** The network's parts in forward order (b1, then each residual block) and their tensors. */
+interface Section {
+  /** Its tensors at a batch. */
+  tensors(batch: number): TensorSize[];
+  /** Its output at a batch (what the next part takes in; where the parts are joined). */
+  out(batch: number): TensorSize;
+}
+
+function sections(config: ResNetConfig, size: number): Section[] {
+  const groups = new Map<string, ConvShape[]>();
+  for (const c of convShapes(config, size)) {
+    const key = c.name.replace(/\.conv\d+$/, ""); // b1.0 (the stem) or a block, b3.1
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  const convs = [...groups.values()];
+  return convs.map((own, i) => {
+    const next = convs[i + 1]?.[0], last = own[own.length - 1];
+    const [n, ch] = next ? [next.inSize, next.inChannels] : [last.outSize, last.outChannels];
+    return {
+      tensors: (b) => own.flatMap((c) => convTensors(c, b)),
+      out: (b) => tensor(`${last.name.replace(/\.conv\d+$/, "")}'s output`, [b, n, n, ch]),
+    };
+  });
+}
+
+/** The plan for a batch over the limit, or null when no plan fits (see {@linkcode chunkPlan}). */
+function findPlan(config: ResNetConfig, size: number, batch: number, limit: number) {
+  const fit = (ts: TensorSize[]) => ts.every((t) => t.bytes <= limit);
+  // The input batch is made whole (the data pipeline's resize and augmentation).
+  if (!fit([tensor("the input batch", [batch, size, size, config.inChannels])])) return null;
+  const secs = sections(config, size);
+  for (let m = 0; m < secs.length; m++) {
+    const after = secs.slice(m + 1).flatMap((s) => s.tensors(batch));
+    if (!fit([secs[m].out(batch), ...after])) continue; // join later
+    const before = secs.slice(0, m + 1);
+    const parts = (b: number) => b === 0 || fit(before.flatMap((s) => s.tensors(b)));
+    const perImage = largest(before.flatMap((s) => s.tensors(1024))).bytes / 1024;
+    for (let k = Math.max(2, Math.ceil((batch * perImage) / limit)); k <= batch; k++) {
+      if (parts(Math.ceil(batch / k)) && parts(Math.floor(batch / k))) {
+        return { chunks: k, blocks: m };
+      }
+    }
+    return null; // not even one image fits these parts; joining later only adds parts
+  }
+  return null;
+}
+
+/**
+ * How a step of `config` at `batch` images of `size`x`size` runs within `limit`: null when it
+ * runs whole (or there is no limit), else in parts through the layers where whole tensors would
+ * exceed the limit, joined as early as the rest fits. Throws a {@linkcode TensorLimitError} when
+ * no plan fits (not even one image, or the input batch itself).
+ *
+ * @example
+ * ```ts
+ * import { chunkPlan } from "./tensor_limit.ts";
+ * import { resolveConfig } from "../model/resnet.ts";
+ * const limit = { bytes: 2 ** 27, name: "maxStorageBufferBindingSize" } as const;
+ * chunkPlan(resolveConfig({ depth: 18 }), 96, 256, limit); // { chunks: 2, blocks: 0 }
+ * chunkPlan(resolveConfig({ depth: 18 }), 96, 227, limit); // null
+ * ```
+ */
+export function chunkPlan(
+  config: ResNetConfig,
+  size: number,
+  batch: number,
+  limit: TensorLimit | null,
+): ChunkPlan | null {
+  if (limit === null || largestTensor(config, size, batch).bytes <= limit.bytes) return null;
+  const plan = findPlan(config, size, batch, limit.bytes);
+  if (plan === null) throw tensorLimitError(fitProblem(config, size, batch, limit)!, size, batch);
+  return plan;
+}
+
+/** Why a step at some batch cannot run within a limit ({@linkcode fitProblem}). */
 export interface FitProblem {
-  /** The step's largest tensor at the batch asked for: over the limit. */
+  /** The tensor over the limit: the input batch, or at batch 1 the largest tensor. */
   tensor: TensorSize;
   /** The limit it exceeds. */
   limit: TensorLimit;
-  /** The largest batch whose every tensor fits; 0 when not even one image does. */
+  /** The largest batch that runs (in parts where needed); 0 when not even one image does. */
   fits: number;
 }
 
 /**
- * Whether a step of `config` at `batch` images of `size`x`size` makes a tensor over `limit`: null
- * when it fits (or there is no limit), else the tensor and the largest batch that fits. The check
- * behind `train`'s refusal ({@linkcode checkTrainingFits}) and the web page's.
+ * Whether a step of `config` at `batch` images of `size`x`size` cannot run within `limit`, even
+ * in parts ({@linkcode chunkPlan}): null when it runs (or there is no limit), else the tensor
+ * over the limit and the largest batch that runs. The check behind `train`'s refusal
+ * ({@linkcode checkTrainingFits}) and the web page's.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fitProblem } from "./tensor_limit.ts";
  * import { resolveConfig } from "../model/resnet.ts";
  * const limit = { bytes: 2 ** 27, name: "maxStorageBufferBindingSize" } as const;
- * fitProblem(resolveConfig({ depth: 18 }), 96, 256, limit)?.fits; // 227
- * fitProblem(resolveConfig({ depth: 18 }), 96, 227, limit); // null
+ * assert.equal(fitProblem(resolveConfig({ depth: 18 }), 96, 256, limit), null); // runs in parts
+ * assert.equal(fitProblem(resolveConfig({ depth: 18 }), 4096, 1, limit)?.fits, 0);
  * ```
  */
 export function fitProblem(
@@ -188,18 +294,63 @@ export function fitProblem(
   batch: number,
   limit: TensorLimit | null,
 ): FitProblem | null {
-  if (limit === null) return null;
-  const tensor = largestTensor(config, size, batch);
-  if (tensor.bytes <= limit.bytes) return null;
-  return { tensor, limit, fits: largestBatchThatFits(config, size, limit.bytes) };
+  if (limit === null || largestTensor(config, size, batch).bytes <= limit.bytes) return null;
+  const runs = (b: number) =>
+    findPlan(config, size, b, limit.bytes) !== null || b === 1 &&
+      largestTensor(config, size, 1).bytes <= limit.bytes;
+  if (runs(batch)) return null;
+  if (!runs(1)) return { tensor: largestTensor(config, size, 1), limit, fits: 0 };
+  let lo = 1, hi = batch; // runs(lo), not runs(hi)
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (runs(mid)) lo = mid;
+    else hi = mid;
+  }
+  return {
+    tensor: tensor("the input batch", [batch, size, size, config.inChannels]),
+    limit,
+    fits: lo,
+  };
+}
+
+/** A step that cannot run within a WebGPU adapter's limit, as data for the caller to word. */
+export class TensorLimitError extends InputError {
+  /** Always `"TensorLimitError"`. */
+  override name = "TensorLimitError";
+  /**
+   * @param message The library's one line.
+   * @param problem The tensor, the limit and the largest batch that runs (0: not one image).
+   * @param size The input size asked for.
+   * @param batch The batch asked for.
+   */
+  constructor(
+    message: string,
+    readonly problem: FitProblem,
+    readonly size: number,
+    readonly batch: number,
+  ) {
+    super(message);
+  }
 }
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
+function tensorLimitError(p: FitProblem, size: number, batch: number): TensorLimitError {
+  const { tensor: t, limit } = p;
+  const over = `${t.name} [${t.shape.join(", ")}] (float32) is ${mib(t.bytes)}, over its ` +
+    `${limit.name} of ${mib(limit.bytes)}`;
+  const message = p.fits === 0
+    ? `an input of ${size}x${size} does not fit this WebGPU adapter even at batch 1: ${over}: ` +
+      "use a smaller input size, or another backend"
+    : `a batch of ${batch} at ${size}x${size} does not fit this WebGPU adapter: ${over}: use a ` +
+      `batch of ${p.fits} or less, or another backend`;
+  return new TensorLimitError(message, p, size, batch);
+}
+
 /**
  * The batch an evaluation pass should use: `batch`, or the largest smaller one whose tensors fit
- * `limit` (results do not depend on the batch in inference mode). Throws an
- * {@linkcode InputError} when not even one image fits.
+ * `limit` whole (results do not depend on the batch in inference mode). Throws a
+ * {@linkcode TensorLimitError} when not even one image fits.
  *
  * @example
  * ```ts
@@ -217,14 +368,16 @@ export function evalBatchThatFits(
 ): number {
   if (limit === null) return batch;
   const b = largestBatchThatFits(config, size, limit.bytes, batch);
-  if (b === 0) throw tooLargeForOne(config, size, limit);
+  if (b === 0) {
+    throw tensorLimitError({ tensor: largestTensor(config, size, 1), limit, fits: 0 }, size, 1);
+  }
   return b;
 }
 
 /**
- * Throws an {@linkcode InputError} (one line: the tensor, its size, the limit, the largest batch
- * that fits, or `--backend native`) when a training step at `batch` would make a tensor over
- * `limit`; does nothing off WebGPU.
+ * Throws a {@linkcode TensorLimitError} (one line: the tensor, its size, the limit, what to
+ * change) when a training step at `batch` cannot run within `limit` even in parts
+ * ({@linkcode fitProblem}); does nothing off WebGPU.
  *
  * @example
  * ```ts
@@ -232,13 +385,11 @@ export function evalBatchThatFits(
  * import { checkTrainingFits } from "./tensor_limit.ts";
  * import { resolveConfig } from "../model/resnet.ts";
  * const limit = { bytes: 2 ** 27, name: "maxStorageBufferBindingSize" } as const;
- * checkTrainingFits(resolveConfig({ depth: 18 }), 96, 227, limit); // fits: nothing happens
- * try {
- *   checkTrainingFits(resolveConfig({ depth: 18 }), 96, 256, limit);
- * } catch (e) {
- *   assert.match((e as Error).message, /^--batch-size 256 at --size 96 does not fit .*: use --batch-size 227 or less, /);
- *   // "--batch-size 256 at --size 96 does not fit ...: use --batch-size 227 or less, ..."
- * }
+ * checkTrainingFits(resolveConfig({ depth: 18 }), 96, 256, limit); // runs in two parts: nothing happens
+ * assert.throws(
+ *   () => checkTrainingFits(resolveConfig({ depth: 18 }), 4096, 1, limit),
+ *   /an input of 4096x4096 does not fit this WebGPU adapter even at batch 1: b1\.0's output/,
+ * );
  * ```
  */
 export function checkTrainingFits(
@@ -248,22 +399,5 @@ export function checkTrainingFits(
   limit: TensorLimit | null = tensorLimit(),
 ): void {
   const p = fitProblem(config, size, batch, limit);
-  if (p === null) return;
-  const { tensor: t, fits: fit, limit: over } = p;
-  if (fit === 0) throw tooLargeForOne(config, size, over);
-  throw new InputError(
-    `--batch-size ${batch} at --size ${size} does not fit this WebGPU adapter: a training ` +
-      `step's largest tensor, ${t.name} [${t.shape.join(", ")}] (float32), is ${mib(t.bytes)}, ` +
-      `over its ${over.name} of ${mib(over.bytes)}: use --batch-size ${fit} or less, or ` +
-      "--backend native",
-  );
-}
-
-function tooLargeForOne(config: ResNetConfig, size: number, limit: TensorLimit): InputError {
-  const t = largestTensor(config, size, 1);
-  return new InputError(
-    `--size ${size} does not fit this WebGPU adapter even at batch 1: ${t.name} ` +
-      `[${t.shape.join(", ")}] (float32) is ${mib(t.bytes)}, over its ${limit.name} of ` +
-      `${mib(limit.bytes)}: use a smaller --size, or --backend native`,
-  );
+  if (p !== null) throw tensorLimitError(p, size, batch);
 }

@@ -22,6 +22,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ResNet } from "./resnet.ts";
+import type { ChunkPlan } from "../backends/tensor_limit.ts";
+import { applyFitting } from "./chunked.ts";
 
 /** Device-side results of one step; the caller disposes both (reading them is a host sync). */
 export interface StepResult {
@@ -38,6 +40,8 @@ export interface StepOptions {
    * `CrossEntropyLoss(label_smoothing=e)` (tfjs' `softmaxCrossEntropy` does the same); default 0.
    */
   labelSmoothing?: number;
+  /** How the batch runs in parts (./chunked.ts); default: as the backend's tensor limit needs. */
+  plan?: ChunkPlan | null;
 }
 
 /**
@@ -57,7 +61,7 @@ export function trainStep(
     let correct: tf.Scalar | null = null;
     const loss = optimizer.minimize(
       () => {
-        const logits = net.apply(x, { training: true });
+        const logits = applyFitting(net, x, { training: true, plan: opts.plan });
         // Kept: the gradient scope disposes everything else it made.
         correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
         return (smoothing > 0
@@ -74,6 +78,8 @@ export function trainStep(
 /** Logits-free evaluation of one batch: the number of correct predictions (int32 scalar). */
 export function evalStep(net: ResNet, x: tf.Tensor4D, labels: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() =>
-    tf.sum(tf.cast(tf.equal(tf.argMax(net.apply(x, { training: false }), 1), labels), "int32"))
+    tf.sum(
+      tf.cast(tf.equal(tf.argMax(applyFitting(net, x, { training: false }), 1), labels), "int32"),
+    )
   );
 }

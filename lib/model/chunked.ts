@@ -1,0 +1,132 @@
+/**
+ * The network's forward pass in parts of the batch, where whole tensors would exceed a WebGPU
+ * adapter's binding limit (../backends/tensor_limit.ts says where, and how many parts): b1 (and,
+ * when needed, the first residual blocks) run once per part, each BatchNorm normalising every part
+ * with the statistics of the whole batch (the parts' sums, then their squared deviations from that
+ * mean, as `tf.moments` computes them) and updating its running statistics once; the parts are
+ * joined where the rest fits. So the step equals the unsplit one up to float rounding, and tfjs'
+ * autograd differentiates it as written; no tensor of it is larger than one part's.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import assert from "node:assert/strict";
+ * import { ResNet } from "./resnet.ts";
+ * import { applyFitting } from "./chunked.ts";
+ * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
+ * const x = tf.randomUniform([5, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D;
+ * const whole = net.apply(x, { training: false });
+ * const parts = applyFitting(net, x, { training: false, plan: { chunks: 2, blocks: 1 } });
+ * const diff = tf.max(tf.abs(tf.sub(whole, parts)));
+ * assert.ok((await diff.data())[0] < 1e-5);
+ * tf.dispose([x, whole, parts, diff]);
+ * net.dispose();
+ * ```
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  type ChunkPlan,
+  chunkPlan,
+  chunkSizes,
+  type TensorLimit,
+  tensorLimit,
+} from "../backends/tensor_limit.ts";
+import { addRelu } from "./fused.ts";
+import type { BatchNorm2d } from "./layers.ts";
+import { Residual, type ResNet } from "./resnet.ts";
+
+/** Options of {@linkcode applyFitting}. */
+export interface FittingOptions {
+  /** Training mode (batch statistics, running statistics updated) or inference. */
+  training: boolean;
+  /**
+   * How to split the batch; null: whole. Default: {@linkcode chunkPlan} for the active backend's
+   * {@linkcode tensorLimit} (WebGPU's binding limit; none elsewhere).
+   */
+  plan?: ChunkPlan | null;
+}
+
+/**
+ * `net.apply(x, opts)`, in parts of the batch where the backend's limit needs it (see the
+ * module's text); the logits are the same. Throws a `TensorLimitError` when not even one image
+ * fits the limit.
+ */
+export function applyFitting(net: ResNet, x: tf.Tensor4D, opts: FittingOptions): tf.Tensor2D {
+  const plan = opts.plan !== undefined ? opts.plan : planFor(net, x, tensorLimit());
+  if (plan === null) return net.apply(x, { training: opts.training });
+  if (opts.training) net.numBatchesTracked++;
+  return tf.tidy(() => applyInParts(net, x, opts.training, plan));
+}
+
+const plans = new Map<string, ChunkPlan | null>();
+
+/** {@linkcode chunkPlan}, remembered: a run asks for the same few shapes every step. */
+function planFor(net: ResNet, x: tf.Tensor4D, limit: TensorLimit | null): ChunkPlan | null {
+  if (limit === null) return null;
+  const [batch, size] = x.shape;
+  const key = `${limit.bytes} ${size} ${batch} ${JSON.stringify(net.config)}`;
+  if (!plans.has(key)) {
+    if (plans.size > 64) plans.clear();
+    plans.set(key, chunkPlan(net.config, size, batch, limit));
+  }
+  return plans.get(key)!;
+}
+
+function applyInParts(net: ResNet, x: tf.Tensor4D, training: boolean, plan: ChunkPlan) {
+  const blocks = net.stages.flat();
+  let xs = tf.split(x, chunkSizes(x.shape[0], plan.chunks), 0) as tf.Tensor4D[];
+  xs = xs.map((part) => net.conv.apply(part, { inputIsData: true }));
+  xs = batchNormParts(net.bn, xs, training, true);
+  xs = xs.map((part) => tf.maxPool(part, 3, 2, 1)); // b1's 3x3/2 max pool, padding 1
+  for (const b of blocks.slice(0, plan.blocks)) xs = residualParts(b, xs, training);
+  let y = tf.concat(xs, 0) as tf.Tensor4D;
+  for (const b of blocks.slice(plan.blocks)) y = b.apply(y, { training });
+  return net.fc.apply(tf.mean(y, [1, 2]) as tf.Tensor2D);
+}
+
+/** d2l's residual block over the parts: {@linkcode Residual.apply}'s layers, in its order. */
+function residualParts(b: Residual, xs: tf.Tensor4D[], training: boolean): tf.Tensor4D[] {
+  if (!(b instanceof Residual)) {
+    throw new Error(`${(b as { name?: string }).name}: only d2l's residual block runs in parts`);
+  }
+  let ys = xs.map((x) => b.conv1.apply(x));
+  ys = batchNormParts(b.bn1, ys, training, true);
+  ys = ys.map((y) => b.conv2.apply(y));
+  ys = batchNormParts(b.bn2, ys, training, false);
+  return ys.map((y, i) => addRelu(y, b.conv3 ? b.conv3.apply(xs[i]) : xs[i]));
+}
+
+/**
+ * BatchNorm (then ReLU when `relu`) of the parts of one batch with the whole batch's statistics;
+ * in training mode also the running statistics' update, once, as {@linkcode BatchNorm2d.apply}.
+ */
+function batchNormParts(
+  bn: BatchNorm2d,
+  xs: tf.Tensor4D[],
+  training: boolean,
+  relu: boolean,
+): tf.Tensor4D[] {
+  if (!training) return xs.map((x) => bn.apply(x, { training: false, relu }));
+  const n = xs.reduce((a, x) => a + x.shape[0] * x.shape[1] * x.shape[2], 0);
+  const sum = (ts: tf.Tensor[]) => tf.div(tf.addN(ts.map((t) => tf.sum(t, [0, 1, 2]))), n);
+  const mean = sum(xs) as tf.Tensor1D;
+  const variance = sum(xs.map((x) => tf.square(tf.sub(x, mean)))) as tf.Tensor1D;
+  const m = bn.momentum;
+  tf.tidy(() => {
+    bn.runningMean.assign(tf.add(tf.mul(bn.runningMean, 1 - m), tf.mul(mean, m)));
+    const unbiased = tf.mul(variance, n > 1 ? n / (n - 1) : 1);
+    bn.runningVar.assign(tf.add(tf.mul(bn.runningVar, 1 - m), tf.mul(unbiased, m)));
+  });
+  return xs.map((x) => {
+    const y = tf.batchNorm4d(
+      x,
+      mean,
+      variance,
+      bn.bias as tf.Tensor1D,
+      bn.weight as tf.Tensor1D,
+      bn.eps,
+    );
+    return relu ? tf.relu(y) : y;
+  });
+}
