@@ -17,7 +17,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { errorText, InputError, UserError } from "../errors.ts";
+import type { ResNetConfig } from "../model/resnet.ts";
 import type { NativeRegistration } from "./native/backend.ts";
+import { fitProblem, limitOf } from "./tensor_limit.ts";
 import {
   type AdapterDetails,
   formatAdapter,
@@ -81,6 +83,28 @@ let nativeStatus: Promise<NativeRegistration> | null = null;
 export interface InitOptions {
   /** Threads of the native backend's oneDNN (default: `OMP_NUM_THREADS`, else every core). */
   threads?: number;
+  /**
+   * The steps that will run: `auto` passes over a WebGPU adapter on which they cannot run, even
+   * in parts of the batch (tensor_limit.ts `fitProblem`), instead of choosing it and refusing.
+   */
+  job?: { config: ResNetConfig; size: number; batch: number };
+}
+
+/**
+ * An explicitly requested backend that cannot run here: which, why, and what to install or use
+ * instead (data for a caller that words its own line, e.g. the CLI's flag).
+ */
+export class BackendUnavailableError extends InputError {
+  /** Always `"BackendUnavailableError"`. */
+  override name = "BackendUnavailableError";
+  /**
+   * @param backend The backend asked for.
+   * @param reason Why it cannot run.
+   * @param fix What makes it run, or what to use instead.
+   */
+  constructor(readonly backend: BackendName, readonly reason: string, readonly fix: string) {
+    super(`the ${backend} backend cannot run here: ${reason}; ${fix}`);
+  }
 }
 
 /**
@@ -151,7 +175,7 @@ export async function initBackend(
   if (requested === "webgpu") {
     const probe = await probeAdapter();
     if (!probe.adapter) {
-      throw new InputError(`--backend webgpu: ${probe.reason}; ${NO_ADAPTER_FIX}`);
+      throw new BackendUnavailableError("webgpu", probe.reason, NO_ADAPTER_FIX);
     }
     registerWebGPU(probe);
     await activate("webgpu");
@@ -160,10 +184,8 @@ export async function initBackend(
   if (requested === "native") {
     const st = await loadNativeOrThrow(opts);
     if (!st.ok) {
-      throw new InputError(
-        `--backend native: ${st.reason ?? "unavailable"}; install Debian's libdnnl2 (or ` +
-          "libopenblas0-pthread), or use --backend cpu",
-      );
+      const fix = "install Debian's libdnnl2 (or libopenblas0-pthread), or use the cpu backend";
+      throw new BackendUnavailableError("native", st.reason ?? "unavailable", fix);
     }
     await activate("native");
     return nativeInfo(st, "requested");
@@ -180,27 +202,35 @@ async function loadNativeOrThrow(opts: InitOptions): Promise<NativeRegistration>
 
 async function chooseAuto(opts: InitOptions): Promise<BackendInfo> {
   const probe = await probeAdapter();
-  if (probe.adapter && !probe.adapter.software) {
+  const job = opts.job, a = probe.adapter;
+  // An adapter on which the job cannot run even in parts is passed over, not chosen to refuse.
+  const p = a && job ? fitProblem(job.config, job.size, job.batch, limitOf(a.limits)) : null;
+  const adapter = p ? null : a;
+  const noAdapter = p
+    ? `the WebGPU adapter is too small (its ${p.limit.name} cannot hold one image's ` +
+      `${p.tensor.name} [${p.tensor.shape.join(", ")}])`
+    : `no WebGPU adapter (${probe.reason})`;
+  if (adapter && !adapter.software) {
     registerWebGPU(probe);
     await activate("webgpu");
-    return webgpuInfo(probe.adapter, "auto: a hardware WebGPU adapter is the fastest path");
+    return webgpuInfo(adapter, "auto: a hardware WebGPU adapter is the fastest path");
   }
   const st = await loadNativeOrThrow(opts);
   if (st.ok) {
     await activate("native");
     return nativeInfo(
       st,
-      probe.adapter
-        ? `auto: the WebGPU adapter is software (${probe.adapter.description}), slower than native`
-        : `auto: no WebGPU adapter (${probe.reason})`,
+      adapter
+        ? `auto: the WebGPU adapter is software (${adapter.description}), slower than native`
+        : `auto: ${noAdapter}`,
     );
   }
-  if (probe.adapter) {
+  if (adapter) {
     // Measured: lavapipe runs ResNet training several times faster than tfjs' pure-JS kernels.
     registerWebGPU(probe);
     await activate("webgpu");
     return webgpuInfo(
-      probe.adapter,
+      adapter,
       `auto: native unavailable (${st.reason ?? "?"}); software WebGPU beats pure-JS cpu`,
     );
   }
@@ -208,7 +238,7 @@ async function chooseAuto(opts: InitOptions): Promise<BackendInfo> {
   return make(
     "cpu",
     CPU_DETAIL,
-    `auto: no WebGPU adapter (${probe.reason}) and native unavailable (${st.reason ?? "?"})`,
+    `auto: ${noAdapter} and native unavailable (${st.reason ?? "?"})`,
   );
 }
 

@@ -11,6 +11,7 @@ import { InputError } from "../../lib/errors.ts";
 import { registerNativeBackend } from "../../lib/backends/native/backend.ts";
 import { describeError } from "../../cli/errors.ts";
 import { formatAdapter, isSoftwareAdapter, probeAdapter } from "../../lib/backends/webgpu.ts";
+import { resolveConfig } from "../../lib/model/resnet.ts";
 
 Deno.test("software adapters are recognised by name or by the fallback flag", () => {
   for (
@@ -71,6 +72,21 @@ Deno.test("auto takes a hardware adapter, else native, else a software adapter, 
   await initBackend("cpu");
 });
 
+Deno.test({
+  name: "auto passes over a WebGPU adapter on which not even one image of the job fits",
+  ignore: (await probeAdapter()).adapter === null,
+  async fn() {
+    const config = resolveConfig({ stages: [1, 1, 1, 1], width: 8 });
+    // b1.0's output of one 8192x8192 image is [1, 4096, 4096, 8], 512 MiB: over any usual limit.
+    const info = await initBackend("auto", { job: { config, size: 8192, batch: 1 } });
+    assert.notEqual(info.name, "webgpu", backendSummary(info));
+    assert.match(info.reason, /^auto: the WebGPU adapter is too small \(its max\w+ cannot hold /);
+    const fits = await initBackend("auto", { job: { config, size: 28, batch: 8 } });
+    assert.doesNotMatch(fits.reason, /too small/);
+    await initBackend("cpu");
+  },
+});
+
 Deno.test("--backend webgpu without an adapter: one line naming the fix, exit 2", async () => {
   // Metal does not exist on Linux, so Deno finds no adapter: the situation of a GPU-less host.
   const r = await runCli([
@@ -86,7 +102,7 @@ Deno.test("--backend webgpu without an adapter: one line naming the fix, exit 2"
   assert.equal(r.code, 2, r.stderr);
   const lines = r.stderr.trim().split("\n");
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^error: --backend webgpu: no WebGPU adapter/);
+  assert.match(lines[0], /^error: the webgpu backend cannot run here: no WebGPU adapter/);
   assert.match(lines[0], /mesa-vulkan-drivers and libvulkan1/);
   assert.match(lines[0], /DENO_WEBGPU_BACKEND=vulkan/);
   assert.equal(r.stdout, "");
