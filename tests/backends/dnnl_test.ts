@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import {
   add,
   addPrimitive,
-  ARG,
   batchNormBackward,
   batchNormForwardInference,
   batchNormForwardTraining,
@@ -124,7 +123,7 @@ const CONV_CASES: ConvGeometryInput[] = [
     pad: [2, 0, 0, 1],
   },
   // Inputs smaller than the kernel (ResNet-18's last stage at 28x28): backward weights bypasses
-  // oneDNN's GEMM fallback (see conv_im2col.ts).
+  // oneDNN's GEMM fallback (see conv2d_im2col.ts).
   {
     batch: 3,
     inHeight: 1,
@@ -231,8 +230,8 @@ dnnlTest("conv: backward weights on inputs smaller than the kernel uses im2col+s
     const { x, dy } = convBuffers(g, 77);
     const dw = new Float32Array(g.kernelHeight * g.kernelWidth * g.inChannels * g.outChannels);
     const off = convPlan(dnnl, g, "backward_weights", { im2col: "off" });
-    off.conv.run([x, dy, off.reorder ? dnnl.scratch.weights : dw]);
-    off.reorder?.run([dnnl.scratch.weights, dw]);
+    off.conv.run({ src: x, diff_dst: dy, diff_weights: off.reorder ? dnnl.scratch.weights : dw });
+    off.reorder?.run({ from: dnnl.scratch.weights, to: dw });
     assertClose(dw, convBackwardWeightsRef(g, x, dy).dw, `oneDNN's own ${off.conv.impl}`);
   }
 });
@@ -376,6 +375,22 @@ dnnlTest("relu forward and backward", () => {
   assertFast(reluPrimitive(dnnl, 1000, "backward").impl, "relu backward");
 });
 
+dnnlTest(
+  "a primitive runs on buffers named by exec arg, in any order, and names what is wrong",
+  () => {
+    const x = random(1000, 43), y = new Float32Array(1000);
+    const p = reluPrimitive(dnnl, 1000, "forward");
+    assert.deepEqual(p.names, ["src", "dst"]);
+    p.run({ dst: y, src: x });
+    assertClose(y, Array.from(x, (v) => Math.max(v, 0)), "y", 0);
+    assert.throws(() => p.run({ src: x }), /no buffer for arg 'dst'/);
+    assert.throws(() => p.run({ src: x, dst: y, weights: y }), /no arg 'weights'/);
+    p.run({ src: x, dst: y, bias: null }); // an absent optional arg is allowed
+    assert.equal(p.bytesOf("dst"), 4000);
+    assert.throws(() => p.bytesOf("diff_src"), /no arg 'diff_src'/);
+  },
+);
+
 dnnlTest("add, add + relu as one primitive, and in-place accumulation", () => {
   const a = random(777, 51), b = random(777, 52), out = new Float32Array(777);
   add(dnnl, a, b, out);
@@ -423,7 +438,7 @@ dnnlTest("describeMd names plain and blocked layouts", () => {
   assert.equal(describeMd(mdByTag(dnnl, [8, 3, 3, 3], ENUM.dnnl_format_tag_any)), "any");
   const g = convGeometry(CONV_CASES[3]);
   const plan = convPlan(dnnl, g, "forward");
-  const w = describeMd(plan.conv.mds[plan.conv.args.indexOf(ARG.DNNL_ARG_WEIGHTS)]);
+  const w = describeMd(plan.conv.md("weights"));
   assert.match(w, /^[a-dA-D]{4}(\d+[a-d])*$/);
   assert.equal(
     plan.reorder === null,

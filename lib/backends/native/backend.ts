@@ -24,7 +24,7 @@ import {
   type OpenedLibraries,
   openKernelLibraries,
 } from "./libraries.ts";
-import { nativeKernels } from "./kernels/registry.ts";
+import { nativeGradients, nativeKernels } from "./kernels/registry.ts";
 import { installNativeGradients } from "./gradients.ts";
 import { pool } from "./buffers.ts";
 
@@ -142,7 +142,7 @@ export function registerNativeBackend(opts: NativeOptions = {}): Promise<NativeR
     if (!overridden.has(k.kernelName)) tf.registerKernel({ ...k, backendName: name });
   }
   for (const k of overrides) tf.registerKernel({ ...k, backendName: name });
-  installNativeGradients();
+  installNativeGradients(nativeGradients());
   tf.registerBackend(name, () => new NativeBackend(), 0);
   const d = libs.dnnl;
   const r: NativeRegistration = {

@@ -16,9 +16,9 @@
  */
 import { openBlas, type Sgemm } from "./blas.ts";
 import { type Dnnl, openDnnl, sgemmStrided } from "./dnnl/mod.ts";
-import { blasConv } from "./ops/conv.ts";
-import { dnnlConv } from "./ops/dnnl.ts";
-import type { KernelLibraries } from "./kernels/registry.ts";
+import { blasConv } from "./ops/conv2d.ts";
+import { dnnlConv } from "./ops/conv2d_dnnl.ts";
+import type { KernelLibraries } from "./kernels/kernel.ts";
 
 /** Which library to use: the best that loads, or one of them. */
 export type LibraryChoice = "auto" | "dnnl" | "blas";

@@ -95,7 +95,7 @@ export interface DnnlScratch {
   scratchpad: Uint8Array;
   /** Staging for reordered convolution weights, grown to the largest need. */
   weights: Uint8Array;
-  /** The im2col matrix of the GEMM backward-weights path (see `conv_im2col.ts`). */
+  /** The im2col matrix of the GEMM backward-weights path (see `conv2d_im2col.ts`). */
   im2col: Uint8Array;
 }
 

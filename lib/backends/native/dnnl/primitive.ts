@@ -10,12 +10,11 @@
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
- * import { ARG } from "./abi.ts";
  * import { Primitive } from "./primitive.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const opDesc: Uint8Array;
- * const relu = new Primitive(dnnl, opDesc, { args: [ARG.DNNL_ARG_SRC, ARG.DNNL_ARG_DST] });
- * relu.run([new Float32Array(8), new Float32Array(8)]);
+ * const relu = new Primitive(dnnl, opDesc, { args: ["src", "dst"] });
+ * relu.run({ src: new Float32Array(8), dst: new Float32Array(8) });
  * assert.match(relu.impl, /^\S+$/); // e.g. "jit:avx2"
  * ```
  * @module
@@ -25,10 +24,53 @@ import { ARG, ENUM, SIZEOF } from "./abi.ts";
 import { check, type Disposable, type Dnnl, outPointer } from "./ffi.ts";
 import { copyMd, type Md, mdBytes, pointerOf } from "./memory.ts";
 
+/**
+ * oneDNN's execution arguments by name: `DNNL_ARG_<NAME>` in lower case (`src`, `diff_weights`,
+ * ...). A primitive declares the ones it binds and {@linkcode Primitive.run} takes a buffer for
+ * each by that name, so no call site depends on an order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ARG } from "./abi.ts";
+ * import { EXEC_ARG } from "./primitive.ts";
+ * assert.equal(EXEC_ARG.diff_weights, ARG.DNNL_ARG_DIFF_WEIGHTS);
+ * ```
+ */
+export const EXEC_ARG = {
+  src: ARG.DNNL_ARG_SRC,
+  src_1: ARG.DNNL_ARG_SRC_1,
+  dst: ARG.DNNL_ARG_DST,
+  weights: ARG.DNNL_ARG_WEIGHTS,
+  bias: ARG.DNNL_ARG_BIAS,
+  mean: ARG.DNNL_ARG_MEAN,
+  variance: ARG.DNNL_ARG_VARIANCE,
+  scale: ARG.DNNL_ARG_SCALE,
+  shift: ARG.DNNL_ARG_SHIFT,
+  workspace: ARG.DNNL_ARG_WORKSPACE,
+  diff_src: ARG.DNNL_ARG_DIFF_SRC,
+  diff_dst: ARG.DNNL_ARG_DIFF_DST,
+  diff_weights: ARG.DNNL_ARG_DIFF_WEIGHTS,
+  diff_bias: ARG.DNNL_ARG_DIFF_BIAS,
+  diff_scale: ARG.DNNL_ARG_DIFF_SCALE,
+  diff_shift: ARG.DNNL_ARG_DIFF_SHIFT,
+  from: ARG.DNNL_ARG_FROM,
+  to: ARG.DNNL_ARG_TO,
+} as const;
+
+/** The name of an execution argument a caller binds (the scratchpad is bound by the primitive). */
+export type ArgName = keyof typeof EXEC_ARG;
+
+/**
+ * The buffers of one execution, by argument name. An argument the primitive does not have may be
+ * given as null (an absent bias, say); every argument it has must be given.
+ */
+export type ExecArgs = Partial<Record<ArgName, ArrayBufferView | null>>;
+
 /** How to create a primitive descriptor. */
 export interface PrimitiveOptions {
-  /** The exec args the caller binds, in the order of the buffers given to `run`. */
-  args: readonly number[];
+  /** The exec args the caller binds (by name; their order does not matter). */
+  args: readonly ArgName[];
   /** The forward primitive descriptor a backward one is made for (`hint_forward_primitive_desc`). */
   hint?: Deno.PointerObject;
   /** Append an eltwise ReLU post-op (for binary add + ReLU). */
@@ -58,8 +100,10 @@ export class Primitive implements Disposable {
   readonly prim: Deno.PointerObject;
   /** The implementation oneDNN chose (`dnnl_query_impl_info_str`), e.g. "jit:avx2". */
   readonly impl: string;
-  /** The exec args bound on each call, in `run`'s order. */
+  /** The exec args bound on each call (`DNNL_ARG_*` values; the scratchpad's last, if any). */
   readonly args: readonly number[];
+  /** The names of the exec args the caller binds, in the order of `args`. */
+  readonly names: readonly ArgName[];
   /** The memory descriptor of each arg, as the primitive descriptor reports it. */
   readonly mds: readonly Md[];
   /** Bytes each arg's buffer must have at least. */
@@ -76,7 +120,8 @@ export class Primitive implements Disposable {
     this.#dnnl = dnnl;
     this.pd = createPd(dnnl, op, options);
     try {
-      const all = [...options.args];
+      this.names = [...options.args];
+      const all: number[] = this.names.map((name) => EXEC_ARG[name]);
       this.scratchpadBytes = queryBytes(dnnl, this.pd, ENUM.dnnl_query_scratchpad_md, 0);
       if (this.scratchpadBytes > 0) all.push(ARG.DNNL_ARG_SCRATCHPAD);
       this.args = all;
@@ -110,16 +155,42 @@ export class Primitive implements Disposable {
     return exec;
   }
 
+  /** The memory descriptor of the exec arg `name` (throws if the primitive has none). */
+  md(name: ArgName): Md {
+    return this.mds[this.#indexOf(name)];
+  }
+
+  /** Bytes the buffer of the exec arg `name` must have at least (throws if there is none). */
+  bytesOf(name: ArgName): number {
+    return this.bytes[this.#indexOf(name)];
+  }
+
+  #indexOf(name: ArgName): number {
+    const i = this.names.indexOf(name);
+    if (i < 0) throw new Error(`primitive ${this.impl}: no arg '${name}'`);
+    return i;
+  }
+
   /**
-   * Runs the primitive on `buffers` (one per `options.args`, same order) and waits for it.
-   * Throws if a buffer is smaller than its descriptor needs.
+   * Runs the primitive on `buffers` (one per declared arg, by name) and waits for it. Throws if an
+   * arg is missing, if a buffer is given for an arg the primitive does not have, or if a buffer is
+   * smaller than its descriptor needs.
    */
-  run(buffers: readonly ArrayBufferView[]): void {
-    const n = buffers.length;
-    if (n + (this.scratchpadBytes > 0 ? 1 : 0) !== this.args.length) {
-      throw new Error(`primitive ${this.impl}: ${n} buffers for ${this.args.length} args`);
+  run(buffers: ExecArgs): void {
+    const names = this.names, n = names.length;
+    let given = 0;
+    for (const name in buffers) if (buffers[name as ArgName]) given++;
+    for (let i = 0; i < n; i++) {
+      const b = buffers[names[i]];
+      if (!b) throw new Error(`primitive ${this.impl}: no buffer for arg '${names[i]}'`);
+      this.#bind(i, b);
     }
-    for (let i = 0; i < n; i++) this.#bind(i, buffers[i]);
+    if (given !== n) {
+      const extra = Object.keys(buffers).filter((k) =>
+        buffers[k as ArgName] && !names.includes(k as ArgName)
+      );
+      throw new Error(`primitive ${this.impl}: it has no arg '${extra.join("', '")}'`);
+    }
     if (this.scratchpadBytes > 0) this.#bind(n, this.#dnnl.scratch.scratchpad);
     const { lib, stream, stats } = this.#dnnl;
     const t0 = performance.now();
@@ -138,7 +209,8 @@ export class Primitive implements Disposable {
   #bind(i: number, buffer: ArrayBufferView): void {
     if (buffer.byteLength < this.bytes[i]) {
       const need = `${this.bytes[i]} bytes, got ${buffer.byteLength}`;
-      throw new Error(`primitive ${this.impl}: arg ${this.args[i]} needs ${need}`);
+      const name = this.names[i] ?? "scratchpad";
+      throw new Error(`primitive ${this.impl}: arg '${name}' needs ${need}`);
     }
     const p = pointerOf(buffer);
     const last = this.#bound[i];

@@ -12,18 +12,17 @@
  * const hwio = mdByTag(dnnl, [8, 3, 3, 3], ENUM.dnnl_hwio);
  * const oihw = mdByTag(dnnl, [8, 3, 3, 3], ENUM.dnnl_oihw);
  * const r = reorderPrimitive(dnnl, hwio, oihw);
- * r.run([new Float32Array(216), new Float32Array(216)]);
+ * r.run({ from: new Float32Array(216), to: new Float32Array(216) });
  * ```
  * @module
  */
 
-import { ARG } from "./abi.ts";
 import type { Dnnl } from "./ffi.ts";
 import type { Md } from "./memory.ts";
 import { Primitive } from "./primitive.ts";
 
 /**
- * A reorder primitive from `from` to `to` on the CPU engine; `run([src, dst])` executes it.
+ * A reorder primitive from `from` to `to` on the CPU engine; `run({ from, to })` executes it.
  * Callers cache it inside the object that needed it (e.g. a convolution plan).
  *
  * @example
@@ -41,5 +40,5 @@ export function reorderPrimitive(dnnl: Dnnl, from: Md, to: Md): Primitive {
   const { engine, lib } = dnnl;
   const make = (out: BigUint64Array, attr: Deno.PointerObject) =>
     lib.symbols.dnnl_reorder_primitive_desc_create(out, from, engine, to, engine, attr);
-  return new Primitive(dnnl, make, { args: [ARG.DNNL_ARG_FROM, ARG.DNNL_ARG_TO] });
+  return new Primitive(dnnl, make, { args: ["from", "to"] });
 }

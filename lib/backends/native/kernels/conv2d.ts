@@ -1,25 +1,36 @@
 /**
  * `Conv2D` and `FusedConv2D` (bias, ReLU) on `native`: channels-last convolutions through the
- * kernel library ({@linkcode ConvLibrary}); their gradients `Conv2DBackpropInput` and
- * `Conv2DBackpropFilter` too. Channels-first data falls back to the CPU backend.
+ * kernel library ({@linkcode ConvLibrary}: ../ops/conv2d_dnnl.ts or ../ops/conv2d.ts); their
+ * gradients `Conv2DBackpropInput` and `Conv2DBackpropFilter` too; and the fused `CONV2D_BIAS` with
+ * its gradient (filter and bias gradients from one kernel). Channels-first data falls back to the
+ * CPU backend.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { openBlas } from "../blas.ts";
- * import { blasConv } from "../ops/conv.ts";
- * import { convKernels } from "./conv2d.ts";
+ * import { blasConv } from "../ops/conv2d.ts";
+ * import { conv2d } from "./conv2d.ts";
  * const blas = openBlas();
- * if (blas.ok) assert.ok(convKernels(blasConv(blas.sgemm)).map((k) => k.kernelName).includes("Conv2D"));
+ * if (blas.ok) {
+ *   const libs = { sgemm: blas.sgemm, conv: blasConv(blas.sgemm), dnnl: null };
+ *   assert.ok(conv2d.kernels(libs).map((k) => k.kernelName).includes("Conv2D"));
+ * }
  * ```
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { ConvLibrary } from "../ops/conv.ts";
+import type { ConvLibrary } from "../ops/conv2d.ts";
 import { CONV2D_BIAS } from "../../../model/fused.ts";
-import { custom, f32, type Fast, type Info, kernel } from "./kernel.ts";
-import { NATIVE_CONV_FILTER_BIAS_GRAD } from "./names.ts";
+import { custom, f32, type Fast, type Info, kernel, type NativeOp } from "./kernel.ts";
 import { epilogueOf } from "./epilogue.ts";
+import { release } from "../gradients.ts";
+
+/**
+ * The filter and bias gradients of `CONV2D_BIAS` in one call (inputs x, dy; attributes strides,
+ * pad, filterShape; outputs dw, db).
+ */
+export const NATIVE_CONV_FILTER_BIAS_GRAD = "NativeConv2dFilterBiasGrad";
 
 /** tfjs' convolution geometry for channels-last data, or null for channels-first. */
 export function convInfo(
@@ -52,8 +63,8 @@ function dyFits(dy: Info, c: tf.backend_util.Conv2DInfo): boolean {
   return tf.util.arraysEqual(dy.shape, c.outShape);
 }
 
-/** The three convolution kernels on `lib`. */
-export function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
+/** The convolution kernels on `lib`. */
+function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
   const forward: Fast = (inputs, backend, attrs) => {
     const x = f32(backend, inputs.x), w = f32(backend, inputs.filter);
     const c = x && w && convInfo(inputs.x!.shape, inputs.filter!.shape, attrs);
@@ -108,3 +119,39 @@ export function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
     custom(NATIVE_CONV_FILTER_BIAS_GRAD, filterBias),
   ];
 }
+
+/**
+ * Only `native` registers CONV2D_BIAS, so this gradient is native's: the filter and bias gradients
+ * from one kernel, the input gradient unless the input is data.
+ */
+const conv2dBiasGrad: tf.GradConfig = {
+  kernelName: CONV2D_BIAS,
+  inputsToSave: ["x", "filter"],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, filter] = saved;
+    const g = Array.isArray(dy) ? dy[0] : dy;
+    const a = attrs as unknown as { strides: number; pad: unknown; inputIsData: boolean };
+    const conv = { strides: a.strides, pad: a.pad, dataFormat: "NHWC" } as tf.NamedAttrMap;
+    const [dw, db] = tf.engine().runKernel(
+      NATIVE_CONV_FILTER_BIAS_GRAD,
+      { x, dy: g },
+      { ...conv, filterShape: filter.shape },
+    ) as tf.Tensor[];
+    const dx = a.inputIsData ? null : tf.engine().runKernel(
+      tf.Conv2DBackpropInput,
+      { dy: g, filter },
+      { ...conv, inputShape: x.shape },
+    ) as tf.Tensor;
+    release(g, x, filter);
+    const noDx = () => {
+      throw new Error(`${CONV2D_BIAS}: the input was marked as data, it has no gradient`);
+    };
+    return { x: dx ? () => dx : noDx, filter: () => dw, bias: () => db };
+  },
+};
+
+/** `Conv2D`, its gradients and `CONV2D_BIAS` on `native`. */
+export const conv2d: NativeOp = {
+  kernels: (libs) => convKernels(libs.conv),
+  gradients: () => [conv2dBiasGrad],
+};

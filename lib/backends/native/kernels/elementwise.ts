@@ -1,27 +1,34 @@
 /**
  * Element-wise kernels on `native`: broadcasting binary arithmetic, ReLU and its gradient, `Step`,
  * the gradient of `square`, and the one-pass SGD update; branch-free typed-array loops. With
- * oneDNN, same-shape adds, ReLU and its gradient of large tensors run there, on every thread.
+ * oneDNN, same-shape adds, ReLU and its gradient of large tensors run there, on every thread. The
+ * gradients of `Relu`, `Square` and `ADD_RELU` as one pass each, and those of the gradient kernels
+ * (for second-order gradients).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { elementwiseKernels } from "./elementwise.ts";
- * const names = elementwiseKernels(null).map((k) => k.kernelName);
+ * import { elementwise } from "./elementwise.ts";
+ * const libs = { sgemm: () => {}, conv: null!, dnnl: null };
+ * const names = elementwise.kernels(libs).map((k) => k.kernelName);
  * assert.ok(names.includes("Add") && names.includes("Relu"));
  * ```
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { SGD_UPDATE } from "../../../model/fused.ts";
-import { binary, type BinaryOp, broadcastShape, relu, step } from "../ops/elementwise.ts";
-import { reluGrad } from "../ops/batchnorm.ts";
+import { binary, type BinaryOp, broadcastShape, relu, reluGrad, step } from "../ops/elementwise.ts";
 import { pool } from "../buffers.ts";
-import type { Dnnl } from "../dnnl/mod.ts";
-import { dnnlAdd, dnnlRelu, dnnlReluGrad } from "../ops/dnnl.ts";
+import type { Dnnl } from "../dnnl/ffi.ts";
+import { dnnlAdd, dnnlRelu, dnnlReluGrad } from "../ops/elementwise_dnnl.ts";
 import { ADD_RELU } from "../../../model/fused.ts";
-import { custom, f32, type Fast, kernel } from "./kernel.ts";
-import { NATIVE_RELU_GRAD, NATIVE_SQUARE_GRAD } from "./names.ts";
+import { one, onNative, release, runKernel } from "../gradients.ts";
+import { custom, f32, type Fast, kernel, type NativeOp } from "./kernel.ts";
+
+/** ReLU's gradient (inputs dy, x; x may be ReLU's output, whose sign is the same). */
+export const NATIVE_RELU_GRAD = "NativeReluGrad";
+/** The gradient of `square`, `2 x dy` (inputs dy, x). */
+export const NATIVE_SQUARE_GRAD = "NativeSquareGrad";
 
 /**
  * Tensors smaller than this stay in JavaScript: a oneDNN call and its thread wake-up cost more
@@ -110,7 +117,7 @@ const sgdUpdate = custom(SGD_UPDATE, (inputs, backend, attrs) => {
 });
 
 /** The element-wise kernels, partly on oneDNN where `dnnl` is given. */
-export function elementwiseKernels(dnnl: Dnnl | null): tf.KernelConfig[] {
+function elementwiseKernels(dnnl: Dnnl | null): tf.KernelConfig[] {
   return [
     kernel(tf.Add, bin("add", dnnl)),
     kernel(tf.Sub, bin("sub")),
@@ -127,3 +134,77 @@ export function elementwiseKernels(dnnl: Dnnl | null): tf.KernelConfig[] {
     sgdUpdate,
   ];
 }
+
+/** `relu(a + b)`'s gradient: `dy` where the output is positive, for both inputs. */
+const addReluGradient: tf.GradConfig = {
+  kernelName: ADD_RELU,
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const [y] = saved;
+    const g = one(dy);
+    const dz = runKernel(NATIVE_RELU_GRAD, { dy: g, x: y });
+    release(g, y);
+    // Two tensors (one a view of the other): each input's gradient is freed on its own.
+    return { a: () => dz, b: () => dz.clone() };
+  },
+};
+
+/** ReLU's gradient as one pass. */
+function reluGradient(): tf.GradConfig | null {
+  const relu = tf.getGradient(tf.Relu);
+  if (!relu) return null;
+  const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
+    const [x] = saved;
+    if (!onNative(dy, x)) return relu.gradFunc(dy, saved, attrs);
+    return { x: () => runKernel(NATIVE_RELU_GRAD, { dy: dy as tf.Tensor, x }) };
+  };
+  return { ...relu, gradFunc };
+}
+
+/** Square's gradient `2 x dy` as one pass. */
+function squareGradient(): tf.GradConfig | null {
+  const square = tf.getGradient(tf.Square);
+  if (!square) return null;
+  const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
+    const [x] = saved;
+    const g = dy as tf.Tensor;
+    if (!onNative(dy, x) || g.size !== x.size) return square.gradFunc(dy, saved, attrs);
+    return { x: () => runKernel(NATIVE_SQUARE_GRAD, { dy: g, x }) };
+  };
+  return { ...square, gradFunc };
+}
+
+/** `NATIVE_SQUARE_GRAD`'s own gradient (`dx = 2 x dy`: linear in each input). */
+const squareGradGradient: tf.GradConfig = {
+  kernelName: NATIVE_SQUARE_GRAD,
+  inputsToSave: ["dy", "x"],
+  gradFunc: (g, [dy, x]) => ({
+    dy: () => tf.mul(one(g), tf.mul(x, 2)),
+    x: () => tf.mul(one(g), tf.mul(dy, 2)),
+  }),
+};
+
+/**
+ * `NATIVE_RELU_GRAD`'s own gradient (`dx = dy step(x)`): the step's gradient is zero, as tfjs'
+ * Relu gradient has it.
+ */
+const reluGradGradient: tf.GradConfig = {
+  kernelName: NATIVE_RELU_GRAD,
+  inputsToSave: ["x"],
+  gradFunc: (g, [x]) => ({
+    dy: () => runKernel(NATIVE_RELU_GRAD, { dy: one(g), x }),
+    x: () => tf.zerosLike(x),
+  }),
+};
+
+/** The element-wise ops on `native`, partly on oneDNN where it is loaded. */
+export const elementwise: NativeOp = {
+  kernels: ({ dnnl }) => elementwiseKernels(dnnl),
+  gradients: () => [
+    addReluGradient,
+    reluGradient(),
+    squareGradient(),
+    squareGradGradient,
+    reluGradGradient,
+  ],
+};

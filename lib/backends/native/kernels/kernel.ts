@@ -19,6 +19,33 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import type { Sgemm } from "../blas.ts";
+import type { Dnnl } from "../dnnl/ffi.ts";
+import type { ConvLibrary } from "../ops/conv2d.ts";
+
+/** The native libraries the kernels run on (../libraries.ts opens them). */
+export interface KernelLibraries {
+  /** A single-precision matrix product (BLAS' or oneDNN's). */
+  sgemm: Sgemm;
+  /** The convolutions: oneDNN's, or im2col + `sgemm`. */
+  conv: ConvLibrary;
+  /** oneDNN, for BatchNorm, pooling, ReLU, add and grouped convolutions; null: typed-array loops. */
+  dnnl: Dnnl | null;
+}
+
+/**
+ * One op's kernels on `native` (one file in this folder each, listed once in ./registry.ts): its
+ * kernel configurations on the libraries given, and the gradients it needs registered.
+ */
+export interface NativeOp {
+  /** The op's kernels (tfjs' names they replace, or names only `native` has). */
+  kernels(libs: KernelLibraries): tf.KernelConfig[];
+  /**
+   * Its gradients: tfjs' own wrapped for `native` (null when tfjs has none to wrap), or those of
+   * kernels only `native` has. Called once the backend registers, after tfjs' own exist.
+   */
+  gradients?(): (tf.GradConfig | null)[];
+}
 
 /** A tensor as kernels see it. */
 export type Info = tf.TensorInfo;

@@ -5,21 +5,25 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { openBlas } from "../blas.ts";
- * import { matMulKernels } from "./mat_mul.ts";
+ * import { blasConv } from "../ops/conv2d.ts";
+ * import { matMul } from "./mat_mul.ts";
  * const blas = openBlas();
- * if (blas.ok) assert.ok(matMulKernels(blas.sgemm).map((k) => k.kernelName).includes("BatchMatMul"));
+ * if (blas.ok) {
+ *   const libs = { sgemm: blas.sgemm, conv: blasConv(blas.sgemm), dnnl: null };
+ *   assert.ok(matMul.kernels(libs).map((k) => k.kernelName).includes("BatchMatMul"));
+ * }
  * ```
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Sgemm } from "../blas.ts";
-import { batchMatMul } from "../ops/matmul.ts";
+import { batchMatMul } from "../ops/mat_mul.ts";
 import { applyEpilogue } from "../ops/epilogue.ts";
-import { f32, type Fast, kernel } from "./kernel.ts";
+import { f32, type Fast, kernel, type NativeOp } from "./kernel.ts";
 import { epilogueOf } from "./epilogue.ts";
 
 /** The matrix-product kernels on `sgemm`. */
-export function matMulKernels(sgemm: Sgemm): tf.KernelConfig[] {
+function matMulKernels(sgemm: Sgemm): tf.KernelConfig[] {
   const matMul: Fast = (inputs, backend, attrs) => {
     const a = f32(backend, inputs.a), b = f32(backend, inputs.b);
     if (!a || !b) return null;
@@ -34,3 +38,6 @@ export function matMulKernels(sgemm: Sgemm): tf.KernelConfig[] {
   };
   return [kernel(tf.BatchMatMul, matMul), kernel(tf._FusedMatMul, matMul)];
 }
+
+/** Matrix products on `native`, on the library's `sgemm`. */
+export const matMul: NativeOp = { kernels: ({ sgemm }) => matMulKernels(sgemm) };

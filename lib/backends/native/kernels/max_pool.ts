@@ -1,20 +1,23 @@
 /**
  * `MaxPool` and `MaxPoolGrad` on `native`: on oneDNN where it is loaded; else the forward pass
- * records each output's argmax, so the gradient is one scatter.
+ * records each output's argmax, so the gradient is one scatter. tfjs' gradient of `MaxPool` is
+ * computed at once so that its input and output can be freed.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { maxPoolKernels } from "./max_pool.ts";
- * assert.deepEqual(maxPoolKernels(null).map((k) => k.kernelName), ["MaxPool", "MaxPoolGrad"]);
+ * import { maxPool } from "./max_pool.ts";
+ * const libs = { sgemm: () => {}, conv: null!, dnnl: null };
+ * assert.deepEqual(maxPool.kernels(libs).map((k) => k.kernelName), ["MaxPool", "MaxPoolGrad"]);
  * ```
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { maxPool, maxPoolGrad } from "../ops/maxpool.ts";
-import type { Dnnl } from "../dnnl/mod.ts";
-import { dnnlMaxPool, dnnlMaxPoolGrad } from "../ops/dnnl.ts";
-import { f32, type Fast, kernel } from "./kernel.ts";
+import { maxPool as maxPoolLoops, maxPoolGrad } from "../ops/max_pool.ts";
+import type { Dnnl } from "../dnnl/ffi.ts";
+import { dnnlMaxPool, dnnlMaxPoolGrad } from "../ops/max_pool_dnnl.ts";
+import { onNative, release } from "../gradients.ts";
+import { f32, type Fast, kernel, type NativeOp } from "./kernel.ts";
 
 /** tfjs' pooling geometry. */
 export function poolInfo(shape: number[], attrs: tf.MaxPoolAttrs): tf.backend_util.Conv2DInfo {
@@ -44,7 +47,7 @@ const forward = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   if (!x || inputs.x!.shape.length !== 4) return null;
   const c = poolInfo(inputs.x!.shape, attrs);
   if (cpuDefines(c)) return null;
-  const y = (dnnl && dnnlMaxPool(dnnl, c, x)) ?? maxPool(c, x);
+  const y = (dnnl && dnnlMaxPool(dnnl, c, x)) ?? maxPoolLoops(c, x);
   return backend.makeTensorInfo(c.outShape, "float32", y);
 };
 
@@ -58,7 +61,27 @@ const backward = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   return backend.makeTensorInfo(c.inShape, "float32", dx);
 };
 
-/** The max-pooling kernels, on oneDNN where `dnnl` is given. */
-export function maxPoolKernels(dnnl: Dnnl | null): tf.KernelConfig[] {
-  return [kernel(tf.MaxPool, forward(dnnl)), kernel(tf.MaxPoolGrad, backward(dnnl))];
+/** Max pooling's gradient, computed at once so that its input and output can be freed. */
+function maxPoolGradient(): tf.GradConfig | null {
+  const pool = tf.getGradient(tf.MaxPool);
+  if (!pool) return null;
+  const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
+    const [x, y] = saved;
+    if (!onNative(dy, x)) return pool.gradFunc(dy, saved, attrs);
+    const g = dy as tf.Tensor;
+    const a = attrs as unknown as tf.NamedAttrMap;
+    const dx = tf.engine().runKernel(tf.MaxPoolGrad, { dy: g, input: x, output: y }, a);
+    // x and y are the engine's saved copies, this gradient's own; dy may be the caller's tensor.
+    release(x, y);
+    return { x: () => dx as tf.Tensor };
+  };
+  return { ...pool, gradFunc };
 }
+
+/** Max pooling on `native`, on oneDNN where it is loaded. */
+export const maxPool: NativeOp = {
+  kernels: (
+    { dnnl },
+  ) => [kernel(tf.MaxPool, forward(dnnl)), kernel(tf.MaxPoolGrad, backward(dnnl))],
+  gradients: () => [maxPoolGradient()],
+};

@@ -1,6 +1,7 @@
 /**
- * The one list of the `native` backend's kernels: every kernel here replaces the CPU backend's
- * of the same name (or exists only on `native`); the rest are the CPU backend's own.
+ * The one list of the `native` backend's ops: each is one file in this folder with its kernels and
+ * the gradients they need. Every kernel here replaces the CPU backend's of the same name (or exists
+ * only on `native`); the rest are the CPU backend's own.
  *
  * @example
  * ```ts
@@ -16,34 +17,41 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs-core";
-import type { Sgemm } from "../blas.ts";
-import type { Dnnl } from "../dnnl/mod.ts";
-import type { ConvLibrary } from "../ops/conv.ts";
-import { convKernels } from "./conv2d.ts";
-import { matMulKernels } from "./mat_mul.ts";
-import { batchNormKernels } from "./batch_norm.ts";
-import { elementwiseKernels } from "./elementwise.ts";
-import { reduceKernels } from "./reduce.ts";
-import { maxPoolKernels } from "./max_pool.ts";
+import type { KernelLibraries, NativeOp } from "./kernel.ts";
+import { batchNorm } from "./batch_norm.ts";
+import { conv2d } from "./conv2d.ts";
+import { elementwise } from "./elementwise.ts";
+import { matMul } from "./mat_mul.ts";
+import { maxPool } from "./max_pool.ts";
+import { reduce } from "./reduce.ts";
 
-/** The native libraries the kernels run on (../libraries.ts opens them). */
-export interface KernelLibraries {
-  /** A single-precision matrix product (BLAS' or oneDNN's). */
-  sgemm: Sgemm;
-  /** The convolutions: oneDNN's, or im2col + `sgemm`. */
-  conv: ConvLibrary;
-  /** oneDNN, for BatchNorm, pooling, ReLU and add; null: typed-array loops. */
-  dnnl: Dnnl | null;
+export type { KernelLibraries } from "./kernel.ts";
+
+/** Every op of the `native` backend. */
+export const NATIVE_OPS: readonly NativeOp[] = [
+  batchNorm,
+  conv2d,
+  elementwise,
+  matMul,
+  maxPool,
+  reduce,
+];
+
+/** Every kernel of the `native` backend, on `libs`. */
+export function nativeKernels(libs: KernelLibraries): tf.KernelConfig[] {
+  return NATIVE_OPS.flatMap((op) => op.kernels(libs));
 }
 
-/** Every kernel of the `native` backend. */
-export function nativeKernels(libs: KernelLibraries): tf.KernelConfig[] {
-  return [
-    ...batchNormKernels(libs.dnnl),
-    ...elementwiseKernels(libs.dnnl),
-    ...reduceKernels(),
-    ...maxPoolKernels(libs.dnnl),
-    ...convKernels(libs.conv),
-    ...matMulKernels(libs.sgemm),
-  ];
+/**
+ * Every gradient the `native` backend registers (null where tfjs has none to wrap).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nativeGradients } from "./registry.ts";
+ * assert.ok(nativeGradients().some((g) => g?.kernelName === "ResNetConv2dBias"));
+ * ```
+ */
+export function nativeGradients(): (tf.GradConfig | null)[] {
+  return NATIVE_OPS.flatMap((op) => op.gradients?.() ?? []);
 }

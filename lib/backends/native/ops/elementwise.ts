@@ -1,7 +1,7 @@
 /**
  * Element-wise float32 arithmetic with NumPy broadcasting, as loops over collapsed dimensions
  * (tfjs' CPU backend computes an index array per element when shapes differ, which dominated its
- * training step), plus ReLU and its step function.
+ * training step), plus ReLU, its gradient and its step function.
  *
  * @example
  * ```ts
@@ -160,4 +160,16 @@ export function step(x: Float32Array, alpha: number): Float32Array {
     y[i] = v > 0 ? 1 : v !== v ? NaN : alpha;
   }
   return y;
+}
+
+/** ReLU's gradient in one pass: `dy` where `x > 0`, 0 elsewhere, NaN where `x` is NaN. */
+export function reluGrad(dy: Float32Array, x: Float32Array): Float32Array {
+  const dx = pool.alloc(dy.length);
+  for (let i = 0; i < dy.length; i++) {
+    const v = x[i];
+    // Mask arithmetic, not a branch on the sign (unpredictable: 3-5x slower); `/ +(v === v)` makes
+    // NaN for NaN (a NaN test as a ternary measured slower still).
+    dx[i] = dy[i] * +(v > 0) / +(v === v);
+  }
+  return dx;
 }

@@ -5,7 +5,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { openBlas } from "../blas.ts";
- * import { batchMatMul } from "./matmul.ts";
+ * import { batchMatMul } from "./mat_mul.ts";
  * const blas = openBlas();
  * if (blas.ok) {
  *   const c = batchMatMul(blas.sgemm, new Float32Array([1, 2]), [1, 1, 2], new Float32Array([3, 4]), [1, 2, 1], false, false);

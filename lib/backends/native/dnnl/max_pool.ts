@@ -10,7 +10,7 @@
  * @example
  * ```ts
  * import { openDnnl } from "./ffi.ts";
- * import { maxPoolForward, maxPoolWorkspaceBytes, poolGeometry } from "./pool.ts";
+ * import { maxPoolForward, maxPoolWorkspaceBytes, poolGeometry } from "./max_pool.ts";
  * const dnnl = openDnnl();
  * if (dnnl.ok) {
  *   const g = poolGeometry({ batch: 2, inHeight: 8, inWidth: 8, channels: 16, kernel: 3,
@@ -24,7 +24,7 @@
  * @module
  */
 
-import { ARG, ENUM, SIZEOF } from "./abi.ts";
+import { ENUM, SIZEOF } from "./abi.ts";
 import { check, type Dnnl } from "./ffi.ts";
 import type { PoolGeometry } from "./geometry.ts";
 import { dims, mdByTag } from "./memory.ts";
@@ -76,7 +76,7 @@ function poolDesc(dnnl: Dnnl, g: PoolGeometry, backward: boolean): Uint8Array {
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
- * import { maxPoolPrimitive, poolGeometry } from "./pool.ts";
+ * import { maxPoolPrimitive, poolGeometry } from "./max_pool.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const g = poolGeometry({ batch: 2, inHeight: 8, inWidth: 8, channels: 16, kernel: 2 });
  * assert.match(maxPoolPrimitive(dnnl, g, "forward").impl, /^\S+$/); // e.g. "jit:avx2"
@@ -88,13 +88,12 @@ export function maxPoolPrimitive(
   pass: "forward" | "backward",
 ): Primitive {
   return cached(dnnl, `maxpool:${pass}:${poolKey(g)}`, () => {
-    const A = ARG;
     if (pass === "forward") {
-      const args = [A.DNNL_ARG_SRC, A.DNNL_ARG_DST, A.DNNL_ARG_WORKSPACE];
+      const args = ["src", "dst", "workspace"] as const;
       return new Primitive(dnnl, poolDesc(dnnl, g, false), { args });
     }
     const hint = maxPoolPrimitive(dnnl, g, "forward").pd;
-    const args = [A.DNNL_ARG_DIFF_DST, A.DNNL_ARG_WORKSPACE, A.DNNL_ARG_DIFF_SRC];
+    const args = ["diff_dst", "workspace", "diff_src"] as const;
     return new Primitive(dnnl, poolDesc(dnnl, g, true), { args, hint });
   });
 }
@@ -105,15 +104,15 @@ export function maxPoolPrimitive(
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { maxPoolWorkspaceBytes } from "./pool.ts";
+ * import { maxPoolWorkspaceBytes } from "./max_pool.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * declare const g: import("./pool.ts").PoolGeometry;
+ * declare const g: import("./max_pool.ts").PoolGeometry;
  * const workspace = new Uint8Array(maxPoolWorkspaceBytes(dnnl, g));
  * ```
  */
 export function maxPoolWorkspaceBytes(dnnl: Dnnl, g: PoolGeometry): number {
   const p = maxPoolPrimitive(dnnl, g, "forward");
-  return p.bytes[p.args.indexOf(ARG.DNNL_ARG_WORKSPACE)];
+  return p.bytesOf("workspace");
 }
 
 /**
@@ -123,9 +122,9 @@ export function maxPoolWorkspaceBytes(dnnl: Dnnl, g: PoolGeometry): number {
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { maxPoolForward } from "./pool.ts";
+ * import { maxPoolForward } from "./max_pool.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * declare const g: import("./pool.ts").PoolGeometry;
+ * declare const g: import("./max_pool.ts").PoolGeometry;
  * declare const x: Float32Array, y: Float32Array, ws: Uint8Array;
  * maxPoolForward(dnnl, g, x, y, ws);
  * ```
@@ -137,7 +136,7 @@ export function maxPoolForward(
   y: Float32Array,
   workspace: Uint8Array,
 ): void {
-  maxPoolPrimitive(dnnl, g, "forward").run([x, y, workspace]);
+  maxPoolPrimitive(dnnl, g, "forward").run({ src: x, dst: y, workspace });
 }
 
 /**
@@ -147,9 +146,9 @@ export function maxPoolForward(
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { maxPoolBackward } from "./pool.ts";
+ * import { maxPoolBackward } from "./max_pool.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * declare const g: import("./pool.ts").PoolGeometry;
+ * declare const g: import("./max_pool.ts").PoolGeometry;
  * declare const dy: Float32Array, dx: Float32Array, ws: Uint8Array;
  * maxPoolBackward(dnnl, g, dy, ws, dx);
  * ```
@@ -161,5 +160,5 @@ export function maxPoolBackward(
   workspace: Uint8Array,
   dx: Float32Array,
 ): void {
-  maxPoolPrimitive(dnnl, g, "backward").run([dy, workspace, dx]);
+  maxPoolPrimitive(dnnl, g, "backward").run({ diff_dst: dy, workspace, diff_src: dx });
 }

@@ -6,7 +6,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import { maxPool } from "./maxpool.ts";
+ * import { maxPool } from "./max_pool.ts";
  * const info = tf.backend_util.computePool2DInfo([1, 2, 2, 1], 2, 2, 1, "valid");
  * assert.deepEqual([...maxPool(info, new Float32Array([1, 4, 2, 3]))], [4]);
  * ```

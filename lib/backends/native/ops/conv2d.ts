@@ -8,7 +8,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { openBlas } from "../blas.ts";
- * import { conv2dForward } from "./conv.ts";
+ * import { conv2dForward } from "./conv2d.ts";
  * import * as tf from "@tensorflow/tfjs-core";
  * const blas = openBlas();
  * if (blas.ok) {
@@ -23,7 +23,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Sgemm } from "../blas.ts";
 import { pool } from "../buffers.ts";
 import { applyEpilogue, type Epilogue } from "./epilogue.ts";
-import { channelSums } from "./batchnorm.ts";
+import { channelSums } from "./batch_norm.ts";
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 

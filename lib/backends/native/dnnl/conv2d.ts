@@ -10,7 +10,7 @@
  * @example
  * ```ts
  * import { openDnnl } from "./ffi.ts";
- * import { convForward, convGeometry } from "./conv.ts";
+ * import { convForward, convGeometry } from "./conv2d.ts";
  * const dnnl = openDnnl();
  * if (dnnl.ok) {
  *   const g = convGeometry({ batch: 2, inHeight: 8, inWidth: 8, inChannels: 3, outChannels: 8,
@@ -23,12 +23,17 @@
  * @module
  */
 
-import { ARG, ENUM, SIZEOF } from "./abi.ts";
+import { ENUM, SIZEOF } from "./abi.ts";
 import { check, type Disposable, type Dnnl } from "./ffi.ts";
 import { dims, type Md, mdByTag, mdEqual } from "./memory.ts";
-import { cached, growScratch, HintPd, Primitive, queryMd } from "./primitive.ts";
+import { type ArgName, cached, growScratch, HintPd, Primitive, queryMd } from "./primitive.ts";
 import { reorderPrimitive } from "./reorder.ts";
-import { im2colBackwardWeights, type Im2colPlan, im2colPlan, preferIm2col } from "./conv_im2col.ts";
+import {
+  im2colBackwardWeights,
+  type Im2colPlan,
+  im2colPlan,
+  preferIm2col,
+} from "./conv2d_im2col.ts";
 import type { ConvGeometry } from "./geometry.ts";
 
 export { type ConvGeometry, convGeometry } from "./geometry.ts";
@@ -49,7 +54,7 @@ export interface ConvLayout {
   bias?: boolean;
   /**
    * Backward weights only: "auto" replaces oneDNN's slow GEMM fallback for inputs smaller than
-   * the kernel by `conv_im2col.ts`; "off" always runs oneDNN's primitive (for comparisons).
+   * the kernel by `conv2d_im2col.ts`; "off" always runs oneDNN's primitive (for comparisons).
    */
   im2col?: "auto" | "off";
 }
@@ -61,18 +66,18 @@ export interface ConvLayout {
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
- * import { convPlan } from "./conv.ts";
+ * import { convPlan } from "./conv2d.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * declare const g: import("./conv.ts").ConvGeometry;
+ * declare const g: import("./conv2d.ts").ConvGeometry;
  * assert.match(convPlan(dnnl, g, "backward_weights").conv.impl, /^\S+$/);
  * ```
  */
 export interface ConvPlan extends Disposable {
-  /** The convolution primitive; its args are in the order of the pass's function. */
+  /** The convolution primitive. */
   conv: Primitive;
   /**
    * What runs: `conv.impl`, or "im2col+sgemm (oneDNN: <impl>)" for a backward-weights pass that
-   * uses {@link im2colBackwardWeights} instead (see `conv_im2col.ts` for when and why).
+   * uses {@link im2colBackwardWeights} instead (see `conv2d_im2col.ts` for when and why).
    */
   impl: string;
   /** The GEMM plan when the backward-weights pass bypasses the primitive, else null. */
@@ -89,7 +94,7 @@ export interface ConvPlan extends Disposable {
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { convGeometry, convPlan } from "./conv.ts";
+ * import { convGeometry, convPlan } from "./conv2d.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const g = convGeometry({ batch: 2, inHeight: 8, inWidth: 8, inChannels: 8, outChannels: 8,
  *   kernel: 1 });
@@ -208,18 +213,13 @@ function backwardWeightsDesc(dnnl: Dnnl, g: ConvGeometry, m: ConvMds): Uint8Arra
   return d;
 }
 
-const A = ARG;
-const PASS_ARGS: Record<ConvPass, (bias: boolean) => number[]> = {
-  forward: (
+/** The exec args each pass binds (the bias ones only with a bias). */
+const PASS_ARGS: Record<ConvPass, (bias: boolean) => ArgName[]> = {
+  forward: (b) => ["src", "weights", "dst", ...(b ? ["bias" as const] : [])],
+  backward_data: () => ["diff_dst", "weights", "diff_src"],
+  backward_weights: (
     b,
-  ) => [A.DNNL_ARG_SRC, A.DNNL_ARG_WEIGHTS, ...(b ? [A.DNNL_ARG_BIAS] : []), A.DNNL_ARG_DST],
-  backward_data: () => [A.DNNL_ARG_DIFF_DST, A.DNNL_ARG_WEIGHTS, A.DNNL_ARG_DIFF_SRC],
-  backward_weights: (b) => [
-    A.DNNL_ARG_SRC,
-    A.DNNL_ARG_DIFF_DST,
-    A.DNNL_ARG_DIFF_WEIGHTS,
-    ...(b ? [A.DNNL_ARG_DIFF_BIAS] : []),
-  ],
+  ) => ["src", "diff_dst", "diff_weights", ...(b ? ["diff_bias" as const] : [])],
 };
 
 function makePlan(dnnl: Dnnl, g: ConvGeometry, pass: ConvPass, l: Required<ConvLayout>): ConvPlan {
@@ -229,8 +229,7 @@ function makePlan(dnnl: Dnnl, g: ConvGeometry, pass: ConvPass, l: Required<ConvL
   const useIm2col = pass === "backward_weights" && l.im2col === "auto" &&
     l.activations === "nhwc" && preferIm2col(g, conv.impl);
   const reorder = useIm2col ? null : weightsReorder(dnnl, conv, pass, m.hwio);
-  const weightsArg = pass === "backward_weights" ? A.DNNL_ARG_DIFF_WEIGHTS : A.DNNL_ARG_WEIGHTS;
-  const weightsBytes = conv.bytes[args.indexOf(weightsArg)];
+  const weightsBytes = conv.bytesOf(pass === "backward_weights" ? "diff_weights" : "weights");
   if (reorder) growScratch(dnnl, "weights", weightsBytes);
   return {
     conv,
@@ -251,7 +250,7 @@ function convPrimitive(
   pass: ConvPass,
   l: Required<ConvLayout>,
   m: ConvMds,
-  args: number[],
+  args: ArgName[],
 ): Primitive {
   if (pass === "forward") return new Primitive(dnnl, forwardDesc(dnnl, g, m), { args });
   const hint = forwardHint(dnnl, g, l);
@@ -287,9 +286,9 @@ function forwardHint(dnnl: Dnnl, g: ConvGeometry, l: Required<ConvLayout>): Hint
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { convForward } from "./conv.ts";
+ * import { convForward } from "./conv2d.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * declare const g: import("./conv.ts").ConvGeometry;
+ * declare const g: import("./conv2d.ts").ConvGeometry;
  * declare const x: Float32Array, w: Float32Array, y: Float32Array;
  * convForward(dnnl, g, x, w, null, y);
  * ```
@@ -304,7 +303,7 @@ export function convForward(
 ): void {
   const plan = convPlan(dnnl, g, "forward", { bias: bias !== null });
   const weights = stageWeights(dnnl, plan, w);
-  plan.conv.run(bias ? [x, weights, bias, y] : [x, weights, y]);
+  plan.conv.run({ src: x, weights, bias, dst: y });
 }
 
 /**
@@ -314,9 +313,9 @@ export function convForward(
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { convBackwardData } from "./conv.ts";
+ * import { convBackwardData } from "./conv2d.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * declare const g: import("./conv.ts").ConvGeometry;
+ * declare const g: import("./conv2d.ts").ConvGeometry;
  * declare const dy: Float32Array, w: Float32Array, dx: Float32Array;
  * convBackwardData(dnnl, g, dy, w, dx);
  * ```
@@ -329,7 +328,7 @@ export function convBackwardData(
   dx: Float32Array,
 ): void {
   const plan = convPlan(dnnl, g, "backward_data");
-  plan.conv.run([dy, stageWeights(dnnl, plan, w), dx]);
+  plan.conv.run({ diff_dst: dy, weights: stageWeights(dnnl, plan, w), diff_src: dx });
 }
 
 /**
@@ -339,9 +338,9 @@ export function convBackwardData(
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { convBackwardWeights } from "./conv.ts";
+ * import { convBackwardWeights } from "./conv2d.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * declare const g: import("./conv.ts").ConvGeometry;
+ * declare const g: import("./conv2d.ts").ConvGeometry;
  * declare const x: Float32Array, dy: Float32Array, dw: Float32Array;
  * convBackwardWeights(dnnl, g, x, dy, dw, null);
  * ```
@@ -357,12 +356,12 @@ export function convBackwardWeights(
   const plan = convPlan(dnnl, g, "backward_weights", { bias: dbias !== null });
   if (plan.im2col) return im2colBackwardWeights(dnnl, g, plan.im2col, x, dy, dw, dbias);
   const target = plan.reorder ? dnnl.scratch.weights : dw;
-  plan.conv.run(dbias ? [x, dy, target, dbias] : [x, dy, target]);
-  plan.reorder?.run([target, dw]);
+  plan.conv.run({ src: x, diff_dst: dy, diff_weights: target, diff_bias: dbias });
+  plan.reorder?.run({ from: target, to: dw });
 }
 
 function stageWeights(dnnl: Dnnl, plan: ConvPlan, w: Float32Array): ArrayBufferView {
   if (!plan.reorder) return w;
-  plan.reorder.run([w, dnnl.scratch.weights]);
+  plan.reorder.run({ from: w, to: dnnl.scratch.weights });
   return dnnl.scratch.weights;
 }

@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * import { openDnnl } from "./ffi.ts";
- * import { add, relu } from "./eltwise.ts";
+ * import { add, relu } from "./elementwise.ts";
  * const dnnl = openDnnl();
  * if (dnnl.ok) {
  *   const a = Float32Array.of(-1, 2), b = Float32Array.of(3, -5), out = new Float32Array(2);
@@ -18,7 +18,7 @@
  * @module
  */
 
-import { ARG, ENUM, SIZEOF } from "./abi.ts";
+import { ENUM, SIZEOF } from "./abi.ts";
 import { check, type Dnnl } from "./ffi.ts";
 import { type Md, mdByTag } from "./memory.ts";
 import { cached, Primitive } from "./primitive.ts";
@@ -46,21 +46,18 @@ function reluDesc(dnnl: Dnnl, n: number, backward: boolean): Uint8Array {
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
- * import { reluPrimitive } from "./eltwise.ts";
+ * import { reluPrimitive } from "./elementwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * assert.match(reluPrimitive(dnnl, 1024, "forward").impl, /^\S+$/); // e.g. "jit:avx2"
  * ```
  */
 export function reluPrimitive(dnnl: Dnnl, n: number, pass: "forward" | "backward"): Primitive {
   return cached(dnnl, `relu:${pass}:${n}`, () => {
-    const A = ARG;
     if (pass === "forward") {
-      return new Primitive(dnnl, reluDesc(dnnl, n, false), {
-        args: [A.DNNL_ARG_SRC, A.DNNL_ARG_DST],
-      });
+      return new Primitive(dnnl, reluDesc(dnnl, n, false), { args: ["src", "dst"] });
     }
     const hint = reluPrimitive(dnnl, n, "forward").pd;
-    const args = [A.DNNL_ARG_SRC, A.DNNL_ARG_DIFF_DST, A.DNNL_ARG_DIFF_SRC];
+    const args = ["src", "diff_dst", "diff_src"] as const;
     return new Primitive(dnnl, reluDesc(dnnl, n, true), { args, hint });
   });
 }
@@ -71,14 +68,14 @@ export function reluPrimitive(dnnl: Dnnl, n: number, pass: "forward" | "backward
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { relu } from "./eltwise.ts";
+ * import { relu } from "./elementwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const x = Float32Array.of(-1, 1);
  * relu(dnnl, x, x);
  * ```
  */
 export function relu(dnnl: Dnnl, x: Float32Array, y: Float32Array): void {
-  reluPrimitive(dnnl, x.length, "forward").run([x, y]);
+  reluPrimitive(dnnl, x.length, "forward").run({ src: x, dst: y });
 }
 
 /**
@@ -87,7 +84,7 @@ export function relu(dnnl: Dnnl, x: Float32Array, y: Float32Array): void {
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { reluBackward } from "./eltwise.ts";
+ * import { reluBackward } from "./elementwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const x: Float32Array, dy: Float32Array, dx: Float32Array;
  * reluBackward(dnnl, x, dy, dx);
@@ -99,7 +96,7 @@ export function reluBackward(
   dy: Float32Array,
   dx: Float32Array,
 ): void {
-  reluPrimitive(dnnl, x.length, "backward").run([x, dy, dx]);
+  reluPrimitive(dnnl, x.length, "backward").run({ src: x, diff_dst: dy, diff_src: dx });
 }
 
 /**
@@ -109,7 +106,7 @@ export function reluBackward(
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
- * import { addPrimitive } from "./eltwise.ts";
+ * import { addPrimitive } from "./elementwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * assert.match(addPrimitive(dnnl, 1024, true).impl, /^\S+$/); // e.g. "jit:uni"
  * ```
@@ -122,7 +119,7 @@ export function addPrimitive(dnnl: Dnnl, n: number, withRelu: boolean): Primitiv
       "dnnl_binary_desc_init",
       dnnl.lib.symbols.dnnl_binary_desc_init(d, ENUM.dnnl_binary_add, md, md, md),
     );
-    const args = [ARG.DNNL_ARG_SRC, ARG.DNNL_ARG_SRC_1, ARG.DNNL_ARG_DST];
+    const args = ["src", "src_1", "dst"] as const;
     return new Primitive(dnnl, d, { args, reluPostOp: withRelu });
   });
 }
@@ -134,7 +131,7 @@ export function addPrimitive(dnnl: Dnnl, n: number, withRelu: boolean): Primitiv
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { add } from "./eltwise.ts";
+ * import { add } from "./elementwise.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const grad: Float32Array, more: Float32Array;
  * add(dnnl, grad, more, grad); // grad += more
@@ -150,5 +147,5 @@ export function add(
   if (b.length !== a.length || out.length < a.length) {
     throw new Error(`add: lengths ${a.length}, ${b.length} -> ${out.length}`);
   }
-  addPrimitive(dnnl, a.length, !!options.relu).run([a, b, out]);
+  addPrimitive(dnnl, a.length, !!options.relu).run({ src: a, src_1: b, dst: out });
 }

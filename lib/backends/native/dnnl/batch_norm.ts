@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * import { openDnnl } from "./ffi.ts";
- * import { batchNormForwardTraining, batchNormWorkspaceBytes } from "./batchnorm.ts";
+ * import { batchNormForwardTraining, batchNormWorkspaceBytes } from "./batch_norm.ts";
  * const dnnl = openDnnl();
  * if (dnnl.ok) {
  *   const shape = { batch: 2, height: 4, width: 4, channels: 8 };
@@ -28,10 +28,10 @@
  * @module
  */
 
-import { ARG, ENUM, SIZEOF } from "./abi.ts";
+import { ENUM, SIZEOF } from "./abi.ts";
 import { check, type Dnnl } from "./ffi.ts";
 import { type Md, mdByTag } from "./memory.ts";
-import { cached, Primitive } from "./primitive.ts";
+import { type ArgName, cached, Primitive } from "./primitive.ts";
 import type { NhwcShape } from "./geometry.ts";
 
 export type { NhwcShape } from "./geometry.ts";
@@ -152,38 +152,23 @@ function backwardDesc(dnnl: Dnnl, s: NhwcShape, o: BatchNormOptions): Uint8Array
   return d;
 }
 
-const A = ARG;
-const WS = (o: BatchNormOptions) => o.relu ? [A.DNNL_ARG_WORKSPACE] : [];
-const BN_ARGS: Record<BnMode, (o: BatchNormOptions) => number[]> = {
-  training: (o) => [
-    A.DNNL_ARG_SRC,
-    A.DNNL_ARG_SCALE,
-    A.DNNL_ARG_SHIFT,
-    A.DNNL_ARG_DST,
-    A.DNNL_ARG_MEAN,
-    A.DNNL_ARG_VARIANCE,
-    ...WS(o),
-  ],
+const WS = (o: BatchNormOptions): ArgName[] => o.relu ? ["workspace"] : [];
+/** The exec args each mode binds (the workspace only with ReLU). */
+const BN_ARGS: Record<BnMode, (o: BatchNormOptions) => ArgName[]> = {
+  training: (o) => ["src", "scale", "shift", "dst", "mean", "variance", ...WS(o)],
   backward: (o) => [
-    A.DNNL_ARG_SRC,
-    A.DNNL_ARG_DIFF_DST,
-    A.DNNL_ARG_SCALE,
-    A.DNNL_ARG_SHIFT,
-    A.DNNL_ARG_MEAN,
-    A.DNNL_ARG_VARIANCE,
+    "src",
+    "diff_dst",
+    "scale",
+    "shift",
+    "mean",
+    "variance",
     ...WS(o),
-    A.DNNL_ARG_DIFF_SRC,
-    A.DNNL_ARG_DIFF_SCALE,
-    A.DNNL_ARG_DIFF_SHIFT,
+    "diff_src",
+    "diff_scale",
+    "diff_shift",
   ],
-  inference: () => [
-    A.DNNL_ARG_SRC,
-    A.DNNL_ARG_SCALE,
-    A.DNNL_ARG_SHIFT,
-    A.DNNL_ARG_MEAN,
-    A.DNNL_ARG_VARIANCE,
-    A.DNNL_ARG_DST,
-  ],
+  inference: () => ["src", "scale", "shift", "mean", "variance", "dst"],
 };
 
 /**
@@ -193,7 +178,7 @@ const BN_ARGS: Record<BnMode, (o: BatchNormOptions) => number[]> = {
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
  * import assert from "node:assert/strict";
- * import { batchNormPrimitive } from "./batchnorm.ts";
+ * import { batchNormPrimitive } from "./batch_norm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const p = batchNormPrimitive(dnnl, "backward", { batch: 2, height: 4, width: 4, channels: 8 },
  *   { epsilon: 1e-5, relu: true });
@@ -221,7 +206,7 @@ export function batchNormPrimitive(
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { batchNormWorkspaceBytes } from "./batchnorm.ts";
+ * import { batchNormWorkspaceBytes } from "./batch_norm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * const ws = new Uint8Array(batchNormWorkspaceBytes(dnnl,
  *   { batch: 64, height: 48, width: 48, channels: 64 }, { epsilon: 1e-5, relu: true }));
@@ -230,13 +215,13 @@ export function batchNormPrimitive(
 export function batchNormWorkspaceBytes(dnnl: Dnnl, s: NhwcShape, o: BatchNormOptions): number {
   if (!o.relu) return 0;
   const p = batchNormPrimitive(dnnl, "training", s, o);
-  return p.bytes[p.args.indexOf(ARG.DNNL_ARG_WORKSPACE)];
+  return p.bytesOf("workspace");
 }
 
-function workspaceOf(o: BatchNormOptions, ws: Uint8Array | null | undefined): Uint8Array[] {
-  if (!o.relu) return [];
+function workspaceOf(o: BatchNormOptions, ws: Uint8Array | null | undefined): Uint8Array | null {
+  if (!o.relu) return null;
   if (!ws) throw new Error("batch norm with relu: a workspace buffer is required");
-  return [ws];
+  return ws;
 }
 
 /**
@@ -246,9 +231,9 @@ function workspaceOf(o: BatchNormOptions, ws: Uint8Array | null | undefined): Ui
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { batchNormForwardTraining } from "./batchnorm.ts";
+ * import { batchNormForwardTraining } from "./batch_norm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * declare const b: import("./batchnorm.ts").BatchNormForwardBuffers;
+ * declare const b: import("./batch_norm.ts").BatchNormForwardBuffers;
  * batchNormForwardTraining(dnnl, { batch: 2, height: 4, width: 4, channels: 8 },
  *   { epsilon: 1e-5 }, b);
  * ```
@@ -260,7 +245,15 @@ export function batchNormForwardTraining(
   b: BatchNormForwardBuffers,
 ): void {
   const p = batchNormPrimitive(dnnl, "training", s, o);
-  p.run([b.x, b.gamma, b.beta, b.y, b.mean, b.variance, ...workspaceOf(o, b.workspace)]);
+  p.run({
+    src: b.x,
+    scale: b.gamma,
+    shift: b.beta,
+    dst: b.y,
+    mean: b.mean,
+    variance: b.variance,
+    workspace: workspaceOf(o, b.workspace),
+  });
 }
 
 /**
@@ -270,9 +263,9 @@ export function batchNormForwardTraining(
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { batchNormBackward } from "./batchnorm.ts";
+ * import { batchNormBackward } from "./batch_norm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * declare const b: import("./batchnorm.ts").BatchNormBackwardBuffers;
+ * declare const b: import("./batch_norm.ts").BatchNormBackwardBuffers;
  * batchNormBackward(dnnl, { batch: 2, height: 4, width: 4, channels: 8 }, { epsilon: 1e-5 }, b);
  * ```
  */
@@ -283,8 +276,18 @@ export function batchNormBackward(
   b: BatchNormBackwardBuffers,
 ): void {
   const p = batchNormPrimitive(dnnl, "backward", s, o);
-  const ws = workspaceOf(o, b.workspace);
-  p.run([b.x, b.dy, b.gamma, b.beta, b.mean, b.variance, ...ws, b.dx, b.dgamma, b.dbeta]);
+  p.run({
+    src: b.x,
+    diff_dst: b.dy,
+    scale: b.gamma,
+    shift: b.beta,
+    mean: b.mean,
+    variance: b.variance,
+    workspace: workspaceOf(o, b.workspace),
+    diff_src: b.dx,
+    diff_scale: b.dgamma,
+    diff_shift: b.dbeta,
+  });
 }
 
 /**
@@ -293,9 +296,9 @@ export function batchNormBackward(
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { batchNormForwardInference } from "./batchnorm.ts";
+ * import { batchNormForwardInference } from "./batch_norm.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
- * declare const b: import("./batchnorm.ts").BatchNormInferenceBuffers;
+ * declare const b: import("./batch_norm.ts").BatchNormInferenceBuffers;
  * batchNormForwardInference(dnnl, { batch: 1, height: 4, width: 4, channels: 8 },
  *   { epsilon: 1e-5 }, b);
  * ```
@@ -307,5 +310,12 @@ export function batchNormForwardInference(
   b: BatchNormInferenceBuffers,
 ): void {
   const p = batchNormPrimitive(dnnl, "inference", s, o);
-  p.run([b.x, b.gamma, b.beta, b.mean, b.variance, b.y]);
+  p.run({
+    src: b.x,
+    scale: b.gamma,
+    shift: b.beta,
+    mean: b.mean,
+    variance: b.variance,
+    dst: b.y,
+  });
 }

@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { batchNorm } from "./batchnorm.ts";
+ * import { batchNorm } from "./batch_norm.ts";
  * const y = batchNorm(new Float32Array([1, 3]), 1, new Float32Array([2]), new Float32Array([1]), null, null, 0);
  * assert.deepEqual([...y].map((v) => Math.round(v * 1e6) / 1e6), [-1, 1]);
  * ```
@@ -78,18 +78,6 @@ export function channelSums(
     }
   }
   return Float32Array.from(acc);
-}
-
-/** ReLU's gradient in one pass: `dy` where `x > 0`, 0 elsewhere, NaN where `x` is NaN. */
-export function reluGrad(dy: Float32Array, x: Float32Array): Float32Array {
-  const dx = pool.alloc(dy.length);
-  for (let i = 0; i < dy.length; i++) {
-    const v = x[i];
-    // Mask arithmetic, not a branch on the sign (unpredictable: 3-5x slower); `/ +(v === v)` makes
-    // NaN for NaN (a NaN test as a ternary measured slower still).
-    dx[i] = dy[i] * +(v > 0) / +(v === v);
-  }
-  return dx;
 }
 
 /** The outputs of {@linkcode batchNormTrain}. */

@@ -13,7 +13,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { convGeometry } from "./geometry.ts";
- * import { im2colPlan } from "./conv_im2col.ts";
+ * import { im2colPlan } from "./conv2d_im2col.ts";
  * const g = convGeometry({ batch: 64, inHeight: 1, inWidth: 1, inChannels: 512,
  *   outChannels: 512, kernel: 3, pad: 1 });
  * assert.equal(im2colPlan(g).taps.length, 1); // only the centre tap sees data
@@ -65,7 +65,7 @@ function tapTouchesInput(g: ConvGeometry, ky: number, kx: number): boolean {
  * ```ts
  * import assert from "node:assert/strict";
  * import { convGeometry } from "./geometry.ts";
- * import { preferIm2col } from "./conv_im2col.ts";
+ * import { preferIm2col } from "./conv2d_im2col.ts";
  * const g = convGeometry({ batch: 8, inHeight: 2, inWidth: 2, inChannels: 8, outChannels: 8,
  *   kernel: 3, pad: 1 });
  * assert.equal(preferIm2col(g, "x64:gemm:jit"), true);
@@ -84,7 +84,7 @@ export function preferIm2col(g: ConvGeometry, impl: string): boolean {
  * ```ts
  * import assert from "node:assert/strict";
  * import { convGeometry } from "./geometry.ts";
- * import { im2colPlan } from "./conv_im2col.ts";
+ * import { im2colPlan } from "./conv2d_im2col.ts";
  * const g = convGeometry({ batch: 2, inHeight: 2, inWidth: 2, inChannels: 4, outChannels: 4,
  *   kernel: 3, stride: 2, pad: 1 });
  * assert.deepEqual(im2colPlan(g).taps, [[1, 1], [1, 2], [2, 1], [2, 2]]);
@@ -131,7 +131,7 @@ function gather(g: ConvGeometry, plan: Im2colPlan, x: Float32Array, col: Float32
  * @example
  * ```ts ignore
  * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
- * import { im2colBackwardWeights, im2colPlan } from "./conv_im2col.ts";
+ * import { im2colBackwardWeights, im2colPlan } from "./conv2d_im2col.ts";
  * declare const dnnl: import("./ffi.ts").Dnnl;
  * declare const g: import("./geometry.ts").ConvGeometry;
  * declare const x: Float32Array, dy: Float32Array, dw: Float32Array;
