@@ -1,7 +1,7 @@
 /**
  * Ops that a backend may run as one kernel, and that every other backend composes from tfjs' own:
- * training-mode BatchNorm (optionally followed by ReLU), a convolution with its bias, the residual
- * add with the ReLU after it, and the SGD update. A backend that
+ * training-mode BatchNorm (optionally followed by ReLU), a convolution with its bias, a grouped
+ * convolution (ResNeXt's), the residual add with the ReLU after it, and the SGD update. A backend that
  * registers {@linkcode BATCH_NORM_TRAIN} (the `native` one does) runs BatchNorm in two passes
  * forward and two backward, where tfjs' composite of `tf.moments`, `tf.batchNorm` and `tf.relu`
  * takes about twenty passes over the activation with their gradients; one that registers
@@ -127,6 +127,66 @@ export function conv2dBias(
   const f = filter as tf.Tensor4D;
   if (inputIsData) return tf.add(tf.conv2d(x, f, strides, pad), bias);
   return tf.fused.conv2d({ x, filter: f, strides, pad, bias });
+}
+
+/**
+ * Kernel name of a grouped 2-D convolution, NHWC/HWIO, without bias (tfjs' conv2d has no groups).
+ * Inputs `x` `[n, h, w, inChannels]` and `filter` `[kh, kw, inChannels / groups, outChannels]`;
+ * attributes `strides` (one number for both axes), `pad` ({@linkcode ConvPad}) and `groups`
+ * (> 1; it divides both channel counts). Output channels `g * outChannels / groups` up to
+ * `(g + 1) * outChannels / groups` are computed from input channels `g * inChannels / groups` up
+ * to `(g + 1) * inChannels / groups` only, with filter columns of those same output channels:
+ * PyTorch's grouping, so a PyTorch weight `[out, in / groups, kh, kw]` transposed to
+ * `[kh, kw, in / groups, out]` is this filter (and oneDNN's `G x OC/G x IC/G x KH x KW` is its
+ * reshape). A backend that registers it also registers its gradient (with respect to `x` and
+ * `filter`).
+ */
+export const GROUPED_CONV2D = "ResNetGroupedConv2d";
+
+/**
+ * A grouped convolution (PyTorch's `groups`; see {@linkcode GROUPED_CONV2D} for the contract):
+ * that kernel where the backend registers it; elsewhere `x` split into `groups` along its
+ * channels, `filter` split into `groups` along its last axis, each pair convolved and the results
+ * concatenated (tfjs differentiates that composite). `groups === 1` is plain `tf.conv2d`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import assert from "node:assert/strict";
+ * import { groupedConv2d } from "./fused.ts";
+ * // Two groups of one channel: output 0 sees input 0 only (x 1), output 1 input 1 only (x 10).
+ * const x = tf.tensor4d([1, 2], [1, 1, 1, 2]), f = tf.tensor4d([1, 10], [1, 1, 1, 2]);
+ * assert.deepEqual([...await groupedConv2d(x, f, 1, "valid", 2).data()], [1, 20]);
+ * ```
+ */
+export function groupedConv2d(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  strides: number,
+  pad: ConvPad,
+  groups: number,
+): tf.Tensor4D {
+  if (groups === 1) return tf.conv2d(x, filter, strides, pad);
+  const [inC, outC] = [x.shape[3], filter.shape[3]];
+  if (inC !== filter.shape[2] * groups || outC % groups !== 0) {
+    throw new RangeError(
+      `groupedConv2d: ${groups} groups need input channels ${filter.shape[2]} x ${groups} ` +
+        `(got ${inC}) and output channels divisible by ${groups} (got ${outC})`,
+    );
+  }
+  if (tf.getKernel(GROUPED_CONV2D, tf.getBackend()) && x.dtype === "float32") {
+    return tf.engine().runKernel(
+      GROUPED_CONV2D,
+      { x, filter },
+      { strides, pad: pad as unknown as tf.NamedAttrMap["pad"], groups },
+    ) as tf.Tensor4D;
+  }
+  return tf.tidy(() => {
+    const xs = tf.split(x, groups, 3) as tf.Tensor4D[];
+    const fs = tf.split(filter, groups, 3) as tf.Tensor4D[];
+    return tf.concat(xs.map((xg, g) => tf.conv2d(xg, fs[g], strides, pad)), 3) as tf.Tensor4D;
+  });
 }
 
 /**

@@ -24,7 +24,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { batchNormTrain, conv2dBias, type ConvPad } from "./fused.ts";
+import { batchNormTrain, conv2dBias, type ConvPad, groupedConv2d } from "./fused.ts";
 
 /** BatchNorm epsilon, as PyTorch's default. */
 export const BN_EPS = 1e-5;
@@ -38,6 +38,18 @@ function uniform(rand: () => number, shape: number[], limit: number): tf.Tensor 
   const n = shape.reduce((a, b) => a * b, 1);
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) v[i] = (rand() * 2 - 1) * limit;
+  return tf.tensor(v, shape, "float32");
+}
+
+/** Normal samples N(0, std^2) by Box-Muller from `rand` (two uniforms per pair of samples). */
+function normal(rand: () => number, shape: number[], std: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - rand())), t = 2 * Math.PI * rand();
+    v[i] = r * Math.cos(t) * std;
+    if (i + 1 < n) v[i + 1] = r * Math.sin(t) * std;
+  }
   return tf.tensor(v, shape, "float32");
 }
 
@@ -72,12 +84,35 @@ export interface Conv2dOptions extends LayerOptions {
   stride?: number;
   /** Zero padding on each side of height and width, as PyTorch's `padding` (default 0). */
   padding?: number;
+  /**
+   * Groups, as PyTorch's `groups` (default 1): output channels `g * out / groups` onwards see
+   * only input channels `g * in / groups` onwards; the filter is `[k, k, in / groups, out]`.
+   */
+  groups?: number;
+  /** Whether the layer has a bias (default true, d2l's; torchvision's ResNet convs have none). */
+  bias?: boolean;
+  /**
+   * The weight's initialisation: `"xavier"` (d2l's `init_weights`: Xavier-uniform, the default)
+   * or `"kaiming"` (torchvision's ResNet: `kaiming_normal_(mode="fan_out", nonlinearity="relu")`).
+   */
+  init?: "xavier" | "kaiming";
+}
+
+/** Options of {@linkcode Conv2d.apply}. */
+export interface ConvApplyOptions {
+  /**
+   * The input needs no gradient (the images): its input gradient, the costliest of the network's,
+   * is then never computed.
+   */
+  inputIsData?: boolean;
 }
 
 /**
- * A 2-D convolution with bias and PyTorch's symmetric zero padding. Weights are HWIO
- * (`[kh, kw, in, out]`), Xavier-uniform as d2l's `init_weights`; the bias keeps PyTorch's default
- * U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+ * A 2-D convolution (optionally grouped, optionally without bias) with PyTorch's symmetric zero
+ * padding. Weights are HWIO (`[kh, kw, in / groups, out]`), Xavier-uniform as d2l's
+ * `init_weights` or Kaiming-normal as torchvision's; the bias keeps PyTorch's default
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)). Fans are PyTorch's: fan_in `in / groups * k * k`, fan_out
+ * `out * k * k`.
  */
 export class Conv2d {
   /** Parameter name prefix. */
@@ -92,10 +127,12 @@ export class Conv2d {
   readonly stride: number;
   /** Symmetric zero padding. */
   readonly padding: number;
-  /** HWIO filter `[kernel, kernel, inChannels, outChannels]`, named `<name>.weight`. */
+  /** Groups (1: an ordinary convolution). */
+  readonly groups: number;
+  /** HWIO filter `[kernel, kernel, inChannels / groups, outChannels]`, named `<name>.weight`. */
   readonly weight: tf.Variable;
-  /** Bias `[outChannels]`, named `<name>.bias`. */
-  readonly bias: tf.Variable;
+  /** Bias `[outChannels]`, named `<name>.bias`; null for a convolution without bias. */
+  readonly bias: tf.Variable | null;
   /** Creates and initialises the layer's variables and adds them to `opts.store`. */
   constructor(opts: Conv2dOptions) {
     const { name, store, rand, inChannels, outChannels, kernel } = opts;
@@ -105,23 +142,35 @@ export class Conv2d {
     this.kernel = kernel;
     this.stride = opts.stride ?? 1;
     this.padding = opts.padding ?? 0;
-    const fanIn = inChannels * kernel * kernel, fanOut = outChannels * kernel * kernel;
+    const g = this.groups = opts.groups ?? 1;
+    if (!(Number.isInteger(g) && g > 0 && inChannels % g === 0 && outChannels % g === 0)) {
+      throw new RangeError(`${name}: ${g} groups do not divide ${inChannels} -> ${outChannels}`);
+    }
+    const shape = [kernel, kernel, inChannels / g, outChannels];
+    const fanIn = (inChannels / g) * kernel * kernel, fanOut = outChannels * kernel * kernel;
     this.weight = add(
       store,
       `${name}.weight`,
-      uniform(rand, [kernel, kernel, inChannels, outChannels], Math.sqrt(6 / (fanIn + fanOut))),
+      opts.init === "kaiming"
+        ? normal(rand, shape, Math.sqrt(2 / fanOut))
+        : uniform(rand, shape, Math.sqrt(6 / (fanIn + fanOut))),
     );
-    this.bias = add(store, `${name}.bias`, uniform(rand, [outChannels], 1 / Math.sqrt(fanIn)));
+    this.bias = opts.bias === false
+      ? null
+      : add(store, `${name}.bias`, uniform(rand, [outChannels], 1 / Math.sqrt(fanIn)));
   }
   /**
-   * Convolves an NHWC batch and adds the bias (../model/fused.ts `conv2dBias`). `inputIsData`
-   * marks an input that needs no gradient (the images): its input gradient, the costliest of the
-   * network's, is then never computed.
+   * Convolves an NHWC batch and adds the bias: one ../model/fused.ts `conv2dBias` for an
+   * ungrouped convolution with bias (d2l's), `groupedConv2d` (then the bias) otherwise.
    */
-  apply(x: tf.Tensor4D, inputIsData = false): tf.Tensor4D {
+  apply(x: tf.Tensor4D, opts: ConvApplyOptions = {}): tf.Tensor4D {
     const p = this.padding;
     const pad: ConvPad = p === 0 ? "valid" : [[0, 0], [p, p], [p, p], [0, 0]];
-    return conv2dBias(x, this.weight, this.bias, this.stride, pad, inputIsData);
+    if (this.groups === 1 && this.bias) {
+      return conv2dBias(x, this.weight, this.bias, this.stride, pad, opts.inputIsData ?? false);
+    }
+    const y = groupedConv2d(x, this.weight as tf.Tensor4D, this.stride, pad, this.groups);
+    return this.bias ? tf.add(y, this.bias) : y;
   }
 }
 
@@ -133,6 +182,14 @@ export interface BatchNorm2dOptions extends LayerOptions {
   eps?: number;
   /** Weight of the batch statistics in the running update (default {@linkcode BN_MOMENTUM}). */
   momentum?: number;
+}
+
+/** Options of {@linkcode BatchNorm2d.apply}. */
+export interface BatchNormApplyOptions {
+  /** Training mode: normalise with the batch's statistics and update the running ones. */
+  training: boolean;
+  /** Apply ReLU to the result (one fused kernel where the backend has one). Default false. */
+  relu?: boolean;
 }
 
 /**
@@ -169,10 +226,11 @@ export class BatchNorm2d {
     this.runningVar = add(store, `${name}.running_var`, tf.ones([channels]), false);
   }
   /**
-   * Normalises, then applies ReLU when `relu` is set; in training mode also updates the running
-   * statistics (as PyTorch does).
+   * Normalises, then applies ReLU when `opts.relu` is set; in training mode (`opts.training`)
+   * with the batch's statistics, and also updates the running ones (as PyTorch does).
    */
-  apply(x: tf.Tensor4D, training: boolean, relu = false): tf.Tensor4D {
+  apply(x: tf.Tensor4D, opts: BatchNormApplyOptions): tf.Tensor4D {
+    const { training, relu = false } = opts;
     if (!training) {
       const y = tf.batchNorm4d(
         x,
@@ -205,9 +263,14 @@ export interface LinearOptions extends LayerOptions {
   inFeatures: number;
   /** Output features. */
   outFeatures: number;
+  /** The weight's initialisation: `"xavier"` (d2l's, the default) or `"torch"` (nn.Linear's). */
+  init?: "xavier" | "torch";
 }
 
-/** A fully connected layer; weight `[in, out]`, Xavier-uniform, PyTorch-default bias. */
+/**
+ * A fully connected layer; weight `[in, out]`, Xavier-uniform (d2l's) or PyTorch's default
+ * U(-1/sqrt(in), 1/sqrt(in)) (`init: "torch"`, torchvision's), PyTorch-default bias.
+ */
 export class Linear {
   /** Parameter name prefix. */
   readonly name: string;
@@ -228,7 +291,13 @@ export class Linear {
     this.weight = add(
       store,
       `${name}.weight`,
-      uniform(rand, [inFeatures, outFeatures], Math.sqrt(6 / (inFeatures + outFeatures))),
+      uniform(
+        rand,
+        [inFeatures, outFeatures],
+        opts.init === "torch"
+          ? 1 / Math.sqrt(inFeatures)
+          : Math.sqrt(6 / (inFeatures + outFeatures)),
+      ),
     );
     this.bias = add(store, `${name}.bias`, uniform(rand, [outFeatures], 1 / Math.sqrt(inFeatures)));
   }

@@ -30,7 +30,7 @@ Deno.test("shapes with custom stages and width prints a text table with a total"
 
 for (
   const [args, pattern] of [
-    [["shapes", "--depth", "50"], /allowed are 18, 34/],
+    [["shapes", "--depth", "42"], /allowed are 18, 34, 50, 101, 152/],
     [["shapes", "--depth", "0x12"], /allowed are 18, 34/],
     [["shapes", "--depth", "1.8e1"], /allowed are 18, 34/],
     [["shapes", "--width", "0x10"], /positive integer/],

@@ -77,9 +77,9 @@ Deno.test("parameter counts equal PyTorch's: 11,178,378 and 21,290,250", () => {
 });
 
 Deno.test("config: unknown depth, bad stage lists and widths are rejected with one line", () => {
-  assert.throws(() => resolveConfig({ depth: 50 }), {
+  assert.throws(() => resolveConfig({ depth: 42 }), {
     name: "ConfigError",
-    message: /unknown depth 50/,
+    message: /unknown depth 42/,
   });
   assert.throws(() => resolveConfig({ stages: [1, 2, 3] }), {
     name: "ConfigError",
