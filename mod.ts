@@ -122,14 +122,32 @@ export type { Augmentation, AugmentDraws, AugmentOptions, EraseBox } from "./lib
 // Training runs (lib/run/): train, evaluate, checkpoints, metrics, curves, run directories.
 export { DivergedError, train } from "./lib/run/train.ts";
 export type { TrainData, TrainOptions, TrainResult } from "./lib/run/train.ts";
+export { checkFits, planRun } from "./lib/run/plan.ts";
+export type { RunPlan, RunRequest } from "./lib/run/plan.ts";
+export { testEpoch, trainEpoch, warmupTraining } from "./lib/run/epoch.ts";
+export type { EpochOptions, EpochTrained, TestEpochOptions, Trainee } from "./lib/run/epoch.ts";
 export {
   checkSettings,
   D2L_DEFAULTS,
   RECIPE_NAMES,
   RECIPES,
   resolveSettings,
+  RESUMABLE,
+  resumeSettings,
+  SETTING_CHECKS,
+  SETTING_NAMES,
+  SettingError,
+  TRAIN_OPTIONS,
 } from "./lib/run/recipe.ts";
-export type { Recipe, RecipeName, ResolvedSettings } from "./lib/run/recipe.ts";
+export type {
+  Namer,
+  OptionSpec,
+  Recipe,
+  RecipeName,
+  ResolvedSettings,
+  SettingName,
+  TrainSettings,
+} from "./lib/run/recipe.ts";
 export { lrAt, scheduleProblem, SCHEDULES, warmupOf } from "./lib/run/schedule.ts";
 export type { Schedule, ScheduleSettings } from "./lib/run/schedule.ts";
 export { makeOptimizer, momentumState } from "./lib/run/optimizer.ts";
@@ -159,7 +177,7 @@ export {
   readRunHistory,
   writeHistory,
 } from "./lib/run/metrics.ts";
-export type { BackendRecord, EpochRecord, History, TrainSettings } from "./lib/run/metrics.ts";
+export type { BackendRecord, EpochRecord, History } from "./lib/run/metrics.ts";
 export { evaluate, formatEvaluation } from "./lib/run/evaluate.ts";
 export { confusionCsv } from "./lib/run/confusion_csv.ts";
 export type { ClassAccuracy, EvaluateOptions, Evaluation } from "./lib/run/evaluate.ts";

@@ -18,41 +18,39 @@
  */
 import { Command } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
-import {
-  MODEL_DEFAULTS,
-  outputSizes,
-  type ResNetConfig,
-  resolveConfig,
-} from "../lib/model/resnet.ts";
-import { checkTrainingFits } from "../lib/backends/tensor_limit.ts";
+import { MODEL_DEFAULTS, type ResNetOptions, resolveConfig } from "../lib/model/resnet.ts";
 import {
   type BackendInfo,
   backendLabel,
   backendSummary,
   initBackend,
 } from "../lib/backends/choose.ts";
-import { UserError } from "../lib/errors.ts";
 import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { loadTorchWeights } from "../lib/io/torch_weights.ts";
-import { readCheckpoint } from "../lib/run/checkpoint.ts";
 import { train, type TrainResult } from "../lib/run/train.ts";
+import { checkFits, planRun, type RunPlan } from "../lib/run/plan.ts";
 import {
-  checkSettings,
   D2L_DEFAULTS,
-  type Recipe,
   RECIPE_NAMES,
-  RECIPES,
-  resolveSettings,
+  RESUMABLE,
+  SETTING_NAMES,
+  SettingError,
+  type SettingName,
+  TRAIN_OPTIONS,
+  type TrainSettings,
 } from "../lib/run/recipe.ts";
-import { formatEpoch, type TrainSettings } from "../lib/run/metrics.ts";
+import { formatEpoch } from "../lib/run/metrics.ts";
+import { defaultRunDir } from "../lib/run/run_dir.ts";
 import {
-  defaultRunDir,
-  ensureNewRunDir,
-  ensureWritableDir,
-  requireRunDir,
-} from "../lib/run/run_dir.ts";
-import { lockRunDir, type RunLock } from "../lib/run/lock.ts";
-import { addFlags, BACKEND_FLAGS, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
+  addFlags,
+  BACKEND_FLAGS,
+  DATA_FLAGS,
+  type FlagName,
+  FLAGS,
+  type FlagUses,
+  type OptionsOf,
+  UsageError,
+} from "./options.ts";
 import { Interrupted } from "./errors.ts";
 import { StopWatcher } from "./stop_signals.ts";
 import { dataLoadOptions } from "./data.ts";
@@ -63,36 +61,61 @@ import { writeReport } from "../lib/viz/report.ts";
 
 const D = D2L_DEFAULTS;
 
-/** A flag's default under each recipe, e.g. `d2l 0, modern 0.9`. */
-function byRecipe(key: keyof Recipe): string {
-  const show = (v: unknown) => Array.isArray(v) ? (v.length ? v.join(",") : "none") : String(v);
-  return RECIPE_NAMES.map((r) => `${r} ${show(RECIPES[r][key])}`).join(", ");
+/** Every training option's flag (FLAGS declares one per option, under the option's name). */
+const SETTING_FLAGS: Readonly<Record<SettingName, { flags: string }>> = FLAGS;
+
+/** How a flag is spelt: `--weight-decay`. */
+const flagOf = (name: FlagName) => FLAGS[name].flags.split(" ")[0];
+
+/** The CLI's words for a library {@linkcode SettingError}: its settings named by their flags. */
+function worded(e: unknown): unknown {
+  if (!(e instanceof SettingError)) return e;
+  return new UsageError(e.wording((k) => SETTING_FLAGS[k].flags.split(" ")[0]));
+}
+
+/** What the help adds to an option's default. */
+const NOTES: Partial<Record<SettingName, string>> = {
+  lr: "on --resume it replaces the base rate the schedule scales",
+  warmupEpochs: "onecycle: 30% of the epochs unless given",
+  tta: "in each epoch's test pass",
+  size: "inputs are resized to it",
+  limit: "of the training set",
+};
+
+/** An option's help note: what {@linkcode NOTES} says, its default (`d2l 0, modern 0.9`). */
+function settingNote(k: SettingName): string {
+  const show = (v: unknown) =>
+    Array.isArray(v)
+      ? (v.length ? v.join(",") : "none")
+      : v === null
+      ? "all"
+      : typeof v === "boolean"
+      ? (v ? "on" : "off")
+      : String(v);
+  const values = RECIPE_NAMES.map((r) => show(TRAIN_OPTIONS[k][r]));
+  const byRecipe = values.every((v) => v === values[0])
+    ? `default ${values[0]}`
+    : RECIPE_NAMES.map((r, i) => `${r} ${values[i]}`).join(", ");
+  return NOTES[k] ? `${NOTES[k]}; ${byRecipe}` : byRecipe;
 }
 
 /** The port of a bare `--serve`. */
 export const DEFAULT_SERVE_PORT = 8700;
 
-/** The flags of `train`, with their defaults (d2l's recipe, {@linkcode D2L_DEFAULTS}). */
-export const TRAIN_FLAGS = {
+/** The architecture flags: a resumed run keeps its own architecture. */
+const MODEL_FLAGS = {
   depth: `default ${MODEL_DEFAULTS.depth}`,
   stages: "",
   width: `default ${MODEL_DEFAULTS.width}`,
-  recipe: "default d2l",
-  epochs: byRecipe("epochs"),
-  batchSize: byRecipe("batchSize"),
-  lr: `${byRecipe("lr")}; on --resume it replaces the base rate the schedule scales`,
-  momentum: byRecipe("momentum"),
-  nesterov: byRecipe("nesterov"),
-  weightDecay: byRecipe("weightDecay"),
-  schedule: byRecipe("schedule"),
-  warmupEpochs: `${byRecipe("warmupEpochs")}; onecycle: 30% of the epochs unless given`,
-  labelSmoothing: byRecipe("labelSmoothing"),
-  augment: byRecipe("augment"),
-  tta: "in each epoch's test pass; default off",
-  size: `inputs are resized to it; default ${D.size}`,
-  limit: "of the training set",
-  testLimit: "",
-  seed: `default ${D.seed}`,
+} as const satisfies FlagUses;
+
+/** The flags of `train`: the architecture, every training option (../lib/run/recipe.ts), the rest. */
+export const TRAIN_FLAGS = {
+  ...MODEL_FLAGS,
+  ...Object.fromEntries(SETTING_NAMES.map((k) => [k, settingNote(k)])) as Record<
+    SettingName,
+    string
+  >,
   ...BACKEND_FLAGS,
   out: "the run directory; default runs/<timestamp>-resnet<depth>",
   resume: "",
@@ -100,7 +123,7 @@ export const TRAIN_FLAGS = {
   json: "one object per line",
   serve: `default off; bare --serve: port ${DEFAULT_SERVE_PORT}`,
   ...DATA_FLAGS,
-} as const;
+};
 
 /** Parsed {@linkcode TRAIN_FLAGS}. */
 export type TrainCliOptions = OptionsOf<typeof TRAIN_FLAGS>;
@@ -115,141 +138,53 @@ export function trainCommand(): Command {
   ).action(runTrain);
 }
 
-/** Options that fix a run's identity; `--resume` takes them from the run instead. */
-const FIXED_ON_RESUME = [
-  ["depth", "--depth"],
-  ["stages", "--stages"],
-  ["width", "--width"],
-  ["batchSize", "--batch-size"],
-  ["size", "--size"],
-  ["limit", "--limit"],
-  ["testLimit", "--test-limit"],
-  ["seed", "--seed"],
-  ["out", "--out"],
-  ["initFrom", "--init-from"],
-  ["recipe", "--recipe"],
-  ["momentum", "--momentum"],
-  ["nesterov", "--nesterov"],
-  ["weightDecay", "--weight-decay"],
-  ["schedule", "--schedule"],
-  ["warmupEpochs", "--warmup-epochs"],
-  ["labelSmoothing", "--label-smoothing"],
-  ["augment", "--augment"],
-  ["tta", "--tta"],
-] as const;
+/** Flags that fix a run's identity; `--resume` takes them from the run instead. */
+const FIXED_ON_RESUME: readonly (keyof TrainCliOptions)[] = [
+  ...Object.keys(MODEL_FLAGS) as (keyof typeof MODEL_FLAGS)[],
+  ...SETTING_NAMES.filter((k) => !RESUMABLE.includes(k)),
+  "out",
+  "initFrom",
+];
 
-/** What a run will be: its directory (locked), settings and (for a new run) architecture. */
-interface RunPlan {
-  out: string;
-  settings: TrainSettings;
-  model?: { stages: number[]; width: number };
-  /** The architecture (of the run, when resuming). */
-  config: ResNetConfig;
-  lock: RunLock;
-  /** Whether this run created `out` (removed again when it fails before writing anything). */
-  created: boolean;
-}
-
-/** Locks `dir`, saying so when a run that died had held it. */
-async function lock(dir: string): Promise<RunLock> {
-  const l = await lockRunDir(dir);
-  if (l.previous) {
-    console.error(`note: taking over the lock of ${dir} from a run that is gone (${l.previous})`);
-  }
-  return l;
+/** The training options given as flags (the rest come from the recipe). */
+function givenSettings(o: TrainCliOptions): Partial<TrainSettings> {
+  const given = SETTING_NAMES.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]);
+  return Object.fromEntries(given);
 }
 
 /** `--resume DIR`: the run's own settings, with `--epochs` and `--lr` allowed to change. */
 async function planResume(o: TrainCliOptions, dir: string): Promise<RunPlan> {
-  const given = FIXED_ON_RESUME.filter(([k]) => o[k] !== undefined).map(([, f]) => f);
+  const given = FIXED_ON_RESUME.filter((k) => o[k] !== undefined).map(flagOf);
   if (given.length) {
     throw new UsageError(
       `${given.join(", ")} cannot be combined with --resume: a resumed run keeps its own ` +
-        "settings (only --epochs, --lr, --backend, the data options and --json may change)",
+        `settings (only ${RESUMABLE.map(flagOf).join(", ")}, --backend, the data options and ` +
+        "--json may change)",
     );
   }
-  await requireRunDir(dir);
-  const runLock = await lock(dir);
-  try {
-    return { ...await resumeSettings(o, dir), lock: runLock, created: false };
-  } catch (e) {
-    await runLock.release();
-    throw e;
-  }
-}
-
-/** The settings of the run in `dir`, with `--epochs` and `--lr` applied. */
-async function resumeSettings(o: TrainCliOptions, dir: string) {
-  const ckpt = await readCheckpoint(dir);
-  const settings = {
-    ...ckpt.settings,
-    epochs: o.epochs ?? ckpt.settings.epochs,
-    lr: o.lr ?? ckpt.settings.lr,
-  };
-  if (settings.epochs < ckpt.epoch) {
-    throw new UsageError(
-      `--epochs ${settings.epochs} is fewer than the ${ckpt.epoch} epochs ${dir} has finished`,
-    );
-  }
-  if (settings.epochs === ckpt.epoch && ckpt.batch === 0) {
-    throw new UserError(
-      `${dir} already finished its ${ckpt.epoch} epochs: give --epochs N (more than ` +
-        `${ckpt.epoch}) with --resume to train further`,
-    );
-  }
-  await ensureWritableDir(dir);
-  return { out: dir, settings, config: ckpt.config };
-}
-
-/**
- * The settings of a new run: the flags given, the recipe's (d2l's by default) where not. An
- * explicit `--momentum 0` drops the recipe's Nesterov momentum with it.
- */
-function newSettings(o: TrainCliOptions): TrainSettings {
-  const recipe = o.recipe ?? "d2l", r = RECIPES[recipe];
-  const momentum = o.momentum ?? r.momentum;
-  const settings = resolveSettings({
-    epochs: o.epochs ?? r.epochs,
-    batchSize: o.batchSize ?? r.batchSize,
-    lr: o.lr ?? r.lr,
-    size: o.size ?? D.size,
-    seed: o.seed ?? D.seed,
-    limit: o.limit ?? null,
-    testLimit: o.testLimit ?? null,
-    recipe,
-    momentum,
-    nesterov: o.nesterov ?? (momentum > 0 && r.nesterov),
-    weightDecay: o.weightDecay,
-    schedule: o.schedule,
-    warmupEpochs: o.warmupEpochs,
-    labelSmoothing: o.labelSmoothing,
-    augment: o.augment,
-    tta: o.tta,
-  });
-  checkSettings(settings); // one line, exit 2, before anything is created
-  return settings;
+  return await planRun({ out: dir, resume: true, settings: givenSettings(o) });
 }
 
 /** A new run: d2l's recipe where a flag is not given; bad --out or --init-from fail at once. */
 async function planNew(o: TrainCliOptions): Promise<RunPlan> {
-  // --init-from's file says the architecture and input size (a contradicting flag is refused).
+  // --init-from's file says the architecture and input size (a contradicting flag is refused);
+  // it is read first, so that a refused run leaves no empty directory.
   const init = o.initFrom === undefined ? null : await planInitFrom(o.initFrom, o);
   if (init) console.error(init.line);
-  const config = resolveConfig(init?.model ?? { depth: o.depth, stages: o.stages, width: o.width });
-  const settings = newSettings(init ? { ...o, size: o.size ?? init.size } : o);
-  outputSizes(settings.size); // too small an input is a ConfigError now, not after loading
-  const out = o.out ?? defaultRunDir(config.depth);
-  // --init-from was read first, so that a refused run leaves no empty directory.
-  const created = await ensureWritableDir(out);
-  const runLock = await lock(out);
+  const model: ResNetOptions = init?.model ?? { depth: o.depth, stages: o.stages, width: o.width };
+  const settings = givenSettings(o);
+  if (init && settings.size === undefined && init.size !== undefined) settings.size = init.size;
+  const out = o.out ?? defaultRunDir(resolveConfig(model).depth);
+  return await planRun({ out, model, settings });
+}
+
+/** The run's plan (../lib/run/plan.ts), its refusals in the CLI's words. */
+async function planFor(o: TrainCliOptions): Promise<RunPlan> {
   try {
-    await ensureNewRunDir(out); // again, now that no other run can start in it
+    return o.resume !== undefined ? await planResume(o, o.resume) : await planNew(o);
   } catch (e) {
-    await runLock.release();
-    throw e;
+    throw worded(e);
   }
-  const model = { stages: config.stages, width: config.width };
-  return { out, settings, model, config, lock: runLock, created };
 }
 
 /**
@@ -263,7 +198,12 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
   if (board) console.error(`live page: ${board.url}`);
   let ended: "finished" | "stopped" = "stopped";
   try {
-    const plan = o.resume !== undefined ? await planResume(o, o.resume) : await planNew(o);
+    const plan = await planFor(o);
+    if (plan.lock.previous) {
+      console.error(
+        `note: taking over the lock of ${plan.out} from a run that is gone (${plan.lock.previous})`,
+      );
+    }
     board?.follow(plan.out);
     try {
       await trainPlanned(o, plan, board);
@@ -278,7 +218,7 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
   }
 }
 
-/** The run itself, once its directory is locked. */
+/** The run itself, once it is planned (its directory locked). */
 async function trainPlanned(
   o: TrainCliOptions,
   plan: RunPlan,
@@ -294,22 +234,18 @@ async function trainPlanned(
     backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
     console.error(backendSummary(backend));
     // On WebGPU a batch over the adapter's limits is refused before the data are loaded.
-    checkTrainingFits(plan.config, plan.settings.size, plan.settings.batchSize);
+    checkFits(plan);
     const data = await loadFashionMnist(dataLoadOptions(o, o.json));
     const initFrom = o.initFrom;
     stop.quitUntilTraining(false);
     result = await train({
+      plan,
       data: { train: data.train, test: data.test },
-      out: plan.out,
-      resume: o.resume !== undefined,
-      model: plan.model,
-      settings: plan.settings,
       backend,
       initWeights: initFrom ? (net) => loadTorchWeights(net, initFrom) : undefined,
       signal: stop.signal,
       progress: board ? board.progress(progress) : progress,
       versions: { "resnet-d2l": denoJson.version },
-      lock: plan.lock,
       onWarmup: (w) =>
         console.error(`warm-up: ${w.pipelines} WebGPU pipelines in ${(w.ms / 1000).toFixed(1)} s`),
       afterEpoch: async (e) => {

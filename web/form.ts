@@ -16,7 +16,7 @@
  * @module
  */
 import { outputSizes, type ResNetOptions, resolveConfig } from "../lib/model/resnet.ts";
-import type { TrainSettings } from "../lib/run/metrics.ts";
+import type { TrainSettings } from "../lib/run/recipe.ts";
 import { parseNumber } from "../lib/parse_number.ts";
 
 /** The form's field ids, each with its value as typed. */

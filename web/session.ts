@@ -30,7 +30,8 @@ import {
 } from "../lib/run/accumulator.ts";
 import type { PartialEpoch } from "../lib/run/checkpoint.ts";
 import { evaluate, type Evaluation } from "../lib/run/evaluate.ts";
-import type { EpochRecord, TrainSettings } from "../lib/run/metrics.ts";
+import type { EpochRecord } from "../lib/run/metrics.ts";
+import type { TrainSettings } from "../lib/run/recipe.ts";
 import { warmup, type WarmupReport } from "../lib/backends/warmup.ts";
 import type { TensorLimit } from "../lib/backends/tensor_limit.ts";
 import { decodeSafetensors } from "../lib/io/safetensors_codec.ts";

@@ -37,7 +37,7 @@
  */
 import { ResNet, type ResNetConfig } from "../model/resnet.ts";
 import { errorText, UserError } from "../errors.ts";
-import type { TrainSettings } from "./metrics.ts";
+import type { TrainSettings } from "./recipe.ts";
 import {
   encodeLayersModel,
   layersArtifacts,
@@ -292,13 +292,15 @@ const vanished = (e: unknown) => e instanceof UserError && e.cause instanceof De
  * Loads the checkpoint of run directory `dir`: a new {@linkcode ResNet} of the saved architecture
  * with the saved weights and BatchNorm statistics, and the optimizer's saved state (null when it
  * has none). Missing, torn or corrupt files are one-line {@linkcode UserError}s. The caller
- * disposes `net`.
+ * disposes `net`. `read`: its checkpoint.json as {@linkcode readCheckpoint} read it already (a
+ * run's plan holds it, under the run's lock), so it is not read again.
  */
 export async function loadCheckpoint(
   dir: string,
+  read: Checkpoint | null = null,
 ): Promise<{ net: ResNet; checkpoint: Checkpoint; optimizer: OptimizerState | null }> {
   for (let attempt = 1;; attempt++) {
-    const checkpoint = await readCheckpoint(dir);
+    const checkpoint = attempt === 1 && read ? read : await readCheckpoint(dir);
     let files: Awaited<ReturnType<typeof readModelFiles>>;
     try {
       files = await readModelFiles(dir, checkpoint);

@@ -19,9 +19,7 @@ import { type BackendInfo, backendSummary } from "../backends/choose.ts";
 import { UserError } from "../errors.ts";
 import { readJsonFile, RUN_FILES, runPath } from "./run_dir.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import type { Schedule } from "./schedule.ts";
-import type { Augmentation } from "../data/augment.ts";
-import type { RecipeName } from "./recipe.ts";
+import type { TrainSettings } from "./recipe.ts";
 
 /** The CSV columns, in order; each is a key of {@linkcode EpochRecord}. */
 export const METRICS_COLUMNS = [
@@ -50,44 +48,6 @@ export interface EpochRecord {
   epoch_seconds: number;
   /** Learning rate used in the epoch. */
   lr: number;
-}
-
-/** The training settings a run was started with (besides the architecture). */
-export interface TrainSettings {
-  /** Epochs to train in all (a resumed run may raise it). */
-  epochs: number;
-  /** Images per SGD step. */
-  batchSize: number;
-  /** SGD's base learning rate, scaled per epoch by `schedule` (a resumed run may change it). */
-  lr: number;
-  /** Input height and width after resizing. */
-  size: number;
-  /** Seed of the initialisation and of every epoch's shuffling order. */
-  seed: number;
-  /** Train on the first `limit` training images (null: all). */
-  limit: number | null;
-  /** Evaluate on the first `testLimit` test images (null: all). */
-  testLimit: number | null;
-  // The training options below are absent in runs made before they existed, and then mean d2l's
-  // recipe (./recipe.ts); a run records all of them, resolved.
-  /** The named recipe the options came from (flags given explicitly override it). */
-  recipe?: RecipeName;
-  /** SGD momentum (0: plain SGD). */
-  momentum?: number;
-  /** Nesterov momentum. */
-  nesterov?: boolean;
-  /** Weight decay on convolution and dense weights (not on biases and BatchNorm). */
-  weightDecay?: number;
-  /** The per-epoch learning-rate schedule (./schedule.ts). */
-  schedule?: Schedule;
-  /** Epochs of linear warm-up before the schedule. */
-  warmupEpochs?: number;
-  /** Label smoothing of the cross-entropy, in [0, 1). */
-  labelSmoothing?: number;
-  /** The training images' augmentations (../data/augment.ts). */
-  augment?: Augmentation[];
-  /** Each epoch's test pass averages the predictions of each image and of its mirror image. */
-  tta?: boolean;
 }
 
 /** `history.json`: what ran, on what, and one record per finished epoch. */

@@ -14,8 +14,8 @@
  *   - `onecycle`: `cosine` after a warm-up that is never omitted: `W` when given, otherwise 30% of
  *     the epochs (`OneCycleLR`'s `pct_start`, rounded, at least 1 and at most `E - 1`).
  *
- * `lr` is the run's base rate: resuming with `--lr` replaces it, and the epochs still to come
- * follow the same schedule times the new rate. Resuming with more `--epochs` stretches the
+ * `lr` is the run's base rate: resuming with another `lr` replaces it, and the epochs still to come
+ * follow the same schedule times the new rate. Resuming with more `epochs` stretches the
  * schedule over the new total (epochs already trained keep their recorded rates).
  *
  * @example
@@ -90,18 +90,22 @@ export function lrAt(s: ScheduleSettings, epoch: number): number {
 }
 
 /**
- * Why `s` is not a schedule that can run, or null: warm-up must leave at least one epoch.
+ * Why `s` is not a schedule that can run, or null: warm-up must leave at least one epoch. `name`
+ * says how the message names the two settings (the CLI: by their flags).
  *
  * @example
  * ```ts
- * scheduleProblem({ lr: 0.1, epochs: 3, warmupEpochs: 3 }); // "--warmup-epochs 3 must be ..."
+ * scheduleProblem({ lr: 0.1, epochs: 3, warmupEpochs: 3 }); // "warmupEpochs 3 must be ..."
  * ```
  */
-export function scheduleProblem(s: ScheduleSettings): string | null {
+export function scheduleProblem(
+  s: ScheduleSettings,
+  name: (setting: "warmupEpochs" | "epochs") => string = (k) => k,
+): string | null {
   const w = s.warmupEpochs ?? 0;
   if (!Number.isInteger(w) || w < 0 || w >= s.epochs) {
-    return `--warmup-epochs ${w} must be a whole number below --epochs ${s.epochs}: lower it ` +
-      "or train more epochs";
+    return `${name("warmupEpochs")} ${w} must be a whole number below ${name("epochs")} ` +
+      `${s.epochs}: lower it or train more epochs`;
   }
   return null;
 }

@@ -6,12 +6,13 @@
  * test-time flips (./recipe.ts); without them it is d2l's recipe, exactly.
  *
  * It reads as torchvision's reference trainer: {@linkcode train} starts or resumes a run and loops
- * over epochs; `trainOneEpoch` steps through one epoch's batches; `endEpoch` evaluates and saves.
+ * over epochs; `runEpoch` trains one (./epoch.ts, the code the web page runs too) and saves it:
+ * a mid-epoch checkpoint when stopped, else `endEpoch`'s history, checkpoint and curves.
  * The data come in as {@linkcode Split}s (dependency injection: tests pass generated images).
- * Loss and accuracy are summed on the device and read back every few steps only. The run
- * directory is locked for the life of the run (./lock.ts) and cleared of what killed runs left;
- * on WebGPU a batch over the adapter's buffer limits is refused before anything is written
- * (../backends/tensor_limit.ts).
+ * The run is planned once (./plan.ts: the directory locked and cleared of what killed runs left,
+ * the settings resolved and checked, the checkpoint read); `train` plans it itself unless given
+ * a plan, and on WebGPU refuses a batch over the adapter's buffer limits before anything is
+ * written (../backends/tensor_limit.ts).
  *
  * @example
  * ```ts
@@ -36,50 +37,35 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { ResNet, type ResNetOptions, resolveConfig } from "../model/resnet.ts";
-import { trainStep } from "../model/step.ts";
-import { SGD } from "../model/fused.ts";
+import { ResNet } from "../model/resnet.ts";
+import type { SGD } from "../model/fused.ts";
 import type { Split } from "../data/fashion_mnist.ts";
-import { type Batch, batches } from "../data/batches.ts";
 import type { BackendInfo } from "../backends/choose.ts";
-import { warmup, type WarmupReport } from "../backends/warmup.ts";
-import { checkTrainingFits, tensorLimit } from "../backends/tensor_limit.ts";
+import type { WarmupReport } from "../backends/warmup.ts";
 import { UserError } from "../errors.ts";
 import {
   type Checkpoint,
   type CheckpointPosition,
   loadCheckpoint,
-  type PartialEpoch,
-  pruneCheckpoints,
-  readCheckpoint,
   saveCheckpoint,
 } from "./checkpoint.ts";
-import { lockRunDir, type RunLock } from "./lock.ts";
 import {
   backendRecord,
   type EpochRecord,
   type History,
   readRunHistory,
-  type TrainSettings,
   writeHistory,
 } from "./metrics.ts";
-import { evaluate, type Evaluation } from "./evaluate.ts";
-import { EpochAccumulator, epochStats } from "./accumulator.ts";
+import type { Evaluation } from "./evaluate.ts";
+import { makeOptimizer, momentumState } from "./optimizer.ts";
+import { writeCurves } from "./plot.ts";
+import { RUN_FILES, runPath } from "./run_dir.ts";
+import type { ProgressSink } from "./progress.ts";
+import { checkFits, planRun, type RunPlan, type RunRequest } from "./plan.ts";
+import { testEpoch, type Trainee, trainEpoch, warmupTraining } from "./epoch.ts";
 
 // Where it has always been imported from (cli/errors.ts, mod.ts): the accumulator throws it.
 export { DivergedError } from "./accumulator.ts";
-import { checkSettings, type ResolvedSettings, resolveSettings } from "./recipe.ts";
-import { lrAt } from "./schedule.ts";
-import { makeOptimizer, momentumState } from "./optimizer.ts";
-import { writeCurves } from "./plot.ts";
-import {
-  ensureNewRunDir,
-  ensureWritableDir,
-  requireRunDir,
-  RUN_FILES,
-  runPath,
-} from "./run_dir.ts";
-import { type ProgressSink, SILENT_PROGRESS } from "./progress.ts";
 
 /** The training and test images. */
 export interface TrainData {
@@ -89,18 +75,15 @@ export interface TrainData {
   test: Split;
 }
 
-/** Options of {@linkcode train}. */
-export interface TrainOptions {
+/**
+ * Options of {@linkcode train}: the run, as a {@linkcode RunPlan} (`plan`) or as what
+ * {@linkcode planRun} is asked (`out`, `resume`, `model`, `settings`), and what it reports to.
+ */
+export interface TrainOptions extends Partial<RunRequest> {
+  /** The run, planned by the caller ({@linkcode planRun}); it keeps and releases its lock. */
+  plan?: RunPlan;
   /** The training and test images. */
   data: TrainData;
-  /** The run directory (created; must not hold a run unless `resume`). */
-  out: string;
-  /** Continue the run in `out` from its checkpoint; `model` is then ignored. */
-  resume?: boolean;
-  /** Architecture of a new run; `seed` comes from `settings.seed`. */
-  model?: Omit<ResNetOptions, "seed">;
-  /** Settings of a new run; when resuming only `epochs` and `lr` may differ from the saved ones. */
-  settings: TrainSettings;
   /** What runs the computation, recorded in history.json. */
   backend: BackendInfo;
   /** Initialises a new network's weights (e.g. from a d2l safetensors file). */
@@ -124,11 +107,6 @@ export interface TrainOptions {
   afterStep?: (net: ResNet, epoch: number, step: number) => void;
   /** Extra version strings for history.json (e.g. the app version). */
   versions?: Record<string, string>;
-  /**
-   * The lock of `out` when the caller took it ({@linkcode lockRunDir}; the CLI does, before
-   * anything slow); otherwise `train` takes it and releases it at the end.
-   */
-  lock?: RunLock;
 }
 
 /** What {@linkcode TrainOptions.afterEpoch} is told about a finished epoch. */
@@ -158,14 +136,10 @@ export interface TrainResult {
 }
 
 /** A run's mutable state while it trains. */
-interface RunState {
-  readonly net: ResNet;
-  /** The run's settings, every training option resolved. */
-  readonly settings: ResolvedSettings;
+interface RunState extends Trainee {
+  readonly plan: RunPlan;
   readonly history: History;
   readonly opts: TrainOptions;
-  readonly optimizer: SGD;
-  readonly progress: ProgressSink;
   ckpt: Checkpoint;
   /** This session's training images and seconds (for {@linkcode TrainResult.imagesPerSec}). */
   images: number;
@@ -177,69 +151,37 @@ interface RunState {
  * a non-finite loss stops with {@linkcode DivergedError} and leaves the last good checkpoint.
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  if (!opts.resume) checkSettings(resolveSettings(opts.settings)); // before anything is written
-  await checkFits(opts);
-  const lock = opts.lock ?? await lockFor(opts);
+  if (opts.plan) {
+    checkFits(opts.plan);
+    return await trainPlanned(opts.plan, opts);
+  }
+  if (opts.out === undefined) throw new TypeError("train: give a plan or an out directory");
+  const plan = await planRun({ ...opts, out: opts.out });
   try {
-    return await trainLocked(opts);
+    checkFits(plan); // before anything is written
+    return await trainPlanned(plan, opts);
   } finally {
-    if (!opts.lock) await lock.release();
+    await plan.lock.release();
   }
 }
 
-/** On WebGPU, refuses a batch whose tensors exceed the adapter's limits (tensor_limit.ts). */
-async function checkFits(opts: TrainOptions): Promise<void> {
-  if (tensorLimit() === null) return;
-  const saved = opts.resume ? await readCheckpoint(opts.out) : null; // a resumed run keeps its own
-  const s = saved?.settings ?? opts.settings;
-  checkTrainingFits(saved?.config ?? resolveConfig(opts.model), s.size, s.batchSize);
-}
-
-/** Takes the lock of the run directory (created for a new run). */
-async function lockFor(opts: TrainOptions): Promise<RunLock> {
-  if (opts.resume) await requireRunDir(opts.out);
-  else await ensureWritableDir(opts.out);
-  return await lockRunDir(opts.out);
-}
-
-/** {@linkcode train} once the run directory is locked. */
-async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
-  const started = opts.resume ? await resumeRun(opts) : await startRun(opts);
-  const { net, ckpt, history, optimizer, settings } = started;
+/** {@linkcode train} once the run is planned (its directory locked). */
+async function trainPlanned(plan: RunPlan, opts: TrainOptions): Promise<TrainResult> {
+  const started = plan.checkpoint ? await resumeRun(plan, opts) : await startRun(plan, opts);
+  const { net, optimizer } = started;
   try {
-    if (tf.getBackend() === "webgpu") {
-      // Compile every pipeline of the step ahead, in parallel (../backends/warmup.ts).
-      const s = settings, { momentum, nesterov, weightDecay } = s;
-      const like = () => new SGD(s.lr, { momentum, nesterov, weightDecay }); // its pipelines too
-      opts.onWarmup?.(
-        await warmup(net, {
-          batch: s.batchSize,
-          size: s.size,
-          evalBatch: s.batchSize,
-          optimizer: like,
-        }),
-      );
-    }
-    const run: RunState = {
-      net,
-      settings,
-      history,
-      opts,
-      optimizer,
-      progress: opts.progress ?? SILENT_PROGRESS,
-      ckpt,
-      images: 0,
-      seconds: 0,
-    };
-    for (let epoch = ckpt.epoch; epoch < settings.epochs; epoch++) {
-      const stopped = await trainOneEpoch(run, epoch);
-      if (stopped || (opts.signal?.aborted && epoch + 1 < settings.epochs)) {
+    if (tf.getBackend() === "webgpu") opts.onWarmup?.(await warmupTraining(net, plan.settings));
+    const run: RunState = { ...started, plan, settings: plan.settings, data: opts.data, opts };
+    const epochs = plan.settings.epochs;
+    for (let epoch = run.ckpt.epoch; epoch < epochs; epoch++) {
+      const stopped = await runEpoch(run, epoch);
+      if (stopped || (opts.signal?.aborted && epoch + 1 < epochs)) {
         return result(run, "interrupted");
       }
     }
-    if (!history.finished) {
-      history.finished = true;
-      await writeHistory(opts.out, history);
+    if (!run.history.finished) {
+      run.history.finished = true;
+      await writeHistory(plan.out, run.history);
     }
     return result(run, "finished");
   } finally {
@@ -248,21 +190,20 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResult> {
   }
 }
 
-/** The network and its optimizer, the run's history and checkpoint, its resolved settings. */
+/** The network and its optimizer, the run's history and checkpoint. */
 interface Started {
   net: ResNet;
   optimizer: SGD;
   ckpt: Checkpoint;
   history: History;
-  settings: ResolvedSettings;
+  images: number;
+  seconds: number;
 }
 
 /** A new run: the network, history.json and an epoch-0 checkpoint to resume from. */
-async function startRun(opts: TrainOptions): Promise<Started> {
-  await ensureNewRunDir(opts.out);
-  await pruneCheckpoints(opts.out, null); // what a run killed in its first save left
-  const settings = resolveSettings(opts.settings);
-  const net = new ResNet({ ...opts.model, seed: settings.seed });
+async function startRun(plan: RunPlan, opts: TrainOptions): Promise<Started> {
+  const settings = plan.settings;
+  const net = new ResNet({ ...plan.model, seed: settings.seed });
   let optimizer: SGD | null = null;
   try {
     if (opts.initWeights) await opts.initWeights(net);
@@ -281,10 +222,10 @@ async function startRun(opts: TrainOptions): Promise<Started> {
       finished: false,
     };
     // Epoch 0: a checkpoint to resume from, and the last good one if the first epoch diverges.
-    await writeHistory(opts.out, history);
+    await writeHistory(plan.out, history);
     const pos = { epoch: 0, batch: 0, settings, partial: null };
-    const ckpt = await save(opts.out, net, optimizer, pos);
-    return { net, optimizer, ckpt, history, settings };
+    const ckpt = await save(plan.out, net, optimizer, pos);
+    return { net, optimizer, ckpt, history, images: 0, seconds: 0 };
   } catch (e) {
     optimizer?.dispose();
     net.dispose();
@@ -297,27 +238,24 @@ async function save(out: string, net: ResNet, optimizer: SGD, pos: CheckpointPos
   return await saveCheckpoint(out, net, pos, await momentumState(net, optimizer));
 }
 
-/** The run in `opts.out` at its checkpoint; only the epochs and the learning rate may change. */
-async function resumeRun(opts: TrainOptions): Promise<Started> {
-  // What a killed run left (a half-written checkpoint, temporary files) goes first.
-  await pruneCheckpoints(opts.out, await readCheckpoint(opts.out));
-  const { net, checkpoint: ckpt, optimizer: saved } = await loadCheckpoint(opts.out);
+/** The run at the plan's checkpoint, with the plan's settings (only epochs and lr may differ). */
+async function resumeRun(plan: RunPlan, opts: TrainOptions): Promise<Started> {
+  const out = plan.out, settings = plan.settings;
+  const loaded = await loadCheckpoint(out, plan.checkpoint);
+  const { net, checkpoint: ckpt, optimizer: saved } = loaded;
   try {
-    const history = await readRunHistory(opts.out, ckpt);
-    const { epochs, lr } = opts.settings;
-    const settings = resolveSettings({ ...ckpt.settings, epochs, lr });
-    checkSettings(settings);
+    const history = await readRunHistory(out, ckpt);
     if (settings.momentum > 0 && !saved) {
       throw new UserError(
-        `${runPath(opts.out, RUN_FILES.checkpoint)} has no momentum buffers though the run uses ` +
+        `${runPath(out, RUN_FILES.checkpoint)} has no momentum buffers though the run uses ` +
           "momentum: the checkpoint is incomplete; restore it or train again",
       );
     }
-    const where = runPath(opts.out, `${ckpt.model ?? "."}/${RUN_FILES.optimizer}`);
+    const where = runPath(out, `${ckpt.model ?? "."}/${RUN_FILES.optimizer}`);
     const optimizer = makeOptimizer(net, settings, saved, where);
     ckpt.settings = history.settings = settings;
     history.backends.push(backendRecord(opts.backend));
-    return { net, optimizer, ckpt, history, settings };
+    return { net, optimizer, ckpt, history, images: 0, seconds: 0 };
   } catch (e) {
     net.dispose();
     throw e;
@@ -325,124 +263,46 @@ async function resumeRun(opts: TrainOptions): Promise<Started> {
 }
 
 /**
- * One epoch (from the checkpoint's batch when it resumes one): steps through the epoch's batches,
- * then ends it with {@linkcode endEpoch}. Returns true when `signal` stopped it part-way, after
- * saving a mid-epoch checkpoint.
+ * One epoch (from the checkpoint's batch when it resumes one) through ./epoch.ts, then saved:
+ * a mid-epoch checkpoint when `signal` stopped it part-way (returns true), else
+ * {@linkcode endEpoch}.
  */
-async function trainOneEpoch(run: RunState, epoch: number): Promise<boolean> {
-  const s = run.settings, opts = run.opts;
-  const lr = lrAt(s, epoch);
-  if (run.optimizer.lr !== lr) run.optimizer.setLearningRate(lr);
+async function runEpoch(run: RunState, epoch: number): Promise<boolean> {
+  const opts = run.opts, out = run.plan.out, s = run.settings;
   const startBatch = epoch === run.ckpt.epoch ? run.ckpt.batch : 0;
-  const acc = accumulatorFor(run, epoch, startBatch);
-  const count = Math.min(s.limit ?? Infinity, opts.data.train.count);
-  const stepsPerEpoch = Math.ceil(count / s.batchSize);
-  run.progress.start(epoch + 1, s.epochs, count, acc.prior.examples);
-  const read = async (step: number) => {
-    const sums = await acc.read(step); // a host sync; throws DivergedError on a NaN loss
-    run.progress.update(sums.examples, epochStats(sums));
-    return sums;
-  };
-  const it = trainBatches(run, epoch, startBatch);
-  // The batch after the current one, made before anything awaits (disposed if left over).
-  let next: IteratorResult<Batch> | null = null;
-  let step = startBatch, interrupted = false;
-  const smoothing = { labelSmoothing: s.labelSmoothing };
-  try {
-    next = it.next();
-    while (!next.done) {
-      const b = next.value;
-      acc.add(trainStep(run.net, run.optimizer, b.x, b.y, smoothing), b.n);
-      tf.dispose([b.x, b.y]);
-      // Counted outside the optional hook: `f?.(step++)` skips its arguments when f is absent.
-      step++;
-      opts.afterStep?.(run.net, epoch, step - 1);
-      // The next batch is gathered on the host and its upload queued while the device still
-      // works on this step: the device never waits for it after a read-back below.
-      next = it.next();
-      if (acc.due()) await read(step);
-      // A macrotask turn lets a Ctrl-C handler run even when the backend never awaits.
-      await new Promise((r) => setTimeout(r, 0));
-      if (opts.signal?.aborted && step < stepsPerEpoch) {
-        interrupted = true;
-        break;
-      }
-    }
-    const sums = await read(step);
-    run.progress.stop();
-    run.images += sums.examples - acc.prior.examples;
-    run.seconds += acc.seconds;
-    if (interrupted) {
-      const pos = { epoch, batch: step, settings: s, partial: sums };
-      run.ckpt = await save(opts.out, run.net, run.optimizer, pos);
-      return true;
-    }
-    await endEpoch(run, epoch, sums, () => acc.wallSeconds());
-    return false;
-  } finally {
-    run.progress.stop();
-    if (next && !next.done) tf.dispose([next.value.x, next.value.y]);
-    it.return(undefined);
-    acc.dispose();
-  }
-}
-
-/**
- * The accumulator of `epoch`: with the sums of its part trained before when it resumes
- * mid-epoch, and what a {@linkcode DivergedError} says (the run, its last good checkpoint).
- */
-function accumulatorFor(run: RunState, epoch: number, startBatch: number): EpochAccumulator {
-  const s = run.settings, opts = run.opts;
-  const context = {
-    epoch: epoch + 1,
-    lr: lrAt(s, epoch),
-    baseLr: s.lr,
-    resume: { dir: opts.out, lastGoodEpoch: run.ckpt.epoch },
-  };
-  const prior = startBatch > 0 ? run.ckpt.partial : null;
-  return new EpochAccumulator(prior, context, { readEvery: opts.readEvery });
-}
-
-/** The (augmented) training batches of `epoch` from `startBatch` on. */
-function trainBatches(run: RunState, epoch: number, startBatch: number) {
-  const s = run.settings;
-  return batches(run.opts.data.train, {
-    batchSize: s.batchSize,
-    shuffle: true,
-    seed: s.seed,
+  const trained = await trainEpoch(run, {
     epoch,
-    size: s.size,
-    limit: s.limit ?? undefined,
     startBatch,
-    augment: s.augment,
+    prior: run.ckpt.partial,
+    resume: { dir: out, lastGoodEpoch: run.ckpt.epoch },
+    read: { readEvery: opts.readEvery },
+    progress: opts.progress,
+    stop: () => opts.signal?.aborted ?? false,
+    afterStep: (step) => opts.afterStep?.(run.net, epoch, step),
   });
+  run.images += trained.images;
+  run.seconds += trained.seconds;
+  if (trained.stopped) {
+    const pos = { epoch, batch: trained.step, settings: s, partial: trained.sums };
+    run.ckpt = await save(out, run.net, run.optimizer, pos);
+    return true;
+  }
+  const { record, evaluation } = await testEpoch(run, epoch, trained, {
+    progress: opts.progress?.testPass?.(epoch + 1, s.epochs),
+    predictions: opts.afterEpoch !== undefined,
+  });
+  await endEpoch(run, epoch, record, evaluation);
+  return false;
 }
 
-/** Test accuracy, the epoch's record, history.json, the checkpoint and the curves, in that order. */
+/** The epoch's record into history.json, then the checkpoint, then the curves, in that order. */
 async function endEpoch(
   run: RunState,
   epoch: number,
-  sums: Omit<PartialEpoch, "wallSeconds">,
-  wallSeconds: () => number,
+  record: EpochRecord,
+  evaluation: Evaluation,
 ): Promise<void> {
-  const s = run.settings, out = run.opts.out;
-  const ev = await evaluate(run.net, run.opts.data.test, {
-    size: s.size,
-    batchSize: s.batchSize,
-    limit: s.testLimit,
-    progress: run.progress.testPass?.(epoch + 1, s.epochs),
-    predictions: run.opts.afterEpoch !== undefined,
-    tta: s.tta,
-  });
-  const record: EpochRecord = {
-    epoch: epoch + 1,
-    train_loss: sums.lossSum / sums.examples,
-    train_acc: sums.correct / sums.examples,
-    test_acc: ev.accuracy,
-    examples_per_sec: round(sums.examples / sums.trainSeconds, 2),
-    epoch_seconds: round(wallSeconds(), 3),
-    lr: lrAt(s, epoch),
-  };
+  const s = run.settings, out = run.plan.out;
   run.history.epochs.push(record);
   run.history.finished = epoch + 1 === s.epochs;
   // History first: a crash in between leaves a record the checkpoint lacks, which resume drops,
@@ -452,7 +312,7 @@ async function endEpoch(
   run.ckpt = await save(out, run.net, run.optimizer, pos);
   await writeCurves(runPath(out, RUN_FILES.curves), run.history.epochs);
   const test = run.opts.data.test;
-  await run.opts.afterEpoch?.({ out, record, history: run.history, evaluation: ev, test });
+  await run.opts.afterEpoch?.({ out, record, history: run.history, evaluation, test });
   run.opts.onEpoch?.(record, s.epochs);
 }
 
@@ -463,9 +323,4 @@ function result(run: RunState, status: TrainResult["status"]): TrainResult {
     checkpoint: run.ckpt,
     imagesPerSec: run.seconds > 0 ? run.images / run.seconds : NaN,
   };
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }

@@ -6,7 +6,7 @@ import { ResNet } from "../../lib/model/resnet.ts";
 import { UserError } from "../../lib/errors.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../lib/run/checkpoint.ts";
 import { layersModelHandler, paramNameOf, saveLayersModel } from "../../lib/io/layers_model.ts";
-import type { TrainSettings } from "../../lib/run/metrics.ts";
+import type { TrainSettings } from "../../lib/run/recipe.ts";
 import { defaultRunDir, ensureWritableDir } from "../../lib/run/run_dir.ts";
 import { writeFileAtomic } from "../../lib/io/atomic.ts";
 import { checkpointFile } from "../checkpoint_files.ts";

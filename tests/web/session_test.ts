@@ -12,7 +12,7 @@ import { ConfigError, InputError } from "../../lib/errors.ts";
 import { resolveConfig } from "../../lib/model/resnet.ts";
 import { largestTensor } from "../../lib/backends/tensor_limit.ts";
 import { DivergedError } from "../../lib/run/accumulator.ts";
-import type { TrainSettings } from "../../lib/run/metrics.ts";
+import type { TrainSettings } from "../../lib/run/recipe.ts";
 import { Session } from "../../web/session.ts";
 import { decodeSafetensors } from "../../lib/io/safetensors_codec.ts";
 import { type FormValues, parseSettings } from "../../web/form.ts";
