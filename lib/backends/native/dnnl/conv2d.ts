@@ -1,6 +1,7 @@
 /**
  * 2-D convolution forward, backward-data and backward-weights on channels-last (`nhwc`) tensors,
- * with weights as tfjs holds them (HWIO: `[kh, kw, in, out]`).
+ * with weights as tfjs holds them (HWIO: `[kh, kw, in, out]`); grouped convolutions (the
+ * geometry's `groups`) with weights `[kh, kw, in / groups, out]` through oneDNN's own groups.
  *
  * Weights are described to oneDNN with format tag `any`; the layout each primitive then asks for
  * (`dnnl_primitive_desc_query_md` with weights_md / diff_weights_md) is reached with a cached
@@ -25,7 +26,7 @@
 
 import { ENUM, SIZEOF } from "./abi.ts";
 import { check, type Disposable, type Dnnl } from "./ffi.ts";
-import { dims, type Md, mdByTag, mdEqual } from "./memory.ts";
+import { dims, type Md, mdByStrides, mdByTag, mdEqual } from "./memory.ts";
 import { type ArgName, cached, growScratch, HintPd, Primitive, queryMd } from "./primitive.ts";
 import { reorderPrimitive } from "./reorder.ts";
 import {
@@ -123,7 +124,8 @@ function geometryKey(g: ConvGeometry): string {
   const pads = [g.padTop, g.padBottom, g.padLeft, g.padRight].join(",");
   const input = `${g.batch}x${g.inHeight}x${g.inWidth}x${g.inChannels}`;
   const kernel = `${g.kernelHeight}x${g.kernelWidth}`;
-  return `${input}>${g.outChannels}:k${kernel}:s${g.strideHeight}x${g.strideWidth}:p${pads}`;
+  const groups = g.groups > 1 ? `:g${g.groups}` : "";
+  return `${input}>${g.outChannels}:k${kernel}:s${g.strideHeight}x${g.strideWidth}:p${pads}${groups}`;
 }
 
 interface ConvMds {
@@ -136,15 +138,34 @@ interface ConvMds {
 
 function convMds(dnnl: Dnnl, g: ConvGeometry, l: Required<ConvLayout>): ConvMds {
   const act = l.activations === "nhwc" ? ENUM.dnnl_nhwc : ENUM.dnnl_format_tag_any;
-  const wShape = [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth];
-  const wTag = l.weights === "hwio" ? ENUM.dnnl_hwio : ENUM.dnnl_format_tag_any;
+  const hwio = hwioMd(dnnl, g);
+  const wShape = weightsShape(g);
   return {
     src: mdByTag(dnnl, [g.batch, g.inChannels, g.inHeight, g.inWidth], act),
     dst: mdByTag(dnnl, [g.batch, g.outChannels, g.outHeight, g.outWidth], act),
-    weights: mdByTag(dnnl, wShape, wTag),
+    weights: l.weights === "hwio" ? hwio : mdByTag(dnnl, wShape, ENUM.dnnl_format_tag_any),
     bias: l.bias ? mdByTag(dnnl, [g.outChannels], ENUM.dnnl_x) : null,
-    hwio: mdByTag(dnnl, wShape, ENUM.dnnl_hwio),
+    hwio,
   };
+}
+
+/** oneDNN's logical weights shape: `O x I x KH x KW`, or `G x O/G x I/G x KH x KW` with groups. */
+function weightsShape(g: ConvGeometry): number[] {
+  const k = [g.kernelHeight, g.kernelWidth];
+  if (g.groups === 1) return [g.outChannels, g.inChannels, ...k];
+  return [g.groups, g.outChannels / g.groups, g.inChannels / g.groups, ...k];
+}
+
+/**
+ * tfjs' weights `[kh, kw, in / groups, out]` as oneDNN sees them: the `hwio` tag, or with groups
+ * the same bytes as `G x O/G x I/G x KH x KW` by strides (output channel `g * O/G + o` is column
+ * `g * O/G + o`, so G steps by O/G columns).
+ */
+function hwioMd(dnnl: Dnnl, g: ConvGeometry): Md {
+  const shape = weightsShape(g);
+  if (g.groups === 1) return mdByTag(dnnl, shape, ENUM.dnnl_hwio);
+  const og = g.outChannels / g.groups, ig = g.inChannels / g.groups, oc = g.outChannels;
+  return mdByStrides(dnnl, shape, [og, 1, oc, g.kernelWidth * ig * oc, ig * oc]);
 }
 
 function geometryDims(g: ConvGeometry) {
@@ -226,7 +247,7 @@ function makePlan(dnnl: Dnnl, g: ConvGeometry, pass: ConvPass, l: Required<ConvL
   const m = convMds(dnnl, g, l);
   const args = PASS_ARGS[pass](l.bias);
   const conv = convPrimitive(dnnl, g, pass, l, m, args);
-  const useIm2col = pass === "backward_weights" && l.im2col === "auto" &&
+  const useIm2col = pass === "backward_weights" && l.im2col === "auto" && g.groups === 1 &&
     l.activations === "nhwc" && preferIm2col(g, conv.impl);
   const reorder = useIm2col ? null : weightsReorder(dnnl, conv, pass, m.hwio);
   const weightsBytes = conv.bytesOf(pass === "backward_weights" ? "diff_weights" : "weights");

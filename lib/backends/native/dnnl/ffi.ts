@@ -33,6 +33,7 @@ export const DNNL_SYMBOLS = {
   dnnl_stream_wait: { parameters: [P], result: S },
   dnnl_stream_destroy: { parameters: [P], result: S },
   dnnl_memory_desc_init_by_tag: { parameters: [B, S, B, S, S], result: S },
+  dnnl_memory_desc_init_by_strides: { parameters: [B, S, B, S, B], result: S },
   dnnl_memory_desc_get_size: { parameters: [B], result: "usize" },
   dnnl_memory_desc_equal: { parameters: [B, B], result: S },
   dnnl_memory_create: { parameters: [B, B, P, P], result: S },

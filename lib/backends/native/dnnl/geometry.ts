@@ -40,6 +40,12 @@ export interface ConvGeometry {
   inChannels: number;
   /** Output channels (tfjs weights' fourth dimension). */
   outChannels: number;
+  /**
+   * Channel groups (1: a plain convolution): output channels `g * out / groups` up to
+   * `(g + 1) * out / groups` see input channels `g * in / groups` up to `(g + 1) * in / groups`
+   * only (PyTorch's grouping); tfjs-shaped weights are then `[kh, kw, in / groups, out]`.
+   */
+  groups: number;
   /** Window rows. */
   kernelHeight: number;
   /** Window columns. */
@@ -83,6 +89,8 @@ export interface ConvGeometryInput {
   stride?: number | readonly [number, number];
   /** Padding (default 0). */
   pad?: ConvPad;
+  /** Channel groups (default 1); it divides both channel counts. */
+  groups?: number;
 }
 
 /**
@@ -103,9 +111,15 @@ export function convGeometry(input: ConvGeometryInput): ConvGeometry {
   const [sh, sw] = pair(input.stride ?? 1);
   const [t, b] = padPair(input.pad ?? 0, input.inHeight, kh, sh, 0);
   const [l, r] = padPair(input.pad ?? 0, input.inWidth, kw, sw, 2);
-  const { kernel: _k, stride: _s, pad: _p, ...shape } = input;
+  const { kernel: _k, stride: _s, pad: _p, groups = 1, ...shape } = input;
+  if (!(groups >= 1 && input.inChannels % groups === 0 && input.outChannels % groups === 0)) {
+    throw new Error(
+      `geometry: ${groups} groups do not divide the channels of ${JSON.stringify(input)}`,
+    );
+  }
   const g: ConvGeometry = {
     ...shape,
+    groups,
     kernelHeight: kh,
     kernelWidth: kw,
     strideHeight: sh,

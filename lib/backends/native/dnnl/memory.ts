@@ -72,6 +72,32 @@ export function mdByTag(
 }
 
 /**
+ * A memory descriptor for a plain f32 tensor with logical `shape` and the element `strides` of
+ * each dimension: for layouts no format tag names, such as tfjs' grouped filter `[kh, kw, in /
+ * groups, out]` seen as oneDNN's `G x OC/G x IC/G x KH x KW`.
+ *
+ * @example
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
+ * import { mdByStrides } from "./memory.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * const w = mdByStrides(dnnl, [2, 3, 4], [12, 4, 1]); // row-major 2 x 3 x 4
+ * ```
+ */
+export function mdByStrides(dnnl: Dnnl, shape: readonly number[], strides: readonly number[]): Md {
+  const md = new Uint8Array(SIZEOF.dnnl_memory_desc_t);
+  const status = dnnl.lib.symbols.dnnl_memory_desc_init_by_strides(
+    md,
+    shape.length,
+    dims(shape),
+    ENUM.dnnl_f32,
+    dims(strides),
+  );
+  check(`dnnl_memory_desc_init_by_strides([${shape}], [${strides}])`, status);
+  return md;
+}
+
+/**
  * Bytes a tensor with this descriptor occupies (0 for a zero descriptor).
  *
  * @example

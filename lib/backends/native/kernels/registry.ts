@@ -21,6 +21,7 @@ import type { KernelLibraries, NativeOp } from "./kernel.ts";
 import { batchNorm } from "./batch_norm.ts";
 import { conv2d } from "./conv2d.ts";
 import { elementwise } from "./elementwise.ts";
+import { groupedConv2d } from "./grouped_conv2d.ts";
 import { matMul } from "./mat_mul.ts";
 import { maxPool } from "./max_pool.ts";
 import { reduce } from "./reduce.ts";
@@ -32,6 +33,7 @@ export const NATIVE_OPS: readonly NativeOp[] = [
   batchNorm,
   conv2d,
   elementwise,
+  groupedConv2d,
   matMul,
   maxPool,
   reduce,

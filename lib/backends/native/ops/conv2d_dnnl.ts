@@ -33,8 +33,11 @@ import { applyEpilogue } from "./epilogue.ts";
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
-/** oneDNN's geometry for tfjs' convolution (or pooling) info; null for dilated ones. */
-export function geometryOf(c: ConvInfo): ConvGeometry | null {
+/**
+ * oneDNN's geometry for tfjs' convolution info (with `groups`, a grouped one whose filter is
+ * `[kh, kw, in / groups, out]`); null for dilated ones.
+ */
+export function geometryOf(c: ConvInfo, groups = 1): ConvGeometry | null {
   if (c.dilationHeight !== 1 || c.dilationWidth !== 1) return null;
   const p = c.padInfo;
   return convGeometry({
@@ -46,6 +49,7 @@ export function geometryOf(c: ConvInfo): ConvGeometry | null {
     kernel: [c.filterHeight, c.filterWidth],
     stride: [c.strideHeight, c.strideWidth],
     pad: [p.top, p.bottom, p.left, p.right],
+    groups,
   });
 }
 
