@@ -15,7 +15,16 @@
  * ```
  * @module
  */
-import { MODEL_DEFAULTS, ResNet, type ResNetOptions, resolveConfig } from "../lib/model/resnet.ts";
+import {
+  DEPTH_BLOCKS,
+  DEPTHS,
+  MODEL_DEFAULTS,
+  ResNet,
+  type ResNetConfig,
+  type ResNetOptions,
+  resolveConfig,
+} from "../lib/model/resnet.ts";
+import { archNote } from "../lib/model/shapes.ts";
 import { loadCheckpoint } from "../lib/run/checkpoint.ts";
 import { D2L_DEFAULTS } from "../lib/run/recipe.ts";
 import { readSafetensors, type SafetensorsFile } from "../lib/io/safetensors.ts";
@@ -32,6 +41,11 @@ export const NET_SOURCE_FLAGS = {
   depth: `with --weights, where the file does not say; default ${MODEL_DEFAULTS.depth}`,
   stages: "",
   width: `with --weights, where the file does not say; default ${MODEL_DEFAULTS.width}`,
+  arch: `with --weights: the file's state_dict names; default ${MODEL_DEFAULTS.arch}`,
+  block: "with --weights, where the file does not say",
+  groups: "with --weights, where the file does not say; default 1",
+  widthPerGroup: "with --weights, where the file does not say; default 64",
+  stem: `with --weights, where the file does not say; default ${MODEL_DEFAULTS.stem}`,
 } as const;
 
 /** Parsed {@linkcode NET_SOURCE_FLAGS}. */
@@ -60,7 +74,16 @@ export function checkNetSource(o: NetSourceOptions, command: string): void {
     );
   }
   if (o.run !== undefined) {
-    const arch = [["depth", "--depth"], ["stages", "--stages"], ["width", "--width"]] as const;
+    const arch = [
+      ["depth", "--depth"],
+      ["stages", "--stages"],
+      ["width", "--width"],
+      ["arch", "--arch"],
+      ["block", "--block"],
+      ["groups", "--groups"],
+      ["widthPerGroup", "--width-per-group"],
+      ["stem", "--stem"],
+    ] as const;
     const given = arch.filter(([k]) => o[k] !== undefined).map(([, f]) => f);
     if (given.length) {
       throw new UsageError(
@@ -71,7 +94,8 @@ export function checkNetSource(o: NetSourceOptions, command: string): void {
 }
 
 /** Flags that may name the architecture and input size beside a weights file. */
-export interface RecordFlags {
+export interface RecordFlags
+  extends Pick<ResNetOptions, "arch" | "block" | "groups" | "widthPerGroup" | "stem"> {
   /** `--depth`. */
   depth?: number;
   /** `--stages`. */
@@ -80,6 +104,30 @@ export interface RecordFlags {
   width?: number;
   /** `--size`. */
   size?: number;
+}
+
+/** The architecture flags besides depth and stages, by option name, as a user types them. */
+const ARCH_FLAGS = [
+  ["width", "--width"],
+  ["arch", "--arch"],
+  ["block", "--block"],
+  ["groups", "--groups"],
+  ["widthPerGroup", "--width-per-group"],
+  ["stem", "--stem"],
+] as const;
+
+/** The architecture options the flags give (undefined where a flag is absent). */
+function flaggedModel(o: RecordFlags): ResNetOptions {
+  return {
+    depth: o.depth,
+    stages: o.stages,
+    width: o.width,
+    arch: o.arch,
+    block: o.block,
+    groups: o.groups,
+    widthPerGroup: o.widthPerGroup,
+    stem: o.stem,
+  };
 }
 
 /** What a weights file records, checked against the flags. */
@@ -103,17 +151,22 @@ export function planWeights(file: SafetensorsFile, path: string, o: RecordFlags)
       `${flag} ${given} contradicts ${path}, which is for ${has}: leave ${flag} out`,
     );
   };
-  let model: ResNetOptions = { depth: o.depth, stages: o.stages, width: o.width };
+  let model = flaggedModel(o);
   if (arch) {
+    const has: ResNetConfig = resolveConfig(arch);
     if (o.depth !== undefined || o.stages !== undefined) {
-      const flagged = resolveConfig({ depth: o.depth, stages: o.stages }).stages;
-      if (flagged.join(",") !== arch.stages!.join(",")) {
+      const flagged = o.stages ?? DEPTHS[o.depth!];
+      if (flagged.join(",") !== has.stages.join(",")) {
         const flag = o.stages !== undefined ? "--stages" : "--depth";
-        refuse(flag, o.stages?.join(",") ?? String(o.depth), `stages ${arch.stages!.join(",")}`);
+        refuse(flag, o.stages?.join(",") ?? String(o.depth), `stages ${has.stages.join(",")}`);
+      }
+      const implied = o.stages === undefined ? DEPTH_BLOCKS[o.depth!] : undefined;
+      if (implied && (implied === "bottleneck") !== (has.block === "bottleneck")) {
+        refuse("--depth", String(o.depth), `a ${has.block}-block ResNet`);
       }
     }
-    if (o.width !== undefined && o.width !== arch.width) {
-      refuse("--width", String(o.width), `width ${arch.width}`);
+    for (const [k, flag] of ARCH_FLAGS) {
+      if (o[k] !== undefined && o[k] !== has[k]) refuse(flag, String(o[k]), `${k} ${has[k]}`);
     }
     model = arch;
   }
@@ -132,7 +185,7 @@ export function planWeights(file: SafetensorsFile, path: string, o: RecordFlags)
 /** The line that says which network, architecture and input size a command uses. */
 export function usedLine(source: string, net: ResNet, size: number, from: string): string {
   const c = net.config;
-  return `network: ${source}: stages ${c.stages.join(",")}, width ${c.width}, ` +
+  return `network: ${source}: stages ${c.stages.join(",")}, width ${c.width}${archNote(c)}, ` +
     `input ${size}x${size} (${from})`;
 }
 
@@ -228,6 +281,8 @@ export async function planInitFrom(
   const said = plan.sizeFrom === "file"
     ? `input ${size}x${size} as recorded`
     : "no input size recorded";
-  const line = `--init-from ${path}: stages ${c.stages.join(",")}, width ${c.width}, ${said}`;
-  return { model: { stages: c.stages, width: c.width }, size, line };
+  const line = `--init-from ${path}: stages ${c.stages.join(",")}, width ${c.width}` +
+    `${archNote(c)}, ${said}`;
+  const { depth: _, inChannels: _i, numClasses: _n, zeroInitResidual: _z, ...model } = c;
+  return { model, size, line };
 }

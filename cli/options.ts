@@ -15,7 +15,15 @@
  * @module
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { DEPTHS } from "../lib/model/resnet.ts";
+import {
+  type Arch,
+  ARCHS,
+  type BlockKind,
+  BLOCKS,
+  DEPTHS,
+  type Stem,
+  STEMS,
+} from "../lib/model/resnet.ts";
 import { type BackendName, BACKENDS } from "../lib/backends/choose.ts";
 import { RECIPE_NAMES, type RecipeName } from "../lib/run/recipe.ts";
 import { type Schedule, SCHEDULES } from "../lib/run/schedule.ts";
@@ -311,6 +319,50 @@ export const FLAGS = {
     flags: "--retries <n>",
     help: "retries per mirror, with exponential backoff",
     parse: nonNegativeInt,
+  }),
+  arch: flag<Arch>({
+    flags: "--arch <form>",
+    help: "d2l (conv bias, Xavier init, 1x1 shortcut without BN) or torchvision (no conv " +
+      "bias, Kaiming init, 1x1 conv + BN downsample, stride on the bottleneck's 3x3); weights " +
+      "files use that form's state_dict names",
+    choices: ARCHS,
+  }),
+  block: flag<BlockKind>({
+    flags: "--block <kind>",
+    help: "residual block: basic, bottleneck (x4 expansion; --depth 50/101/152 imply it) or " +
+      "preact (He et al. 2016b, BN-ReLU-conv)",
+    choices: BLOCKS,
+  }),
+  groups: flag({
+    flags: "--groups <g>",
+    help: "groups of the bottleneck's 3x3 conv (ResNeXt), torchvision's meaning: the number of " +
+      "groups (d2l's ResNeXtBlock(groups=...) is channels per group instead)",
+    parse: positiveInt,
+  }),
+  widthPerGroup: flag({
+    flags: "--width-per-group <w>",
+    help: "torchvision's width_per_group: the bottleneck's inner width is " +
+      "floor(planes * w / 64) * groups (resnext50_32x4d: --groups 32 --width-per-group 4)",
+    parse: positiveInt,
+  }),
+  stem: flag<Stem>({
+    flags: "--stem <kind>",
+    help: "d2l (7x7/2 conv, 3x3/2 max pool) or cifar (3x3/1 conv, no max pool)",
+    choices: STEMS,
+  }),
+  zeroInitResidual: on(
+    "--zero-init-residual",
+    "start the last BatchNorm scale of each residual branch at 0",
+  ),
+  inChannels: flag({
+    flags: "--in-channels <n>",
+    help: "input channels (1: Fashion-MNIST, 3: ImageNet)",
+    parse: positiveInt,
+  }),
+  classes: flag({
+    flags: "--classes <n>",
+    help: "output classes (10: Fashion-MNIST, 1000: ImageNet)",
+    parse: positiveInt,
   }),
 };
 

@@ -1,6 +1,7 @@
 /**
- * `shapes`: d2l's per-stage table of output shapes and parameter counts, and optionally whether a
- * d2l state_dict fits the network.
+ * `shapes`: d2l's per-stage table of output shapes and parameter counts of any network of the
+ * family (`--depth 50 --arch torchvision --in-channels 3 --classes 1000` prints torchvision's
+ * resnet50 total, 25,557,032), and optionally whether a state_dict fits the network.
  *
  * @example
  * ```ts
@@ -23,6 +24,13 @@ const FLAGS = {
   depth: `default ${MODEL_DEFAULTS.depth}`,
   stages: "",
   width: `default ${MODEL_DEFAULTS.width}`,
+  arch: `default ${MODEL_DEFAULTS.arch}`,
+  block: "default: the depth's, else basic",
+  groups: `default ${MODEL_DEFAULTS.groups}`,
+  widthPerGroup: `default ${MODEL_DEFAULTS.widthPerGroup}`,
+  stem: `default ${MODEL_DEFAULTS.stem}`,
+  inChannels: `default ${MODEL_DEFAULTS.inChannels}`,
+  classes: `default ${MODEL_DEFAULTS.numClasses}`,
   size: `default ${SHAPES_DEFAULTS.size}`,
   batch: `default ${SHAPES_DEFAULTS.batch}`,
   backend: `default ${SHAPES_DEFAULTS.backend}`,
@@ -37,7 +45,18 @@ export function shapesCommand(): Command {
     FLAGS,
   ).action(async (o: OptionsOf<typeof FLAGS>) => {
     console.error(backendSummary(await initBackend(o.backend ?? SHAPES_DEFAULTS.backend)));
-    const model = { depth: o.depth, stages: o.stages, width: o.width };
+    const model = {
+      depth: o.depth,
+      stages: o.stages,
+      width: o.width,
+      arch: o.arch,
+      block: o.block,
+      groups: o.groups,
+      widthPerGroup: o.widthPerGroup,
+      stem: o.stem,
+      inChannels: o.inChannels,
+      numClasses: o.classes,
+    };
     const w = o.weights ? await checkTorchWeights(model, o.weights) : null;
     const t = shapeTable(model, {
       size: o.size ?? SHAPES_DEFAULTS.size,

@@ -1,10 +1,19 @@
 /**
- * Weights interchange with d2l's PyTorch code: a {@linkcode ResNet} as the `state_dict()` of d2l's
- * `nn.Sequential(b1, b2, b3, b4, b5, nn.AdaptiveAvgPool2d((1,1)), nn.Flatten(), nn.Linear(...))`,
- * stored as safetensors with PyTorch's own keys (`0.0.weight`, `1.0.bn2.running_var`, `7.bias`)
- * and layouts (conv OIHW, linear `[out, in]`, F32; `num_batches_tracked` I64), in PyTorch's key
- * order. Such a file loads with a strict `load_state_dict` in d2l's notebook, and one saved there
- * loads here.
+ * Weights interchange with PyTorch: a {@linkcode ResNet} as the `state_dict()` of d2l's
+ * `nn.Sequential(b1, b2, b3, b4, b5, nn.AdaptiveAvgPool2d((1,1)), nn.Flatten(), nn.Linear(...))`
+ * (d2l's form: keys `0.0.weight`, `1.0.bn2.running_var`, `7.bias`) or of torchvision's
+ * `ResNet` (torchvision's form: `conv1.weight`, `bn1.running_mean`, `layer1.0.conv1.weight`,
+ * `layer1.0.downsample.1.weight`, `fc.weight`), stored as safetensors with PyTorch's layouts
+ * (conv OIHW, linear `[out, in]`, F32; `num_batches_tracked` I64), in PyTorch's key order. Such a
+ * file loads with a strict `load_state_dict` in PyTorch, and one saved there loads here.
+ *
+ * `num_batches_tracked`: written for every BatchNorm (all equal: every BN of the network counts
+ * the same training batches). Read: the first one sets `net.numBatchesTracked`; d2l's form
+ * requires them (d2l's notebook always saves them), torchvision's form accepts a file without
+ * them (they only matter to `momentum=None` BatchNorm, which neither side uses; some converters
+ * drop them). The architecture (form, stages and depth, block, groups, width per group, stem,
+ * channels, classes) is written in the file's metadata; {@linkcode architectureOf} reads it back,
+ * or infers it from the tensor names and shapes of a file PyTorch saved.
  *
  * Loading checks every key, dtype and shape before it assigns anything, so a file for another
  * architecture never half-loads: the first problem throws a {@linkcode SafetensorsError} (exit
@@ -27,7 +36,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { fromTorchKey, type ResNet, type ResNetOptions, torchKey } from "../model/resnet.ts";
+import {
+  keyMap,
+  MODEL_DEFAULTS,
+  type ResNet,
+  type ResNetConfig,
+  type ResNetOptions,
+} from "../model/resnet.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -38,9 +53,9 @@ import {
   toIntegers,
 } from "./safetensors_codec.ts";
 
-/** One entry of d2l's `state_dict()` and where it lives in a {@linkcode ResNet}. */
+/** One entry of the `state_dict()` and where it lives in a {@linkcode ResNet}. */
 export interface TorchEntry {
-  /** PyTorch's key, e.g. `2.0.conv1.weight`. */
+  /** PyTorch's key, e.g. `2.0.conv1.weight` (d2l's form) or `layer2.0.conv1.weight`. */
   key: string;
   /** Our parameter name (`b3.0.conv1.weight`), or null for `num_batches_tracked`. */
   param: string | null;
@@ -62,15 +77,17 @@ function torchPerm(param: string, rank: number): number[] | null {
 }
 
 /**
- * The keys of d2l's `state_dict()` for `net`, in PyTorch's order, with shapes and layout
- * permutations. Every BatchNorm gets its `num_batches_tracked` after `running_var`.
+ * The keys of `net`'s `state_dict()` in its form (d2l's or torchvision's), in PyTorch's order,
+ * with shapes and layout permutations. Every BatchNorm gets its `num_batches_tracked` after
+ * `running_var`.
  */
 export function torchLayout(net: ResNet): TorchEntry[] {
   const entries: TorchEntry[] = [];
+  const keys = keyMap(net.config);
   for (const [param, v] of net.params) {
     const perm = torchPerm(param, v.rank);
     const shape = perm ? perm.map((i) => v.shape[i]) : [...v.shape];
-    const key = torchKey(param);
+    const key = keys.torchKey(param);
     entries.push({ key, param, shape, perm });
     if (param.endsWith(".running_var")) {
       entries.push({
@@ -81,6 +98,8 @@ export function torchLayout(net: ResNet): TorchEntry[] {
       });
     }
   }
+  // Every other block creates its parameters in PyTorch's registration order already.
+  if (net.config.arch !== "d2l" || net.config.block !== "basic") return entries;
   // Stable reorder inside each residual block; b1 and the linear layer are already in order.
   const rank = (key: string) => {
     const m = /^\d+\.\d+\.(conv[123]|bn[12])\./.exec(key);
@@ -127,6 +146,16 @@ export interface WeightsRecord {
   size?: number;
 }
 
+/** A one-line description of an architecture, for the metadata and messages. */
+export function describeArch(c: ResNetConfig): string {
+  const block = c.block === "bottleneck" && c.groups > 1
+    ? `ResNeXt bottleneck ${c.groups}x${c.widthPerGroup}d`
+    : c.block;
+  return `${c.arch} ResNet${c.depth ? `-${c.depth}` : ""}, ${block} blocks, width ${c.width}, ` +
+    `stages ${c.stages.join(",")}, ${c.stem} stem, ` +
+    `${c.inChannels} input channel${c.inChannels === 1 ? "" : "s"}, ${c.numClasses} classes`;
+}
+
 /** The metadata written with every file: what it is, the architecture and the input size. */
 function metadataFor(net: ResNet, record: WeightsRecord): Record<string, string> {
   const c = net.config;
@@ -136,9 +165,14 @@ function metadataFor(net: ResNet, record: WeightsRecord): Record<string, string>
     : { size: String(record.size) };
   return {
     format: "pt",
-    arch: `d2l ResNet, width ${c.width}, stages ${c.stages.join(",")}, ` +
-      `${c.inChannels} input channel${c.inChannels === 1 ? "" : "s"}, ${c.numClasses} classes`,
+    arch: describeArch(c),
+    form: c.arch,
+    ...(c.depth ? { depth: String(c.depth) } : {}),
     stages: c.stages.join(","),
+    block: c.block,
+    groups: String(c.groups),
+    width_per_group: String(c.widthPerGroup),
+    stem: c.stem,
     width: String(c.width),
     in_channels: String(c.inChannels),
     num_classes: String(c.numClasses),
@@ -176,9 +210,10 @@ export function recordedSize(file: SafetensorsFile, source = "<bytes>"): number 
 }
 
 /**
- * The architecture a d2l weights file is for: from the metadata {@linkcode encodeTorchStateDict}
- * writes (`stages`, `width`, `in_channels`, `num_classes`), else from its keys and shapes (a file
- * saved by d2l's notebook): blocks per stage and b1's channels; null when it is neither.
+ * The architecture a weights file is for: from the metadata {@linkcode encodeTorchStateDict}
+ * writes (a file from before the form, block, groups and stem were recorded is d2l's basic
+ * ResNet), else from its keys and shapes (a file saved by PyTorch; see
+ * {@linkcode inferArchitecture}); null when it is neither.
  *
  * @example
  * ```ts
@@ -186,32 +221,90 @@ export function recordedSize(file: SafetensorsFile, source = "<bytes>"): number 
  * import { ResNet } from "../model/resnet.ts";
  * import { decodeSafetensors } from "./safetensors_codec.ts";
  * import { architectureOf, encodeTorchStateDict } from "./torch_state_dict.ts";
+ * import assert from "node:assert/strict";
  * await initBackend("cpu");
  * const net = new ResNet({ stages: [1, 2, 1, 1], width: 4 });
- * architectureOf(decodeSafetensors(await encodeTorchStateDict(net)));
- * // { stages: [1, 2, 1, 1], width: 4, inChannels: 1, numClasses: 10 }
+ * const arch = architectureOf(decodeSafetensors(await encodeTorchStateDict(net)));
+ * assert.deepEqual(arch?.stages, [1, 2, 1, 1]);
+ * assert.equal(arch?.arch, "d2l");
  * net.dispose();
  * ```
  */
 export function architectureOf(file: SafetensorsFile): ResNetOptions | null {
   const m = file.metadata;
   if (m?.stages && m?.width) {
-    return {
+    const num = (v: string | undefined) => v === undefined ? undefined : Number(v);
+    return beyondDefaults({
       stages: m.stages.split(",").map(Number),
       width: Number(m.width),
-      inChannels: m.in_channels ? Number(m.in_channels) : undefined,
-      numClasses: m.num_classes ? Number(m.num_classes) : undefined,
-    };
+      inChannels: num(m.in_channels),
+      numClasses: num(m.num_classes),
+      arch: (m.form ?? "d2l") as ResNetOptions["arch"],
+      block: (m.block ?? "basic") as ResNetOptions["block"],
+      groups: num(m.groups),
+      widthPerGroup: num(m.width_per_group),
+      stem: (m.stem ?? "d2l") as ResNetOptions["stem"],
+    });
   }
-  const stem = file.tensors.get("0.0.weight")?.shape;
-  const fc = file.tensors.get("7.weight")?.shape;
+  return inferArchitecture(file);
+}
+
+/**
+ * `opts` without the form, block, groups, width per group and stem where they are d2l's
+ * defaults (or unknown): a d2l file's architecture reads as it always did.
+ */
+function beyondDefaults(opts: ResNetOptions): ResNetOptions {
+  const out: Record<string, unknown> = { ...opts };
+  for (const k of ["arch", "block", "groups", "widthPerGroup", "stem"] as const) {
+    if (out[k] === undefined || out[k] === MODEL_DEFAULTS[k]) delete out[k];
+  }
+  return out as ResNetOptions;
+}
+
+/**
+ * The architecture of a file without our metadata, from its tensor names and shapes: the form
+ * (`conv1.weight`: torchvision's; `0.0.weight`: d2l's), blocks per stage, the block (a `conv3`
+ * inside the first block of b2 with a `bn3`: bottleneck; a final BatchNorm: pre-activation), the
+ * stem (7x7 or 3x3 kernel), width, input channels, classes, and for a bottleneck its groups (the
+ * 3x3 conv's inner width over its weight's second axis) and width per group. Null when the
+ * file is not a ResNet state_dict of either form. (A CIFAR stem is taken to have no max pool.)
+ */
+export function inferArchitecture(file: SafetensorsFile): ResNetOptions | null {
+  const t = (k: string) => file.tensors.get(k)?.shape;
+  const tv = t("conv1.weight") !== undefined;
+  const stem = tv ? t("conv1.weight") : t("0.0.weight");
+  const stage = (i: number) => tv ? `layer${i}.` : `${i}.`;
+  const bottleneck = t(`${stage(1)}0.bn3.weight`) !== undefined;
+  const preact = tv ? t("final_bn.weight") !== undefined : t("5.weight") !== undefined;
+  const fc = t(tv ? "fc.weight" : preact ? "9.weight" : "7.weight");
   if (!stem || stem.length !== 4 || !fc || fc.length !== 2) return null;
   const stages = [1, 2, 3, 4].map((s) => {
     const blocks = new Set<string>();
-    for (const k of file.tensors.keys()) if (k.startsWith(`${s}.`)) blocks.add(k.split(".")[1]);
+    for (const k of file.tensors.keys()) {
+      if (k.startsWith(stage(s))) blocks.add(k.slice(stage(s).length).split(".")[0]);
+    }
     return blocks.size;
   });
-  return { stages, width: stem[0], inChannels: stem[1], numClasses: fc[0] };
+  const width = stem[0];
+  let groups: number | undefined, widthPerGroup: number | undefined;
+  const conv2 = t(`${stage(1)}0.conv2.weight`);
+  if (bottleneck && conv2?.length === 4) {
+    const mid = conv2[0];
+    groups = mid / conv2[1];
+    // torchvision: mid = floor(width * widthPerGroup / 64) * groups; the smallest that gives it.
+    widthPerGroup = Math.ceil((mid / groups) * 64 / width);
+  }
+  return beyondDefaults({
+    stages,
+    width,
+    inChannels: stem[1],
+    numClasses: fc[0],
+    arch: tv ? "torchvision" : "d2l",
+    block: bottleneck ? "bottleneck" : preact ? "preact" : "basic",
+    groups,
+    widthPerGroup,
+    stem: stem[2] === 3 ? "cifar" : "d2l",
+  });
 }
 
 /**
@@ -227,19 +320,38 @@ export async function encodeTorchStateDict(
 
 const fmtShape = (s: readonly number[]) => `[${s.join(", ")}]`;
 
+/**
+ * The flags that name an architecture: `--stages a,b,c,d --width w`, then whatever differs from
+ * d2l's defaults (`--arch torchvision --block bottleneck --groups 32 --width-per-group 4 --stem
+ * cifar`).
+ */
+export function archFlags(c: ResNetOptions): string {
+  const d = MODEL_DEFAULTS;
+  const extra = [
+    c.arch && c.arch !== d.arch ? ` --arch ${c.arch}` : "",
+    c.block && c.block !== d.block ? ` --block ${c.block}` : "",
+    c.groups && c.groups !== d.groups ? ` --groups ${c.groups}` : "",
+    c.widthPerGroup && c.widthPerGroup !== d.widthPerGroup
+      ? ` --width-per-group ${c.widthPerGroup}`
+      : "",
+    c.stem && c.stem !== d.stem ? ` --stem ${c.stem}` : "",
+  ];
+  return `--stages ${c.stages?.join(",")} --width ${c.width}${extra.join("")}`;
+}
+
 /** The architecture hint for error messages, from the file's metadata when it has one. */
 function archHint(file: SafetensorsFile): string {
   const m = file.metadata;
-  if (m?.stages && m?.width) return ` (the file says --stages ${m.stages} --width ${m.width})`;
+  if (m?.stages && m?.width) return ` (the file says ${archFlags(architectureOf(file)!)})`;
   if (m?.arch) return ` (the file says: ${m.arch})`;
   return "";
 }
 
 /**
- * Checks a decoded file against `net`'s architecture and assigns it: every key of d2l's
- * `state_dict()` must be present with its shape, and no other key may be. Nothing is assigned
- * unless everything fits. `num_batches_tracked` of b1's BatchNorm sets `net.numBatchesTracked`
- * (d2l's BatchNorms all count the same batches).
+ * Checks a decoded file against `net`'s architecture and assigns it: every key of the form's
+ * `state_dict()` must be present with its shape (torchvision's form: `num_batches_tracked` may be
+ * absent), and no other key may be. Nothing is assigned unless everything fits. The first
+ * `num_batches_tracked` sets `net.numBatchesTracked` (every BatchNorm counts the same batches).
  */
 export function assignTorchStateDict(
   net: ResNet,
@@ -253,11 +365,13 @@ export function assignTorchStateDict(
   // Key and shape errors usually mean another architecture: say which one the file is for.
   const misfit = (what: string): never => fail(`${what}${archHint(file)}`);
   const c = net.config;
-  const arch = `--stages ${c.stages.join(",")} --width ${c.width}`;
+  const arch = archFlags(c);
   const known = new Set(layout.map((e) => e.key));
+  const keys = keyMap(c);
+  const optionalCount = c.arch === "torchvision";
   for (const key of file.tensors.keys()) {
     if (!known.has(key)) {
-      const ours = fromTorchKey(key);
+      const ours = keys.fromTorchKey(key);
       misfit(
         `unexpected key "${key}" (shape ${fmtShape(file.tensors.get(key)!.shape)}): ` +
           `the network for ${arch} has no ${ours ? `parameter ${ours}` : "such key"}`,
@@ -269,6 +383,7 @@ export function assignTorchStateDict(
   let tracked: number | null = null;
   for (const e of layout) {
     const t = file.tensors.get(e.key);
+    if (!t && e.param === null && optionalCount) continue;
     if (!t) misfit(`missing key "${e.key}" (expected shape ${fmtShape(e.shape)}) for ${arch}`);
     const got = t!.shape;
     if (got.length !== e.shape.length || got.some((n, i) => n !== e.shape[i])) {

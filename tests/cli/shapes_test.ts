@@ -59,3 +59,18 @@ Deno.test("--help works on the program and on shapes", async () => {
     assert.match(r.stdout, /Usage:/);
   }
 });
+
+Deno.test("shapes --arch torchvision --in-channels 3 --classes 1000 prints torchvision's totals", async () => {
+  for (
+    const [flags, total] of [
+      [["--depth", "50"], "25,557,032"],
+      [["--depth", "50", "--groups", "32", "--width-per-group", "4"], "25,028,904"],
+    ] as [string[], string][]
+  ) {
+    const args = ["--arch", "torchvision", "--in-channels", "3", "--classes", "1000"];
+    const r = await runCli(["shapes", ...args, ...flags, "--size", "224", "--backend", "cpu"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ResNet-50, torchvision form, bottleneck/);
+    assert.match(r.stdout, new RegExp(`\\ntotal\\s+${total}\\n?$`));
+  }
+});
