@@ -1,15 +1,18 @@
 /**
- * `deno task bench`: ResNet training speed (images per second over at least 20 s after warm-up,
- * the fraction of the machine's sgemm peak, first-step seconds, peak RSS) of the tfjs backends
- * and of d2l's PyTorch code (`bench/torch_reference.py`, in NCHW and channels_last) in the same
- * invocation, with each row's ratio to the faster PyTorch reference. Every run is its own
- * process (bench/measure.ts: bench/worker.ts or PyTorch, a wall-clock cap each); the steps are
- * `trainStep` of lib/model/step.ts, the very step that training runs.
+ * `deno task bench`: ResNet training and test-pass speed (images per second over at least 20 s
+ * after warm-up, the fraction of the CPU's FMA peak and of its sgemm rate, first-step seconds,
+ * peak RSS) of the tfjs backends and of d2l's PyTorch code (`bench/torch_reference.py`, in NCHW
+ * and channels_last) in the same invocation, with each row's ratio to the faster PyTorch
+ * reference. Every run is its own process (bench/measure.ts: bench/worker.ts or PyTorch, a
+ * wall-clock cap each); the steps are `trainStep` of lib/model/step.ts, the very step that
+ * training runs, or batches of `evaluate` (lib/run/evaluate.ts), the test pass after every epoch.
+ * Before the runs it measures the FMA peak (bench/fma_peak.ts) and the sgemm rate
+ * (bench/peak.ts) on the runs' threads; a row above 100% of the FMA peak is flagged.
  *
  * Without `--impls` it measures what finishes in minutes here: native, torch and torch-cl (and
  * WebGPU on a hardware adapter), and says which it left out (bench/impls.ts). Rows are appended
  * to the git-ignored `bench/results/local.jsonl` (`--save FILE`, `--no-save`) with the date,
- * machine, versions and sgemm rate (bench/environment.ts, bench/peak.ts).
+ * machine, versions, FMA peak and sgemm rate (bench/environment.ts).
  *
  * For WebGPU (issue 8) it also compares how the loop is driven: with and without compiling the
  * pipelines ahead (`--compile-ahead`, lib/backends/warmup.ts; each run starts with an empty
@@ -18,7 +21,8 @@
  *
  * @example
  * ```sh
- * deno task bench                      # ResNet-18, 28 and 96 px, batch 64: native, torch(-cl)
+ * deno task bench                      # ResNet-18, 28 and 96 px, batch 64, train and eval
+ * deno task bench --depth 34 --tasks train  # ResNet-34 training
  * deno task bench --quick --json       # a few seconds per run, one JSON object per line
  * deno task bench --impls native,torch,torch-cl --sizes 28 --batch 64,256 --profile
  * deno task bench --impls webgpu --stages 1,1,1,1 --width 8 --batch 16 --compile-ahead both
@@ -35,11 +39,13 @@ import { environment, findTorchPython } from "./environment.ts";
 import { defaultImpls, webgpuSkipReason } from "./impls.ts";
 import { measure, type RunOptions } from "./measure.ts";
 import { measureSgemm, peakFraction, type SgemmRate } from "./peak.ts";
+import { type FmaPeak, measureFmaPeak } from "./fma_peak.ts";
 import {
   appendResults,
   DEFAULT_RESULTS,
   formatNotes,
   formatProfile,
+  formatSplit,
   formatTable,
   netLabel,
   readResults,
@@ -54,6 +60,8 @@ import {
   IMPLS,
   isTorch,
   type NetShape,
+  type Task,
+  TASKS,
 } from "./row.ts";
 
 /** A comma-separated list, each element parsed by `parse` (an element's error names it). */
@@ -86,7 +94,8 @@ function fileName(v: string): string {
 interface BenchFlags {
   json?: boolean;
   quick?: boolean;
-  depth: number;
+  depth: number[];
+  tasks: Task[];
   stages?: number[];
   width?: number;
   sizes: number[];
@@ -120,7 +129,13 @@ function program(): Command {
     .showHelpAfterError(false)
     .exitOverride()
     .option("--quick", "short runs (3 s measured, 1 warm-up step, 90 s cap): a smoke test")
-    .addOption(opt("--depth <n>", "ResNet depth (18 or 34)", positiveInt, 18));
+    .addOption(opt("--depth <list>", "ResNet depths (18, 34)", list(positiveInt), [18]))
+    .addOption(opt(
+      "--tasks <list>",
+      "train (training steps), eval (the test pass after each epoch)",
+      list(oneOf("task", TASKS)),
+      ["train", "eval"],
+    ));
   addFlags(cmd, {
     json: "one object per run instead of the table",
     stages: "no torch",
@@ -186,7 +201,8 @@ function addLoopFlags(cmd: Command): Command {
 
 /** What every run of an invocation shares, from the flags. */
 interface Settings {
-  net: NetShape;
+  /** The networks: one per depth, or the one of --stages. */
+  nets: NetShape[];
   seconds: number;
   warmup: number;
   cap: number;
@@ -194,10 +210,13 @@ interface Settings {
 
 /** Checks what commander cannot and fills in the defaults; throws {@linkcode UsageError}. */
 function settings(o: BenchFlags): Settings {
-  if (!o.stages && o.depth !== 18 && o.depth !== 34) {
-    throw new UsageError(`--depth ${o.depth}: use 18 or 34 (or --stages a,b,c,d)`);
+  const bad = o.stages ? undefined : o.depth.find((d) => d !== 18 && d !== 34);
+  if (bad !== undefined) {
+    throw new UsageError(`--depth ${bad}: use 18 or 34 (or --stages a,b,c,d)`);
   }
   const lists: [string, unknown[] | undefined][] = [
+    ["--depth", o.depth],
+    ["--tasks", o.tasks],
     ["--sizes", o.sizes],
     ["--batch", o.batch],
     ["--impls", o.impls],
@@ -209,7 +228,9 @@ function settings(o: BenchFlags): Settings {
   }
   const quick = !!o.quick;
   return {
-    net: { depth: o.depth, stages: o.stages ?? null, width: o.width ?? 64 },
+    nets: o.stages
+      ? [{ depth: 18, stages: o.stages, width: o.width ?? 64 }]
+      : [...new Set(o.depth)].map((depth) => ({ depth, stages: null, width: o.width ?? 64 })),
     seconds: o.seconds ?? (quick ? 3 : 20),
     warmup: o.warmup ?? (quick ? 1 : 2),
     cap: o.cap ?? (quick ? 90 : 240),
@@ -241,7 +262,7 @@ interface Variant {
 }
 
 /** The runs of one implementation: every combination of the flags that apply to it. */
-function variants(impl: Impl, o: BenchFlags): Variant[] {
+function variants(impl: Impl, task: Task, o: BenchFlags): Variant[] {
   if (isTorch(impl)) {
     return [{ compileAhead: null, submitBatch: null, readEvery: 1, batches: "fixed" }];
   }
@@ -252,25 +273,69 @@ function variants(impl: Impl, o: BenchFlags): Variant[] {
     ? ["off", "on"] as const
     : [o.compileAhead];
   const submits = webgpu && o.submitBatch?.length ? o.submitBatch : [null];
+  // The test pass reads every batch back and makes its own batches.
+  const reads = task === "eval" ? [1] : o.readEvery;
+  const sources = task === "eval" ? ["fixed" as const] : o.batches;
   return modes.flatMap((compileAhead) =>
     submits.flatMap((submitBatch) =>
-      o.readEvery.flatMap((readEvery) =>
-        o.batches.map((batches) => ({ compileAhead, submitBatch, readEvery, batches }))
+      reads.flatMap((readEvery) =>
+        sources.map((batches) => ({ compileAhead, submitBatch, readEvery, batches }))
       )
     )
   );
 }
 
 /** Says on stderr which run starts. */
-function announce(impl: Impl, v: Variant, label: string, size: number, batch: number): void {
+function announce(impl: Impl, v: Variant, run: RunOptions): void {
   const what = [v.compileAhead && `compile-ahead ${v.compileAhead}`]
     .concat(v.submitBatch ? [`submit ${v.submitBatch}`] : [])
-    .concat(!isTorch(impl) ? [`read every ${v.readEvery}`, `batches ${v.batches}`] : [])
+    .concat(
+      !isTorch(impl) && run.task === "train"
+        ? [`read every ${v.readEvery}`, `batches ${v.batches}`]
+        : [],
+    )
     .filter(Boolean).join(", ");
   console.error(
-    `bench: ${impl}, ResNet ${label}, ${size}x${size}, batch ${batch}${
-      what ? ` (${what})` : ""
-    } ...`,
+    `bench: ${impl}, ResNet ${
+      netName(run.net)
+    } ${run.task}, ${run.size}x${run.size}, batch ${run.batch}${what ? ` (${what})` : ""} ...`,
+  );
+}
+
+/** The rates that the "% peak" and "% sgemm" columns divide by (null: not measured). */
+interface Rates {
+  fma: FmaPeak | null;
+  sgemm: SgemmRate | null;
+}
+
+/** Every run: networks x tasks x sizes x batches x each implementation's variants, in order. */
+function plan(o: BenchFlags, s: Settings, impls: Impl[], python: string | null) {
+  return s.nets.flatMap((net) =>
+    o.tasks.flatMap((task) =>
+      o.sizes.flatMap((size) =>
+        o.batch.flatMap((batch) =>
+          impls.flatMap((impl) =>
+            variants(impl, task, o).map((v) => {
+              const run: RunOptions = {
+                ...s,
+                net,
+                task,
+                size,
+                batch,
+                profile: !!o.profile,
+                python,
+                threads: o.threads,
+                compileAhead: v.compileAhead ?? "off",
+                submitBatch: v.submitBatch,
+                readEvery: v.readEvery,
+                batches: v.batches,
+              };
+              return { impl, v, run };
+            })
+          )
+        )
+      )
+    )
   );
 }
 
@@ -280,48 +345,45 @@ async function runAll(
   s: Settings,
   impls: Impl[],
   python: string | null,
-  sgemm: SgemmRate | null,
+  rates: Rates,
 ): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const label = netName(s.net);
-  for (const size of o.sizes) {
-    for (const batch of o.batch) {
-      for (const [impl, v] of impls.flatMap((i) => variants(i, o).map((v) => [i, v] as const))) {
-        announce(impl, v, label, size, batch);
-        const run: RunOptions = {
-          ...s,
-          size,
-          batch,
-          profile: !!o.profile,
-          python,
-          threads: o.threads,
-          compileAhead: v.compileAhead ?? "off",
-          submitBatch: v.submitBatch,
-          readEvery: v.readEvery,
-          batches: v.batches,
-        };
-        const row = await measure(impl, run);
-        // The sgemm rate is the CPU's: no fraction for WebGPU.
-        if (impl !== "webgpu") {
-          row.peak_fraction = peakFraction(
-            row.img_per_s,
-            row.gflop_per_image,
-            sgemm?.gflops ?? null,
-          );
-        }
-        rows.push(row);
-        if (o.json) {
-          const { profile: _, ...rest } = row;
-          console.log(JSON.stringify(rest));
-        }
-        if (row.profile && !o.json) {
-          console.error(`profile of one step, ${impl} ${size}x${size} batch ${batch}:`);
-          console.error(formatProfile(row.profile));
-        }
-      }
+  for (const { impl, v, run } of plan(o, s, impls, python)) {
+    announce(impl, v, run);
+    const row = await measure(impl, run);
+    // The rates are the CPU's: no fraction for WebGPU.
+    if (impl !== "webgpu") {
+      const of = (gflops: number | null) =>
+        peakFraction(row.img_per_s, row.gflop_per_image, gflops);
+      row.peak_fraction = of(rates.fma?.gflops ?? null);
+      row.sgemm_fraction = of(rates.sgemm?.gflops ?? null);
+    }
+    rows.push(row);
+    if (o.json) {
+      const { profile: _, ...rest } = row;
+      console.log(JSON.stringify(rest));
+    }
+    if (row.profile && !o.json) {
+      const { task, size, batch } = run;
+      console.error(`profile of one ${task} step, ${impl} ${size}x${size} batch ${batch}:`);
+      console.error(formatProfile(row.profile));
+      if (row.profile_split) console.error(formatSplit(row.profile_split));
     }
   }
   return rows;
+}
+
+/** The FMA peak on the runs' threads, unless only WebGPU runs (it is not the CPU's). */
+async function fmaPeak(impls: Impl[], threads: number) {
+  if (impls.every((i) => i === "webgpu")) return { error: "only WebGPU runs" };
+  const r = await measureFmaPeak({ threads });
+  console.error(
+    "gflops" in r
+      ? `bench: FMA peak (${r.isa}, ${r.accumulators} accumulators) on ${threads} threads: ` +
+        `${r.gflops.toFixed(1)} GFLOP/s (one thread: ${r.gflops_1thread.toFixed(1)})`
+      : `bench: peak: not measured (${r.error}), so no % peak`,
+  );
+  return r;
 }
 
 /** The sgemm rate on the runs' threads, unless only WebGPU runs (its rate is not the CPU's). */
@@ -342,18 +404,21 @@ async function bench(args: string[], o: BenchFlags): Promise<void> {
   if (file) await readResults(file); // a path that cannot be written fails now, not after the runs
   const { impls, skipped, python } = await chooseImpls(o);
   const env = await environment(python, null);
+  const fma = await fmaPeak(impls, o.threads);
+  env.fma_peak = fma;
   const sgemm = await sgemmPeak(impls, o.threads);
   if ("gflops" in sgemm) env.sgemm = sgemm;
-  const rows = await runAll(o, s, impls, python, env.sgemm);
+  const rates = { fma: "gflops" in fma ? fma : null, sgemm: env.sgemm };
+  const rows = await runAll(o, s, impls, python, rates);
   const load = Deno.loadavg();
-  const notes = formatNotes(rows, sgemm, skipped);
+  const notes = formatNotes(rows, { fma, sgemm }, skipped);
   if (o.json) {
-    for (const n of notes.filter((n) => n.startsWith("skipped:"))) console.error(`bench: ${n}`);
+    const loud = (n: string) => n.startsWith("skipped:") || n.startsWith("IMPLAUSIBLE");
+    for (const n of notes.filter(loud)) console.error(`bench: ${n}`);
   } else {
     console.log(
-      `ResNet ${
-        netName(s.net)
-      } training, images/s after warm-up (${s.seconds} s measured per run, ` +
+      `ResNet ${s.nets.map(netName).join(" and ")} ${o.tasks.join(" and ")}, ` +
+        `images/s after warm-up (${s.seconds} s measured per run, ` +
         `${o.threads} BLAS/PyTorch threads); ${env.machine.cpu}, ${env.machine.cores} cores; ` +
         `load average ${load.map((v) => v.toFixed(1)).join(" ")}`,
     );

@@ -1,7 +1,7 @@
 /**
  * Where a benchmark ran: the CPU model, its cores, the load average, the Deno, tfjs and PyTorch
- * versions, the sgemm rate measured in the same invocation (bench/peak.ts); and which python3
- * has PyTorch. Every row of the results file carries this record.
+ * versions, the FMA peak and the sgemm rate measured in the same invocation (bench/fma_peak.ts,
+ * bench/peak.ts); and which python3 has PyTorch. Every row of the results file carries this record.
  *
  * @example
  * ```ts
@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { SgemmRate } from "./peak.ts";
+import type { FmaPeak } from "./fma_peak.ts";
 
 /** The machine and software of an invocation, as the results file stores it. */
 export interface Environment {
@@ -25,6 +26,8 @@ export interface Environment {
   versions: { deno: string; tfjs: string; torch: string | null };
   /** The sgemm rate on the bench's threads (bench/peak.ts), or null when not measured. */
   sgemm: SgemmRate | null;
+  /** The FMA peak on the bench's threads (bench/fma_peak.ts), why there is none, or null. */
+  fma_peak?: FmaPeak | { error: string } | null;
 }
 
 /**

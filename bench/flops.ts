@@ -9,7 +9,7 @@
  * forward product, the backward product for the input gradient and the one for the weight
  * gradient have the same size). BatchNorm, ReLU, pooling, the residual adds, the loss and SGD are
  * not counted: they are memory-bound and a few percent of the FLOPs. ResNet-18: 0.198 GFLOP per
- * image at 28x28, 1.91 at 96x96.
+ * image at 28x28, 1.91 at 96x96. The test pass (inference) is the forward product alone: a third.
  *
  * @example
  * ```ts
@@ -66,4 +66,18 @@ export function forwardMacs(model: ResNetOptions, size: number): number {
  */
 export function trainingGflopPerImage(model: ResNetOptions, size: number): number {
   return forwardMacs(model, size) * 2 * 3 / 1e9;
+}
+
+/**
+ * GFLOP per image of a task: training's ({@linkcode trainingGflopPerImage}), or the forward pass
+ * alone for the test pass (x2 FLOPs per multiply-add).
+ *
+ * @example
+ * ```ts
+ * import { gflopPerImage } from "./flops.ts";
+ * gflopPerImage({ depth: 18 }, 96, "eval").toFixed(3); // "0.637"
+ * ```
+ */
+export function gflopPerImage(model: ResNetOptions, size: number, task: "train" | "eval"): number {
+  return task === "eval" ? forwardMacs(model, size) * 2 / 1e9 : trainingGflopPerImage(model, size);
 }

@@ -73,7 +73,7 @@ export interface FmaPeak {
  * import { detectIsa } from "./fma_peak.ts";
  * detectIsa("flags\t\t: fpu sse avx2 fma avx512f\n", "x86_64"); // { isa: "avx512" }
  * detectIsa("flags\t\t: fpu sse avx2 fma\n", "x86_64"); // { isa: "avx2" }
- * detectIsa(null, "aarch64").why; // "aarch64: the loop exists for x86-64 only"
+ * detectIsa(null, "aarch64"); // { why: "aarch64: the loop exists for x86-64 only" }
  * ```
  */
 export function detectIsa(cpuinfo: string | null, arch: string): { isa: FmaIsa } | { why: string } {

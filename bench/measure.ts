@@ -8,7 +8,8 @@
  * ```ts
  * import { measure } from "./measure.ts";
  * const row = await measure("native", {
- *   net: { depth: 18, stages: null, width: 64 }, size: 28, batch: 64, seconds: 20, warmup: 2,
+ *   net: { depth: 18, stages: null, width: 64 }, task: "train", size: 28, batch: 64, seconds: 20,
+ *   warmup: 2,
  *   cap: 240, profile: false, python: null, threads: 2, compileAhead: "off", submitBatch: null,
  *   readEvery: 1, batches: "fixed",
  * });
@@ -22,6 +23,7 @@ import {
   isTorch,
   type KernelTime,
   newRow,
+  type StepSplit,
   type TfjsImpl,
 } from "./row.ts";
 import { lastLine, spawnJson } from "./spawn.ts";
@@ -71,6 +73,7 @@ async function measureTorch(impl: "torch" | "torch-cl", o: RunOptions): Promise<
       ...["--depth", `${row.depth}`, "--size", `${o.size}`, "--batch", `${o.batch}`],
       ...["--seconds", `${o.seconds}`, "--warmup", `${o.warmup}`, "--threads", `${o.threads}`],
       ...(impl === "torch-cl" ? ["--channels-last"] : []),
+      ...(o.task === "eval" ? ["--eval"] : []),
     ],
     o.cap,
     (j) => {
@@ -117,6 +120,7 @@ async function measureTfjs(impl: TfjsImpl, o: RunOptions): Promise<BenchRow> {
       done = true;
       row.peak_rss_mb = j.peak_rss_mb as number;
       if (j.profile) row.profile = j.profile as KernelTime[];
+      if (j.profile_split) row.profile_split = j.profile_split as StepSplit;
     }
   }, { ...Object.fromEntries(THREAD_VARS.map((v) => [v, `${o.threads}`])), ...w.env });
   await w.done();

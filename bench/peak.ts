@@ -1,9 +1,10 @@
 /**
- * The machine's practical peak: the GFLOP/s of one large single-precision matrix product
+ * The machine's practical matrix rate: the GFLOP/s of one large single-precision matrix product
  * (`cblas_sgemm`, 2048x2048x2048 by default, best of a few) through the project's OpenBLAS
  * binding (lib/backends/native/blas.ts), on the threads the benchmark runs with. It is the
- * denominator of the bench's "% peak" column: the training FLOPs of a run's images per second
- * (bench/flops.ts) over this rate.
+ * denominator of the bench's "% sgemm" column (the FLOPs of a run's images per second,
+ * bench/flops.ts, over this rate); "% peak" divides by the FMA peak (bench/fma_peak.ts). A
+ * well-tuned convolution can beat sgemm, so "% sgemm" may exceed 100%.
  *
  * Measured in a process of its own (OpenBLAS reads `OPENBLAS_NUM_THREADS` when it is loaded):
  * bench/bench.ts calls {@linkcode measureSgemm}, which runs this file as a script.
@@ -99,8 +100,8 @@ export async function measureSgemm(
 }
 
 /**
- * The fraction of the sgemm rate that a run's training arithmetic reaches: images/s x GFLOP per
- * image / sgemm GFLOP/s; null when either is missing.
+ * The fraction of a rate (the FMA peak, the sgemm rate) that a run's arithmetic reaches:
+ * images/s x GFLOP per image / the rate's GFLOP/s; null when either is missing.
  *
  * @example
  * ```ts
@@ -111,10 +112,10 @@ export async function measureSgemm(
 export function peakFraction(
   imgPerS: number | null,
   gflopPerImage: number,
-  sgemmGflops: number | null,
+  rateGflops: number | null,
 ): number | null {
-  if (imgPerS === null || !sgemmGflops) return null;
-  return imgPerS * gflopPerImage / sgemmGflops;
+  if (imgPerS === null || !rateGflops) return null;
+  return imgPerS * gflopPerImage / rateGflops;
 }
 
 function main(args: string[]): void {

@@ -1,7 +1,8 @@
 /**
- * What the bench shows and keeps: the table of runs (images/s, % of the sgemm peak, first step,
- * peak RSS, ratio to the faster PyTorch reference), the notes under it, a per-kernel profile, and
- * the results file, to which every invocation appends its rows with the environment record.
+ * What the bench shows and keeps: the table of runs (images/s, % of the FMA peak and of the sgemm
+ * rate, first step, peak RSS, ratio to the faster PyTorch reference; a row above the FMA peak
+ * flagged), the notes under it, a per-kernel profile and where a step's time went, and the
+ * results file, to which every invocation appends its rows with the environment record.
  *
  * @example
  * ```ts
@@ -19,7 +20,8 @@ import { dirname } from "node:path";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { errorText, UserError } from "../lib/errors.ts";
 import type { Environment } from "./environment.ts";
-import { type BenchRow, INSIDE_DNNL, isTorch, type KernelTime } from "./row.ts";
+import type { FmaPeak } from "./fma_peak.ts";
+import { type BenchRow, INSIDE_DNNL, isTorch, type KernelTime, type StepSplit } from "./row.ts";
 
 /**
  * Where rows go without `--save`: git-ignored, so a bench leaves a clone clean. The tracked
@@ -64,12 +66,33 @@ export function runNote(r: BenchRow): string {
   if (r.submit_batch !== null) parts.push(`submit ${r.submit_batch}`);
   if (r.read_every !== null && r.read_every !== 1) parts.push(`read every ${r.read_every}`);
   if (r.batches !== null && r.batches !== "fixed") parts.push(`batches ${r.batches}`);
+  if (aboveFmaPeak(r)) parts.push("ABOVE THE FMA PEAK: a FLOP count or a timing is wrong");
   if (r.status !== "ok") parts.push(r.status);
   return parts.join(", ");
 }
 
 /**
- * The faster PyTorch reference (torch or torch-cl) of `r`'s shape (net, size, batch) in `rows`,
+ * Whether a row claims more arithmetic per second than the CPU's FMA peak allows: more than 100%
+ * of it. Impossible for a real run, so the row's FLOP count (bench/flops.ts) or its timing is
+ * wrong; the table and the notes flag it.
+ *
+ * @example
+ * ```ts
+ * import { aboveFmaPeak } from "./report.ts";
+ * import { newRow } from "./row.ts";
+ * const row = newRow("native", { depth: 18, stages: null, width: 64 }, { size: 28, batch: 64 });
+ * aboveFmaPeak({ ...row, peak_fraction: 1.02 }); // true
+ * aboveFmaPeak({ ...row, peak_fraction: 0.62 }); // false
+ * ```
+ */
+export function aboveFmaPeak(r: Pick<BenchRow, "peak_fraction">): boolean {
+  return r.peak_fraction !== null && r.peak_fraction > 1;
+}
+
+const pct = (v: number | null) => v === null ? "-" : `${(100 * v).toFixed(1)}%`;
+
+/**
+ * The faster PyTorch reference (torch or torch-cl) of `r`'s shape (net, task, size, batch) in `rows`,
  * or undefined when none finished.
  *
  * @example
@@ -83,13 +106,13 @@ export function runNote(r: BenchRow): string {
 export function fastestTorch(rows: BenchRow[], r: BenchRow): BenchRow | undefined {
   return rows.filter((q) =>
     isTorch(q.impl) && q.img_per_s && q.size === r.size && q.batch === r.batch &&
-    q.depth === r.depth && q.width === r.width
+    q.depth === r.depth && q.width === r.width && q.task === r.task
   ).sort((p, q) => q.img_per_s! - p.img_per_s!)[0];
 }
 
 /**
- * The human table: one row per run, with its fraction of the sgemm peak and its ratio to the
- * faster PyTorch reference of the same shape. With WebGPU rows it also has the warm-up and the
+ * The human table: one row per run, with its fractions of the FMA peak ("!" above 100%) and of
+ * the sgemm rate, and its ratio to the faster PyTorch reference of the same shape and task. With WebGPU rows it also has the warm-up and the
  * first result (warm-up plus first step).
  *
  * @example
@@ -97,13 +120,13 @@ export function fastestTorch(rows: BenchRow[], r: BenchRow): BenchRow | undefine
  * import { formatTable } from "./report.ts";
  * import type { BenchRow } from "./row.ts";
  * declare const rows: BenchRow[];
- * formatTable(rows).split("\n")[0]; // "impl  depth  size  batch  img/s  % peak  first step ..."
+ * formatTable(rows).split("\n")[0]; // "impl  depth  task  size  batch  img/s  % peak  % sgemm ..."
  * ```
  */
 export function formatTable(rows: BenchRow[]): string {
   const start = rows.some((r) => r.compile_ahead !== null);
   const head = [
-    ...["impl", "depth", "size", "batch", "img/s", "% peak"],
+    ...["impl", "depth", "task", "size", "batch", "img/s", "% peak", "% sgemm"],
     ...(start ? ["warm-up"] : []),
     "first step",
     ...(start ? ["first result"] : []),
@@ -113,8 +136,9 @@ export function formatTable(rows: BenchRow[]): string {
     const t = fastestTorch(rows, r);
     const ratio = r.img_per_s !== null && t ? `${(r.img_per_s / t.img_per_s!).toFixed(2)}x` : "-";
     return [
-      ...[r.impl, netLabel(r), `${r.size}`, `${r.batch}`, fmtNum(r.img_per_s)],
-      r.peak_fraction === null ? "-" : `${(100 * r.peak_fraction).toFixed(1)}%`,
+      ...[r.impl, netLabel(r), r.task, `${r.size}`, `${r.batch}`, fmtNum(r.img_per_s)],
+      pct(r.peak_fraction) + (aboveFmaPeak(r) ? "!" : ""),
+      pct(r.sgemm_fraction),
       ...(start ? [secs(r.warmup_s)] : []),
       secs(r.first_step_s),
       ...(start ? [secs(r.first_result_s)] : []),
@@ -129,39 +153,56 @@ export function formatTable(rows: BenchRow[]): string {
   return [line(head), ...body.map(line)].join("\n");
 }
 
+/** The rates that the bench divides by, or why each is missing. */
+export interface BenchRates {
+  fma: FmaPeak | { error: string } | null;
+  sgemm: Environment["sgemm"] | { error: string };
+}
+
 /**
- * The lines under the table: what "% peak" and "vs torch" divide by, and the implementations
- * the default run left out (`skipped`, from bench/impls.ts).
+ * The lines under the table: what "% peak", "% sgemm" and "vs torch" divide by, every row above
+ * the FMA peak (a line starting "IMPLAUSIBLE"), and the implementations the default run left out
+ * (`skipped`, from bench/impls.ts).
  *
  * @example
  * ```ts
  * import { formatNotes } from "./report.ts";
- * import type { Environment } from "./environment.ts";
  * import type { BenchRow } from "./row.ts";
- * declare const env: Environment;
  * declare const rows: BenchRow[];
- * formatNotes(rows, env.sgemm, ["cpu (pure JS, ...; --impls cpu to run it)"]).at(-1);
+ * const rates = { fma: { error: "aarch64: the loop exists for x86-64 only" }, sgemm: null };
+ * formatNotes(rows, rates, ["cpu (pure JS, ...; --impls cpu to run it)"]).at(-1);
  * // "skipped: cpu (pure JS, ...; --impls cpu to run it)"
  * ```
  */
-export function formatNotes(
-  rows: BenchRow[],
-  sgemm: Environment["sgemm"] | { error: string },
-  skipped: string[],
-): string[] {
-  const shapes = [...new Map(rows.map((r) => [`${netLabel(r)} ${r.size}`, r])).values()];
+export function formatNotes(rows: BenchRow[], rates: BenchRates, skipped: string[]): string[] {
+  const shapes = [
+    ...new Map(rows.map((r) => [`${netLabel(r)} ${r.task} ${r.size}`, r])).values(),
+  ];
+  const nets = new Set(shapes.map(netLabel)).size > 1;
   const per = shapes.map((r) =>
-    `${r.gflop_per_image.toPrecision(3)} at ${r.size}x${r.size}` +
-    (shapes.some((q) => netLabel(q) !== netLabel(r)) ? ` (${netLabel(r)})` : "")
+    `${r.gflop_per_image.toPrecision(3)} ${r.task} at ${r.size}x${r.size}` +
+    (nets ? ` (${netLabel(r)})` : "")
   ).join(", ");
-  const peak = sgemm && "gflops" in sgemm
-    ? `% peak: img/s x training GFLOP per image (${per}; bench/flops.ts) / sgemm ` +
-      `${sgemm.n}^3 on ${sgemm.threads ?? "default"} threads, ${sgemm.gflops.toFixed(1)} GFLOP/s ` +
-      `(bench/peak.ts; CPU rows only)`
-    : `% peak: no sgemm rate (${sgemm ? sgemm.error : "not measured"})`;
+  const { fma, sgemm } = rates;
+  const peak = fma && "gflops" in fma
+    ? `% peak: img/s x GFLOP per image (${per}; bench/flops.ts) / the FMA peak, ` +
+      `${fma.gflops.toFixed(1)} GFLOP/s on ${fma.threads} threads (${fma.isa}, ` +
+      `${fma.accumulators} accumulators; one thread ${fma.gflops_1thread.toFixed(1)}; ` +
+      `bench/fma_peak.ts; CPU rows only)`
+    : `% peak: peak: not measured (${fma ? fma.error : "not asked for"})`;
+  const ofSgemm = sgemm && "gflops" in sgemm
+    ? `% sgemm: the same over sgemm ${sgemm.n}^3 on ${sgemm.threads ?? "default"} threads, ` +
+      `${sgemm.gflops.toFixed(1)} GFLOP/s (bench/peak.ts)`
+    : `% sgemm: no sgemm rate (${sgemm ? sgemm.error : "not measured"})`;
+  const above = rows.filter(aboveFmaPeak).map((r) =>
+    `IMPLAUSIBLE: ${r.impl} ResNet-${netLabel(r)} ${r.task} ${r.size}x${r.size} batch ${r.batch} ` +
+    `at ${pct(r.peak_fraction)} of the measured FMA peak: a FLOP count or a timing is wrong`
+  );
   return [
     peak,
-    "vs torch: img/s over the faster of torch and torch-cl (channels_last) of the same shape",
+    ofSgemm,
+    ...above,
+    "vs torch: img/s over the faster of torch and torch-cl (channels_last) of the same shape and task",
     ...(skipped.length ? [`skipped: ${skipped.join("; ")}`] : []),
   ];
 }
@@ -187,6 +228,31 @@ export function formatProfile(p: KernelTime[], top = 15): string {
   const inside = p.find((k) => k.kernel === INSIDE_DNNL);
   if (inside) lines.push(`${line(inside)} (part of the kernels above)`);
   return lines.join("\n");
+}
+
+/**
+ * Where one profiled step's wall time went, one line: inside oneDNN, inside BLAS, the kernels' own
+ * JavaScript, between kernels, each with its share; and the same step's time without the profiler.
+ *
+ * @example
+ * ```ts
+ * import { formatSplit } from "./report.ts";
+ * formatSplit({
+ *   wall_ms: 100, unprofiled_ms: 95, dnnl_ms: 50, blas_ms: 10, kernel_js_ms: 20, between_ms: 20,
+ *   dnnl_calls: 120, blas_calls: 4, kernels: 300,
+ * });
+ * // "step 100.0 ms (95.0 without tf.profile): oneDNN 50.0 ms 50.0% (120 calls), ..."
+ * ```
+ */
+export function formatSplit(s: StepSplit): string {
+  const part = (name: string, ms: number, extra = "") =>
+    `${name} ${ms.toFixed(1)} ms ${(100 * ms / s.wall_ms).toFixed(1)}%${extra}`;
+  return `step ${s.wall_ms.toFixed(1)} ms (${s.unprofiled_ms.toFixed(1)} without tf.profile): ` + [
+    part("oneDNN", s.dnnl_ms, ` (${s.dnnl_calls} calls)`),
+    part("BLAS sgemm", s.blas_ms, ` (${s.blas_calls} calls)`),
+    part("kernels' JS", s.kernel_js_ms, ` (${s.kernels} kernels)`),
+    part("between kernels", s.between_ms),
+  ].join(", ");
 }
 
 /**

@@ -10,10 +10,11 @@
  * depthOf(net); // 18
  * isTorch("torch-cl"); // true
  * newRow("native", net, { size: 28, batch: 64 }).status; // "ok"
+ * newRow("torch", net, { size: 28, batch: 64, task: "eval" }).task; // "eval"
  * ```
  * @module
  */
-import { trainingGflopPerImage } from "./flops.ts";
+import { gflopPerImage } from "./flops.ts";
 
 /**
  * The implementations the bench knows: tfjs backends, then d2l's PyTorch code in PyTorch's
@@ -50,6 +51,15 @@ export function isTorch(impl: Impl): impl is TorchImpl {
 export const BATCH_SOURCES = ["fixed", "inline", "ahead"] as const;
 /** One of {@linkcode BATCH_SOURCES}. */
 export type BatchSource = typeof BATCH_SOURCES[number];
+
+/**
+ * What a run measures: training steps (`trainStep`, lib/model/step.ts) or the test pass that
+ * follows every epoch (`evaluate`, lib/run/evaluate.ts: inference-mode forward passes and the
+ * confusion counts; PyTorch: d2l's `evaluate_accuracy_gpu`, `net.eval()` under `no_grad`).
+ */
+export const TASKS = ["train", "eval"] as const;
+/** One of {@linkcode TASKS}. */
+export type Task = typeof TASKS[number];
 
 /** Whether WebGPU pipelines are compiled before the first step (lib/backends/warmup.ts). */
 export const COMPILE_AHEAD = ["off", "on", "both"] as const;
@@ -95,6 +105,8 @@ export function stagesOf(n: NetShape): number[] {
 /** One measured (or failed) run. */
 export interface BenchRow {
   impl: Impl;
+  /** Training steps or the test pass (rows saved before this field were training). */
+  task: Task;
   /** 18 or 34, or null for other `stages`. */
   depth: number | null;
   /** Residual blocks per stage. */
@@ -103,16 +115,18 @@ export interface BenchRow {
   width: number;
   size: number;
   batch: number;
-  /** Training images per second over the measured steps; null when none finished. */
+  /** Images per second over the measured steps (or eval batches); null when none finished. */
   img_per_s: number | null;
-  /** Training GFLOP per image of this network and size (bench/flops.ts). */
+  /** GFLOP per image of this task, network and size (bench/flops.ts). */
   gflop_per_image: number;
   /**
-   * `img_per_s` x `gflop_per_image` / the sgemm GFLOP/s measured in the same invocation on the
-   * same threads (bench/peak.ts); null without a rate, for WebGPU (the rate is the CPU's), or
-   * when the run did not finish.
+   * `img_per_s` x `gflop_per_image` / the FMA peak GFLOP/s measured in the same invocation on the
+   * same threads (bench/fma_peak.ts); null without a peak, for WebGPU (the peak is the CPU's), or
+   * when the run did not finish. Rows saved before 2026-12-06 divided by the sgemm rate here.
    */
   peak_fraction: number | null;
+  /** The same over the sgemm rate of the same invocation (bench/peak.ts), or null. */
+  sgemm_fraction: number | null;
   /**
    * Seconds of the first step (graph set-up, allocations, shader compilation), after the
    * compile-ahead warm-up when there was one.
@@ -126,9 +140,9 @@ export interface BenchRow {
   first_result_s: number | null;
   /** WebGPU: tfjs' WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE in effect (dispatches per submit). */
   submit_batch: number | null;
-  /** The measured steps read the loss back every this many steps (tfjs backends). */
+  /** The measured steps read the loss back every this many steps (tfjs training). */
   read_every: number | null;
-  /** Where the steps' batches came from (tfjs backends; torch: null, one fixed batch). */
+  /** Where the steps' batches came from (tfjs training; torch: one fixed batch; eval: null). */
   batches: BatchSource | null;
   /** Measured steps and their seconds. */
   steps: number;
@@ -141,6 +155,31 @@ export interface BenchRow {
   detail?: string;
   /** The per-kernel profile of one step (with --profile, tfjs backends). */
   profile?: KernelTime[];
+  /** Where one profiled step's wall time went (with --profile, tfjs backends). */
+  profile_split?: StepSplit;
+}
+
+/**
+ * One step's wall time split by where it ran, milliseconds: inside oneDNN's primitives, inside
+ * BLAS' sgemm, in the kernels' own JavaScript (tfjs' CPU kernels, the native backend's typed-array
+ * loops and the glue around the library calls: the kernels' time less the two libraries'), and
+ * between kernels (tfjs' engine, the tape, allocation and disposal, the model's JavaScript, and
+ * `tf.profile`'s own bookkeeping: the step's wall time less the kernels' time). The four add up
+ * to `wall_ms`. `unprofiled_ms` is the wall time of the same step without `tf.profile`, run just
+ * before it: the difference is what profiling itself cost.
+ */
+export interface StepSplit {
+  wall_ms: number;
+  unprofiled_ms: number;
+  dnnl_ms: number;
+  blas_ms: number;
+  kernel_js_ms: number;
+  between_ms: number;
+  /** Library calls during the profiled step. */
+  dnnl_calls: number;
+  blas_calls: number;
+  /** Kernels the step ran. */
+  kernels: number;
 }
 
 /**
@@ -173,29 +212,33 @@ export function newRow(
   run: {
     size: number;
     batch: number;
+    task?: Task;
     compileAhead?: "off" | "on";
     readEvery?: number;
     batches?: BatchSource;
   },
 ): BenchRow {
-  const torch = isTorch(impl);
+  const torch = isTorch(impl), task = run.task ?? "train";
   return {
     impl,
+    task,
     depth: depthOf(net),
     stages: stagesOf(net),
     width: net.width,
     size: run.size,
     batch: run.batch,
     img_per_s: null,
-    gflop_per_image: trainingGflopPerImage({ stages: stagesOf(net), width: net.width }, run.size),
+    gflop_per_image: gflopPerImage({ stages: stagesOf(net), width: net.width }, run.size, task),
     peak_fraction: null,
+    sgemm_fraction: null,
     first_step_s: null,
     compile_ahead: impl === "webgpu" ? run.compileAhead ?? "off" : null,
     warmup_s: null,
     first_result_s: null,
     submit_batch: null,
-    read_every: torch ? null : run.readEvery ?? 1,
-    batches: torch ? null : run.batches ?? "fixed",
+    // The test pass reads every batch back and makes its own batches (lib/run/evaluate.ts).
+    read_every: torch || task === "eval" ? null : run.readEvery ?? 1,
+    batches: torch || task === "eval" ? null : run.batches ?? "fixed",
     steps: 0,
     seconds: 0,
     peak_rss_mb: null,

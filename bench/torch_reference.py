@@ -10,12 +10,17 @@ With ``--channels-last`` the model's parameters and the input are in ``torch.cha
 memory format (NHWC in memory, the layout tfjs uses), which lets PyTorch pick its channels-last
 CPU kernels; the training step is the same. Its rows are "torch-cl".
 
+With ``--eval`` a step is one batch of d2l's test pass instead (``evaluate_accuracy_gpu``:
+``net.eval()``, then under ``torch.no_grad()`` the forward pass and the count of correct
+predictions), the pass that follows every epoch; the input is already at its size (d2l's data
+loader resizes on the CPU, outside the timed loop).
+
 Prints one JSON object on stdout:
-{"impl": "torch" or "torch-cl", "depth", "size", "batch", "img_per_s", "first_step_s", "steps",
- "seconds", "peak_rss_mb", "threads", "version"}
+{"impl": "torch" or "torch-cl", "task": "train" or "eval", "depth", "size", "batch", "img_per_s",
+ "first_step_s", "steps", "seconds", "peak_rss_mb", "threads", "version"}
 
 Usage: python3 bench/torch_reference.py [--depth 18] [--size 28] [--batch 64] [--seconds 20]
-       [--warmup 2] [--threads 2] [--channels-last]
+       [--warmup 2] [--threads 2] [--channels-last] [--eval]
 """
 import argparse
 import json
@@ -120,6 +125,27 @@ def training_step(depth, size, batch, lr, channels_last=False):
     return step, net, X
 
 
+def eval_step(depth, size, batch, channels_last=False):
+    """One batch of evaluate_accuracy_gpu on a fixed random batch: returns (step, net, X)."""
+    torch.manual_seed(0)
+    net = resnet(depth)
+    net.apply(init_weights)
+    net.eval()
+    X = torch.rand(batch, 1, size, size)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        X = X.to(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,))
+
+    def step():
+        with torch.no_grad():
+            y_hat = net(X)
+            # d2l.accuracy
+            return float((y_hat.argmax(axis=1).type(y.dtype) == y).sum())
+
+    return step, net, X
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--depth", type=int, default=18, choices=sorted(STAGES))
@@ -131,10 +157,15 @@ def main():
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--channels-last", action="store_true",
                    help="model and input in torch.channels_last memory format")
+    p.add_argument("--eval", action="store_true",
+                   help="time batches of the test pass (inference) instead of training steps")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
-    step, _, _ = training_step(a.depth, a.size, a.batch, a.lr, a.channels_last)
+    if a.eval:
+        step, _, _ = eval_step(a.depth, a.size, a.batch, a.channels_last)
+    else:
+        step, _, _ = training_step(a.depth, a.size, a.batch, a.lr, a.channels_last)
 
     t0 = time.perf_counter()
     step()
@@ -151,7 +182,8 @@ def main():
             break
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({
-        "impl": "torch-cl" if a.channels_last else "torch", "depth": a.depth, "size": a.size,
+        "impl": "torch-cl" if a.channels_last else "torch", "task": "eval" if a.eval else "train",
+        "depth": a.depth, "size": a.size,
         "batch": a.batch, "img_per_s": steps * a.batch / elapsed, "first_step_s": first,
         "steps": steps, "seconds": elapsed, "peak_rss_mb": rss_kb / 1024, "threads": a.threads,
         "version": f"torch {torch.__version__}",

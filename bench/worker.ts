@@ -1,7 +1,9 @@
 /**
  * One tfjs backend and one configuration, measured in this process: builds the network, times
  * the first step, runs warm-up steps, then `trainStep` (lib/model/step.ts, the step training
- * runs) until the measured seconds have passed. It prints its progress as JSON lines on stdout
+ * runs) until the measured seconds have passed; for the task "eval", a step is one batch of the
+ * test pass, `evaluate` of lib/run/evaluate.ts (inference-mode forward pass, resize to the size,
+ * confusion counts read back), the pass that follows every epoch. It prints its progress as JSON lines on stdout
  * (`start`, `first`, a `step` per group of steps, `done`; or one `error`), which bench/measure.ts
  * reads, so that a run killed at its cap still says how far it got.
  *
@@ -11,6 +13,7 @@
  * @example
  * ```sh
  * deno run -A bench/worker.ts '{"impl":"native","size":28,"batch":64,"seconds":5}'
+ * deno run -A bench/worker.ts '{"impl":"native","task":"eval","size":96,"seconds":5}'
  * deno run -A bench/worker.ts '{"impl":"cpu","net":{"depth":18,"stages":[1,1,1,1],"width":8}}'
  * ```
  * @module
@@ -21,6 +24,7 @@ import { mulberry32 } from "../lib/data/rng.ts";
 import { type Batch, batches } from "../lib/data/batches.ts";
 import type { Split } from "../lib/data/fashion_mnist.ts";
 import { trainStep } from "../lib/model/step.ts";
+import { evaluate } from "../lib/run/evaluate.ts";
 import { SGD } from "../lib/model/fused.ts";
 import { type BackendName, backendSummary, initBackend } from "../lib/backends/choose.ts";
 import { SUBMIT_BATCH_FLAG } from "../lib/backends/webgpu.ts";
@@ -28,6 +32,7 @@ import { errorText, InputError } from "../lib/errors.ts";
 import { describeError } from "../cli/errors.ts";
 import { freshShaderCache, timeFirstStep } from "./first_step.ts";
 import { dnnlTime } from "../lib/backends/native/backend.ts";
+import { BLAS_TIME } from "../lib/backends/native/blas.ts";
 import {
   BATCH_SOURCES,
   type BatchSource,
@@ -36,6 +41,9 @@ import {
   isTorch,
   type KernelTime,
   type NetShape,
+  type StepSplit,
+  type Task,
+  TASKS,
   type TfjsImpl,
 } from "./row.ts";
 
@@ -45,6 +53,8 @@ export const THREAD_VARS = ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"] as const;
 /** One run's configuration. */
 export interface WorkerArgs {
   impl: TfjsImpl;
+  /** Training steps, or batches of the test pass. */
+  task: Task;
   net: NetShape;
   size: number;
   batch: number;
@@ -52,13 +62,13 @@ export interface WorkerArgs {
   seconds: number;
   /** Steps after the first and before the measured ones. */
   warmup: number;
-  /** Profile one more step after the measured ones (`tf.profile`). */
+  /** Profile one more step after the measured ones (`tf.profile`, and where its time went). */
   profile: boolean;
   /** WebGPU: compile the pipelines before the first step (lib/backends/warmup.ts). */
   compileAhead: "off" | "on";
   /** WebGPU: tfjs' deferred-submit batch size; null: lib/backends/webgpu.ts's. */
   submitBatch: number | null;
-  /** Read the loss back every this many steps. */
+  /** Read the loss back every this many steps (eval: every batch is read back). */
   readEvery: number;
   batches: BatchSource;
 }
@@ -66,6 +76,7 @@ export interface WorkerArgs {
 /** The configuration when a field is not given: ResNet-18, 28x28, batch 64, 20 s. */
 export const WORKER_DEFAULTS: Readonly<WorkerArgs> = Object.freeze({
   impl: "native",
+  task: "train",
   net: { depth: 18, stages: null, width: 64 },
   size: 28,
   batch: 64,
@@ -105,6 +116,7 @@ export function parseWorkerArgs(text: string): WorkerArgs {
     !int(a.readEvery, 1) && `readEvery ${a.readEvery}: give a positive integer`,
     !int(a.warmup, 0) && `warmup ${a.warmup}: give a non-negative integer`,
     !(typeof a.seconds === "number" && a.seconds > 0) && `seconds ${a.seconds}: give a number > 0`,
+    !(TASKS as readonly string[]).includes(a.task) && `task ${a.task}: use ${TASKS.join(", ")}`,
     !(BATCH_SOURCES as readonly string[]).includes(a.batches) &&
     `batches ${a.batches}: use ${BATCH_SOURCES.join(", ")}`,
   ].find(Boolean);
@@ -135,23 +147,46 @@ export function peakRssMb(): number {
   return Deno.memoryUsage().rss / 2 ** 20;
 }
 
-/** The network, optimizer and step function of a run. */
+/** The network and step function of a run. */
 interface Trainer {
   net: ResNet;
-  opt: SGD;
-  /** One training step; reads the loss back (waits for the step) when `read`. */
+  /** One step; reads its result back (waits for the step) when `read` (eval: always). */
   step: (read?: boolean) => Promise<void>;
-  /** One step on the fixed batch, for the profile. */
-  fixedStep: () => { loss: tf.Tensor; correct: tf.Tensor };
   dispose: () => void;
 }
 
-function trainer(a: WorkerArgs): Trainer {
-  const net = new ResNet({
+function network(a: WorkerArgs): ResNet {
+  return new ResNet({
     ...(a.net.stages ? { stages: a.net.stages } : { depth: a.net.depth }),
     width: a.net.width,
     seed: 0,
   });
+}
+
+/** Random 28x28 bytes (Fashion-MNIST's shape) and labels, `count` images. */
+function randomSplit(count: number): Split {
+  const rand = mulberry32(1);
+  return {
+    images: Uint8Array.from({ length: count * 28 * 28 }, () => Math.floor(rand() * 256)),
+    labels: Uint8Array.from({ length: count }, (_, i) => (i * 7) % 10),
+    count,
+    height: 28,
+    width: 28,
+  };
+}
+
+/** A step of the test pass: `evaluate` over one batch, as after every epoch (resized to size). */
+function evaluator(a: WorkerArgs): Trainer {
+  const net = network(a), split = randomSplit(a.batch);
+  const step = async () => {
+    await evaluate(net, split, { size: a.size, batchSize: a.batch });
+  };
+  return { net, step, dispose: () => net.dispose() };
+}
+
+function trainer(a: WorkerArgs): Trainer {
+  if (a.task === "eval") return evaluator(a);
+  const net = network(a);
   const opt = new SGD(0.05); // what lib/run/train.ts uses
   const x = tf.randomUniform([a.batch, a.size, a.size, 1], 0, 1, "float32", 1) as tf.Tensor4D;
   const labels = tf.tensor1d(Array.from({ length: a.batch }, (_, i) => (i * 7) % 10), "int32");
@@ -177,7 +212,7 @@ function trainer(a: WorkerArgs): Trainer {
     opt.dispose();
     net.dispose();
   };
-  return { net, opt, step, fixedStep: () => trainStep(net, opt, x, labels), dispose };
+  return { net, step, dispose };
 }
 
 /**
@@ -227,54 +262,113 @@ export async function runWorker(a: WorkerArgs): Promise<void> {
     elapsed = (performance.now() - t0) / 1000;
     emit({ event: "step", steps, seconds: elapsed });
   }
-  const profile = a.profile ? await profileStep(t.fixedStep) : undefined;
-  emit({ event: "done", steps, seconds: elapsed, peak_rss_mb: peakRssMb(), profile });
+  const p = a.profile ? await profileStep(t.step) : undefined;
+  emit({
+    event: "done",
+    steps,
+    seconds: elapsed,
+    peak_rss_mb: peakRssMb(),
+    profile: p?.kernels,
+    profile_split: p?.split,
+  });
   t.dispose();
 }
 
 /** Endless batches of random 28x28 bytes (Fashion-MNIST's shape), made as training makes them. */
 function* batchStream(batch: number, size: number): Generator<Batch, never> {
-  const count = batch * 4, rand = mulberry32(1);
-  const split: Split = {
-    images: Uint8Array.from({ length: count * 28 * 28 }, () => Math.floor(rand() * 256)),
-    labels: Uint8Array.from({ length: count }, (_, i) => (i * 7) % 10),
-    count,
-    height: 28,
-    width: 28,
-  };
+  const split = randomSplit(batch * 4);
   for (let epoch = 0;; epoch++) {
     yield* batches(split, { batchSize: batch, shuffle: true, seed: 0, epoch, size });
   }
 }
 
-/** Kernel times of one call of `step`, summed per kernel, largest first. */
-async function profileStep(step: () => { loss: tf.Tensor; correct: tf.Tensor }) {
-  const before = dnnlTime();
-  const info = await tf.profile(() => {
-    const r = step();
-    return [r.loss, r.correct];
-  });
-  const after = dnnlTime();
-  const by = new Map<string, KernelTime>();
-  for (const k of info.kernels) {
-    // Op wrappers ("fusedConv2d__op") also appear; they contain their kernel: skip them.
-    if (k.name.endsWith("__op")) continue;
-    const e = by.get(k.name) ?? { kernel: k.name, ms: 0, calls: 0 };
-    e.ms += Number(k.kernelTimeMs);
-    e.calls++;
-    by.set(k.name, e);
-  }
-  tf.dispose(info.result as tf.Tensor[]);
-  const kernels = [...by.values()].sort((p, q) => q.ms - p.ms);
-  if (before && after) {
-    // Time inside oneDNN's primitives, part of the kernels' times above (not added to them).
-    kernels.push({
-      kernel: INSIDE_DNNL,
-      ms: after.ms - before.ms,
-      calls: after.calls - before.calls,
+/** The libraries' counters now: oneDNN's primitives (null without oneDNN) and BLAS' sgemm. */
+function libraryTime() {
+  return { dnnl: dnnlTime(), blas: { calls: BLAS_TIME.calls, ms: BLAS_TIME.ms } };
+}
+
+/**
+ * One step without and one under `tf.profile` (both reading their result back): the profiled
+ * step's kernel times summed per kernel, largest first (with oneDNN, an {@linkcode INSIDE_DNNL}
+ * entry: part of the kernels' times), and where its wall time went ({@linkcode splitStep}).
+ */
+async function profileStep(step: (read?: boolean) => Promise<void>) {
+  BLAS_TIME.on = true;
+  try {
+    let t = performance.now();
+    await step(true);
+    const unprofiledMs = performance.now() - t;
+    const before = libraryTime();
+    t = performance.now();
+    const info = await tf.profile(async () => {
+      await step(true);
+      return [];
     });
+    const wallMs = performance.now() - t;
+    const after = libraryTime();
+    const by = new Map<string, KernelTime>();
+    for (const k of info.kernels) {
+      // Op wrappers ("fusedConv2d__op") also appear; they contain their kernel: skip them.
+      if (k.name.endsWith("__op")) continue;
+      const e = by.get(k.name) ?? { kernel: k.name, ms: 0, calls: 0 };
+      e.ms += Number(k.kernelTimeMs);
+      e.calls++;
+      by.set(k.name, e);
+    }
+    const kernels = [...by.values()].sort((p, q) => q.ms - p.ms);
+    const dnnl = before.dnnl && after.dnnl
+      ? { ms: after.dnnl.ms - before.dnnl.ms, calls: after.dnnl.calls - before.dnnl.calls }
+      : null;
+    if (dnnl) kernels.push({ kernel: INSIDE_DNNL, ...dnnl });
+    const split = splitStep({
+      wallMs,
+      unprofiledMs,
+      kernelMs: kernels.filter((k) => k.kernel !== INSIDE_DNNL).reduce((s, k) => s + k.ms, 0),
+      kernels: kernels.filter((k) => k.kernel !== INSIDE_DNNL).reduce((s, k) => s + k.calls, 0),
+      dnnl,
+      blas: { ms: after.blas.ms - before.blas.ms, calls: after.blas.calls - before.blas.calls },
+    });
+    return { kernels, split };
+  } finally {
+    BLAS_TIME.on = false;
   }
-  return kernels;
+}
+
+/**
+ * Where one step's wall time went: inside oneDNN, inside BLAS, in the kernels' own JavaScript
+ * (the kernels' summed time less the two libraries'), between kernels (the wall time less the
+ * kernels'). The four add up to the wall time.
+ *
+ * @example
+ * ```ts
+ * import { splitStep } from "./worker.ts";
+ * const s = splitStep({
+ *   wallMs: 100, unprofiledMs: 95, kernelMs: 80, kernels: 300,
+ *   dnnl: { ms: 50, calls: 120 }, blas: { ms: 10, calls: 4 },
+ * });
+ * [s.kernel_js_ms, s.between_ms]; // [20, 20]
+ * ```
+ */
+export function splitStep(m: {
+  wallMs: number;
+  unprofiledMs: number;
+  kernelMs: number;
+  kernels: number;
+  dnnl: { ms: number; calls: number } | null;
+  blas: { ms: number; calls: number };
+}): StepSplit {
+  const dnnl = m.dnnl ?? { ms: 0, calls: 0 };
+  return {
+    wall_ms: m.wallMs,
+    unprofiled_ms: m.unprofiledMs,
+    dnnl_ms: dnnl.ms,
+    blas_ms: m.blas.ms,
+    kernel_js_ms: m.kernelMs - dnnl.ms - m.blas.ms,
+    between_ms: m.wallMs - m.kernelMs,
+    dnnl_calls: dnnl.calls,
+    blas_calls: m.blas.calls,
+    kernels: m.kernels,
+  };
 }
 
 /**

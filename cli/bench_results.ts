@@ -12,6 +12,7 @@
  *   img_per_s: 196, status: "ok" };
  * assert.match(benchLine([row], machine)!, /native 196\.0 images\/s/);
  * assert.equal(benchLine([row], { ...machine, cores: 16 }), null);
+ * assert.equal(benchLine([{ ...row, task: "eval" }], machine), null); // training speed only
  * ```
  * @module
  */
@@ -38,6 +39,8 @@ export interface BenchRow {
   machine: BenchMachine;
   /** native, torch, webgpu, cpu... */
   impl: string;
+  /** "train" or "eval" (the test pass); rows saved before the field were training. */
+  task?: string;
   /** ResNet depth. */
   depth: number | null;
   /** Input size. */
@@ -62,7 +65,9 @@ export function benchLine(rows: readonly BenchRow[], here: BenchMachine): string
   const latest = new Map<string, BenchRow>();
   for (const r of rows) {
     if (r.status !== "ok" || r.img_per_s === null || !same(r.machine)) continue;
-    if (r.depth !== 18 || r.size !== 28 || r.batch !== 64) continue;
+    if (r.depth !== 18 || r.size !== 28 || r.batch !== 64 || (r.task ?? "train") !== "train") {
+      continue;
+    }
     const prev = latest.get(r.impl);
     if (!prev || r.date >= prev.date) latest.set(r.impl, r); // the file's later row wins a tie
   }

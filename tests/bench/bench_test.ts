@@ -1,15 +1,17 @@
 /**
  * `deno task bench` end to end (bench/bench.ts): bad flags are one line and exit 2 (numbers
  * through cli/options.ts' parseNumber, each element of a list); tiny runs show the row fields,
- * the table with its "% peak" and "vs torch" notes, the default implementations and what they
- * leave out, and where results go (`--save FILE`, a git-ignored default). Also the WebGPU flags
+ * the table with its "% peak", "% sgemm" and "vs torch" notes, the grid of depths and tasks
+ * (training, the test pass), the default implementations and what they leave out, and where
+ * results go (`--save FILE`, a git-ignored default). Also the WebGPU flags
  * of issue 8 (--compile-ahead, --submit-batch, --read-every, --stages/--width) and the
  * deferred-submit batch size of lib/backends/webgpu.ts.
  */
 import assert from "node:assert/strict";
 import type { BenchRow } from "../../bench/row.ts";
 import { DEFAULT_RESULTS } from "../../bench/report.ts";
-import { trainingGflopPerImage } from "../../bench/flops.ts";
+import { gflopPerImage, trainingGflopPerImage } from "../../bench/flops.ts";
+import { detectIsa } from "../../bench/fma_peak.ts";
 import { findTorchPython } from "../../bench/environment.ts";
 import {
   DEFAULT_SUBMIT_BATCH,
@@ -28,6 +30,10 @@ const SHORT = ["--quick", "--seconds", "0.5", "--no-save"];
 
 const bench = (args: string[], env: Record<string, string> = {}) => runScript(BENCH, args, env);
 
+// Whether bench/fma_peak.ts has a loop for this CPU (else "% peak" is null and says why).
+const fma = "isa" in
+  detectIsa(await Deno.readTextFile("/proc/cpuinfo").catch(() => null), Deno.build.arch);
+
 const jsonRows = (stdout: string): BenchRow[] =>
   stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
 
@@ -40,6 +46,9 @@ for (
     [["--stages", "1,1,1"], /--stages.*'1,1,1'.*four positive integers/],
     [["--width", "0"], /--width.*'0'.*positive integer/],
     [["--depth", "50"], /--depth 50: use 18 or 34/],
+    [["--depth", "18,50"], /--depth 50: use 18 or 34/],
+    [["--tasks", "train,infer"], /--tasks.*unknown task infer: use train, eval/],
+    [["--tasks", ","], /--tasks is empty/],
     [["--sizes", ","], /--sizes is empty/],
     [
       ["--batches", "fixed,streamed"],
@@ -75,6 +84,7 @@ Deno.test("bench --read-every 1,2 --batches fixed,ahead on cpu: a row each, whol
   const r = await bench([
     ...["--impls", "cpu", ...TINY, ...SHORT],
     ...["--read-every", "1,2", "--batches", "fixed,ahead", "--json", "--seconds", "5e-1"],
+    ...["--tasks", "train"],
   ]);
   assert.equal(r.code, 0, r.stderr);
   const rows = jsonRows(r.stdout);
@@ -103,34 +113,66 @@ Deno.test("bench --read-every 1,2 --batches fixed,ahead on cpu: a row each, whol
     // 5e-1 s measured: the number parser takes exponents.
     assert.ok(q.seconds >= 0.5, `${q.seconds}`);
     assert.equal(q.gflop_per_image, gflop);
-    assert.ok(q.peak_fraction! > 0, `${q.peak_fraction}`);
+    assert.ok(q.sgemm_fraction! > 0, `${q.sgemm_fraction}`);
+    if (fma) assert.ok(q.peak_fraction! > 0 && q.peak_fraction! < 1, `${q.peak_fraction}`);
+    else assert.equal(q.peak_fraction, null);
   }
 });
 
 Deno.test("bench table: the net, % peak, the note column and read every", async () => {
-  const r = await bench(["--impls", "cpu,torch", ...TINY, ...SHORT, "--read-every", "3"]);
+  const r = await bench([
+    ...["--impls", "cpu,torch", ...TINY, ...SHORT, "--read-every", "3", "--tasks", "train"],
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n");
-  assert.match(lines[0], /^ResNet 1,1,1,1 w8 training/);
+  assert.match(lines[0], /^ResNet 1,1,1,1 w8 train, images\/s/);
   assert.match(
     lines[1],
-    /^impl +depth +size +batch +img\/s +% peak +first step +peak RSS +vs torch +note$/,
+    /^impl +depth +task +size +batch +img\/s +% peak +% sgemm +first step +peak RSS +vs torch +note$/,
   );
   assert.match(
     lines[2],
-    /^cpu +1,1,1,1 w8 +16 +4 +\d+\.\d +\d+\.\d% +\d+\.\d\d s .* read every 3$/,
+    new RegExp(
+      `^cpu +1,1,1,1 w8 +train +16 +4 +\\d+\\.\\d +${
+        fma ? "\\d+\\.\\d%" : "-"
+      } +\\d+\\.\\d% +\\d+\\.\\d\\d s .* read every 3$`,
+    ),
   );
   // d2l's PyTorch code builds only ResNet-18/34 of width 64: said, not run.
   assert.match(lines[3], /^torch .*skipped: bench\/torch_reference\.py builds ResNet-18 and -34/);
-  // The notes say what "% peak" and "vs torch" divide by; nothing was left out (--impls given).
-  assert.match(lines[4], /^% peak: img\/s x training GFLOP per image \(0\.000781 at 16x16;/);
-  assert.match(lines[4], /sgemm 2048\^3 on 2 threads, \d+\.\d GFLOP\/s/);
-  assert.match(lines[5], /^vs torch: .*faster of torch and torch-cl/);
-  assert.equal(lines.length, 6, r.stdout);
+  // The notes say what the columns divide by; nothing was left out (--impls given).
+  if (fma) {
+    assert.match(lines[4], /^% peak: img\/s x GFLOP per image \(0\.000781 train at 16x16;/);
+    assert.match(lines[4], /the FMA peak, \d+\.\d GFLOP\/s on 2 threads \(AVX/);
+    assert.match(r.stderr, /bench: FMA peak \(AVX[^)]*, 12 accumulators\) on 2 threads: \d+\.\d/);
+  } else assert.match(lines[4], /^% peak: peak: not measured \(/);
+  assert.match(lines[5], /^% sgemm: .*sgemm 2048\^3 on 2 threads, \d+\.\d GFLOP\/s/);
+  assert.match(lines[6], /^vs torch: .*faster of torch and torch-cl/);
+  assert.equal(lines.length, 7, r.stdout);
   assert.match(r.stderr, /bench: sgemm 2048\^3 on 2 threads: \d+\.\d GFLOP\/s/);
 });
 
-Deno.test("bench without --impls: native, torch and torch-cl; cpu is skipped, and said so", async () => {
+Deno.test("bench --depth 18,34 --tasks train,eval: depths, then tasks; eval counts the forward pass", async () => {
+  const r = await bench([
+    ...["--impls", "native", "--depth", "18,34", "--tasks", "train,eval", "--sizes", "16"],
+    ...["--batch", "2", ...SHORT, "--seconds", "0.2", "--threads", "1", "--json"],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = jsonRows(r.stdout);
+  assert.deepEqual(rows.map((q) => [q.depth, q.task, q.status]), [
+    [18, "train", "ok"],
+    [18, "eval", "ok"],
+    [34, "train", "ok"],
+    [34, "eval", "ok"],
+  ]);
+  for (const q of rows) {
+    assert.equal(q.gflop_per_image, gflopPerImage({ depth: q.depth! }, 16, q.task));
+    assert.ok(q.img_per_s! > 0);
+  }
+  assert.deepEqual(rows.map((q) => q.read_every), [1, null, 1, null]);
+});
+
+Deno.test("bench without --impls: native, torch, torch-cl, train and eval; cpu is skipped, and said so", async () => {
   const r = await bench([...TINY, ...SHORT, "--threads", "1"]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n");
@@ -138,8 +180,14 @@ Deno.test("bench without --impls: native, torch and torch-cl; cpu is skipped, an
   assert.ok(!impls.includes("cpu"), r.stdout);
   // Rows for PyTorch when it is here (they say it builds width 64 only), else a skipped note.
   const torch = await findTorchPython() !== null;
-  const expected = torch ? ["native", "torch", "torch-cl"] : ["native"];
-  assert.deepEqual(impls.filter((i) => ["native", "torch", "torch-cl"].includes(i)), expected);
+  const each = torch ? ["native", "torch", "torch-cl"] : ["native"];
+  // Training rows, then the test pass's (the default --tasks train,eval).
+  assert.deepEqual(impls.filter((i) => each.includes(i)), [...each, ...each]);
+  const tasks = lines.slice(2).filter((l) => each.includes(l.split(" ")[0]));
+  assert.deepEqual(tasks.map((l) => / (train|eval) /.exec(l)?.[1]), [
+    ...each.map(() => "train"),
+    ...each.map(() => "eval"),
+  ]);
   const skipped = lines.at(-1)!;
   assert.match(skipped, /^skipped: .*cpu \(pure JS, > 1 min per ResNet-18 step here; --impls cpu/);
   if (!torch) assert.match(skipped, /torch \(no python3 with PyTorch/);
@@ -159,7 +207,7 @@ Deno.test("bench --save FILE appends rows with the environment and keeps what wa
     await Deno.writeTextFile(file, '{"old":true}'); // no final newline
     const r = await bench([
       ...["--impls", "native", ...TINY, "--quick", "--seconds", "0.3", "--threads", "1"],
-      ...["--save", file],
+      ...["--save", file, "--tasks", "train"],
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`results appended to ${file}`));
@@ -173,9 +221,18 @@ Deno.test("bench --save FILE appends rows with the environment and keeps what wa
     assert.equal(row.sgemm.n, 2048);
     assert.equal(row.sgemm.threads, 1);
     assert.ok(row.sgemm.gflops > 0);
-    // % peak = img/s x GFLOP per image / the sgemm rate of the same invocation.
-    const expect = row.img_per_s * row.gflop_per_image / row.sgemm.gflops;
-    assert.ok(Math.abs(row.peak_fraction - expect) < 1e-12, `${row.peak_fraction} ${expect}`);
+    // % peak and % sgemm = img/s x GFLOP per image / the FMA peak and the sgemm rate of the same
+    // invocation, both stored with the row.
+    const ofSgemm = row.img_per_s * row.gflop_per_image / row.sgemm.gflops;
+    assert.ok(Math.abs(row.sgemm_fraction - ofSgemm) < 1e-12, `${row.sgemm_fraction} ${ofSgemm}`);
+    if (fma) {
+      assert.equal(row.fma_peak.threads, 1);
+      const ofPeak = row.img_per_s * row.gflop_per_image / row.fma_peak.gflops;
+      assert.ok(Math.abs(row.peak_fraction - ofPeak) < 1e-12, `${row.peak_fraction} ${ofPeak}`);
+    } else {
+      assert.equal(typeof row.fma_peak.error, "string");
+      assert.equal(row.peak_fraction, null);
+    }
     assert.match(row.detail, /OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1/);
     assert.equal(typeof row.machine.cpu, "string");
     assert.equal(row.loadavg_at_end.length, 3);
@@ -245,7 +302,7 @@ Deno.test({
     const r = await bench(
       [
         ...["--impls", "webgpu", ...TINY, ...SHORT],
-        ...["--compile-ahead", "both", "--submit-batch", "5", "--json"],
+        ...["--compile-ahead", "both", "--submit-batch", "5", "--json", "--tasks", "train"],
       ],
       { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
     );
@@ -260,7 +317,7 @@ Deno.test({
       // The sgemm rate is the CPU's: no fraction for WebGPU, and only WebGPU ran: none measured.
       assert.equal(q.peak_fraction, null);
     }
-    assert.doesNotMatch(r.stderr, /bench: sgemm/);
+    assert.doesNotMatch(r.stderr, /bench: sgemm|bench: FMA peak/);
     assert.equal(off.compile_ahead, "off");
     assert.equal(off.warmup_s, null);
     assert.equal(off.first_result_s, off.first_step_s);

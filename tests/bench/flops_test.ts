@@ -1,9 +1,9 @@
 /**
- * bench/flops.ts: the training FLOPs per image of d2l's ResNet, counted from the network shape,
+ * bench/flops.ts: the training (and test-pass) FLOPs per image of d2l's ResNet, counted from the network shape,
  * against multiply-adds worked out by hand (below) and the issue's 0.198 / 1.91 GFLOP.
  */
 import assert from "node:assert/strict";
-import { forwardMacs, trainingGflopPerImage } from "../../bench/flops.ts";
+import { forwardMacs, gflopPerImage, trainingGflopPerImage } from "../../bench/flops.ts";
 import { ConfigError } from "../../lib/errors.ts";
 
 Deno.test("ResNet-18: 0.198 GFLOP per training image at 28x28, 1.91 at 96x96", () => {
@@ -21,6 +21,12 @@ Deno.test("ResNet-18: 0.198 GFLOP per training image at 28x28, 1.91 at 96x96", (
   assert.equal(trainingGflopPerImage({ depth: 18 }, 96).toFixed(2), "1.91");
   // x2 FLOPs per multiply-add, x3 products (forward, input gradient, weight gradient).
   assert.equal(trainingGflopPerImage({ depth: 18 }, 28), forwardMacs({ depth: 18 }, 28) * 6e-9);
+});
+
+Deno.test("gflopPerImage: training's, or the forward pass alone for the test pass", () => {
+  assert.equal(gflopPerImage({ depth: 18 }, 28, "train"), trainingGflopPerImage({ depth: 18 }, 28));
+  assert.equal(gflopPerImage({ depth: 34 }, 96, "eval"), forwardMacs({ depth: 34 }, 96) * 2e-9);
+  assert.equal(gflopPerImage({ depth: 18 }, 96, "eval").toFixed(3), "0.637");
 });
 
 Deno.test("other depths, widths and sizes follow the shape", () => {

@@ -6,10 +6,12 @@
 import assert from "node:assert/strict";
 import { measure, type RunOptions } from "../../bench/measure.ts";
 import { findTorchPython } from "../../bench/environment.ts";
-import { trainingGflopPerImage } from "../../bench/flops.ts";
+import { gflopPerImage, trainingGflopPerImage } from "../../bench/flops.ts";
+import type { StepSplit } from "../../bench/row.ts";
 
 const TINY: RunOptions = {
   net: { depth: 18, stages: [1, 1, 1, 1], width: 8 },
+  task: "train",
   size: 16,
   batch: 2,
   seconds: 0.2,
@@ -37,6 +39,31 @@ Deno.test("native, tiny: an ok row with its profile and the threads it was given
   assert.match(row.detail!, /OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1$/);
   assert.ok(row.profile!.length > 0);
   assert.ok(row.profile!.every((k) => k.ms >= 0 && k.calls > 0 && !k.kernel.endsWith("__op")));
+});
+
+/** The split's four parts add up to the profiled step's wall time; none is negative. */
+function checkSplit(s: StepSplit) {
+  const parts = [s.dnnl_ms, s.blas_ms, s.kernel_js_ms, s.between_ms];
+  assert.ok(Math.abs(parts.reduce((a, b) => a + b, 0) - s.wall_ms) < 1e-6, JSON.stringify(s));
+  assert.ok(parts.every((p) => p >= 0), JSON.stringify(s));
+  assert.ok(s.kernels > 0 && s.unprofiled_ms > 0, JSON.stringify(s));
+}
+
+Deno.test("native, tiny: the profiled step's wall time split by where it ran", async () => {
+  const row = await measure("native", { ...TINY, profile: true });
+  checkSplit(row.profile_split!);
+});
+
+Deno.test("native eval, tiny: batches of the test pass, forward FLOPs, its split", async () => {
+  const row = await measure("native", { ...TINY, task: "eval", profile: true });
+  assert.equal(row.status, "ok", row.status);
+  assert.equal(row.task, "eval");
+  assert.ok(row.img_per_s! > 0 && row.steps >= 2);
+  assert.equal(row.gflop_per_image, gflopPerImage({ stages: [1, 1, 1, 1], width: 8 }, 16, "eval"));
+  assert.equal(row.read_every, null); // the pass reads every batch and makes its own batches
+  assert.equal(row.batches, null);
+  assert.ok(!row.profile!.some((k) => k.kernel.includes("Grad"))); // no backward pass
+  checkSplit(row.profile_split!);
 });
 
 Deno.test("a run killed at its cap says how far it got", async () => {
@@ -69,6 +96,18 @@ Deno.test({
     assert.ok(row.img_per_s! > 0 && row.steps >= 2);
     assert.equal(row.first_result_s, row.first_step_s);
     assert.equal(row.gflop_per_image, trainingGflopPerImage({ depth: 18 }, 28));
+  },
+});
+
+Deno.test({
+  name: "torch --eval: d2l's test pass, forward FLOPs, compared with eval rows",
+  ignore: python === null,
+  async fn() {
+    const row = await measure("torch", { ...TINY, net: R18, size: 28, python, task: "eval" });
+    assert.equal(row.status, "ok", row.status);
+    assert.equal(row.task, "eval");
+    assert.ok(row.img_per_s! > 0 && row.steps >= 2);
+    assert.equal(row.gflop_per_image, gflopPerImage({ depth: 18 }, 28, "eval"));
   },
 });
 

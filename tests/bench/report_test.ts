@@ -1,14 +1,16 @@
 /**
- * bench/report.ts: the table (warm-up, first step and first result for WebGPU rows, % peak, the
- * ratio to the faster PyTorch reference), the notes under it, the profile table and the results
- * file.
+ * bench/report.ts: the table (warm-up, first step and first result for WebGPU rows, % peak and
+ * % sgemm, a row above the FMA peak flagged, the ratio to the faster PyTorch reference of the same
+ * task), the notes under it, the profile table, the step's split and the results file.
  */
 import assert from "node:assert/strict";
 import {
+  aboveFmaPeak,
   appendResults,
   fastestTorch,
   formatNotes,
   formatProfile,
+  formatSplit,
   formatTable,
   netLabel,
   readResults,
@@ -16,6 +18,8 @@ import {
 } from "../../bench/report.ts";
 import { type BenchRow, INSIDE_DNNL, newRow } from "../../bench/row.ts";
 import { environment } from "../../bench/environment.ts";
+import { peakFraction } from "../../bench/peak.ts";
+import { trainingGflopPerImage } from "../../bench/flops.ts";
 import { UserError } from "../../lib/errors.ts";
 
 const R18 = { depth: 18, stages: null, width: 64 };
@@ -23,6 +27,7 @@ const R18 = { depth: 18, stages: null, width: 64 };
 Deno.test("formatTable shows warm-up, first step and their sum for WebGPU rows", () => {
   const base: BenchRow = {
     impl: "webgpu",
+    task: "train",
     depth: 18,
     stages: [2, 2, 2, 2],
     width: 64,
@@ -31,6 +36,7 @@ Deno.test("formatTable shows warm-up, first step and their sum for WebGPU rows",
     img_per_s: 10,
     gflop_per_image: 0.198,
     peak_fraction: null,
+    sgemm_fraction: null,
     first_step_s: 0.5,
     compile_ahead: "on",
     warmup_s: 6,
@@ -52,8 +58,8 @@ Deno.test("formatTable shows warm-up, first step and their sum for WebGPU rows",
     status: "did not finish 20 s of steps (3 measured) in 60 s",
   };
   const t = formatTable([base, off]).split("\n");
-  assert.match(t[0], /img\/s +% peak +warm-up +first step +first result +peak RSS/);
-  assert.match(t[1], /^webgpu +18 +28 +64 +10\.0 +- +6\.00 s +0\.50 s +6\.50 s +500 MiB/);
+  assert.match(t[0], /img\/s +% peak +% sgemm +warm-up +first step +first result +peak RSS/);
+  assert.match(t[1], /^webgpu +18 +train +28 +64 +10\.0 +- +- +6\.00 s +0\.50 s +6\.50 s +500 MiB/);
   assert.match(t[1], /compile-ahead on, submit 15, read every 10, batches ahead$/);
   assert.match(
     t[2],
@@ -66,9 +72,22 @@ Deno.test("formatTable shows warm-up, first step and their sum for WebGPU rows",
 });
 
 /** A finished row of ResNet-18 at `size`, batch 64. */
-function done(impl: BenchRow["impl"], size: number, imgPerS: number, peak: number | null) {
-  const r = newRow(impl, R18, { size, batch: 64 });
-  return { ...r, img_per_s: imgPerS, peak_fraction: peak, first_step_s: 1, peak_rss_mb: 400 };
+function done(
+  impl: BenchRow["impl"],
+  size: number,
+  imgPerS: number,
+  peak: number | null,
+  task: BenchRow["task"] = "train",
+) {
+  const r = newRow(impl, R18, { size, batch: 64, task });
+  return {
+    ...r,
+    img_per_s: imgPerS,
+    peak_fraction: peak,
+    sgemm_fraction: peak === null ? null : peak * 2,
+    first_step_s: 1,
+    peak_rss_mb: 400,
+  };
 }
 
 Deno.test("vs torch: against the faster of torch and torch-cl of the same shape", () => {
@@ -85,35 +104,115 @@ Deno.test("vs torch: against the faster of torch and torch-cl of the same shape"
   assert.equal(fastestTorch(rows, rows[3])?.impl, "torch-cl");
   assert.equal(fastestTorch(rows, rows[6]), undefined); // no PyTorch at batch 256
   const t = formatTable(rows).split("\n");
-  assert.match(t[0], /^impl +depth +size +batch +img\/s +% peak +first step +peak RSS +vs torch/);
-  assert.match(t[1], /^native +18 +28 +64 +200\.0 +40\.0% +1\.00 s +400 MiB +1\.33x$/);
-  assert.match(t[2], /^torch +18 +28 +64 +150\.0 +30\.0% .* 1\.00x$/);
-  assert.match(t[3], /^torch-cl +18 +28 +64 +100\.0 +20\.0% .* 0\.67x$/);
-  assert.match(t[4], /^native +18 +96 +64 +20\.0 +65\.0% .* 0\.50x$/);
-  assert.match(t[5], /^torch +18 +96 +64 +30\.0 +97\.0% .* 0\.75x$/);
-  assert.match(t[6], /^torch-cl +18 +96 +64 +40\.0 +130\.0% .* 1\.00x$/);
-  assert.match(t[7], /^native +18 +96 +256 +21\.0 +- +- +- +-$/);
+  assert.match(
+    t[0],
+    /^impl +depth +task +size +batch +img\/s +% peak +% sgemm +first step +peak RSS +vs torch/,
+  );
+  assert.match(
+    t[1],
+    /^native +18 +train +28 +64 +200\.0 +40\.0% +80\.0% +1\.00 s +400 MiB +1\.33x$/,
+  );
+  assert.match(t[2], /^torch +18 +train +28 +64 +150\.0 +30\.0% .* 1\.00x$/);
+  assert.match(t[3], /^torch-cl +18 +train +28 +64 +100\.0 +20\.0% .* 0\.67x$/);
+  assert.match(t[4], /^native +18 +train +96 +64 +20\.0 +65\.0% .* 0\.50x$/);
+  assert.match(t[5], /^torch +18 +train +96 +64 +30\.0 +97\.0% .* 0\.75x$/);
+  // Above 100% of the FMA peak: "!" in the column and the note says what it means.
+  assert.match(t[6], /^torch-cl +18 +train +96 +64 +40\.0 +130\.0%! .* 1\.00x +ABOVE THE FMA PEAK/);
+  assert.match(t[7], /^native +18 +train +96 +256 +21\.0 +- +- +- +- +-$/);
   // A reference that did not finish is no reference.
   const failed = { ...rows[1], img_per_s: null, status: "did not finish in 240 s" };
   assert.equal(fastestTorch([rows[0], failed], rows[0]), undefined);
 });
 
-Deno.test("formatNotes: what % peak and vs torch divide by, and what was left out", () => {
-  const rows = [done("native", 28, 200, 0.4), done("native", 96, 20, 0.6)];
-  const sgemm = { gflops: 58.94, n: 2048, repeats: 3, threads: 2, library: "libopenblas.so.0" };
+const SGEMM = { gflops: 58.94, n: 2048, repeats: 3, threads: 2, library: "libopenblas.so.0" };
+const FMA = {
+  gflops: 387.04,
+  gflops_1thread: 208.0,
+  isa: "AVX-512",
+  threads: 2,
+  accumulators: 12,
+  iterations: 1e8,
+  repeats: 5,
+};
+
+Deno.test("formatNotes: what % peak, % sgemm and vs torch divide by, what was left out", () => {
+  const rows = [
+    done("native", 28, 200, 0.4),
+    done("native", 96, 20, 0.6),
+    done("native", 96, 60, 0.1, "eval"),
+  ];
   const skipped = ["cpu (pure JS, > 1 min per ResNet-18 step here; --impls cpu to run it)"];
-  const [peak, vs, skip] = formatNotes(rows, sgemm, skipped);
+  const [peak, ofSgemm, vs, skip] = formatNotes(rows, { fma: FMA, sgemm: SGEMM }, skipped);
   assert.match(
     peak,
-    /^% peak: img\/s x training GFLOP per image \(0\.198 at 28x28, 1\.91 at 96x96;/,
+    /^% peak: img\/s x GFLOP per image \(0\.198 train at 28x28, 1\.91 train at 96x96, 0\.637 eval at 96x96;/,
   );
-  assert.match(peak, /sgemm 2048\^3 on 2 threads, 58\.9 GFLOP\/s/);
-  assert.match(vs, /faster of torch and torch-cl/);
-  assert.equal(skip, `skipped: ${skipped[0]}`);
-  assert.equal(formatNotes(rows, sgemm, []).length, 2);
   assert.match(
-    formatNotes(rows, { error: "no BLAS" }, [])[0],
-    /^% peak: no sgemm rate \(no BLAS\)/,
+    peak,
+    /the FMA peak, 387\.0 GFLOP\/s on 2 threads \(AVX-512, 12 accumulators; one thread 208\.0;/,
+  );
+  assert.match(ofSgemm, /^% sgemm: .*sgemm 2048\^3 on 2 threads, 58\.9 GFLOP\/s/);
+  assert.match(vs, /faster of torch and torch-cl .* same shape and task/);
+  assert.equal(skip, `skipped: ${skipped[0]}`);
+  assert.equal(formatNotes(rows, { fma: FMA, sgemm: SGEMM }, []).length, 3);
+  const none = formatNotes(
+    rows,
+    { fma: { error: "aarch64: why" }, sgemm: { error: "no BLAS" } },
+    [],
+  );
+  assert.equal(none[0], "% peak: peak: not measured (aarch64: why)");
+  assert.match(none[1], /^% sgemm: no sgemm rate \(no BLAS\)/);
+});
+
+Deno.test("aboveFmaPeak: img/s x GFLOP per image over the FMA peak, flagged above 100%", () => {
+  const gflop = trainingGflopPerImage({ depth: 18 }, 96); // 1.911... GFLOP per training image
+  // 387 GFLOP/s allow 387 / 1.911 = 202.5 training images/s at 96x96 and no more.
+  const at = (imgPerS: number) => ({ peak_fraction: peakFraction(imgPerS, gflop, 387) });
+  assert.ok(Math.abs(387 / gflop - 202.5) < 0.1);
+  assert.equal(aboveFmaPeak(at(202)), false);
+  assert.equal(aboveFmaPeak(at(203)), true);
+  assert.equal(aboveFmaPeak(at(387 / gflop)), false); // exactly the peak is possible
+  assert.equal(aboveFmaPeak({ peak_fraction: null }), false); // no peak: nothing to flag
+  // The issue's figures: native 125.8 img/s at 96x96 is 62% of 387; 749 img/s at 28x28 is 38%.
+  assert.equal(peakFraction(125.8, gflop, 387)!.toFixed(2), "0.62");
+  assert.equal(
+    peakFraction(749, trainingGflopPerImage({ depth: 18 }, 28), 387)!.toFixed(2),
+    "0.38",
+  );
+  const rows = [done("native", 28, 200, 0.4), done("torch", 28, 150, 1.07)];
+  const lines = formatNotes(rows, { fma: FMA, sgemm: SGEMM }, []);
+  assert.deepEqual(lines.filter((l) => l.startsWith("IMPLAUSIBLE")), [
+    "IMPLAUSIBLE: torch ResNet-18 train 28x28 batch 64 at 107.0% of the measured FMA peak: " +
+    "a FLOP count or a timing is wrong",
+  ]);
+});
+
+Deno.test("vs torch: eval rows against eval rows, training against training", () => {
+  const rows = [
+    done("native", 28, 900, 0.4, "eval"),
+    done("torch", 28, 2000, 0.3, "train"),
+    done("torch", 28, 600, 0.3, "eval"),
+  ];
+  assert.equal(fastestTorch(rows, rows[0]), rows[2]);
+  assert.match(formatTable(rows).split("\n")[1], /^native +18 +eval .* 1\.50x$/);
+});
+
+Deno.test("formatSplit: where a step's wall time went, with shares of the wall time", () => {
+  assert.equal(
+    formatSplit({
+      wall_ms: 200,
+      unprofiled_ms: 190,
+      dnnl_ms: 120,
+      blas_ms: 10,
+      kernel_js_ms: 30,
+      between_ms: 40,
+      dnnl_calls: 300,
+      blas_calls: 6,
+      kernels: 450,
+    }),
+    "step 200.0 ms (190.0 without tf.profile): oneDNN 120.0 ms 60.0% (300 calls), " +
+      "BLAS sgemm 10.0 ms 5.0% (6 calls), kernels' JS 30.0 ms 15.0% (450 kernels), " +
+      "between kernels 40.0 ms 20.0%",
   );
 });
 
