@@ -199,16 +199,19 @@ interface Section {
 function sections(config: ResNetConfig, size: number): Section[] {
   const groups = new Map<string, ConvShape[]>();
   for (const c of convShapes(config, size)) {
-    const key = c.name.replace(/\.conv\d+$/, ""); // b1.0 (the stem) or a block, b3.1
+    const key = c.name.split(".").slice(0, 2).join("."); // b1.0 (the stem) or a block, b3.1
     groups.set(key, [...(groups.get(key) ?? []), c]);
   }
-  const convs = [...groups.values()];
-  return convs.map((own, i) => {
-    const next = convs[i + 1]?.[0], last = own[own.length - 1];
-    const [n, ch] = next ? [next.inSize, next.inChannels] : [last.outSize, last.outChannels];
+  const convs = [...groups.entries()];
+  return convs.map(([key, own], i) => {
+    const next = convs[i + 1]?.[1][0], last = own[own.length - 1];
     return {
       tensors: (b) => own.flatMap((c) => convTensors(c, b)),
-      out: (b) => tensor(`${last.name.replace(/\.conv\d+$/, "")}'s output`, [b, n, n, ch]),
+      // After the last block the parts are joined after the global pool: [b, channels].
+      out: (b) =>
+        next
+          ? tensor(`${key}'s output`, [b, next.inSize, next.inSize, next.inChannels])
+          : tensor("the pooled features", [b, last.outChannels]),
     };
   });
 }
@@ -306,11 +309,9 @@ export function fitProblem(
     if (runs(mid)) lo = mid;
     else hi = mid;
   }
-  return {
-    tensor: tensor("the input batch", [batch, size, size, config.inChannels]),
-    limit,
-    fits: lo,
-  };
+  const input = tensor("the input batch", [batch, size, size, config.inChannels]);
+  const over = input.bytes > limit.bytes ? input : largestTensor(config, size, batch);
+  return { tensor: over, limit, fits: lo };
 }
 
 /** A step that cannot run within a WebGPU adapter's limit, as data for the caller to word. */
@@ -342,8 +343,8 @@ function tensorLimitError(p: FitProblem, size: number, batch: number): TensorLim
   const message = p.fits === 0
     ? `an input of ${size}x${size} does not fit this WebGPU adapter even at batch 1: ${over}: ` +
       "use a smaller input size, or another backend"
-    : `a batch of ${batch} at ${size}x${size} does not fit this WebGPU adapter: ${over}: use a ` +
-      `batch of ${p.fits} or less, or another backend`;
+    : `a batch of ${batch} at ${size}x${size} does not fit this WebGPU adapter even in parts: ` +
+      `${over}: use a batch of ${p.fits} or less, or another backend`;
   return new TensorLimitError(message, p, size, batch);
 }
 

@@ -33,8 +33,8 @@ import {
   tensorLimit,
 } from "../backends/tensor_limit.ts";
 import { addRelu } from "./fused.ts";
-import type { BatchNorm2d } from "./layers.ts";
-import { Residual, type ResNet } from "./resnet.ts";
+import type { BatchNorm2d, Conv2d } from "./layers.ts";
+import { Bottleneck, PreActBlock, type ResidualBlock, type ResNet } from "./resnet.ts";
 
 /** Options of {@linkcode applyFitting}. */
 export interface FittingOptions {
@@ -78,23 +78,43 @@ function applyInParts(net: ResNet, x: tf.Tensor4D, training: boolean, plan: Chun
   let xs = tf.split(x, chunkSizes(x.shape[0], plan.chunks), 0) as tf.Tensor4D[];
   xs = xs.map((part) => net.conv.apply(part, { inputIsData: true }));
   xs = batchNormParts(net.bn, xs, training, true);
-  xs = xs.map((part) => tf.maxPool(part, 3, 2, 1)); // b1's 3x3/2 max pool, padding 1
-  for (const b of blocks.slice(0, plan.blocks)) xs = residualParts(b, xs, training);
+  // d2l's stem ends in a 3x3/2 max pool with padding 1 (resnet.ts), CIFAR's has none.
+  if (net.config.stem === "d2l") xs = xs.map((part) => tf.maxPool(part, 3, 2, 1));
+  for (const b of blocks.slice(0, plan.blocks)) xs = blockParts(b, xs, training);
+  const pool = (t: tf.Tensor4D) => tf.mean(t, [1, 2]) as tf.Tensor2D;
+  if (plan.blocks === blocks.length) {
+    // Every block in parts: joined after the global pool (the pre-activation net's last BN too).
+    if (net.finalBn) xs = batchNormParts(net.finalBn, xs, training, true);
+    return net.fc.apply(tf.concat(xs.map(pool), 0) as tf.Tensor2D);
+  }
   let y = tf.concat(xs, 0) as tf.Tensor4D;
   for (const b of blocks.slice(plan.blocks)) y = b.apply(y, { training });
-  return net.fc.apply(tf.mean(y, [1, 2]) as tf.Tensor2D);
+  if (net.finalBn) y = net.finalBn.apply(y, { training, relu: true });
+  return net.fc.apply(pool(y));
 }
 
-/** d2l's residual block over the parts: {@linkcode Residual.apply}'s layers, in its order. */
-function residualParts(b: Residual, xs: tf.Tensor4D[], training: boolean): tf.Tensor4D[] {
-  if (!(b instanceof Residual)) {
-    throw new Error(`${(b as { name?: string }).name}: only d2l's residual block runs in parts`);
+/** A residual block over the parts: its own `apply`'s layers in its order (resnet.ts). */
+function blockParts(b: ResidualBlock, xs: tf.Tensor4D[], training: boolean): tf.Tensor4D[] {
+  const conv = (c: Conv2d, ts: tf.Tensor4D[]) => ts.map((t) => c.apply(t));
+  const bn = (n: BatchNorm2d, ts: tf.Tensor4D[], relu = false) =>
+    batchNormParts(n, ts, training, relu);
+  if (b instanceof PreActBlock) {
+    const a = bn(b.bn1, xs, true);
+    const shortcut = b.conv3 ? conv(b.conv3, a) : xs;
+    const y = conv(b.conv2, bn(b.bn2, conv(b.conv1, a), true));
+    return y.map((t, i) => tf.add(t, shortcut[i]));
   }
-  let ys = xs.map((x) => b.conv1.apply(x));
-  ys = batchNormParts(b.bn1, ys, training, true);
-  ys = ys.map((y) => b.conv2.apply(y));
-  ys = batchNormParts(b.bn2, ys, training, false);
-  return ys.map((y, i) => addRelu(y, b.conv3 ? b.conv3.apply(xs[i]) : xs[i]));
+  let y: tf.Tensor4D[], shortcut = xs;
+  if (b instanceof Bottleneck) {
+    y = bn(b.bn2, conv(b.conv2, bn(b.bn1, conv(b.conv1, xs), true)), true);
+    y = bn(b.bn3, conv(b.conv3, y));
+    if (b.shortcut && b.shortcutBn) shortcut = bn(b.shortcutBn, conv(b.shortcut, xs));
+  } else {
+    y = bn(b.bn2, conv(b.conv2, bn(b.bn1, conv(b.conv1, xs), true)));
+    if (b.conv3) shortcut = conv(b.conv3, xs);
+    if (b.conv3 && b.shortcutBn) shortcut = bn(b.shortcutBn, shortcut);
+  }
+  return y.map((t, i) => addRelu(t, shortcut[i]));
 }
 
 /**

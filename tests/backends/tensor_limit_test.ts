@@ -137,6 +137,20 @@ Deno.test("chunkPlan: parts through b1 at 96x96, through blocks where b2 is over
     const part = chunkSizes(batch, plan.chunks)[0];
     assert.ok(largestTensor(r18, size, part).bytes <= MIB_128.bytes, `${size} ${batch}`);
   }
+  // Every form of network: the parts fit, and the plan joins them at a block's boundary.
+  const forms: ResNetOptions[] = [
+    { depth: 50, arch: "torchvision" },
+    { depth: 50, groups: 32, widthPerGroup: 4 },
+    { depth: 34, block: "preact" },
+    { depth: 18, stem: "cifar" },
+  ];
+  for (const model of forms) {
+    const config = resolveConfig(model);
+    const plan = chunkPlan(config, 224, 256, MIB_128)!;
+    assert.ok(plan.chunks >= 2, JSON.stringify(model));
+    const part = chunkSizes(256, plan.chunks)[0];
+    assert.ok(largestTensor(config, 224, part).bytes <= MIB_128.bytes, JSON.stringify(model));
+  }
   assert.throws(() => chunkPlan(r18, 4096, 1, MIB_128), TensorLimitError);
   assert.deepEqual(chunkSizes(7, 3), [3, 2, 2]);
   assert.deepEqual(chunkSizes(256, 2), [128, 128]);
