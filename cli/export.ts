@@ -1,6 +1,9 @@
 /**
  * `export`: a run's per-epoch metrics as CSV or JSON (stdout without `--out`), its curves as SVG
- * (`--plot`), or its weights as d2l safetensors / a tfjs layers model.
+ * (`--plot`), when it first reached given test accuracies (`--time-to`), several runs' test
+ * accuracy against wall time in one picture (`--compare` with `--plot`), or its weights as d2l
+ * safetensors / a tfjs layers model. The metrics of a recorded run (docs/runs/, history.json
+ * without a checkpoint) export too.
  *
  * @example
  * ```ts ignore
@@ -16,9 +19,12 @@ import { backendSummary, initBackend } from "../lib/backends/choose.ts";
 import { saveTorchWeights } from "../lib/io/torch_weights.ts";
 import { saveLayersModel } from "../lib/io/layers_model.ts";
 import { checkReplaceableDir, writeFileAtomic } from "../lib/io/atomic.ts";
-import { readCheckpoint } from "../lib/run/checkpoint.ts";
-import { metricsCsv, readRunHistory } from "../lib/run/metrics.ts";
+import { metricsCsv } from "../lib/run/metrics.ts";
+import { readEpochs } from "../lib/run/recorded.ts";
 import { curvesSvg } from "../lib/run/plot.ts";
+import { type RunTimeTo, timeTo, timeToCsv } from "../lib/run/time_to.ts";
+import { accuracyTimeSvg } from "../lib/viz/time_chart.ts";
+import { basename } from "node:path";
 import { writeFigure } from "../lib/viz/figure.ts";
 import { ensureWritableDir, requireRunDir, RUN_FILES } from "../lib/run/run_dir.ts";
 import { addFlags, type OptionsOf, UsageError } from "./options.ts";
@@ -28,7 +34,9 @@ const FLAGS = {
   ...NET_SOURCE_FLAGS,
   format: "default csv",
   out: "a file, a directory for layers; metrics go to stdout without it",
-  plot: "the curves as .svg or .png",
+  plot: "the curves as .svg or .png; with --compare, test accuracy against wall time",
+  timeTo: "a table of run, level, epoch, seconds, test_acc instead of the per-epoch metrics",
+  compare: "for --plot and --time-to",
   size: "where the weights file does not record it (else refused if it differs)",
   backend: "default cpu",
 } as const;
@@ -52,6 +60,9 @@ export async function runExport(o: ExportCliOptions): Promise<void> {
   if (format === "csv" || format === "json") return await exportMetrics(o, format);
   if (o.out === undefined) throw new UsageError(`export --format ${format} needs --out`);
   if (o.plot !== undefined) throw new UsageError("--plot needs --run and --format csv or json");
+  if (o.timeTo !== undefined || o.compare !== undefined) {
+    throw new UsageError("--time-to and --compare need --run and --format csv or json");
+  }
   checkNetSource(o, "export");
   if (format === "safetensors") await checkWritableFile(o.out, "--out", "weights.safetensors");
   else {
@@ -80,8 +91,11 @@ async function exportMetrics(o: ExportCliOptions, format: "csv" | "json"): Promi
   if (o.weights !== undefined) {
     throw new UsageError(`--weights is for --format safetensors or layers, not ${format}`);
   }
-  // Only the epochs the checkpoint has: a run killed between its two writes has one more.
-  const h = await readRunHistory(o.run, await readCheckpoint(o.run));
+  if (o.compare !== undefined && o.plot === undefined && o.timeTo === undefined) {
+    throw new UsageError("--compare sets runs side by side in --plot or --time-to: give one");
+  }
+  const runs = [o.run, ...o.compare ?? []];
+  const epochs = await Promise.all(runs.map(readEpochs));
   if (o.out !== undefined) await checkWritableFile(o.out, "--out", `metrics.${format}`);
   if (o.plot !== undefined) {
     // The picture is what its name says: SVG, or resvg's PNG of it.
@@ -90,10 +104,24 @@ async function exportMetrics(o: ExportCliOptions, format: "csv" | "json"): Promi
     }
     await checkWritableFile(o.plot, "--plot", "curves.svg");
   }
-  const text = format === "csv" ? metricsCsv(h.epochs) : JSON.stringify(h.epochs, null, 2) + "\n";
+  let text: string;
+  if (o.timeTo !== undefined) {
+    const levels = o.timeTo;
+    const rows: RunTimeTo[] = runs.flatMap((run, i) =>
+      timeTo(epochs[i], levels).map((t) => ({ run, ...t }))
+    );
+    text = format === "csv" ? timeToCsv(rows) : JSON.stringify(rows, null, 2) + "\n";
+  } else {
+    const first = epochs[0];
+    text = format === "csv" ? metricsCsv(first) : JSON.stringify(first, null, 2) + "\n";
+  }
   if (o.out !== undefined) await writeFileAtomic(o.out, text);
   else await writeAll(Deno.stdout, new TextEncoder().encode(text));
-  if (o.plot !== undefined) await writeFigure(o.plot, curvesSvg(h.epochs));
+  if (o.plot === undefined) return;
+  const picture = o.compare === undefined
+    ? curvesSvg(epochs[0])
+    : accuracyTimeSvg(runs.map((run, i) => ({ label: basename(run), records: epochs[i] })));
+  await writeFigure(o.plot, picture);
 }
 
 /**

@@ -113,6 +113,16 @@ function parseDepth(v: string): number {
   return n;
 }
 
+/** Parses `a,b,c`: accuracy levels in (0, 1], in the order given. */
+function parseLevels(v: string): number[] {
+  const parts = v.split(",").map((s) => s.trim());
+  const levels = parts.map((s) => /^(0?\.\d+|1(\.0*)?)$/.test(s) ? Number(s) : NaN);
+  if (!levels.every((n) => n > 0 && n <= 1)) {
+    throw new InvalidArgumentError("give accuracies in (0, 1] separated by commas, e.g. 0.9,0.93.");
+  }
+  return levels;
+}
+
 /** Parses a TCP port, 0 (any free port) to 65535. */
 function parsePort(v: string): number {
   const n = parseNumber(v, "integer", 0);
@@ -274,6 +284,17 @@ export const FLAGS = {
     choices: ["csv", "json", "safetensors", "layers"],
   }),
   plot: pathFlag("--plot <file.svg>", "also draw the loss and accuracy curves"),
+  timeTo: flag({
+    flags: "--time-to <levels>",
+    help: "when the test accuracy first reached each level, e.g. 0.90,0.93,0.94",
+    parse: parseLevels,
+  }),
+  compare: flag<string[]>({
+    flags: "--compare <dir>",
+    help: "another run to set beside --run (repeatable)",
+    parse: (v) => [userPath(v)],
+    repeat: true,
+  }),
   json: on("--json", "print JSON on stdout"),
   invert: flag<"auto" | "yes" | "no">({
     flags: "--invert <when>",

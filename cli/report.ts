@@ -18,6 +18,8 @@ import { CLASS_NAMES, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { loadCheckpoint, readCheckpoint } from "../lib/run/checkpoint.ts";
 import { evaluate } from "../lib/run/evaluate.ts";
 import { readRunHistory } from "../lib/run/metrics.ts";
+import { readEpochs } from "../lib/run/recorded.ts";
+import { basename } from "node:path";
 import { requireRunDir, runPath } from "../lib/run/run_dir.ts";
 import { REPORT_FILE, writeReport } from "../lib/viz/report.ts";
 import { addFlags, BACKEND_FLAGS, DATA_FLAGS, type OptionsOf, UsageError } from "./options.ts";
@@ -29,6 +31,7 @@ const FLAGS = {
   run: "",
   limit: "of the test set; default: the run's --test-limit; fewer need --out",
   out: "the page's file; default the run's report.html (written from the whole run only)",
+  compare: "drawn beside this run in the page's test accuracy against wall time",
   ...BACKEND_FLAGS,
   ...DATA_FLAGS,
 } as const;
@@ -54,6 +57,12 @@ export async function runReport(o: ReportCliOptions): Promise<void> {
   await requireRunDir(dir);
   const history = await readRunHistory(dir, await readCheckpoint(dir));
   const out = await reportPath(o, history.settings.testLimit);
+  const compare = await Promise.all(
+    (o.compare ?? []).map(async (run) => ({
+      label: basename(run),
+      records: await readEpochs(run),
+    })),
+  );
   const backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
   console.error(backendSummary(backend));
   const { net, checkpoint } = await loadCheckpoint(dir);
@@ -69,7 +78,7 @@ export async function runReport(o: ReportCliOptions): Promise<void> {
       predictions: true,
       tta: s.tta, // as each epoch's test pass of the run
     }, CLASS_NAMES);
-    const data = { dir, history, evaluation, test, epoch: checkpoint.epoch };
+    const data = { dir, history, evaluation, test, epoch: checkpoint.epoch, compare };
     console.log(await writeReport(data, out));
   } finally {
     net.dispose();

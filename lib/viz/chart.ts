@@ -125,7 +125,10 @@ function ranges(series: readonly ChartSeries[], opts: ChartOptions) {
 
 /** The legend in the top right corner: a line sample and the label per series. */
 function legend(series: readonly ChartSeries[], right: number, top: number): string {
-  const w = 96, h = series.length * 16 + 8, x = right - w - 6, y = top + 6;
+  // 6.2 px a character at font-size 11: d2l's labels fit the 96 px box, a run's name widens it.
+  const longest = Math.max(0, ...series.map((s) => s.label.length));
+  const w = Math.max(96, Math.ceil(34 + 6.2 * longest)), h = series.length * 16 + 8;
+  const x = right - w - 6, y = top + 6;
   const rows = series.map((s, i) => {
     const ly = y + 12 + i * 16, dash = s.dash ? ` stroke-dasharray="${s.dash}"` : "";
     return `<line x1="${x + 6}" y1="${ly}" x2="${x + 28}" y2="${ly}" stroke="${s.color}" ` +

@@ -1,7 +1,8 @@
 /**
  * `report.html`: one page about a run that opens from disk in any browser, with nothing fetched
  * (CSS inline, pictures as inline SVG, images as `data:` URIs, no script): the run's settings,
- * backend and timing, d2l's curves (./chart.ts), the per-class accuracy, the confusion matrix as
+ * backend and timing, d2l's curves (./chart.ts), test accuracy against wall time beside any
+ * runs given to compare (./time_chart.ts), the per-class accuracy, the confusion matrix as
  * a heatmap (./heatmap.ts) and a grid of misclassified test images (./grid.ts). Training rewrites
  * it after every epoch from that epoch's test pass (no extra evaluation); `deno task report`
  * rewrites it from the checkpoint.
@@ -34,6 +35,7 @@ import { runPath } from "../run/run_dir.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { shapeTable } from "../model/shapes.ts";
 import { animatorSeries, lineChart } from "./chart.ts";
+import { accuracyTimeSvg, type RunCurve } from "./time_chart.ts";
 import { confusionHeatmap } from "./heatmap.ts";
 import { labelledImages, showImages } from "./grid.ts";
 import { escapeXml, FONT_FAMILY } from "./svg.ts";
@@ -58,6 +60,8 @@ export interface ReportData {
   epoch: number;
   /** When the page was made (default now). */
   now?: Date;
+  /** Other runs drawn beside this one in the wall-time chart (`report --compare`). */
+  compare?: readonly RunCurve[];
 }
 
 const CSS = `
@@ -206,6 +210,7 @@ export function reportHtml(d: ReportData): string {
     }</title><style>${CSS}</style></head><body>` +
     header(d) +
     `<h2>Curves</h2><div id="curves">${curves}</div>` +
+    `<h2>Test accuracy against wall time</h2><div id="time">${wallTime(d)}</div>` +
     `<h2>Settings</h2><div id="settings">${settings(h)}</div>` +
     `<h2>Backend and timing</h2><div id="timing">${timing(h)}</div>` +
     `<h2>Test set after epoch ${d.epoch}</h2><p>${e.correct} of ${e.n} test images right ` +
@@ -213,6 +218,17 @@ export function reportHtml(d: ReportData): string {
     `<div id="confusion">${confusionHeatmap(e.confusion, CLASS_NAMES)}</div></div>` +
     `<h2>Misclassified test images</h2><div id="mistakes">${mistakes(d)}</div>` +
     `</body></html>\n`;
+}
+
+/** This run's test accuracy against wall time, and the compared runs' (none: only this one). */
+function wallTime(d: ReportData): string {
+  const compare = d.compare ?? [];
+  if (!d.history.epochs.length && !compare.length) {
+    return `<p class="empty">no epoch has finished yet</p>`;
+  }
+  // The run's folder name, as export --compare labels it (no node:path: the page is browser-safe).
+  const label = d.dir.replace(/\/+$/, "").split("/").pop() || d.dir;
+  return accuracyTimeSvg([{ label, records: d.history.epochs }, ...compare], "");
 }
 
 /**

@@ -355,7 +355,7 @@ Deno.test("export: bad input is one line with a non-zero exit", async () => {
   const dir = await Deno.makeTempDir();
   const cases: [string[], number, RegExp][] = [
     [["export", "--run", `${dir}/nope`], 1, /does not exist/],
-    [["export", "--run", dir], 1, /holds no checkpoint/],
+    [["export", "--run", dir], 1, /holds no history.json/],
     [["export", "--run", RUN, "--format", "xml"], 2, /--format/],
     [["export"], 2, /needs --run DIR/],
     [["export", "--run", RUN, "--format", "safetensors"], 2, /needs --out/],
