@@ -122,7 +122,7 @@ export interface Dnnl {
   cache: Map<string, unknown>;
   /** Shared scratch buffers (see {@link DnnlScratch}). */
   scratch: DnnlScratch;
-  /** Primitive executions so far and their milliseconds (for profiles). */
+  /** Primitive executions and `dnnl_sgemm` calls so far and their milliseconds (for profiles). */
   stats: { calls: number; ms: number };
   /** Sets the OpenMP thread count for later primitive executions. */
   setThreads(n: number): void;
@@ -342,7 +342,21 @@ function makeDnnl(lib: DnnlLib, path: string, v: Version, waitPolicy: string): D
     getThreads: () => gomp.symbols.omp_get_max_threads(),
     close: () => closeDnnl(dnnl, gomp),
   };
+  timeSgemm(lib, dnnl.stats);
   return dnnl;
+}
+
+/** Makes `lib.symbols.dnnl_sgemm` add its calls to `stats`, as a primitive execution does. */
+function timeSgemm(lib: DnnlLib, stats: Dnnl["stats"]): void {
+  const raw = lib.symbols.dnnl_sgemm;
+  // Deno's symbols object is writable; its type says read-only.
+  (lib.symbols as { dnnl_sgemm: typeof raw }).dnnl_sgemm = (...args: Parameters<typeof raw>) => {
+    const t0 = performance.now();
+    const status = raw(...args);
+    stats.ms += performance.now() - t0;
+    stats.calls++;
+    return status;
+  };
 }
 
 /** Anything kept in {@link Dnnl.cache} that owns C objects. */
