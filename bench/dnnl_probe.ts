@@ -195,7 +195,7 @@ function measureApi(dnnl: Dnnl, g: ConvGeometry, pass: ConvPass, b: ConvBuffers,
   const reorder = plan.reorder;
   const from = pass === "backward_weights" ? dnnl.scratch.weights : b.w;
   const to = pass === "backward_weights" ? b.out.dw : dnnl.scratch.weights;
-  const reorderMs = timeMs(() => reorder.run([from, to]), reps);
+  const reorderMs = timeMs(() => reorder.run({ from, to }), reps);
   return { impl: plan.impl, layout: `w ${layout}, reorder ${reorderMs.toFixed(2)} ms`, ms };
 }
 
@@ -213,11 +213,9 @@ function measureConv(
     : { weights: "any", activations: "any" };
   const plan = convPlan(dnnl, g, pass, layout);
   // Fresh buffers of the sizes the primitive asks for: blocked layouts may pad the channels.
-  const buffers = plan.conv.bytes.slice(
-    0,
-    plan.conv.args.length - (plan.conv.scratchpadBytes > 0 ? 1 : 0),
-  )
-    .map((n) => filled(Math.ceil(n / 4)));
+  const buffers = Object.fromEntries(
+    plan.conv.names.map((name, i) => [name, filled(Math.ceil(plan.conv.bytes[i] / 4))]),
+  );
   const md = (args: number[]) =>
     describeMd(plan.conv.mds[plan.conv.args.findIndex((a) => args.includes(a))]);
   const src = md([ARG.DNNL_ARG_SRC, ARG.DNNL_ARG_DIFF_SRC]);
