@@ -154,7 +154,11 @@ function program(): Command {
     .addOption(opt("--cap <s>", "wall-clock cap per run (default 240, --quick 90)", positive))
     .addOption(opt("--threads <n>", "threads of OpenBLAS, OpenMP and PyTorch", positiveInt, 2));
   return addLoopFlags(cmd)
-    .option("--profile", "print a per-kernel profile of one step for each tfjs backend")
+    .option(
+      "--profile",
+      "tfjs backends: print a per-kernel profile of one step, and its wall time split into " +
+        "oneDNN, BLAS, the kernels' JS and between kernels",
+    )
     .addOption(opt(
       "--save <file>",
       "append the rows to FILE (default bench/results/local.jsonl, git-ignored)",

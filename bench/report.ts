@@ -219,12 +219,13 @@ export function formatNotes(rows: BenchRow[], rates: BenchRates, skipped: string
 export function formatProfile(p: KernelTime[], top = 15): string {
   const kernels = p.filter((k) => k.kernel !== INSIDE_DNNL);
   const total = kernels.reduce((s, k) => s + k.ms, 0);
+  const w = Math.max(22, ...p.map((k) => k.kernel.length));
   const line = (k: KernelTime) =>
-    `${k.kernel.padEnd(22)} ${k.ms.toFixed(1).padStart(8)} ms ${
+    `${k.kernel.padEnd(w)} ${k.ms.toFixed(1).padStart(8)} ms ${
       (100 * k.ms / total).toFixed(1).padStart(5)
     }% ${String(k.calls).padStart(5)} calls`;
   const lines = kernels.slice(0, top).map(line);
-  lines.push(`${"total".padEnd(22)} ${total.toFixed(1).padStart(8)} ms`);
+  lines.push(`${"total".padEnd(w)} ${total.toFixed(1).padStart(8)} ms`);
   const inside = p.find((k) => k.kernel === INSIDE_DNNL);
   if (inside) lines.push(`${line(inside)} (part of the kernels above)`);
   return lines.join("\n");
