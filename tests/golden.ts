@@ -5,7 +5,18 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { Residual } from "../lib/model/resnet.ts";
+import { Residual, ResNet, type ResNetOptions } from "../lib/model/resnet.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type SafetensorsInput,
+  toFloat32,
+  toIntegers,
+} from "../lib/io/safetensors_codec.ts";
+import {
+  decodeTorchStateDict,
+  torchLayout as stateDictLayout,
+} from "../lib/io/torch_state_dict.ts";
 
 /** The golden folder, tests/golden/. */
 export const GOLDEN_DIR = new URL("./golden/", import.meta.url);
@@ -173,3 +184,127 @@ export interface SmallGolden {
 export const SMALL_ATOL_EVAL = 1e-5;
 /** Absolute tolerance of the small network's training-mode logits against PyTorch's. */
 export const SMALL_ATOL_TRAIN = 5e-5;
+
+// ---- deeper and wider networks (tools/golden/deeper.py) ----
+
+/**
+ * The value of state_dict entry `j` (shape `shape`, PyTorch's layout) that tools/golden/deeper.py
+ * sets instead of storing weights: u = sin(0.731 i + 1.37 j + 0.1) at flat index i (float64, then
+ * float32); conv and linear weights u sqrt(3 / fan_in), their biases 0.1 u, BatchNorm weight
+ * 1 + 0.3 u and bias 0.2 u, running mean 0.2 u, running variance 1 + 0.4 u.
+ */
+export function formulaValue(
+  j: number,
+  shape: number[],
+  isBn: boolean,
+  kind: string,
+): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.sin(0.731 * i + 1.37 * j + 0.1);
+    v[i] = kind === "running_mean"
+      ? 0.2 * u
+      : kind === "running_var"
+      ? 1 + 0.4 * u
+      : isBn
+      ? (kind === "weight" ? 1 + 0.3 * u : 0.2 * u)
+      : shape.length >= 2
+      ? u * Math.sqrt(3 / (n / shape[0]))
+      : 0.1 * u;
+  }
+  return v;
+}
+
+/** The state_dict deeper.py gives a network of these keys and shapes (its metadata's `keys`). */
+export function formulaStateDict(keys: [string, number[]][]): SafetensorsInput[] {
+  const bn = new Set(
+    keys.filter(([k]) => k.endsWith("running_mean")).map(([k]) =>
+      k.slice(0, -"running_mean".length)
+    ),
+  );
+  return keys.map(([k, shape], j) => {
+    if (k.endsWith("num_batches_tracked")) {
+      return { name: k, dtype: "I64", shape, data: new BigInt64Array([7n]) };
+    }
+    const dot = k.lastIndexOf(".");
+    const data = formulaValue(j, shape, bn.has(k.slice(0, dot + 1)), k.slice(dot + 1));
+    return { name: k, dtype: "F32", shape, data };
+  });
+}
+
+// Tolerances of the deeper references against PyTorch's float32 (batch 4). A gradient is a sum
+// over the batch and every position, so its float32 error scales with the tensor's largest
+// value, not with each element: the absolute tolerance is taken times max(1, max |reference|).
+// Measured (cpu, native-dnnl, native-blas): gradient |diff| up to 7.7e-5 of that scale
+// (native-dnnl, d2l_resnext's stem: 4.1e-4 on values up to 15.2; cpu 3.8e-5 there), so 3e-4
+// leaves 4x or more. Logits: eval within 2e-6 on every backend (bound 2e-5), training mode up to
+// 1.05e-5 (d2l_resnext; bound 1e-4): BatchNorm over 4 values per channel in b5 amplifies rounding.
+/** Absolute tolerance of inference-mode logits. */
+export const DEEPER_ATOL_EVAL = 2e-5;
+/** Absolute tolerance of training-mode logits and the loss. */
+export const DEEPER_ATOL_TRAIN = 1e-4;
+/** Tolerance of the gradients: absolute (times the tensor's scale, see above) and relative. */
+export const DEEPER_TOL_GRAD = [3e-4, 1e-3] as const;
+
+/**
+ * Checks one deeper.py reference (`deeper_<name>.safetensors`) on the active backend: the state_dict
+ * layout (keys, order, shapes), inference and training logits, the loss, every parameter's
+ * gradient of the mean cross-entropy and the running statistics after the training pass. Frees
+ * everything and asserts that nothing leaked.
+ */
+export async function checkDeeperGolden(name: string): Promise<void> {
+  const path = new URL(`deeper_${name}.safetensors`, GOLDEN_DIR).pathname;
+  const ref = decodeSafetensors(Deno.readFileSync(path), path);
+  const f32 = (k: string) => toFloat32(ref.tensors.get(k)!, k, path);
+  const keys = JSON.parse(ref.metadata!.keys) as [string, number[]][];
+  const before = tf.memory().numTensors;
+  const net = new ResNet(JSON.parse(ref.metadata!.config) as ResNetOptions);
+  try {
+    const layout = stateDictLayout(net);
+    if (JSON.stringify(layout.map((e) => [e.key, e.shape])) !== JSON.stringify(keys)) {
+      throw new Error(`${name}: our state_dict layout differs from PyTorch's`);
+    }
+    decodeTorchStateDict(net, encodeSafetensors(formulaStateDict(keys)), name);
+    const input = ref.tensors.get("input")!;
+    const x = tf.tidy(() =>
+      tf.transpose(tf.tensor(f32("input"), input.shape), [0, 2, 3, 1]) as tf.Tensor4D
+    );
+    const labels = toIntegers(ref.tensors.get("labels")!, "labels", path);
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), net.config.numClasses));
+    const ev = tf.tidy(() => net.apply(x, { training: false }));
+    assertClose(await ev.data(), f32("logits_eval"), DEEPER_ATOL_EVAL, 0, `${name} logits_eval`);
+    let logits: tf.Tensor | null = null;
+    const vars = net.trainableVariables();
+    const { value, grads } = tf.variableGrads(() => {
+      const l = net.apply(x, { training: true });
+      logits = tf.keep(l);
+      return tf.losses.softmaxCrossEntropy(y, l) as tf.Scalar;
+    }, vars);
+    const atol = DEEPER_ATOL_TRAIN;
+    assertClose(await logits!.data(), f32("logits_train"), atol, 0, `${name} logits_train`);
+    assertClose(await value.data(), f32("loss"), atol, 0, `${name} loss`);
+    for (const e of layout) {
+      if (e.param === null) continue;
+      const v = net.params.get(e.param)!;
+      if (v.trainable) {
+        const g = tf.tidy(() =>
+          e.perm ? tf.transpose(grads[v.name], e.perm) : grads[v.name].clone()
+        );
+        const [ga, gr] = DEEPER_TOL_GRAD;
+        const want = f32(`grad/${e.key}`);
+        const scale = Math.max(1, ...Array.from(want, Math.abs));
+        assertClose(await g.data(), want, ga * scale, gr, `${name} grad ${e.key}`);
+        g.dispose();
+      } else {
+        assertClose(await v.data(), f32(`after/${e.key}`), 1e-5, 1e-5, `${name} ${e.key}`);
+      }
+    }
+    tf.dispose([x, y, ev, logits!, value, ...Object.values(grads)]);
+  } finally {
+    net.dispose();
+  }
+  if (tf.memory().numTensors !== before) {
+    throw new Error(`${name}: ${tf.memory().numTensors - before} tensors leaked`);
+  }
+}

@@ -14,7 +14,7 @@ if [ "${1:-}" = "--check" ]; then
   out=$(mktemp -d)
   trap 'rm -rf "$out"' EXIT
 fi
-for script in residual shapes small_net; do
+for script in residual shapes small_net deeper; do
   "$py" "$here/$script.py" --out "$out"
 done
 if [ "${1:-}" = "--check" ]; then
