@@ -13,6 +13,9 @@
  * assert.match(benchLine([row], machine)!, /native 196\.0 images\/s/);
  * assert.equal(benchLine([row], { ...machine, cores: 16 }), null);
  * assert.equal(benchLine([{ ...row, task: "eval" }], machine), null); // training speed only
+ * const fma_peak = { gflops: 387, isa: "AVX-512", threads: 2 };
+ * assert.match(benchLine([{ ...row, peak_fraction: 0.38, fma_peak }], machine)!,
+ *   /native 196\.0 \(38% of the FMA peak, 387 GFLOP\/s AVX-512 on 2 threads\) images\/s/);
  * ```
  * @module
  */
@@ -49,6 +52,10 @@ export interface BenchRow {
   batch: number;
   /** Training images per second, or null. */
   img_per_s: number | null;
+  /** Fraction of `fma_peak` (rows without `fma_peak` divided by the sgemm rate: not shown). */
+  peak_fraction?: number | null;
+  /** The FMA peak measured in the same invocation, or why not (rows since 2026-12-06). */
+  fma_peak?: { gflops: number; isa: string; threads: number } | { error: string } | null;
   /** "ok" when it measured. */
   status: string;
 }
@@ -73,7 +80,14 @@ export function benchLine(rows: readonly BenchRow[], here: BenchMachine): string
   }
   if (!latest.size) return null;
   const when = [...latest.values()].map((r) => r.date.slice(0, 10)).sort().at(-1);
-  const speeds = [...latest].map(([impl, r]) => `${impl} ${r.img_per_s!.toFixed(1)}`);
+  const speeds = [...latest].map(([impl, r]) => {
+    const peak = r.fma_peak && "gflops" in r.fma_peak && r.peak_fraction != null
+      ? ` (${(100 * r.peak_fraction).toFixed(0)}% of the FMA peak, ${
+        r.fma_peak.gflops.toFixed(0)
+      } GFLOP/s ${r.fma_peak.isa} on ${r.fma_peak.threads} threads)`
+      : "";
+    return `${impl} ${r.img_per_s!.toFixed(1)}${peak}`;
+  });
   return `bench here (${here.cpu}, ${here.cores} cores; latest ${when}): ResNet-18 training at ` +
     `28x28, batch 64: ${speeds.join(", ")} images/s`;
 }
