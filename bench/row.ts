@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import type { GpuCounts } from "../lib/backends/webgpu_counts.ts";
 import { gflopPerImage } from "./flops.ts";
 
 /**
@@ -180,6 +181,8 @@ export interface StepSplit {
   blas_calls: number;
   /** Kernels the step ran. */
   kernels: number;
+  /** WebGPU: the work asked of the GPU per measured step (lib/backends/webgpu_counts.ts). */
+  gpu?: GpuCounts;
 }
 
 /**

@@ -27,7 +27,8 @@ import { trainStep } from "../lib/model/step.ts";
 import { evaluate } from "../lib/run/evaluate.ts";
 import { SGD } from "../lib/model/fused.ts";
 import { type BackendName, backendSummary, initBackend } from "../lib/backends/choose.ts";
-import { SUBMIT_BATCH_FLAG } from "../lib/backends/webgpu.ts";
+import { currentDevice, SUBMIT_BATCH_FLAG } from "../lib/backends/webgpu.ts";
+import { countGpuWork, workBetween } from "../lib/backends/webgpu_counts.ts";
 import { errorText, InputError } from "../lib/errors.ts";
 import { describeError } from "../cli/errors.ts";
 import { freshShaderCache, timeFirstStep } from "./first_step.ts";
@@ -252,6 +253,9 @@ export async function runWorker(a: WorkerArgs): Promise<void> {
     warmup_s: mode === "plain" ? null : first.warmupMs / 1000,
   });
   for (let i = 0; i < a.warmup; i++) await t.step();
+  // WebGPU's work per measured step (dispatches, buffers, uploads, reads, compiles), with --profile.
+  const gpu = webgpu && a.profile ? countGpuWork(currentDevice()!) : null;
+  const gpu0 = gpu?.counts();
   // Steps go in groups of readEvery; only the last of a group reads (training's readEvery), so
   // the clock only stops where the host has waited for the device.
   let steps = 0, elapsed = 0;
@@ -262,7 +266,9 @@ export async function runWorker(a: WorkerArgs): Promise<void> {
     elapsed = (performance.now() - t0) / 1000;
     emit({ event: "step", steps, seconds: elapsed });
   }
+  const perStep = gpu && gpu0 ? workBetween(gpu0, gpu.counts(), steps) : undefined;
   const p = a.profile ? await profileStep(t.step) : undefined;
+  if (p && perStep) p.split.gpu = perStep;
   emit({
     event: "done",
     steps,

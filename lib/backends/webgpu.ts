@@ -289,8 +289,102 @@ export function registerWebGPU(probe?: AdapterProbe): void {
       if (i.reason !== "destroyed") onLost(i);
     });
     tf.env().set(SUBMIT_BATCH_FLAG, submitBatch);
-    return new WebGPUBackend(dev, info);
+    return webgpuBackendFor(dev, info);
   }, 2);
+}
+
+/**
+ * tfjs' WebGPU backend on `device` as this project runs it: {@linkcode PooledUploadBackend}, and
+ * the gradients that keep host-made tensors out of a step. Browser-safe: a page that requests its
+ * own device registers it with `tf.registerBackend("webgpu", async () => webgpuBackendFor(...))`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import assert from "node:assert/strict";
+ * import { PooledUploadBackend, webgpuBackendFor } from "./webgpu.ts";
+ * const adapter = await navigator.gpu?.requestAdapter();
+ * if (adapter) {
+ *   const info = adapter.info;
+ *   const device = await adapter.requestDevice();
+ *   tf.registerBackend("webgpu-page", async () => webgpuBackendFor(device, info));
+ *   await tf.setBackend("webgpu-page");
+ *   assert.ok(tf.backend() instanceof PooledUploadBackend);
+ *   await tf.setBackend("cpu");
+ *   tf.removeBackend("webgpu-page");
+ * }
+ * ```
+ */
+export function webgpuBackendFor(device: GPUDevice, info?: GPUAdapterInfo): WebGPUBackend {
+  registerBroadcastGradients();
+  return new PooledUploadBackend(device, info);
+}
+
+/**
+ * tfjs' `WebGPUBackend`, uploading a tensor's values with `queue.writeBuffer` into a buffer from
+ * its pool. tfjs 4.22 creates a staging buffer for every upload instead (or a new buffer), so
+ * each constant and each batch cost a `createBuffer` per step: 122 of them in a step of the
+ * width-8 network at batch 8 (tests/backends/webgpu_counts_test.ts counts them). Safe by tfjs'
+ * own rule: a buffer is back in the pool only once the commands that used it are submitted, and
+ * `writeBuffer` runs on the queue after those and before the commands recorded next.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import assert from "node:assert/strict";
+ * import { initBackend } from "./choose.ts";
+ * import { PooledUploadBackend } from "./webgpu.ts";
+ * if ((await initBackend("auto")).name === "webgpu") {
+ *   assert.ok(tf.backend() instanceof PooledUploadBackend);
+ * }
+ * await initBackend("cpu");
+ * ```
+ */
+export class PooledUploadBackend extends WebGPUBackend {
+  /** Puts a tensor's values on the GPU (tfjs calls it before a kernel reads the tensor). */
+  override uploadToGPU(dataId: object): void {
+    const d = this.tensorMap.get(dataId);
+    const plain = d && d.values && d.resource == null &&
+      (d.dtype === "float32" || d.dtype === "int32" || d.dtype === "bool");
+    if (!plain) return super.uploadToGPU(dataId);
+    const values = d.dtype === "float32"
+      ? Float32Array.from(d.values as ArrayLike<number>)
+      : Int32Array.from(d.values as ArrayLike<number>); // int32 and bool: 4 bytes on the GPU
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const buffer = this.bufferManager.acquireBuffer(values.byteLength, usage);
+    this.queue.writeBuffer(buffer, 0, values);
+    d.values = null as unknown as typeof d.values; // on the GPU now, as tfjs does
+    d.resource = buffer;
+  }
+}
+
+let broadcastGradients = false;
+
+/**
+ * The gradients of `Sum` and `Mean` as a broadcast of `dy` (a Tile kernel on the GPU) where tfjs'
+ * own multiply `dy` by `ones(x.shape)`: a tensor of the input's size made on the host and
+ * uploaded every step (144 MiB per BatchNorm in the stem at 96x96, batch 256). The same numbers
+ * (times 1); other backends keep tfjs' gradients.
+ */
+function registerBroadcastGradients(): void {
+  if (broadcastGradients) return;
+  broadcastGradients = true;
+  for (const kernelName of ["Sum", "Mean"]) {
+    const tfjs = tf.getGradient(kernelName);
+    tf.registerGradient({
+      ...tfjs,
+      gradFunc: (dy, saved, attrs) => {
+        if (!(tf.backend() instanceof WebGPUBackend)) return tfjs.gradFunc(dy, saved, attrs);
+        const [x] = saved;
+        const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape);
+        const kept = x.shape.map((n, i) => (axes.includes(i) ? 1 : n));
+        const size = axes.reduce((a, i) => a * x.shape[i], 1);
+        const g = tf.reshape(dy as tf.Tensor, kept);
+        return { x: () => tf.broadcastTo(kernelName === "Mean" ? tf.div(g, size) : g, x.shape) };
+      },
+    });
+  }
 }
 
 let unloadHooked = false;
