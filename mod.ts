@@ -22,7 +22,8 @@ export { ConfigError, errorText, InputError, UserError } from "./lib/errors.ts";
 export { parseNumber } from "./lib/parse_number.ts";
 export type { NumberKind } from "./lib/parse_number.ts";
 
-// Model (lib/model/): d2l's layers, Residual, resnet_block and the five-stage ResNet.
+// Model (lib/model/): d2l's layers, its Residual, the bottleneck and pre-activation blocks,
+// resnet_block and the five-stage ResNet in d2l's form or torchvision's.
 export {
   ADD_RELU,
   addRelu,
@@ -30,6 +31,8 @@ export {
   batchNormTrain,
   CONV2D_BIAS,
   conv2dBias,
+  GROUPED_CONV2D,
+  groupedConv2d,
   SGD,
   SGD_UPDATE,
 } from "./lib/model/fused.ts";
@@ -37,31 +40,54 @@ export type { BatchNormTrainResult, ConvPad, SGDOptions } from "./lib/model/fuse
 export { BatchNorm2d, BN_EPS, BN_MOMENTUM, Conv2d, Linear } from "./lib/model/layers.ts";
 export type {
   BatchNorm2dOptions,
+  BatchNormApplyOptions,
   Conv2dOptions,
+  ConvApplyOptions,
   LayerOptions,
   LinearOptions,
   ParamStore,
 } from "./lib/model/layers.ts";
 export {
+  ARCHS,
+  BLOCKS,
+  blockSpecs,
+  Bottleneck,
+  DEPTH_BLOCKS,
   DEPTHS,
+  EXPANSION,
   fromTorchKey,
+  keyMap,
   MODEL_DEFAULTS,
   outputSizes,
+  PreActBlock,
   Residual,
   ResNet,
   resnetBlock,
   resolveConfig,
+  STEMS,
   torchKey,
 } from "./lib/model/resnet.ts";
 export type {
   ApplyOptions,
+  Arch,
+  BlockKind,
+  BlockOptions,
+  BlockSpec,
+  BottleneckOptions,
+  KeyForm,
+  KeyMap,
+  PreActOptions,
+  ResidualBlock,
   ResidualOptions,
   ResNetConfig,
   ResNetOptions,
   Stages,
+  Stem,
 } from "./lib/model/resnet.ts";
 export {
+  archNote,
   convShapes,
+  countParams,
   formatShapeTable,
   SHAPE_TABLE_DEFAULTS,
   shapeTable,
@@ -109,7 +135,7 @@ export type {
 export { decodeSplits, idxBytes, sha256Hex, tableFiles } from "./lib/data/idx_dataset.ts";
 export { batchCount, batches, epochOrder } from "./lib/data/batches.ts";
 export type { Batch, BatchOptions } from "./lib/data/batches.ts";
-export { mixSeed, mulberry32 } from "./lib/data/rng.ts";
+export { mixSeed, mulberry32 } from "./lib/rng.ts";
 export {
   AUGMENTATIONS,
   augmentBatch,
@@ -216,11 +242,14 @@ export type {
   SafetensorsTensor,
 } from "./lib/io/safetensors.ts";
 export {
+  archFlags,
   architectureOf,
   assignTorchStateDict,
   checkTorchWeights,
   decodeTorchStateDict,
+  describeArch,
   encodeTorchStateDict,
+  inferArchitecture,
   loadTorchWeights,
   recordedSize,
   saveTorchWeights,

@@ -268,7 +268,12 @@ export async function checkDeeperGolden(name: string): Promise<void> {
     decodeTorchStateDict(net, encodeSafetensors(formulaStateDict(keys)), name);
     const input = ref.tensors.get("input")!;
     const x = tf.tidy(() =>
-      tf.transpose(tf.tensor(f32("input"), input.shape), [0, 2, 3, 1]) as tf.Tensor4D
+      tf.transpose(tf.tensor4d(f32("input"), input.shape as [number, number, number, number]), [
+        0,
+        2,
+        3,
+        1,
+      ])
     );
     const labels = toIntegers(ref.tensors.get("labels")!, "labels", path);
     const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), net.config.numClasses));

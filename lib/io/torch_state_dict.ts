@@ -223,10 +223,10 @@ export function recordedSize(file: SafetensorsFile, source = "<bytes>"): number 
  * import { architectureOf, encodeTorchStateDict } from "./torch_state_dict.ts";
  * import assert from "node:assert/strict";
  * await initBackend("cpu");
- * const net = new ResNet({ stages: [1, 2, 1, 1], width: 4 });
+ * const net = new ResNet({ stages: [1, 2, 1, 1], width: 4, arch: "torchvision" });
  * const arch = architectureOf(decodeSafetensors(await encodeTorchStateDict(net)));
  * assert.deepEqual(arch?.stages, [1, 2, 1, 1]);
- * assert.equal(arch?.arch, "d2l");
+ * assert.equal(arch?.arch, "torchvision"); // d2l's defaults (form, block, stem) are left out
  * net.dispose();
  * ```
  */

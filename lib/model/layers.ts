@@ -13,7 +13,7 @@
  * import "@tensorflow/tfjs"; // the cpu backend and every gradient
  * import { Conv2d, type ParamStore } from "./layers.ts";
  * import assert from "node:assert/strict";
- * import { mulberry32 } from "../data/rng.ts";
+ * import { mulberry32 } from "../rng.ts";
  * const store: ParamStore = new Map();
  * const conv = new Conv2d({
  *   name: "c", store, rand: mulberry32(0), inChannels: 1, outChannels: 4, kernel: 3, padding: 1,

@@ -31,7 +31,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // same tfjs-core instance (it requires @tensorflow/tfjs-core 4.22.0 like we do).
 import "@tensorflow/tfjs";
 import { ConfigError } from "../errors.ts";
-import { mulberry32 } from "../data/rng.ts";
+import { mulberry32 } from "../rng.ts";
 import { BatchNorm2d, Conv2d, Linear, type ParamStore } from "./layers.ts";
 import { addRelu } from "./fused.ts";
 
