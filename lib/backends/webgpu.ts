@@ -296,7 +296,8 @@ export function registerWebGPU(probe?: AdapterProbe): void {
 /**
  * tfjs' WebGPU backend on `device` as this project runs it: {@linkcode PooledUploadBackend}, and
  * the gradients that keep host-made tensors out of a step. Browser-safe: a page that requests its
- * own device registers it with `tf.registerBackend("webgpu", async () => webgpuBackendFor(...))`.
+ * own device registers it with `tf.registerBackend("webgpu", async () => webgpuBackendFor(...))`
+ * (under that name: tfjs' WebGPU kernels are registered for it).
  *
  * @example
  * ```ts
@@ -308,11 +309,13 @@ export function registerWebGPU(probe?: AdapterProbe): void {
  * if (adapter) {
  *   const info = adapter.info;
  *   const device = await adapter.requestDevice();
- *   tf.registerBackend("webgpu-page", async () => webgpuBackendFor(device, info));
- *   await tf.setBackend("webgpu-page");
+ *   // tfjs' WebGPU kernels are registered under the name "webgpu": the backend must carry it.
+ *   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+ *   tf.registerBackend("webgpu", async () => webgpuBackendFor(device, info));
+ *   await tf.setBackend("webgpu");
  *   assert.ok(tf.backend() instanceof PooledUploadBackend);
+ *   assert.deepEqual([...await tf.add(tf.ones([2]), 1).data()], [2, 2]);
  *   await tf.setBackend("cpu");
- *   tf.removeBackend("webgpu-page");
  * }
  * ```
  */

@@ -1,0 +1,211 @@
+/**
+ * The training step's GPU workload in a browser's WebGPU: headless Chromium (Dawn, on its
+ * SwiftShader adapter) runs the same step as Deno's WebGPU (wgpu) through the same modules
+ * (`webgpuBackendFor`, `trainStep`, the counter of lib/backends/webgpu_counts.ts), bundled for the
+ * browser. After warm-up a step creates no buffer and compiles no pipeline there too, and reads
+ * back only when asked. Ignored without Chromium.
+ *
+ * {@linkcode stepsEntry} is the page's code; `deno run` of the same entry measures Deno's WebGPU,
+ * so the two implementations' counts and speed compare on one step (see the issue's closing note).
+ */
+import puppeteer from "puppeteer-core";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BROWSER_TEST, CHROMIUM } from "../browser.ts";
+import type { GpuCounts } from "../../lib/backends/webgpu_counts.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** What a measurement is asked: the network, the batch, and how many steps of each kind. */
+export interface StepsOptions {
+  stages: number[];
+  width: number;
+  size: number;
+  batch: number;
+  /** Steps after the first and before the measured ones. */
+  warmup: number;
+  /** Measured steps. */
+  steps: number;
+  /** The loss is read back every this many steps. */
+  readEvery: number;
+}
+
+/** What comes back: the adapter, the first step, and the measured steps' work and speed. */
+export interface StepsResult {
+  adapter: string;
+  firstStepSeconds: number;
+  firstStepWork: GpuCounts;
+  perStep: GpuCounts;
+  seconds: number;
+  imgPerS: number;
+}
+
+/**
+ * The entry module (TypeScript source) that defines `globalThis.webgpuSteps(options)`: it
+ * requests an adapter and device, registers {@linkcode webgpuBackendFor} as "webgpu", counts the
+ * device's work and runs the training step as bench/worker.ts does (a fixed batch, SGD).
+ */
+export function stepsEntry(): string {
+  const lib = (p: string) => JSON.stringify(new URL(`lib/${p}`, `file://${ROOT}`).href);
+  return `
+import * as tf from "@tensorflow/tfjs-core";
+import { webgpuBackendFor } from ${lib("backends/webgpu.ts")};
+import { countGpuWork, workBetween } from ${lib("backends/webgpu_counts.ts")};
+import { ResNet } from ${lib("model/resnet.ts")};
+import { SGD } from ${lib("model/fused.ts")};
+import { trainStep } from ${lib("model/step.ts")};
+
+async function webgpuSteps(o) {
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  const info = adapter.info, l = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+    },
+  });
+  const counter = countGpuWork(device);
+  // tfjs' kernels are registered under the name "webgpu": the backend must carry it.
+  if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+  tf.registerBackend("webgpu", async () => webgpuBackendFor(device, info), 3);
+  await tf.setBackend("webgpu");
+  const net = new ResNet({ stages: o.stages, width: o.width, seed: 0 });
+  const opt = new SGD(0.05);
+  const x = tf.randomUniform([o.batch, o.size, o.size, 1], 0, 1, "float32", 1);
+  const y = tf.tensor1d(Array.from({ length: o.batch }, (_, i) => (i * 7) % 10), "int32");
+  let done = 0;
+  const step = async (read) => {
+    const r = trainStep(net, opt, x, y);
+    if (read) await r.loss.data();
+    tf.dispose([r.loss, r.correct]);
+    console.log("webgpuSteps: step " + ++done + (read ? " (read)" : ""));
+  };
+  const c0 = counter.counts();
+  let t = performance.now();
+  await step(true);
+  const firstStepSeconds = (performance.now() - t) / 1000;
+  const firstStepWork = workBetween(c0, counter.counts());
+  for (let i = 1; i <= o.warmup; i++) await step(i % o.readEvery === 0 || i === o.warmup);
+  const c1 = counter.counts();
+  t = performance.now();
+  for (let i = 1; i <= o.steps; i++) await step(i % o.readEvery === 0);
+  const seconds = (performance.now() - t) / 1000;
+  tf.dispose([x, y]);
+  opt.dispose();
+  net.dispose();
+  return {
+    adapter: [info.vendor, info.architecture, info.description].filter(Boolean).join(" "),
+    firstStepSeconds,
+    firstStepWork,
+    perStep: workBetween(c1, counter.counts(), o.steps),
+    seconds,
+    imgPerS: (o.steps * o.batch) / seconds,
+  };
+}
+globalThis.webgpuSteps = webgpuSteps;
+`;
+}
+
+/** Writes {@linkcode stepsEntry} into `dir` and bundles it for browsers; returns the script. */
+export async function bundleSteps(dir: string): Promise<string> {
+  await Deno.writeTextFile(join(dir, "entry.ts"), stepsEntry());
+  const out = join(dir, "app.js");
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--config",
+      join(ROOT, "deno.json"),
+      "--platform",
+      "browser",
+      "--format",
+      "iife",
+      "--output",
+      out,
+      join(dir, "entry.ts"),
+    ],
+    stderr: "piped",
+  }).output();
+  assert.ok(r.success, new TextDecoder().decode(r.stderr));
+  return await Deno.readTextFile(out);
+}
+
+/**
+ * Runs the steps in headless Chromium's WebGPU on SwiftShader (`--enable-unsafe-webgpu
+ * --use-webgpu-adapter=swiftshader`), from a page served on localhost (a secure context).
+ */
+export async function chromiumSteps(
+  o: StepsOptions,
+  onLog: (line: string) => void = () => {},
+): Promise<StepsResult> {
+  const dir = await Deno.makeTempDir({ prefix: "webgpu-steps-" });
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/app.js") {
+      return new Response(await Deno.readFile(join(dir, "app.js")), {
+        headers: { "content-type": "text/javascript" },
+      });
+    }
+    return new Response('<!doctype html><script src="/app.js"></script>', {
+      headers: { "content-type": "text/html" },
+    });
+  });
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM!,
+    headless: true,
+    protocolTimeout: 20 * 60_000, // the software adapter's steps take seconds each under load
+    args: [
+      "--headless=new",
+      "--no-sandbox",
+      "--enable-unsafe-webgpu",
+      "--use-webgpu-adapter=swiftshader",
+    ],
+  });
+  try {
+    await bundleSteps(dir);
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("console", (m) => onLog(m.text()));
+    await page.goto(`http://127.0.0.1:${server.addr.port}/`);
+    const r = await page.evaluate(
+      (opts) => (globalThis as unknown as { webgpuSteps(o: unknown): unknown }).webgpuSteps(opts),
+      o,
+    ) as StepsResult;
+    assert.deepEqual(errors, []);
+    return r;
+  } finally {
+    await browser.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name:
+    "chromium webgpu (Dawn on SwiftShader): after warm-up no buffer created, no pipeline compiled, reads every readEvery",
+  ...BROWSER_TEST,
+  async fn() {
+    const o = {
+      stages: [1, 1, 1, 1],
+      width: 8,
+      size: 28,
+      batch: 8,
+      warmup: 6,
+      steps: 6,
+      readEvery: 3,
+    };
+    const r = await chromiumSteps(o);
+    const seen = JSON.stringify(r);
+    assert.match(r.adapter, /swiftshader/i, seen);
+    assert.ok(r.firstStepWork.pipelines > 20, `the first step compiles the pipelines: ${seen}`);
+    assert.equal(r.perStep.pipelines, 0, seen);
+    assert.equal(r.perStep.buffersCreated, 0, seen);
+    assert.equal(r.perStep.readbacks, 1 / o.readEvery, seen);
+    assert.ok(r.perStep.dispatches > 100, seen);
+  },
+});
