@@ -237,6 +237,9 @@ export async function runWorker(a: WorkerArgs): Promise<void> {
   }
   const webgpu = tf.getBackend() === "webgpu";
   if (webgpu && a.submitBatch !== null) tf.env().set(SUBMIT_BATCH_FLAG, a.submitBatch);
+  // WebGPU's work per measured step (dispatches, buffers, uploads, reads, compiles), with
+  // --profile; counted from before the first buffer, whose read-backs it must see.
+  const gpu = webgpu && a.profile ? countGpuWork(currentDevice()!) : null;
   const t = trainer(a);
   emit({
     event: "start",
@@ -253,8 +256,6 @@ export async function runWorker(a: WorkerArgs): Promise<void> {
     warmup_s: mode === "plain" ? null : first.warmupMs / 1000,
   });
   for (let i = 0; i < a.warmup; i++) await t.step();
-  // WebGPU's work per measured step (dispatches, buffers, uploads, reads, compiles), with --profile.
-  const gpu = webgpu && a.profile ? countGpuWork(currentDevice()!) : null;
   const gpu0 = gpu?.counts();
   // Steps go in groups of readEvery; only the last of a group reads (training's readEvery), so
   // the clock only stops where the host has waited for the device.

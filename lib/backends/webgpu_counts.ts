@@ -92,7 +92,8 @@ const MAP_READ = 1; // GPUMapMode.READ
 
 /**
  * Starts counting the work asked of `device` (once per device: a second call returns the same
- * counter). Install it before the work to count; the wrappers cost a function call each.
+ * counter). Install it before the device's first buffer: the read-backs of a buffer created
+ * earlier (tfjs pools its staging buffers) are not seen. The wrappers cost a function call each.
  */
 export function countGpuWork(device: GPUDevice): GpuCounter {
   const known = counters.get(device);
