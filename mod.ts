@@ -215,8 +215,10 @@ export {
   readJsonFile,
   requireRunDir,
   RUN_FILES,
+  RunDirError,
   runPath,
 } from "./lib/run/run_dir.ts";
+export type { RunDirProblem } from "./lib/run/run_dir.ts";
 export { SILENT_PROGRESS } from "./lib/run/progress.ts";
 export type { PassProgress, ProgressSink, ProgressStats } from "./lib/run/progress.ts";
 
@@ -270,6 +272,7 @@ export {
   toLayersModel,
 } from "./lib/io/layers_model.ts";
 export type { LayersFiles } from "./lib/io/layers_model.ts";
+export { LAYERS_FILES } from "./lib/io/layers_files.ts";
 
 // Backends (lib/backends/): the choice, WebGPU, its warm-up, machine info, native kernels.
 export {

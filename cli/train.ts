@@ -40,7 +40,7 @@ import {
   type TrainSettings,
 } from "../lib/run/recipe.ts";
 import { formatEpoch } from "../lib/run/metrics.ts";
-import { defaultRunDir } from "../lib/run/run_dir.ts";
+import { defaultRunDir, RunDirError } from "../lib/run/run_dir.ts";
 import {
   addFlags,
   BACKEND_FLAGS,
@@ -67,10 +67,37 @@ const SETTING_FLAGS: Readonly<Record<SettingName, { flags: string }>> = FLAGS;
 /** How a flag is spelt: `--weight-decay`. */
 const flagOf = (name: FlagName) => FLAGS[name].flags.split(" ")[0];
 
-/** The CLI's words for a library {@linkcode SettingError}: its settings named by their flags. */
-function worded(e: unknown): unknown {
-  if (!(e instanceof SettingError)) return e;
-  return new UsageError(e.wording((k) => SETTING_FLAGS[k].flags.split(" ")[0]));
+/**
+ * The CLI's words for the library's refusals of a run: a {@linkcode SettingError} with its
+ * settings named by their flags, a {@linkcode RunDirError} with a fix that names them.
+ */
+function worded(e: unknown, resume: boolean): unknown {
+  if (e instanceof SettingError) {
+    return new UsageError(e.wording((k) => SETTING_FLAGS[k].flags.split(" ")[0]));
+  }
+  if (!(e instanceof RunDirError)) return e;
+  const fix = runDirFix(e, resume);
+  return fix === e.fix ? e : new RunDirError(e.problem, e.dir, e.reason, fix);
+}
+
+/** A run directory's fix in flags: `--out` for a new run's, `--resume` for a run's. */
+function runDirFix(e: RunDirError, resume: boolean): string {
+  switch (e.problem) {
+    case "missing":
+      return "give the --out of a train run";
+    case "not-a-directory":
+      return resume ? "give a run directory" : "choose another --out";
+    case "not-writable":
+      return `${
+        e.fix.startsWith("free some space") ? "free some space or " : ""
+      }choose another --out`;
+    case "holds-a-run":
+      return `resume it with --resume ${e.dir}, or choose another --out`;
+    case "in-use":
+      return "wait for it to end or stop it, or choose another --out";
+    default:
+      return e.fix;
+  }
 }
 
 /** What the help adds to an option's default. */
@@ -183,7 +210,7 @@ async function planFor(o: TrainCliOptions): Promise<RunPlan> {
   try {
     return o.resume !== undefined ? await planResume(o, o.resume) : await planNew(o);
   } catch (e) {
-    throw worded(e);
+    throw worded(e, o.resume !== undefined);
   }
 }
 

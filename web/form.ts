@@ -1,8 +1,9 @@
 /**
  * The page's settings form as values: the architecture (`--depth` or `--stages`, `--width`) and
  * the training settings (`--batch-size`, `--lr`, `--epochs`, `--size`, `--limit`, `--test-limit`,
- * `--seed`), checked by the library's own validation so the page refuses what the CLI refuses,
- * with the same words.
+ * `--seed`, `--recipe`: the recipe's options where the form has no field), read by the CLI's
+ * number parser and checked by the library's own validation, so the page refuses what the CLI
+ * refuses, with the same words.
  *
  * @example
  * ```ts
@@ -16,8 +17,16 @@
  * @module
  */
 import { outputSizes, type ResNetOptions, resolveConfig } from "../lib/model/resnet.ts";
-import type { TrainSettings } from "../lib/run/recipe.ts";
+import {
+  checkSettings,
+  type RecipeName,
+  resolveSettings,
+  SettingError,
+  type SettingName,
+  type TrainSettings,
+} from "../lib/run/recipe.ts";
 import { parseNumber } from "../lib/parse_number.ts";
+import { InputError } from "../lib/errors.ts";
 
 /** The form's field ids, each with its value as typed. */
 export type FormValues = Record<
@@ -31,6 +40,7 @@ export type FormValues = Record<
   | "limit"
   | "test-limit"
   | "seed"
+  | "recipe"
   | "read-every",
   string
 >;
@@ -55,26 +65,47 @@ function num(v: FormValues, field: keyof FormValues, kind: "integer" | "positive
   return parseNumber(v[field], "integer", kind === "count" ? 1 : 0, false, where);
 }
 
+/** The form's field of each setting it has (the others come from the recipe). */
+const FIELDS: Partial<Record<SettingName, keyof FormValues>> = {
+  batchSize: "batch",
+  testLimit: "test-limit",
+  recipe: "recipe",
+  epochs: "epochs",
+  lr: "lr",
+  size: "size",
+  limit: "limit",
+  seed: "seed",
+};
+
 /** Parses and checks the form; throws an {@linkcode InputError} (or `ConfigError`) in one line. */
 export function parseSettings(v: FormValues): PageSettings {
   const model: Omit<ResNetOptions, "seed"> = v.depth === "stages"
-    ? { stages: v.stages.split(",").map((s) => Number(s.trim())) }
+    ? {
+      stages: v.stages.split(",").map((s) =>
+        parseNumber(s.trim(), "integer", 1, false, `stages "${v.stages}"`)
+      ),
+    }
     : { depth: Number(v.depth) };
   model.width = num(v, "width", "count");
   resolveConfig(model); // the library's own checks and messages
   const size = num(v, "size", "count");
   outputSizes(size);
-  return {
-    model,
-    settings: {
-      epochs: num(v, "epochs", "count"),
-      batchSize: num(v, "batch", "count"),
-      lr: num(v, "lr", "positive"),
-      size,
-      seed: num(v, "seed", "integer"),
-      limit: num(v, "limit", "count"),
-      testLimit: num(v, "test-limit", "count"),
-    },
-    readEvery: num(v, "read-every", "count"),
+  const settings: TrainSettings = {
+    epochs: num(v, "epochs", "count"),
+    batchSize: num(v, "batch", "count"),
+    lr: num(v, "lr", "positive"),
+    size,
+    seed: num(v, "seed", "integer"),
+    limit: num(v, "limit", "count"),
+    testLimit: num(v, "test-limit", "count"),
+    recipe: v.recipe as RecipeName,
   };
+  try {
+    checkSettings(resolveSettings(settings));
+  } catch (e) {
+    // The library names settings; the page names its fields (a setting without one: its name).
+    if (!(e instanceof SettingError)) throw e;
+    throw new InputError(e.wording((k) => FIELDS[k] ?? k));
+  }
+  return { model, settings, readEvery: num(v, "read-every", "count") };
 }

@@ -78,6 +78,7 @@ function formValues(): FormValues {
     "limit",
     "test-limit",
     "seed",
+    "recipe",
     "read-every",
   ] as const;
   return Object.fromEntries(ids.map((id) => [id, $<HTMLInputElement>(id).value])) as FormValues;

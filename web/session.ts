@@ -1,10 +1,11 @@
 /**
- * One network trained on the page: d2l's `train_ch6` loop over the library's own pieces (the
- * {@linkcode ResNet}, `batches`, `trainStep`, the fused `SGD`, the `EpochAccumulator` that
- * `train` uses too, `evaluate`), with the position kept between calls so training stops after any step and resumes
- * there, as `train --resume` does. Metrics are read back when the accumulator says so (every few
- * steps), never per step. Weights come in and go out as d2l's `state_dict()` in safetensors, the
- * bytes `export --format safetensors` writes. No DOM here: the tests run it in Deno.
+ * One network trained on the page by the library's own epoch (lib/run/epoch.ts: the code the
+ * CLI's `train` runs, so every recipe and option the CLI has: momentum, weight decay, schedule,
+ * label smoothing, augmentation), with the position, the epoch's sums and the optimizer's
+ * momentum kept between calls, so training stops after any step and resumes there, as
+ * `train --resume` does. Metrics are read back when the accumulator says so (every few steps),
+ * never per step. Weights come in and go out as d2l's `state_dict()` in safetensors, the bytes
+ * `export --format safetensors` writes. No DOM here: the tests run it in Deno.
  *
  * @example
  * ```ts ignore
@@ -18,21 +19,23 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ResNet, type ResNetOptions } from "../lib/model/resnet.ts";
-import { SGD } from "../lib/model/fused.ts";
-import { trainStep } from "../lib/model/step.ts";
-import { type Batch, batchCount, batches } from "../lib/data/batches.ts";
+import type { SGD } from "../lib/model/fused.ts";
+import { batches } from "../lib/data/batches.ts";
 import type { Split } from "../lib/data/idx_dataset.ts";
-import {
-  EpochAccumulator,
-  epochStats,
-  READ_DEFAULTS,
-  type ReadPolicy,
-} from "../lib/run/accumulator.ts";
+import { READ_DEFAULTS, type ReadPolicy } from "../lib/run/accumulator.ts";
 import type { PartialEpoch } from "../lib/run/checkpoint.ts";
 import { evaluate, type Evaluation } from "../lib/run/evaluate.ts";
 import type { EpochRecord } from "../lib/run/metrics.ts";
-import type { TrainSettings } from "../lib/run/recipe.ts";
-import { warmup, type WarmupReport } from "../lib/backends/warmup.ts";
+import {
+  checkSettings,
+  type ResolvedSettings,
+  resolveSettings,
+  type TrainSettings,
+} from "../lib/run/recipe.ts";
+import { makeOptimizer } from "../lib/run/optimizer.ts";
+import { testEpoch, trainEpoch, warmupTraining } from "../lib/run/epoch.ts";
+import type { ProgressSink } from "../lib/run/progress.ts";
+import type { WarmupReport } from "../lib/backends/warmup.ts";
 import type { TensorLimit } from "../lib/backends/tensor_limit.ts";
 import { decodeSafetensors } from "../lib/io/safetensors_codec.ts";
 import {
@@ -78,6 +81,22 @@ function yieldToPage(): Promise<void> {
   });
 }
 
+/** The page's {@linkcode Progress} events as the library's progress display of an epoch. */
+function progressOf(events: SessionEvents, s: ResolvedSettings): ProgressSink {
+  let epoch = 0, steps = 0;
+  return {
+    start(e, _epochs, total) {
+      epoch = e;
+      steps = Math.ceil(total / s.batchSize);
+    },
+    // Every step but an epoch's last is a full batch: the images done say the steps done.
+    update(done, stats) {
+      events.onProgress?.({ epoch, step: Math.ceil(done / s.batchSize), steps, ...stats });
+    },
+    stop() {},
+  };
+}
+
 /** A network, its settings and where its training stands. */
 export class Session {
   /** The network (owned: {@linkcode Session.dispose} frees it). */
@@ -99,6 +118,7 @@ export class Session {
   #partial: PartialEpoch | null = null;
   #stop = false;
   #running = false;
+  #optimizer: SGD | null = null;
 
   /** A new network from `settings.seed` (d2l's Xavier initialisation). */
   constructor(model: Omit<ResNetOptions, "seed">, settings: TrainSettings, net?: ResNet) {
@@ -152,102 +172,53 @@ export class Session {
     if (this.#running) throw new Error("the session is already training");
     this.#running = true;
     this.#stop = false;
-    const optimizer = new SGD(this.settings.lr);
     try {
-      const s = this.settings;
+      const s = resolveSettings(this.settings);
+      checkSettings(s);
+      const t = { net: this.net, optimizer: this.#optimizerFor(s), settings: s, data };
       // The step's pipelines compiled up front, so images/s measures training. No worker
       // threads: they fill a native driver's disk cache for Deno, while a browser compiles
       // in its own GPU process.
-      const compiled = await warmup(this.net, {
-        batch: s.batchSize,
-        size: s.size,
-        evalBatch: s.batchSize,
-        workers: 0,
-      });
+      const compiled = await warmupTraining(this.net, s, { workers: 0 });
       if (compiled.pipelines > 0) events.onWarmup?.(compiled);
       while (this.epoch < s.epochs) {
-        if (await this.#trainEpoch(data, optimizer, events, read)) return "stopped";
+        const trained = await trainEpoch(t, {
+          epoch: this.epoch,
+          startBatch: this.batch,
+          prior: this.#partial,
+          read,
+          progress: progressOf(events, s),
+          stop: () => this.#stop,
+          pause: yieldToPage,
+        });
+        if (trained.stopped) {
+          this.batch = trained.step;
+          this.#partial = trained.sums;
+          return "stopped";
+        }
+        const opts = { tensorLimit: this.tensorLimit };
+        const { record, evaluation } = await testEpoch(t, this.epoch, trained, opts);
+        this.history.push(record);
+        this.epoch++;
+        this.batch = 0;
+        this.#partial = null;
+        events.onEpoch?.(record, evaluation);
         // Asked during an epoch's last step: that epoch ended; stop before the next.
         if (this.#stop && this.epoch < s.epochs) return "stopped";
       }
       return "finished";
     } finally {
-      optimizer.dispose();
       this.#running = false;
     }
   }
 
-  /** Steps through the rest of the current epoch; true when stopped part-way. */
-  async #trainEpoch(
-    data: { train: Split; test: Split },
-    optimizer: SGD,
-    events: SessionEvents,
-    policy: ReadPolicy,
-  ): Promise<boolean> {
-    const s = this.settings, limit = s.limit ?? undefined;
-    const steps = batchCount(data.train.count, { batchSize: s.batchSize, limit });
-    const it = batches(data.train, {
-      batchSize: s.batchSize,
-      shuffle: true,
-      seed: s.seed,
-      epoch: this.epoch,
-      size: s.size,
-      limit,
-      startBatch: this.batch,
-    });
-    // No run directory here: a diverged loss says to train a new network with a lower rate.
-    const context = { epoch: this.epoch + 1, lr: s.lr };
-    const sums = new EpochAccumulator(this.#partial, context, policy);
-    const read = async () => {
-      const p = await sums.read(this.batch); // a sync; throws DivergedError on a NaN loss
-      events.onProgress?.({ epoch: this.epoch + 1, step: this.batch, steps, ...epochStats(p) });
-      return p;
-    };
-    let next: IteratorResult<Batch> | null = null;
-    try {
-      next = it.next();
-      while (!next.done) {
-        const b = next.value;
-        sums.add(trainStep(this.net, optimizer, b.x, b.y), b.n);
-        tf.dispose([b.x, b.y]);
-        this.batch++;
-        // The next batch is gathered and queued while the device works on this step.
-        next = it.next();
-        if (sums.due()) await read();
-        await yieldToPage();
-        if (this.#stop && this.batch < steps) {
-          this.#partial = await read();
-          return true;
-        }
-      }
-      await this.#endEpoch(data.test, await read(), events);
-      return false;
-    } finally {
-      if (next && !next.done) tf.dispose([next.value.x, next.value.y]);
-      it.return(undefined);
-      sums.dispose();
-    }
-  }
-
-  /** Test accuracy, the epoch's record, and the position moved to the next epoch. */
-  async #endEpoch(test: Split, sums: PartialEpoch, events: SessionEvents): Promise<void> {
-    const t0 = performance.now();
-    const ev = await this.evaluate(test);
-    const record: EpochRecord = {
-      epoch: this.epoch + 1,
-      train_loss: sums.lossSum / sums.examples,
-      train_acc: sums.correct / sums.examples,
-      test_acc: ev.accuracy,
-      examples_per_sec: Math.round((sums.examples / sums.trainSeconds) * 100) / 100,
-      epoch_seconds: Math.round((sums.wallSeconds + (performance.now() - t0) / 1000) * 1000) /
-        1000,
-      lr: this.settings.lr,
-    };
-    this.history.push(record);
-    this.epoch++;
-    this.batch = 0;
-    this.#partial = null;
-    events.onEpoch?.(record, ev);
+  /**
+   * The session's optimizer, made at its first training: its momentum buffers carry over a stop
+   * as a checkpoint's do (the options it is made from stay those of the first training).
+   */
+  #optimizerFor(s: ResolvedSettings): SGD {
+    this.#optimizer ??= makeOptimizer(this.net, s, null);
+    return this.#optimizer;
   }
 
   /**
@@ -304,8 +275,9 @@ export class Session {
     return `${arch}-w${c.width}-epoch${this.epoch}.safetensors`;
   }
 
-  /** Frees the network. */
+  /** Frees the network and the optimizer's state. */
   dispose(): void {
+    this.#optimizer?.dispose();
     this.net.dispose();
   }
 }

@@ -26,8 +26,9 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import type { ResNet } from "../model/resnet.ts";
 import type { BatchNorm2d, Conv2d, Linear } from "../model/layers.ts";
 import { errorText, UserError } from "../errors.ts";
-import { RUN_FILES, runPath } from "../run/run_dir.ts";
 import { replaceDirAtomic, writeFilesAtomic } from "./atomic.ts";
+import { LAYERS_FILES } from "./layers_files.ts";
+import { join } from "node:path";
 
 type Sym = tfl.SymbolicTensor;
 
@@ -119,7 +120,7 @@ function layersFiles(art: tf.io.ModelArtifacts): LayersFiles {
     format: art.format ?? "layers-model",
     generatedBy: art.generatedBy ?? "TensorFlow.js tfjs-layers",
     convertedBy: null,
-    weightsManifest: [{ paths: [RUN_FILES.weights], weights: art.weightSpecs ?? [] }],
+    weightsManifest: [{ paths: [LAYERS_FILES.weights], weights: art.weightSpecs ?? [] }],
   };
   return {
     modelJson: JSON.stringify(json),
@@ -164,8 +165,8 @@ export function layersModelHandler(dir: string): tf.io.IOHandler {
     save: async (art: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> => {
       const files = layersFiles(art);
       await writeFilesAtomic([
-        [runPath(dir, RUN_FILES.weights), files.weights],
-        [runPath(dir, RUN_FILES.model), files.modelJson],
+        [join(dir, LAYERS_FILES.weights), files.weights],
+        [join(dir, LAYERS_FILES.model), files.modelJson],
       ]);
       return saveResult(files);
     },
@@ -182,7 +183,7 @@ export async function readLayersArtifacts(dir: string): Promise<tf.io.ModelArtif
 /** The two files of `dir` as they are on disk; an unreadable one is a {@linkcode UserError}. */
 export async function readLayersFiles(dir: string): Promise<LayersFiles> {
   const read = async <T>(file: string, how: (p: string) => Promise<T>) => {
-    const path = runPath(dir, file);
+    const path = join(dir, file);
     try {
       return await how(path);
     } catch (e) {
@@ -191,8 +192,8 @@ export async function readLayersFiles(dir: string): Promise<LayersFiles> {
     }
   };
   return {
-    modelJson: await read(RUN_FILES.model, Deno.readTextFile),
-    weights: await read(RUN_FILES.weights, Deno.readFile),
+    modelJson: await read(LAYERS_FILES.model, Deno.readTextFile),
+    weights: await read(LAYERS_FILES.weights, Deno.readFile),
   };
 }
 
@@ -205,7 +206,7 @@ export function layersArtifacts(
   data: Uint8Array<ArrayBuffer>,
   dir: string,
 ): tf.io.ModelArtifacts {
-  const modelPath = runPath(dir, RUN_FILES.model);
+  const modelPath = join(dir, LAYERS_FILES.model);
   const corrupt = (why: string) =>
     new UserError(`${modelPath} is corrupt (${why}): restore it or train again`);
   let json: tf.io.ModelJSON;
@@ -218,9 +219,9 @@ export function layersArtifacts(
   if (
     typeof json !== "object" || json === null || !json.modelTopology || !Array.isArray(manifest) ||
     manifest.length !== 1 || !Array.isArray(manifest[0].weights) ||
-    JSON.stringify(manifest[0].paths) !== JSON.stringify([RUN_FILES.weights])
+    JSON.stringify(manifest[0].paths) !== JSON.stringify([LAYERS_FILES.weights])
   ) {
-    throw corrupt(`no modelTopology or no single weights manifest naming ${RUN_FILES.weights}`);
+    throw corrupt(`no modelTopology or no single weights manifest naming ${LAYERS_FILES.weights}`);
   }
   const specs = manifest[0].weights;
   const expected = specs.reduce(
@@ -232,7 +233,7 @@ export function layersArtifacts(
   }
   if (data.byteLength !== expected) {
     throw new UserError(
-      `${runPath(dir, RUN_FILES.weights)} is corrupt (${data.byteLength} bytes, model.json ` +
+      `${join(dir, LAYERS_FILES.weights)} is corrupt (${data.byteLength} bytes, model.json ` +
         `describes ${expected}): restore it or train again`,
     );
   }
@@ -254,8 +255,8 @@ export function layersArtifacts(
 export async function saveLayersModel(net: ResNet, size: number, dir: string): Promise<void> {
   const files = await encodeLayersModel(net, size);
   await replaceDirAtomic(dir, {
-    [RUN_FILES.weights]: files.weights,
-    [RUN_FILES.model]: files.modelJson,
+    [LAYERS_FILES.weights]: files.weights,
+    [LAYERS_FILES.model]: files.modelJson,
   });
 }
 
@@ -283,13 +284,13 @@ export function setLayersWeights(net: ResNet, art: tf.io.ModelArtifacts, dir: st
       const t = byParam.get(name);
       if (!t) {
         throw new UserError(
-          `${runPath(dir, RUN_FILES.model)} has no weight for ${name}: ` +
+          `${join(dir, LAYERS_FILES.model)} has no weight for ${name}: ` +
             "it was saved for another architecture (check --depth/--stages/--width)",
         );
       }
       if (!tf.util.arraysEqual(t.shape, v.shape)) {
         throw new UserError(
-          `${runPath(dir, RUN_FILES.model)}: ${name} has shape [${t.shape}], the network ` +
+          `${join(dir, LAYERS_FILES.model)}: ${name} has shape [${t.shape}], the network ` +
             `expects [${v.shape}] (check --depth/--stages/--width)`,
         );
       }

@@ -122,7 +122,7 @@ export class DivergedError extends UserError {
    * @param lr The learning rate of the epoch.
    * @param dir The run directory; null when there is none (the web page's session).
    * @param lastGoodEpoch The epoch of the checkpoint that stays (null without a run directory).
-   * @param baseLr The run's base rate (`--lr`), which the schedule scales; default `lr`.
+   * @param baseLr The run's base rate (the `lr` setting), which the schedule scales; default `lr`.
    */
   constructor(
     readonly loss: number,
@@ -138,8 +138,8 @@ export class DivergedError extends UserError {
     super(
       dir === null
         ? `${what}: train a new network with a lower rate`
-        : `${what}; the last good checkpoint (epoch ${lastGoodEpoch}) stays: resume it with a ` +
-          `lower rate, --resume ${dir} --lr ${baseLr / 10}`,
+        : `${what}; the last good checkpoint (epoch ${lastGoodEpoch}) in ${dir} stays: resume it ` +
+          `with a lower base rate, e.g. ${baseLr / 10}`,
     );
   }
 }
@@ -150,7 +150,7 @@ export interface EpochContext {
   epoch: number;
   /** The epoch's learning rate. */
   lr: number;
-  /** The run's base rate (`--lr`, which a schedule scales); default `lr`. */
+  /** The run's base rate (the `lr` setting, which a schedule scales); default `lr`. */
   baseLr?: number;
   /** The run directory and its last good checkpoint's epoch; none on the web page. */
   resume?: { dir: string; lastGoodEpoch: number } | null;

@@ -19,7 +19,7 @@
  * @module
  */
 import { errorText, UserError } from "../errors.ts";
-import { RUN_FILES, runPath } from "./run_dir.ts";
+import { RUN_FILES, RunDirError, runPath } from "./run_dir.ts";
 
 /** A held lock of a run directory. */
 export interface RunLock {
@@ -80,20 +80,20 @@ export async function lockRunDir(dir: string): Promise<RunLock> {
     try {
       file = await Deno.open(path, { read: true, write: true, create: true });
     } catch (e) {
-      throw new UserError(`cannot create ${path}: ${errorText(e)}; choose another --out`);
+      const reason = `cannot create ${path}: ${errorText(e)}`;
+      throw new RunDirError("not-writable", dir, reason, "choose another directory");
     }
     if (!await tryLock(file, path)) {
       file.close();
-      throw new UserError(
-        `${dir} is in use by another train run (${await readOwner(path)}): wait for it to ` +
-          "end or stop it, or choose another --out",
-      );
+      const reason = `${dir} is in use by another train run (${await readOwner(path)})`;
+      const fix = "wait for it to end or stop it, or choose another directory";
+      throw new RunDirError("in-use", dir, reason, fix);
     }
     if (!await stillThere(file, path)) {
       file.close(); // its owner released it between our open and lock: try the new file
       continue;
     }
-    return held(file, path, await writeOwner(file, path));
+    return held(file, path, await writeOwner(file, dir, path));
   }
 }
 
@@ -101,7 +101,7 @@ export async function lockRunDir(dir: string): Promise<RunLock> {
  * Replaces what the held lock file says with this process' line; returns what it said before
  * (null: nothing). When that fails (a full disk), the file is closed, which drops the lock.
  */
-async function writeOwner(file: Deno.FsFile, path: string): Promise<string | null> {
+async function writeOwner(file: Deno.FsFile, dir: string, path: string): Promise<string | null> {
   try {
     const left = (await Deno.readTextFile(path)).trim();
     await file.truncate(0);
@@ -110,9 +110,8 @@ async function writeOwner(file: Deno.FsFile, path: string): Promise<string | nul
     return left || null;
   } catch (e) {
     file.close();
-    throw new UserError(
-      `cannot write ${path}: ${errorText(e)}; free some space or choose another --out`,
-    );
+    const fix = "free some space or choose another directory";
+    throw new RunDirError("not-writable", dir, `cannot write ${path}: ${errorText(e)}`, fix);
   }
 }
 

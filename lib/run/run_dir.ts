@@ -13,6 +13,35 @@
  * @module
  */
 import { errorText, UserError } from "../errors.ts";
+import { LAYERS_FILES } from "../io/layers_files.ts";
+
+/** What is wrong with a run directory ({@linkcode RunDirError}). */
+export type RunDirProblem =
+  | "not-a-directory"
+  | "not-writable"
+  | "holds-a-run"
+  | "missing"
+  | "no-checkpoint"
+  | "in-use";
+
+/**
+ * A run directory that cannot be used as asked, as data: the problem, the directory, what is
+ * wrong (`reason`) and how to fix it in library terms (`fix`); the message is `reason: fix`, or
+ * `reason; fix` when the reason quotes an error's text. The CLI words the fix with its flags
+ * (cli/train.ts).
+ */
+export class RunDirError extends UserError {
+  /** Always `"RunDirError"`. */
+  override name = "RunDirError";
+  constructor(
+    readonly problem: RunDirProblem,
+    readonly dir: string,
+    readonly reason: string,
+    readonly fix: string,
+  ) {
+    super(`${reason}${reason.includes(": ") ? ";" : ":"} ${fix}`);
+  }
+}
 
 /** File names inside a run directory. */
 export const RUN_FILES: Readonly<{
@@ -33,8 +62,7 @@ export const RUN_FILES: Readonly<{
   /** Held by the run that trains into the directory (lock.ts). */
   lock: string;
 }> = Object.freeze({
-  model: "model.json",
-  weights: "weights.bin",
+  ...LAYERS_FILES,
   optimizer: "optimizer.safetensors",
   checkpoint: "checkpoint.json",
   history: "history.json",
@@ -58,13 +86,14 @@ export function runPath(dir: string, file: string): string {
 
 /**
  * Creates `dir` (and parents) and proves it writable by writing and removing a probe file, so
- * that a bad `--out` fails before training starts; throws {@linkcode UserError} otherwise.
- * Returns whether it created `dir` (a caller whose work then fails can remove it again).
+ * that a bad output directory fails before training starts; throws {@linkcode RunDirError}
+ * otherwise. Returns whether it created `dir` (a caller whose work then fails can remove it again).
  */
 export async function ensureWritableDir(dir: string): Promise<boolean> {
   const st = await Deno.stat(dir).catch(() => null);
+  const another = "choose another directory";
   if (st && !st.isDirectory) {
-    throw new UserError(`${dir} is a file, not a directory: choose another --out`);
+    throw new RunDirError("not-a-directory", dir, `${dir} is a file, not a directory`, another);
   }
   try {
     await Deno.mkdir(dir, { recursive: true });
@@ -72,9 +101,8 @@ export async function ensureWritableDir(dir: string): Promise<boolean> {
     await Deno.writeTextFile(probe, "");
     await Deno.remove(probe);
   } catch (e) {
-    throw new UserError(
-      `cannot write to output directory ${dir}: ${errorText(e)}; choose another --out`,
-    );
+    const reason = `cannot write to output directory ${dir}: ${errorText(e)}`;
+    throw new RunDirError("not-writable", dir, reason, another);
   }
   return st === null;
 }
@@ -91,30 +119,30 @@ export async function ensureNewRunDir(dir: string): Promise<boolean> {
   } catch {
     return created;
   }
-  throw new UserError(
-    `${dir} already holds a run: resume it with --resume ${dir}, or choose another --out`,
-  );
+  const fix = "resume it, or train into another directory";
+  throw new RunDirError("holds-a-run", dir, `${dir} already holds a run`, fix);
 }
 
 /**
  * Checks that `dir` is a run directory holding a checkpoint (its `checkpoint.json`; the files
- * that names are checked when it is loaded); throws {@linkcode UserError} naming what is missing.
+ * that names are checked when it is loaded); throws {@linkcode RunDirError} naming what is missing.
  */
 export async function requireRunDir(dir: string): Promise<void> {
   let st: Deno.FileInfo;
+  const give = "give the directory a training run wrote";
   try {
     st = await Deno.stat(dir);
   } catch {
-    throw new UserError(`run directory ${dir} does not exist: give the --out of a train run`);
+    throw new RunDirError("missing", dir, `run directory ${dir} does not exist`, give);
   }
-  if (!st.isDirectory) throw new UserError(`${dir} is not a directory: give a run directory`);
+  if (!st.isDirectory) {
+    throw new RunDirError("not-a-directory", dir, `${dir} is not a directory`, give);
+  }
   try {
     await Deno.stat(runPath(dir, RUN_FILES.checkpoint));
   } catch {
-    throw new UserError(
-      `${dir} holds no checkpoint (${RUN_FILES.checkpoint} is missing): train at least one ` +
-        "epoch into it first",
-    );
+    const reason = `${dir} holds no checkpoint (${RUN_FILES.checkpoint} is missing)`;
+    throw new RunDirError("no-checkpoint", dir, reason, "train at least one epoch into it first");
   }
 }
 

@@ -94,7 +94,7 @@ Deno.test("EpochAccumulator: a loss that is not finite is one DivergedError line
     assert.equal(
       e.message,
       "the loss became NaN in epoch 3 (by step 7) with learning rate 0.02; the last good " +
-        "checkpoint (epoch 2) stays: resume it with a lower rate, --resume runs/x --lr 0.02",
+        "checkpoint (epoch 2) in runs/x stays: resume it with a lower base rate, e.g. 0.02",
     );
     return true;
   });

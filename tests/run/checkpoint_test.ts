@@ -172,7 +172,7 @@ Deno.test("run directories: default name, writability check, atomic writes", asy
   await Deno.writeTextFile(`${dir}/file`, "x");
   await assert.rejects(ensureWritableDir(`${dir}/file/run`), (e: unknown) => {
     assert.ok(e instanceof UserError);
-    assert.match(e.message, /cannot write to output directory .*choose another --out$/);
+    assert.match(e.message, /cannot write to output directory .*; choose another directory$/);
     return true;
   });
   await assert.rejects(ensureWritableDir(`${dir}/file`), /file\/?\S* is a file, not a directory/);

@@ -42,7 +42,7 @@ Deno.test("a lock file that cannot be written: one line, and the lock is not kep
       assert.equal(
         e.message,
         `cannot write ${dir}/train.lock: No space left on device (os error 28); free some ` +
-          "space or choose another --out",
+          "space or choose another directory",
       );
       return true;
     });

@@ -6,6 +6,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../../lib/backends/choose.ts";
+import { train } from "../../lib/run/train.ts";
+import { loadCheckpoint } from "../../lib/run/checkpoint.ts";
 import { encodeSafetensors } from "../../lib/io/safetensors_codec.ts";
 import { architectureOf, torchStateDict } from "../../lib/io/torch_state_dict.ts";
 import { ConfigError, InputError } from "../../lib/errors.ts";
@@ -21,7 +23,7 @@ import { PageCurves } from "../../web/chart.ts";
 import { animatorSeries, lineChart } from "../../lib/viz/chart.ts";
 import { syntheticSplit } from "../synthetic_split.ts";
 
-await initBackend("cpu");
+const backend = await initBackend("cpu");
 
 const MODEL = { stages: [1, 1, 1, 1], width: 4 };
 const SETTINGS: TrainSettings = {
@@ -165,6 +167,7 @@ const FORM: FormValues = {
   limit: "12000",
   "test-limit": "2000",
   seed: "0",
+  recipe: "d2l",
   "read-every": "10",
 };
 
@@ -179,8 +182,19 @@ Deno.test("web form: the page refuses what the CLI refuses, in one line naming t
     seed: 0,
     limit: 12000,
     testLimit: 2000,
+    recipe: "d2l",
   });
+  assert.equal(parseSettings({ ...FORM, recipe: "modern" }).settings.recipe, "modern");
+  assert.throws(
+    () => parseSettings({ ...FORM, recipe: "fancy" }),
+    /^InputError: recipe fancy: give d2l\|modern$/,
+  );
   assert.deepEqual(parseSettings({ ...FORM, depth: "34" }).model, { depth: 34, width: 8 });
+  // Stages by the CLI's number rules too: no hex, no exponent.
+  assert.throws(
+    () => parseSettings({ ...FORM, stages: "0x1,1e0,1,1" }),
+    (e) => e instanceof InputError && e.message.startsWith('stages "0x1,1e0,1,1": give a '),
+  );
   assert.throws(() => parseSettings({ ...FORM, stages: "1,1,1" }), ConfigError);
   assert.throws(() => parseSettings({ ...FORM, lr: "0" }), /^InputError: lr "0": give a positive/);
   assert.throws(
@@ -253,4 +267,32 @@ Deno.test("web chart: the library's Animator chart of read-backs and finished ep
     [...svg.matchAll(/<text class="xtick"[^>]*>([^<]*)</g)].map((m) => m[1]),
     ["0", "1", "2"],
   );
+});
+
+Deno.test("web session and the CLI's train: the same weights after two epochs of the modern recipe", async () => {
+  // The recipe's momentum, weight decay, cosine schedule and crop/flip/erase augmentation, on
+  // both sides through lib/run/epoch.ts; the CLI's side is `train`, which it calls.
+  const settings: TrainSettings = { ...SETTINGS, recipe: "modern", lr: 0.05 };
+  const before = tf.memory().numTensors;
+  const page = new Session(MODEL, settings);
+  assert.equal(await page.train(DATA, {}, BY_STEPS(3)), "finished");
+  const out = await Deno.makeTempDir();
+  const cli = await train({ data: DATA, out, model: MODEL, settings, backend });
+  assert.equal(cli.status, "finished");
+  assert.deepEqual(cli.history.settings.augment, ["crop", "flip", "erase"]);
+  assert.deepEqual(page.history.map((r) => r.lr), [0.05, 0.025]); // cosine over 2 epochs
+  assert.deepEqual(cli.history.epochs.map((r) => r.lr), [0.05, 0.025]);
+  const { net } = await loadCheckpoint(out);
+  for (const [k, v] of page.net.params) {
+    const [a, b] = [await v.data(), await net.params.get(k)!.data()];
+    assert.ok(a.length === b.length && a.every((x, i) => x === b[i]), `${k} differs`);
+  }
+  assert.deepEqual(
+    page.history.map((r) => [r.train_acc, r.test_acc]),
+    cli.history.epochs.map((r) => [r.train_acc, r.test_acc]),
+  );
+  net.dispose();
+  page.dispose();
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  await Deno.remove(out, { recursive: true });
 });
