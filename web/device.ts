@@ -2,8 +2,9 @@
  * The page's backend: tfjs' WebGPU backend on the browser's adapter, or tfjs' CPU backend when the
  * browser has no WebGPU (the page says which, and why). The adapter's identity and the limits
  * that decide which batches fit are read from the device tfjs itself uses, and
- * {@linkcode limitProblem} refuses a batch whose largest tensor exceeds them (by the library's own
- * rule, lib/backends/tensor_limit.ts, which also counts tfjs-webgpu's im2col matrices).
+ * {@linkcode limitProblem} refuses a batch that cannot run within them even in parts (by the
+ * library's own rule, lib/backends/tensor_limit.ts, which also counts tfjs-webgpu's im2col
+ * matrices).
  *
  * @example
  * ```ts ignore
@@ -132,18 +133,18 @@ export function formatBytes(n: number): string {
 
 /**
  * Why a step of `config` at `batch` images of `size`x`size` cannot run on a device with `limits`
- * (its largest tensor is over them), with the largest batch that fits; null when it fits (or
- * there are no limits: CPU).
+ * even in parts of the batch (the library's rule: the input batch, or one image's step, is over
+ * them), with the largest batch that runs; null when it runs (or there are no limits: CPU).
  *
  * @example
  * ```ts
  * import { limitProblem } from "./device.ts";
  * import { resolveConfig } from "../lib/model/resnet.ts";
  * const limits = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
- * limitProblem(resolveConfig({ stages: [1, 1, 1, 1], width: 8 }), 224, 4096, limits);
- * // "a batch of 4096 needs a 1.53 GiB tensor (b1.0's output, [4096, 112, 112, 8]) but this
+ * limitProblem(resolveConfig({ stages: [1, 1, 1, 1], width: 8 }), 224, 8192, limits);
+ * // "a batch of 8192 needs a 1.53 GiB tensor (the input batch, [8192, 224, 224, 1]) but this
  * //  device allows at most 1.00 GiB in one binding (maxStorageBufferBindingSize): use a batch
- * //  of at most 2674"
+ * //  of at most 5349"
  * ```
  */
 export function limitProblem(

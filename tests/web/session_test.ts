@@ -213,20 +213,24 @@ Deno.test("web form: the page refuses what the CLI refuses, in one line naming t
   assert.equal(parseSettings({ ...FORM, lr: "1e-2" }).settings.lr, 0.01);
 });
 
-Deno.test("web limits: a batch over the binding limit is refused with the batch that fits", () => {
-  // Width 8 at 224: a step's largest tensor is b1.0's output, 4096 x 112 x 112 x 8 floats.
+Deno.test("web limits: a batch runs in parts where it can; an input batch over the limit is refused with the batch that fits", () => {
+  // Width 8 at 224: a step's largest tensor is b1.0's output, 4096 x 112 x 112 x 8 floats (1.53
+  // GiB), over a 1 GiB binding; the library runs such a step in parts of the batch.
   const config = resolveConfig({ stages: [1, 1, 1, 1], width: 8 });
   const gib = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
+  assert.ok(largestTensor(config, 224, 4096).bytes > 2 ** 30);
+  assert.equal(limitProblem(config, 224, 4096, gib), null);
+  // The input batch itself cannot be split: 8192 x 224 x 224 floats is over the binding.
   assert.equal(
-    limitProblem(config, 224, 4096, gib),
-    "a batch of 4096 needs a 1.53 GiB tensor (b1.0's output, [4096, 112, 112, 8]) but this " +
+    limitProblem(config, 224, 8192, gib),
+    "a batch of 8192 needs a 1.53 GiB tensor (the input batch, [8192, 224, 224, 1]) but this " +
       "device allows at most 1.00 GiB in one binding (maxStorageBufferBindingSize): use a batch " +
-      "of at most 2674",
+      "of at most 5349",
   );
-  // 2674 images fit, 2675 do not.
-  const per = 112 * 112 * 8 * 4;
-  assert.ok(2674 * per <= 2 ** 30 && 2675 * per > 2 ** 30);
-  assert.equal(limitProblem(config, 224, 2674, gib), null);
+  // 5349 images' input fits, 5350 do not.
+  const per = 224 * 224 * 4;
+  assert.ok(5349 * per <= 2 ** 30 && 5350 * per > 2 ** 30);
+  assert.equal(limitProblem(config, 224, 5349, gib), null);
   const smallBuffer = { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 30 };
   assert.match(limitProblem(config, 224, 4096, smallBuffer)!, /in one buffer \(maxBufferSize\)/);
   assert.equal(limitProblem(config, 224, 4096, null), null);
@@ -234,6 +238,7 @@ Deno.test("web limits: a batch over the binding limit is refused with the batch 
   const wide = resolveConfig({ stages: [1, 1, 1, 1], width: 64 });
   const tiny = { maxBufferSize: 2 ** 14, maxStorageBufferBindingSize: 2 ** 14 };
   assert.match(limitProblem(wide, 8, 1, tiny)!, /\(b5\.0\.conv2's im2col matrix, \[1, 1, 4608\]\)/);
+  assert.match(limitProblem(wide, 8, 1, tiny)!, /even one image is too large/);
 });
 
 Deno.test("web chart: the library's Animator chart of read-backs and finished epochs", () => {
