@@ -20,6 +20,8 @@
  */
 import { errorText, InputError, UserError } from "../lib/errors.ts";
 import { DivergedError } from "../lib/run/train.ts";
+import { TensorLimitError } from "../lib/backends/tensor_limit.ts";
+import { BackendUnavailableError } from "../lib/backends/choose.ts";
 import { UsageError } from "./options.ts";
 import { exitCodeOf, type StopSignal } from "./stop_signals.ts";
 
@@ -48,6 +50,19 @@ export class AlreadyReported extends InputError {
   override name = "AlreadyReported";
 }
 
+/** A WebGPU refusal in the flags that change it (the library words it in its own terms). */
+function tensorLimitLine(e: TensorLimitError): string {
+  const { tensor: t, limit, fits } = e.problem;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  const over = `${t.name} [${t.shape.join(", ")}] (float32) is ${mib(t.bytes)}, over its ` +
+    `${limit.name} of ${mib(limit.bytes)}`;
+  return fits === 0
+    ? `--size ${e.size} does not fit this WebGPU adapter even at --batch-size 1: ${over}: use a ` +
+      "smaller --size, or --backend native"
+    : `--batch-size ${e.batch} at --size ${e.size} does not fit this WebGPU adapter even in ` +
+      `parts: ${over}: use --batch-size ${fits} or less, or --backend native`;
+}
+
 /**
  * The line to print (empty: nothing to print) and the exit code for an error the user can act
  * on; null for anything else (a bug, which should surface with its stack trace).
@@ -64,6 +79,12 @@ export function describeError(e: unknown): { line: string; code: number } | null
     return { line, code: 1 };
   }
   if (e instanceof AlreadyReported) return { line: "", code: 2 };
+  if (e instanceof TensorLimitError) return { line: `error: ${tensorLimitLine(e)}`, code: 2 };
+  if (e instanceof BackendUnavailableError) {
+    // The library's fix names backends; the CLI names the flag that picks one.
+    const fix = e.fix.replace(/\bthe (cpu|native|webgpu) backend\b/g, "--backend $1");
+    return { line: `error: --backend ${e.backend} cannot run here: ${e.reason}; ${fix}`, code: 2 };
+  }
   if (e instanceof UsageError || e instanceof InputError) {
     return { line: `error: ${errorText(e)}`, code: 2 };
   }

@@ -102,7 +102,7 @@ Deno.test("--backend webgpu without an adapter: one line naming the fix, exit 2"
   assert.equal(r.code, 2, r.stderr);
   const lines = r.stderr.trim().split("\n");
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^error: the webgpu backend cannot run here: no WebGPU adapter/);
+  assert.match(lines[0], /^error: --backend webgpu cannot run here: no WebGPU adapter/);
   assert.match(lines[0], /mesa-vulkan-drivers and libvulkan1/);
   assert.match(lines[0], /DENO_WEBGPU_BACKEND=vulkan/);
   assert.equal(r.stdout, "");

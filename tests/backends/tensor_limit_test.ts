@@ -249,7 +249,7 @@ Deno.test({
     assert.equal(lines.length, 1, r.stderr);
     assert.match(
       lines[0],
-      /^error: an input of 8192x8192 does not fit this WebGPU adapter even at batch 1: /,
+      /^error: --size 8192 does not fit this WebGPU adapter even at --batch-size 1: .*: use a smaller --size, or --backend native$/,
     );
     await assert.rejects(Deno.stat(out), Deno.errors.NotFound);
   },

@@ -4,6 +4,8 @@ import { AlreadyReported, describeError, Interrupted } from "../../cli/errors.ts
 import { UsageError } from "../../cli/options.ts";
 import { ConfigError, InputError, UserError } from "../../lib/errors.ts";
 import { DivergedError } from "../../lib/run/train.ts";
+import { TensorLimitError } from "../../lib/backends/tensor_limit.ts";
+import { BackendUnavailableError } from "../../lib/backends/choose.ts";
 
 Deno.test("describeError: one line per error, whatever the message holds after its first", () => {
   const more = "\n    at somewhere (file.ts:1:2)";
@@ -36,5 +38,31 @@ Deno.test("describeError: a diverged run gets the command that resumes it; witho
     line: "error: the loss became NaN in epoch 1 (by step 2) with learning rate 0.1: train a " +
       "new network with a lower rate",
     code: 1,
+  });
+});
+
+Deno.test("describeError: WebGPU refusals and unavailable backends in the flags that change them", () => {
+  const tensor = { name: "b1.0's output", shape: [256, 48, 48, 64], bytes: 144 * 2 ** 20 };
+  const limit = { name: "maxStorageBufferBindingSize" as const, bytes: 128 * 2 ** 20 };
+  const some = new TensorLimitError("library words", { tensor, limit, fits: 227 }, 96, 512);
+  assert.deepEqual(describeError(some), {
+    line: "error: --batch-size 512 at --size 96 does not fit this WebGPU adapter even in parts: " +
+      "b1.0's output [256, 48, 48, 64] (float32) is 144.0 MiB, over its " +
+      "maxStorageBufferBindingSize of 128.0 MiB: use --batch-size 227 or less, or --backend native",
+    code: 2,
+  });
+  const none = new TensorLimitError("library words", { tensor, limit, fits: 0 }, 4096, 1);
+  assert.match(
+    describeError(none)!.line,
+    /^error: --size 4096 does not fit this WebGPU adapter even at --batch-size 1: .* use a smaller --size, or --backend native$/,
+  );
+  const native = new BackendUnavailableError(
+    "native",
+    "no libdnnl",
+    "install it, or use the cpu backend",
+  );
+  assert.deepEqual(describeError(native), {
+    line: "error: --backend native cannot run here: no libdnnl; install it, or use --backend cpu",
+    code: 2,
   });
 });
