@@ -10,9 +10,10 @@
  * import { parseSettings } from "./form.ts";
  * const s = parseSettings({
  *   depth: "stages", stages: "1,1,1,1", width: "8", size: "28", batch: "128", lr: "0.1",
- *   epochs: "2", limit: "12000", "test-limit": "2000", seed: "0", "read-every": "10",
+ *   epochs: "2", limit: "12000", "test-limit": "2000", seed: "0", recipe: "modern",
+ *   "read-every": "10",
  * });
- * console.log(s.model.stages, s.settings.batchSize); // [1, 1, 1, 1] 128
+ * console.log(s.model.stages, s.settings.batchSize, s.settings.recipe); // [1, 1, 1, 1] 128 modern
  * ```
  * @module
  */
