@@ -61,7 +61,7 @@ export interface FmaPeak {
   accumulators: number;
   /** Loop iterations per call (each `FLOPS_PER_ITERATION` FLOPs). */
   iterations: number;
-  /** Timed rounds of each measurement; the best counts. */
+  /** Timed rounds of each measurement (fewer than asked when the machine was busy); the best counts. */
   repeats: number;
 }
 
@@ -220,7 +220,9 @@ export function openFmaLoop(isa: FmaIsa): FmaLoop {
 
 /**
  * Measures the peak in this process: calls of about `seconds` each, `repeats` rounds, the best;
- * one thread alone, then `threads` at once. Throws {@linkcode UserError} when the CPU has no FMA
+ * one thread alone, then `threads` at once. A phase that takes four times its expected wall time
+ * (other work on the cores) stops after its first timed round: a busy machine gives no peak
+ * anyway, and the bench should not wait minutes for it. Throws {@linkcode UserError} when the CPU has no FMA
  * to measure or a call returns the wrong sum.
  *
  * @example
@@ -249,20 +251,31 @@ export async function fmaPeakHere(
     const n0 = 1_000_000, t0 = performance.now();
     check(n0, f.run(n0));
     const perIter = Math.max((performance.now() - t0) / 1000 / n0, 1e-12);
-    const n = Math.max(n0, Math.round((o.seconds ?? 0.25) / perIter));
-    let one = 0, all = 0;
+    const seconds = o.seconds ?? 0.25, n = Math.max(n0, Math.round(seconds / perIter));
+    const overdue = (since: number) => performance.now() - since > 4000 * seconds * repeats;
+    let one = 0, all = 0, rounds = repeats;
+    let phase = performance.now();
     for (let r = 0; r < repeats; r++) {
       const t = performance.now();
       check(n, f.run(n));
       one = Math.max(one, n * flops / ((performance.now() - t) / 1000) / 1e9);
+      if (overdue(phase)) {
+        rounds = Math.min(rounds, r + 1);
+        break;
+      }
     }
     // One untimed round starts the pool's threads.
+    phase = performance.now();
     for (let r = 0; r <= repeats; r++) {
       const t = performance.now();
       const sums = await Promise.all(Array.from({ length: o.threads }, () => f.runOnThread(n)));
       const s = (performance.now() - t) / 1000;
       sums.forEach((got) => check(n, got));
       if (r > 0) all = Math.max(all, o.threads * n * flops / s / 1e9);
+      if (r > 0 && overdue(phase)) {
+        rounds = Math.min(rounds, r);
+        break;
+      }
     }
     return {
       gflops: all,
@@ -271,7 +284,7 @@ export async function fmaPeakHere(
       threads: o.threads,
       accumulators: ACCUMULATORS,
       iterations: n,
-      repeats,
+      repeats: rounds,
     };
   } finally {
     f.close();
