@@ -134,6 +134,12 @@ const MODEL_FLAGS = {
   depth: `default ${MODEL_DEFAULTS.depth}`,
   stages: "",
   width: `default ${MODEL_DEFAULTS.width}`,
+  arch: `default ${MODEL_DEFAULTS.arch}`,
+  block: "default: the depth's, else basic",
+  groups: `default ${MODEL_DEFAULTS.groups}`,
+  widthPerGroup: `default ${MODEL_DEFAULTS.widthPerGroup}`,
+  stem: `default ${MODEL_DEFAULTS.stem}`,
+  zeroInitResidual: "default off",
 } as const satisfies FlagUses;
 
 /** The flags of `train`: the architecture, every training option (../lib/run/recipe.ts), the rest. */
@@ -198,7 +204,17 @@ async function planNew(o: TrainCliOptions): Promise<RunPlan> {
   // it is read first, so that a refused run leaves no empty directory.
   const init = o.initFrom === undefined ? null : await planInitFrom(o.initFrom, o);
   if (init) console.error(init.line);
-  const model: ResNetOptions = init?.model ?? { depth: o.depth, stages: o.stages, width: o.width };
+  const model: ResNetOptions = init?.model ?? {
+    depth: o.depth,
+    stages: o.stages,
+    width: o.width,
+    arch: o.arch,
+    block: o.block,
+    groups: o.groups,
+    widthPerGroup: o.widthPerGroup,
+    stem: o.stem,
+    zeroInitResidual: o.zeroInitResidual,
+  };
   const settings = givenSettings(o);
   if (init && settings.size === undefined && init.size !== undefined) settings.size = init.size;
   const out = o.out ?? defaultRunDir(resolveConfig(model).depth);
