@@ -274,12 +274,7 @@ async function readOptimizer(where: string, checkpoint: Checkpoint): Promise<Opt
 /** A new network of the checkpoint's architecture (untrained). */
 function networkOf(dir: string, c: ResNetConfig): ResNet {
   try {
-    return new ResNet({
-      stages: c.stages,
-      width: c.width,
-      inChannels: c.inChannels,
-      numClasses: c.numClasses,
-    });
+    return new ResNet(c); // a config builds its network (runs saved before a field: its default)
   } catch (e) {
     throw new UserError(`${runPath(dir, RUN_FILES.checkpoint)} is corrupt (${errorText(e)})`);
   }
