@@ -285,13 +285,13 @@ export function setLayersWeights(net: ResNet, art: tf.io.ModelArtifacts, dir: st
       if (!t) {
         throw new UserError(
           `${join(dir, LAYERS_FILES.model)} has no weight for ${name}: ` +
-            "it was saved for another architecture (check --depth/--stages/--width)",
+            "it was saved for another architecture (check its depth, stages and width)",
         );
       }
       if (!tf.util.arraysEqual(t.shape, v.shape)) {
         throw new UserError(
           `${join(dir, LAYERS_FILES.model)}: ${name} has shape [${t.shape}], the network ` +
-            `expects [${v.shape}] (check --depth/--stages/--width)`,
+            `expects [${v.shape}] (another architecture: check its depth, stages and width)`,
         );
       }
     }

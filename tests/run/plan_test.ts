@@ -90,3 +90,16 @@ Deno.test("a plan refuses what cannot run before writing anything, and lets go o
   await plan.lock.release();
   await Deno.remove(parent, { recursive: true });
 });
+
+Deno.test("a run of another architecture (the cifar stem) resumes as itself, from its config", async () => {
+  const out = await Deno.makeTempDir();
+  const model = { ...MODEL, stem: "cifar" as const };
+  await train({ data: DATA, out, model, settings: SETTINGS, backend });
+  const plan = await planRun({ out, resume: true, settings: { epochs: 2 } });
+  assert.equal(plan.config.stem, "cifar");
+  const r = await train({ plan, data: DATA, backend });
+  await plan.lock.release();
+  assert.equal(r.status, "finished");
+  assert.equal(r.history.config.stem, "cifar");
+  await Deno.remove(out, { recursive: true });
+});
