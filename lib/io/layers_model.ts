@@ -6,7 +6,10 @@
  * PyTorch's symmetric padding becomes ZeroPadding2D + a "valid" Conv2D; the max pool of b1 is
  * ZeroPadding2D + MaxPooling2D, which is exact there because its input is post-ReLU (>= 0).
  * Layer names are our parameter prefixes (`b2.0.conv1`, `b1.1`, `fc`), so a weight
- * `b2.0.conv1/kernel` is our `b2.0.conv1.weight`.
+ * `b2.0.conv1/kernel` is our `b2.0.conv1.weight`. Every block kind of ../model/resnet.ts has its
+ * graph; Conv2D has no groups in tfjs-layers, so a grouped convolution is stored as the full
+ * convolution it equals, its filter block-diagonal (zeros between the groups: the file is larger
+ * by the groups' factor for those filters), and read back by taking the diagonal blocks.
  *
  * @example
  * ```ts
@@ -23,7 +26,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import type { ResNet } from "../model/resnet.ts";
+import { Bottleneck, PreActBlock, type ResidualBlock, type ResNet } from "../model/resnet.ts";
 import type { BatchNorm2d, Conv2d, Linear } from "../model/layers.ts";
 import { errorText, UserError } from "../errors.ts";
 import { replaceDirAtomic, writeFilesAtomic } from "./atomic.ts";
@@ -59,6 +62,7 @@ function conv(c: Conv2d, x: Sym): Sym {
     kernelSize: c.kernel,
     strides: c.stride,
     padding: "valid",
+    useBias: c.bias !== null,
     name: c.name,
   }).apply(x) as Sym;
 }
@@ -73,27 +77,71 @@ function dense(l: Linear, x: Sym): Sym {
   return tfl.layers.dense({ units: l.outFeatures, name: l.name }).apply(x) as Sym;
 }
 
+const relu = (name: string, x: Sym) => tfl.layers.reLU({ name }).apply(x) as Sym;
+const add = (name: string, a: Sym, b: Sym) => tfl.layers.add({ name }).apply([a, b]) as Sym;
+
+/** One residual block's graph, in the order of its `apply` (d2l's basic block's names kept). */
+function block(b: ResidualBlock, x: Sym): Sym {
+  if (b instanceof Bottleneck) {
+    let z = relu(`${b.name}.relu1`, bn(b.bn1, conv(b.conv1, x)));
+    z = relu(`${b.name}.relu2`, bn(b.bn2, conv(b.conv2, z)));
+    z = bn(b.bn3, conv(b.conv3, z));
+    const s = b.shortcut ? conv(b.shortcut, x) : x;
+    return relu(`${b.name}.relu`, add(`${b.name}.add`, z, b.shortcutBn ? bn(b.shortcutBn, s) : s));
+  }
+  if (b instanceof PreActBlock) {
+    const a = relu(`${b.name}.relu1`, bn(b.bn1, x));
+    const s = b.conv3 ? conv(b.conv3, a) : x;
+    const z = relu(`${b.name}.relu2`, bn(b.bn2, conv(b.conv1, a)));
+    return add(`${b.name}.add`, conv(b.conv2, z), s);
+  }
+  let z = relu(`${b.name}.relu1`, bn(b.bn1, conv(b.conv1, x)));
+  z = bn(b.bn2, conv(b.conv2, z));
+  const s = b.conv3 ? conv(b.conv3, x) : x;
+  return relu(`${b.name}.relu`, add(`${b.name}.add`, z, b.shortcutBn ? bn(b.shortcutBn, s) : s));
+}
+
+/** A grouped `[k, k, in / g, out]` filter as the block-diagonal `[k, k, in, out]` it equals. */
+function expandGroups(w: tf.Tensor, inChannels: number): tf.Tensor {
+  const [kh, kw, ipg, out] = w.shape, g = inChannels / ipg, opg = out / g;
+  return tf.tidy(() =>
+    tf.concat(
+      tf.split(w, g, 3).map((part, i) =>
+        tf.pad(part, [[0, 0], [0, 0], [i * ipg, inChannels - (i + 1) * ipg], [0, 0]])
+      ),
+      3,
+    ).reshape([kh, kw, inChannels, opg * g])
+  );
+}
+
+/** The diagonal blocks of a block-diagonal `[k, k, in, out]` filter: the grouped filter. */
+function diagonalBlocks(t: tf.Tensor, ipg: number): tf.Tensor {
+  const [kh, kw, inChannels, out] = t.shape, g = inChannels / ipg, opg = out / g;
+  return tf.tidy(() =>
+    tf.concat(
+      Array.from(
+        { length: g },
+        (_, i) => tf.slice(t, [0, 0, i * ipg, i * opg], [kh, kw, ipg, opg]),
+      ),
+      3,
+    )
+  );
+}
+
 /**
  * Builds the tfjs-layers graph of `net` for `size`x`size` inputs and copies `net`'s weights
  * (BatchNorm running statistics included) into it. The caller disposes the returned model.
  */
 export function toLayersModel(net: ResNet, size: number): tfl.LayersModel {
-  const relu = (name: string, x: Sym) => tfl.layers.reLU({ name }).apply(x) as Sym;
   const input = tfl.input({ shape: [size, size, net.config.inChannels], name: "image" });
   let y = relu("b1.2", bn(net.bn, conv(net.conv, input)));
-  y = tfl.layers.zeroPadding2d({ padding: 1, name: "b1.3.pad" }).apply(y) as Sym;
-  y = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "valid", name: "b1.3" })
-    .apply(y) as Sym;
-  for (const stage of net.stages) {
-    for (const b of stage) {
-      const x = y;
-      let z = relu(`${b.name}.relu1`, bn(b.bn1, conv(b.conv1, x)));
-      z = bn(b.bn2, conv(b.conv2, z));
-      const shortcut = b.conv3 ? conv(b.conv3, x) : x;
-      z = tfl.layers.add({ name: `${b.name}.add` }).apply([z, shortcut]) as Sym;
-      y = relu(`${b.name}.relu`, z);
-    }
+  if (net.config.stem === "d2l") {
+    y = tfl.layers.zeroPadding2d({ padding: 1, name: "b1.3.pad" }).apply(y) as Sym;
+    y = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "valid", name: "b1.3" })
+      .apply(y) as Sym;
   }
+  for (const stage of net.stages) for (const b of stage) y = block(b, y);
+  if (net.finalBn) y = relu(`${net.finalBn.name}.relu`, bn(net.finalBn, y));
   y = tfl.layers.globalAveragePooling2d({ name: "pool" }).apply(y) as Sym;
   y = dense(net.fc, y);
   const model = tfl.model({ inputs: input, outputs: y, name: "resnet" });
@@ -101,7 +149,12 @@ export function toLayersModel(net: ResNet, size: number): tfl.LayersModel {
     const name = paramNameOf(w.originalName);
     const v = name === null ? undefined : net.params.get(name);
     if (!v) throw new Error(`no parameter for layers weight ${w.originalName}`);
-    w.write(v);
+    if (tf.util.arraysEqual(w.shape as number[], v.shape)) w.write(v);
+    else {
+      const full = expandGroups(v, w.shape[2]!);
+      w.write(full);
+      full.dispose();
+    }
   }
   return model;
 }
@@ -274,6 +327,7 @@ export async function loadLayersWeights(net: ResNet, dir: string): Promise<void>
  */
 export function setLayersWeights(net: ResNet, art: tf.io.ModelArtifacts, dir: string): void {
   const tensors = tf.io.decodeWeights(art.weightData!, art.weightSpecs!);
+  const made: tf.Tensor[] = []; // grouped filters taken from their block-diagonal form
   try {
     const byParam = new Map<string, tf.Tensor>();
     for (const [k, t] of Object.entries(tensors)) {
@@ -288,6 +342,12 @@ export function setLayersWeights(net: ResNet, art: tf.io.ModelArtifacts, dir: st
             "it was saved for another architecture (check its depth, stages and width)",
         );
       }
+      if (isGroupedOf(t.shape, v.shape)) {
+        const grouped = diagonalBlocks(t, v.shape[2]!);
+        made.push(grouped);
+        byParam.set(name, grouped);
+        continue;
+      }
       if (!tf.util.arraysEqual(t.shape, v.shape)) {
         throw new UserError(
           `${join(dir, LAYERS_FILES.model)}: ${name} has shape [${t.shape}], the network ` +
@@ -297,6 +357,14 @@ export function setLayersWeights(net: ResNet, art: tf.io.ModelArtifacts, dir: st
     }
     for (const [name, v] of net.params) v.assign(byParam.get(name)!);
   } finally {
-    tf.dispose(Object.values(tensors));
+    tf.dispose([...Object.values(tensors), ...made]);
   }
+}
+
+/** Whether a stored `[k, k, in, out]` filter is the block-diagonal form of a grouped `want`. */
+function isGroupedOf(stored: number[], want: number[]): boolean {
+  const [kh, kw, inChannels, out] = stored;
+  return stored.length === 4 && want.length === 4 && kh === want[0] && kw === want[1] &&
+    out === want[3] && want[2] < inChannels && inChannels % want[2] === 0 &&
+    out % (inChannels / want[2]) === 0;
 }
