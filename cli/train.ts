@@ -274,7 +274,9 @@ async function trainPlanned(
   stop.quitUntilTraining(true); // while the backend and the data load there is nothing to save
   let result: TrainResult, backend: BackendInfo;
   try {
-    backend = await initBackend(o.backend ?? "auto", { threads: o.threads });
+    // auto passes over a WebGPU adapter this job cannot run on, even in parts of the batch.
+    const job = { config: plan.config, size: plan.settings.size, batch: plan.settings.batchSize };
+    backend = await initBackend(o.backend ?? "auto", { threads: o.threads, job });
     console.error(backendSummary(backend));
     // On WebGPU a batch over the adapter's limits is refused before the data are loaded.
     checkFits(plan);
