@@ -208,6 +208,9 @@ export { evaluate, formatEvaluation } from "./lib/run/evaluate.ts";
 export { confusionCsv } from "./lib/run/confusion_csv.ts";
 export type { ClassAccuracy, EvaluateOptions, Evaluation } from "./lib/run/evaluate.ts";
 export { curvesSvg, writeCurves } from "./lib/run/plot.ts";
+export { elapsedSeconds, TIME_TO_COLUMNS, timeTo, timeToCsv } from "./lib/run/time_to.ts";
+export type { RunTimeTo, TimeToLevel } from "./lib/run/time_to.ts";
+export { readEpochs } from "./lib/run/recorded.ts";
 export {
   defaultRunDir,
   ensureNewRunDir,
@@ -279,6 +282,7 @@ export {
   backendLabel,
   BACKENDS,
   backendSummary,
+  BackendUnavailableError,
   initBackend,
   loadNative,
 } from "./lib/backends/choose.ts";
@@ -298,18 +302,31 @@ export {
   SUBMIT_BATCH_ENV,
   SUBMIT_BATCH_FLAG,
   submitBatchSize,
+  webgpuBackendFor,
 } from "./lib/backends/webgpu.ts";
+export { countGpuWork, NO_WORK, workBetween } from "./lib/backends/webgpu_counts.ts";
+export type { GpuCounter, GpuCounts } from "./lib/backends/webgpu_counts.ts";
 export type { AdapterDetails, AdapterLimits, AdapterProbe } from "./lib/backends/webgpu.ts";
 export {
   checkTrainingFits,
+  chunkPlan,
+  chunkSizes,
   evalBatchThatFits,
   fitProblem,
   largestBatchThatFits,
   largestTensor,
   limitOf,
   tensorLimit,
+  TensorLimitError,
 } from "./lib/backends/tensor_limit.ts";
-export type { FitProblem, TensorLimit, TensorSize } from "./lib/backends/tensor_limit.ts";
+export type {
+  ChunkPlan,
+  FitProblem,
+  TensorLimit,
+  TensorSize,
+} from "./lib/backends/tensor_limit.ts";
+export { applyFitting } from "./lib/model/chunked.ts";
+export type { FittingOptions } from "./lib/model/chunked.ts";
 export { warmup } from "./lib/backends/warmup.ts";
 export type { WarmupOptions, WarmupReport } from "./lib/backends/warmup.ts";
 export { collectInfo, formatInfo } from "./lib/backends/info.ts";
@@ -346,6 +363,8 @@ export { argMax, findMistakes, pickImages, predict, topClasses } from "./lib/run
 export type { ClassProbability, Mistake, PredictOptions } from "./lib/run/predict.ts";
 export type { EpochEnd } from "./lib/run/train.ts";
 export { ANIMATOR_STYLES, animatorSeries, lineChart, niceTicks } from "./lib/viz/chart.ts";
+export { accuracyTimeSvg } from "./lib/viz/time_chart.ts";
+export type { RunCurve } from "./lib/viz/time_chart.ts";
 export type { ChartOptions, ChartSeries, LivePoint } from "./lib/viz/chart.ts";
 export { labelledImages, showImages } from "./lib/viz/grid.ts";
 export type { GridImage, GridOptions } from "./lib/viz/grid.ts";
