@@ -31,7 +31,7 @@ function page(epochs: EpochRecord[], compare?: { label: string; records: EpochRe
     n: 2,
     confusion,
     predicted: new Int32Array([0, 0]),
-    perClass: confusion.map((row, i) => ({
+    perClass: confusion.map((_row, i) => ({
       class: i,
       name: String(i),
       accuracy: i ? NaN : 1,
