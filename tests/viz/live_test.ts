@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { LiveBoard } from "../../lib/viz/live.ts";
 import { InputError } from "../../lib/errors.ts";
 import type { History } from "../../lib/run/metrics.ts";
+import { resolveConfig } from "../../lib/model/resnet.ts";
 
 /** Reads server-sent events off a response body, one `{event, data}` at a time. */
 function eventReader(body: ReadableStream<Uint8Array>) {
@@ -23,7 +24,7 @@ function eventReader(body: ReadableStream<Uint8Array>) {
 }
 
 const history = (epochs: number): History => ({
-  config: { depth: null, stages: [1, 1, 1, 1], inChannels: 1, numClasses: 10, width: 8 },
+  config: resolveConfig({ stages: [1, 1, 1, 1], width: 8 }),
   settings: { epochs: 2, batchSize: 4, lr: 0.05, size: 28, seed: 0, limit: null, testLimit: null },
   versions: {},
   backends: [],
