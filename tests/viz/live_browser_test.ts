@@ -52,6 +52,10 @@ Deno.test({
           MAIN,
           "train",
           ...TINY_VIZ_RUN,
+          // Enough images that the run outlasts the page's loading on a loaded machine: with 64,
+          // a run could finish before the page first looked, and no point was left to arrive.
+          "--limit",
+          "4096",
           "--epochs",
           "3",
           "--out",
