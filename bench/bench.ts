@@ -358,7 +358,7 @@ async function runAll(
     // The rates are the CPU's: no fraction for WebGPU.
     if (impl !== "webgpu") {
       const of = (gflops: number | null) =>
-        peakFraction(row.img_per_s, row.gflop_per_image, gflops);
+        peakFraction(row.examples_per_sec, row.gflop_per_image, gflops);
       row.peak_fraction = of(rates.fma?.gflops ?? null);
       row.sgemm_fraction = of(rates.sgemm?.gflops ?? null);
     }

@@ -13,7 +13,7 @@
  *   cap: 240, profile: false, python: null, threads: 2, compileAhead: "off", submitBatch: null,
  *   readEvery: 1, batches: "fixed",
  * });
- * console.log(row.img_per_s, row.status);
+ * console.log(row.examples_per_sec, row.status);
  * ```
  * @module
  */
@@ -77,7 +77,7 @@ async function measureTorch(impl: "torch" | "torch-cl", o: RunOptions): Promise<
     ],
     o.cap,
     (j) => {
-      row.img_per_s = j.img_per_s as number;
+      row.examples_per_sec = j.examples_per_sec as number;
       row.first_step_s = j.first_step_s as number;
       row.first_result_s = row.first_step_s;
       row.steps = j.steps as number;
@@ -90,7 +90,9 @@ async function measureTorch(impl: "torch" | "torch-cl", o: RunOptions): Promise<
     { OMP_NUM_THREADS: `${o.threads}` },
   );
   if (r.timedOut) row.status = `did not finish in ${o.cap} s`;
-  else if (r.code !== 0 || row.img_per_s === null) row.status = `failed: ${lastLine(r.stderr)}`;
+  else if (r.code !== 0 || row.examples_per_sec === null) {
+    row.status = `failed: ${lastLine(r.stderr)}`;
+  }
   return row;
 }
 
@@ -127,8 +129,8 @@ async function measureTfjs(impl: TfjsImpl, o: RunOptions): Promise<BenchRow> {
   if (error) row.status = error;
   else if (r.timedOut && !done) row.status = `did not finish ${phase(row, o)} in ${o.cap} s`;
   else if (!done) row.status = `failed: ${lastLine(r.stderr)}`;
-  if (row.steps > 0 && row.seconds > 0) row.img_per_s = row.steps * o.batch / row.seconds;
-  if (!done && row.steps < 2) row.img_per_s = null;
+  if (row.steps > 0 && row.seconds > 0) row.examples_per_sec = row.steps * o.batch / row.seconds;
+  if (!done && row.steps < 2) row.examples_per_sec = null;
   return row;
 }
 

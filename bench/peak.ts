@@ -110,12 +110,12 @@ export async function measureSgemm(
  * ```
  */
 export function peakFraction(
-  imgPerS: number | null,
+  examplesPerSec: number | null,
   gflopPerImage: number,
   rateGflops: number | null,
 ): number | null {
-  if (imgPerS === null || !rateGflops) return null;
-  return imgPerS * gflopPerImage / rateGflops;
+  if (examplesPerSec === null || !rateGflops) return null;
+  return examplesPerSec * gflopPerImage / rateGflops;
 }
 
 function main(args: string[]): void {

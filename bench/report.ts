@@ -105,9 +105,9 @@ const pct = (v: number | null) => v === null ? "-" : `${(100 * v).toFixed(1)}%`;
  */
 export function fastestTorch(rows: BenchRow[], r: BenchRow): BenchRow | undefined {
   return rows.filter((q) =>
-    isTorch(q.impl) && q.img_per_s && q.size === r.size && q.batch === r.batch &&
+    isTorch(q.impl) && q.examples_per_sec && q.size === r.size && q.batch === r.batch &&
     q.depth === r.depth && q.width === r.width && q.task === r.task
-  ).sort((p, q) => q.img_per_s! - p.img_per_s!)[0];
+  ).sort((p, q) => q.examples_per_sec! - p.examples_per_sec!)[0];
 }
 
 /**
@@ -134,9 +134,11 @@ export function formatTable(rows: BenchRow[]): string {
   ];
   const body = rows.map((r) => {
     const t = fastestTorch(rows, r);
-    const ratio = r.img_per_s !== null && t ? `${(r.img_per_s / t.img_per_s!).toFixed(2)}x` : "-";
+    const ratio = r.examples_per_sec !== null && t
+      ? `${(r.examples_per_sec / t.examples_per_sec!).toFixed(2)}x`
+      : "-";
     return [
-      ...[r.impl, netLabel(r), r.task, `${r.size}`, `${r.batch}`, fmtNum(r.img_per_s)],
+      ...[r.impl, netLabel(r), r.task, `${r.size}`, `${r.batch}`, fmtNum(r.examples_per_sec)],
       pct(r.peak_fraction) + (aboveFmaPeak(r) ? "!" : ""),
       pct(r.sgemm_fraction),
       ...(start ? [secs(r.warmup_s)] : []),

@@ -116,14 +116,18 @@ export interface BenchRow {
   width: number;
   size: number;
   batch: number;
-  /** Images per second over the measured steps (or eval batches); null when none finished. */
-  img_per_s: number | null;
+  /**
+   * Images per second over the measured steps (or eval batches), d2l's "examples/sec"; null when
+   * none finished. Rows saved before 2026-12-06 called it `img_per_s` (renamed in the files).
+   */
+  examples_per_sec: number | null;
   /** GFLOP per image of this task, network and size (bench/flops.ts). */
   gflop_per_image: number;
   /**
-   * `img_per_s` x `gflop_per_image` / the FMA peak GFLOP/s measured in the same invocation on the
-   * same threads (bench/fma_peak.ts); null without a peak, for WebGPU (the peak is the CPU's), or
-   * when the run did not finish. Rows saved before 2026-12-06 divided by the sgemm rate here.
+   * `examples_per_sec` x `gflop_per_image` / the FMA peak GFLOP/s measured in the same invocation
+   * on the same threads (bench/fma_peak.ts); null without a peak, for WebGPU (the peak is the
+   * CPU's), or when the run did not finish. Rows saved before 2026-12-06 divided by the sgemm
+   * rate here.
    */
   peak_fraction: number | null;
   /** The same over the sgemm rate of the same invocation (bench/peak.ts), or null. */
@@ -230,7 +234,7 @@ export function newRow(
     width: net.width,
     size: run.size,
     batch: run.batch,
-    img_per_s: null,
+    examples_per_sec: null,
     gflop_per_image: gflopPerImage({ stages: stagesOf(net), width: net.width }, run.size, task),
     peak_fraction: null,
     sgemm_fraction: null,

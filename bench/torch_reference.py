@@ -16,7 +16,7 @@ predictions), the pass that follows every epoch; the input is already at its siz
 loader resizes on the CPU, outside the timed loop).
 
 Prints one JSON object on stdout:
-{"impl": "torch" or "torch-cl", "task": "train" or "eval", "depth", "size", "batch", "img_per_s",
+{"impl": "torch" or "torch-cl", "task": "train" or "eval", "depth", "size", "batch", "examples_per_sec",
  "first_step_s", "steps", "seconds", "peak_rss_mb", "threads", "version"}
 
 Usage: python3 bench/torch_reference.py [--depth 18] [--size 28] [--batch 64] [--seconds 20]
@@ -184,7 +184,7 @@ def main():
     print(json.dumps({
         "impl": "torch-cl" if a.channels_last else "torch", "task": "eval" if a.eval else "train",
         "depth": a.depth, "size": a.size,
-        "batch": a.batch, "img_per_s": steps * a.batch / elapsed, "first_step_s": first,
+        "batch": a.batch, "examples_per_sec": steps * a.batch / elapsed, "first_step_s": first,
         "steps": steps, "seconds": elapsed, "peak_rss_mb": rss_kb / 1024, "threads": a.threads,
         "version": f"torch {torch.__version__}",
     }))

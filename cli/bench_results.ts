@@ -9,7 +9,7 @@
  * import assert from "node:assert/strict";
  * const machine = { cpu: "AMD EPYC", cores: 2, os: "linux" };
  * const row = { date: "2026-11-23", machine, impl: "native", depth: 18, size: 28, batch: 64,
- *   img_per_s: 196, status: "ok" };
+ *   examples_per_sec: 196, status: "ok" };
  * assert.match(benchLine([row], machine)!, /native 196\.0 images\/s/);
  * assert.equal(benchLine([row], { ...machine, cores: 16 }), null);
  * assert.equal(benchLine([{ ...row, task: "eval" }], machine), null); // training speed only
@@ -51,7 +51,7 @@ export interface BenchRow {
   /** Batch size. */
   batch: number;
   /** Training images per second, or null. */
-  img_per_s: number | null;
+  examples_per_sec: number | null;
   /** Fraction of `fma_peak` (rows without `fma_peak` divided by the sgemm rate: not shown). */
   peak_fraction?: number | null;
   /** The FMA peak measured in the same invocation, or why not (rows since 2026-12-06). */
@@ -71,7 +71,7 @@ export function benchLine(rows: readonly BenchRow[], here: BenchMachine): string
     m.cpu === here.cpu && m.cores === here.cores && m.os === here.os;
   const latest = new Map<string, BenchRow>();
   for (const r of rows) {
-    if (r.status !== "ok" || r.img_per_s === null || !same(r.machine)) continue;
+    if (r.status !== "ok" || r.examples_per_sec === null || !same(r.machine)) continue;
     if (r.depth !== 18 || r.size !== 28 || r.batch !== 64 || (r.task ?? "train") !== "train") {
       continue;
     }
@@ -86,7 +86,7 @@ export function benchLine(rows: readonly BenchRow[], here: BenchMachine): string
         r.fma_peak.gflops.toFixed(0)
       } GFLOP/s ${r.fma_peak.isa} on ${r.fma_peak.threads} threads)`
       : "";
-    return `${impl} ${r.img_per_s!.toFixed(1)}${peak}`;
+    return `${impl} ${r.examples_per_sec!.toFixed(1)}${peak}`;
   });
   return `bench here (${here.cpu}, ${here.cores} cores; latest ${when}): ResNet-18 training at ` +
     `28x28, batch 64: ${speeds.join(", ")} images/s`;

@@ -118,7 +118,7 @@ Deno.test("bench --read-every 1,2 --batches fixed,ahead on cpu: a row each, whol
     assert.equal(q.warmup_s, null);
     assert.equal(q.first_result_s, q.first_step_s);
     assert.ok(q.first_step_s! > 0);
-    assert.ok(q.img_per_s! > 0);
+    assert.ok(q.examples_per_sec! > 0);
     assert.equal(q.steps % q.read_every!, 0, `steps ${q.steps}`);
     assert.ok(q.steps >= 2);
     // 5e-1 s measured: the number parser takes exponents.
@@ -179,7 +179,7 @@ Deno.test("bench --depth 18,34 --tasks train,eval: depths, then tasks; eval coun
   ]);
   for (const q of rows) {
     assert.equal(q.gflop_per_image, gflopPerImage({ depth: q.depth! }, 16, q.task));
-    assert.ok(q.img_per_s! > 0);
+    assert.ok(q.examples_per_sec! > 0);
   }
   assert.deepEqual(rows.map((q) => q.read_every), [1, null, 1, null]);
 });
@@ -235,11 +235,11 @@ Deno.test("bench --save FILE appends rows with the environment and keeps what wa
     assert.ok(row.sgemm.gflops > 0);
     // % peak and % sgemm = img/s x GFLOP per image / the FMA peak and the sgemm rate of the same
     // invocation, both stored with the row.
-    const ofSgemm = row.img_per_s * row.gflop_per_image / row.sgemm.gflops;
+    const ofSgemm = row.examples_per_sec * row.gflop_per_image / row.sgemm.gflops;
     assert.ok(Math.abs(row.sgemm_fraction - ofSgemm) < 1e-12, `${row.sgemm_fraction} ${ofSgemm}`);
     if (peakMeasured(r.stderr)) {
       assert.equal(row.fma_peak.threads, 1);
-      const ofPeak = row.img_per_s * row.gflop_per_image / row.fma_peak.gflops;
+      const ofPeak = row.examples_per_sec * row.gflop_per_image / row.fma_peak.gflops;
       assert.ok(Math.abs(row.peak_fraction - ofPeak) < 1e-12, `${row.peak_fraction} ${ofPeak}`);
     } else {
       assert.equal(typeof row.fma_peak.error, "string");
@@ -325,7 +325,7 @@ Deno.test({
       assert.equal(q.submit_batch, 5);
       assert.equal(q.read_every, 1);
       assert.equal(q.batches, "fixed");
-      assert.ok(q.img_per_s! > 0);
+      assert.ok(q.examples_per_sec! > 0);
       // The sgemm rate is the CPU's: no fraction for WebGPU, and only WebGPU ran: none measured.
       assert.equal(q.peak_fraction, null);
     }

@@ -31,8 +31,8 @@ Deno.test("native, tiny: an ok row with its profile and the threads it was given
   const row = await measure("native", { ...TINY, profile: true });
   assert.equal(row.status, "ok", row.status);
   assert.equal(row.impl, "native");
-  assert.ok(row.img_per_s! > 0 && row.steps >= 2);
-  assert.ok(Math.abs(row.img_per_s! - row.steps * 2 / row.seconds) < 1e-9);
+  assert.ok(row.examples_per_sec! > 0 && row.steps >= 2);
+  assert.ok(Math.abs(row.examples_per_sec! - row.steps * 2 / row.seconds) < 1e-9);
   assert.equal(row.gflop_per_image, trainingGflopPerImage({ stages: [1, 1, 1, 1], width: 8 }, 16));
   assert.equal(row.peak_fraction, null); // the CLI fills it in with its sgemm rate
   // --threads reaches OpenBLAS and OpenMP (which oneDNN reads) in the worker.
@@ -58,7 +58,7 @@ Deno.test("native eval, tiny: batches of the test pass, forward FLOPs, its split
   const row = await measure("native", { ...TINY, task: "eval", profile: true });
   assert.equal(row.status, "ok", row.status);
   assert.equal(row.task, "eval");
-  assert.ok(row.img_per_s! > 0 && row.steps >= 2);
+  assert.ok(row.examples_per_sec! > 0 && row.steps >= 2);
   assert.equal(row.gflop_per_image, gflopPerImage({ stages: [1, 1, 1, 1], width: 8 }, 16, "eval"));
   assert.equal(row.read_every, null); // the pass reads every batch and makes its own batches
   assert.equal(row.batches, null);
@@ -69,7 +69,7 @@ Deno.test("native eval, tiny: batches of the test pass, forward FLOPs, its split
 Deno.test("a run killed at its cap says how far it got", async () => {
   const row = await measure("native", { ...TINY, net: R18, size: 96, batch: 64, cap: 0.5 });
   assert.equal(row.status, "did not finish its first step in 0.5 s");
-  assert.equal(row.img_per_s, null);
+  assert.equal(row.examples_per_sec, null);
 });
 
 Deno.test("torch and torch-cl: skipped for other networks, and without PyTorch", async () => {
@@ -93,7 +93,7 @@ Deno.test({
     assert.equal(row.status, "ok", row.status);
     assert.equal(row.impl, "torch-cl");
     assert.match(row.detail!, /^torch \S+, channels_last, 1 threads$/);
-    assert.ok(row.img_per_s! > 0 && row.steps >= 2);
+    assert.ok(row.examples_per_sec! > 0 && row.steps >= 2);
     assert.equal(row.first_result_s, row.first_step_s);
     assert.equal(row.gflop_per_image, trainingGflopPerImage({ depth: 18 }, 28));
   },
@@ -106,7 +106,7 @@ Deno.test({
     const row = await measure("torch", { ...TINY, net: R18, size: 28, python, task: "eval" });
     assert.equal(row.status, "ok", row.status);
     assert.equal(row.task, "eval");
-    assert.ok(row.img_per_s! > 0 && row.steps >= 2);
+    assert.ok(row.examples_per_sec! > 0 && row.steps >= 2);
     assert.equal(row.gflop_per_image, gflopPerImage({ depth: 18 }, 28, "eval"));
   },
 });

@@ -33,7 +33,7 @@ Deno.test("formatTable shows warm-up, first step and their sum for WebGPU rows",
     width: 64,
     size: 28,
     batch: 64,
-    img_per_s: 10,
+    examples_per_sec: 10,
     gflop_per_image: 0.198,
     peak_fraction: null,
     sgemm_fraction: null,
@@ -75,14 +75,14 @@ Deno.test("formatTable shows warm-up, first step and their sum for WebGPU rows",
 function done(
   impl: BenchRow["impl"],
   size: number,
-  imgPerS: number,
+  examplesPerSec: number,
   peak: number | null,
   task: BenchRow["task"] = "train",
 ) {
   const r = newRow(impl, R18, { size, batch: 64, task });
   return {
     ...r,
-    img_per_s: imgPerS,
+    examples_per_sec: examplesPerSec,
     peak_fraction: peak,
     sgemm_fraction: peak === null ? null : peak * 2,
     first_step_s: 1,
@@ -98,7 +98,7 @@ Deno.test("vs torch: against the faster of torch and torch-cl of the same shape"
     done("native", 96, 20, 0.65),
     done("torch", 96, 30, 0.97),
     done("torch-cl", 96, 40, 1.3),
-    { ...newRow("native", R18, { size: 96, batch: 256 }), img_per_s: 21 },
+    { ...newRow("native", R18, { size: 96, batch: 256 }), examples_per_sec: 21 },
   ];
   assert.equal(fastestTorch(rows, rows[0])?.impl, "torch");
   assert.equal(fastestTorch(rows, rows[3])?.impl, "torch-cl");
@@ -120,7 +120,7 @@ Deno.test("vs torch: against the faster of torch and torch-cl of the same shape"
   assert.match(t[6], /^torch-cl +18 +train +96 +64 +40\.0 +130\.0%! .* 1\.00x +ABOVE THE FMA PEAK/);
   assert.match(t[7], /^native +18 +train +96 +256 +21\.0 +- +- +- +- +-$/);
   // A reference that did not finish is no reference.
-  const failed = { ...rows[1], img_per_s: null, status: "did not finish in 240 s" };
+  const failed = { ...rows[1], examples_per_sec: null, status: "did not finish in 240 s" };
   assert.equal(fastestTorch([rows[0], failed], rows[0]), undefined);
 });
 
@@ -167,7 +167,9 @@ Deno.test("formatNotes: what % peak, % sgemm and vs torch divide by, what was le
 Deno.test("aboveFmaPeak: img/s x GFLOP per image over the FMA peak, flagged above 100%", () => {
   const gflop = trainingGflopPerImage({ depth: 18 }, 96); // 1.911... GFLOP per training image
   // 387 GFLOP/s allow 387 / 1.911 = 202.5 training images/s at 96x96 and no more.
-  const at = (imgPerS: number) => ({ peak_fraction: peakFraction(imgPerS, gflop, 387) });
+  const at = (examplesPerSec: number) => ({
+    peak_fraction: peakFraction(examplesPerSec, gflop, 387),
+  });
   assert.ok(Math.abs(387 / gflop - 202.5) < 0.1);
   assert.equal(aboveFmaPeak(at(202)), false);
   assert.equal(aboveFmaPeak(at(203)), true);

@@ -14,19 +14,23 @@ const row = (over: Partial<BenchRow>): BenchRow => ({
   depth: 18,
   size: 28,
   batch: 64,
-  img_per_s: 100,
+  examples_per_sec: 100,
   status: "ok",
   ...over,
 });
 
 Deno.test("benchLine: this machine's latest measurement per implementation, else nothing", () => {
   const rows = [
-    row({ img_per_s: 100 }),
-    row({ date: "2026-02-01T00:00:00Z", img_per_s: 120.25 }),
-    row({ impl: "torch", img_per_s: 90 }),
-    row({ impl: "torch", machine: { ...HERE, cores: 2 }, img_per_s: 9999 }), // another machine
-    row({ impl: "webgpu", status: "did not finish its first step in 150 s", img_per_s: null }),
-    row({ size: 96, img_per_s: 5555 }),
+    row({ examples_per_sec: 100 }),
+    row({ date: "2026-02-01T00:00:00Z", examples_per_sec: 120.25 }),
+    row({ impl: "torch", examples_per_sec: 90 }),
+    row({ impl: "torch", machine: { ...HERE, cores: 2 }, examples_per_sec: 9999 }), // another machine
+    row({
+      impl: "webgpu",
+      status: "did not finish its first step in 150 s",
+      examples_per_sec: null,
+    }),
+    row({ size: 96, examples_per_sec: 5555 }),
   ];
   assert.equal(
     benchLine(rows, HERE),
