@@ -27,7 +27,7 @@ import {
 import { type BackendName, BACKENDS } from "../lib/backends/choose.ts";
 import { RECIPE_NAMES, type RecipeName } from "../lib/run/recipe.ts";
 import { type Schedule, SCHEDULES } from "../lib/run/schedule.ts";
-import { type Augmentation, AUGMENTATIONS } from "../lib/data/augment.ts";
+import { ALL_AUGMENTATIONS, type Augmentation, AUGMENTATIONS } from "../lib/data/augment.ts";
 import { type NumberKind, parseNumber as libParseNumber } from "../lib/parse_number.ts";
 import { InputError } from "../lib/errors.ts";
 import { DOWNLOAD_DEFAULTS } from "../lib/data/download.ts";
@@ -72,10 +72,10 @@ function parseFraction(v: string): number {
   return n;
 }
 
-/** Parses a comma-separated list of augmentations; `all` is every one, `none` none. */
+/** Parses a comma-separated list of augmentations; `all` is the random ones, `none` none. */
 function parseAugment(v: string): Augmentation[] {
   const parts = v.split(",").map((s) => s.trim());
-  if (parts.length === 1 && parts[0] === "all") return [...AUGMENTATIONS];
+  if (parts.length === 1 && parts[0] === "all") return [...ALL_AUGMENTATIONS];
   if (parts.length === 1 && parts[0] === "none") return [];
   const bad = parts.filter((p) => !(AUGMENTATIONS as readonly string[]).includes(p));
   if (bad.length) {
@@ -243,7 +243,8 @@ export const FLAGS = {
   }),
   augment: flag<Augmentation[]>({
     flags: "--augment <list>",
-    help: `training-image augmentations: ${AUGMENTATIONS.join(",")}, all or none`,
+    help: `training-image augmentations: ${AUGMENTATIONS.join(",")} (altflip: each image ` +
+      `mirrored every other epoch), all (${ALL_AUGMENTATIONS.join(",")}) or none`,
     parse: parseAugment,
   }),
   tta: on("--tta", "average the predictions of each test image and of its mirror image"),

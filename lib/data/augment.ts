@@ -14,7 +14,8 @@
  * - `crop`: pad `cropPadding(size)` zero pixels on every side (4 at 28x28, scaled with the size),
  *   then cut a `size` x `size` window at a uniformly random offset (torchvision's
  *   `RandomCrop(size, padding)`);
- * - `flip`: mirror left-right with probability 1/2 (`RandomHorizontalFlip`);
+ * - `flip`: mirror left-right with probability 1/2 (`RandomHorizontalFlip`); `altflip` instead
+ *   mirrors each image every other epoch ({@linkcode alternatingFlips});
  * - `erase`: with probability 0.5 set a rectangle to 0, its area a uniform 2-33% of the image and
  *   its aspect ratio log-uniform in [0.3, 3.3], placed uniformly; after 10 draws that do not fit
  *   the image is left as it is (`RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3),
@@ -36,11 +37,35 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { mixSeed, mulberry32 } from "./rng.ts";
 
-/** The augmentations, in the order they are applied. */
-export const AUGMENTATIONS = ["crop", "flip", "erase"] as const;
+/**
+ * The augmentations, in the order they are applied (`altflip` where `flip` is; a run takes one of
+ * the two).
+ */
+export const AUGMENTATIONS = ["crop", "flip", "erase", "altflip"] as const;
 
 /** An augmentation's name. */
 export type Augmentation = typeof AUGMENTATIONS[number];
+
+/** `all` in a list of augmentations: the random ones (`altflip` replaces `flip`, not beside it). */
+export const ALL_AUGMENTATIONS: readonly Augmentation[] = Object.freeze(["crop", "flip", "erase"]);
+
+/**
+ * Why the list `ops` cannot run, or null: `flip` and `altflip` both mirror the images.
+ *
+ * @example
+ * ```ts
+ * augmentProblem(["crop", "altflip"]); // null
+ * augmentProblem(["flip", "altflip"]); // "flip and altflip both mirror ..."
+ * ```
+ */
+export function augmentProblem(ops: readonly string[]): string | null {
+  const bad = ops.filter((a) => !(AUGMENTATIONS as readonly string[]).includes(a));
+  if (bad.length) return `${bad.join(",")}: give a list of ${AUGMENTATIONS.join(",")}`;
+  if (ops.includes("flip") && ops.includes("altflip")) {
+    return "flip and altflip both mirror the images: give one of them";
+  }
+  return null;
+}
 
 /** Random erasing's probability, area range and aspect-ratio range (Zhong et al.'s defaults). */
 export const ERASE = Object.freeze({ p: 0.5, area: [0.02, 0.33], aspect: [0.3, 3.3] });
@@ -55,6 +80,8 @@ export interface AugmentOptions {
   epoch: number;
   /** 0-based index of the batch in its epoch. */
   batch: number;
+  /** The dataset index of each image of the batch (`altflip` needs them). */
+  indices?: ArrayLike<number>;
 }
 
 /** A rectangle to erase: top row, left column, height, width (height 0: nothing). */
@@ -136,9 +163,24 @@ export function augmentDraws(n: number, size: number, o: AugmentOptions): Augmen
   const each = <T>(f: () => T) => Array.from({ length: n }, f);
   return {
     crop: crop && each((): [number, number] => [offset(crop, span), offset(crop, span)]),
-    flip: flip && each(() => flip() < 0.5),
+    flip: o.ops.includes("altflip") ? alternatingFlips(n, o) : flip && each(() => flip() < 0.5),
     erase: erase && each(() => eraseBox(erase, size)),
   };
+}
+
+/**
+ * `altflip` (airbench's derandomised flip): image `i` is mirrored in epoch `e` when
+ * `(parity(seed, i) + e)` is odd, its parity a fixed random bit per image and run. The first
+ * epoch mirrors a random half, and every later one the other orientation of each image, so two
+ * consecutive epochs show every image both ways (random flips leave a quarter of the images
+ * unmirrored in both).
+ */
+export function alternatingFlips(n: number, o: AugmentOptions): boolean[] {
+  if (!o.indices || o.indices.length !== n) {
+    throw new RangeError(`altflip needs the ${n} images' dataset indices`);
+  }
+  const key = mixSeed(o.seed, AUGMENTATIONS.indexOf("altflip") + 1);
+  return Array.from(o.indices, (i) => ((mixSeed(key, i) & 1) + o.epoch) % 2 === 1);
 }
 
 /**

@@ -151,9 +151,9 @@ export function* batches(split: Split, opts: BatchOptions): Generator<Batch> {
     const n = Math.min(bs, count - start);
     // tfjs has no uint8 dtype; int32 holds the bytes exactly and is cast on the device.
     const px = new Int32Array(n * pixels);
-    const labels = new Int32Array(n);
+    const labels = new Int32Array(n), indices = new Int32Array(n);
     for (let k = 0; k < n; k++) {
-      const i = order ? order[start + k] : start + k;
+      const i = indices[k] = order ? order[start + k] : start + k;
       px.set(split.images.subarray(i * pixels, (i + 1) * pixels), k * pixels);
       labels[k] = split.labels[i];
     }
@@ -162,7 +162,7 @@ export function* batches(split: Split, opts: BatchOptions): Generator<Batch> {
       const f = tf.div(tf.cast(raw, "float32"), 255) as tf.Tensor4D;
       const r = resize ? tf.image.resizeBilinear(f, [size, size], false, true) : f;
       if (!opts.augment?.length) return r;
-      const at = { seed: opts.seed ?? 0, epoch: opts.epoch ?? 0, batch: start / bs };
+      const at = { seed: opts.seed ?? 0, epoch: opts.epoch ?? 0, batch: start / bs, indices };
       return augmentBatch(r, { ops: opts.augment, ...at });
     });
     yield { x, y: tf.tensor1d(labels, "int32"), n };

@@ -44,7 +44,7 @@ import type { PartialEpoch } from "./checkpoint.ts";
 import { evaluate, type Evaluation } from "./evaluate.ts";
 import type { EpochRecord } from "./metrics.ts";
 import type { ResolvedSettings } from "./recipe.ts";
-import { lrAt } from "./schedule.ts";
+import { lrAt, perStep } from "./schedule.ts";
 import type { PassProgress, ProgressSink } from "./progress.ts";
 
 /** What an epoch trains: the network, its optimizer, the run's settings and images. */
@@ -136,10 +136,12 @@ export async function trainEpoch(t: Trainee, o: EpochOptions): Promise<EpochTrai
   let next: IteratorResult<Batch> | null = null;
   let step = startBatch, stopped = false;
   const smoothing = { labelSmoothing: s.labelSmoothing };
+  const stepped = perStep(s.schedule); // the rate is a function of (epoch, step): resumes exactly
   try {
     next = it.next();
     while (!next.done) {
       const b = next.value;
+      if (stepped) t.optimizer.setLearningRate(lrAt(s, epoch, step / steps));
       acc.add(trainStep(t.net, t.optimizer, b.x, b.y, smoothing), b.n);
       tf.dispose([b.x, b.y]);
       // Counted outside the optional hook: `f?.(step++)` skips its arguments when f is absent.

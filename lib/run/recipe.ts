@@ -23,7 +23,7 @@
  * @module
  */
 import { type Schedule, scheduleProblem, SCHEDULES } from "./schedule.ts";
-import { type Augmentation, AUGMENTATIONS } from "../data/augment.ts";
+import { type Augmentation, augmentProblem } from "../data/augment.ts";
 import { InputError } from "../errors.ts";
 
 /** The recipes' names. */
@@ -255,9 +255,8 @@ export const SETTING_CHECKS: { readonly [K in SettingName]?: Check<K> } = {
   warmupEpochs: (_v, s, name) => scheduleProblem(s, name),
   labelSmoothing: fraction("labelSmoothing", "0.1"),
   augment: (v, _s, name) => {
-    const bad = v.filter((a) => !AUGMENTATIONS.includes(a));
-    if (!bad.length) return null;
-    return `${name("augment")} ${bad.join(",")}: give a list of ${AUGMENTATIONS.join(",")}`;
+    const problem = augmentProblem(v);
+    return problem && `${name("augment")} ${problem}`;
   },
   size: count("size", "96"),
   limit: count("limit", "1000", true),

@@ -12,7 +12,10 @@
  *   - `cosine`: `(1 + cos(pi t)) / 2`, PyTorch's `CosineAnnealingLR(T_max = E - W)` stepped once
  *     per epoch: it would reach 0 at the end of the last epoch;
  *   - `onecycle`: `cosine` after a warm-up that is never omitted: `W` when given, otherwise 30% of
- *     the epochs (`OneCycleLR`'s `pct_start`, rounded, at least 1 and at most `E - 1`).
+ *     the epochs (`OneCycleLR`'s `pct_start`, rounded, at least 1 and at most `E - 1`);
+ *   - `linear`: `1 - t`, where `t` also counts the steps done in the epoch (`fraction`, in [0, 1)):
+ *     the rate falls every step and its last step trains at `lr / steps` (airbench's linear decay
+ *     to 0; in runs of a few epochs a per-epoch schedule spends a whole epoch at each rate).
  *
  * `lr` is the run's base rate: resuming with another `lr` replaces it, and the epochs still to come
  * follow the same schedule times the new rate. Resuming with more `epochs` stretches the
@@ -28,7 +31,7 @@
  */
 
 /** The schedules, by name. */
-export const SCHEDULES = ["constant", "step", "cosine", "onecycle"] as const;
+export const SCHEDULES = ["constant", "step", "cosine", "onecycle", "linear"] as const;
 
 /** A schedule's name. */
 export type Schedule = typeof SCHEDULES[number];
@@ -69,23 +72,42 @@ function shape(schedule: Schedule, t: number): number {
     case "cosine":
     case "onecycle":
       return (1 + Math.cos(Math.PI * t)) / 2;
+    case "linear":
+      return 1 - t;
   }
 }
 
 /**
- * The learning rate of 0-based epoch `epoch` (see the module's description). The constant
+ * Whether the schedule changes the rate within an epoch (then give {@linkcode lrAt} the step's
+ * `fraction`).
+ *
+ * @example
+ * ```ts
+ * perStep("linear"); // true
+ * perStep("cosine"); // false
+ * ```
+ */
+export function perStep(schedule: Schedule | undefined): boolean {
+  return schedule === "linear";
+}
+
+/**
+ * The learning rate of 0-based epoch `epoch`, at `fraction` of its steps done (only `linear` reads
+ * it; see the module's description). The constant
  * schedule returns `lr` itself, so d2l's recipe trains with exactly the rate it was given.
  *
  * @example
  * ```ts
  * lrAt({ lr: 0.1, epochs: 8, schedule: "step", warmupEpochs: 0 }, 4); // 0.01 (rounded)
  * lrAt({ lr: 0.1, epochs: 8, schedule: "constant", warmupEpochs: 1 }, 0); // 0.05
+ * lrAt({ lr: 0.1, epochs: 2, schedule: "linear", warmupEpochs: 0 }, 1, 0.5); // 0.025
  * ```
  */
-export function lrAt(s: ScheduleSettings, epoch: number): number {
+export function lrAt(s: ScheduleSettings, epoch: number, fraction = 0): number {
   const schedule = s.schedule ?? "constant", w = warmupOf(s);
   if (epoch < w) return s.lr * (epoch + 1) / (w + 1);
-  const f = shape(schedule, (epoch - w) / (s.epochs - w));
+  const within = perStep(schedule) ? fraction : 0;
+  const f = shape(schedule, (epoch - w + within) / (s.epochs - w));
   return f === 1 ? s.lr : s.lr * f;
 }
 

@@ -11,6 +11,7 @@ import {
   augmentBatch,
   augmentDraws,
   type AugmentOptions,
+  augmentProblem,
   cropPadding,
   type EraseBox,
 } from "../../lib/data/augment.ts";
@@ -159,4 +160,36 @@ Deno.test("batches: augmented per batch; resuming mid-epoch gives the same image
   const plain = await read({ ...opts, augment: undefined });
   plain.forEach((p, i) => assert.notDeepEqual(p, full[i], `batch ${i} was not augmented`));
   assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("altflip: a random half mirrored in epoch 0, then each image flips every epoch", async () => {
+  const indices = Int32Array.from({ length: 64 }, (_, i) => 1000 + 7 * i);
+  const o = (epoch: number): AugmentOptions => ({
+    ops: ["altflip"],
+    seed: 3,
+    epoch,
+    batch: epoch, // altflip ignores the batch: a shuffled image keeps its schedule
+    indices,
+  });
+  const flips = [0, 1, 2, 3].map((e) => augmentDraws(64, S, o(e)).flip!);
+  const first = flips[0].filter(Boolean).length;
+  assert.ok(first > 16 && first < 48, `${first} of 64 mirrored in epoch 0`);
+  for (let e = 1; e < 4; e++) {
+    assert.deepEqual(flips[e], flips[e - 1].map((f) => !f), `epoch ${e} mirrors the others`);
+  }
+  // The same image at another place in the batch keeps its schedule.
+  const moved = augmentDraws(1, S, { ...o(1), indices: [indices[5]] }).flip!;
+  assert.deepEqual(moved, [flips[1][5]]);
+  // Mirrored exactly, as flip is (the first N images of the known batch).
+  const small = { ...o(1), indices: indices.subarray(0, N) };
+  const want = augmentDraws(N, S, small).flip!;
+  const out = await augmented("cpu", small);
+  for (let k = 0; k < N; k++) {
+    const row = Array.from({ length: S }, (_, c) => pixel(k, 0, want[k] ? S - 1 - c : c));
+    assert.deepEqual(out[k][0], row, `image ${k}`);
+  }
+  assert.throws(() => augmentDraws(2, S, { ...o(0), indices: undefined }), /dataset indices/);
+  assert.equal(augmentProblem(["crop", "altflip"]), null);
+  assert.match(augmentProblem(["flip", "altflip"]) ?? "", /both mirror/);
+  assert.match(augmentProblem(["tilt"]) ?? "", /^tilt: give a list of/);
 });

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { lrAt, SCHEDULES, type ScheduleSettings, warmupOf } from "../../lib/run/schedule.ts";
+import {
+  lrAt,
+  perStep,
+  SCHEDULES,
+  type ScheduleSettings,
+  warmupOf,
+} from "../../lib/run/schedule.ts";
 import { assertClose } from "../golden.ts";
 
 const lrs = (s: ScheduleSettings) => Array.from({ length: s.epochs }, (_, e) => lrAt(s, e));
@@ -80,4 +86,18 @@ Deno.test("every schedule starts at or below the rate and never rises after the 
       for (let e = w + 1; e < r.length; e++) assert.ok(r[e] <= r[e - 1], `${schedule} at ${e}`);
     }
   }
+});
+
+Deno.test("linear: falls every step to lr / steps at the last one; the others ignore steps", () => {
+  const s: ScheduleSettings = { lr: 0.2, epochs: 2, schedule: "linear" };
+  const steps = 4;
+  const r = [0, 1].flatMap((e) => Array.from({ length: steps }, (_, b) => lrAt(s, e, b / steps)));
+  assertClose(r, [0.2, 0.175, 0.15, 0.125, 0.1, 0.075, 0.05, 0.025], 1e-12);
+  assert.ok(perStep("linear") && !perStep("cosine") && !perStep(undefined));
+  // A per-epoch schedule gives the epoch's rate at every step of it.
+  const c: ScheduleSettings = { lr: 0.2, epochs: 2, schedule: "cosine" };
+  assert.equal(lrAt(c, 1, 0.75), lrAt(c, 1));
+  // Warm-up epochs stay per-epoch ramps; the decay starts after them.
+  const w: ScheduleSettings = { ...s, epochs: 3, warmupEpochs: 1 };
+  assertClose([lrAt(w, 0, 0.5), lrAt(w, 1, 0), lrAt(w, 2, 0.5)], [0.1, 0.2, 0.05], 1e-12);
 });
