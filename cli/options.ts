@@ -212,7 +212,8 @@ export const FLAGS = {
   lr: flag({ flags: "--lr <x>", help: "SGD (base) learning rate", parse: positiveFloat }),
   recipe: flag<RecipeName>({
     flags: "--recipe <name>",
-    help: "preset of epochs, batch size, lr and the options below; flags given override it",
+    help: "preset of epochs, batch size, lr and the options below; flags given override it " +
+      "(fast also picks its network, a cifar stem of width 16, unless an architecture flag is given)",
     choices: RECIPE_NAMES,
   }),
   momentum: flag({
@@ -228,7 +229,7 @@ export const FLAGS = {
   }),
   schedule: flag<Schedule>({
     flags: "--schedule <name>",
-    help: "per-epoch learning-rate schedule (README: accuracy)",
+    help: "learning-rate schedule, per epoch (linear: per step, to 0) (README: accuracy)",
     choices: SCHEDULES,
   }),
   warmupEpochs: flag({

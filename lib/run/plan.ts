@@ -31,6 +31,7 @@ import { type Checkpoint, pruneCheckpoints, readCheckpoint } from "./checkpoint.
 import { lockRunDir, type RunLock } from "./lock.ts";
 import {
   checkSettings,
+  networkOf,
   type ResolvedSettings,
   resolveSettings,
   resumeSettings,
@@ -98,7 +99,7 @@ async function undoing<T>(lock: RunLock, out: string, created: boolean, work: ()
 async function planNew(req: RunRequest): Promise<RunPlan> {
   const settings = resolveSettings(req.settings ?? {});
   checkSettings(settings);
-  const model = req.model ?? {}, config = resolveConfig(model);
+  const model = networkOf(settings.recipe, req.model ?? {}), config = resolveConfig(model);
   outputSizes(settings.size); // too small an input: a ConfigError now, not after loading
   const out = req.out;
   const created = await ensureWritableDir(out);

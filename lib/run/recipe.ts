@@ -25,9 +25,10 @@
 import { type Schedule, scheduleProblem, SCHEDULES } from "./schedule.ts";
 import { type Augmentation, augmentProblem } from "../data/augment.ts";
 import { InputError } from "../errors.ts";
+import type { ResNetOptions } from "../model/resnet.ts";
 
 /** The recipes' names. */
-export const RECIPE_NAMES = ["d2l", "modern"] as const;
+export const RECIPE_NAMES = ["d2l", "modern", "fast"] as const;
 
 /** A recipe's name. */
 export type RecipeName = typeof RECIPE_NAMES[number];
@@ -61,37 +62,55 @@ export type OptionSpec<T> = Readonly<Record<RecipeName, T>> & {
  */
 export const TRAIN_OPTIONS = {
   /** The named recipe the other options default to (options given explicitly override it). */
-  recipe: { d2l: "d2l" as RecipeName, modern: "d2l" as RecipeName },
+  recipe: { d2l: "d2l" as RecipeName, modern: "d2l" as RecipeName, fast: "d2l" as RecipeName },
   /** Epochs to train in all (a resumed run may raise it). */
-  epochs: { d2l: 10, modern: 30, always: true as const, resumable: true as const },
+  epochs: { d2l: 10, modern: 30, fast: 6, always: true as const, resumable: true as const },
   /** Images per SGD step. */
-  batchSize: { d2l: 256, modern: 256, always: true as const },
+  batchSize: { d2l: 256, modern: 256, fast: 256, always: true as const },
   /** SGD's base learning rate, scaled per epoch by `schedule` (a resumed run may change it). */
-  lr: { d2l: 0.05, modern: 0.1, always: true as const, resumable: true as const },
+  lr: { d2l: 0.05, modern: 0.1, fast: 0.1, always: true as const, resumable: true as const },
   /** SGD momentum (0: plain SGD). */
-  momentum: { d2l: 0, modern: 0.9 },
+  momentum: { d2l: 0, modern: 0.9, fast: 0.9 },
   /** Nesterov momentum. */
-  nesterov: { d2l: false, modern: false },
+  nesterov: { d2l: false, modern: false, fast: true },
   /** Weight decay on convolution and dense weights (not on biases and BatchNorm). */
-  weightDecay: { d2l: 0, modern: 5e-4 },
+  weightDecay: { d2l: 0, modern: 5e-4, fast: 5e-4 },
   /** The per-epoch learning-rate schedule (./schedule.ts). */
-  schedule: { d2l: "constant" as Schedule, modern: "cosine" as Schedule },
+  schedule: {
+    d2l: "constant" as Schedule,
+    modern: "cosine" as Schedule,
+    fast: "linear" as Schedule,
+  },
   /** Epochs of linear warm-up before the schedule. */
-  warmupEpochs: { d2l: 0, modern: 0 },
+  warmupEpochs: { d2l: 0, modern: 0, fast: 0 },
   /** Label smoothing of the cross-entropy, in [0, 1). */
-  labelSmoothing: { d2l: 0, modern: 0 },
+  labelSmoothing: { d2l: 0, modern: 0, fast: 0.1 },
   /** The training images' augmentations (../data/augment.ts). */
-  augment: { d2l: [] as Augmentation[], modern: ["crop", "flip", "erase"] as Augmentation[] },
+  augment: {
+    d2l: [] as Augmentation[],
+    modern: ["crop", "flip", "erase"] as Augmentation[],
+    fast: ["altflip"] as Augmentation[],
+  },
   /** Each epoch's test pass averages the predictions of each image and of its mirror image. */
-  tta: { d2l: false, modern: false },
+  tta: { d2l: false, modern: false, fast: false },
   /** Input height and width after resizing. */
-  size: { d2l: 96, modern: 96, always: true as const },
+  size: { d2l: 96, modern: 96, fast: 28, always: true as const },
   /** Train on the first `limit` training images (null: all). */
-  limit: { d2l: null as number | null, modern: null as number | null, always: true as const },
+  limit: {
+    d2l: null as number | null,
+    modern: null as number | null,
+    fast: null as number | null,
+    always: true as const,
+  },
   /** Evaluate on the first `testLimit` test images (null: all). */
-  testLimit: { d2l: null as number | null, modern: null as number | null, always: true as const },
+  testLimit: {
+    d2l: null as number | null,
+    modern: null as number | null,
+    fast: null as number | null,
+    always: true as const,
+  },
   /** Seed of the initialisation and of every epoch's shuffling order. */
-  seed: { d2l: 0, modern: 0, always: true as const },
+  seed: { d2l: 0, modern: 0, fast: 0, always: true as const },
 } satisfies Record<string, OptionSpec<unknown>>;
 Object.freeze(TRAIN_OPTIONS);
 
@@ -134,6 +153,36 @@ export const RECIPES: Readonly<Record<RecipeName, Recipe>> = Object.freeze(
     return [r, Object.freeze({ ...Object.fromEntries(values), recipe: r })];
   })) as Record<RecipeName, Recipe>,
 );
+
+/** A recipe's network: architecture options as {@linkcode ResNetOptions} takes them. */
+export type RecipeNetwork = Readonly<Omit<ResNetOptions, "seed">>;
+
+/**
+ * The network each recipe trains when no architecture option is given; any one given replaces the
+ * whole of it (so `--depth 34` with `fast` is ResNet-34, not a mix). `d2l` and `modern` train the
+ * default ResNet-18; `fast` the network its ablations chose (README, accuracy section).
+ *
+ * @example
+ * ```ts
+ * import { networkOf } from "./recipe.ts";
+ * networkOf("d2l", {}); // {}: ResNet-18 in d2l's form
+ * networkOf("fast", { depth: 34 }); // { depth: 34 }: what is given wins, as a whole
+ * ```
+ */
+export const RECIPE_NETWORKS: Readonly<Record<RecipeName, RecipeNetwork>> = Object.freeze({
+  d2l: Object.freeze({}),
+  modern: Object.freeze({}),
+  fast: Object.freeze({ stem: "cifar", width: 16 } as const),
+});
+
+/**
+ * The network a new run of `recipe` trains: `given` when it sets any architecture option, else
+ * the recipe's ({@linkcode RECIPE_NETWORKS}).
+ */
+export function networkOf(recipe: RecipeName, given: RecipeNetwork): RecipeNetwork {
+  const any = Object.values(given).some((v) => v !== undefined);
+  return any ? given : RECIPE_NETWORKS[recipe] ?? {};
+}
 
 /** d2l's recipe: SGD lr 0.05, batch 256, 10 epochs, 96x96 inputs, seed 0. */
 export const D2L_DEFAULTS: Recipe = RECIPES.d2l;

@@ -23,9 +23,10 @@ Deno.test("bad training options: one line naming the flag and what to give, exit
     [["--weight-decay", "-1"], /--weight-decay.*at least 0/],
     [["--label-smoothing", "1"], /--label-smoothing.*\[0, 1\)/],
     [["--label-smoothing", "-0.1"], /--label-smoothing.*at least 0/],
-    [["--schedule", "linear"], /--schedule.*constant, step, cosine, onecycle/],
-    [["--augment", "crop,rotate"], /--augment.*unknown rotate.*crop, flip, erase/],
-    [["--recipe", "fancy"], /--recipe.*d2l, modern/],
+    [["--schedule", "exponential"], /--schedule.*constant, step, cosine, onecycle, linear/],
+    [["--augment", "crop,rotate"], /--augment.*unknown rotate.*crop, flip, erase, altflip/],
+    [["--augment", "flip,altflip"], /--augment flip and altflip both mirror the images/],
+    [["--recipe", "fancy"], /--recipe.*d2l, modern, fast/],
     [["--warmup-epochs", "3", "--epochs", "3"], /--warmup-epochs 3 must be .* below --epochs 3/],
     [["--nesterov"], /--nesterov needs a --momentum above 0/],
     [["--recipe", "modern", "--momentum", "0", "--nesterov"], /--nesterov needs a --momentum/],
@@ -121,7 +122,7 @@ Deno.test("train --help shows each option's default under each recipe", async ()
   const r = await runCli(["train", "--help"]);
   assert.equal(r.code, 0);
   const help = r.stdout.replace(/\s+/g, " "); // commander wraps the lines
-  assert.match(help, /--momentum <m> [^-]*\(d2l 0, modern 0\.9\)/);
-  assert.match(help, /--augment <list> .*\(d2l none, modern crop,flip,erase\)/);
-  assert.match(help, /--schedule <name> .*\(d2l constant, modern cosine\)/);
+  assert.match(help, /--momentum <m> [^-]*\(d2l 0, modern 0\.9, fast 0\.9\)/);
+  assert.match(help, /--augment <list> .*\(d2l none, modern crop,flip,erase, fast altflip\)/);
+  assert.match(help, /--schedule <name> .*\(d2l constant, modern cosine, fast linear\)/);
 });

@@ -103,3 +103,22 @@ Deno.test("a run of another architecture (the cifar stem) resumes as itself, fro
   assert.equal(r.history.config.stem, "cifar");
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("a recipe's network is a new run's when no architecture option is given, else the given one", async () => {
+  const plans = [];
+  for (const model of [undefined, {}, { depth: 34 }, { width: 8 }]) {
+    const out = `${await Deno.makeTempDir()}/run`;
+    const plan = await planRun({ out, model, settings: { ...SETTINGS, recipe: "fast" } });
+    await plan.lock.release();
+    plans.push(plan);
+  }
+  const [none, empty, deeper, wider] = plans.map((p) => p.config);
+  for (const c of [none, empty]) {
+    assert.deepEqual([c.stem, c.width, c.stages], ["cifar", 16, [2, 2, 2, 2]]);
+  }
+  assert.deepEqual([deeper.stem, deeper.width, deeper.depth], ["d2l", 64, 34]); // as a whole
+  assert.deepEqual([wider.stem, wider.width], ["d2l", 8]);
+  const d2l = await planRun({ out: `${await Deno.makeTempDir()}/run`, settings: SETTINGS });
+  await d2l.lock.release();
+  assert.deepEqual([d2l.config.stem, d2l.config.width], ["d2l", 64]);
+});

@@ -10,8 +10,9 @@ import { train } from "../../lib/run/train.ts";
 import { loadCheckpoint } from "../../lib/run/checkpoint.ts";
 import { encodeSafetensors } from "../../lib/io/safetensors_codec.ts";
 import { architectureOf, torchStateDict } from "../../lib/io/torch_state_dict.ts";
-import { ConfigError, InputError } from "../../lib/errors.ts";
-import { resolveConfig } from "../../lib/model/resnet.ts";
+import { ConfigError, InputError, UserError } from "../../lib/errors.ts";
+import { BLOCKS, resolveConfig } from "../../lib/model/resnet.ts";
+import { FLAGS } from "../../cli/options.ts";
 import { largestTensor } from "../../lib/backends/tensor_limit.ts";
 import { DivergedError } from "../../lib/run/accumulator.ts";
 import type { TrainSettings } from "../../lib/run/recipe.ts";
@@ -169,11 +170,20 @@ const FORM: FormValues = {
   seed: "0",
   recipe: "d2l",
   "read-every": "10",
+  "read-after": "2",
+  block: "",
+  arch: "d2l",
+  stem: "d2l",
+  groups: "1",
+  "width-per-group": "64",
 };
+/** The architecture fields' defaults, as the form gives them. */
+const ARCH = { arch: "d2l", stem: "d2l", groups: 1, widthPerGroup: 64 };
 
 Deno.test("web form: the page refuses what the CLI refuses, in one line naming the field", () => {
   const ok = parseSettings(FORM);
-  assert.deepEqual(ok.model, { stages: [1, 1, 1, 1], width: 8 });
+  assert.deepEqual(ok.model, { stages: [1, 1, 1, 1], width: 8, ...ARCH });
+  assert.deepEqual([ok.readEvery, ok.readAfterMs], [10, 2000]);
   assert.deepEqual(ok.settings, {
     epochs: 2,
     batchSize: 128,
@@ -187,9 +197,9 @@ Deno.test("web form: the page refuses what the CLI refuses, in one line naming t
   assert.equal(parseSettings({ ...FORM, recipe: "modern" }).settings.recipe, "modern");
   assert.throws(
     () => parseSettings({ ...FORM, recipe: "fancy" }),
-    /^InputError: recipe fancy: give d2l\|modern$/,
+    /^InputError: recipe fancy: give d2l\|modern\|fast$/,
   );
-  assert.deepEqual(parseSettings({ ...FORM, depth: "34" }).model, { depth: 34, width: 8 });
+  assert.deepEqual(parseSettings({ ...FORM, depth: "34" }).model, { depth: 34, width: 8, ...ARCH });
   // Stages by the CLI's number rules too: no hex, no exponent.
   assert.throws(
     () => parseSettings({ ...FORM, stages: "0x1,1e0,1,1" }),
@@ -211,6 +221,40 @@ Deno.test("web form: the page refuses what the CLI refuses, in one line naming t
     );
   }
   assert.equal(parseSettings({ ...FORM, lr: "1e-2" }).settings.lr, 0.01);
+});
+
+Deno.test("web form: the depths, blocks, forms and stems the CLI takes, and its refusals", () => {
+  const model = (f: Partial<FormValues>) => parseSettings({ ...FORM, ...f }).model;
+  for (const depth of ["18", "34", "50", "101", "152"]) {
+    assert.equal(model({ depth }).depth, Number(depth));
+    assert.equal(FLAGS.depth.parse!(depth), Number(depth)); // the CLI's --depth agrees
+  }
+  // Digits only, as --depth: not hex, not an exponent, nothing outside the table.
+  for (const depth of ["0x12", "1e1", "18.0", "17", "-18", ""]) {
+    assert.throws(() => model({ depth }), (e) => e instanceof UserError, depth);
+    assert.throws(() => FLAGS.depth.parse!(depth), Error, `the CLI takes --depth ${depth}`);
+  }
+  assert.throws(() => model({ depth: "0x12" }), /^InputError: depth "0x12": give a positive/);
+  assert.throws(() => model({ depth: "17" }), /^ConfigError: unknown depth 17: allowed are 18,/);
+  assert.equal(resolveConfig(model({ depth: "50" })).block, "bottleneck");
+  assert.deepEqual(
+    model({ depth: "50", width: "64", arch: "torchvision", groups: "32", "width-per-group": "4" }),
+    { depth: 50, width: 64, arch: "torchvision", stem: "d2l", groups: 32, widthPerGroup: 4 },
+  );
+  assert.throws( // resnext at width 8: floor(8 * 4 / 64) = 0 channels per group
+    () => model({ depth: "50", groups: "32", "width-per-group": "4" }),
+    /^ConfigError: width 8 with widthPerGroup 4 leaves 0 channels per group/,
+  );
+  for (const block of BLOCKS) assert.equal(model({ block }).block, block);
+  assert.equal(resolveConfig(model({ stem: "cifar" })).stem, "cifar");
+  // The library's refusals, one line each: a choice it has not, a block the depth contradicts,
+  // groups without the bottleneck, the CLI's number rules for groups.
+  assert.throws(() => model({ arch: "keras" }), /^ConfigError: unknown arch "keras": allowed/);
+  assert.throws(() => model({ stem: "big" }), /^ConfigError: unknown stem "big": allowed/);
+  assert.throws(() => model({ depth: "50", block: "basic" }), /^ConfigError: depth 50 is a bott/);
+  assert.throws(() => model({ groups: "32" }), /^ConfigError: groups 32 and widthPerGroup 64 need/);
+  assert.throws(() => model({ groups: "0x20" }), /^InputError: groups "0x20": give a positive/);
+  assert.throws(() => parseSettings({ ...FORM, "read-after": "-1" }), /read-after "-1": give/);
 });
 
 Deno.test("web limits: a batch runs in parts where it can; an input batch over the limit is refused with the batch that fits", () => {
