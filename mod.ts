@@ -207,7 +207,7 @@ export type { BackendRecord, EpochRecord, History } from "./lib/run/metrics.ts";
 export { evaluate, formatEvaluation } from "./lib/run/evaluate.ts";
 export { confusionCsv } from "./lib/run/confusion_csv.ts";
 export type { ClassAccuracy, EvaluateOptions, Evaluation } from "./lib/run/evaluate.ts";
-export { curvesSvg, writeCurves } from "./lib/run/plot.ts";
+export { curvesSvg, writeCurves } from "./lib/viz/curves.ts";
 export { elapsedSeconds, TIME_TO_COLUMNS, timeTo, timeToCsv } from "./lib/run/time_to.ts";
 export type { RunTimeTo, TimeToLevel } from "./lib/run/time_to.ts";
 export { readEpochs } from "./lib/run/recorded.ts";

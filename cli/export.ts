@@ -21,7 +21,7 @@ import { saveLayersModel } from "../lib/io/layers_model.ts";
 import { checkReplaceableDir, writeFileAtomic } from "../lib/io/atomic.ts";
 import { metricsCsv } from "../lib/run/metrics.ts";
 import { readEpochs } from "../lib/run/recorded.ts";
-import { curvesSvg } from "../lib/run/plot.ts";
+import { curvesSvg } from "../lib/viz/curves.ts";
 import { type RunTimeTo, timeTo, timeToCsv } from "../lib/run/time_to.ts";
 import { accuracyTimeSvg } from "../lib/viz/time_chart.ts";
 import { basename } from "node:path";

@@ -40,7 +40,7 @@ import {
   type TrainSettings,
 } from "../lib/run/recipe.ts";
 import { formatEpoch } from "../lib/run/metrics.ts";
-import { defaultRunDir, RunDirError } from "../lib/run/run_dir.ts";
+import { defaultRunDir, RUN_FILES, RunDirError, runPath } from "../lib/run/run_dir.ts";
 import {
   addFlags,
   BACKEND_FLAGS,
@@ -58,6 +58,7 @@ import { EpochProgress } from "./progress.ts";
 import { planInitFrom } from "./net_source.ts";
 import { LiveBoard } from "../lib/viz/live.ts";
 import { writeReport } from "../lib/viz/report.ts";
+import { writeCurves } from "../lib/viz/curves.ts";
 
 const D = D2L_DEFAULTS;
 
@@ -295,6 +296,7 @@ async function trainPlanned(
         console.error(`warm-up: ${w.pipelines} WebGPU pipelines in ${(w.ms / 1000).toFixed(1)} s`),
       afterEpoch: async (e) => {
         const { out, history, evaluation, test } = e;
+        await writeCurves(runPath(out, RUN_FILES.curves), history.epochs);
         await writeReport({ dir: out, history, evaluation, test, epoch: e.record.epoch });
         await board?.epochEnded(history);
       },

@@ -1,13 +1,14 @@
 /**
  * d2l's `train_ch6` for our ResNet: minibatch SGD on softmax cross-entropy, one test evaluation
  * per epoch, and a run directory that makes every run reproducible, resumable and exportable
- * (checkpoint after every epoch, `history.json`, `metrics.csv`, `curves.svg`). The settings may
+ * (checkpoint after every epoch, `history.json`, `metrics.csv`). The settings may
  * add momentum and weight decay, a learning-rate schedule, label smoothing, augmentation and
  * test-time flips (./recipe.ts); without them it is d2l's recipe, exactly.
  *
  * It reads as torchvision's reference trainer: {@linkcode train} starts or resumes a run and loops
  * over epochs; `runEpoch` trains one (./epoch.ts, the code the web page runs too) and saves it:
- * a mid-epoch checkpoint when stopped, else `endEpoch`'s history, checkpoint and curves.
+ * a mid-epoch checkpoint when stopped, else `endEpoch`'s history and checkpoint; what a person
+ * looks at (curves.svg, report.html: lib/viz/) the caller draws in `afterEpoch`.
  * The data come in as {@linkcode Split}s (dependency injection: tests pass generated images).
  * The run is planned once (./plan.ts: the directory locked and cleared of what killed runs left,
  * the settings resolved and checked, the checkpoint read); `train` plans it itself unless given
@@ -58,7 +59,6 @@ import {
 } from "./metrics.ts";
 import type { Evaluation } from "./evaluate.ts";
 import { makeOptimizer, momentumState } from "./optimizer.ts";
-import { writeCurves } from "./plot.ts";
 import { RUN_FILES, runPath } from "./run_dir.ts";
 import type { ProgressSink } from "./progress.ts";
 import { checkFits, planRun, type RunPlan, type RunRequest } from "./plan.ts";
@@ -94,7 +94,7 @@ export interface TrainOptions extends Partial<RunRequest> {
   onEpoch?: (record: EpochRecord, epochs: number) => void;
   /**
    * Called once each epoch is saved, before `onEpoch`, with its test pass (each image's
-   * prediction included): the CLI writes the run's report.html from it (lib/viz/report.ts).
+   * prediction included): the CLI writes the run's curves.svg and report.html from it (lib/viz/).
    */
   afterEpoch?: (end: EpochEnd) => Promise<void> | void;
   /** Called once the WebGPU pipelines are compiled ahead of the first step (WebGPU only). */
@@ -295,7 +295,7 @@ async function runEpoch(run: RunState, epoch: number): Promise<boolean> {
   return false;
 }
 
-/** The epoch's record into history.json, then the checkpoint, then the curves, in that order. */
+/** The epoch's record into history.json, then the checkpoint, in that order; then the hooks. */
 async function endEpoch(
   run: RunState,
   epoch: number,
@@ -310,7 +310,6 @@ async function endEpoch(
   await writeHistory(out, run.history);
   const pos = { epoch: epoch + 1, batch: 0, settings: s, partial: null };
   run.ckpt = await save(out, run.net, run.optimizer, pos);
-  await writeCurves(runPath(out, RUN_FILES.curves), run.history.epochs);
   const test = run.opts.data.test;
   await run.opts.afterEpoch?.({ out, record, history: run.history, evaluation, test });
   run.opts.onEpoch?.(record, s.epochs);

@@ -1,7 +1,7 @@
 /**
  * d2l's `Animator` picture as SVG: train loss, train acc and test acc against the epoch on one
  * pair of axes, with d2l's line styles (blue solid, magenta dashed, green dash-dot) and legend.
- * The run's `curves.svg` (../run/plot.ts) and the report draw the per-epoch records; the live page
+ * The run's `curves.svg` (./curves.ts) and the report draw the per-epoch records; the live page
  * (`train --serve`) and the web page redraw it at every read-back of the running loss and
  * accuracy, at fractional epochs, as d2l's `train_ch6` does. Plain SVG text, no chart library:
  * browser-safe. Every point is a `<circle class="point">`, every tick label a `<text

@@ -11,7 +11,7 @@ import {
   metricsCsv,
   readHistory,
 } from "../../lib/run/metrics.ts";
-import { curvesSvg } from "../../lib/run/plot.ts";
+import { curvesSvg } from "../../lib/viz/curves.ts";
 import { loadCheckpoint } from "../../lib/run/checkpoint.ts";
 import { layersModelHandler } from "../../lib/io/layers_model.ts";
 import { loadTorchWeights } from "../../lib/io/torch_weights.ts";

@@ -1,12 +1,13 @@
 /**
  * The training curves of a run (train loss, train accuracy and test accuracy per epoch on one pair
- * of axes, like d2l's `Animator`) as an SVG document: the run's `curves.svg` and `export --plot`.
- * Drawn by ../viz/chart.ts, the chart of report.html, the live page and the web page, with integer
- * epoch ticks and a point per epoch on each curve.
+ * of axes, like d2l's `Animator`) as an SVG document: a run's `curves.svg` (the CLI writes it after
+ * each epoch, beside report.html) and `export --plot`. Drawn by ./chart.ts, the chart of
+ * report.html, the live page and the web page, with integer epoch ticks and a point per epoch on
+ * each curve.
  *
  * @example
  * ```ts
- * import { curvesSvg } from "./plot.ts";
+ * import { curvesSvg } from "./curves.ts";
  * import assert from "node:assert/strict";
  * const svg = curvesSvg([{
  *   epoch: 1, train_loss: 0.52, train_acc: 0.81, test_acc: 0.84,
@@ -17,9 +18,9 @@
  * ```
  * @module
  */
-import type { EpochRecord } from "./metrics.ts";
+import type { EpochRecord } from "../run/metrics.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { animatorSeries, lineChart } from "../viz/chart.ts";
+import { animatorSeries, lineChart } from "./chart.ts";
 
 /**
  * The curves of `records` as an SVG document: the x axis from 0 to the last epoch (at least 1),
@@ -27,7 +28,7 @@ import { animatorSeries, lineChart } from "../viz/chart.ts";
  *
  * @example
  * ```ts
- * import { curvesSvg } from "./plot.ts";
+ * import { curvesSvg } from "./curves.ts";
  * curvesSvg([], "no epochs yet").includes("no epochs yet"); // true
  * ```
  */
@@ -41,7 +42,7 @@ export function curvesSvg(records: readonly EpochRecord[], title = "ResNet train
  *
  * @example
  * ```ts
- * import { writeCurves } from "./plot.ts";
+ * import { writeCurves } from "./curves.ts";
  * const dir = await Deno.makeTempDir(); // a run directory
  * await writeCurves(`${dir}/curves.svg`, []);
  * ```
