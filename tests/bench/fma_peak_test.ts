@@ -62,6 +62,9 @@ Deno.test("FLOPS_PER_ITERATION and expectedSum: 12 FMAs x lanes x 2; a float cou
   assert.equal(FLOPS_PER_ITERATION.avx2, 192);
   assert.equal(expectedSum(1000), 12000);
   assert.equal(expectedSum(2 ** 24 + 5), 12 * 2 ** 24);
+  // Above 2^24 / 3 iterations 12 n needs more than float32's 24 bits: the sum is rounded once.
+  assert.equal(expectedSum(8_952_581), 107_430_976);
+  assert.equal(expectedSum(5_592_405), 67_108_860); // 3 n < 2^24: still exact
 });
 
 /** The loop's source in GNU assembler syntax, as FMA_CODE's comment describes it. */
@@ -136,6 +139,8 @@ for (const isa of ["avx512", "avx2"] as const) {
         assert.equal(f.run(1), 12);
         assert.equal(f.run(1000), 12000);
         assert.deepEqual(await Promise.all([f.runOnThread(777), f.runOnThread(5)]), [9324, 60]);
+        // 12 n is not a float32 here: the loop's float32 sum is its nearest (expectedSum).
+        assert.equal(f.run(8_952_581), 107_430_976);
       } finally {
         f.close();
       }
