@@ -27,6 +27,7 @@ import {
 import { nativeGradients, nativeKernels } from "./kernels/registry.ts";
 import { installNativeGradients } from "./gradients.ts";
 import { pool } from "./buffers.ts";
+import { plainCopy, type WeightLayoutMode, withPlainInputs } from "./layouts.ts";
 
 /** The tfjs backend name this module registers. */
 export const NATIVE_BACKEND = "native";
@@ -61,14 +62,23 @@ export class NativeBackend extends MathBackendCPU {
     super.move(dataId, values, shape, dtype, refCount);
     pool.retain(values);
   }
-  /** The tensor's values; their buffer has left the backend, so the pool never reuses it. */
+  /**
+   * The tensor's values; their buffer has left the backend, so the pool never reuses it. Values
+   * stored in a oneDNN layout (./layouts.ts) are read as a copy in tfjs' layout.
+   */
   override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
-    if (this.data.has(dataId)) pool.escape(this.data.get(dataId).values);
+    if (!this.data.has(dataId)) return super.readSync(dataId);
+    const plain = plainCopy(this, dataId);
+    if (plain) return plain;
+    pool.escape(this.data.get(dataId).values);
     return super.readSync(dataId);
   }
   /** Like {@linkcode NativeBackend.readSync}, as a promise (the CPU backend's `read`). */
   override read(dataId: tf.DataId): Promise<tf.backend_util.BackendValues> {
-    if (this.data.has(dataId)) pool.escape(this.data.get(dataId).values);
+    if (!this.data.has(dataId)) return super.read(dataId);
+    const plain = plainCopy(this, dataId);
+    if (plain) return Promise.resolve(plain);
+    pool.escape(this.data.get(dataId).values);
     return super.read(dataId);
   }
   /** Deletes the tensor's data; a pooled buffer no tensor holds any more becomes free again. */
@@ -86,6 +96,8 @@ export interface NativeRegistration {
   ok: boolean;
   /** What the kernels run on, e.g. `oneDNN 2.6.3, 2 threads` or `BLAS: libopenblas.so.0`. */
   library?: string;
+  /** How convolution weights are stored between steps (./layouts.ts); `plain` on BLAS. */
+  weightLayout?: WeightLayoutMode;
   /** oneDNN's version, ISA and threads when the kernels run on it. */
   dnnl?: { version: string; isa: string; threads: number; path: string };
   /** Why oneDNN is not used, when it is not. */
@@ -138,10 +150,14 @@ export function registerNativeBackend(opts: NativeOptions = {}): Promise<NativeR
   opened.set(name, libs);
   const overrides = nativeKernels(libs.libs);
   const overridden = new Set(overrides.map((k) => k.kernelName));
-  for (const k of tf.getKernelsForBackend("cpu")) {
-    if (!overridden.has(k.kernelName)) tf.registerKernel({ ...k, backendName: name });
-  }
-  for (const k of overrides) tf.registerKernel({ ...k, backendName: name });
+  // Where weights may be kept in oneDNN's layout, every kernel sees tfjs' unless it knows better.
+  const keeps = (libs.libs.weightLayout ?? "plain") !== "plain";
+  const register = (k: tf.KernelConfig) => {
+    const config = { ...k, backendName: name };
+    tf.registerKernel(keeps ? withPlainInputs(config) : config);
+  };
+  for (const k of tf.getKernelsForBackend("cpu")) if (!overridden.has(k.kernelName)) register(k);
+  for (const k of overrides) register(k);
   installNativeGradients(nativeGradients());
   tf.registerBackend(name, () => new NativeBackend(), 0);
   const d = libs.dnnl;
@@ -150,6 +166,7 @@ export function registerNativeBackend(opts: NativeOptions = {}): Promise<NativeR
     library: libs.label,
     dnnl: d ? { version: d.version, isa: d.isa, threads: d.getThreads(), path: d.path } : undefined,
     dnnlReason: libs.dnnlReason ?? undefined,
+    weightLayout: libs.libs.weightLayout ?? "plain",
   };
   registered.set(name, r);
   return Promise.resolve(r);

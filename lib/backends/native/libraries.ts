@@ -19,6 +19,7 @@ import { type Dnnl, openDnnl, sgemmStrided } from "./dnnl/mod.ts";
 import { blasConv } from "./ops/conv2d.ts";
 import { dnnlConv } from "./ops/conv2d_dnnl.ts";
 import type { KernelLibraries } from "./kernels/kernel.ts";
+import { type WeightLayoutMode, weightLayoutMode } from "./layouts.ts";
 
 /** Which library to use: the best that loads, or one of them. */
 export type LibraryChoice = "auto" | "dnnl" | "blas";
@@ -29,6 +30,11 @@ export interface LibraryOptions {
   choice?: LibraryChoice;
   /** OpenMP threads of oneDNN (default: `OMP_NUM_THREADS`, else the machine's cores). */
   threads?: number;
+  /**
+   * How convolution weights are stored between steps on oneDNN (./layouts.ts; default:
+   * `RESNET_DNNL_WEIGHTS`, else `plain`). BLAS always stores them plain.
+   */
+  weightLayout?: WeightLayoutMode;
 }
 
 /** Opened libraries, how to name them in one line, and why oneDNN is not among them. */
@@ -101,11 +107,18 @@ export function openKernelLibraries(opts: LibraryOptions = {}): OpenedLibraries 
   if (choice !== "blas") {
     // OpenMP threads sleep between parallel regions unless the user chose otherwise (see below).
     const waitPolicy = Deno.env.get("GOMP_SPINCOUNT") ? undefined : "passive";
+    let weightLayout: WeightLayoutMode;
+    try {
+      weightLayout = opts.weightLayout ?? weightLayoutMode(Deno.env.get("RESNET_DNNL_WEIGHTS"));
+    } catch (e) {
+      return { ok: false, reason: (e as Error).message, misconfigured: true };
+    }
     const dnnl = openDnnl(env && env !== "off" ? env : undefined, { waitPolicy });
     if (dnnl.ok) {
       const threads = opts.threads ?? defaultThreads();
       dnnl.setThreads(threads);
-      const libs = { sgemm: dnnlSgemm(dnnl), conv: dnnlConv(dnnl), dnnl };
+      const conv = dnnlConv(dnnl, weightLayout);
+      const libs = { sgemm: dnnlSgemm(dnnl), conv, dnnl, weightLayout };
       return { ok: true, libs, label: dnnlLabel(dnnl, threads), dnnl, dnnlReason: null };
     }
     if (env || choice === "dnnl") {

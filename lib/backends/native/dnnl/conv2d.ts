@@ -26,9 +26,9 @@
 
 import { ENUM, SIZEOF } from "./abi.ts";
 import { check, type Disposable, type Dnnl } from "./ffi.ts";
-import { dims, type Md, mdByStrides, mdByTag, mdEqual } from "./memory.ts";
+import { dims, type Md, mdByStrides, mdByTag, mdEqual, mdKey } from "./memory.ts";
 import { type ArgName, cached, growScratch, HintPd, Primitive, queryMd } from "./primitive.ts";
-import { reorderPrimitive } from "./reorder.ts";
+import { cachedReorder, reorderPrimitive } from "./reorder.ts";
 import {
   im2colBackwardWeights,
   type Im2colPlan,
@@ -47,8 +47,11 @@ export type ConvPass = "forward" | "backward_data" | "backward_weights";
  * `activations: "nhwc"`); the probe benchmark compares the others.
  */
 export interface ConvLayout {
-  /** "any": the primitive picks, HWIO is reordered to it; "hwio": the primitive must take HWIO. */
-  weights?: "any" | "hwio";
+  /**
+   * "any": the primitive picks, HWIO is reordered to it; "hwio": the primitive must take HWIO; a
+   * descriptor: the primitive must take weights in that layout (forward only).
+   */
+  weights?: "any" | "hwio" | Md;
   /** "nhwc" (tfjs' layout) or "any" (the primitive picks; only for measurements). */
   activations?: "nhwc" | "any";
   /** With a bias (forward) or a bias gradient (backward weights). */
@@ -87,6 +90,8 @@ export interface ConvPlan extends Disposable {
   reorder: Primitive | null;
   /** Bytes of the weights in the primitive's layout (what the staging buffer must hold). */
   weightsBytes: number;
+  /** tfjs' HWIO weights as oneDNN sees them (the plain layout the reorder goes from or to). */
+  hwio: Md;
 }
 
 /**
@@ -115,10 +120,12 @@ export function convPlan(
     im2col: "auto",
     ...layout,
   } as const;
-  const variant = `w=${l.weights}:a=${l.activations}:b=${l.bias}:im2col=${l.im2col}`;
+  const variant = `w=${weightsKey(l.weights)}:a=${l.activations}:b=${l.bias}:im2col=${l.im2col}`;
   const key = `conv:${pass}:${geometryKey(g)}:${variant}`;
   return cached(dnnl, key, () => makePlan(dnnl, g, pass, l));
 }
+
+const weightsKey = (w: "any" | "hwio" | Md) => typeof w === "string" ? w : mdKey(w);
 
 function geometryKey(g: ConvGeometry): string {
   const pads = [g.padTop, g.padBottom, g.padLeft, g.padRight].join(",");
@@ -143,7 +150,11 @@ function convMds(dnnl: Dnnl, g: ConvGeometry, l: Required<ConvLayout>): ConvMds 
   return {
     src: mdByTag(dnnl, [g.batch, g.inChannels, g.inHeight, g.inWidth], act),
     dst: mdByTag(dnnl, [g.batch, g.outChannels, g.outHeight, g.outWidth], act),
-    weights: l.weights === "hwio" ? hwio : mdByTag(dnnl, wShape, ENUM.dnnl_format_tag_any),
+    weights: l.weights === "hwio"
+      ? hwio
+      : l.weights === "any"
+      ? mdByTag(dnnl, wShape, ENUM.dnnl_format_tag_any)
+      : l.weights,
     bias: l.bias ? mdByTag(dnnl, [g.outChannels], ENUM.dnnl_x) : null,
     hwio,
   };
@@ -258,6 +269,7 @@ function makePlan(dnnl: Dnnl, g: ConvGeometry, pass: ConvPass, l: Required<ConvL
     im2col: useIm2col ? im2colPlan(g) : null,
     reorder,
     weightsBytes,
+    hwio: m.hwio,
     dispose() {
       conv.dispose();
       reorder?.dispose();
@@ -293,7 +305,7 @@ function weightsReorder(dnnl: Dnnl, conv: Primitive, pass: ConvPass, hwio: Md): 
 function forwardHint(dnnl: Dnnl, g: ConvGeometry, l: Required<ConvLayout>): HintPd {
   // Backward primitives need the forward descriptor they belong to; without bias, since the
   // bias does not change the layouts oneDNN picks.
-  const key = `conv:hint:${geometryKey(g)}:w=${l.weights}:a=${l.activations}`;
+  const key = `conv:hint:${geometryKey(g)}:w=${weightsKey(l.weights)}:a=${l.activations}`;
   return cached(dnnl, key, () => {
     const m = convMds(dnnl, g, { ...l, bias: false });
     return new HintPd(dnnl, forwardDesc(dnnl, g, m));
@@ -301,8 +313,23 @@ function forwardHint(dnnl: Dnnl, g: ConvGeometry, l: Required<ConvLayout>): Hint
 }
 
 /**
- * `y = conv(x, w) + bias`: x `[n, h, w, in]`, w HWIO `[kh, kw, in, out]`, bias `[out]` or null,
- * y `[n, outH, outW, out]` (caller-provided, overwritten).
+ * Where a convolution's weights come from when they are not tfjs' HWIO: weights kept between
+ * steps in a layout oneDNN chose (the `native` backend keeps them in the layout the weight
+ * gradient is written in, see {@linkcode convBackwardWeights}).
+ */
+export interface WeightsLayout {
+  /** The layout of the weights buffer (null or absent: HWIO). */
+  md?: Md | null;
+  /**
+   * Forward only: run a primitive made for `md` itself, so that nothing is reordered, where oneDNN
+   * has a non-reference implementation for it; elsewhere the weights are reordered to its pick.
+   */
+  direct?: boolean;
+}
+
+/**
+ * `y = conv(x, w) + bias`: x `[n, h, w, in]`, w HWIO `[kh, kw, in, out]` (or as `layout` says),
+ * bias `[out]` or null, y `[n, outH, outW, out]` (caller-provided, overwritten).
  *
  * @example
  * ```ts ignore
@@ -321,15 +348,37 @@ export function convForward(
   w: Float32Array,
   bias: Float32Array | null,
   y: Float32Array,
+  layout: WeightsLayout = {},
 ): void {
-  const plan = convPlan(dnnl, g, "forward", { bias: bias !== null });
-  const weights = stageWeights(dnnl, plan, w);
-  plan.conv.run({ src: x, weights, bias, dst: y });
+  const md = layout.md ?? null, withBias = bias !== null;
+  const direct = md && layout.direct ? directPlan(dnnl, g, withBias, md) : null;
+  const plan = direct ?? convPlan(dnnl, g, "forward", { bias: withBias });
+  plan.conv.run({ src: x, weights: stageWeights(dnnl, plan, w, md), bias, dst: y });
+}
+
+/** A forward plan whose primitive takes weights in `md`; null where oneDNN has only `ref:`. */
+function directPlan(dnnl: Dnnl, g: ConvGeometry, bias: boolean, md: Md): ConvPlan | null {
+  const key = `conv:direct:${geometryKey(g)}:b=${bias}:${mdKey(md)}`;
+  return cached(dnnl, key, () => {
+    let plan: ConvPlan | null = null;
+    try {
+      const l = { weights: md, activations: "nhwc", bias, im2col: "auto" } as const;
+      plan = makePlan(dnnl, g, "forward", l);
+    } catch {
+      plan = null; // no implementation takes these weights as they are
+    }
+    if (plan && plan.conv.impl.startsWith("ref")) {
+      plan.dispose();
+      plan = null;
+    }
+    const made = plan;
+    return { plan: made, dispose: () => made?.dispose() };
+  }).plan;
 }
 
 /**
- * `dx = conv_backward_data(dy, w)`: dy `[n, outH, outW, out]`, w HWIO, dx `[n, h, w, in]`
- * (caller-provided, overwritten).
+ * `dx = conv_backward_data(dy, w)`: dy `[n, outH, outW, out]`, w HWIO (or as `layout` says), dx
+ * `[n, h, w, in]` (caller-provided, overwritten).
  *
  * @example
  * ```ts ignore
@@ -347,14 +396,42 @@ export function convBackwardData(
   dy: Float32Array,
   w: Float32Array,
   dx: Float32Array,
+  layout: WeightsLayout = {},
 ): void {
   const plan = convPlan(dnnl, g, "backward_data");
-  plan.conv.run({ diff_dst: dy, weights: stageWeights(dnnl, plan, w), diff_src: dx });
+  const weights = stageWeights(dnnl, plan, w, layout.md ?? null);
+  plan.conv.run({ diff_dst: dy, weights, diff_src: dx });
+}
+
+/**
+ * The layout the weight gradient of this geometry is written in when the caller keeps the
+ * primitive's own (`convBackwardWeights(..., keep)`): its descriptor, tfjs' HWIO beside it, and
+ * its bytes; null where it is written in HWIO anyway (im2col, or the primitive's pick is HWIO).
+ *
+ * @example
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
+ * import { convGradientLayout } from "./conv2d.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * declare const g: import("./conv2d.ts").ConvGeometry;
+ * const kept = convGradientLayout(dnnl, g, false); // e.g. { md, hwio, bytes } (ABcd16b16a)
+ * ```
+ */
+export function convGradientLayout(
+  dnnl: Dnnl,
+  g: ConvGeometry,
+  bias: boolean,
+): { md: Md; hwio: Md; bytes: number } | null {
+  const plan = convPlan(dnnl, g, "backward_weights", { bias });
+  if (plan.im2col || !plan.reorder) return null;
+  return { md: plan.conv.md("diff_weights"), hwio: plan.hwio, bytes: plan.weightsBytes };
 }
 
 /**
  * `dw = conv_backward_weights(x, dy)` in HWIO, and `dbias = sum of dy over n, h, w` when `dbias`
- * is given; both caller-provided and overwritten (not accumulated).
+ * is given; both caller-provided and overwritten (not accumulated). With `keep`, `dw` is written
+ * in the primitive's own layout (no reorder; `dw` must hold {@linkcode convGradientLayout}'s
+ * bytes). Returns the layout written: null for HWIO.
  *
  * @example
  * ```ts ignore
@@ -373,16 +450,26 @@ export function convBackwardWeights(
   dy: Float32Array,
   dw: Float32Array,
   dbias: Float32Array | null,
-): void {
+  keep = false,
+): Md | null {
   const plan = convPlan(dnnl, g, "backward_weights", { bias: dbias !== null });
-  if (plan.im2col) return im2colBackwardWeights(dnnl, g, plan.im2col, x, dy, dw, dbias);
-  const target = plan.reorder ? dnnl.scratch.weights : dw;
+  if (plan.im2col) {
+    im2colBackwardWeights(dnnl, g, plan.im2col, x, dy, dw, dbias);
+    return null;
+  }
+  const direct = keep || !plan.reorder;
+  const target = direct ? dw : dnnl.scratch.weights;
   plan.conv.run({ src: x, diff_dst: dy, diff_weights: target, diff_bias: dbias });
-  plan.reorder?.run({ from: target, to: dw });
+  if (direct) return plan.reorder ? plan.conv.md("diff_weights") : null;
+  plan.reorder!.run({ from: target, to: dw });
+  return null;
 }
 
-function stageWeights(dnnl: Dnnl, plan: ConvPlan, w: Float32Array): ArrayBufferView {
-  if (!plan.reorder) return w;
-  plan.reorder.run({ from: w, to: dnnl.scratch.weights });
-  return dnnl.scratch.weights;
+/** The weights as the primitive takes them: `w` itself, or reordered (from HWIO or `md`). */
+function stageWeights(dnnl: Dnnl, plan: ConvPlan, w: Float32Array, md: Md | null) {
+  const reorder = md ? cachedReorder(dnnl, md, plan.conv.md("weights")) : plan.reorder;
+  if (!reorder) return w;
+  const to = growScratch(dnnl, "weights", plan.weightsBytes);
+  reorder.run({ from: w, to });
+  return to;
 }

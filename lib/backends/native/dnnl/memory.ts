@@ -130,6 +130,30 @@ export function mdEqual(dnnl: Dnnl, a: Md, b: Md): boolean {
   return dnnl.lib.symbols.dnnl_memory_desc_equal(a, b) !== 0;
 }
 
+const keys = new WeakMap<Md, string>();
+
+/**
+ * A string that names a descriptor exactly (its bytes in hex), computed once per descriptor
+ * object: a cache key for primitives made for one layout (e.g. the reorder out of it).
+ *
+ * @example
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers; tests/backends/dnnl_test.ts makes these calls for real)
+ * import assert from "node:assert/strict";
+ * import { mdKey } from "./memory.ts";
+ * declare const a: Uint8Array;
+ * assert.equal(mdKey(a), mdKey(a.slice()));
+ * ```
+ */
+export function mdKey(md: Md): string {
+  let key = keys.get(md);
+  if (key === undefined) {
+    key = Array.from(md, (b) => b.toString(16).padStart(2, "0")).join("");
+    keys.set(md, key);
+  }
+  return key;
+}
+
 /**
  * Copies a descriptor that C owns (e.g. from `dnnl_primitive_desc_query_md`) into JS memory.
  *

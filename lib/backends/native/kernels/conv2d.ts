@@ -25,6 +25,7 @@ import { CONV2D_BIAS } from "../../../model/fused.ts";
 import { custom, f32, type Fast, type Info, kernel, type NativeOp } from "./kernel.ts";
 import { epilogueOf } from "./epilogue.ts";
 import { release } from "../gradients.ts";
+import { laidOutTensor, plainInputs, storedLayout } from "../layouts.ts";
 
 /**
  * The filter and bias gradients of `CONV2D_BIAS` in one call (inputs x, dy; attributes strides,
@@ -70,22 +71,22 @@ function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
     const c = x && w && convInfo(inputs.x!.shape, inputs.filter!.shape, attrs);
     const ep = c && epilogueOf(backend, inputs.bias, c.outChannels, attrs);
     if (!c || !ep || c.outShape.includes(0)) return null;
-    const y = lib.forward(c, x!, w!, ep);
+    const y = lib.forward(c, x!, w!, ep, storedLayout(backend, inputs.filter!.dataId));
     return y && backend.makeTensorInfo(c.outShape, "float32", y);
   };
   const backpropInput: Fast = (inputs, backend, attrs) => {
     const dy = f32(backend, inputs.dy), w = f32(backend, inputs.filter);
     const c = dy && w && convInfo(attrs.inputShape, inputs.filter!.shape, attrs);
     if (!c || !dyFits(inputs.dy!, c)) return null;
-    const dx = lib.backpropInput(c, dy!, w!);
+    const dx = lib.backpropInput(c, dy!, w!, storedLayout(backend, inputs.filter!.dataId));
     return dx && backend.makeTensorInfo(c.inShape, "float32", dx);
   };
   const backpropFilter: Fast = (inputs, backend, attrs) => {
     const x = f32(backend, inputs.x), dy = f32(backend, inputs.dy);
     const c = x && dy && convInfo(inputs.x!.shape, attrs.filterShape, attrs);
     if (!c || !dyFits(inputs.dy!, c)) return null;
-    const dw = lib.backpropFilter(c, x!, dy!);
-    return dw && backend.makeTensorInfo(c.filterShape, "float32", dw);
+    const r = lib.backpropFilter(c, x!, dy!);
+    return r && laidOutTensor(backend, c.filterShape, r.dw, r.layout ?? null);
   };
   const filterBias: Fast = (inputs, backend, attrs) => {
     const x = f32(backend, inputs.x)!, dy = f32(backend, inputs.dy)!;
@@ -98,7 +99,7 @@ function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
       }
       : lib.backpropFilterBias(c, x, dy)!;
     return [
-      backend.makeTensorInfo(c.filterShape, "float32", r.dw),
+      laidOutTensor(backend, c.filterShape, r.dw, "layout" in r ? r.layout ?? null : null),
       backend.makeTensorInfo([c.outChannels], "float32", r.db),
     ];
   };
@@ -113,6 +114,7 @@ function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
       const a = { ...attrs, dataFormat: "NHWC", dilations: 1, activation: "linear" };
       const r = forward(inputs, backend, a);
       if (r) return r;
+      plainInputs(backend, inputs); // the CPU kernel reads tfjs' layout only
       const cpu = tf.getKernel(tf.FusedConv2D, "cpu")!.kernelFunc;
       return cpu({ inputs: inputs as tf.NamedTensorInfoMap, backend, attrs: a });
     }),

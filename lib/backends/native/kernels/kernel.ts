@@ -22,6 +22,7 @@ import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import type { Sgemm } from "../blas.ts";
 import type { Dnnl } from "../dnnl/ffi.ts";
 import type { ConvLibrary } from "../ops/conv2d.ts";
+import { plainInputs, type WeightLayoutMode } from "../layouts.ts";
 
 /** The native libraries the kernels run on (../libraries.ts opens them). */
 export interface KernelLibraries {
@@ -31,6 +32,8 @@ export interface KernelLibraries {
   conv: ConvLibrary;
   /** oneDNN, for BatchNorm, pooling, ReLU, add and grouped convolutions; null: typed-array loops. */
   dnnl: Dnnl | null;
+  /** How convolution weights are stored between steps (../layouts.ts); absent: `plain`. */
+  weightLayout?: WeightLayoutMode;
 }
 
 /**
@@ -90,6 +93,7 @@ export function kernel(kernelName: string, fast: Fast): tf.KernelConfig {
     const r = Object.values(inputs).some(isEmpty) ? null : fast(inputs, backend, args.attrs ?? {});
     if (r) return r;
     fallbacks.set(kernelName, (fallbacks.get(kernelName) ?? 0) + 1);
+    plainInputs(backend, inputs); // the CPU kernel reads tfjs' layout only
     cpu ??= tf.getKernel(kernelName, "cpu")!.kernelFunc;
     return cpu(args);
   };

@@ -24,6 +24,7 @@ import type { Sgemm } from "../blas.ts";
 import { pool } from "../buffers.ts";
 import { applyEpilogue, type Epilogue } from "./epilogue.ts";
 import { channelSums } from "./batch_norm.ts";
+import type { Layout } from "../layouts.ts";
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -413,18 +414,40 @@ export function conv2dBackpropFilter(
  * for a convolution the library does not cover (the CPU backend's kernel runs instead).
  */
 export interface ConvLibrary {
-  /** `y = conv(x, w) (+ bias) (relu)`, NHWC / HWIO. */
-  forward(c: ConvInfo, x: Float32Array, w: Float32Array, ep: Epilogue): Float32Array | null;
-  /** `dx` from `dy` and the filter. */
-  backpropInput(c: ConvInfo, dy: Float32Array, w: Float32Array): Float32Array | null;
-  /** `dw` from `x` and `dy`. */
-  backpropFilter(c: ConvInfo, x: Float32Array, dy: Float32Array): Float32Array | null;
+  /**
+   * `y = conv(x, w) (+ bias) (relu)`, NHWC / HWIO, or `w` stored in `layout` (../layouts.ts; only
+   * oneDNN's library is given one).
+   */
+  forward(
+    c: ConvInfo,
+    x: Float32Array,
+    w: Float32Array,
+    ep: Epilogue,
+    layout?: Layout | null,
+  ): Float32Array | null;
+  /** `dx` from `dy` and the filter (HWIO, or stored in `layout`). */
+  backpropInput(
+    c: ConvInfo,
+    dy: Float32Array,
+    w: Float32Array,
+    layout?: Layout | null,
+  ): Float32Array | null;
+  /** `dw` from `x` and `dy`, in HWIO or in the layout it says. */
+  backpropFilter(c: ConvInfo, x: Float32Array, dy: Float32Array): FilterGradient | null;
   /** `dw` and the bias gradient `sum(dy)` per output channel, in one call where it can. */
   backpropFilterBias(
     c: ConvInfo,
     x: Float32Array,
     dy: Float32Array,
-  ): { dw: Float32Array; db: Float32Array } | null;
+  ): FilterGradient & { db: Float32Array } | null;
+}
+
+/** A filter gradient: HWIO, or stored in `layout` (oneDNN's, kept between steps). */
+export interface FilterGradient {
+  /** The values. */
+  dw: Float32Array;
+  /** Their layout; absent or null: tfjs' HWIO. */
+  layout?: Layout | null;
 }
 
 /** The im2col + sgemm convolutions of this module as a {@linkcode ConvLibrary}. */
@@ -436,7 +459,7 @@ export function blasConv(sgemm: Sgemm): ConvLibrary {
       return y;
     },
     backpropInput: (c, dy, w) => conv2dBackpropInput(sgemm, c, dy, w),
-    backpropFilter: (c, x, dy) => conv2dBackpropFilter(sgemm, c, x, dy),
+    backpropFilter: (c, x, dy) => ({ dw: conv2dBackpropFilter(sgemm, c, x, dy) }),
     backpropFilterBias: (c, x, dy) => ({
       dw: conv2dBackpropFilter(sgemm, c, x, dy),
       db: channelSums(dy, c.outChannels, null, null),

@@ -25,9 +25,11 @@ import {
   convForward,
   type ConvGeometry,
   convGeometry,
+  convGradientLayout,
 } from "../dnnl/conv2d.ts";
 import type { Dnnl } from "../dnnl/ffi.ts";
 import { pool } from "../buffers.ts";
+import { type Layout, layoutOf, type WeightLayoutMode } from "../layouts.ts";
 import type { ConvLibrary } from "./conv2d.ts";
 import { applyEpilogue } from "./epilogue.ts";
 
@@ -55,37 +57,49 @@ export function geometryOf(c: ConvInfo, groups = 1): ConvGeometry | null {
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
-/** oneDNN's convolutions as the conv kernels' {@linkcode ConvLibrary}. */
-export function dnnlConv(dnnl: Dnnl): ConvLibrary {
+/**
+ * oneDNN's convolutions as the conv kernels' {@linkcode ConvLibrary}. A filter may come stored in
+ * a oneDNN layout (../layouts.ts); with `mode` other than `plain`, the filter gradient is written
+ * in the layout oneDNN computes it in (no reorder) and says so, and with `direct` the forward
+ * primitive takes a filter in its stored layout as it is.
+ */
+export function dnnlConv(dnnl: Dnnl, mode: WeightLayoutMode = "plain"): ConvLibrary {
+  /** The layout the filter gradient is kept in (null: HWIO). */
+  const kept = (g: ConvGeometry, bias: boolean): Layout | null => {
+    if (mode === "plain") return null;
+    const k = convGradientLayout(dnnl, g, bias);
+    return k && layoutOf(dnnl, k.md, k.hwio);
+  };
   return {
-    forward(c, x, w, ep) {
+    forward(c, x, w, ep, layout) {
       const g = geometryOf(c);
       if (!g) return null;
       const y = pool.alloc(size(c.outShape));
-      convForward(dnnl, g, x, w, ep.bias, y);
+      convForward(dnnl, g, x, w, ep.bias, y, { md: layout?.md, direct: mode === "direct" });
       if (ep.relu) applyEpilogue(y, c.outChannels, { bias: null, relu: true });
       return y;
     },
-    backpropInput(c, dy, w) {
+    backpropInput(c, dy, w, layout) {
       const g = geometryOf(c);
       if (!g) return null;
       const dx = pool.alloc(size(c.inShape));
-      convBackwardData(dnnl, g, dy, w, dx);
+      convBackwardData(dnnl, g, dy, w, dx, { md: layout?.md });
       return dx;
     },
     backpropFilter(c, x, dy) {
       const g = geometryOf(c);
       if (!g) return null;
-      const dw = pool.alloc(size(c.filterShape));
-      convBackwardWeights(dnnl, g, x, dy, dw, null);
-      return dw;
+      const dw = pool.alloc(size(c.filterShape)), layout = kept(g, false);
+      convBackwardWeights(dnnl, g, x, dy, dw, null, layout !== null);
+      return { dw, layout };
     },
     backpropFilterBias(c, x, dy) {
       const g = geometryOf(c);
       if (!g) return null;
       const dw = pool.alloc(size(c.filterShape)), db = new Float32Array(c.outChannels);
-      convBackwardWeights(dnnl, g, x, dy, dw, db);
-      return { dw, db };
+      const layout = kept(g, true);
+      convBackwardWeights(dnnl, g, x, dy, dw, db, layout !== null);
+      return { dw, db, layout };
     },
   };
 }

@@ -1,0 +1,153 @@
+/**
+ * Convolution weights kept in oneDNN's layout between steps (lib/backends/native/layouts.ts): a
+ * small ResNet trained a few SGD steps with momentum and weight decay on `native` with the
+ * weights kept (`kept`, `direct`) ends where the same steps with plain weights end, its
+ * checkpoint files are byte for byte those of the plain run (`kept` runs the same arithmetic;
+ * `direct` another forward kernel, so within the golden tests' tolerance), the weights really
+ * are stored blocked, and any other kernel and every read see tfjs' layout. Skipped, with the
+ * reason printed, without oneDNN.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { registerNativeBackend } from "../../lib/backends/native/backend.ts";
+import { storedLayout, type WeightLayoutMode } from "../../lib/backends/native/layouts.ts";
+import { ResNet } from "../../lib/model/resnet.ts";
+import { SGD } from "../../lib/model/fused.ts";
+import { trainStep } from "../../lib/model/step.ts";
+import { encodeLayersModel } from "../../lib/io/layers_model.ts";
+import { encodeSafetensors } from "../../lib/io/safetensors.ts";
+import { momentumState } from "../../lib/run/optimizer.ts";
+import { assertClose, SMALL_ATOL_TRAIN } from "../golden.ts";
+
+const MODES: WeightLayoutMode[] = ["plain", "kept", "direct"];
+const backendOf = (m: WeightLayoutMode) => `native-layout-${m}`;
+let skip: string | null = null;
+for (const m of MODES) {
+  const r = await registerNativeBackend({ name: backendOf(m), choice: "dnnl", weightLayout: m });
+  if (!r.ok) skip = r.reason ?? "oneDNN did not register";
+  else assert.equal(r.weightLayout, m);
+}
+if (skip) console.log(`native layout tests skipped: ${skip}`);
+
+const SIZE = 32, BATCH = 4, STEPS = 3;
+
+interface Trained {
+  net: ResNet;
+  opt: SGD;
+  /** Conv weights stored in a oneDNN layout after the steps. */
+  blocked: number;
+  /** The checkpoint's files: the layers model's weights and the momentum buffers. */
+  weights: Uint8Array;
+  optimizer: Uint8Array;
+}
+
+/** STEPS SGD steps (momentum, weight decay) of a seeded small ResNet on `mode`'s backend. */
+async function train(mode: WeightLayoutMode): Promise<Trained> {
+  await tf.setBackend(backendOf(mode));
+  // Width 16: 8 channels would be padded to oneDNN's blocks of 16, and padded layouts stay plain.
+  const net = new ResNet({ stages: [1, 1, 1, 1], width: 16, seed: 3 });
+  const opt = new SGD(0.1, { momentum: 0.9, weightDecay: 5e-4 });
+  const x = tf.randomUniform([BATCH, SIZE, SIZE, 1], 0, 1, "float32", 7) as tf.Tensor4D;
+  const labels = tf.tensor1d([1, 5, 7, 2], "int32");
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < STEPS; i++) {
+    const r = trainStep(net, opt, x, labels);
+    await r.loss.data();
+    tf.dispose([r.loss, r.correct]);
+    // Every step's tensors are freed (the momentum buffers appear at the first step).
+    if (i > 0) assert.equal(tf.memory().numTensors, before + net.trainableVariables().length);
+  }
+  tf.dispose([x, labels]);
+  const backend = tf.backend() as MathBackendCPU;
+  const blocked = net.trainableVariables()
+    .filter((v) => v.rank === 4 && storedLayout(backend, v.dataId) !== null).length;
+  const files = await encodeLayersModel(net, SIZE);
+  const optimizer = encodeSafetensors((await momentumState(net, opt))!);
+  return { net, opt, blocked, weights: files.weights, optimizer };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, what: string): void {
+  assert.equal(a.length, b.length, `${what}: length`);
+  const i = a.findIndex((v, k) => v !== b[k]);
+  assert.equal(i, -1, `${what}: bytes differ from byte ${i}`);
+}
+
+async function values(net: ResNet): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, v] of net.params) out.set(name, (await v.data()) as Float32Array);
+  return out;
+}
+
+Deno.test({
+  name: "native weight layouts: SGD steps end where plain weights end; checkpoint bytes identical",
+  ignore: skip !== null,
+  fn: async () => {
+    const plain = await train("plain");
+    assert.equal(plain.blocked, 0, "plain mode stored a weight blocked");
+    const plainValues = await values(plain.net);
+    for (const mode of ["kept", "direct"] as const) {
+      const t = await train(mode);
+      try {
+        assert.ok(t.blocked >= 4, `${mode}: only ${t.blocked} conv weights kept blocked`);
+        if (mode === "kept") {
+          // The same primitives on the same values: the same bits.
+          sameBytes(t.weights, plain.weights, `${mode}: checkpoint weights`);
+          sameBytes(t.optimizer, plain.optimizer, `${mode}: checkpoint momentum buffers`);
+        } else {
+          for (const [name, v] of await values(t.net)) {
+            assertClose(v, plainValues.get(name)!, SMALL_ATOL_TRAIN, 0, `${mode}: ${name}`);
+          }
+        }
+      } finally {
+        t.opt.dispose();
+        t.net.dispose();
+      }
+    }
+    plain.opt.dispose();
+    plain.net.dispose();
+  },
+});
+
+Deno.test({
+  name: "native weight layouts: other kernels, reads and other backends see tfjs' layout",
+  ignore: skip !== null,
+  fn: async () => {
+    const t = await train("kept");
+    const backend = tf.backend() as MathBackendCPU;
+    const x = tf.randomUniform([BATCH, SIZE, SIZE, 1], 0, 1, "float32", 7) as tf.Tensor4D;
+    const labels = tf.tensor1d([1, 5, 7, 2], "int32");
+    const step = async () => {
+      const r = trainStep(t.net, t.opt, x, labels);
+      assert.ok(Number.isFinite((await r.loss.data())[0]));
+      tf.dispose([r.loss, r.correct]);
+    };
+    const bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    try {
+      const w = t.net.trainableVariables().find((v) =>
+        v.rank === 4 && storedLayout(backend, v.dataId) !== null
+      )!;
+      const read = (await w.data()) as Float32Array;
+      assert.ok(storedLayout(backend, w.dataId), "a read converted the stored weight");
+      // A kernel that does not know layouts (a reshape) gets the values in tfjs' layout.
+      const flat = tf.tidy(() => tf.reshape(w, [-1]).dataSync() as Float32Array);
+      sameBytes(bytes(flat), bytes(read), "reshaped weight");
+      assert.equal(storedLayout(backend, w.dataId), null, "the reshape saw a blocked weight");
+      // Training goes on from the plain weight, which the next update stores blocked again.
+      await step();
+      assert.ok(storedLayout(backend, w.dataId), "the weight stayed plain");
+      // Another backend gets tfjs' layout (the engine moves the data through a read).
+      const now = (await w.data()) as Float32Array;
+      await tf.setBackend("cpu");
+      sameBytes(bytes(w.dataSync() as Float32Array), bytes(now), "weight moved to cpu");
+      await tf.setBackend(backendOf("kept"));
+      await step();
+    } finally {
+      tf.dispose([x, labels]);
+      t.opt.dispose();
+      t.net.dispose();
+    }
+  },
+});
