@@ -6,6 +6,7 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import "../backends/setup.ts"; // the cpu backend and every gradient
  * import { ResNet } from "./resnet.ts";
  * import { SGD } from "./fused.ts";
  * import { trainStep } from "./step.ts";
