@@ -250,6 +250,41 @@ export function currentDevice(): GPUDevice | null {
 }
 
 /**
+ * A device of `gpu` as tfjs' WebGPU backend wants it here, in Deno and on the web page alike: the
+ * adapter's own limits for buffers, bindings and workgroups (a device gets WebGPU's defaults
+ * otherwise, e.g. 128 MiB per binding where the adapter allows 1 GiB), and the optional features
+ * tfjs uses when offered. Browser-safe. In Deno the adapter cannot make a second device.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestWebGPUDevice } from "./webgpu.ts";
+ * const adapter = await navigator.gpu?.requestAdapter();
+ * if (adapter) {
+ *   const binding = Number(adapter.limits.maxStorageBufferBindingSize);
+ *   const device = await requestWebGPUDevice(adapter);
+ *   assert.equal(Number(device.limits.maxStorageBufferBindingSize), binding);
+ *   device.destroy();
+ * }
+ * ```
+ */
+export async function requestWebGPUDevice(gpu: GPUAdapter): Promise<GPUDevice> {
+  const want = ["timestamp-query", "bgra8unorm-storage"] as GPUFeatureName[];
+  const limits = gpu.limits;
+  return await gpu.requestDevice({
+    requiredFeatures: want.filter((f) => gpu.features.has(f)),
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: Number(limits.maxComputeWorkgroupStorageSize),
+      maxComputeWorkgroupsPerDimension: Number(limits.maxComputeWorkgroupsPerDimension),
+      maxStorageBufferBindingSize: Number(limits.maxStorageBufferBindingSize),
+      maxBufferSize: Number(limits.maxBufferSize),
+      maxComputeWorkgroupSizeX: Number(limits.maxComputeWorkgroupSizeX),
+      maxComputeInvocationsPerWorkgroup: Number(limits.maxComputeInvocationsPerWorkgroup),
+    },
+  });
+}
+
+/**
  * Registers tfjs' `WebGPUBackend` as "webgpu" (replacing tfjs' own factory) with a device from
  * this module: the probed adapter on first use, a fresh one afterwards (Deno does not let an
  * adapter create a second device). `tf.setBackend("webgpu")` then creates it.
@@ -263,19 +298,7 @@ export function registerWebGPU(probe?: AdapterProbe): void {
     first = null;
     if (!gpu) throw new Error(`no WebGPU adapter: ${NO_ADAPTER_FIX}`);
     const info = gpu.info; // read before requestDevice invalidates the adapter
-    const want = ["timestamp-query", "bgra8unorm-storage"] as GPUFeatureName[];
-    const limits = gpu.limits;
-    const dev = await gpu.requestDevice({
-      requiredFeatures: want.filter((f) => gpu.features.has(f)),
-      requiredLimits: {
-        maxComputeWorkgroupStorageSize: Number(limits.maxComputeWorkgroupStorageSize),
-        maxComputeWorkgroupsPerDimension: Number(limits.maxComputeWorkgroupsPerDimension),
-        maxStorageBufferBindingSize: Number(limits.maxStorageBufferBindingSize),
-        maxBufferSize: Number(limits.maxBufferSize),
-        maxComputeWorkgroupSizeX: Number(limits.maxComputeWorkgroupSizeX),
-        maxComputeInvocationsPerWorkgroup: Number(limits.maxComputeInvocationsPerWorkgroup),
-      },
-    });
+    const dev = await requestWebGPUDevice(gpu);
     device = dev;
     lost = null;
     if (!unloadHooked) {
