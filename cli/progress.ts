@@ -7,7 +7,7 @@
  * import { EpochProgress } from "./progress.ts";
  * const p = new EpochProgress();
  * p.start(1, 10, 60000);
- * p.update(2560, { loss: 1.2, acc: 0.55, imagesPerSec: 900 });
+ * p.update(2560, { loss: 1.2, acc: 0.55, examplesPerSec: 900 });
  * p.stop();
  * ```
  * @module
@@ -135,8 +135,8 @@ export class EpochProgress implements ProgressSink {
   /** Reports `done` images of the epoch finished with the running statistics. */
   update(done: number, s: ProgressStats): void {
     if (this.#halted) return;
-    const ips = s.imagesPerSec.toFixed(1), loss = s.loss.toFixed(4), acc = s.acc.toFixed(3);
-    const eta = s.imagesPerSec > 0 ? (this.#total - done) / s.imagesPerSec : NaN;
+    const ips = s.examplesPerSec.toFixed(1), loss = s.loss.toFixed(4), acc = s.acc.toFixed(3);
+    const eta = s.examplesPerSec > 0 ? (this.#total - done) / s.examplesPerSec : NaN;
     if (this.#bar) {
       const speed = Number.isFinite(eta) ? `${ips} img/s | ETA ${formatEta(eta)}` : "starting";
       this.#bar.update(done, { speed, loss, acc });

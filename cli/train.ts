@@ -329,7 +329,7 @@ function printSummary(result: TrainResult, backend: string, out: string, json?: 
       loss: last.train_loss,
       train_acc: last.train_acc,
       test_acc: last.test_acc,
-      examples_per_sec: result.imagesPerSec,
+      examples_per_sec: result.examplesPerSec,
       backend,
       out,
     }));
@@ -339,6 +339,6 @@ function printSummary(result: TrainResult, backend: string, out: string, json?: 
     `loss ${last.train_loss.toFixed(3)}, train acc ${last.train_acc.toFixed(3)}, ` +
       `test acc ${last.test_acc.toFixed(3)}`,
   );
-  console.log(`${result.imagesPerSec.toFixed(1)} examples/sec on ${backend}`);
+  console.log(`${result.examplesPerSec.toFixed(1)} examples/sec on ${backend}`);
   console.error(`run saved in ${out}`);
 }

@@ -253,7 +253,7 @@ export class EpochAccumulator {
  * ```ts
  * import { epochStats } from "./accumulator.ts";
  * epochStats({ lossSum: 4, correct: 6, examples: 8, trainSeconds: 2 });
- * // { loss: 0.5, acc: 0.75, imagesPerSec: 4 }
+ * // { loss: 0.5, acc: 0.75, examplesPerSec: 4 }
  * ```
  */
 export function epochStats(
@@ -262,6 +262,6 @@ export function epochStats(
   return {
     loss: t.lossSum / t.examples,
     acc: t.correct / t.examples,
-    imagesPerSec: t.examples / t.trainSeconds,
+    examplesPerSec: t.examples / t.trainSeconds,
   };
 }

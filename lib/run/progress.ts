@@ -10,7 +10,7 @@
  * import type { ProgressSink } from "./progress.ts";
  * const seen: number[] = [];
  * const sink: ProgressSink = { start() {}, update(done) { seen.push(done); }, stop() {} };
- * sink.update(256, { loss: 2.3, acc: 0.1, imagesPerSec: 200 });
+ * sink.update(256, { loss: 2.3, acc: 0.1, examplesPerSec: 200 });
  * assert.deepEqual(seen, [256]);
  * ```
  * @module
@@ -23,7 +23,7 @@ export interface ProgressStats {
   /** Training accuracy so far in the epoch. */
   acc: number;
   /** Training images per second so far in the epoch. */
-  imagesPerSec: number;
+  examplesPerSec: number;
 }
 
 /** Where progress goes: the CLI's display, or {@linkcode SILENT_PROGRESS}. */

@@ -132,7 +132,7 @@ export interface TrainResult {
   /** The checkpoint last saved to the run directory (what `resume` continues from). */
   checkpoint: Checkpoint;
   /** Training images per second over this session's training steps. */
-  imagesPerSec: number;
+  examplesPerSec: number;
 }
 
 /** A run's mutable state while it trains. */
@@ -141,7 +141,7 @@ interface RunState extends Trainee {
   readonly history: History;
   readonly opts: TrainOptions;
   ckpt: Checkpoint;
-  /** This session's training images and seconds (for {@linkcode TrainResult.imagesPerSec}). */
+  /** This session's training images and seconds (for {@linkcode TrainResult.examplesPerSec}). */
   images: number;
   seconds: number;
 }
@@ -320,6 +320,6 @@ function result(run: RunState, status: TrainResult["status"]): TrainResult {
     status,
     history: run.history,
     checkpoint: run.ckpt,
-    imagesPerSec: run.seconds > 0 ? run.images / run.seconds : NaN,
+    examplesPerSec: run.seconds > 0 ? run.images / run.seconds : NaN,
   };
 }

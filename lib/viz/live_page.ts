@@ -29,7 +29,7 @@ events.addEventListener("state", (e) => {
     ? "starting…"
     : "epoch " + s.epoch + "/" + s.epochs + " " + what + ": " + s.done + "/" + s.total +
       " images" + (st && s.phase === "train"
-        ? ", " + st.imagesPerSec.toFixed(1) + " img/s, loss " + st.loss.toFixed(4) +
+        ? ", " + st.examplesPerSec.toFixed(1) + " img/s, loss " + st.loss.toFixed(4) +
           ", train acc " + st.acc.toFixed(3)
         : "");
   if (s.phase === "finished" || s.phase === "stopped") {

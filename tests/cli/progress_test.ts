@@ -9,11 +9,11 @@ Deno.test("progress without a terminal prints plain lines at the given rate", ()
   try {
     const fast = new EpochProgress({ tty: false, plainEverySeconds: 0 });
     fast.start(2, 10, 1000);
-    fast.update(500, { loss: 0.5, acc: 0.75, imagesPerSec: 100 });
+    fast.update(500, { loss: 0.5, acc: 0.75, examplesPerSec: 100 });
     fast.stop();
     const slow = new EpochProgress({ tty: false, plainEverySeconds: 3600 });
     slow.start(1, 10, 1000);
-    slow.update(10, { loss: 1, acc: 0.1, imagesPerSec: 100 });
+    slow.update(10, { loss: 1, acc: 0.1, examplesPerSec: 100 });
     slow.stop();
   } finally {
     console.error = orig;
@@ -35,7 +35,7 @@ Deno.test("the bar says 'starting' before the first figures, then images/s and t
   p.start(1, 10, 1000);
   assert.match(term.text, /epoch 1\/10 \[[^\]]*\] 0\/1000 \| starting \| loss - \| acc -/);
   assert.doesNotMatch(term.text, /ETA 0s|- img\/s/);
-  p.update(500, { loss: 0.5, acc: 0.75, imagesPerSec: 100 });
+  p.update(500, { loss: 0.5, acc: 0.75, examplesPerSec: 100 });
   p.stop();
   assert.match(term.text, /500\/1000 \| 100\.0 img\/s \| ETA 5s \| loss 0\.5000 \| acc 0\.750/);
 });
@@ -46,7 +46,7 @@ Deno.test("halt removes the bar for good: nothing is drawn after a stop notice",
   p.start(1, 10, 1000);
   p.halt();
   const after = term.text.length;
-  p.update(700, { loss: 0.5, acc: 0.75, imagesPerSec: 100 });
+  p.update(700, { loss: 0.5, acc: 0.75, examplesPerSec: 100 });
   const pass = p.testPass(1, 10);
   pass.start(100);
   pass.update(50);
@@ -59,11 +59,11 @@ Deno.test("a stop notice printed over the bar stays on screen, with the resume l
   const term = fakeTerminal();
   const p = new EpochProgress({ tty: true, stream: term });
   p.start(2, 2, 512);
-  p.update(160, { loss: 0.9, acc: 0.7, imagesPerSec: 400 });
+  p.update(160, { loss: 0.9, acc: 0.7, examplesPerSec: 400 });
   // The stop-signal thread's notice (cli/stop_signals_worker.ts), then a redraw of the bar by the
   // main thread before it hears of the stop, then the halt, then the closing line.
   term.write("\r\x1b[2K\x1b[?7h\x1b[?25hinterrupt: finishing the current step and saving\n");
-  p.update(320, { loss: 0.8, acc: 0.7, imagesPerSec: 400 });
+  p.update(320, { loss: 0.8, acc: 0.7, examplesPerSec: 400 });
   const beforeHalt = term.text.length;
   p.halt();
   assert.ok(term.text.slice(beforeHalt).includes("\x1b[?25h"), "the cursor is shown again");

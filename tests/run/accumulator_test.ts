@@ -58,7 +58,7 @@ Deno.test("EpochAccumulator: adds the prior part's sums and times this part's st
   assert.deepEqual(epochStats(sums), {
     loss: 10 / 8,
     acc: 5 / 8,
-    imagesPerSec: 8 / sums.trainSeconds,
+    examplesPerSec: 8 / sums.trainSeconds,
   });
   acc.dispose();
   const fresh = new EpochAccumulator(null, { epoch: 1, lr: 0.1 });

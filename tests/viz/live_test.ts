@@ -62,11 +62,11 @@ Deno.test("live board: the page, its events at every read-back, the report, the 
     const sink = board.progress();
     sink.start(1, 2, 100);
     assert.equal(JSON.parse((await next())!.data).phase, "train");
-    sink.update(40, { loss: 2, acc: 0.25, imagesPerSec: 80 });
+    sink.update(40, { loss: 2, acc: 0.25, examplesPerSec: 80 });
     let s = JSON.parse((await next())!.data);
     assert.deepEqual([s.epoch, s.done, s.total, s.stats.loss], [1, 40, 100, 2]);
     assert.equal(points(s, "train loss"), 1);
-    sink.update(80, { loss: 1.5, acc: 0.4, imagesPerSec: 80 });
+    sink.update(80, { loss: 1.5, acc: 0.4, examplesPerSec: 80 });
     s = JSON.parse((await next())!.data);
     assert.equal(points(s, "train acc"), 2);
     assert.match(s.chart, /data-x="0.8"/, "the second point at 80/100 of epoch 1");
@@ -96,7 +96,7 @@ Deno.test("live board: read-backs closer than minIntervalMs go out together", as
   sink.start(1, 1, 100);
   assert.equal(JSON.parse((await next())!.data).done, 0, "sent at once");
   const t0 = performance.now();
-  for (let i = 1; i <= 5; i++) sink.update(i * 10, { loss: 1, acc: 0.5, imagesPerSec: 1 });
+  for (let i = 1; i <= 5; i++) sink.update(i * 10, { loss: 1, acc: 0.5, examplesPerSec: 1 });
   const s = JSON.parse((await next())!.data);
   assert.ok(performance.now() - t0 >= 250, "held back until the interval passed");
   assert.equal(s.done, 50, "the latest state");
