@@ -64,7 +64,7 @@ export const TRAIN_OPTIONS = {
   /** The named recipe the other options default to (options given explicitly override it). */
   recipe: { d2l: "d2l" as RecipeName, modern: "d2l" as RecipeName, fast: "d2l" as RecipeName },
   /** Epochs to train in all (a resumed run may raise it). */
-  epochs: { d2l: 10, modern: 30, fast: 6, always: true as const, resumable: true as const },
+  epochs: { d2l: 10, modern: 30, fast: 8, always: true as const, resumable: true as const },
   /** Images per SGD step. */
   batchSize: { d2l: 256, modern: 256, fast: 256, always: true as const },
   /** SGD's base learning rate, scaled per epoch by `schedule` (a resumed run may change it). */
@@ -92,7 +92,7 @@ export const TRAIN_OPTIONS = {
     fast: ["altflip"] as Augmentation[],
   },
   /** Each epoch's test pass averages the predictions of each image and of its mirror image. */
-  tta: { d2l: false, modern: false, fast: false },
+  tta: { d2l: false, modern: false, fast: true },
   /** Input height and width after resizing. */
   size: { d2l: 96, modern: 96, fast: 28, always: true as const },
   /** Train on the first `limit` training images (null: all). */
