@@ -1,7 +1,10 @@
 /**
- * The page's backend: tfjs' WebGPU backend on the browser's adapter, or tfjs' CPU backend when the
- * browser has no WebGPU (the page says which, and why). The adapter's identity and the limits
- * that decide which batches fit are read from the device tfjs itself uses, and
+ * The page's backend: tfjs' WebGPU backend on the browser's adapter, set up as Deno's is
+ * (lib/backends/webgpu.ts: the adapter's own limits, uploads into pooled buffers, gradients that
+ * keep host-made tensors out of a step) with the device's work counted
+ * (lib/backends/webgpu_counts.ts), or tfjs' CPU backend when the browser has no WebGPU (the page
+ * says which, and why). The adapter's identity and the limits that decide which batches fit are
+ * read from the device tfjs itself uses, and
  * {@linkcode limitProblem} refuses a batch that cannot run within them even in parts (by the
  * library's own rule, lib/backends/tensor_limit.ts, which also counts tfjs-webgpu's im2col
  * matrices).
@@ -19,7 +22,14 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
 import type { ResNetConfig } from "../lib/model/resnet.ts";
 import { fitProblem, limitOf } from "../lib/backends/tensor_limit.ts";
-import { isSoftwareAdapter } from "../lib/backends/webgpu.ts";
+import {
+  DEFAULT_SUBMIT_BATCH,
+  isSoftwareAdapter,
+  requestWebGPUDevice,
+  SUBMIT_BATCH_FLAG,
+  webgpuBackendFor,
+} from "../lib/backends/webgpu.ts";
+import { countGpuWork, type GpuCounter } from "../lib/backends/webgpu_counts.ts";
 import { errorText } from "../lib/errors.ts";
 
 /** The device limits that decide whether a tensor fits (bytes). */
@@ -52,6 +62,8 @@ export interface DeviceInfo {
   } | null;
   /** The WebGPU device's limits, or null on the CPU backend. */
   limits: DeviceLimits | null;
+  /** The work asked of the WebGPU device since it started, or null on the CPU backend. */
+  counter: GpuCounter | null;
 }
 
 /** The parts of tfjs' WebGPUBackend read here. */
@@ -69,16 +81,17 @@ interface WebGPUBackendLike {
 export async function startBackend(prefer: "webgpu" | "cpu" = "webgpu"): Promise<DeviceInfo> {
   let why = "requested";
   if (prefer === "webgpu") {
-    why = await startWebGPU();
-    if (!why) return describeWebGPU();
+    const started = await startWebGPU();
+    if (typeof started !== "string") return describeWebGPU(started);
+    why = started;
   }
   if (!(await tf.setBackend("cpu"))) throw new Error("tfjs' CPU backend did not start");
   await tf.ready();
-  return { backend: "cpu", reason: why, adapter: null, limits: null };
+  return { backend: "cpu", reason: why, adapter: null, limits: null, counter: null };
 }
 
-/** Starts WebGPU; returns "" on success, else why not (for the page). */
-async function startWebGPU(): Promise<string> {
+/** Starts WebGPU; returns its device's counter on success, else why not (for the page). */
+async function startWebGPU(): Promise<GpuCounter | string> {
   const gpu = (globalThis.navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) {
     return "this browser has no WebGPU (navigator.gpu); Chrome, Edge or Safari 26 have it, " +
@@ -87,9 +100,16 @@ async function startWebGPU(): Promise<string> {
   try {
     const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
     if (!adapter) return "the browser found no WebGPU adapter (is the GPU blocklisted?)";
+    const info = adapter.info;
+    const device = await requestWebGPUDevice(adapter);
+    const counter = countGpuWork(device); // before the device's first buffer
+    // Deno's backend, under tfjs' name "webgpu" (its WebGPU kernels are registered for that name).
+    if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+    tf.registerBackend("webgpu", () => webgpuBackendFor(device, info), 3);
+    tf.env().set(SUBMIT_BATCH_FLAG, DEFAULT_SUBMIT_BATCH);
     if (await tf.setBackend("webgpu")) {
       await tf.ready();
-      return "";
+      return counter;
     }
     return "tfjs' WebGPU backend did not start";
   } catch (e) {
@@ -97,7 +117,7 @@ async function startWebGPU(): Promise<string> {
   }
 }
 
-function describeWebGPU(): DeviceInfo {
+function describeWebGPU(counter: GpuCounter): DeviceInfo {
   const be = tf.backend() as unknown as WebGPUBackendLike;
   const info = be.adapterInfo ?? {};
   const l = be.device.limits;
@@ -117,6 +137,7 @@ function describeWebGPU(): DeviceInfo {
       maxComputeInvocationsPerWorkgroup: Number(l.maxComputeInvocationsPerWorkgroup),
       maxComputeWorkgroupsPerDimension: Number(l.maxComputeWorkgroupsPerDimension),
     },
+    counter,
   };
 }
 

@@ -1,9 +1,11 @@
 /**
- * The page's settings form as values: the architecture (`--depth` or `--stages`, `--width`) and
- * the training settings (`--batch-size`, `--lr`, `--epochs`, `--size`, `--limit`, `--test-limit`,
- * `--seed`, `--recipe`: the recipe's options where the form has no field), read by the CLI's
- * number parser and checked by the library's own validation, so the page refuses what the CLI
- * refuses, with the same words.
+ * The page's settings form as values: the architecture (`--depth` or `--stages`, `--width`,
+ * `--block`, `--arch`, `--stem`, `--groups`, `--width-per-group`) and the training settings
+ * (`--batch-size`, `--lr`, `--epochs`, `--size`, `--limit`, `--test-limit`, `--seed`, `--recipe`:
+ * the recipe's options where the form has no field), read by the CLI's number parser
+ * (lib/parse_number.ts: `0x12` and `1e1` are no depth) and checked by the library's own
+ * validation (the depths, blocks, forms and stems of lib/model/resnet.ts), so the page accepts
+ * and refuses what the CLI does, with the same words.
  *
  * @example
  * ```ts
@@ -11,13 +13,21 @@
  * const s = parseSettings({
  *   depth: "stages", stages: "1,1,1,1", width: "8", size: "28", batch: "128", lr: "0.1",
  *   epochs: "2", limit: "12000", "test-limit": "2000", seed: "0", recipe: "modern",
- *   "read-every": "10",
+ *   "read-every": "10", "read-after": "2", block: "", arch: "d2l", stem: "d2l", groups: "1",
+ *   "width-per-group": "64",
  * });
  * console.log(s.model.stages, s.settings.batchSize, s.settings.recipe); // [1, 1, 1, 1] 128 modern
  * ```
  * @module
  */
-import { outputSizes, type ResNetOptions, resolveConfig } from "../lib/model/resnet.ts";
+import {
+  type Arch,
+  type BlockKind,
+  outputSizes,
+  type ResNetOptions,
+  resolveConfig,
+  type Stem,
+} from "../lib/model/resnet.ts";
 import {
   checkSettings,
   type RecipeName,
@@ -42,7 +52,13 @@ export type FormValues = Record<
   | "test-limit"
   | "seed"
   | "recipe"
-  | "read-every",
+  | "read-every"
+  | "read-after"
+  | "block"
+  | "arch"
+  | "stem"
+  | "groups"
+  | "width-per-group",
   string
 >;
 
@@ -52,18 +68,47 @@ export interface PageSettings {
   model: Omit<ResNetOptions, "seed">;
   /** The training settings, as a CLI run records them. */
   settings: TrainSettings;
-  /** Read the metrics back every this many steps. */
+  /** Read the metrics back every this many steps, or sooner after this many milliseconds. */
   readEvery: number;
+  readAfterMs: number;
 }
 
 /**
  * A field's value as a number of the given kind, by the CLI's own number parser (the same rules as
  * `--width`, `--lr`, `--seed`: digits only for integers); a one-line error names the field.
  */
-function num(v: FormValues, field: keyof FormValues, kind: "integer" | "positive" | "count") {
+function num(
+  v: FormValues,
+  field: keyof FormValues,
+  kind: "integer" | "positive" | "count" | "seconds",
+) {
   const where = `${field} "${v[field]}"`;
   if (kind === "positive") return parseNumber(v[field], "number", 0, true, where);
+  if (kind === "seconds") return parseNumber(v[field], "number", 0, false, where);
   return parseNumber(v[field], "integer", kind === "count" ? 1 : 0, false, where);
+}
+
+/**
+ * The architecture: a depth of the library's table (digits only, as `--depth`: the number parser,
+ * then `resolveConfig`'s table) or the stages, and the block ("": the depth's), form and stem as
+ * chosen (unknown ones refused by `resolveConfig`, naming the ones there are).
+ */
+function modelOf(v: FormValues): Omit<ResNetOptions, "seed"> {
+  const model: Omit<ResNetOptions, "seed"> = v.depth === "stages"
+    ? {
+      stages: v.stages.split(",").map((s) =>
+        parseNumber(s.trim(), "integer", 1, false, `stages "${v.stages}"`)
+      ),
+    }
+    : { depth: parseNumber(v.depth, "integer", 1, false, `depth "${v.depth}"`) };
+  model.width = num(v, "width", "count");
+  if (v.block !== "") model.block = v.block as BlockKind;
+  model.arch = v.arch as Arch;
+  model.stem = v.stem as Stem;
+  model.groups = num(v, "groups", "count");
+  model.widthPerGroup = num(v, "width-per-group", "count");
+  resolveConfig(model); // the library's own checks and messages
+  return model;
 }
 
 /** The form's field of each setting it has (the others come from the recipe). */
@@ -80,15 +125,7 @@ const FIELDS: Partial<Record<SettingName, keyof FormValues>> = {
 
 /** Parses and checks the form; throws an {@linkcode InputError} (or `ConfigError`) in one line. */
 export function parseSettings(v: FormValues): PageSettings {
-  const model: Omit<ResNetOptions, "seed"> = v.depth === "stages"
-    ? {
-      stages: v.stages.split(",").map((s) =>
-        parseNumber(s.trim(), "integer", 1, false, `stages "${v.stages}"`)
-      ),
-    }
-    : { depth: Number(v.depth) };
-  model.width = num(v, "width", "count");
-  resolveConfig(model); // the library's own checks and messages
+  const model = modelOf(v);
   const size = num(v, "size", "count");
   outputSizes(size);
   const settings: TrainSettings = {
@@ -108,5 +145,10 @@ export function parseSettings(v: FormValues): PageSettings {
     if (!(e instanceof SettingError)) throw e;
     throw new InputError(e.wording((k) => FIELDS[k] ?? k));
   }
-  return { model, settings, readEvery: num(v, "read-every", "count") };
+  return {
+    model,
+    settings,
+    readEvery: num(v, "read-every", "count"),
+    readAfterMs: num(v, "read-after", "seconds") * 1000,
+  };
 }

@@ -6,14 +6,16 @@
  * (a network, not busy), "training", "evaluating" or "error".
  * @module
  */
-import { resolveConfig } from "../lib/model/resnet.ts";
-import { largestTensor, limitOf } from "../lib/backends/tensor_limit.ts";
+import { type ResNetConfig, resolveConfig } from "../lib/model/resnet.ts";
+import { chunkPlan, largestTensor, limitOf } from "../lib/backends/tensor_limit.ts";
 import { CLASS_NAMES, type Split } from "../lib/data/idx_dataset.ts";
 import { errorText, InputError } from "../lib/errors.ts";
 import type { EpochRecord } from "../lib/run/metrics.ts";
 import type { Evaluation } from "../lib/run/evaluate.ts";
 import type { WarmupReport } from "../lib/backends/warmup.ts";
 import { type DeviceInfo, formatBytes, limitProblem, startBackend } from "./device.ts";
+import { type StepWork, StepWorkMeter } from "./gpu_work.ts";
+import type { GpuCounts } from "../lib/backends/webgpu_counts.ts";
 import { DatasetFiles, fetchServedFiles, identifyFile } from "./dataset.ts";
 import { type FormValues, type PageSettings, parseSettings } from "./form.ts";
 import { PageCurves } from "./chart.ts";
@@ -30,6 +32,8 @@ const page = {
   splits: null as { train: Split; test: Split } | null,
   session: null as Session | null,
   curves: new PageCurves(),
+  /** The GPU work per step (null on the CPU backend). */
+  meter: null as StepWorkMeter | null,
 };
 
 type State = "loading" | "ready" | "idle" | "training" | "evaluating" | "error";
@@ -80,6 +84,12 @@ function formValues(): FormValues {
     "seed",
     "recipe",
     "read-every",
+    "read-after",
+    "block",
+    "arch",
+    "stem",
+    "groups",
+    "width-per-group",
   ] as const;
   return Object.fromEntries(ids.map((id) => [id, $<HTMLInputElement>(id).value])) as FormValues;
 }
@@ -111,6 +121,9 @@ function showDevice(d: DeviceInfo): void {
     `<tr><td>${k}</td><td>${/Size$/.test(k) ? formatBytes(v) : v}</td></tr>`
   );
   $("limits").innerHTML = rows.join("");
+  $("gpu-warmup").textContent = d.counter
+    ? "counted at the read-backs of a training's metrics: the first ones are its warm-up"
+    : "none: the CPU backend";
   const other = d.backend === "webgpu" ? "cpu" : "webgpu";
   const link = $<HTMLAnchorElement>("switch-backend");
   link.href = `?backend=${other}`;
@@ -177,15 +190,38 @@ function wireDrop(): void {
 // ---------------------------------------------------------------------------------------------
 // Network summary and the device-limit check
 
-/** Says how large the step's largest tensor is; returns why it cannot run here, or null. */
+/** The architecture in a few words: `ResNet-50 (bottleneck, torchvision), width 64`. */
+function archName(c: ResNetConfig): string {
+  const name = c.depth ? `ResNet-${c.depth}` : `stages ${c.stages.join(",")}`;
+  const groups = c.groups === 1 && c.widthPerGroup === 64
+    ? ""
+    : `, ${c.groups}x${c.widthPerGroup} groups`;
+  return `${name} (${c.block}, ${c.arch}${c.stem === "d2l" ? "" : ", cifar stem"}${groups}), ` +
+    `width ${c.width}`;
+}
+
+/**
+ * Says how large the step's largest tensor is, and in how many parts of the batch the step runs
+ * on this device (the library's plan, lib/backends/tensor_limit.ts); returns why it cannot run
+ * here even in parts, or null.
+ */
 function checkFits(s: PageSettings): string | null {
   const config = resolveConfig(s.model), { batchSize, size } = s.settings;
   const largest = largestTensor(config, size, batchSize);
-  const problem = limitProblem(config, size, batchSize, page.device?.limits ?? null);
-  const arch = config.depth ? `ResNet-${config.depth}` : `stages ${config.stages.join(",")}`;
-  $("net-summary").textContent = `${arch}, width ${config.width}: largest tensor of a step ` +
+  const limits = page.device?.limits ?? null;
+  const problem = limitProblem(config, size, batchSize, limits);
+  const plan = limits && !problem ? chunkPlan(config, size, batchSize, limitOf(limits)) : null;
+  const summary = $("net-summary");
+  summary.dataset.chunks = String(plan?.chunks ?? 1);
+  summary.textContent = `${archName(config)}: largest tensor of a step ` +
     `${largest.name} [${largest.shape.join(", ")}], ${formatBytes(largest.bytes)}` +
-    (page.device?.limits ? "" : " (no device limits on the CPU backend)");
+    (!limits
+      ? " (no device limits on the CPU backend)"
+      : plan
+      ? `, over this device's ${formatBytes(limitOf(limits).bytes)}: the step runs b1` +
+        (plan.blocks ? ` and the first ${plan.blocks} residual blocks` : "") +
+        ` in ${plan.chunks} parts of the batch (the same result)`
+      : "");
   return problem;
 }
 
@@ -216,7 +252,50 @@ function onProgress(p: Progress): void {
   page.curves.progress(p);
   $("curves").innerHTML = page.curves.svg(page.session!.settings.epochs);
   $("progress").textContent = `epoch ${p.epoch}, step ${p.step}/${p.steps}: loss ` +
-    `${p.loss.toFixed(4)}, train acc ${p.acc.toFixed(3)}, ${p.imagesPerSec.toFixed(1)} images/s`;
+    `${p.loss.toFixed(4)}, train acc ${p.acc.toFixed(3)}, ${p.examplesPerSec.toFixed(1)} ` +
+    "examples/sec";
+  const work = page.meter?.mark(p.epoch, p.step, p.examples, page.session!.settings.batchSize);
+  if (work) showWork(work);
+}
+
+/** The counts of {@linkcode GpuCounts}, as the diagnostics table names them. */
+const WORK_ROWS: [keyof GpuCounts, string][] = [
+  ["dispatches", "compute dispatches"],
+  ["submits", "command buffers submitted"],
+  ["buffersCreated", "buffers created"],
+  ["bytesCreated", "bytes of buffers created"],
+  ["uploads", "uploads (writeBuffer, mapped buffers)"],
+  ["bytesUploaded", "bytes uploaded"],
+  ["readbacks", "read-backs (mapAsync)"],
+  ["pipelines", "pipelines compiled"],
+];
+
+/** Shows the GPU work of the steps since the last read-back: the warm-up, or per step after it. */
+function showWork(w: StepWork): void {
+  const steps = `epoch ${w.epoch}, step${w.first === w.last ? "" : "s"} ${w.first}` +
+    (w.first === w.last ? "" : `-${w.last}`);
+  const fmt = (k: keyof GpuCounts, v: number) =>
+    /^bytes/.test(k) ? formatBytes(v) : Number.isInteger(v) ? String(v) : v.toFixed(2);
+  if (w.warmup) {
+    const t = w.total;
+    $("gpu-warmup").textContent = `warm-up (${steps}, in all): ${t.pipelines} pipelines ` +
+      `compiled, ${t.buffersCreated} buffers created (${formatBytes(t.bytesCreated)}), ` +
+      `${t.readbacks} read-backs`;
+    return;
+  }
+  const table = $("gpu-work");
+  Object.assign(table.dataset, {
+    epoch: String(w.epoch),
+    first: String(w.first),
+    last: String(w.last),
+    examplesPerSec: String(w.examplesPerSec),
+  });
+  table.innerHTML = `<caption>per training step after warm-up (${steps}, ` +
+    `${w.examplesPerSec.toFixed(1)} examples/sec)</caption>` +
+    WORK_ROWS.map(([k, label]) =>
+      `<tr data-key="${k}" data-value="${w.perStep[k]}"><td>${label}</td>` +
+      `<td>${fmt(k, w.perStep[k])}</td></tr>`
+    ).join("");
 }
 
 function onEpoch(r: EpochRecord, ev: Evaluation): void {
@@ -242,12 +321,14 @@ function onEpoch(r: EpochRecord, ev: Evaluation): void {
 }
 
 async function run(): Promise<void> {
-  const s = page.session!, readEvery = readForm().readEvery;
+  const s = page.session!, { readEvery, readAfterMs } = readForm();
   setState("training");
   say(`training on ${page.device?.backend}…`);
   const onWarmup = (r: WarmupReport) =>
     say(`compiled ${r.pipelines} WebGPU pipelines in ${(r.ms / 1000).toFixed(1)} s; training…`);
-  const status = await s.train(page.splits!, { onProgress, onEpoch, onWarmup }, { readEvery });
+  page.meter?.restart(s.epoch + 1, s.batch);
+  const read = { readEvery, readAfterMs };
+  const status = await s.train(page.splits!, { onProgress, onEpoch, onWarmup }, read);
   say(
     status === "finished"
       ? `finished ${s.epoch} epoch${s.epoch === 1 ? "" : "s"}`
@@ -325,12 +406,17 @@ async function load(): Promise<void> {
   $<HTMLSelectElement>("depth").value = c.depth ? String(c.depth) : "stages";
   $<HTMLInputElement>("stages").value = c.stages.join(",");
   $<HTMLInputElement>("width").value = String(c.width);
+  $<HTMLSelectElement>("block").value = c.block;
+  $<HTMLSelectElement>("arch").value = c.arch;
+  $<HTMLSelectElement>("stem").value = c.stem;
+  $<HTMLInputElement>("groups").value = String(c.groups);
+  $<HTMLInputElement>("width-per-group").value = String(c.widthPerGroup);
   const size = session.settings.size; // the file's, when it records one
   $<HTMLInputElement>("size").value = String(size);
   resetCurves();
   settingsChanged();
   say(
-    `loaded ${file.name} (stages ${c.stages.join(",")}, width ${c.width}, input ` +
+    `loaded ${file.name} (${archName(c)}, input ` +
       `${size}x${size}): Evaluate it, or Continue training from it`,
   );
   setState("idle");
@@ -370,6 +456,7 @@ async function showPredictions(): Promise<void> {
 async function start(): Promise<void> {
   const prefer = new URLSearchParams(location.search).get("backend") === "cpu" ? "cpu" : "webgpu";
   page.device = await startBackend(prefer);
+  page.meter = page.device.counter && new StepWorkMeter(page.device.counter);
   showDevice(page.device);
   wireDrop();
   $("settings").addEventListener("input", settingsChanged);

@@ -36,7 +36,7 @@ import { makeOptimizer } from "../lib/run/optimizer.ts";
 import { testEpoch, trainEpoch, warmupTraining } from "../lib/run/epoch.ts";
 import type { ProgressSink } from "../lib/run/progress.ts";
 import type { WarmupReport } from "../lib/backends/warmup.ts";
-import type { TensorLimit } from "../lib/backends/tensor_limit.ts";
+import { evalBatchThatFits, type TensorLimit } from "../lib/backends/tensor_limit.ts";
 import { decodeSafetensors } from "../lib/io/safetensors_codec.ts";
 import {
   architectureOf,
@@ -52,11 +52,13 @@ export interface Progress {
   /** Steps done in the epoch, and its steps in all. */
   step: number;
   steps: number;
+  /** Training examples of the epoch done. */
+  examples: number;
   /** Mean training loss and accuracy of the epoch so far (d2l's running averages). */
   loss: number;
   acc: number;
-  /** Training images per second over the epoch so far. */
-  imagesPerSec: number;
+  /** Training examples per second over the epoch so far (d2l's `examples/sec`). */
+  examplesPerSec: number;
 }
 
 /** What the session reports while it trains. */
@@ -91,7 +93,16 @@ function progressOf(events: SessionEvents, s: ResolvedSettings): ProgressSink {
     },
     // Every step but an epoch's last is a full batch: the images done say the steps done.
     update(done, stats) {
-      events.onProgress?.({ epoch, step: Math.ceil(done / s.batchSize), steps, ...stats });
+      const step = Math.ceil(done / s.batchSize);
+      events.onProgress?.({
+        epoch,
+        step,
+        steps,
+        examples: done,
+        loss: stats.loss,
+        acc: stats.acc,
+        examplesPerSec: stats.imagesPerSec,
+      });
     },
     stop() {},
   };
@@ -240,13 +251,15 @@ export class Session {
 
   /**
    * The predicted class of each of the first `count` test images, in batches of the training
-   * batch size (whose pipelines are compiled already), read back once.
+   * batch size (whose pipelines are compiled already) or smaller ones within the device's limit
+   * (as evaluation's), read back once.
    */
   async predict(test: Split, count: number): Promise<number[]> {
     const parts: tf.Tensor[] = [];
+    const { batchSize, size } = this.settings;
     for (
       const b of batches(test, {
-        batchSize: this.settings.batchSize,
+        batchSize: evalBatchThatFits(this.net.config, size, batchSize, this.tensorLimit),
         size: this.settings.size,
         limit: count,
       })

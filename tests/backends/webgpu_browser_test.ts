@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The training step's GPU workload in a browser's WebGPU: headless Chromium (Dawn, on its
  * SwiftShader adapter) runs the same step as Deno's WebGPU (wgpu) through the same modules
@@ -15,7 +16,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BROWSER_TEST, CHROMIUM } from "../browser.ts";
-import type { GpuCounts } from "../../lib/backends/webgpu_counts.ts";
+import { type GpuCounts, NO_WORK } from "../../lib/backends/webgpu_counts.ts";
+import { startServer } from "../web_server.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -40,7 +42,7 @@ export interface StepsResult {
   firstStepWork: GpuCounts;
   perStep: GpuCounts;
   seconds: number;
-  imgPerS: number;
+  examplesPerSec: number;
 }
 
 /**
@@ -105,7 +107,7 @@ async function webgpuSteps(o) {
     firstStepWork,
     perStep: workBetween(c1, counter.counts(), o.steps),
     seconds,
-    imgPerS: (o.steps * o.batch) / seconds,
+    examplesPerSec: (o.steps * o.batch) / seconds,
   };
 }
 globalThis.webgpuSteps = webgpuSteps;
@@ -136,6 +138,14 @@ export async function bundleSteps(dir: string): Promise<string> {
   return await Deno.readTextFile(out);
 }
 
+/** Chromium's flags: headless, WebGPU on SwiftShader (no GPU or display needed). */
+const WEBGPU_FLAGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--enable-unsafe-webgpu",
+  "--use-webgpu-adapter=swiftshader",
+];
+
 /**
  * Runs the steps in headless Chromium's WebGPU on SwiftShader (`--enable-unsafe-webgpu
  * --use-webgpu-adapter=swiftshader`), from a page served on localhost (a secure context).
@@ -160,12 +170,7 @@ export async function chromiumSteps(
     executablePath: CHROMIUM!,
     headless: true,
     protocolTimeout: 20 * 60_000, // the software adapter's steps take seconds each under load
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--enable-unsafe-webgpu",
-      "--use-webgpu-adapter=swiftshader",
-    ],
+    args: WEBGPU_FLAGS,
   });
   try {
     await bundleSteps(dir);
@@ -209,5 +214,100 @@ Deno.test({
     assert.equal(r.perStep.buffersCreated, 0, seen);
     assert.equal(r.perStep.readbacks, 1 / o.readEvery, seen);
     assert.ok(r.perStep.dispatches > 100, seen);
+  },
+});
+
+/** What the page's diagnostics show after a training: the warm-up line and the per-step table. */
+interface PageWork {
+  warmup: string;
+  first: number;
+  last: number;
+  examplesPerSec: number;
+  perStep: GpuCounts;
+}
+
+/**
+ * Trains the tiny network on the page (web/, `web --serve`) in headless Chromium on SwiftShader
+ * through its form, and reads its diagnostics panel. `fields`: the form's fields to set.
+ */
+export async function pageWork(fields: Record<string, string>): Promise<PageWork> {
+  const server = await startServer();
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM!,
+    headless: true,
+    protocolTimeout: 20 * 60_000,
+    args: WEBGPU_FLAGS,
+  });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    const wait = { timeout: 20 * 60_000, polling: 500 };
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.body.dataset.state === "ready", wait);
+    await page.evaluate((f: Record<string, string>) => {
+      for (const [id, v] of Object.entries(f)) {
+        const el = document.getElementById(id) as HTMLInputElement;
+        el.value = v;
+        el.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+    }, fields);
+    await page.click("#train");
+    await page.waitForFunction(() => document.body.dataset.state !== "training", wait);
+    const message = await page.$eval("#message", (el) => el.textContent);
+    assert.equal(await page.evaluate(() => document.body.dataset.state), "idle", message!);
+    assert.deepEqual(errors, []);
+    return await page.evaluate(() => {
+      const table = document.getElementById("gpu-work")!;
+      const perStep: Record<string, number> = {};
+      for (const row of table.querySelectorAll("tr")) {
+        perStep[row.dataset.key!] = Number(row.dataset.value);
+      }
+      return {
+        warmup: document.getElementById("gpu-warmup")!.textContent!,
+        first: Number(table.dataset.first),
+        last: Number(table.dataset.last),
+        examplesPerSec: Number(table.dataset.examplesPerSec),
+        perStep: perStep as unknown as GpuCounts,
+      };
+    });
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+}
+
+Deno.test({
+  name:
+    "the page's diagnostics (Chromium, SwiftShader): after warm-up no buffer created, no pipeline compiled, reads every read-every steps",
+  ...BROWSER_TEST,
+  async fn() {
+    const readEvery = 3;
+    // 9 steps of 8 images: read-backs after steps 3 (the warm-up's end), 6 and 9.
+    const w = await pageWork({
+      depth: "stages",
+      stages: "1,1,1,1",
+      width: "8",
+      size: "28",
+      batch: "8",
+      epochs: "1",
+      limit: "72",
+      "test-limit": "16",
+      "read-every": String(readEvery),
+      "read-after": "3600", // never by time: a software adapter's step may take seconds
+    });
+    const seen = JSON.stringify(w);
+    console.log(`the page's GPU work: ${seen}`);
+    assert.deepEqual(Object.keys(w.perStep).sort(), Object.keys(NO_WORK).sort(), seen);
+    assert.deepEqual([w.first, w.last], [7, 9], seen);
+    const pipelines = Number(/(\d+) pipelines compiled/.exec(w.warmup)?.[1]);
+    assert.ok(pipelines > 20, `the warm-up compiles the step's pipelines: ${seen}`);
+    assert.equal(w.perStep.pipelines, 0, seen);
+    assert.equal(w.perStep.buffersCreated, 0, seen);
+    // One read of the epoch's sums per `readEvery` steps: the loss sum and the correct count,
+    // two tensors (lib/run/accumulator.ts' read), so two read-backs.
+    assert.equal(w.perStep.readbacks * readEvery, 2, seen);
+    assert.ok(w.perStep.dispatches > 100, seen);
+    assert.ok(w.examplesPerSec > 0, seen);
   },
 });

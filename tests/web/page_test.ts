@@ -276,7 +276,7 @@ Deno.test({
           (cs) => cs.map((c) => Number(c.getAttribute("data-y"))),
         );
         assert.ok(loss.length >= 4 && loss.at(-1)! < loss[0], JSON.stringify(loss));
-        assert.match(await text(page, "progress"), /[\d.]+ images\/s$/);
+        assert.match(await text(page, "progress"), /[\d.]+ examples\/sec$/);
         assert.equal(await page.$$eval("#grid figure", (f) => f.length), 32);
         const png = await page.screenshot({ fullPage: true });
         assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
