@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import "../backends/setup.ts"; // the cpu backend
  * import { ResNet } from "../model/resnet.ts";
  * import { makeOptimizer, momentumState } from "./optimizer.ts";
  * import assert from "node:assert/strict";
