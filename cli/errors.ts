@@ -18,11 +18,11 @@
  * ```
  * @module
  */
-import { errorText, InputError, UserError } from "../lib/errors.ts";
+import { ConfigError, errorText, InputError, UserError } from "../lib/errors.ts";
 import { DivergedError } from "../lib/run/train.ts";
 import { TensorLimitError } from "../lib/backends/tensor_limit.ts";
 import { BackendUnavailableError } from "../lib/backends/choose.ts";
-import { UsageError } from "./options.ts";
+import { FLAGS, UsageError } from "./options.ts";
 import { exitCodeOf, type StopSignal } from "./stop_signals.ts";
 
 /** Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. */
@@ -63,6 +63,12 @@ function tensorLimitLine(e: TensorLimitError): string {
       `parts: ${over}: use --batch-size ${fits} or less, or --backend native`;
 }
 
+/** A model option as the CLI spells it: its flag (`--width-per-group`), else its field. */
+function flagOrField(field: string): string {
+  const spec = (FLAGS as Record<string, { flags: string } | undefined>)[field];
+  return spec ? spec.flags.split(" ")[0] : field;
+}
+
 /**
  * The line to print (empty: nothing to print) and the exit code for an error the user can act
  * on; null for anything else (a bug, which should surface with its stack trace).
@@ -79,6 +85,10 @@ export function describeError(e: unknown): { line: string; code: number } | null
     return { line, code: 1 };
   }
   if (e instanceof AlreadyReported) return { line: "", code: 2 };
+  // The library names model options by their fields; the CLI by the flags that set them.
+  if (e instanceof ConfigError) {
+    return { line: `error: ${e.problem.wording(flagOrField)}`, code: 2 };
+  }
   if (e instanceof TensorLimitError) return { line: `error: ${tensorLimitLine(e)}`, code: 2 };
   if (e instanceof BackendUnavailableError) {
     // The library's fix names backends; the CLI names the flag that picks one.

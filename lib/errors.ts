@@ -44,8 +44,42 @@ export function errorText(e: unknown): string {
   return msg.split("\n")[0];
 }
 
-/** An invalid model option (depth, stages, width, input size); a kind of {@linkcode InputError}. */
+/** Names a model option in a message: its field (the library's words) or a flag (the CLI's). */
+export type FieldNamer = (field: string) => string;
+
+/** What a {@linkcode ConfigError} refuses, as data. */
+export interface ConfigProblem {
+  /** The option (a `ResNetOptions` field such as `stages`, or `size`). */
+  field: string;
+  /** Its value as given. */
+  value: unknown;
+  /** The message, each option it names named by the given {@linkcode FieldNamer}. */
+  wording: (name: FieldNamer) => string;
+}
+
+/**
+ * An invalid model option (depth, stages, width, input size); a kind of {@linkcode InputError}.
+ * Its message names the options by their fields; a caller with other names for them (the CLI's
+ * flags) words {@linkcode ConfigError.problem} itself.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError } from "./errors.ts";
+ * const e = new ConfigError({
+ *   field: "width",
+ *   value: 0,
+ *   wording: (name) => `invalid ${name("width")} 0: give a positive integer`,
+ * });
+ * assert.equal(e.message, "invalid width 0: give a positive integer");
+ * assert.equal(e.problem.wording((f) => `--${f}`), "invalid --width 0: give a positive integer");
+ * ```
+ */
 export class ConfigError extends InputError {
   /** Always `"ConfigError"`. */
   override name = "ConfigError";
+  /** @param problem The option refused, its value and the message's wording. */
+  constructor(readonly problem: ConfigProblem) {
+    super(problem.wording((field) => field));
+  }
 }

@@ -15,7 +15,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
+import "./setup.ts";
 import { errorText, InputError, UserError } from "../errors.ts";
 import type { ResNetConfig } from "../model/resnet.ts";
 import type { NativeRegistration } from "./native/backend.ts";

@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { version as tfjsVersions } from "@tensorflow/tfjs";
+import { TFJS_VERSIONS as tfjsVersions } from "./setup.ts";
 import { loadNative } from "./choose.ts";
 import type { NativeRegistration } from "./native/backend.ts";
 import {

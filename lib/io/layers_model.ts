@@ -13,6 +13,7 @@
  *
  * @example
  * ```ts
+ * import "../backends/setup.ts"; // the cpu backend
  * import { ResNet } from "../model/resnet.ts";
  * import { loadLayersWeights, saveLayersModel } from "./layers_model.ts";
  * const dir = `${await Deno.makeTempDir()}/layers`;

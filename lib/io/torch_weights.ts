@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import "../backends/setup.ts"; // the cpu backend
  * import { ResNet } from "../model/resnet.ts";
  * import { loadTorchWeights, saveTorchWeights } from "./torch_weights.ts";
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });

@@ -11,6 +11,7 @@
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import assert from "node:assert/strict";
+ * import "../backends/setup.ts"; // the cpu backend
  * import { ResNet } from "./resnet.ts";
  * import { applyFitting } from "./chunked.ts";
  * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
@@ -33,7 +34,7 @@ import {
   tensorLimit,
 } from "../backends/tensor_limit.ts";
 import { addRelu } from "./fused.ts";
-import type { BatchNorm2d, Conv2d } from "./layers.ts";
+import type { BatchNorm2d, BatchNormApplyOptions, Conv2d } from "./layers.ts";
 import { Bottleneck, PreActBlock, type ResidualBlock, type ResNet } from "./resnet.ts";
 
 /** Options of {@linkcode applyFitting}. */
@@ -56,7 +57,7 @@ export function applyFitting(net: ResNet, x: tf.Tensor4D, opts: FittingOptions):
   const plan = opts.plan !== undefined ? opts.plan : planFor(net, x, tensorLimit());
   if (plan === null) return net.apply(x, { training: opts.training });
   if (opts.training) net.numBatchesTracked++;
-  return tf.tidy(() => applyInParts(net, x, opts.training, plan));
+  return tf.tidy(() => applyInParts(net, x, { training: opts.training, plan }));
 }
 
 const plans = new Map<string, ChunkPlan | null>();
@@ -73,18 +74,19 @@ function planFor(net: ResNet, x: tf.Tensor4D, limit: TensorLimit | null): ChunkP
   return plans.get(key)!;
 }
 
-function applyInParts(net: ResNet, x: tf.Tensor4D, training: boolean, plan: ChunkPlan) {
+function applyInParts(net: ResNet, x: tf.Tensor4D, opts: { training: boolean; plan: ChunkPlan }) {
+  const { training, plan } = opts;
   const blocks = net.stages.flat();
   let xs = tf.split(x, chunkSizes(x.shape[0], plan.chunks), 0) as tf.Tensor4D[];
   xs = xs.map((part) => net.conv.apply(part, { inputIsData: true }));
-  xs = batchNormParts(net.bn, xs, training, true);
+  xs = batchNormParts(net.bn, xs, { training, relu: true });
   // d2l's stem ends in a 3x3/2 max pool with padding 1 (resnet.ts), CIFAR's has none.
   if (net.config.stem === "d2l") xs = xs.map((part) => tf.maxPool(part, 3, 2, 1));
-  for (const b of blocks.slice(0, plan.blocks)) xs = blockParts(b, xs, training);
+  for (const b of blocks.slice(0, plan.blocks)) xs = blockParts(b, xs, { training });
   const pool = (t: tf.Tensor4D) => tf.mean(t, [1, 2]) as tf.Tensor2D;
   if (plan.blocks === blocks.length) {
     // Every block in parts: joined after the global pool (the pre-activation net's last BN too).
-    if (net.finalBn) xs = batchNormParts(net.finalBn, xs, training, true);
+    if (net.finalBn) xs = batchNormParts(net.finalBn, xs, { training, relu: true });
     return net.fc.apply(tf.concat(xs.map(pool), 0) as tf.Tensor2D);
   }
   let y = tf.concat(xs, 0) as tf.Tensor4D;
@@ -94,23 +96,28 @@ function applyInParts(net: ResNet, x: tf.Tensor4D, training: boolean, plan: Chun
 }
 
 /** A residual block over the parts: its own `apply`'s layers in its order (resnet.ts). */
-function blockParts(b: ResidualBlock, xs: tf.Tensor4D[], training: boolean): tf.Tensor4D[] {
+function blockParts(
+  b: ResidualBlock,
+  xs: tf.Tensor4D[],
+  { training }: { training: boolean },
+): tf.Tensor4D[] {
   const conv = (c: Conv2d, ts: tf.Tensor4D[]) => ts.map((t) => c.apply(t));
-  const bn = (n: BatchNorm2d, ts: tf.Tensor4D[], relu = false) =>
-    batchNormParts(n, ts, training, relu);
+  const bn = (n: BatchNorm2d, ts: tf.Tensor4D[], then?: { relu: boolean }) =>
+    batchNormParts(n, ts, { training, relu: then?.relu });
+  const relu = { relu: true };
   if (b instanceof PreActBlock) {
-    const a = bn(b.bn1, xs, true);
+    const a = bn(b.bn1, xs, relu);
     const shortcut = b.conv3 ? conv(b.conv3, a) : xs;
-    const y = conv(b.conv2, bn(b.bn2, conv(b.conv1, a), true));
+    const y = conv(b.conv2, bn(b.bn2, conv(b.conv1, a), relu));
     return y.map((t, i) => tf.add(t, shortcut[i]));
   }
   let y: tf.Tensor4D[], shortcut = xs;
   if (b instanceof Bottleneck) {
-    y = bn(b.bn2, conv(b.conv2, bn(b.bn1, conv(b.conv1, xs), true)), true);
+    y = bn(b.bn2, conv(b.conv2, bn(b.bn1, conv(b.conv1, xs), relu)), relu);
     y = bn(b.bn3, conv(b.conv3, y));
     if (b.shortcut && b.shortcutBn) shortcut = bn(b.shortcutBn, conv(b.shortcut, xs));
   } else {
-    y = bn(b.bn2, conv(b.conv2, bn(b.bn1, conv(b.conv1, xs), true)));
+    y = bn(b.bn2, conv(b.conv2, bn(b.bn1, conv(b.conv1, xs), relu)));
     if (b.conv3) shortcut = conv(b.conv3, xs);
     if (b.conv3 && b.shortcutBn) shortcut = bn(b.shortcutBn, shortcut);
   }
@@ -118,16 +125,17 @@ function blockParts(b: ResidualBlock, xs: tf.Tensor4D[], training: boolean): tf.
 }
 
 /**
- * BatchNorm (then ReLU when `relu`) of the parts of one batch with the whole batch's statistics;
- * in training mode also the running statistics' update, once, as {@linkcode BatchNorm2d.apply}.
+ * BatchNorm (then ReLU when `opts.relu`) of the parts of one batch with the whole batch's
+ * statistics; in training mode also the running statistics' update, once, as
+ * {@linkcode BatchNorm2d.apply}.
  */
 function batchNormParts(
   bn: BatchNorm2d,
   xs: tf.Tensor4D[],
-  training: boolean,
-  relu: boolean,
+  opts: BatchNormApplyOptions,
 ): tf.Tensor4D[] {
-  if (!training) return xs.map((x) => bn.apply(x, { training: false, relu }));
+  const relu = opts.relu ?? false;
+  if (!opts.training) return xs.map((x) => bn.apply(x, { training: false, relu }));
   const n = xs.reduce((a, x) => a + x.shape[0] * x.shape[1] * x.shape[2], 0);
   const sum = (ts: tf.Tensor[]) => tf.div(tf.addN(ts.map((t) => tf.sum(t, [0, 1, 2]))), n);
   const mean = sum(xs) as tf.Tensor1D;

@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import "../backends/setup.ts"; // the cpu backend and every gradient
  * import assert from "node:assert/strict";
  * import { batchNormTrain } from "./fused.ts";
  * const x = tf.tensor4d([1, 2, 3, 4], [4, 1, 1, 1]);
@@ -102,7 +102,7 @@ export const CONV2D_BIAS = "ResNetConv2dBias";
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import "../backends/setup.ts"; // the cpu backend and every gradient
  * import assert from "node:assert/strict";
  * import { conv2dBias } from "./fused.ts";
  * const y = conv2dBias(tf.ones([1, 3, 3, 1]), tf.ones([3, 3, 1, 2]), tf.tensor1d([0, 1]), 1, "valid");
@@ -152,7 +152,7 @@ export const GROUPED_CONV2D = "ResNetGroupedConv2d";
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import "../backends/setup.ts"; // the cpu backend and every gradient
  * import assert from "node:assert/strict";
  * import { groupedConv2d } from "./fused.ts";
  * // Two groups of one channel: output 0 sees input 0 only (x 1), output 1 input 1 only (x 10).
@@ -202,7 +202,7 @@ export const ADD_RELU = "ResNetAddRelu";
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import "../backends/setup.ts"; // the cpu backend and every gradient
  * import assert from "node:assert/strict";
  * import { addRelu } from "./fused.ts";
  * assert.deepEqual([...await addRelu(tf.tensor1d([1, -3]), tf.tensor1d([1, 2])).data()], [2, 0]);
@@ -255,7 +255,7 @@ const decaysByRank = (v: tf.Variable) => v.rank > 1;
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import "../backends/setup.ts"; // the cpu backend and every gradient
  * import assert from "node:assert/strict";
  * import { SGD } from "./fused.ts";
  * const v = tf.variable(tf.scalar(1));

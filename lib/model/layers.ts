@@ -10,7 +10,7 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs"; // the cpu backend and every gradient
+ * import "../backends/setup.ts"; // the cpu backend and every gradient
  * import { Conv2d, type ParamStore } from "./layers.ts";
  * import assert from "node:assert/strict";
  * import { mulberry32 } from "../rng.ts";
@@ -53,10 +53,19 @@ function normal(rand: () => number, shape: number[], std: number): tf.Tensor {
   return tf.tensor(v, shape, "float32");
 }
 
-function add(store: ParamStore, name: string, value: tf.Tensor, trainable = true): tf.Variable {
+/** What `add` is told for a buffer: saved and loaded, never trained. */
+const BUFFER = { trainable: false };
+
+/** A parameter (trained) or, with {@linkcode BUFFER}, a buffer (running statistics). */
+function add(
+  store: ParamStore,
+  name: string,
+  value: tf.Tensor,
+  opts: { trainable: boolean } = { trainable: true },
+): tf.Variable {
   if (store.has(name)) throw new Error(`duplicate parameter ${name}`);
   // No tf.variable name: tfjs names are global, and two networks must coexist.
-  const v = tf.variable(value, trainable);
+  const v = tf.variable(value, opts.trainable);
   value.dispose();
   store.set(name, v);
   return v;
@@ -222,8 +231,8 @@ export class BatchNorm2d {
     this.momentum = opts.momentum ?? BN_MOMENTUM;
     this.weight = add(store, `${name}.weight`, tf.ones([channels]));
     this.bias = add(store, `${name}.bias`, tf.zeros([channels]));
-    this.runningMean = add(store, `${name}.running_mean`, tf.zeros([channels]), false);
-    this.runningVar = add(store, `${name}.running_var`, tf.ones([channels]), false);
+    this.runningMean = add(store, `${name}.running_mean`, tf.zeros([channels]), BUFFER);
+    this.runningVar = add(store, `${name}.running_var`, tf.ones([channels]), BUFFER);
   }
   /**
    * Normalises, then applies ReLU when `opts.relu` is set; in training mode (`opts.training`)

@@ -27,9 +27,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-// tfjs-core's node build registers no gradients; the union package registers them all on the
-// same tfjs-core instance (it requires @tensorflow/tfjs-core 4.22.0 like we do).
-import "@tensorflow/tfjs";
 import { ConfigError } from "../errors.ts";
 import { mulberry32 } from "../rng.ts";
 import { BatchNorm2d, Conv2d, Linear, type ParamStore } from "./layers.ts";
@@ -182,18 +179,27 @@ export interface ResNetConfig {
   zeroInitResidual: boolean;
 }
 
-function choice<T extends string>(name: string, v: T | undefined, all: readonly T[], dflt: T): T {
+function choice<T extends string>(field: string, v: T | undefined, all: readonly T[], dflt: T): T {
   if (v === undefined) return dflt;
   if (!all.includes(v)) {
-    throw new ConfigError(`unknown ${name} ${JSON.stringify(v)}: allowed are ${all.join(", ")}`);
+    throw new ConfigError({
+      field,
+      value: v,
+      wording: (name) =>
+        `unknown ${name(field)} ${JSON.stringify(v)}: allowed are ${all.join(", ")}`,
+    });
   }
   return v;
 }
 
-function positive(name: string, v: number | undefined, dflt: number): number {
+function positive(field: string, v: number | undefined, dflt: number): number {
   const n = v ?? dflt;
   if (!Number.isInteger(n) || n <= 0) {
-    throw new ConfigError(`invalid ${name} ${v}: give a positive integer`);
+    throw new ConfigError({
+      field,
+      value: v,
+      wording: (name) => `invalid ${name(field)} ${v}: give a positive integer`,
+    });
   }
   return n;
 }
@@ -203,20 +209,26 @@ function stagesOf(opts: ResNetOptions): Stages {
   if (opts.stages !== undefined) {
     const s = opts.stages;
     if (s.length !== 4 || !s.every((n) => Number.isInteger(n) && n > 0)) {
-      throw new ConfigError(
-        `invalid stages ${JSON.stringify(s)}: give four positive integers, e.g. --stages 2,2,2,2`,
-      );
+      throw new ConfigError({
+        field: "stages",
+        value: s,
+        wording: (name) =>
+          `invalid ${name("stages")} ${s}: give four positive integers, e.g. ${name("stages")} ` +
+          "2,2,2,2",
+      });
     }
     return [s[0], s[1], s[2], s[3]];
   }
   const depth = opts.depth ?? MODEL_DEFAULTS.depth;
   const row = DEPTHS[depth];
   if (!row) {
-    throw new ConfigError(
-      `unknown depth ${depth}: allowed are ${
-        Object.keys(DEPTHS).join(", ")
-      } (or any four stage depths with --stages a,b,c,d)`,
-    );
+    throw new ConfigError({
+      field: "depth",
+      value: depth,
+      wording: (name) =>
+        `unknown ${name("depth")} ${depth}: allowed are ${Object.keys(DEPTHS).join(", ")} ` +
+        `(or any four stage depths as ${name("stages")} a,b,c,d)`,
+    });
   }
   return [...row];
 }
@@ -229,10 +241,13 @@ function blockOf(opts: ResNetOptions): BlockKind {
   if (
     opts.stages === undefined && implied && (implied === "bottleneck") !== (block === "bottleneck")
   ) {
-    throw new ConfigError(
-      `depth ${depth} is a ${implied} ResNet, not ${block}: leave the block out, or give the ` +
-        `stages instead of the depth (--stages ${DEPTHS[depth!].join(",")} --block ${block})`,
-    );
+    throw new ConfigError({
+      field: "block",
+      value: block,
+      wording: (name) =>
+        `${name("depth")} ${depth} is a ${implied} ResNet, not ${block}: leave ${name("block")} ` +
+        `out, or give ${name("stages")} ${DEPTHS[depth!].join(",")} instead of ${name("depth")}`,
+    });
   }
   return block;
 }
@@ -258,18 +273,24 @@ export function resolveConfig(opts: ResNetOptions = {}): ResNetConfig {
   const groups = positive("groups", opts.groups, MODEL_DEFAULTS.groups);
   const widthPerGroup = positive("widthPerGroup", opts.widthPerGroup, MODEL_DEFAULTS.widthPerGroup);
   if (block !== "bottleneck" && (groups !== 1 || widthPerGroup !== MODEL_DEFAULTS.widthPerGroup)) {
-    throw new ConfigError(
-      `groups ${groups} and widthPerGroup ${widthPerGroup} need the bottleneck block ` +
-        `(ResNeXt); the ${block} block takes groups 1 and widthPerGroup 64, as torchvision's`,
-    );
+    throw new ConfigError({
+      field: "groups",
+      value: groups,
+      wording: (name) =>
+        `${name("groups")} ${groups} and ${name("widthPerGroup")} ${widthPerGroup} need the ` +
+        `bottleneck ${name("block")} (ResNeXt); the ${block} block takes ${name("groups")} 1 ` +
+        `and ${name("widthPerGroup")} 64, as torchvision's`,
+    });
   }
   if (Math.floor(width * widthPerGroup / 64) < 1) {
-    throw new ConfigError(
-      `width ${width} with widthPerGroup ${widthPerGroup} leaves 0 channels per group ` +
-        `(floor(${width} * ${widthPerGroup} / 64)): raise widthPerGroup to ${
-          Math.ceil(64 / width)
-        }`,
-    );
+    throw new ConfigError({
+      field: "widthPerGroup",
+      value: widthPerGroup,
+      wording: (name) =>
+        `${name("width")} ${width} with ${name("widthPerGroup")} ${widthPerGroup} leaves 0 ` +
+        `channels per group (floor(${width} * ${widthPerGroup} / 64)): raise ` +
+        `${name("widthPerGroup")} to ${Math.ceil(64 / width)}`,
+    });
   }
   const bottleneck = block === "bottleneck";
   const depth = Object.entries(DEPTHS).find(([d, row]) =>
@@ -277,7 +298,13 @@ export function resolveConfig(opts: ResNetOptions = {}): ResNetConfig {
     row.every((n, i) => n === stages[i])
   );
   const zero = opts.zeroInitResidual ?? MODEL_DEFAULTS.zeroInitResidual;
-  if (typeof zero !== "boolean") throw new ConfigError(`invalid zeroInitResidual ${zero}`);
+  if (typeof zero !== "boolean") {
+    throw new ConfigError({
+      field: "zeroInitResidual",
+      value: zero,
+      wording: (name) => `invalid ${name("zeroInitResidual")} ${zero}: give true or false`,
+    });
+  }
   return {
     depth: depth ? Number(depth[0]) : null,
     stages,
@@ -874,7 +901,12 @@ export class ResNet {
 export function outputSizes(size: number, stem: Stem = "d2l"): number[] {
   const conv = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
   if (!Number.isInteger(size) || size < 1) {
-    throw new ConfigError(`invalid size ${size}: give a positive integer such as 28, 96 or 224`);
+    throw new ConfigError({
+      field: "size",
+      value: size,
+      wording: (name) =>
+        `invalid ${name("size")} ${size}: give a positive integer such as 28, 96 or 224`,
+    });
   }
   const sizes = stem === "cifar" ? [size, size] : [conv(size, 7, 2, 3)];
   if (stem !== "cifar") sizes.push(conv(sizes[0], 3, 2, 1));

@@ -128,7 +128,7 @@ async function confusionCounts(net: ResNet, split: Split, opts: EvaluateOptions)
   try {
     for (const b of batches(split, { batchSize, size: opts.size, limit })) {
       const [next, predicted] = tf.tidy(() => {
-        const predicted = tf.argMax(scores(net, b.x, opts.tta ?? false), 1) as tf.Tensor1D;
+        const predicted = tf.argMax(scores(net, b.x, { tta: opts.tta ?? false }), 1) as tf.Tensor1D;
         const truth = tf.cast(tf.oneHot(b.y, k), "float32");
         const guess = tf.cast(tf.oneHot(predicted, k), "float32");
         return [tf.add(confusion, tf.matMul(truth, guess, true, false)) as tf.Tensor2D, predicted];
@@ -166,12 +166,12 @@ async function readPredictions(kept: tf.Tensor1D[]): Promise<Int32Array> {
 }
 
 /**
- * What the predicted class is the largest of: the logits, or with `tta` the sum of the softmax
+ * What the predicted class is the largest of: the logits, or with `opts.tta` the sum of the softmax
  * probabilities of the images and of their mirror images (the mean's argmax, one division fewer).
  */
-function scores(net: ResNet, x: tf.Tensor4D, tta: boolean): tf.Tensor2D {
+function scores(net: ResNet, x: tf.Tensor4D, opts: { tta: boolean }): tf.Tensor2D {
   const logits = net.apply(x, { training: false });
-  if (!tta) return logits;
+  if (!opts.tta) return logits;
   const mirrored = net.apply(tf.reverse(x, 2), { training: false });
   return tf.add(tf.softmax(logits), tf.softmax(mirrored));
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { AlreadyReported, describeError, Interrupted } from "../../cli/errors.ts";
 import { UsageError } from "../../cli/options.ts";
 import { ConfigError, InputError, UserError } from "../../lib/errors.ts";
+import { type ResNetOptions, resolveConfig } from "../../lib/model/resnet.ts";
 import { DivergedError } from "../../lib/run/train.ts";
 import { TensorLimitError } from "../../lib/backends/tensor_limit.ts";
 import { BackendUnavailableError } from "../../lib/backends/choose.ts";
@@ -15,7 +16,6 @@ Deno.test("describeError: one line per error, whatever the message holds after i
       "--size 0: give a positive integer",
       2,
     ],
-    [new ConfigError(`invalid width 0${more}`), "invalid width 0", 2],
     [new UsageError(`needs --run${more}`), "needs --run", 2],
     [new UserError(`no data${more}`), "no data", 1],
     [new Interrupted(`interrupted; saved${more}`, "SIGTERM"), "interrupted; saved", 143],
@@ -25,6 +25,35 @@ Deno.test("describeError: one line per error, whatever the message holds after i
   }
   assert.deepEqual(describeError(new AlreadyReported("x")), { line: "", code: 2 });
   assert.equal(describeError(new TypeError("a bug")), null);
+});
+
+Deno.test("describeError: a model option refused by the library is worded with its flags", () => {
+  const refusal = (opts: ResNetOptions) => {
+    try {
+      resolveConfig(opts);
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e;
+    }
+    throw new Error("not refused");
+  };
+  const e = refusal({ widthPerGroup: 0 });
+  assert.equal(e.message, "invalid widthPerGroup 0: give a positive integer"); // the library's
+  assert.deepEqual([e.problem.field, e.problem.value], ["widthPerGroup", 0]);
+  assert.deepEqual(describeError(e), {
+    line: "error: invalid --width-per-group 0: give a positive integer",
+    code: 2,
+  });
+  assert.deepEqual(describeError(refusal({ depth: 50, block: "basic" })), {
+    line: "error: --depth 50 is a bottleneck ResNet, not basic: leave --block out, or give " +
+      "--stages 3,4,6,3 instead of --depth",
+    code: 2,
+  });
+  // An option with no flag keeps its field's name.
+  assert.deepEqual(describeError(refusal({ numClasses: 0 })), {
+    line: "error: invalid numClasses 0: give a positive integer",
+    code: 2,
+  });
 });
 
 Deno.test("describeError: a diverged run gets the command that resumes it; without a run, its message", () => {

@@ -5,7 +5,7 @@
  * BatchNorm's running statistics, on the cpu backend and on each native variant there is.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs";
+import "../../lib/backends/setup.ts"; // the cpu backend and every gradient
 import { initBackend } from "../../lib/backends/choose.ts";
 import { checkDeeperGolden } from "../golden.ts";
 import { nativeVariants, variantTest } from "../backends/native_variants.ts";

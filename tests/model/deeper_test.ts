@@ -5,7 +5,7 @@
  * branches, and what the config accepts and refuses.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs";
+import "../../lib/backends/setup.ts"; // the cpu backend and every gradient
 import assert from "node:assert/strict";
 import { initBackend } from "../../lib/backends/choose.ts";
 import { groupedConv2d } from "../../lib/model/fused.ts";

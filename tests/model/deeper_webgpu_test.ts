@@ -9,7 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
-import "@tensorflow/tfjs";
+import "../../lib/backends/setup.ts"; // the cpu backend and every gradient
 import { initBackend } from "../../lib/backends/choose.ts";
 import { probeAdapter } from "../../lib/backends/webgpu.ts";
 import { checkDeeperGolden } from "../golden.ts";

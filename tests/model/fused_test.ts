@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs";
+import "../../lib/backends/setup.ts"; // the cpu backend and every gradient
 import assert from "node:assert/strict";
 import { SGD, SGD_UPDATE } from "../../lib/model/fused.ts";
 import { registerNativeBackend } from "../../lib/backends/native/backend.ts";

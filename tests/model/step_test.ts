@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs";
+import "../../lib/backends/setup.ts"; // the cpu backend and every gradient
 import assert from "node:assert/strict";
 import { ResNet } from "../../lib/model/resnet.ts";
 import { SGD } from "../../lib/model/fused.ts";
