@@ -20,6 +20,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
+import "../lib/backends/setup.ts"; // the gradients of tfjs' kernels (see there)
 import type { ResNetConfig } from "../lib/model/resnet.ts";
 import { fitProblem, limitOf } from "../lib/backends/tensor_limit.ts";
 import {
