@@ -1,10 +1,11 @@
 /**
  * `deno task bench`: ResNet training and test-pass speed (images per second over at least 20 s
  * after warm-up, the fraction of the CPU's FMA peak and of its sgemm rate, first-step seconds,
- * peak RSS) of the tfjs backends and of d2l's PyTorch code (`bench/torch_reference.py`, in NCHW
- * and channels_last) in the same invocation, with each row's ratio to the faster PyTorch
- * reference. Every run is its own process (bench/measure.ts: bench/worker.ts or PyTorch, a
- * wall-clock cap each); the steps are `trainStep` of lib/model/step.ts, the very step that
+ * peak RSS, the parameters each process built) of the tfjs backends and of d2l's PyTorch code, or
+ * torchvision's ResNet class for `--arch torchvision` (`bench/torch_reference.py`, in NCHW and
+ * channels_last) in the same invocation, with each row's ratio to the faster PyTorch reference.
+ * Every run is its own process (bench/measure.ts: bench/worker.ts or PyTorch, a wall-clock cap
+ * each); the steps are `trainStep` of lib/model/step.ts, the very step that
  * training runs, or batches of `evaluate` (lib/run/evaluate.ts), the test pass after every epoch.
  * Before the runs it measures the FMA peak (bench/fma_peak.ts) and the sgemm rate
  * (bench/peak.ts) on the runs' threads; a row above 100% of the FMA peak is flagged.
@@ -23,6 +24,7 @@
  * ```sh
  * deno task bench                      # ResNet-18, 28 and 96 px, batch 64, train and eval
  * deno task bench --depth 34 --tasks train  # ResNet-34 training
+ * deno task bench --depth 50 --arch torchvision --tasks train  # ResNet-50 beside torchvision's
  * deno task bench --quick --json       # a few seconds per run, one JSON object per line
  * deno task bench --impls native,torch,torch-cl --sizes 28 --batch 64,256 --profile
  * deno task bench --impls webgpu --stages 1,1,1,1 --width 8 --batch 16 --compile-ahead both
@@ -32,7 +34,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { probeAdapter } from "../lib/backends/webgpu.ts";
-import { errorText } from "../lib/errors.ts";
+import { ConfigError, errorText } from "../lib/errors.ts";
+import { type Arch, type BlockKind, DEPTHS, resolveConfig } from "../lib/model/resnet.ts";
 import { describeError } from "../cli/errors.ts";
 import { addFlags, parseNumber, UsageError, userPath } from "../cli/options.ts";
 import { environment, findTorchPython } from "./environment.ts";
@@ -55,10 +58,10 @@ import {
   type BatchSource,
   type BenchRow,
   COMPILE_AHEAD,
-  depthOf,
   type Impl,
   IMPLS,
   isTorch,
+  modelOf,
   type NetShape,
   type Task,
   TASKS,
@@ -98,6 +101,10 @@ interface BenchFlags {
   tasks: Task[];
   stages?: number[];
   width?: number;
+  arch?: Arch;
+  block?: BlockKind;
+  groups?: number;
+  widthPerGroup?: number;
   sizes: number[];
   batch: number[];
   impls?: Impl[];
@@ -129,7 +136,9 @@ function program(): Command {
     .showHelpAfterError(false)
     .exitOverride()
     .option("--quick", "short runs (3 s measured, 1 warm-up step, 90 s cap): a smoke test")
-    .addOption(opt("--depth <list>", "ResNet depths (18, 34)", list(positiveInt), [18]))
+    .addOption(
+      opt("--depth <list>", "ResNet depths (18, 34, 50, 101, 152)", list(positiveInt), [18]),
+    )
     .addOption(opt(
       "--tasks <list>",
       "train (training steps), eval (the test pass after each epoch)",
@@ -138,8 +147,12 @@ function program(): Command {
     ));
   addFlags(cmd, {
     json: "one object per run instead of the table",
-    stages: "no torch",
-    width: "torch: 64 only; default 64",
+    stages: "torch: with --arch torchvision only",
+    width: "default 64; d2l's torch: 64 only",
+    arch: "default d2l; torch runs torchvision's own ResNet class with a 1-channel stem",
+    block: "default the depth's; torch: not preact",
+    groups: "default 1",
+    widthPerGroup: "default 64",
   });
   cmd
     .addOption(opt("--sizes <list>", "input sizes", list(positiveInt), [28, 96]))
@@ -214,9 +227,11 @@ interface Settings {
 
 /** Checks what commander cannot and fills in the defaults; throws {@linkcode UsageError}. */
 function settings(o: BenchFlags): Settings {
-  const bad = o.stages ? undefined : o.depth.find((d) => d !== 18 && d !== 34);
+  const bad = o.stages ? undefined : o.depth.find((d) => !DEPTHS[d]);
   if (bad !== undefined) {
-    throw new UsageError(`--depth ${bad}: use 18 or 34 (or --stages a,b,c,d)`);
+    throw new UsageError(
+      `--depth ${bad}: use ${Object.keys(DEPTHS).join(", ")} (or --stages a,b,c,d)`,
+    );
   }
   const lists: [string, unknown[] | undefined][] = [
     ["--depth", o.depth],
@@ -231,10 +246,26 @@ function settings(o: BenchFlags): Settings {
     if (v?.length === 0) throw new UsageError(`${flag} is empty: give at least one value`);
   }
   const quick = !!o.quick;
+  const form = {
+    width: o.width ?? 64,
+    arch: o.arch,
+    block: o.block,
+    groups: o.groups,
+    widthPerGroup: o.widthPerGroup,
+  };
+  const nets: NetShape[] = o.stages
+    ? [{ depth: 18, stages: o.stages, ...form }]
+    : [...new Set(o.depth)].map((depth) => ({ depth, stages: null, ...form }));
+  for (const net of nets) {
+    try {
+      resolveConfig(modelOf(net));
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(errorText(e));
+      throw e;
+    }
+  }
   return {
-    nets: o.stages
-      ? [{ depth: 18, stages: o.stages, width: o.width ?? 64 }]
-      : [...new Set(o.depth)].map((depth) => ({ depth, stages: null, width: o.width ?? 64 })),
+    nets,
     seconds: o.seconds ?? (quick ? 3 : 20),
     warmup: o.warmup ?? (quick ? 1 : 2),
     cap: o.cap ?? (quick ? 90 : 240),
@@ -252,9 +283,10 @@ async function chooseImpls(o: BenchFlags) {
   return { ...defaultImpls({ webgpu, torch: python !== null }), python };
 }
 
-/** The network of the flags as the table names it: "18", or "1,1,1,1 w8". */
+/** The network of the flags as the table names it: "18", "50 tv", or "1,1,1,1 w8". */
 function netName(net: NetShape): string {
-  return netLabel({ depth: depthOf(net), stages: net.stages ?? [], width: net.width });
+  const c = resolveConfig(modelOf(net));
+  return netLabel({ ...c, width_per_group: c.widthPerGroup });
 }
 
 /** A run of one implementation: one combination of the flags that multiply runs. */
@@ -417,7 +449,7 @@ async function bench(args: string[], o: BenchFlags): Promise<void> {
   const load = Deno.loadavg();
   const notes = formatNotes(rows, { fma, sgemm }, skipped);
   if (o.json) {
-    const loud = (n: string) => n.startsWith("skipped:") || n.startsWith("IMPLAUSIBLE");
+    const loud = (n: string) => /^(skipped:|IMPLAUSIBLE|DIFFERENT NETWORKS)/.test(n);
     for (const n of notes.filter(loud)) console.error(`bench: ${n}`);
   } else {
     console.log(

@@ -56,10 +56,32 @@ export function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
   return isTorch(impl) ? measureTorch(impl, o) : measureTfjs(impl, o);
 }
 
+/**
+ * The arguments of bench/torch_reference.py that build `row`'s network, or null when the script
+ * cannot: d2l's code is its ResNet-18 and -34 of width 64; torchvision's own class takes any
+ * stages, width, groups and width per group of the basic and bottleneck blocks.
+ */
+function torchNetArgs(row: BenchRow): string[] | null {
+  const grouped = (row.groups ?? 1) !== 1 || (row.width_per_group ?? 64) !== 64;
+  if (row.arch !== "torchvision") {
+    const d2l = (row.depth === 18 || row.depth === 34) && row.width === 64 &&
+      (row.block ?? "basic") === "basic" && !grouped;
+    return d2l ? ["--depth", `${row.depth}`] : null;
+  }
+  if (row.block === "preact") return null;
+  return [
+    ...["--arch", "torchvision", "--stages", row.stages.join(","), "--block", row.block ?? "basic"],
+    ...["--width", `${row.width}`, "--groups", `${row.groups ?? 1}`],
+    ...["--width-per-group", `${row.width_per_group ?? 64}`],
+  ];
+}
+
 async function measureTorch(impl: "torch" | "torch-cl", o: RunOptions): Promise<BenchRow> {
   const row = newRow(impl, o.net, o);
-  if (row.depth === null || o.net.width !== 64) {
-    row.status = "skipped: bench/torch_reference.py builds ResNet-18 and -34 of width 64 only";
+  const net = torchNetArgs(row);
+  if (!net) {
+    row.status = "skipped: bench/torch_reference.py builds d2l's ResNet-18 and -34 of width 64, " +
+      "and torchvision's basic and bottleneck ResNets (--arch torchvision)";
     return row;
   }
   if (!o.python) {
@@ -70,7 +92,8 @@ async function measureTorch(impl: "torch" | "torch-cl", o: RunOptions): Promise<
     o.python,
     [
       TORCH_REFERENCE,
-      ...["--depth", `${row.depth}`, "--size", `${o.size}`, "--batch", `${o.batch}`],
+      ...net,
+      ...["--size", `${o.size}`, "--batch", `${o.batch}`],
       ...["--seconds", `${o.seconds}`, "--warmup", `${o.warmup}`, "--threads", `${o.threads}`],
       ...(impl === "torch-cl" ? ["--channels-last"] : []),
       ...(o.task === "eval" ? ["--eval"] : []),
@@ -83,6 +106,7 @@ async function measureTorch(impl: "torch" | "torch-cl", o: RunOptions): Promise<
       row.steps = j.steps as number;
       row.seconds = j.seconds as number;
       row.peak_rss_mb = j.peak_rss_mb as number;
+      row.params = (j.params as number | undefined) ?? null;
       row.detail = `${j.version}${
         impl === "torch-cl" ? ", channels_last" : ""
       }, ${j.threads} threads`;
@@ -108,6 +132,7 @@ async function measureTfjs(impl: TfjsImpl, o: RunOptions): Promise<BenchRow> {
         .map(([k, v]) => `${k}=${v ?? "unset"}`).join(" ");
       row.detail = `${j.detail}; ${threads}`;
       row.submit_batch = (j.submit_batch as number | null) ?? null;
+      row.params = (j.params as number | undefined) ?? null;
     }
     if (j.event === "first") {
       row.first_step_s = j.seconds as number;

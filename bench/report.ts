@@ -21,6 +21,7 @@ import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { errorText, UserError } from "../lib/errors.ts";
 import type { Environment } from "./environment.ts";
 import type { FmaPeak } from "./fma_peak.ts";
+import { DEPTH_BLOCKS } from "../lib/model/resnet.ts";
 import { type BenchRow, INSIDE_DNNL, isTorch, type KernelTime, type StepSplit } from "./row.ts";
 
 /**
@@ -36,17 +37,31 @@ function fmtNum(v: number | null, digits = 1): string {
 const secs = (v: number | null) => v === null ? "-" : `${v.toFixed(2)} s`;
 
 /**
- * The network of a row: its depth, or its stages and width (e.g. "1,1,1,1 w8").
+ * The network of a row: its depth, or its stages and width (e.g. "1,1,1,1 w8"); then a block the
+ * depth does not imply, ResNeXt's groups x width per group ("32x4d"), and "tv" for torchvision's
+ * form (rows saved before these fields are d2l's basic ResNets).
  *
  * @example
  * ```ts
  * import { netLabel } from "./report.ts";
  * netLabel({ depth: 34, stages: [3, 4, 6, 3], width: 64 }); // "34"
+ * netLabel({ depth: 50, stages: [3, 4, 6, 3], width: 64, arch: "torchvision" }); // "50 tv"
  * ```
  */
-export function netLabel(r: Pick<BenchRow, "depth" | "stages" | "width">): string {
-  if (r.depth !== null && r.width === 64) return `${r.depth}`;
-  return `${r.depth ?? r.stages.join(",")} w${r.width}`;
+export function netLabel(
+  r: Pick<BenchRow, "depth" | "stages" | "width" | "arch" | "block" | "groups" | "width_per_group">,
+): string {
+  const parts = [
+    r.depth !== null && r.width === 64
+      ? `${r.depth}`
+      : `${r.depth ?? r.stages.join(",")} w${r.width}`,
+  ];
+  const implied = r.depth === null ? "basic" : DEPTH_BLOCKS[r.depth] ?? "basic";
+  if (r.block && r.block !== implied) parts.push(r.block);
+  const groups = r.groups ?? 1, perGroup = r.width_per_group ?? 64;
+  if (groups !== 1 || perGroup !== 64) parts.push(`${groups}x${perGroup}d`);
+  if (r.arch === "torchvision") parts.push("tv");
+  return parts.join(" ");
 }
 
 /**
@@ -106,7 +121,7 @@ const pct = (v: number | null) => v === null ? "-" : `${(100 * v).toFixed(1)}%`;
 export function fastestTorch(rows: BenchRow[], r: BenchRow): BenchRow | undefined {
   return rows.filter((q) =>
     isTorch(q.impl) && q.examples_per_sec && q.size === r.size && q.batch === r.batch &&
-    q.depth === r.depth && q.width === r.width && q.task === r.task
+    netLabel(q) === netLabel(r) && q.task === r.task
   ).sort((p, q) => q.examples_per_sec! - p.examples_per_sec!)[0];
 }
 
@@ -130,7 +145,7 @@ export function formatTable(rows: BenchRow[]): string {
     ...(start ? ["warm-up"] : []),
     "first step",
     ...(start ? ["first result"] : []),
-    ...["peak RSS", "vs torch", "note"],
+    ...["peak RSS", "params", "vs torch", "note"],
   ];
   const body = rows.map((r) => {
     const t = fastestTorch(rows, r);
@@ -145,6 +160,7 @@ export function formatTable(rows: BenchRow[]): string {
       secs(r.first_step_s),
       ...(start ? [secs(r.first_result_s)] : []),
       r.peak_rss_mb === null ? "-" : `${Math.round(r.peak_rss_mb)} MiB`,
+      r.params == null ? "-" : r.params.toLocaleString("en-US"),
       ratio,
       runNote(r),
     ];
@@ -204,9 +220,39 @@ export function formatNotes(rows: BenchRow[], rates: BenchRates, skipped: string
     peak,
     ofSgemm,
     ...above,
+    ...differentNetworks(rows),
     "vs torch: img/s over the faster of torch and torch-cl (channels_last) of the same shape and task",
     ...(skipped.length ? [`skipped: ${skipped.join("; ")}`] : []),
   ];
+}
+
+/**
+ * A line for every row whose parameter count differs from a PyTorch row it is compared with (same
+ * network label, task, size and batch): the two processes did not build the same network, so
+ * their ratio means nothing.
+ *
+ * @example
+ * ```ts
+ * import { differentNetworks } from "./report.ts";
+ * import { newRow } from "./row.ts";
+ * const net = { depth: 50, stages: null, width: 64, arch: "torchvision" as const };
+ * const ours = { ...newRow("native", net, { size: 28, batch: 64 }), params: 23_522_250 };
+ * const theirs = { ...newRow("torch", net, { size: 28, batch: 64 }), params: 23_522_251 };
+ * differentNetworks([ours, theirs])[0].startsWith("DIFFERENT NETWORKS"); // true
+ * ```
+ */
+export function differentNetworks(rows: BenchRow[]): string[] {
+  return rows.filter((r) => !isTorch(r.impl) && r.params != null).flatMap((r) =>
+    rows.filter((q) =>
+      isTorch(q.impl) && q.params != null && q.params !== r.params && q.task === r.task &&
+      q.size === r.size && q.batch === r.batch && netLabel(q) === netLabel(r)
+    ).map((q) =>
+      `DIFFERENT NETWORKS: ${r.impl} ResNet-${netLabel(r)} has ${
+        r.params!.toLocaleString("en-US")
+      } ` +
+      `parameters, ${q.impl} ${q.params!.toLocaleString("en-US")}: the ratio compares unlike nets`
+    )
+  );
 }
 
 /**

@@ -15,6 +15,12 @@
  * @module
  */
 import type { GpuCounts } from "../lib/backends/webgpu_counts.ts";
+import {
+  type Arch,
+  type BlockKind,
+  type ResNetOptions,
+  resolveConfig,
+} from "../lib/model/resnet.ts";
 import { gflopPerImage } from "./flops.ts";
 
 /**
@@ -65,29 +71,61 @@ export type Task = typeof TASKS[number];
 /** Whether WebGPU pipelines are compiled before the first step (lib/backends/warmup.ts). */
 export const COMPILE_AHEAD = ["off", "on", "both"] as const;
 
-/** The network: d2l's depth, or any four stage depths; and the first stage's width. */
+/**
+ * The network: a depth of lib/model/resnet.ts' `DEPTHS`, or any four stage depths; the first
+ * stage's width; and the form and block (absent: d2l's form, the depth's block).
+ */
 export interface NetShape {
-  /** 18 or 34 (used when `stages` is null). */
+  /** 18, 34, 50, 101 or 152 (used when `stages` is null). */
   depth: number;
   /** Residual blocks per stage, instead of `depth`. */
   stages: number[] | null;
-  /** Channels of the first stage (64 in d2l). */
+  /** Channels of the first stage (64 in d2l and torchvision). */
   width: number;
+  /** d2l's form (default) or torchvision's (lib/model/resnet.ts' `arch`). */
+  arch?: Arch;
+  /** The residual block; default the depth's (50 and up: bottleneck), else basic. */
+  block?: BlockKind;
+  /** Groups of the bottleneck's 3x3 conv (ResNeXt), default 1. */
+  groups?: number;
+  /** torchvision's width_per_group, default 64. */
+  widthPerGroup?: number;
 }
 
 /**
- * The depth when the network is d2l's ResNet-18 or -34, else null.
+ * The `ResNet` options of a bench network (1 input channel, 10 classes: Fashion-MNIST's); throws
+ * lib/errors.ts' ConfigError (one line) for a combination the model refuses when resolved.
+ *
+ * @example
+ * ```ts
+ * import { modelOf } from "./row.ts";
+ * modelOf({ depth: 50, stages: null, width: 64, arch: "torchvision" }).depth; // 50
+ * ```
+ */
+export function modelOf(n: NetShape): ResNetOptions {
+  return {
+    ...(n.stages ? { stages: n.stages } : { depth: n.depth }),
+    width: n.width,
+    ...(n.arch ? { arch: n.arch } : {}),
+    ...(n.block ? { block: n.block } : {}),
+    ...(n.groups ? { groups: n.groups } : {}),
+    ...(n.widthPerGroup ? { widthPerGroup: n.widthPerGroup } : {}),
+  };
+}
+
+/**
+ * The depth when the stages and block are a row of the depth table (ResNet-18 .. -152), else
+ * null.
  *
  * @example
  * ```ts
  * import { depthOf } from "./row.ts";
  * depthOf({ depth: 18, stages: [3, 4, 6, 3], width: 64 }); // 34
+ * depthOf({ depth: 18, stages: [3, 4, 6, 3], width: 64, block: "bottleneck" }); // 50
  * ```
  */
 export function depthOf(n: NetShape): number | null {
-  if (!n.stages) return n.depth;
-  const s = n.stages.join(",");
-  return s === "2,2,2,2" ? 18 : s === "3,4,6,3" ? 34 : null;
+  return resolveConfig(modelOf(n)).depth;
 }
 
 /**
@@ -100,7 +138,7 @@ export function depthOf(n: NetShape): number | null {
  * ```
  */
 export function stagesOf(n: NetShape): number[] {
-  return n.stages ?? (n.depth === 34 ? [3, 4, 6, 3] : [2, 2, 2, 2]);
+  return [...resolveConfig(modelOf(n)).stages];
 }
 
 /** One measured (or failed) run. */
@@ -108,8 +146,16 @@ export interface BenchRow {
   impl: Impl;
   /** Training steps or the test pass (rows saved before this field were training). */
   task: Task;
-  /** 18 or 34, or null for other `stages`. */
+  /** 18, 34, 50, 101 or 152, or null for other `stages`. */
   depth: number | null;
+  /** The form: d2l's or torchvision's (rows saved before the field: d2l's). */
+  arch?: Arch;
+  /** The residual block (rows saved before the field: basic). */
+  block?: BlockKind;
+  /** Groups of the bottleneck's 3x3 conv (rows saved before the field: 1). */
+  groups?: number;
+  /** torchvision's width_per_group (rows saved before the field: 64). */
+  width_per_group?: number;
   /** Residual blocks per stage. */
   stages: number[];
   /** Channels of the first stage (64 in d2l). */
@@ -152,6 +198,12 @@ export interface BenchRow {
   /** Measured steps and their seconds. */
   steps: number;
   seconds: number;
+  /**
+   * Trainable parameters of the network the process built (its own count: `countParams` here,
+   * `sum(p.numel())` in PyTorch), so that rows compared side by side show the same network; null
+   * when the process did not say.
+   */
+  params?: number | null;
   /** Peak resident memory of the process, MiB. */
   peak_rss_mb: number | null;
   /** "ok", or why not: "unavailable: ...", "did not finish N steps in X s", "failed: ...". */
@@ -226,16 +278,21 @@ export function newRow(
   },
 ): BenchRow {
   const torch = isTorch(impl), task = run.task ?? "train";
+  const c = resolveConfig(modelOf(net));
   return {
     impl,
     task,
-    depth: depthOf(net),
-    stages: stagesOf(net),
+    depth: c.depth,
+    arch: c.arch,
+    block: c.block,
+    groups: c.groups,
+    width_per_group: c.widthPerGroup,
+    stages: [...c.stages],
     width: net.width,
     size: run.size,
     batch: run.batch,
     examples_per_sec: null,
-    gflop_per_image: gflopPerImage({ stages: stagesOf(net), width: net.width }, run.size, task),
+    gflop_per_image: gflopPerImage(modelOf(net), run.size, task),
     peak_fraction: null,
     sgemm_fraction: null,
     first_step_s: null,
@@ -248,6 +305,7 @@ export function newRow(
     batches: torch || task === "eval" ? null : run.batches ?? "fixed",
     steps: 0,
     seconds: 0,
+    params: null,
     peak_rss_mb: null,
     status: "ok",
   };

@@ -41,6 +41,7 @@ import {
   INSIDE_DNNL,
   isTorch,
   type KernelTime,
+  modelOf,
   type NetShape,
   type StepSplit,
   type Task,
@@ -157,11 +158,7 @@ interface Trainer {
 }
 
 function network(a: WorkerArgs): ResNet {
-  return new ResNet({
-    ...(a.net.stages ? { stages: a.net.stages } : { depth: a.net.depth }),
-    width: a.net.width,
-    seed: 0,
-  });
+  return new ResNet({ ...modelOf(a.net), seed: 0 });
 }
 
 /** Random 28x28 bytes (Fashion-MNIST's shape) and labels, `count` images. */
@@ -245,6 +242,7 @@ export async function runWorker(a: WorkerArgs): Promise<void> {
     event: "start",
     detail: summary,
     submit_batch: webgpu ? tf.env().getNumber(SUBMIT_BATCH_FLAG) : null,
+    params: t.net.countParams(),
     // What the native backend's OpenBLAS (and, with oneDNN, OpenMP) were told to use.
     threads: Object.fromEntries(THREAD_VARS.map((v) => [v, Deno.env.get(v) ?? null])),
   });

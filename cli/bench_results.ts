@@ -1,6 +1,6 @@
 /**
  * What `deno task bench` measured on this machine, from its saved results (bench/results/), for
- * `info`: the latest ResNet-18 training speed at 28x28 of each implementation, or nothing when
+ * `info`: the latest d2l ResNet-18 training speed at 28x28 of each implementation, or nothing when
  * the bench never ran on a machine like this one (another machine's figures are not ours).
  *
  * @example
@@ -46,6 +46,10 @@ export interface BenchRow {
   task?: string;
   /** ResNet depth. */
   depth: number | null;
+  /** d2l's or torchvision's form (rows saved before the field: d2l's). */
+  arch?: string;
+  /** Channels of the first stage (rows saved before the field: 64). */
+  width?: number;
   /** Input size. */
   size: number;
   /** Batch size. */
@@ -72,9 +76,9 @@ export function benchLine(rows: readonly BenchRow[], here: BenchMachine): string
   const latest = new Map<string, BenchRow>();
   for (const r of rows) {
     if (r.status !== "ok" || r.examples_per_sec === null || !same(r.machine)) continue;
-    if (r.depth !== 18 || r.size !== 28 || r.batch !== 64 || (r.task ?? "train") !== "train") {
-      continue;
-    }
+    // d2l's ResNet-18 only: the bench also runs torchvision's form and other widths.
+    const d2l18 = r.depth === 18 && (r.arch ?? "d2l") === "d2l" && (r.width ?? 64) === 64;
+    if (!d2l18 || r.size !== 28 || r.batch !== 64 || (r.task ?? "train") !== "train") continue;
     const prev = latest.get(r.impl);
     if (!prev || r.date >= prev.date) latest.set(r.impl, r); // the file's later row wins a tie
   }

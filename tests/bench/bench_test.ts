@@ -13,6 +13,7 @@ import { DEFAULT_RESULTS } from "../../bench/report.ts";
 import { gflopPerImage, trainingGflopPerImage } from "../../bench/flops.ts";
 import { detectIsa } from "../../bench/fma_peak.ts";
 import { findTorchPython } from "../../bench/environment.ts";
+import { countParams } from "../../lib/model/shapes.ts";
 import {
   DEFAULT_SUBMIT_BATCH,
   probeAdapter,
@@ -55,8 +56,11 @@ for (
     [["--read-every", "-1"], /--read-every.*'-1'.*positive integer/],
     [["--stages", "1,1,1"], /--stages.*'1,1,1'.*four positive integers/],
     [["--width", "0"], /--width.*'0'.*positive integer/],
-    [["--depth", "50"], /--depth 50: use 18 or 34/],
-    [["--depth", "18,50"], /--depth 50: use 18 or 34/],
+    [["--depth", "200"], /--depth 200: use 18, 34, 50, 101, 152 \(or --stages/],
+    [["--depth", "18,51"], /--depth 51: use 18, 34, 50, 101, 152/],
+    [["--depth", "50", "--block", "basic"], /depth 50 is a bottleneck ResNet, not basic/],
+    [["--depth", "18", "--groups", "2"], /groups 2 and widthPerGroup 64 need the bottleneck/],
+    [["--arch", "keras"], /--arch.*'keras'.*d2l, torchvision/],
     [["--tasks", "train,infer"], /--tasks.*unknown task infer: use train, eval/],
     [["--tasks", ","], /--tasks is empty/],
     [["--sizes", ","], /--sizes is empty/],
@@ -140,7 +144,7 @@ Deno.test("bench table: the net, % peak, the note column and read every", async 
   assert.match(lines[0], /^ResNet 1,1,1,1 w8 train, images\/s/);
   assert.match(
     lines[1],
-    /^impl +depth +task +size +batch +img\/s +% peak +% sgemm +first step +peak RSS +vs torch +note$/,
+    /^impl +depth +task +size +batch +img\/s +% peak +% sgemm +first step +peak RSS +params +vs torch +note$/,
   );
   assert.match(
     lines[2],
@@ -151,7 +155,10 @@ Deno.test("bench table: the net, % peak, the note column and read every", async 
     ),
   );
   // d2l's PyTorch code builds only ResNet-18/34 of width 64: said, not run.
-  assert.match(lines[3], /^torch .*skipped: bench\/torch_reference\.py builds ResNet-18 and -34/);
+  assert.match(
+    lines[3],
+    /^torch .*skipped: bench\/torch_reference\.py builds d2l's ResNet-18 and -34 of width 64/,
+  );
   // The notes say what the columns divide by; nothing was left out (--impls given).
   if (measured) {
     assert.match(lines[4], /^% peak: img\/s x GFLOP per image \(0\.000781 train at 16x16;/);
@@ -182,6 +189,47 @@ Deno.test("bench --depth 18,34 --tasks train,eval: depths, then tasks; eval coun
     assert.ok(q.examples_per_sec! > 0);
   }
   assert.deepEqual(rows.map((q) => q.read_every), [1, null, 1, null]);
+});
+
+const torchvision = await (async () => {
+  const python = await findTorchPython();
+  if (!python) return false;
+  const args = ["-c", "import torchvision"];
+  return (await new Deno.Command(python, { args, stderr: "null" }).output()).success;
+})();
+
+Deno.test({
+  name: "bench --arch torchvision --block bottleneck: native and torchvision's own class, " +
+    "the same network (parameters) side by side" +
+    (torchvision ? "" : " (ignored: no python3 with torch and torchvision)"),
+  ignore: !torchvision,
+  async fn() {
+    const net = ["--stages", "1,1,1,1", "--width", "8", "--block", "bottleneck"];
+    const r = await bench([
+      ...["--impls", "native,torch", ...net, "--arch", "torchvision", "--sizes", "16"],
+      ...["--batch", "2", ...SHORT, "--seconds", "0.2", "--threads", "1", "--tasks", "train"],
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = jsonRows(r.stdout);
+    const model = {
+      stages: [1, 1, 1, 1],
+      width: 8,
+      block: "bottleneck",
+      arch: "torchvision",
+    } as const;
+    assert.deepEqual(rows.map((q) => [q.impl, q.status, q.arch, q.block]), [
+      ["native", "ok", "torchvision", "bottleneck"],
+      ["torch", "ok", "torchvision", "bottleneck"],
+    ]);
+    for (const q of rows) {
+      assert.equal(q.params, countParams(model), q.impl);
+      assert.equal(q.gflop_per_image, gflopPerImage(model, 16, "train"));
+      assert.ok(q.examples_per_sec! > 0);
+    }
+    assert.match(rows[1].detail!, /^torch \S+, torchvision \S+, 1 threads$/);
+    assert.doesNotMatch(r.stderr, /DIFFERENT NETWORKS/);
+  },
 });
 
 Deno.test("bench without --impls: native, torch, torch-cl, train and eval; cpu is skipped, and said so", async () => {

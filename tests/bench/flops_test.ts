@@ -1,6 +1,7 @@
 /**
- * bench/flops.ts: the training (and test-pass) FLOPs per image of d2l's ResNet, counted from the network shape,
- * against multiply-adds worked out by hand (below) and the issue's 0.198 / 1.91 GFLOP.
+ * bench/flops.ts: the training (and test-pass) FLOPs per image of a ResNet, counted from the
+ * network shape, against multiply-adds worked out by hand (below), the issue's 0.198 / 1.91 GFLOP
+ * and torchvision's ResNet-50 count.
  */
 import assert from "node:assert/strict";
 import { forwardMacs, gflopPerImage, trainingGflopPerImage } from "../../bench/flops.ts";
@@ -49,4 +50,30 @@ Deno.test("other depths, widths and sizes follow the shape", () => {
 Deno.test("a size or stages the network cannot take: its ConfigError", () => {
   assert.throws(() => forwardMacs({ depth: 18 }, 0), ConfigError);
   assert.throws(() => trainingGflopPerImage({ stages: [1, 1, 1] }, 28), ConfigError);
+});
+
+Deno.test("ResNet-50: torchvision's 4.09 G multiply-adds forward at 224x224; bottleneck, grouped", () => {
+  const zoo = { depth: 50, arch: "torchvision", inChannels: 3, numClasses: 1000 } as const;
+  // torchvision's resnet50 with forward hooks on every Conv2d and Linear counts the same
+  // (tests/bench/torch_reference_test.ts runs that count live): the "4.1 GFLOPs" usually quoted.
+  assert.equal(forwardMacs(zoo, 224), 4_089_184_256);
+  // resnext50_32x4d: the grouped 3x3 convs cost 1/32 of a full one at 4x the width.
+  assert.equal(forwardMacs({ ...zoo, groups: 32, widthPerGroup: 4 }, 224), 4_230_479_872);
+  // d2l's form has the same products (its biases are not multiply-adds).
+  assert.equal(forwardMacs({ ...zoo, arch: "d2l" }, 224), 4_089_184_256);
+  // The bench's network: 1 channel, 10 classes. Its stem at 28x28 is 14x14x64x49 and the dense
+  // layer 2048x10; training is x6.
+  const fm = { depth: 50, arch: "torchvision" } as const;
+  assert.equal(forwardMacs(fm, 28), 77_951_232);
+  assert.equal(trainingGflopPerImage(fm, 96).toFixed(2), "4.42");
+  // A tiny bottleneck net by hand (width 8, [1,1,1,1], 16x16). A block from n x n to o x o
+  // pixels: the 1x1 cin->mid at n x n, the 3x3 mid->mid (strided) and the 1x1 mid->4 mid at
+  // o x o, the shortcut 1x1 cin->4 mid (strided) at o x o.
+  const block = (n: number, o: number, cin: number, mid: number) =>
+    n * n * cin * mid + o * o * mid * mid * 9 + o * o * mid * 4 * mid + o * o * cin * 4 * mid;
+  // Stem 8x8x8x49, max pool to 4x4; b2 4->4, b3 4->2, b4 2->1, b5 1->1; dense 256x10.
+  const tiny = 8 * 8 * 8 * 49 + block(4, 4, 8, 8) + block(4, 2, 32, 16) + block(2, 1, 64, 32) +
+    block(1, 1, 128, 64) + 256 * 10;
+  assert.equal(tiny, 199_680);
+  assert.equal(forwardMacs({ stages: [1, 1, 1, 1], width: 8, block: "bottleneck" }, 16), tiny);
 });

@@ -75,7 +75,10 @@ Deno.test("a run killed at its cap says how far it got", async () => {
 Deno.test("torch and torch-cl: skipped for other networks, and without PyTorch", async () => {
   for (const impl of ["torch", "torch-cl"] as const) {
     const tiny = await measure(impl, { ...TINY, python: "/usr/bin/python3" });
-    assert.match(tiny.status, /^skipped: bench\/torch_reference\.py builds ResNet-18 and -34 of/);
+    assert.match(
+      tiny.status,
+      /^skipped: bench\/torch_reference\.py builds d2l's ResNet-18 and -34/,
+    );
     const none = await measure(impl, { ...TINY, net: R18, python: null });
     assert.match(none.status, /^skipped: no python3 with PyTorch \(Debian: apt-get install/);
     assert.equal(none.impl, impl);

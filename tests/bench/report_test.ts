@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   aboveFmaPeak,
   appendResults,
+  differentNetworks,
   fastestTorch,
   formatNotes,
   formatProfile,
@@ -16,7 +17,7 @@ import {
   readResults,
   runNote,
 } from "../../bench/report.ts";
-import { type BenchRow, INSIDE_DNNL, newRow } from "../../bench/row.ts";
+import { type BenchRow, INSIDE_DNNL, type NetShape, newRow } from "../../bench/row.ts";
 import { environment } from "../../bench/environment.ts";
 import { peakFraction } from "../../bench/peak.ts";
 import { trainingGflopPerImage } from "../../bench/flops.ts";
@@ -106,11 +107,11 @@ Deno.test("vs torch: against the faster of torch and torch-cl of the same shape"
   const t = formatTable(rows).split("\n");
   assert.match(
     t[0],
-    /^impl +depth +task +size +batch +img\/s +% peak +% sgemm +first step +peak RSS +vs torch/,
+    /^impl +depth +task +size +batch +img\/s +% peak +% sgemm +first step +peak RSS +params +vs torch/,
   );
   assert.match(
     t[1],
-    /^native +18 +train +28 +64 +200\.0 +40\.0% +80\.0% +1\.00 s +400 MiB +1\.33x$/,
+    /^native +18 +train +28 +64 +200\.0 +40\.0% +80\.0% +1\.00 s +400 MiB +- +1\.33x$/,
   );
   assert.match(t[2], /^torch +18 +train +28 +64 +150\.0 +30\.0% .* 1\.00x$/);
   assert.match(t[3], /^torch-cl +18 +train +28 +64 +100\.0 +20\.0% .* 0\.67x$/);
@@ -118,7 +119,7 @@ Deno.test("vs torch: against the faster of torch and torch-cl of the same shape"
   assert.match(t[5], /^torch +18 +train +96 +64 +30\.0 +97\.0% .* 0\.75x$/);
   // Above 100% of the FMA peak: "!" in the column and the note says what it means.
   assert.match(t[6], /^torch-cl +18 +train +96 +64 +40\.0 +130\.0%! .* 1\.00x +ABOVE THE FMA PEAK/);
-  assert.match(t[7], /^native +18 +train +96 +256 +21\.0 +- +- +- +- +-$/);
+  assert.match(t[7], /^native +18 +train +96 +256 +21\.0 +- +- +- +- +- +-$/);
   // A reference that did not finish is no reference.
   const failed = { ...rows[1], examples_per_sec: null, status: "did not finish in 240 s" };
   assert.equal(fastestTorch([rows[0], failed], rows[0]), undefined);
@@ -277,4 +278,50 @@ Deno.test("formatProfile shows the time inside oneDNN apart, not added to the to
   assert.equal(lines.length, 4);
   assert.match(lines[2], /^total\s+40\.0 ms$/);
   assert.match(lines[3], /^\(inside oneDNN\)\s+25\.0 ms\s+62\.5%\s+2 calls \(part of/);
+});
+
+Deno.test("netLabel: the form, a block the depth does not imply, ResNeXt's groups", () => {
+  const tv50 = { depth: 50, stages: null, width: 64, arch: "torchvision" as const };
+  const row = (net: NetShape) => newRow("native", net, { size: 28, batch: 64 });
+  assert.equal(netLabel(row(tv50)), "50 tv");
+  assert.equal(netLabel(row({ ...tv50, arch: "d2l" })), "50");
+  assert.equal(netLabel(row({ ...tv50, groups: 32, widthPerGroup: 4 })), "50 32x4d tv");
+  assert.equal(netLabel(row({ ...R18, block: "preact" })), "18 preact");
+  const tiny = { depth: 18, stages: [1, 1, 1, 1], width: 8, block: "bottleneck" as const };
+  assert.equal(netLabel(row(tiny)), "1,1,1,1 w8 bottleneck");
+  // Rows saved before the fields: d2l's basic ResNets.
+  assert.equal(netLabel({ depth: 34, stages: [3, 4, 6, 3], width: 64 }), "34");
+  // The row records the resolved form.
+  const r = row(tv50);
+  assert.deepEqual([r.arch, r.block, r.groups, r.width_per_group, r.depth], [
+    "torchvision",
+    "bottleneck",
+    1,
+    64,
+    50,
+  ]);
+  assert.deepEqual(r.stages, [3, 4, 6, 3]);
+});
+
+Deno.test("params: a column, and rows compared with different counts are called out", () => {
+  const tv50 = { depth: 50, stages: null, width: 64, arch: "torchvision" as const };
+  const at = (impl: BenchRow["impl"], params: number, net: NetShape = tv50) => ({
+    ...newRow(impl, net, { size: 28, batch: 64 }),
+    examples_per_sec: 100,
+    params,
+  });
+  const same = [at("native", 23_522_250), at("torch", 23_522_250)];
+  assert.match(formatTable(same).split("\n")[1], /^native +50 tv +train .* 23,522,250 +1\.00x$/);
+  assert.deepEqual(differentNetworks(same), []);
+  const unlike = [at("native", 23_522_250), at("torch", 23_528_522)];
+  assert.deepEqual(differentNetworks(unlike), [
+    "DIFFERENT NETWORKS: native ResNet-50 tv has 23,522,250 parameters, torch 23,528,522: " +
+    "the ratio compares unlike nets",
+  ]);
+  const notes = formatNotes(unlike, { fma: null, sgemm: null }, []);
+  assert.ok(notes.some((n) => n.startsWith("DIFFERENT NETWORKS")));
+  // A torch row of another form is neither the reference nor a mismatch.
+  const d2l = at("torch", 25_000_000, { ...tv50, arch: "d2l" });
+  assert.equal(fastestTorch([same[0], d2l], same[0]), undefined);
+  assert.deepEqual(differentNetworks([same[0], d2l]), []);
 });

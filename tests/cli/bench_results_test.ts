@@ -31,6 +31,9 @@ Deno.test("benchLine: this machine's latest measurement per implementation, else
       examples_per_sec: null,
     }),
     row({ size: 96, examples_per_sec: 5555 }),
+    // Not d2l's ResNet-18: torchvision's form, another width.
+    row({ date: "2026-03-01T00:00:00Z", arch: "torchvision", examples_per_sec: 7777 }),
+    row({ date: "2026-03-01T00:00:00Z", width: 8, examples_per_sec: 8888 }),
   ];
   assert.equal(
     benchLine(rows, HERE),
