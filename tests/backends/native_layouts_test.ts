@@ -9,7 +9,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { registerNativeBackend } from "../../lib/backends/native/backend.ts";
@@ -61,9 +60,8 @@ async function train(mode: WeightLayoutMode): Promise<Trained> {
     if (i > 0) assert.equal(tf.memory().numTensors, before + net.trainableVariables().length);
   }
   tf.dispose([x, labels]);
-  const backend = tf.backend() as MathBackendCPU;
   const blocked = net.trainableVariables()
-    .filter((v) => v.rank === 4 && storedLayout(backend, v.dataId) !== null).length;
+    .filter((v) => v.rank === 4 && storedLayout(v.dataId) !== null).length;
   const files = await encodeLayersModel(net, SIZE);
   const optimizer = encodeSafetensors((await momentumState(net, opt))!);
   return { net, opt, blocked, weights: files.weights, optimizer };
@@ -116,7 +114,6 @@ Deno.test({
   ignore: skip !== null,
   fn: async () => {
     const t = await train("kept");
-    const backend = tf.backend() as MathBackendCPU;
     const x = tf.randomUniform([BATCH, SIZE, SIZE, 1], 0, 1, "float32", 7) as tf.Tensor4D;
     const labels = tf.tensor1d([1, 5, 7, 2], "int32");
     const step = async () => {
@@ -127,17 +124,17 @@ Deno.test({
     const bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     try {
       const w = t.net.trainableVariables().find((v) =>
-        v.rank === 4 && storedLayout(backend, v.dataId) !== null
+        v.rank === 4 && storedLayout(v.dataId) !== null
       )!;
       const read = (await w.data()) as Float32Array;
-      assert.ok(storedLayout(backend, w.dataId), "a read converted the stored weight");
+      assert.ok(storedLayout(w.dataId), "a read converted the stored weight");
       // A kernel that does not know layouts (a reshape) gets the values in tfjs' layout.
       const flat = tf.tidy(() => tf.reshape(w, [-1]).dataSync() as Float32Array);
       sameBytes(bytes(flat), bytes(read), "reshaped weight");
-      assert.equal(storedLayout(backend, w.dataId), null, "the reshape saw a blocked weight");
+      assert.equal(storedLayout(w.dataId), null, "the reshape saw a blocked weight");
       // Training goes on from the plain weight, which the next update stores blocked again.
       await step();
-      assert.ok(storedLayout(backend, w.dataId), "the weight stayed plain");
+      assert.ok(storedLayout(w.dataId), "the weight stayed plain");
       // Another backend gets tfjs' layout (the engine moves the data through a read).
       const now = (await w.data()) as Float32Array;
       await tf.setBackend("cpu");

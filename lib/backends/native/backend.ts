@@ -27,7 +27,7 @@ import {
 import { nativeGradients, nativeKernels } from "./kernels/registry.ts";
 import { installNativeGradients } from "./gradients.ts";
 import { pool } from "./buffers.ts";
-import { plainCopy, type WeightLayoutMode, withPlainInputs } from "./layouts.ts";
+import { forgetLayout, plainCopy, type WeightLayoutMode, withPlainInputs } from "./layouts.ts";
 
 /** The tfjs backend name this module registers. */
 export const NATIVE_BACKEND = "native";
@@ -60,6 +60,7 @@ export class NativeBackend extends MathBackendCPU {
     refCount: number,
   ) {
     super.move(dataId, values, shape, dtype, refCount);
+    forgetLayout(dataId); // moved values are in tfjs' layout
     pool.retain(values);
   }
   /**
@@ -85,6 +86,7 @@ export class NativeBackend extends MathBackendCPU {
   override disposeData(dataId: tf.DataId, force = false): boolean {
     const values = this.data.has(dataId) ? this.data.get(dataId).values : null;
     const deleted = super.disposeData(dataId, force);
+    if (deleted) forgetLayout(dataId);
     if (deleted && values) pool.release(values);
     return deleted;
   }

@@ -77,16 +77,20 @@ export function layoutOf(dnnl: Dnnl, md: Md, plain: Md): Layout | null {
   }).layout;
 }
 
-// The layout of each stored tensor, by its entry in the backend's data store: a new write or move
-// makes a new entry (plain), a deleted tensor takes its layout with it.
-const stored = new WeakMap<object, Layout>();
+// The layout of each tensor's stored values, by data id (one lookup: every kernel input is
+// checked). The backend forgets it when the values are deleted or replaced (./backend.ts).
+const stored = new WeakMap<tf.DataId, Layout>();
 
 type Backend = MathBackendCPU;
 
 /** The layout `dataId`'s values are stored in; null: tfjs' own. */
-export function storedLayout(backend: Backend, dataId: tf.DataId): Layout | null {
-  // `has` first: the store's `get` of an unknown id asks the engine to move it here.
-  return backend.data.has(dataId) ? stored.get(backend.data.get(dataId)) ?? null : null;
+export function storedLayout(dataId: tf.DataId): Layout | null {
+  return stored.get(dataId) ?? null;
+}
+
+/** `dataId`'s values were deleted, or replaced by values in tfjs' layout. */
+export function forgetLayout(dataId: tf.DataId): void {
+  stored.delete(dataId);
 }
 
 /**
@@ -100,7 +104,7 @@ export function laidOutTensor(
   layout: Layout | null,
 ): tf.TensorInfo {
   const info = backend.makeTensorInfo(shape, "float32", values);
-  if (layout) stored.set(backend.data.get(info.dataId), layout);
+  if (layout) stored.set(info.dataId, layout);
   return info;
 }
 
@@ -118,23 +122,21 @@ function convert(values: Float32Array, from: Layout | null, to: Layout | null): 
  * every tensor sharing the entry sees them so).
  */
 export function storePlain(backend: Backend, dataId: tf.DataId): void {
-  if (!backend.data.has(dataId)) return;
-  const entry = backend.data.get(dataId);
-  const layout = entry && stored.get(entry);
+  const layout = stored.get(dataId);
   if (!layout) return;
+  const entry = backend.data.get(dataId);
   const old = entry.values as Float32Array;
   entry.values = convert(old, layout, null);
-  stored.delete(entry);
+  stored.delete(dataId);
   pool.retain(entry.values);
   pool.release(old);
 }
 
 /** `dataId`'s values in tfjs' layout as a new array, or null when they are stored so already. */
 export function plainCopy(backend: Backend, dataId: tf.DataId): Float32Array | null {
-  const entry = backend.data.get(dataId);
-  const layout = entry && stored.get(entry);
+  const layout = stored.get(dataId);
   if (!layout) return null;
-  const from = entry.values as Float32Array, out = new Float32Array(from.length);
+  const from = backend.data.get(dataId).values as Float32Array, out = new Float32Array(from.length);
   cachedReorder(layout.dnnl, layout.md, layout.plain)!.run({ from, to: out });
   return out;
 }
@@ -149,7 +151,7 @@ export function valuesIn(
   layout: Layout | null,
 ): { values: Float32Array; copy: boolean } {
   const values = backend.data.get(t.dataId).values as Float32Array;
-  const from = storedLayout(backend, t.dataId);
+  const from = storedLayout(t.dataId);
   if (from === layout) return { values, copy: false };
   return { values: convert(values, from, layout), copy: true };
 }

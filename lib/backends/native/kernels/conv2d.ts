@@ -71,14 +71,14 @@ function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
     const c = x && w && convInfo(inputs.x!.shape, inputs.filter!.shape, attrs);
     const ep = c && epilogueOf(backend, inputs.bias, c.outChannels, attrs);
     if (!c || !ep || c.outShape.includes(0)) return null;
-    const y = lib.forward(c, x!, w!, ep, storedLayout(backend, inputs.filter!.dataId));
+    const y = lib.forward(c, x!, w!, ep, storedLayout(inputs.filter!.dataId));
     return y && backend.makeTensorInfo(c.outShape, "float32", y);
   };
   const backpropInput: Fast = (inputs, backend, attrs) => {
     const dy = f32(backend, inputs.dy), w = f32(backend, inputs.filter);
     const c = dy && w && convInfo(attrs.inputShape, inputs.filter!.shape, attrs);
     if (!c || !dyFits(inputs.dy!, c)) return null;
-    const dx = lib.backpropInput(c, dy!, w!, storedLayout(backend, inputs.filter!.dataId));
+    const dx = lib.backpropInput(c, dy!, w!, storedLayout(inputs.filter!.dataId));
     return dx && backend.makeTensorInfo(c.inShape, "float32", dx);
   };
   const backpropFilter: Fast = (inputs, backend, attrs) => {

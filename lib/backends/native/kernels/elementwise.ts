@@ -98,7 +98,7 @@ const squareGrad = custom(NATIVE_SQUARE_GRAD, (inputs, backend) => {
  * oneDNN's takes the gradient's (once: its new value and buffer keep it).
  */
 const sgdUpdate = custom(SGD_UPDATE, (inputs, backend, attrs) => {
-  const at = (name: string) => inputs[name] ? storedLayout(backend, inputs[name].dataId) : null;
+  const at = (name: string) => inputs[name] ? storedLayout(inputs[name].dataId) : null;
   const layout = at("value") ?? at("gradient") ?? at("buffer");
   const copies: Float32Array[] = [];
   const read = (t: Info | undefined): Float32Array => {
