@@ -8,13 +8,15 @@
  * tfjs' layout, converted here, so what anyone reads (checkpoints, exports) is unchanged.
  *
  * The mode ({@linkcode WeightLayoutMode}) is chosen when the backend registers:
- * `RESNET_DNNL_WEIGHTS=plain|kept|direct`, default `plain`.
+ * `RESNET_DNNL_WEIGHTS=plain|kept|direct`, default `kept` (the same arithmetic as `plain`, fewer
+ * reorders; `direct`'s forward kernel is slower on AVX-512: ./dnnl/README.md).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { weightLayoutMode } from "./layouts.ts";
- * assert.equal(weightLayoutMode("kept"), "kept");
+ * assert.equal(weightLayoutMode(undefined), "kept");
+ * assert.equal(weightLayoutMode("plain"), "plain");
  * assert.throws(() => weightLayoutMode("blocked"), /RESNET_DNNL_WEIGHTS/);
  * ```
  * @module
@@ -40,11 +42,11 @@ export type WeightLayoutMode = "plain" | "kept" | "direct";
 const MODES: readonly WeightLayoutMode[] = ["plain", "kept", "direct"];
 
 /**
- * The mode `value` names (`RESNET_DNNL_WEIGHTS`' value; undefined: `plain`); throws a one-line
+ * The mode `value` names (`RESNET_DNNL_WEIGHTS`' value; undefined: `kept`); throws a one-line
  * error for anything else.
  */
 export function weightLayoutMode(value: string | undefined): WeightLayoutMode {
-  if (value === undefined || value === "") return "plain";
+  if (value === undefined || value === "") return "kept";
   if (!(MODES as readonly string[]).includes(value)) {
     throw new Error(`RESNET_DNNL_WEIGHTS=${value}: use one of ${MODES.join(", ")}`);
   }
@@ -150,7 +152,9 @@ export function valuesIn(
   t: tf.TensorInfo,
   layout: Layout | null,
 ): { values: Float32Array; copy: boolean } {
-  const values = backend.data.get(t.dataId).values as Float32Array;
+  const raw = backend.data.get(t.dataId).values;
+  // A float32 tensor cast from int32 keeps the Int32Array (tfjs' CPU cast): read it as floats.
+  const values = raw instanceof Float32Array ? raw : Float32Array.from(raw as Int32Array);
   const from = storedLayout(t.dataId);
   if (from === layout) return { values, copy: false };
   return { values: convert(values, from, layout), copy: true };

@@ -32,7 +32,7 @@ export interface LibraryOptions {
   threads?: number;
   /**
    * How convolution weights are stored between steps on oneDNN (./layouts.ts; default:
-   * `RESNET_DNNL_WEIGHTS`, else `plain`). BLAS always stores them plain.
+   * `RESNET_DNNL_WEIGHTS`, else `kept`). BLAS always stores them plain.
    */
   weightLayout?: WeightLayoutMode;
 }
