@@ -22,6 +22,7 @@ import { ConfigError, errorText, InputError, UserError } from "../lib/errors.ts"
 import { DivergedError } from "../lib/run/train.ts";
 import { TensorLimitError } from "../lib/backends/tensor_limit.ts";
 import { BackendUnavailableError } from "../lib/backends/choose.ts";
+import { PortError } from "../lib/io/serve.ts";
 import { FLAGS, UsageError } from "./options.ts";
 import { exitCodeOf, type StopSignal } from "./stop_signals.ts";
 
@@ -88,6 +89,12 @@ export function describeError(e: unknown): { line: string; code: number } | null
   // The library names model options by their fields; the CLI by the flags that set them.
   if (e instanceof ConfigError) {
     return { line: `error: ${e.problem.wording(flagOrField)}`, code: 2 };
+  }
+  if (e instanceof PortError) {
+    // Every server of the CLI (train --serve, report --serve, web) takes its port from --serve.
+    const line = `error: --serve ${e.port}: port ${e.port} on ${e.hostname} ${e.why}: choose ` +
+      "another port, or --serve 0 for any free one";
+    return { line, code: 2 };
   }
   if (e instanceof TensorLimitError) return { line: `error: ${tensorLimitLine(e)}`, code: 2 };
   if (e instanceof BackendUnavailableError) {

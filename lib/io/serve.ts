@@ -26,7 +26,8 @@ export interface ServeOptions {
 
 /**
  * Serves `handler` on `hostname:port` (127.0.0.1 by default). A port in use, or one that cannot
- * be bound, is an {@linkcode InputError} naming it with the fix (`--serve 0` takes any free port);
+ * be bound, is a {@linkcode PortError} (the port, the host and why, as data; port 0 takes any
+ * free one);
  * a handler that throws answers 500 with the error's first line.
  *
  * @example
@@ -38,7 +39,7 @@ export interface ServeOptions {
  * try {
  *   serveLocal({ port }, () => new Response("hi"));
  * } catch (e) {
- *   assert.ok((e as Error).message.startsWith(`--serve ${port}: port ${port} on 127.0.0.1 is in use: `));
+ *   assert.ok((e as Error).message.startsWith(`port ${port} on 127.0.0.1 is in use: `));
  * } finally {
  *   taken.close();
  * }
@@ -55,10 +56,21 @@ export function serveLocal(
     const why = e instanceof Deno.errors.AddrInUse
       ? "is in use"
       : `cannot be opened (${errorText(e)})`;
-    throw new InputError(
-      `--serve ${port}: port ${port} on ${hostname} ${why}: choose another port, or --serve 0 ` +
-        "for any free one",
-    );
+    throw new PortError(port, hostname, why);
+  }
+}
+
+/** A port that cannot be listened on: which, on which host, and why ("is in use"). */
+export class PortError extends InputError {
+  /** Always `"PortError"`. */
+  override name = "PortError";
+  /**
+   * @param port The port asked for.
+   * @param hostname The host it was asked on.
+   * @param why What stands in the way: "is in use", or "cannot be opened (...)".
+   */
+  constructor(readonly port: number, readonly hostname: string, readonly why: string) {
+    super(`port ${port} on ${hostname} ${why}: choose another port, or port 0 for any free one`);
   }
 }
 

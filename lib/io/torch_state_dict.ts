@@ -42,6 +42,7 @@ import {
   type ResNet,
   type ResNetConfig,
   type ResNetOptions,
+  resolveConfig,
 } from "../model/resnet.ts";
 import {
   decodeSafetensors,
@@ -320,29 +321,13 @@ export async function encodeTorchStateDict(
 
 const fmtShape = (s: readonly number[]) => `[${s.join(", ")}]`;
 
-/**
- * The flags that name an architecture: `--stages a,b,c,d --width w`, then whatever differs from
- * d2l's defaults (`--arch torchvision --block bottleneck --groups 32 --width-per-group 4 --stem
- * cifar`).
- */
-export function archFlags(c: ResNetOptions): string {
-  const d = MODEL_DEFAULTS;
-  const extra = [
-    c.arch && c.arch !== d.arch ? ` --arch ${c.arch}` : "",
-    c.block && c.block !== d.block ? ` --block ${c.block}` : "",
-    c.groups && c.groups !== d.groups ? ` --groups ${c.groups}` : "",
-    c.widthPerGroup && c.widthPerGroup !== d.widthPerGroup
-      ? ` --width-per-group ${c.widthPerGroup}`
-      : "",
-    c.stem && c.stem !== d.stem ? ` --stem ${c.stem}` : "",
-  ];
-  return `--stages ${c.stages?.join(",")} --width ${c.width}${extra.join("")}`;
-}
-
 /** The architecture hint for error messages, from the file's metadata when it has one. */
 function archHint(file: SafetensorsFile): string {
   const m = file.metadata;
-  if (m?.stages && m?.width) return ` (the file says ${archFlags(architectureOf(file)!)})`;
+  // Its architecture in the library's words (the CLI's flags are the CLI's business).
+  if (m?.stages && m?.width) {
+    return ` (the file is for ${describeArch(resolveConfig(architectureOf(file)!))})`;
+  }
   if (m?.arch) return ` (the file says: ${m.arch})`;
   return "";
 }
@@ -365,7 +350,7 @@ export function assignTorchStateDict(
   // Key and shape errors usually mean another architecture: say which one the file is for.
   const misfit = (what: string): never => fail(`${what}${archHint(file)}`);
   const c = net.config;
-  const arch = archFlags(c);
+  const arch = describeArch(c);
   const known = new Set(layout.map((e) => e.key));
   const keys = keyMap(c);
   const optionalCount = c.arch === "torchvision";

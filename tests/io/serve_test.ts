@@ -1,6 +1,6 @@
 /** lib/io/serve.ts: binding a local port, and files that cannot be read as one-line answers. */
 import assert from "node:assert/strict";
-import { fileResponse, serveLocal } from "../../lib/io/serve.ts";
+import { fileResponse, PortError, serveLocal } from "../../lib/io/serve.ts";
 import { InputError } from "../../lib/errors.ts";
 
 Deno.test("serveLocal: 127.0.0.1 by default; a port in use is one InputError naming it", async () => {
@@ -12,9 +12,10 @@ Deno.test("serveLocal: 127.0.0.1 by default; a port in use is one InputError nam
     assert.throws(
       () => serveLocal({ port }, () => new Response("")),
       (e) =>
-        e instanceof InputError &&
-        e.message === `--serve ${port}: port ${port} on 127.0.0.1 is in use: choose another ` +
-            "port, or --serve 0 for any free one",
+        e instanceof PortError && e instanceof InputError && e.port === port &&
+        e.why === "is in use" &&
+        e.message === `port ${port} on 127.0.0.1 is in use: choose another port, or port 0 for ` +
+            "any free one",
     );
   } finally {
     await server.shutdown();

@@ -113,8 +113,7 @@ Deno.test("live board: a port in use is one InputError naming it", () => {
       assert.ok(e instanceof InputError);
       assert.equal(
         e.message,
-        `--serve ${port}: port ${port} on 127.0.0.1 is in use: choose another port, or --serve 0 ` +
-          "for any free one",
+        `port ${port} on 127.0.0.1 is in use: choose another port, or port 0 for any free one`,
       );
       return true;
     });
