@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { registerNativeBackend } from "../../lib/backends/native/backend.ts";
+import { dnnlTime, registerNativeBackend } from "../../lib/backends/native/backend.ts";
 import { storedLayout, type WeightLayoutMode } from "../../lib/backends/native/layouts.ts";
 import { ResNet } from "../../lib/model/resnet.ts";
 import { SGD } from "../../lib/model/fused.ts";
@@ -38,6 +38,8 @@ interface Trained {
   opt: SGD;
   /** Conv weights stored in a oneDNN layout after the steps. */
   blocked: number;
+  /** oneDNN reorders in the last step. */
+  reorders: number;
   /** The checkpoint's files: the layers model's weights and the momentum buffers. */
   weights: Uint8Array;
   optimizer: Uint8Array;
@@ -52,10 +54,13 @@ async function train(mode: WeightLayoutMode): Promise<Trained> {
   const x = tf.randomUniform([BATCH, SIZE, SIZE, 1], 0, 1, "float32", 7) as tf.Tensor4D;
   const labels = tf.tensor1d([1, 5, 7, 2], "int32");
   const before = tf.memory().numTensors;
+  let reorders = 0;
   for (let i = 0; i < STEPS; i++) {
+    const r0 = dnnlTime(backendOf(mode))!.reorders;
     const r = trainStep(net, opt, x, labels);
     await r.loss.data();
     tf.dispose([r.loss, r.correct]);
+    reorders = dnnlTime(backendOf(mode))!.reorders - r0;
     // Every step's tensors are freed (the momentum buffers appear at the first step).
     if (i > 0) assert.equal(tf.memory().numTensors, before + net.trainableVariables().length);
   }
@@ -64,7 +69,7 @@ async function train(mode: WeightLayoutMode): Promise<Trained> {
     .filter((v) => v.rank === 4 && storedLayout(v.dataId) !== null).length;
   const files = await encodeLayersModel(net, SIZE);
   const optimizer = encodeSafetensors((await momentumState(net, opt))!);
-  return { net, opt, blocked, weights: files.weights, optimizer };
+  return { net, opt, blocked, reorders, weights: files.weights, optimizer };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array, what: string): void {
@@ -86,10 +91,16 @@ Deno.test({
     const plain = await train("plain");
     assert.equal(plain.blocked, 0, "plain mode stored a weight blocked");
     const plainValues = await values(plain.net);
+    let keptReorders = plain.reorders;
     for (const mode of ["kept", "direct"] as const) {
       const t = await train(mode);
       try {
         assert.ok(t.blocked >= 4, `${mode}: only ${t.blocked} conv weights kept blocked`);
+        // Each blocked weight saves its gradient's reorder (and its forward one where the forward
+        // primitive picks the same layout); direct saves the forward ones too.
+        const most = mode === "kept" ? plain.reorders - t.blocked : keptReorders - 1;
+        assert.ok(t.reorders <= most, `${mode}: ${t.reorders} reorders in a step, not <= ${most}`);
+        keptReorders = t.reorders;
         if (mode === "kept") {
           // The same primitives on the same values: the same bits.
           sameBytes(t.weights, plain.weights, `${mode}: checkpoint weights`);

@@ -121,17 +121,20 @@ const opened = new Map<string, OpenedLibraries>();
 
 /**
  * oneDNN's primitive executions so far and their milliseconds in the backend `name` (null when it
- * does not run on oneDNN): the share of a step that runs inside the library, for profiles.
+ * does not run on oneDNN): the share of a step that runs inside the library, for profiles; and
+ * the reorders among them (`reorders`, `reorderMs`: the weights' layout changes, ./layouts.ts).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { dnnlTime } from "./backend.ts";
- * const t = dnnlTime(); // e.g. { calls: 0, ms: 0 }, or null
- * assert.ok(t === null || (t.calls >= 0 && t.ms >= 0));
+ * const t = dnnlTime(); // e.g. { calls: 0, ms: 0, reorders: 0, reorderMs: 0 }, or null
+ * assert.ok(t === null || (t.calls >= t.reorders && t.ms >= t.reorderMs));
  * ```
  */
-export function dnnlTime(name = NATIVE_BACKEND): { calls: number; ms: number } | null {
+export function dnnlTime(
+  name = NATIVE_BACKEND,
+): { calls: number; ms: number; reorders: number; reorderMs: number } | null {
   const s = opened.get(name)?.dnnl?.stats;
   return s ? { ...s } : null;
 }

@@ -122,8 +122,11 @@ export interface Dnnl {
   cache: Map<string, unknown>;
   /** Shared scratch buffers (see {@link DnnlScratch}). */
   scratch: DnnlScratch;
-  /** Primitive executions and `dnnl_sgemm` calls so far and their milliseconds (for profiles). */
-  stats: { calls: number; ms: number };
+  /**
+   * Primitive executions and `dnnl_sgemm` calls so far and their milliseconds, and the reorders
+   * among them (for profiles).
+   */
+  stats: { calls: number; ms: number; reorders: number; reorderMs: number };
   /** Sets the OpenMP thread count for later primitive executions. */
   setThreads(n: number): void;
   /** The OpenMP thread count the next parallel region will use. */
@@ -337,7 +340,7 @@ function makeDnnl(lib: DnnlLib, path: string, v: Version, waitPolicy: string): D
       weights: new Uint8Array(0),
       im2col: new Uint8Array(0),
     },
-    stats: { calls: 0, ms: 0 },
+    stats: { calls: 0, ms: 0, reorders: 0, reorderMs: 0 },
     setThreads: (n) => gomp.symbols.omp_set_num_threads(Math.max(1, Math.floor(n))),
     getThreads: () => gomp.symbols.omp_get_max_threads(),
     close: () => closeDnnl(dnnl, gomp),

@@ -114,10 +114,12 @@ export class Primitive implements Disposable {
   readonly #mems: Deno.PointerObject[] = [];
   readonly #bound: (Deno.PointerObject | null)[] = [];
   readonly #execArgs: Uint8Array;
+  readonly #reorder: boolean;
 
   /** Creates the primitive from an op descriptor (or a custom pd factory) and options. */
   constructor(dnnl: Dnnl, op: Uint8Array | PdFactory, options: PrimitiveOptions) {
     this.#dnnl = dnnl;
+    this.#reorder = typeof op === "function"; // only reorders are made by a pd factory
     this.pd = createPd(dnnl, op, options);
     try {
       this.names = [...options.args];
@@ -202,8 +204,13 @@ export class Primitive implements Disposable {
     );
     check(`dnnl_primitive_execute(${this.impl})`, status);
     check("dnnl_stream_wait", lib.symbols.dnnl_stream_wait(stream));
-    stats.ms += performance.now() - t0;
+    const ms = performance.now() - t0;
+    stats.ms += ms;
     stats.calls++;
+    if (this.#reorder) {
+      stats.reorderMs += ms;
+      stats.reorders++;
+    }
   }
 
   #bind(i: number, buffer: ArrayBufferView): void {
