@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { cpuModel } from "../lib/backends/info.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type { SgemmRate } from "./peak.ts";
 import type { FmaPeak } from "./fma_peak.ts";
@@ -30,24 +31,8 @@ export interface Environment {
   fma_peak?: FmaPeak | { error: string } | null;
 }
 
-/**
- * The CPU's model name (Linux's /proc/cpuinfo), else the architecture.
- *
- * @example
- * ```ts
- * import { cpuModel } from "./environment.ts";
- * cpuModel(); // e.g. "AMD EPYC"
- * ```
- */
-export function cpuModel(): string {
-  try {
-    const m = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"));
-    if (m) return m[1].trim();
-  } catch {
-    // not Linux
-  }
-  return Deno.build.arch;
-}
+/** The CPU's model name: lib/backends/info.ts' (the CLI's bench tables name it too). */
+export { cpuModel };
 
 /**
  * The first python3 that imports torch (`prefer` alone when given; else `python3` on the PATH,

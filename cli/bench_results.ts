@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-import { cpuModel } from "../bench/environment.ts";
+import { cpuModel } from "../lib/backends/info.ts";
 
 /** The results file the bench appends to. */
 export const BENCH_RESULTS = new URL("../bench/results/results.jsonl", import.meta.url);

@@ -24,6 +24,25 @@ import {
   SOFTWARE_ADAPTER_NOTE,
 } from "./webgpu.ts";
 
+/**
+ * The CPU's model name (Linux's /proc/cpuinfo), else the architecture.
+ *
+ * @example
+ * ```ts
+ * import { cpuModel } from "./info.ts";
+ * cpuModel(); // e.g. "AMD EPYC"
+ * ```
+ */
+export function cpuModel(): string {
+  try {
+    const m = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"));
+    if (m) return m[1].trim();
+  } catch {
+    // not Linux
+  }
+  return Deno.build.arch;
+}
+
 /** Whether one backend can run here, and what it runs on or why not. */
 export interface BackendAvailability {
   /** The backend's name, as `--backend` takes it. */
