@@ -101,7 +101,7 @@ function progressOf(events: SessionEvents, s: ResolvedSettings): ProgressSink {
         examples: done,
         loss: stats.loss,
         acc: stats.acc,
-        examplesPerSec: stats.imagesPerSec,
+        examplesPerSec: stats.examplesPerSec,
       });
     },
     stop() {},
