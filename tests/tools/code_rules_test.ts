@@ -3,33 +3,11 @@
  * offence in a scratch tree.
  */
 import assert from "node:assert/strict";
+import { runTool, runToolOn } from "./scratch_tree.ts";
 
 const ROOT = new URL("../../", import.meta.url);
-const TOOL = new URL("tools/code_rules.ts", ROOT).pathname;
-
-async function run(cwd: string): Promise<{ code: number; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", TOOL],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-}
-
-/** Runs the rules in a scratch tree holding `files` (path -> text). */
-async function runOn(files: Record<string, string>): Promise<{ code: number; stderr: string }> {
-  const tmp = await Deno.makeTempDir();
-  try {
-    for (const [path, text] of Object.entries(files)) {
-      await Deno.mkdir(`${tmp}/${path}`.replace(/\/[^/]+$/, ""), { recursive: true });
-      await Deno.writeTextFile(`${tmp}/${path}`, text);
-    }
-    return await run(tmp);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-}
+const run = (cwd: string) => runTool("code_rules.ts", cwd);
+const runOn = (files: Record<string, string>) => runToolOn("code_rules.ts", files);
 
 Deno.test("code rules: the project's own tree passes", async () => {
   const ok = await run(ROOT.pathname);

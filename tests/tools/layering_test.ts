@@ -3,34 +3,12 @@
  * order, and a scratch tree with a climb, a cycle and a module in no layer fails on each.
  */
 import assert from "node:assert/strict";
+import { runTool, runToolOn } from "./scratch_tree.ts";
 import { importsOf, layerOf, readLayers } from "../../tools/layering.ts";
 
 const ROOT = new URL("../../", import.meta.url);
-const TOOL = new URL("tools/layering.ts", ROOT).pathname;
-
-async function run(cwd: string): Promise<{ code: number; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", TOOL],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-}
-
-/** Runs the check in a scratch tree holding `files` (path -> text). */
-async function runOn(files: Record<string, string>): Promise<{ code: number; stderr: string }> {
-  const tmp = await Deno.makeTempDir();
-  try {
-    for (const [path, text] of Object.entries(files)) {
-      await Deno.mkdir(`${tmp}/${path}`.replace(/\/[^/]+$/, ""), { recursive: true });
-      await Deno.writeTextFile(`${tmp}/${path}`, text);
-    }
-    return await run(tmp);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-}
+const run = (cwd: string) => runTool("layering.ts", cwd);
+const runOn = (files: Record<string, string>) => runToolOn("layering.ts", files);
 
 const ARCHITECTURE = "# A\n\n## Layers\n\n1. `lib/errors.ts`\n2. `lib/data/`\n" +
   "3. `lib/model/` `lib/data/fit.ts`\n4. `cli/`\n\n## Later\n\n5. `lib/not_a_layer.ts`\n";
