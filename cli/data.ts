@@ -12,6 +12,7 @@
  */
 import { Command } from "commander";
 import {
+  type DataOption,
   dataReport,
   FASHION_MNIST,
   formatDataReport,
@@ -45,8 +46,16 @@ export function dataLoadOptions(
     quiet,
     log: (line) => console.error(line),
     onProgress: Deno.stderr.isTerminal() ? downloadBar() : undefined,
+    name: (option) => DATA_OPTION_FLAGS[option],
   };
 }
+
+/** The flag of each data option a fix names. */
+const DATA_OPTION_FLAGS: Record<DataOption, string> = {
+  dataDir: "--data-dir",
+  sourceDirs: "--source-dir",
+  mirrors: "--mirror",
+};
 
 /**
  * `FASHION_MNIST_DIR`, when set, taken from where the user was, as a typed path is (under

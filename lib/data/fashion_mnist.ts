@@ -80,7 +80,15 @@ export interface LoadOptions {
   log?: (line: string) => void;
   /** The dataset table (default {@linkcode FASHION_MNIST}); tests pass their own. */
   table?: IdxDatasetSpec;
+  /**
+   * How messages name the options a fix may give (default: these options' own names; the CLI
+   * names its flags).
+   */
+  name?: (option: DataOption) => string;
 }
+
+/** An option of {@linkcode LoadOptions} that an error's fix may tell the user to give. */
+export type DataOption = "dataDir" | "sourceDirs" | "mirrors";
 
 /** What {@linkcode loadFashionMnist} returns. */
 export interface LoadedDataset {
@@ -145,14 +153,24 @@ const report = (spec: IdxFileSpec, source: string, kind: FileReport["kind"]): Fi
   verified: true,
 });
 
+/** How a message names an option. */
+type Namer = (option: DataOption) => string;
+
+/** The library's own names of the options. */
+const ownName: Namer = (option) => option;
+
 /** Reads and verifies a cached file; a corrupt one is deleted. Returns the file or why not. */
-async function fromCache(spec: IdxFileSpec, cache: string): Promise<Got | string> {
+async function fromCache(
+  spec: IdxFileSpec,
+  cache: string,
+  name: Namer,
+): Promise<Got | string> {
   const cached = join(cache, spec.name);
   if ((await Deno.stat(cached).catch(() => null))?.isDirectory) {
     // No source can repair this, and removing a directory is the user's decision.
     throw new UserError(
       `${cached} is a directory where the cached file should be: remove it (rm -r ${cached}) ` +
-        "or pass --data-dir DIR",
+        `or give ${name("dataDir")} DIR`,
     );
   }
   try {
@@ -181,14 +199,14 @@ async function readVerified(path: string, spec: IdxFileSpec) {
 }
 
 /** The cache cannot be written: say why and where to put it instead, and go no further. */
-function cacheWriteError(cached: string, e: unknown): UserError {
+function cacheWriteError(cached: string, e: unknown, name: Namer): UserError {
   const cause = (e as { cause?: { code?: string } }).cause;
   // The OS's reason without Deno's "writefile '<temporary path>'" tail.
   const why = errorText(cause ?? e).replace(/: \w+ '[^']*'$/, "");
   const full = cause?.code === "ENOSPC" || cause?.code === "EDQUOT";
   return new UserError(
     `cannot write ${cached}: ${why}; ${full ? "free space on that disk" : "make it writable"}, ` +
-      "or pass --data-dir DIR (or set FASHION_MNIST_DIR) on another disk",
+      `or give ${name("dataDir")} DIR (or set FASHION_MNIST_DIR) on another disk`,
   );
 }
 
@@ -217,7 +235,7 @@ async function fetchFile(
     }
     // Writing the cache failed: a download would fail alike, so stop at the cause.
     await writeFileAtomic(cached, got.raw).catch((e) => {
-      throw cacheWriteError(cached, e);
+      throw cacheWriteError(cached, e, opts.name ?? ownName);
     });
     return ok(got.idx, path, "dir");
   }
@@ -236,7 +254,9 @@ async function fetchFile(
       });
       return ok(result, url, "mirror");
     } catch (e) {
-      if (e instanceof DownloadError && e.local) throw cacheWriteError(cached, e);
+      if (e instanceof DownloadError && e.local) {
+        throw cacheWriteError(cached, e, opts.name ?? ownName);
+      }
       failures.push(`${url}: ${errorText(e)}`);
     }
   }
@@ -261,22 +281,25 @@ async function fetchFile(
 export async function loadFashionMnist(opts: LoadOptions = {}): Promise<LoadedDataset> {
   const table = opts.table ?? FASHION_MNIST;
   const cache = resolve(opts.dataDir ?? defaultDataDir());
+  const name = opts.name ?? ownName;
   const dirs = opts.sourceDirs ?? table.sourceDirs;
   const mirrors = opts.mirrors ?? table.mirrors;
   try {
     await Deno.mkdir(cache, { recursive: true });
   } catch (e) {
     throw new UserError(
-      `cannot create the cache directory ${cache}: ${errorText(e)}; pass --data-dir DIR (writable)`,
+      `cannot create the cache directory ${cache}: ${errorText(e)}; give ${name("dataDir")} DIR ` +
+        "(writable)",
     );
   }
   await removeStaleTemps(cache);
-  const fixHint = `pass --data-dir DIR holding the files, --source-dir DIR, or --mirror URL, ` +
+  const fixHint = `give ${name("dataDir")} DIR holding the files, ${name("sourceDirs")} DIR, ` +
+    `or ${name("mirrors")} URL, ` +
     `or run ${table.installHint}`;
   const specs = tableFiles(table);
   // Cache hits are checked concurrently (gunzip runs off the main thread); other sources are
   // tried one file at a time so progress output and errors stay readable.
-  const hits = await Promise.all(specs.map((spec) => fromCache(spec, cache)));
+  const hits = await Promise.all(specs.map((spec) => fromCache(spec, cache, name)));
   const got: Got[] = [];
   for (const [i, spec] of specs.entries()) {
     const hit = hits[i];

@@ -30,7 +30,9 @@ import { RUN_FILES, runPath } from "./run_dir.ts";
 export async function readEpochs(dir: string): Promise<EpochRecord[]> {
   const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
   if (!await exists(dir)) {
-    throw new UserError(`run directory ${dir} does not exist: give the --out of a train run`);
+    throw new UserError(
+      `run directory ${dir} does not exist: give the directory a train run wrote`,
+    );
   }
   if (await exists(runPath(dir, RUN_FILES.checkpoint))) {
     return (await readRunHistory(dir, await readCheckpoint(dir))).epochs;

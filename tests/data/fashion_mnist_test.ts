@@ -301,10 +301,11 @@ Deno.test("data: when every source fails, one line lists each source, why, and t
     assert.ok(m.includes(`${srv.base("trunc")}${n}: bad gzip data`), m);
     assert.ok(m.includes(`${srv.base("hang")}${n}: no data for 1 s (timeout) (after 2`), m);
     for (
+      // The library names its own options (the CLI its flags, through LoadOptions.name).
       const fix of [
-        "--data-dir",
-        "--source-dir",
-        "--mirror",
+        "dataDir DIR",
+        "sourceDirs DIR",
+        "mirrors URL",
         "apt-get install dataset-fashion-mnist",
       ]
     ) {
