@@ -90,12 +90,20 @@ function parseAugment(v: string): Augmentation[] {
 /** Parses `a,b,c,d`: four positive integers, residual blocks per stage. */
 function parseStages(v: string): number[] {
   const parts = v.split(",").map((s) => s.trim());
-  if (parts.length !== 4 || !parts.every((s) => /^\d+$/.test(s) && Number(s) > 0)) {
+  // The page's stages field reads each part with the same parser (web/form.ts).
+  const stages = parts.map((s) => {
+    try {
+      return libParseNumber(s, "integer", 1);
+    } catch {
+      return NaN;
+    }
+  });
+  if (stages.length !== 4 || stages.some(Number.isNaN)) {
     throw new InvalidArgumentError(
       "give four positive integers separated by commas, e.g. 2,2,2,2.",
     );
   }
-  return parts.map(Number);
+  return stages;
 }
 
 /** Parses a depth from the model's depth table (digits only: `0x12` is not 18). */
