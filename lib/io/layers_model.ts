@@ -105,13 +105,17 @@ function block(b: ResidualBlock, x: Sym): Sym {
 /** A grouped `[k, k, in / g, out]` filter as the block-diagonal `[k, k, in, out]` it equals. */
 function expandGroups(w: tf.Tensor, inChannels: number): tf.Tensor {
   const [kh, kw, ipg, out] = w.shape, g = inChannels / ipg, opg = out / g;
+  // tfjs-core's functions, not chained methods: those come only with the tfjs union package.
   return tf.tidy(() =>
-    tf.concat(
-      tf.split(w, g, 3).map((part, i) =>
-        tf.pad(part, [[0, 0], [0, 0], [i * ipg, inChannels - (i + 1) * ipg], [0, 0]])
+    tf.reshape(
+      tf.concat(
+        tf.split(w, g, 3).map((part, i) =>
+          tf.pad(part, [[0, 0], [0, 0], [i * ipg, inChannels - (i + 1) * ipg], [0, 0]])
+        ),
+        3,
       ),
-      3,
-    ).reshape([kh, kw, inChannels, opg * g])
+      [kh, kw, inChannels, opg * g],
+    )
   );
 }
 

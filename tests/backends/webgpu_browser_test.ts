@@ -54,6 +54,7 @@ export function stepsEntry(): string {
   const lib = (p: string) => JSON.stringify(new URL(`lib/${p}`, `file://${ROOT}`).href);
   return `
 import * as tf from "@tensorflow/tfjs-core";
+import ${lib("backends/setup.ts")}; // every kernel's gradients, as the page's device.ts does
 import { webgpuBackendFor } from ${lib("backends/webgpu.ts")};
 import { countGpuWork, workBetween } from ${lib("backends/webgpu_counts.ts")};
 import { ResNet } from ${lib("model/resnet.ts")};
