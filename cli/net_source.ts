@@ -116,8 +116,11 @@ const ARCH_FLAGS = [
   ["stem", "--stem"],
 ] as const;
 
-/** The architecture options the flags give (undefined where a flag is absent). */
-function flaggedModel(o: RecordFlags): ResNetOptions {
+/**
+ * The architecture options the flags give (undefined where a flag is absent); `train` and
+ * `shapes` add their own.
+ */
+export function flaggedModel(o: RecordFlags): ResNetOptions {
   return {
     depth: o.depth,
     stages: o.stages,

@@ -11,6 +11,7 @@
  * @module
  */
 import { Command } from "commander";
+import { flaggedModel } from "./net_source.ts";
 import { MODEL_DEFAULTS } from "../lib/model/resnet.ts";
 import { formatShapeTable, SHAPE_TABLE_DEFAULTS, shapeTable } from "../lib/model/shapes.ts";
 import { checkTorchWeights } from "../lib/io/torch_weights.ts";
@@ -45,18 +46,7 @@ export function shapesCommand(): Command {
     FLAGS,
   ).action(async (o: OptionsOf<typeof FLAGS>) => {
     console.error(backendSummary(await initBackend(o.backend ?? SHAPES_DEFAULTS.backend)));
-    const model = {
-      depth: o.depth,
-      stages: o.stages,
-      width: o.width,
-      arch: o.arch,
-      block: o.block,
-      groups: o.groups,
-      widthPerGroup: o.widthPerGroup,
-      stem: o.stem,
-      inChannels: o.inChannels,
-      numClasses: o.classes,
-    };
+    const model = { ...flaggedModel(o), inChannels: o.inChannels, numClasses: o.classes };
     const w = o.weights ? await checkTorchWeights(model, o.weights) : null;
     const t = shapeTable(model, {
       size: o.size ?? SHAPES_DEFAULTS.size,

@@ -55,7 +55,7 @@ import { Interrupted } from "./errors.ts";
 import { StopWatcher } from "./stop_signals.ts";
 import { dataLoadOptions } from "./data.ts";
 import { EpochProgress } from "./progress.ts";
-import { planInitFrom } from "./net_source.ts";
+import { flaggedModel, planInitFrom } from "./net_source.ts";
 import { LiveBoard } from "../lib/viz/live.ts";
 import { writeReport } from "../lib/viz/report.ts";
 import { writeCurves } from "../lib/viz/curves.ts";
@@ -205,17 +205,8 @@ async function planNew(o: TrainCliOptions): Promise<RunPlan> {
   // it is read first, so that a refused run leaves no empty directory.
   const init = o.initFrom === undefined ? null : await planInitFrom(o.initFrom, o);
   if (init) console.error(init.line);
-  const model: ResNetOptions = init?.model ?? {
-    depth: o.depth,
-    stages: o.stages,
-    width: o.width,
-    arch: o.arch,
-    block: o.block,
-    groups: o.groups,
-    widthPerGroup: o.widthPerGroup,
-    stem: o.stem,
-    zeroInitResidual: o.zeroInitResidual,
-  };
+  const model: ResNetOptions = init?.model ??
+    { ...flaggedModel(o), zeroInitResidual: o.zeroInitResidual };
   const settings = givenSettings(o);
   if (init && settings.size === undefined && init.size !== undefined) settings.size = init.size;
   const out = o.out ?? defaultRunDir(resolveConfig(model).depth);
