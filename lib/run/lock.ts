@@ -109,6 +109,9 @@ async function writeOwner(file: Deno.FsFile, dir: string, path: string): Promise
     for (let done = 0; done < line.length;) done += await file.write(line.subarray(done));
     return left || null;
   } catch (e) {
+    // Unlocked before the close: a closed file's lock can outlive close() while an op still holds
+    // the file (CI once saw the next lockRunDir in the same process find it held).
+    await file.unlock().catch(() => {});
     file.close();
     const fix = "free some space or choose another directory";
     throw new RunDirError("not-writable", dir, `cannot write ${path}: ${errorText(e)}`, fix);
