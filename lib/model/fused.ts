@@ -216,6 +216,72 @@ export function addRelu<T extends tf.Tensor>(a: T, b: T): T {
 }
 
 /**
+ * Kernel name of {@linkcode maxPoolTrain}: input `x`; attributes `filterSize`, `strides`, `pad`
+ * (numbers, as `tf.maxPool`'s) and `inShape` (x's shape); outputs `y` and the argmax (oneDNN's
+ * workspace), which is all its gradient keeps.
+ */
+export const MAX_POOL_TRAIN = "ResNetMaxPoolTrain";
+
+/**
+ * `tf.maxPool(x, filterSize, strides, pad)` in a training pass. Where the backend has the kernel
+ * (`native` on oneDNN) the gradient keeps only the argmax, not the input and output that tfjs'
+ * MaxPool keeps: at 96x96 the input is the stem's largest activation (144 MiB at batch 256).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { maxPoolTrain } from "./fused.ts";
+ * import assert from "node:assert/strict";
+ * const y = maxPoolTrain(tf.tensor4d([1, 4, 2, 3], [1, 2, 2, 1]), 2, 2, 0);
+ * assert.deepEqual([...await y.data()], [4]);
+ * ```
+ */
+export function maxPoolTrain(
+  x: tf.Tensor4D,
+  filterSize: number,
+  strides: number,
+  pad: number,
+): tf.Tensor4D {
+  if (tf.getKernel(MAX_POOL_TRAIN, tf.getBackend()) && x.dtype === "float32") {
+    const attrs = { filterSize, strides, pad, inShape: x.shape };
+    return (tf.engine().runKernel(MAX_POOL_TRAIN, { x }, attrs) as tf.Tensor4D[])[0];
+  }
+  return tf.maxPool(x, filterSize, strides, pad);
+}
+
+/**
+ * Kernel name of {@linkcode fork}: input `x`, two outputs that are `x` (its data, shared).
+ */
+export const FORK = "ResNetFork";
+
+/**
+ * `x` for two consumers (a block's branch and its shortcut), as two tensors. Where the backend
+ * has the kernel (`native`), the two gradients meet in its own gradient, which frees them once
+ * summed; tfjs' tape would instead keep the second one until the whole backward pass ends (its
+ * accumulation never frees what it adds), one activation-sized gradient per residual block.
+ * Elsewhere it returns `[x, x]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { fork } from "./fused.ts";
+ * import assert from "node:assert/strict";
+ * const x = tf.tensor1d([1, 2]);
+ * const [a, b] = fork(x);
+ * assert.deepEqual([...await a.data()], [...await b.data()]);
+ * ```
+ */
+export function fork<T extends tf.Tensor>(x: T): [T, T] {
+  if (tf.getKernel(FORK, tf.getBackend()) && x.dtype === "float32") {
+    const [a, b] = tf.engine().runKernel(FORK, { x }) as T[];
+    return [a, b];
+  }
+  return [x, x];
+}
+
+/**
  * Kernel name of the SGD update of `torch.optim.SGD` (dampening 0). Inputs `value`, `gradient`
  * and, when `momentum > 0`, `buffer` (the momentum buffer); attributes `lr`, `momentum`, `nesterov`
  * and `weightDecay`. Outputs the new value, and with momentum the new buffer:

@@ -30,7 +30,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ConfigError } from "../errors.ts";
 import { mulberry32 } from "../rng.ts";
 import { BatchNorm2d, Conv2d, Linear, type ParamStore } from "./layers.ts";
-import { addRelu } from "./fused.ts";
+import { addRelu, fork, maxPoolTrain } from "./fused.ts";
 
 /** Four stage depths (residual blocks per stage b2..b5). */
 export type Stages = [number, number, number, number];
@@ -497,11 +497,12 @@ export class Residual {
   apply(x: tf.Tensor4D, opts: ApplyOptions): tf.Tensor4D {
     const training = opts.training;
     return tf.tidy(() => {
-      let y = this.bn1.apply(this.conv1.apply(x), { training, relu: true });
+      const [xb, xs] = fork(x); // the branch's and the shortcut's: see fork
+      let y = this.bn1.apply(this.conv1.apply(xb), { training, relu: true });
       y = this.bn2.apply(this.conv2.apply(y), { training });
-      let shortcut = x;
+      let shortcut = xs;
       if (this.conv3) {
-        shortcut = this.conv3.apply(x);
+        shortcut = this.conv3.apply(xs);
         if (this.shortcutBn) shortcut = this.shortcutBn.apply(shortcut, { training });
       }
       return addRelu(y, shortcut);
@@ -605,12 +606,13 @@ export class Bottleneck {
   apply(x: tf.Tensor4D, opts: ApplyOptions): tf.Tensor4D {
     const training = opts.training;
     return tf.tidy(() => {
-      let y = this.bn1.apply(this.conv1.apply(x), { training, relu: true });
+      const [xb, xs] = fork(x);
+      let y = this.bn1.apply(this.conv1.apply(xb), { training, relu: true });
       y = this.bn2.apply(this.conv2.apply(y), { training, relu: true });
       y = this.bn3.apply(this.conv3.apply(y), { training });
       const shortcut = this.shortcut && this.shortcutBn
-        ? this.shortcutBn.apply(this.shortcut.apply(x), { training })
-        : x;
+        ? this.shortcutBn.apply(this.shortcut.apply(xs), { training })
+        : xs;
       return addRelu(y, shortcut);
     });
   }
@@ -684,9 +686,12 @@ export class PreActBlock {
   apply(x: tf.Tensor4D, opts: ApplyOptions): tf.Tensor4D {
     const training = opts.training;
     return tf.tidy(() => {
-      const a = this.bn1.apply(x, { training, relu: true });
-      const shortcut = this.conv3 ? this.conv3.apply(a) : x;
-      const y = this.bn2.apply(this.conv1.apply(a), { training, relu: true });
+      // The shortcut shares the branch's input (x) or its first BatchNorm's output (a).
+      const [x1, x2] = this.conv3 ? [x, x] : fork(x);
+      const a = this.bn1.apply(x1, { training, relu: true });
+      const [a1, a2] = this.conv3 ? fork(a) : [a, a];
+      const shortcut = this.conv3 ? this.conv3.apply(a2) : x2;
+      const y = this.bn2.apply(this.conv1.apply(a1), { training, relu: true });
       return tf.add(this.conv2.apply(y), shortcut);
     });
   }
@@ -747,8 +752,8 @@ export function resnetBlock(
 }
 
 /** The 3x3/2 max pool of b1 with PyTorch's padding 1 (padded cells never win). */
-function maxPool3s2(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.maxPool(x, 3, 2, 1);
+function maxPool3s2(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+  return training ? maxPoolTrain(x, 3, 2, 1) : tf.maxPool(x, 3, 2, 1);
 }
 
 /**
@@ -866,7 +871,7 @@ export class ResNet {
     trace("b1.1", y);
     trace("b1.2", y);
     if (this.config.stem === "d2l") {
-      y = maxPool3s2(y);
+      y = maxPool3s2(y, training);
       trace("b1.3", y);
     }
     this.stages.forEach((blocks, i) => {

@@ -17,7 +17,18 @@ import { ResNet } from "../../lib/model/resnet.ts";
 import { mulberry32 } from "../../lib/data/rng.ts";
 import { trainStep } from "../../lib/model/step.ts";
 import { assertClose } from "../golden.ts";
-import { BATCH_NORM_TRAIN, batchNormTrain, SGD, SGD_UPDATE } from "../../lib/model/fused.ts";
+import {
+  BATCH_NORM_TRAIN,
+  batchNormTrain,
+  FORK,
+  fork,
+  MAX_POOL_TRAIN,
+  maxPoolTrain,
+  SGD,
+  SGD_UPDATE,
+} from "../../lib/model/fused.ts";
+import { NATIVE_RELU_GRAD } from "../../lib/backends/native/kernels/elementwise.ts";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 
 tf.enableProdMode(); // no "install tfjs-node" banner from the cpu backend
 for (const variant of await nativeVariants()) suite(variant.name, variantTest(variant));
@@ -366,6 +377,90 @@ function suite(NATIVE: string, test: ReturnType<typeof variantTest>): void {
       await tf.setBackend(NATIVE);
       assert.ok(tf.getKernel(BATCH_NORM_TRAIN, NATIVE), "native registers the fused kernel");
       assert.equal(tf.getKernel(BATCH_NORM_TRAIN, "cpu"), undefined, "cpu composes it");
+    },
+  });
+
+  test({
+    name:
+      "maxPoolTrain (the stem's pool in training) equals tf.maxPool, gradient and ties included",
+    fn: async () => {
+      for (const shape of [[2, 7, 7, 3], [3, 5, 9, 2]]) {
+        const x = randn(shape, 0.5), xs = x.data;
+        for (let i = 0; i < xs.length; i++) xs[i] = Math.max(0, xs[i]);
+        for (const [k, s, p] of [[3, 2, 1], [2, 2, 0]] as const) {
+          await parity(`maxPoolTrain ${k}/${s} pad ${p} [${shape}]`, [x], (t) => {
+            const pool = (u: tf.Tensor) => maxPoolTrain(u as tf.Tensor4D, k, s, p);
+            const y = pool(t);
+            const dx = tf.grad((u: tf.Tensor) =>
+              tf.sum(tf.mul(pool(u), tf.range(1, y.size + 1).reshape(y.shape)))
+            )(t);
+            return [y, dx];
+          });
+        }
+      }
+    },
+  });
+
+  test({
+    name: "fork: both outputs are the input; its gradient is the sum of the two consumers'",
+    fn: async () => {
+      const x = randn([2, 5, 5, 3]), g1 = randn([2, 5, 5, 3]), g2 = randn([2, 5, 5, 3]);
+      await parity("fork", [x, g1, g2], (t, a, b) => {
+        const f = (u: tf.Tensor) => {
+          const [p, q] = fork(u);
+          return tf.add(tf.sum(tf.mul(p, a)), tf.sum(tf.mul(tf.relu(q), b)));
+        };
+        return [...fork(t), tf.grad(f)(t)];
+      });
+    },
+  });
+
+  test({
+    name: "a training step forks each block's input and, on oneDNN, pools keeping only the argmax",
+    fn: async () => {
+      await tf.setBackend(NATIVE);
+      const before = tf.memory().numTensors;
+      const net = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 0 });
+      const opt = new SGD(0.05);
+      const x = tf.randomUniform([2, 32, 32, 1], 0, 1, "float32", 3) as tf.Tensor4D;
+      const y = tf.tensor1d([1, 2], "int32");
+      const p = await tf.profile(() => {
+        const r = trainStep(net, opt, x, y);
+        return [r.loss, r.correct];
+      });
+      const count = (name: string) => p.kernels.filter((k) => k.name === name).length;
+      assert.equal(count(FORK), 4, "one fork per residual block");
+      const onDnnl = !!tf.getKernel(MAX_POOL_TRAIN, NATIVE);
+      assert.equal(count(MAX_POOL_TRAIN), onDnnl ? 1 : 0);
+      assert.equal(count("MaxPool"), onDnnl ? 0 : 1);
+      tf.dispose([x, y, ...(p.result as tf.Tensor[])]);
+      opt.dispose();
+      net.dispose();
+      assert.equal(tf.memory().numTensors, before, "tensors leaked");
+    },
+  });
+
+  test({
+    name: "donate: a kernel writes over a given-up input only when no other tensor shares it",
+    fn: async () => {
+      await tf.setBackend(NATIVE);
+      const before = tf.memory().numTensors;
+      const n = 1 << 15; // pooled: the pool owns its buffer
+      const backend = tf.engine().backend as unknown as MathBackendCPU;
+      const buffer = (t: tf.Tensor) => (backend.data.get(t.dataId).values as Float32Array).buffer;
+      const x = tf.tidy(() => tf.sub(tf.range(0, n, 1, "float32"), n / 2)); // half negative
+      const made = () => tf.tidy(() => tf.add(tf.onesLike(x), tf.onesLike(x))); // 2s, pooled
+      const alone = made(), shared = made(), copy = shared.clone();
+      const want = Array.from({ length: n }, (_, i) => (i - n / 2 > 0 ? 2 : 0));
+      const r1 = tf.engine().runKernel(NATIVE_RELU_GRAD, { dy: alone, x }, { donate: true });
+      const r2 = tf.engine().runKernel(NATIVE_RELU_GRAD, { dy: shared, x }, { donate: true });
+      assert.deepEqual([...await (r1 as tf.Tensor).data()], want);
+      assert.deepEqual([...await (r2 as tf.Tensor).data()], want);
+      assert.equal(buffer(r1 as tf.Tensor), buffer(alone), "written over the given-up input");
+      assert.notEqual(buffer(r2 as tf.Tensor), buffer(shared), "a shared input is not");
+      assert.ok((await copy.data()).every((v) => v === 2), "the sharing tensor keeps its values");
+      tf.dispose([x, alone, shared, copy, r1 as tf.Tensor, r2 as tf.Tensor]);
+      assert.equal(tf.memory().numTensors, before);
     },
   });
 

@@ -99,6 +99,17 @@ export class BufferPool {
     if (buf && this.#owned.has(buf)) this.#escaped.add(buf);
   }
 
+  /**
+   * Whether `values` may be overwritten by a kernel's output: a whole pooled buffer that exactly
+   * one tensor stores and that never left the backend (the caller also checks that no other
+   * tensor shares that tensor's data).
+   */
+  exclusive(values: Float32Array): boolean {
+    const buf = values.buffer;
+    return this.#owned.has(buf) && !this.#escaped.has(buf) && !this.#inPool.has(buf) &&
+      this.#refs.get(buf) === 1 && values.byteOffset === 0 && values.byteLength === buf.byteLength;
+  }
+
   /** Hit and miss counts and the bytes waiting. */
   stats(): PoolStats {
     return { hits: this.#hits, misses: this.#misses, freeBytes: this.#freeBytes };
@@ -118,3 +129,21 @@ function bufferOf(values: unknown): ArrayBufferLike | null {
 
 /** The pool of the `native` backend's kernels. */
 export const pool: BufferPool = new BufferPool();
+
+/**
+ * A float32 buffer from the pool that holds `bytes` bytes, and a byte view of it: a oneDNN
+ * workspace (an argmax or a ReLU mask) that a tensor can carry to the gradient.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { workspaceBuffer } from "./buffers.ts";
+ * const ws = workspaceBuffer(6);
+ * assert.equal(ws.values.length, 2);
+ * assert.equal(ws.bytes.length, 6);
+ * ```
+ */
+export function workspaceBuffer(bytes: number): { values: Float32Array; bytes: Uint8Array } {
+  const values = pool.alloc(Math.max(1, Math.ceil(bytes / 4)));
+  return { values, bytes: new Uint8Array(values.buffer, values.byteOffset, bytes) };
+}

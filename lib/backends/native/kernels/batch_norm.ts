@@ -32,7 +32,7 @@ import {
   dnnlBatchNormTrainGrad,
 } from "../ops/batch_norm_dnnl.ts";
 import { one, onNative, release, runKernel } from "../gradients.ts";
-import { channelVec, custom, f32, type Fast, kernel, type NativeOp } from "./kernel.ts";
+import { channelVec, custom, donated, f32, type Fast, kernel, type NativeOp } from "./kernel.ts";
 
 /** BatchNorm's input gradient (inputs dy, variance, scale). */
 export const NATIVE_BN_GRAD_X = "NativeBatchNormGradX";
@@ -85,12 +85,18 @@ const trainGrad = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   if (dnnl && shape.length === 4 && !shape.includes(0)) {
     const workspace = attrs.relu ? v("workspace") : null;
     const b = { dy: v("dy"), x: v("x"), gamma: v("scale"), beta: v("offset") };
-    const r = dnnlBatchNormTrainGrad(dnnl, shape, {
-      ...b,
-      mean: v("mean"),
-      variance: v("variance"),
-      workspace,
-    }, eps);
+    const r = dnnlBatchNormTrainGrad(
+      dnnl,
+      shape,
+      {
+        ...b,
+        mean: v("mean"),
+        variance: v("variance"),
+        workspace,
+      },
+      eps,
+      donated(backend, inputs.dy, attrs),
+    );
     g = [r.dx, r.dgamma, r.dbeta];
   } else {
     const relu = attrs.relu ? v("offset") : null;
@@ -166,10 +172,11 @@ const trainGradient: tf.GradConfig = {
     const inputs: tf.NamedTensorMap = { dy: g, x, mean, variance, scale, offset };
     if (workspace) inputs.workspace = workspace;
     // One kernel gives all three; made here, in the backward pass' scope, not in a closure's.
+    // dy is freed below and read nowhere else: its buffer may become dx's (`donate`).
     const [dx, dscale, doffset] = tf.engine().runKernel(
       NATIVE_BN_TRAIN_GRAD,
       inputs,
-      attrs as unknown as tf.NamedAttrMap,
+      { ...attrs, donate: true } as unknown as tf.NamedAttrMap,
     ) as tf.Tensor[];
     release(g, ...saved);
     return { x: () => dx, scale: () => dscale, offset: () => doffset };

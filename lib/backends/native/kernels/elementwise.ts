@@ -21,9 +21,9 @@ import { binary, type BinaryOp, broadcastShape, relu, reluGrad, step } from "../
 import { pool } from "../buffers.ts";
 import type { Dnnl } from "../dnnl/ffi.ts";
 import { dnnlAdd, dnnlRelu, dnnlReluGrad } from "../ops/elementwise_dnnl.ts";
-import { ADD_RELU } from "../../../model/fused.ts";
+import { ADD_RELU, FORK } from "../../../model/fused.ts";
 import { one, onNative, release, runKernel } from "../gradients.ts";
-import { custom, f32, type Fast, type Info, kernel, type NativeOp } from "./kernel.ts";
+import { custom, donated, f32, type Fast, type Info, kernel, type NativeOp } from "./kernel.ts";
 import { laidOutTensor, storedLayout, valuesIn } from "../layouts.ts";
 
 /** ReLU's gradient (inputs dy, x; x may be ReLU's output, whose sign is the same). */
@@ -37,11 +37,12 @@ export const NATIVE_SQUARE_GRAD = "NativeSquareGrad";
  */
 const DNNL_MIN = 1 << 14;
 
-const bin = (op: BinaryOp, dnnl: Dnnl | null = null): Fast => (inputs, backend) => {
+const bin = (op: BinaryOp, dnnl: Dnnl | null = null): Fast => (inputs, backend, attrs) => {
   const a = f32(backend, inputs.a), b = f32(backend, inputs.b);
   if (!a || !b || !broadcastShape(inputs.a!.shape, inputs.b!.shape)) return null;
   if (op === "add" && dnnl && a.length === b.length && a.length >= DNNL_MIN) {
-    return backend.makeTensorInfo(inputs.a!.shape, "float32", dnnlAdd(dnnl, a, b));
+    const into = donated(backend, inputs.a, attrs);
+    return backend.makeTensorInfo(inputs.a!.shape, "float32", dnnlAdd(dnnl, a, b, false, into));
   }
   const r = binary(op, a, inputs.a!.shape, b, inputs.b!.shape);
   return backend.makeTensorInfo(r.shape, "float32", r.values);
@@ -75,9 +76,10 @@ const reluKernel = (dnnl: Dnnl | null): Fast => (inputs, backend) => {
   return backend.makeTensorInfo(inputs.x!.shape, "float32", y);
 };
 
-const reluGradKernel = (dnnl: Dnnl | null): Fast => (inputs, backend) => {
+const reluGradKernel = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   const dy = f32(backend, inputs.dy)!, x = f32(backend, inputs.x)!;
-  const dx = dnnl && x.length >= DNNL_MIN ? dnnlReluGrad(dnnl, dy, x) : reluGrad(dy, x);
+  const into = donated(backend, inputs.dy, attrs);
+  const dx = dnnl && x.length >= DNNL_MIN ? dnnlReluGrad(dnnl, dy, x, into) : reluGrad(dy, x, into);
   return backend.makeTensorInfo(inputs.dy!.shape, "float32", dx);
 };
 
@@ -154,10 +156,35 @@ function elementwiseKernels(dnnl: Dnnl | null): tf.KernelConfig[] {
     kernel(tf.Step, unary((x, a) => step(x, a.alpha ?? 0))),
     custom(NATIVE_RELU_GRAD, reluGradKernel(dnnl)),
     custom(ADD_RELU, addRelu(dnnl)),
+    forkKernel,
     squareGrad,
     sgdUpdate,
   ];
 }
+
+/** `fork`: two outputs sharing the input's data (each freed on its own, as a clone is). */
+const forkKernel = custom(FORK, (inputs, backend) => {
+  const x = inputs.x!;
+  backend.incRef(x.dataId);
+  backend.incRef(x.dataId);
+  const out = { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  return [out, { ...out }];
+});
+
+/**
+ * `fork`'s gradient: the sum of its outputs' gradients, which it frees (each belongs to this node
+ * alone), so that neither outlives the sum.
+ */
+const forkGradient: tf.GradConfig = {
+  kernelName: FORK,
+  gradFunc: (dy) => {
+    const [a, b] = dy as tf.Tensor[];
+    // a is freed below and read nowhere else: its buffer may become the sum's (`donate`).
+    const dx = runKernel(tf.Add, { a, b }, { donate: true });
+    release(a, b);
+    return { x: () => dx };
+  },
+};
 
 /** `relu(a + b)`'s gradient: `dy` where the output is positive, for both inputs. */
 const addReluGradient: tf.GradConfig = {
@@ -166,7 +193,8 @@ const addReluGradient: tf.GradConfig = {
   gradFunc: (dy, saved) => {
     const [y] = saved;
     const g = one(dy);
-    const dz = runKernel(NATIVE_RELU_GRAD, { dy: g, x: y });
+    // g is freed below and read nowhere else: its buffer may become dz's (`donate`).
+    const dz = runKernel(NATIVE_RELU_GRAD, { dy: g, x: y }, { donate: true });
     release(g, y);
     // Two tensors (one a view of the other): each input's gradient is freed on its own.
     return { a: () => dz, b: () => dz.clone() };
@@ -226,6 +254,7 @@ export const elementwise: NativeOp = {
   kernels: ({ dnnl }) => elementwiseKernels(dnnl),
   gradients: () => [
     addReluGradient,
+    forkGradient,
     reluGradient(),
     squareGradient(),
     squareGradGradient,

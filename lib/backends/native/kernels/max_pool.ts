@@ -15,9 +15,18 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { maxPool as maxPoolLoops, maxPoolGrad } from "../ops/max_pool.ts";
 import type { Dnnl } from "../dnnl/ffi.ts";
-import { dnnlMaxPool, dnnlMaxPoolGrad } from "../ops/max_pool_dnnl.ts";
-import { onNative, release } from "../gradients.ts";
-import { f32, type Fast, kernel, type NativeOp } from "./kernel.ts";
+import {
+  dnnlMaxPool,
+  dnnlMaxPoolGrad,
+  dnnlMaxPoolTrain,
+  dnnlMaxPoolTrainGrad,
+} from "../ops/max_pool_dnnl.ts";
+import { MAX_POOL_TRAIN } from "../../../model/fused.ts";
+import { one, onNative, release, runKernel } from "../gradients.ts";
+import { custom, f32, type Fast, kernel, type NativeOp } from "./kernel.ts";
+
+/** `MAX_POOL_TRAIN`'s input gradient (inputs dy, workspace; the forward pass' attributes). */
+export const NATIVE_MAX_POOL_TRAIN_GRAD = "NativeMaxPoolTrainGrad";
 
 /** tfjs' pooling geometry. */
 export function poolInfo(shape: number[], attrs: tf.MaxPoolAttrs): tf.backend_util.Conv2DInfo {
@@ -61,6 +70,47 @@ const backward = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   return backend.makeTensorInfo(c.inShape, "float32", dx);
 };
 
+/** The geometry of a `MAX_POOL_TRAIN` that oneDNN runs; throws for one it cannot (not ResNet's). */
+function trainInfo(attrs: tf.MaxPoolAttrs & { inShape: number[] }): tf.backend_util.Conv2DInfo {
+  const c = poolInfo(attrs.inShape, attrs);
+  if (cpuDefines(c)) throw noPooling(attrs.inShape);
+  return c;
+}
+
+const noPooling = (shape: number[]) =>
+  new Error(`${MAX_POOL_TRAIN}: oneDNN has no such pooling of ${shape}`);
+
+const train = (dnnl: Dnnl): Fast => (inputs, backend, attrs) => {
+  const c = trainInfo(attrs);
+  const r = dnnlMaxPoolTrain(dnnl, c, f32(backend, inputs.x)!);
+  if (!r) throw noPooling(attrs.inShape);
+  return [
+    backend.makeTensorInfo(c.outShape, "float32", r.y),
+    backend.makeTensorInfo([r.workspace.length], "float32", r.workspace),
+  ];
+};
+
+const trainGrad = (dnnl: Dnnl): Fast => (inputs, backend, attrs) => {
+  const ws = f32(backend, inputs.workspace)!;
+  const dx = dnnlMaxPoolTrainGrad(dnnl, trainInfo(attrs), f32(backend, inputs.dy)!, ws);
+  if (!dx) throw noPooling(attrs.inShape);
+  return backend.makeTensorInfo(attrs.inShape, "float32", dx);
+};
+
+/** Only `native` on oneDNN registers `MAX_POOL_TRAIN`, so this gradient is its own. */
+const trainGradient: tf.GradConfig = {
+  kernelName: MAX_POOL_TRAIN,
+  outputsToSave: [false, true],
+  gradFunc: (dy, saved, attrs) => {
+    const [workspace] = saved;
+    const [g, unused] = dy as tf.Tensor[]; // the workspace's gradient: zeros from tfjs
+    const a = attrs as unknown as tf.NamedAttrMap;
+    const dx = runKernel(NATIVE_MAX_POOL_TRAIN_GRAD, { dy: one(g), workspace }, a);
+    release(g, unused, workspace);
+    return { x: () => dx };
+  },
+};
+
 /** Max pooling's gradient, computed at once so that its input and output can be freed. */
 function maxPoolGradient(): tf.GradConfig | null {
   const pool = tf.getGradient(tf.MaxPool);
@@ -80,8 +130,12 @@ function maxPoolGradient(): tf.GradConfig | null {
 
 /** Max pooling on `native`, on oneDNN where it is loaded. */
 export const maxPool: NativeOp = {
-  kernels: (
-    { dnnl },
-  ) => [kernel(tf.MaxPool, forward(dnnl)), kernel(tf.MaxPoolGrad, backward(dnnl))],
-  gradients: () => [maxPoolGradient()],
+  kernels: ({ dnnl }) => [
+    kernel(tf.MaxPool, forward(dnnl)),
+    kernel(tf.MaxPoolGrad, backward(dnnl)),
+    ...(dnnl
+      ? [custom(MAX_POOL_TRAIN, train(dnnl)), custom(NATIVE_MAX_POOL_TRAIN_GRAD, trainGrad(dnnl))]
+      : []),
+  ],
+  gradients: () => [maxPoolGradient(), trainGradient],
 };

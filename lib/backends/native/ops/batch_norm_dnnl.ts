@@ -25,17 +25,11 @@ import {
 } from "../dnnl/batch_norm.ts";
 import type { Dnnl } from "../dnnl/ffi.ts";
 import type { NhwcShape } from "../dnnl/geometry.ts";
-import { pool } from "../buffers.ts";
+import { pool, workspaceBuffer } from "../buffers.ts";
 
 /** The NHWC shape of a 4-D tensor shape. */
 export function nhwc(shape: readonly number[]): NhwcShape {
   return { batch: shape[0], height: shape[1], width: shape[2], channels: shape[3] };
-}
-
-/** A float32 buffer that holds `bytes` bytes, and a byte view of it (for a oneDNN workspace). */
-function workspaceBuffer(bytes: number): { values: Float32Array; bytes: Uint8Array } {
-  const values = pool.alloc(Math.max(1, Math.ceil(bytes / 4)));
-  return { values, bytes: new Uint8Array(values.buffer, values.byteOffset, bytes) };
 }
 
 /** What training-mode BatchNorm gives: `y`, the batch statistics and, with ReLU, its mask. */
@@ -79,10 +73,14 @@ export function dnnlBatchNormTrainGrad(
     workspace: Float32Array | null;
   },
   epsilon: number,
+  into: Float32Array | null = null,
 ): { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array } {
   const s = nhwc(shape), o = { epsilon, relu: b.workspace !== null };
   const C = s.channels;
-  const dx = pool.alloc(b.x.length), dgamma = new Float32Array(C), dbeta = new Float32Array(C);
+  // `into` may be dy itself: oneDNN's BatchNorm backward runs in place (diff_src = diff_dst).
+  const dx = into ?? pool.alloc(b.x.length),
+    dgamma = new Float32Array(C),
+    dbeta = new Float32Array(C);
   const ws = b.workspace;
   const workspace = ws
     ? new Uint8Array(ws.buffer, ws.byteOffset, batchNormWorkspaceBytes(dnnl, s, o))

@@ -162,9 +162,16 @@ export function step(x: Float32Array, alpha: number): Float32Array {
   return y;
 }
 
-/** ReLU's gradient in one pass: `dy` where `x > 0`, 0 elsewhere, NaN where `x` is NaN. */
-export function reluGrad(dy: Float32Array, x: Float32Array): Float32Array {
-  const dx = pool.alloc(dy.length);
+/**
+ * ReLU's gradient in one pass: `dy` where `x > 0`, 0 elsewhere, NaN where `x` is NaN; into `into`
+ * (which may be `dy`: each element is read before it is written) when given.
+ */
+export function reluGrad(
+  dy: Float32Array,
+  x: Float32Array,
+  into: Float32Array | null = null,
+): Float32Array {
+  const dx = into ?? pool.alloc(dy.length);
   for (let i = 0; i < dy.length; i++) {
     const v = x[i];
     // Mask arithmetic, not a branch on the sign (unpredictable: 3-5x slower); `/ +(v === v)` makes

@@ -24,21 +24,31 @@ export function dnnlRelu(dnnl: Dnnl, x: Float32Array): Float32Array {
   return y;
 }
 
-/** ReLU's gradient: `dy` where `x > 0`, else 0. */
-export function dnnlReluGrad(dnnl: Dnnl, dy: Float32Array, x: Float32Array): Float32Array {
-  const dx = pool.alloc(x.length);
+/** ReLU's gradient: `dy` where `x > 0`, else 0; into `into` (which may be `dy`) when given. */
+export function dnnlReluGrad(
+  dnnl: Dnnl,
+  dy: Float32Array,
+  x: Float32Array,
+  into: Float32Array | null = null,
+): Float32Array {
+  // oneDNN's eltwise backward runs in place (diff_src = diff_dst).
+  const dx = into ?? pool.alloc(x.length);
   reluBackward(dnnl, x, dy, dx);
   return dx;
 }
 
-/** `a + b` (`relu(a + b)` with `withRelu`) for equal shapes, on every thread. */
+/**
+ * `a + b` (`relu(a + b)` with `withRelu`) for equal shapes, on every thread; into `into` (which
+ * may be `a`: oneDNN's binary runs in place, dst = src0) when given.
+ */
 export function dnnlAdd(
   dnnl: Dnnl,
   a: Float32Array,
   b: Float32Array,
   withRelu = false,
+  into: Float32Array | null = null,
 ): Float32Array {
-  const out = pool.alloc(a.length);
+  const out = into ?? pool.alloc(a.length);
   add(dnnl, a, b, out, { relu: withRelu });
   return out;
 }

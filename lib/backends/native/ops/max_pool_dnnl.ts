@@ -21,7 +21,7 @@ import type * as tf from "@tensorflow/tfjs-core";
 import type { Dnnl } from "../dnnl/ffi.ts";
 import { type PoolGeometry, poolGeometry } from "../dnnl/geometry.ts";
 import { maxPoolBackward, maxPoolForward, maxPoolWorkspaceBytes } from "../dnnl/max_pool.ts";
-import { pool } from "../buffers.ts";
+import { pool, workspaceBuffer } from "../buffers.ts";
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -99,6 +99,39 @@ export function dnnlMaxPoolGrad(
     pool.release(again);
   }
   const dx = pool.alloc(x.length);
+  maxPoolBackward(dnnl, g, dy, ws, dx);
+  return dx;
+}
+
+/**
+ * Training-mode max pooling: `y` and oneDNN's argmax as a float32 buffer of its own (for a
+ * tensor), which is all {@linkcode dnnlMaxPoolTrainGrad} needs; null where oneDNN has no such
+ * pooling.
+ */
+export function dnnlMaxPoolTrain(
+  dnnl: Dnnl,
+  c: ConvInfo,
+  x: Float32Array,
+): { y: Float32Array; workspace: Float32Array } | null {
+  const g = poolOf(c);
+  if (!g) return null;
+  const y = pool.alloc(size(c.outShape));
+  const ws = workspaceBuffer(maxPoolWorkspaceBytes(dnnl, g));
+  maxPoolForward(dnnl, g, x, y, ws.bytes);
+  return { y, workspace: ws.values };
+}
+
+/** The input gradient of {@linkcode dnnlMaxPoolTrain} from `dy` and its workspace. */
+export function dnnlMaxPoolTrainGrad(
+  dnnl: Dnnl,
+  c: ConvInfo,
+  dy: Float32Array,
+  workspace: Float32Array,
+): Float32Array | null {
+  const g = poolOf(c);
+  if (!g) return null;
+  const ws = new Uint8Array(workspace.buffer, workspace.byteOffset, maxPoolWorkspaceBytes(dnnl, g));
+  const dx = pool.alloc(size(c.inShape));
   maxPoolBackward(dnnl, g, dy, ws, dx);
   return dx;
 }
