@@ -334,7 +334,9 @@ export class TensorLimitError extends InputError {
   }
 }
 
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+/** Bytes in MiB, or in KiB below one MiB (a forced small limit would read "0.0 MiB"). */
+const mib = (bytes: number) =>
+  bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
 
 function tensorLimitError(p: FitProblem, size: number, batch: number): TensorLimitError {
   const { tensor: t, limit } = p;

@@ -88,6 +88,10 @@ export async function warmup(net: ResNet, opts: WarmupOptions): Promise<WarmupRe
   // Intercept pipeline creation for the compile-only pass: record, compile later.
   const realModule = device.createShaderModule;
   const realAsync = device.createComputePipelineAsync;
+  // Whatever the device had as its own (a counter's wrappers, lib/backends/webgpu_counts.ts)
+  // comes back afterwards.
+  const NAMES = ["createShaderModule", "createComputePipelineAsync"] as const;
+  const own = NAMES.map((name) => Object.getOwnPropertyDescriptor(device, name));
   Object.defineProperty(device, "createShaderModule", {
     configurable: true,
     value: (d: GPUShaderModuleDescriptor) => {
@@ -122,8 +126,11 @@ export async function warmup(net: ResNet, opts: WarmupOptions): Promise<WarmupRe
     }
   } finally {
     tf.env().set("WEBGPU_ENGINE_COMPILE_ONLY", false);
-    delete (device as unknown as Record<string, unknown>).createShaderModule;
-    delete (device as unknown as Record<string, unknown>).createComputePipelineAsync;
+    NAMES.forEach((name, i) => {
+      const d = own[i];
+      if (d) Object.defineProperty(device, name, d);
+      else delete (device as unknown as Record<string, unknown>)[name];
+    });
   }
 
   const workers = Math.min(pending.length, opts.workers ?? defaultWorkers());

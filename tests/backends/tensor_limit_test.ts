@@ -172,6 +172,12 @@ Deno.test("a training step that cannot run even in parts is refused in one line:
     return true;
   });
   assert.doesNotThrow(() => checkTrainingFits(config, 96, 100_000, null), "no limit off WebGPU");
+  // A limit under one MiB (forced by a test or a tiny adapter) reads in KiB, not "0.0 MiB".
+  const small = { ...MIB_128, bytes: 48 * 1024 };
+  assert.throws(() => checkTrainingFits(config, 28, 1, small), (e: unknown) => {
+    assert.match((e as Error).message, /\(float32\) is 110\.3 KiB, over its \S+ of 48\.0 KiB/);
+    return true;
+  });
 });
 
 Deno.test("eval splits a batch over the limit itself, and its results do not change (cpu)", async () => {

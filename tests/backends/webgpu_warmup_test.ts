@@ -47,7 +47,20 @@ Deno.test({
 
     const warmed = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 7 });
     const initial = await snapshot(warmed);
+    // Wrappers the device already has (a GPU work counter's) are there again afterwards.
+    const gpu = currentDevice()!;
+    const NAMES = ["createShaderModule", "createComputePipelineAsync"] as const;
+    const mine = NAMES.map((name) => {
+      const real = gpu[name].bind(gpu) as (d: never) => unknown;
+      const wrapper = (d: never) => real(d);
+      Object.defineProperty(gpu, name, { configurable: true, writable: true, value: wrapper });
+      return wrapper;
+    });
     const report = await warmup(warmed, { batch: N, size: SIZE, evalBatch: 2 });
+    NAMES.forEach((name, i) => {
+      assert.equal(gpu[name], mine[i], `warm-up gave back the device's own ${name}`);
+      delete (gpu as unknown as Record<string, unknown>)[name];
+    });
     assert.equal(report.backend, "webgpu");
     assert(report.pipelines > 20, `compiled ${report.pipelines} pipelines`);
     assert.equal(warmed.numBatchesTracked, 0);
