@@ -249,7 +249,9 @@ export class BatchNorm2d {
         this.weight as tf.Tensor1D,
         this.eps,
       );
-      return relu ? tf.relu(y) : y;
+      // y is this layer's own and read by nothing else: the ReLU may write over it (`donate`,
+      // where the backend can: the test pass at 96x96 then needs one stem-sized buffer fewer).
+      return relu ? tf.engine().runKernel(tf.Relu, { x: y }, { donate: true }) as tf.Tensor4D : y;
     }
     const { y, mean, variance } = batchNormTrain(x, this.weight, this.bias, this.eps, relu);
     const n = x.shape[0] * x.shape[1] * x.shape[2];

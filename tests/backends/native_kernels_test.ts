@@ -456,10 +456,15 @@ function suite(NATIVE: string, test: ReturnType<typeof variantTest>): void {
       const r2 = tf.engine().runKernel(NATIVE_RELU_GRAD, { dy: shared, x }, { donate: true });
       assert.deepEqual([...await (r1 as tf.Tensor).data()], want);
       assert.deepEqual([...await (r2 as tf.Tensor).data()], want);
-      assert.equal(buffer(r1 as tf.Tensor), buffer(alone), "written over the given-up input");
-      assert.notEqual(buffer(r2 as tf.Tensor), buffer(shared), "a shared input is not");
+      assert.ok(buffer(r1 as tf.Tensor) === buffer(alone), "written over the given-up input");
+      assert.ok(buffer(r2 as tf.Tensor) !== buffer(shared), "a shared input is not");
       assert.ok((await copy.data()).every((v) => v === 2), "the sharing tensor keeps its values");
-      tf.dispose([x, alone, shared, copy, r1 as tf.Tensor, r2 as tf.Tensor]);
+      // The forward ReLU too (inference BatchNorm's, lib/model/layers.ts).
+      const negated = tf.tidy(() => tf.mul(x, -1)); // half negative, in a pooled buffer
+      const r3 = tf.engine().runKernel(tf.Relu, { x: negated }, { donate: true }) as tf.Tensor;
+      assert.deepEqual([...await r3.data()], want.map((_, i) => Math.max(0, n / 2 - i)));
+      assert.ok(buffer(r3) === buffer(negated), "the ReLU wrote over its given-up input");
+      tf.dispose([x, alone, shared, copy, r1 as tf.Tensor, r2 as tf.Tensor, negated, r3]);
       assert.equal(tf.memory().numTensors, before);
     },
   });

@@ -69,10 +69,11 @@ const addRelu = (dnnl: Dnnl | null): Fast => (inputs, backend) => {
   return backend.makeTensorInfo(inputs.a!.shape, "float32", y);
 };
 
-const reluKernel = (dnnl: Dnnl | null): Fast => (inputs, backend) => {
+const reluKernel = (dnnl: Dnnl | null): Fast => (inputs, backend, attrs) => {
   const x = f32(backend, inputs.x);
   if (!x) return null;
-  const y = dnnl && x.length >= DNNL_MIN ? dnnlRelu(dnnl, x) : relu(x);
+  const into = donated(backend, inputs.x, attrs);
+  const y = dnnl && x.length >= DNNL_MIN ? dnnlRelu(dnnl, x, into) : relu(x, into);
   return backend.makeTensorInfo(inputs.x!.shape, "float32", y);
 };
 

@@ -141,8 +141,8 @@ export function binary(
 }
 
 /** `max(x, 0)`, keeping NaN. */
-export function relu(x: Float32Array): Float32Array {
-  const y = pool.alloc(x.length);
+export function relu(x: Float32Array, into: Float32Array | null = null): Float32Array {
+  const y = into ?? pool.alloc(x.length); // into may be x: each element is read, then written
   // Branch-free ((v + |v|) / 2 is exact): with about half the values negative, a compare-and-branch
   // mispredicts so often that it measured 3-4x slower here. NaN stays NaN; -Infinity becomes NaN.
   for (let i = 0; i < x.length; i++) {

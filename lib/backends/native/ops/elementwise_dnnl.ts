@@ -18,8 +18,12 @@ import { add, relu, reluBackward } from "../dnnl/elementwise.ts";
 import { pool } from "../buffers.ts";
 
 /** `max(x, 0)` on every thread. */
-export function dnnlRelu(dnnl: Dnnl, x: Float32Array): Float32Array {
-  const y = pool.alloc(x.length);
+export function dnnlRelu(
+  dnnl: Dnnl,
+  x: Float32Array,
+  into: Float32Array | null = null,
+): Float32Array {
+  const y = into ?? pool.alloc(x.length); // into may be x: oneDNN's eltwise runs in place
   relu(dnnl, x, y);
   return y;
 }
