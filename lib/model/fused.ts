@@ -243,9 +243,11 @@ export function maxPoolTrain(
   strides: number,
   pad: number,
 ): tf.Tensor4D {
-  if (tf.getKernel(MAX_POOL_TRAIN, tf.getBackend()) && x.dtype === "float32") {
+  if (tf.getKernel(MAX_POOL_TRAIN, tf.getBackend()) && x.dtype === "float32" && x.size > 0) {
     const attrs = { filterSize, strides, pad, inShape: x.shape };
-    return (tf.engine().runKernel(MAX_POOL_TRAIN, { x }, attrs) as tf.Tensor4D[])[0];
+    const [y, workspace] = tf.engine().runKernel(MAX_POOL_TRAIN, { x }, attrs) as tf.Tensor4D[];
+    workspace.dispose(); // the gradient tape keeps its own copy
+    return y;
   }
   return tf.maxPool(x, filterSize, strides, pad);
 }

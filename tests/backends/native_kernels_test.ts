@@ -410,7 +410,9 @@ function suite(NATIVE: string, test: ReturnType<typeof variantTest>): void {
           const [p, q] = fork(u);
           return tf.add(tf.sum(tf.mul(p, a)), tf.sum(tf.mul(tf.relu(q), b)));
         };
-        return [...fork(t), tf.grad(f)(t)];
+        // An output that does not reach the result: its gradient is null, the other's passes.
+        const one = tf.grad((u: tf.Tensor) => tf.sum(tf.mul(fork(u)[1], b)))(t);
+        return [...fork(t), tf.grad(f)(t), one];
       });
     },
   });
@@ -458,13 +460,31 @@ function suite(NATIVE: string, test: ReturnType<typeof variantTest>): void {
       assert.deepEqual([...await (r2 as tf.Tensor).data()], want);
       assert.ok(buffer(r1 as tf.Tensor) === buffer(alone), "written over the given-up input");
       assert.ok(buffer(r2 as tf.Tensor) !== buffer(shared), "a shared input is not");
+      // r1 now shares its buffer with alone (two tensors, one buffer): not given up either.
+      const r4 = tf.engine().runKernel(NATIVE_RELU_GRAD, { dy: r1 as tf.Tensor, x }, {
+        donate: true,
+      });
+      assert.ok(buffer(r4 as tf.Tensor) !== buffer(alone), "a buffer two tensors hold is not");
+      assert.deepEqual([...await (alone as tf.Tensor).data()].slice(n / 2 - 1, n / 2 + 2), [
+        0,
+        0,
+        2,
+      ]);
+      // Nor while a tape records: the gradient may save the input after the kernel ran.
+      const taped = made();
+      tf.grad((u: tf.Tensor) => {
+        const r = tf.engine().runKernel(tf.Relu, { x: taped }, { donate: true }) as tf.Tensor;
+        assert.ok(buffer(r) !== buffer(taped), "no donation under a tape");
+        return tf.sum(tf.mul(u, r));
+      })(x).dispose();
       assert.ok((await copy.data()).every((v) => v === 2), "the sharing tensor keeps its values");
       // The forward ReLU too (inference BatchNorm's, lib/model/layers.ts).
       const negated = tf.tidy(() => tf.mul(x, -1)); // half negative, in a pooled buffer
       const r3 = tf.engine().runKernel(tf.Relu, { x: negated }, { donate: true }) as tf.Tensor;
       assert.deepEqual([...await r3.data()], want.map((_, i) => Math.max(0, n / 2 - i)));
       assert.ok(buffer(r3) === buffer(negated), "the ReLU wrote over its given-up input");
-      tf.dispose([x, alone, shared, copy, r1 as tf.Tensor, r2 as tf.Tensor, negated, r3]);
+      tf.dispose([x, alone, shared, copy, r1 as tf.Tensor, r2 as tf.Tensor, negated, r3, taped]);
+      tf.dispose(r4 as tf.Tensor);
       assert.equal(tf.memory().numTensors, before);
     },
   });
@@ -501,43 +521,50 @@ function suite(NATIVE: string, test: ReturnType<typeof variantTest>): void {
     },
   });
 
-  test({
-    name: "training steps of a small network (fused BatchNorm+ReLU, SGD, pooling) match cpu",
-    fn: async () => {
-      const xs = randn([8, 20, 20, 1]);
-      const labels = Array.from({ length: 8 }, (_, i) => (i * 3) % 10);
-      const run = async (backend: string) => {
-        await tf.setBackend(backend);
-        const before = tf.memory().numTensors;
-        const net = new ResNet({ stages: [1, 1, 1, 1], width: 8, seed: 3 });
-        const opt = new SGD(0.05);
-        const x = tf.tensor4d(xs.data, xs.shape as [number, number, number, number]);
-        const y = tf.tensor1d(labels, "int32");
-        const losses: number[] = [];
-        for (let i = 0; i < 3; i++) {
-          const r = trainStep(net, opt, x, y);
-          losses.push((await r.loss.data())[0]);
-          tf.dispose([r.loss, r.correct]);
-        }
-        const params = new Map<string, Float32Array>();
-        for (const [name, v] of net.params) params.set(name, (await v.data()) as Float32Array);
-        tf.dispose([x, y]);
-        net.dispose();
-        opt.dispose();
-        assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
-        return { losses, params };
-      };
-      const want = await run("cpu");
-      fallbacks.clear();
-      const got = await run(NATIVE);
-      // Only the int32 sum of correct predictions (once per step) is left to the cpu kernels.
-      assert.deepEqual(Object.fromEntries(fallbacks), { Sum: 3 }, "fell back to the cpu kernels");
-      assertClose(got.losses, want.losses, TRAIN_TOL, TRAIN_TOL, "losses");
-      for (const [name, w] of want.params) {
-        assertClose(got.params.get(name)!, w, TRAIN_TOL, TRAIN_TOL, name);
+  // The second size's stem and b2 activations are pooled buffers (at least 16384 floats), so the
+  // backward pass writes over given-up gradients there (donate), as in a real run.
+  for (const [n, size, width] of [[8, 20, 8], [4, 64, 16]]) {
+    test({
+      name: `training steps of a small network (fused BatchNorm+ReLU, SGD, pooling) match cpu ` +
+        `(${n}x${size}x${size}, width ${width})`,
+      fn: () => trainingMatchesCpu(n, size, width),
+    });
+  }
+
+  async function trainingMatchesCpu(n: number, size: number, width: number): Promise<void> {
+    const xs = randn([n, size, size, 1]);
+    const labels = Array.from({ length: n }, (_, i) => (i * 3) % 10);
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      const net = new ResNet({ stages: [1, 1, 1, 1], width, seed: 3 });
+      const opt = new SGD(0.05);
+      const x = tf.tensor4d(xs.data, xs.shape as [number, number, number, number]);
+      const y = tf.tensor1d(labels, "int32");
+      const losses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = trainStep(net, opt, x, y);
+        losses.push((await r.loss.data())[0]);
+        tf.dispose([r.loss, r.correct]);
       }
-    },
-  });
+      const params = new Map<string, Float32Array>();
+      for (const [name, v] of net.params) params.set(name, (await v.data()) as Float32Array);
+      tf.dispose([x, y]);
+      net.dispose();
+      opt.dispose();
+      assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+      return { losses, params };
+    };
+    const want = await run("cpu");
+    fallbacks.clear();
+    const got = await run(NATIVE);
+    // Only the int32 sum of correct predictions (once per step) is left to the cpu kernels.
+    assert.deepEqual(Object.fromEntries(fallbacks), { Sum: 3 }, "fell back to the cpu kernels");
+    assertClose(got.losses, want.losses, TRAIN_TOL, TRAIN_TOL, "losses");
+    for (const [name, w] of want.params) {
+      assertClose(got.params.get(name)!, w, TRAIN_TOL, TRAIN_TOL, name);
+    }
+  }
 
   test("tapsOf: taps that only ever see padding are dropped", () => {
     const info = (h: number, k: number, s: number, p: number) =>

@@ -180,6 +180,8 @@ const forkGradient: tf.GradConfig = {
   kernelName: FORK,
   gradFunc: (dy) => {
     const [a, b] = dy as tf.Tensor[];
+    // An output that does not reach the result has no gradient (null): the other is the sum.
+    if (!a || !b) return { x: () => (a ?? b)! };
     // a is freed below and read nowhere else: its buffer may become the sum's (`donate`).
     const dx = runKernel(tf.Add, { a, b }, { donate: true });
     release(a, b);

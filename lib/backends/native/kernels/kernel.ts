@@ -86,6 +86,10 @@ export function donated(
   attrs: tf.NamedAttrMap,
 ): Float32Array | null {
   if (!attrs.donate || !t || t.dtype !== "float32") return null;
+  // Never while a tape records (a gradient of this pass may save the input after the kernel ran).
+  if ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0) {
+    return null;
+  }
   const d = backend.data.get(t.dataId);
   return d.refCount === 1 && d.values instanceof Float32Array && pool.exclusive(d.values)
     ? d.values
