@@ -401,7 +401,9 @@ export async function workerCommand(a: WorkerArgs): Promise<{
     // V8's flag as deno.json's train/eval/predict tasks run: its heap then stays near 35 MiB
     // instead of growing to 110-140 MiB of garbage between full GCs (the training step's JS
     // objects); peak RSS of ResNet-18 training at 28x28 b64 443-449 -> 298-299 MiB, 96x96 629-640
-    // -> 526-528, images/s the same within the runs' noise (bench worker, 2 x 15 s each, Zen 5).
+    // -> 526-528, images/s the same within the runs' noise; ResNet-50 (torchvision) at 28x28, its
+    // step three times as many small kernels, about 15% slower (189/196 img/s against 251/217),
+    // README speed section (bench worker, alternated, 2 x 15 s each, Zen 5).
     args: [
       "run",
       "-A",

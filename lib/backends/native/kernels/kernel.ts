@@ -75,7 +75,7 @@ export function f32(backend: MathBackendCPU, t: Info | undefined): Float32Array 
 
 /**
  * The values of `t` when a kernel may write its output over them: the caller gave them up
- * (`attrs.donate`: it frees `t` right after and never reads it again) and no other tensor shares
+ * (`attrs.donate`: nothing reads `t` after this kernel; it is freed later) and no other tensor shares
  * them. A backward pass that writes each gradient over the one it came from needs one buffer
  * fewer of that size at a time (oneDNN's BatchNorm and eltwise backward run in place); at 96x96
  * batch 256 the buffers waiting unused at the forward pass' peak were 350 MiB.
