@@ -52,10 +52,17 @@ export class StopWatcher {
   readonly #ctl = new AbortController();
   readonly #worker: Worker;
   #stoppedBy: StopSignal | null = null;
+  /** Settings the worker has not yet confirmed, by message number. */
+  readonly #pending = new Map<number, () => void>();
+  #sent = 0;
 
   private constructor(worker: Worker, onStop?: (sig: StopSignal) => void) {
     this.#worker = worker;
-    worker.onmessage = (e: MessageEvent<{ signal?: StopSignal }>) => {
+    worker.onmessage = (e: MessageEvent<{ signal?: StopSignal; applied?: number }>) => {
+      if (e.data.applied !== undefined) {
+        this.#pending.get(e.data.applied)?.();
+        this.#pending.delete(e.data.applied);
+      }
       const sig = e.data.signal;
       if (!sig || this.#stoppedBy) return;
       this.#stoppedBy = sig;
@@ -95,17 +102,34 @@ export class StopWatcher {
     return this.#stoppedBy;
   }
 
-  /** Has a quit without saving (a second signal) remove `path`, the run's lock file, first. */
-  removeOnQuit(path: string): void {
-    this.#worker.postMessage({ lockFile: path });
+  /**
+   * Has a quit without saving (a second signal) remove `path`, the run's lock file, first.
+   * Resolves once the worker holds it.
+   */
+  removeOnQuit(path: string): Promise<void> {
+    return this.#tell({ lockFile: path });
   }
 
   /**
    * While `on`, a stop quits at once, removing the lock file (before training starts there is
-   * nothing to save, and loading may not be interruptible); off, it saves as usual.
+   * nothing to save, and loading may not be interruptible); off, it saves as usual. Resolves
+   * once the worker acts on it: a signal that arrives later meets the new setting.
    */
-  quitUntilTraining(on: boolean): void {
-    this.#worker.postMessage({ setup: on });
+  quitUntilTraining(on: boolean): Promise<void> {
+    return this.#tell({ setup: on });
+  }
+
+  /**
+   * Sends the worker a setting and waits for its word that it applied it. A signal and a
+   * message reach the worker's event loop in no fixed order, so without the wait a stop right
+   * after a setting could meet the old one (seen once in CI under load).
+   */
+  #tell(setting: { lockFile?: string; setup?: boolean }): Promise<void> {
+    const id = ++this.#sent;
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      this.#worker.postMessage({ ...setting, id });
+    });
   }
 
   /** Stops listening (signals then act as they do by default). */

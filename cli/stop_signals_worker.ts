@@ -21,7 +21,9 @@ const SAME_STOP_MS = 1000;
 
 const port = self as unknown as {
   postMessage(message: unknown): void;
-  onmessage: ((e: MessageEvent<{ lockFile?: string; setup?: boolean }>) => void) | null;
+  onmessage:
+    | ((e: MessageEvent<{ lockFile?: string; setup?: boolean; id: number }>) => void)
+    | null;
 };
 const encoder = new TextEncoder();
 let first: StopSignal | null = null;
@@ -33,6 +35,7 @@ let setup = false;
 port.onmessage = (e) => {
   if (e.data.lockFile) lockFile = e.data.lockFile;
   if (e.data.setup !== undefined) setup = e.data.setup;
+  port.postMessage({ applied: e.data.id });
 };
 
 /** Writes to stderr; a closed terminal (SIGHUP) must not stop the save. */

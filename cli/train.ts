@@ -262,8 +262,8 @@ async function trainPlanned(
   const progress = new EpochProgress();
   // The worker has printed the notice already; the bar must not be drawn over it again.
   const stop = await StopWatcher.start(() => progress.halt());
-  stop.removeOnQuit(plan.lock.path); // a quit without saving leaves no lock file behind
-  stop.quitUntilTraining(true); // while the backend and the data load there is nothing to save
+  await stop.removeOnQuit(plan.lock.path); // a quit without saving leaves no lock file behind
+  await stop.quitUntilTraining(true); // while the backend and the data load there is nothing to save
   let result: TrainResult, backend: BackendInfo;
   try {
     // auto passes over a WebGPU adapter this job cannot run on, even in parts of the batch.
@@ -274,7 +274,7 @@ async function trainPlanned(
     checkFits(plan);
     const data = await loadFashionMnist(dataLoadOptions(o, o.json));
     const initFrom = o.initFrom;
-    stop.quitUntilTraining(false);
+    await stop.quitUntilTraining(false);
     result = await train({
       plan,
       data: { train: data.train, test: data.test },
