@@ -159,3 +159,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "native weight copies: a test pass reorders each weight once, and new weights again",
+  ignore: skip !== null,
+  fn: async () => {
+    const plain = await train("plain"), t = await train("kept");
+    const x = tf.randomUniform([BATCH, SIZE, SIZE, 1], 0, 1, "float32", 9) as tf.Tensor4D;
+    const labels = tf.tensor1d([1, 5, 7, 2], "int32");
+    /** One inference pass on `mode`'s backend: the reorders it ran and its logits. */
+    const test = async (net: ResNet, mode: WeightLayoutMode) => {
+      await tf.setBackend(backendOf(mode));
+      const r0 = dnnlTime(backendOf(mode))!.reorders;
+      const y = tf.tidy(() => net.apply(x, { training: false }));
+      const v = (await y.data()) as Float32Array;
+      y.dispose();
+      return { reorders: dnnlTime(backendOf(mode))!.reorders - r0, logits: v };
+    };
+    const bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    try {
+      const before = tf.memory().numTensors;
+      const first = await test(t.net, "kept"), second = await test(t.net, "kept");
+      assert.ok(first.reorders >= t.blocked, `${first.reorders} reorders in the first pass`);
+      assert.equal(second.reorders, 0, "the second pass reordered weights again");
+      sameBytes(bytes(second.logits), bytes(first.logits), "second pass");
+      // The copies hold what the plain weights' reorder on every call gives.
+      sameBytes(bytes(first.logits), bytes((await test(plain.net, "plain")).logits), "plain");
+      assert.equal(tf.memory().numTensors, before);
+      // A training step (under a tape: no copies) makes new weights; they are copied anew.
+      const r = trainStep(t.net, t.opt, x, labels);
+      await r.loss.data();
+      tf.dispose([r.loss, r.correct]);
+      const after = await test(t.net, "kept");
+      assert.ok(after.reorders >= t.blocked, `${after.reorders} reorders after a step`);
+      assert.notDeepEqual(after.logits, first.logits);
+      assert.equal((await test(t.net, "kept")).reorders, 0);
+    } finally {
+      tf.dispose([x, labels]);
+      for (const n of [plain, t]) {
+        n.opt.dispose();
+        n.net.dispose();
+      }
+    }
+  },
+});

@@ -28,6 +28,7 @@ import { nativeGradients, nativeKernels } from "./kernels/registry.ts";
 import { installNativeGradients } from "./gradients.ts";
 import { pool } from "./buffers.ts";
 import { forgetLayout, plainCopy, type WeightLayoutMode, withPlainInputs } from "./layouts.ts";
+import { forgetWeightsCopy } from "./weights_copies.ts";
 
 /** The tfjs backend name this module registers. */
 export const NATIVE_BACKEND = "native";
@@ -61,6 +62,7 @@ export class NativeBackend extends MathBackendCPU {
   ) {
     super.move(dataId, values, shape, dtype, refCount);
     forgetLayout(dataId); // moved values are in tfjs' layout
+    forgetWeightsCopy(dataId);
     pool.retain(values);
   }
   /**
@@ -86,7 +88,10 @@ export class NativeBackend extends MathBackendCPU {
   override disposeData(dataId: tf.DataId, force = false): boolean {
     const values = this.data.has(dataId) ? this.data.get(dataId).values : null;
     const deleted = super.disposeData(dataId, force);
-    if (deleted) forgetLayout(dataId);
+    if (deleted) {
+      forgetLayout(dataId);
+      forgetWeightsCopy(dataId);
+    }
     if (deleted && values) pool.release(values);
     return deleted;
   }

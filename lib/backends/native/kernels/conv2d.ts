@@ -26,6 +26,7 @@ import { custom, f32, type Fast, type Info, kernel, type NativeOp } from "./kern
 import { epilogueOf } from "./epilogue.ts";
 import { release } from "../gradients.ts";
 import { laidOutTensor, plainInputs, storedLayout } from "../layouts.ts";
+import { weightsCopy } from "../weights_copies.ts";
 
 /**
  * The filter and bias gradients of `CONV2D_BIAS` in one call (inputs x, dy; attributes strides,
@@ -71,7 +72,8 @@ function convKernels(lib: ConvLibrary): tf.KernelConfig[] {
     const c = x && w && convInfo(inputs.x!.shape, inputs.filter!.shape, attrs);
     const ep = c && epilogueOf(backend, inputs.bias, c.outChannels, attrs);
     if (!c || !ep || c.outShape.includes(0)) return null;
-    const y = lib.forward(c, x!, w!, ep, storedLayout(inputs.filter!.dataId));
+    const id = inputs.filter!.dataId;
+    const y = lib.forward(c, x!, w!, ep, storedLayout(id), weightsCopy(id));
     return y && backend.makeTensorInfo(c.outShape, "float32", y);
   };
   const backpropInput: Fast = (inputs, backend, attrs) => {

@@ -73,6 +73,11 @@ export function f32(backend: MathBackendCPU, t: Info | undefined): Float32Array 
   return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
 }
 
+/** Whether a gradient tape is recording (tfjs' `gradientDepth`: inside `tf.grads` and friends). */
+export function taping(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+}
+
 /**
  * The values of `t` when a kernel may write its output over them: the caller gave them up
  * (`attrs.donate`: nothing reads `t` after this kernel; it is freed later) and no other tensor shares
@@ -87,9 +92,7 @@ export function donated(
 ): Float32Array | null {
   if (!attrs.donate || !t || t.dtype !== "float32") return null;
   // Never while a tape records (a gradient of this pass may save the input after the kernel ran).
-  if ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0) {
-    return null;
-  }
+  if (taping()) return null;
   const d = backend.data.get(t.dataId);
   return d.refCount === 1 && d.values instanceof Float32Array && pool.exclusive(d.values)
     ? d.values

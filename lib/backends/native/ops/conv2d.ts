@@ -25,6 +25,7 @@ import { pool } from "../buffers.ts";
 import { applyEpilogue, type Epilogue } from "./epilogue.ts";
 import { channelSums } from "./batch_norm.ts";
 import type { Layout } from "../layouts.ts";
+import type { WeightsCopy } from "../dnnl/conv2d.ts";
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -416,7 +417,8 @@ export function conv2dBackpropFilter(
 export interface ConvLibrary {
   /**
    * `y = conv(x, w) (+ bias) (relu)`, NHWC / HWIO, or `w` stored in `layout` (../layouts.ts; only
-   * oneDNN's library is given one).
+   * oneDNN's library is given one); `copy`, where given, keeps `w` in the primitive's layout
+   * between calls (../weights_copies.ts; oneDNN's library only).
    */
   forward(
     c: ConvInfo,
@@ -424,6 +426,7 @@ export interface ConvLibrary {
     w: Float32Array,
     ep: Epilogue,
     layout?: Layout | null,
+    copy?: WeightsCopy,
   ): Float32Array | null;
   /** `dx` from `dy` and the filter (HWIO, or stored in `layout`). */
   backpropInput(

@@ -71,11 +71,11 @@ export function dnnlConv(dnnl: Dnnl, mode: WeightLayoutMode = "plain"): ConvLibr
     return k && layoutOf(dnnl, k.md, k.hwio);
   };
   return {
-    forward(c, x, w, ep, layout) {
+    forward(c, x, w, ep, layout, copy) {
       const g = geometryOf(c);
       if (!g) return null;
       const y = pool.alloc(size(c.outShape));
-      convForward(dnnl, g, x, w, ep.bias, y, { md: layout?.md, direct: mode === "direct" });
+      convForward(dnnl, g, x, w, ep.bias, y, { md: layout?.md, direct: mode === "direct", copy });
       if (ep.relu) applyEpilogue(y, c.outChannels, { bias: null, relu: true });
       return y;
     },
