@@ -30,7 +30,9 @@ import {
 } from "../lib/model/resnet.ts";
 import {
   checkSettings,
+  RECIPE_NETWORKS,
   type RecipeName,
+  RECIPES,
   resolveSettings,
   SettingError,
   type SettingName,
@@ -150,5 +152,41 @@ export function parseSettings(v: FormValues): PageSettings {
     settings,
     readEvery: num(v, "read-every", "count"),
     readAfterMs: num(v, "read-after", "seconds") * 1000,
+  };
+}
+
+/**
+ * The fields a recipe fills in when it is chosen: its epochs, batch size, lr and input size, and,
+ * for a recipe with a network of its own (`fast`: ResNet-18's stages, the cifar stem, width 16),
+ * that network, as `train --recipe` trains it when no architecture flag is given. The other
+ * recipes leave the network as it is (the page's small default suits a browser).
+ *
+ * @example
+ * ```ts
+ * import { recipeFields } from "./form.ts";
+ * recipeFields("fast").stem; // "cifar"
+ * recipeFields("d2l").stem; // undefined: the form's network stays
+ * ```
+ */
+export function recipeFields(name: RecipeName): Partial<FormValues> {
+  const r = RECIPES[name], net = RECIPE_NETWORKS[name];
+  const fields: Partial<FormValues> = {
+    epochs: `${r.epochs}`,
+    batch: `${r.batchSize}`,
+    lr: `${r.lr}`,
+    size: `${r.size}`,
+  };
+  if (Object.keys(net).length === 0) return fields;
+  const c = resolveConfig(net);
+  return {
+    ...fields,
+    depth: c.depth === null ? "stages" : `${c.depth}`,
+    stages: c.stages.join(","),
+    width: `${c.width}`,
+    block: "",
+    arch: c.arch,
+    stem: c.stem,
+    groups: `${c.groups}`,
+    "width-per-group": `${c.widthPerGroup}`,
   };
 }

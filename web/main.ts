@@ -17,7 +17,8 @@ import { type DeviceInfo, formatBytes, limitProblem, startBackend } from "./devi
 import { type StepWork, StepWorkMeter } from "./gpu_work.ts";
 import type { GpuCounts } from "../lib/backends/webgpu_counts.ts";
 import { DatasetFiles, fetchServedFiles, identifyFile } from "./dataset.ts";
-import { type FormValues, type PageSettings, parseSettings } from "./form.ts";
+import { type FormValues, type PageSettings, parseSettings, recipeFields } from "./form.ts";
+import type { RecipeName } from "../lib/run/recipe.ts";
 import { PageCurves } from "./chart.ts";
 import { type Progress, Session } from "./session.ts";
 
@@ -223,6 +224,13 @@ function checkFits(s: PageSettings): string | null {
         ` in ${plan.chunks} parts of the batch (the same result)`
       : "");
   return problem;
+}
+
+/** A recipe chosen in the form fills in its own epochs, batch, lr, size and network. */
+function recipeChosen(): void {
+  const fields = recipeFields($<HTMLSelectElement>("recipe").value as RecipeName);
+  for (const [id, value] of Object.entries(fields)) $<HTMLInputElement>(id).value = value!;
+  settingsChanged();
 }
 
 function settingsChanged(): void {
@@ -460,6 +468,7 @@ async function start(): Promise<void> {
   showDevice(page.device);
   wireDrop();
   $("settings").addEventListener("input", settingsChanged);
+  $("recipe").addEventListener("change", recipeChosen);
   $("train").addEventListener("click", action(trainNew));
   $("stop").addEventListener("click", () => page.session?.stop());
   $("resume").addEventListener("click", action(resume));

@@ -18,7 +18,7 @@ import { DivergedError } from "../../lib/run/accumulator.ts";
 import type { TrainSettings } from "../../lib/run/recipe.ts";
 import { Session } from "../../web/session.ts";
 import { decodeSafetensors } from "../../lib/io/safetensors_codec.ts";
-import { type FormValues, parseSettings } from "../../web/form.ts";
+import { type FormValues, parseSettings, recipeFields } from "../../web/form.ts";
 import { limitProblem } from "../../web/device.ts";
 import { PageCurves } from "../../web/chart.ts";
 import { animatorSeries, lineChart } from "../../lib/viz/chart.ts";
@@ -344,4 +344,22 @@ Deno.test("web session and the CLI's train: the same weights after two epochs of
   page.dispose();
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
   await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("web form: choosing a recipe fills its fields; fast brings its own network", () => {
+  const fast = { ...FORM, ...recipeFields("fast"), recipe: "fast" };
+  const s = parseSettings(fast);
+  // What `train --recipe fast` trains when no architecture flag is given.
+  assert.deepEqual(s.model, { depth: 18, width: 16, ...ARCH, stem: "cifar" });
+  assert.deepEqual(
+    [s.settings.epochs, s.settings.batchSize, s.settings.lr, s.settings.size],
+    [8, 256, 0.1, 28],
+  );
+  // d2l and modern have no network of their own: the form's small one stays.
+  for (const name of ["d2l", "modern"] as const) {
+    const f = recipeFields(name);
+    assert.equal(f.stem, undefined);
+    assert.equal(f.width, undefined);
+    assert.equal(parseSettings({ ...FORM, ...f }).settings.size, 96);
+  }
 });
