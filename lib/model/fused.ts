@@ -130,6 +130,63 @@ export function conv2dBias(
 }
 
 /**
+ * Kernel name of an inference convolution with a BatchNorm (running statistics) and optionally a
+ * ReLU after it, run as one convolution whose weights and bias fold the BatchNorm in (PyTorch's
+ * `fuse_conv_bn_eval`). Inputs `x`, `filter`, `bias` (optional), `gamma`, `beta`, `mean`,
+ * `variance`; attributes `strides`, `pad`, `eps`, `relu`. No gradient: only for the test pass.
+ */
+export const CONV_BN = "ResNetConvBn";
+
+/** The BatchNorm after a convolution, as {@linkcode convBnInference} takes it. */
+export interface FoldedBatchNorm {
+  gamma: tf.Tensor;
+  beta: tf.Tensor;
+  mean: tf.Tensor;
+  variance: tf.Tensor;
+  eps: number;
+}
+
+/**
+ * `relu?(batchNorm(conv2d(x, filter) + bias))` with the BatchNorm's running statistics, as one
+ * {@linkcode CONV_BN} kernel where the backend has it and no tape records; null elsewhere (the
+ * caller runs the layers one by one). The fold rounds differently from the three ops in a row:
+ * `w * s` and `(bias - mean) * s + beta` with `s = gamma / sqrt(variance + eps)`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "../backends/setup.ts";
+ * import { convBnInference } from "./fused.ts";
+ * const one = tf.ones([1]), zero = tf.zeros([1]);
+ * const bn = { gamma: one, beta: zero, mean: zero, variance: one, eps: 0 };
+ * convBnInference(tf.ones([1, 3, 3, 1]), tf.ones([3, 3, 1, 1]), null, bn, 1, "valid", true);
+ * // null on the cpu backend: no such kernel there
+ * ```
+ */
+export function convBnInference(
+  x: tf.Tensor4D,
+  filter: tf.Tensor,
+  bias: tf.Tensor | null,
+  bn: FoldedBatchNorm,
+  strides: number,
+  pad: ConvPad,
+  relu: boolean,
+): tf.Tensor4D | null {
+  const depth = (tf.engine() as unknown as { state: { gradientDepth: number } }).state
+    .gradientDepth;
+  if (depth > 0 || x.dtype !== "float32" || !tf.getKernel(CONV_BN, tf.getBackend())) return null;
+  const inputs: tf.NamedTensorMap = { x, filter, gamma: bn.gamma, beta: bn.beta };
+  Object.assign(inputs, { mean: bn.mean, variance: bn.variance });
+  if (bias) inputs.bias = bias;
+  return tf.engine().runKernel(CONV_BN, inputs, {
+    strides,
+    pad: pad as unknown as tf.NamedAttrMap["pad"],
+    eps: bn.eps,
+    relu,
+  }) as tf.Tensor4D;
+}
+
+/**
  * Kernel name of a grouped 2-D convolution, NHWC/HWIO, without bias (tfjs' conv2d has no groups).
  * Inputs `x` `[n, h, w, inChannels]` and `filter` `[kh, kw, inChannels / groups, outChannels]`;
  * attributes `strides` (one number for both axes), `pad` ({@linkcode ConvPad}) and `groups`

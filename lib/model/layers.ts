@@ -24,7 +24,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { batchNormTrain, conv2dBias, type ConvPad, groupedConv2d } from "./fused.ts";
+import {
+  batchNormTrain,
+  conv2dBias,
+  convBnInference,
+  type ConvPad,
+  groupedConv2d,
+} from "./fused.ts";
 
 /** BatchNorm epsilon, as PyTorch's default. */
 export const BN_EPS = 1e-5;
@@ -264,6 +270,49 @@ export class BatchNorm2d {
     });
     return y;
   }
+}
+
+/**
+ * `bn(conv(x))`, then ReLU when `opts.relu`: in inference one convolution with the BatchNorm
+ * folded into its weights where the backend has that kernel (../model/fused.ts `convBnInference`;
+ * on the native backend, measured on the Zen 5: BatchNorm and ReLU were 2.5 of about 18 ms of
+ * oneDNN time in a 28x28 batch-64 test step of ResNet-18, and 26 of its 95 kernels), else the two
+ * layers in a row.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "../backends/setup.ts";
+ * import { BatchNorm2d, Conv2d, convBn } from "./layers.ts";
+ * const store = new Map();
+ * const conv = new Conv2d({ name: "c", store, rand: Math.random, inChannels: 1, outChannels: 2, kernel: 3, padding: 1 });
+ * const bn = new BatchNorm2d({ name: "bn", store, channels: 2 });
+ * convBn(conv, bn, tf.ones([1, 4, 4, 1]), { training: false, relu: true }).shape; // [1, 4, 4, 2]
+ * ```
+ */
+export function convBn(
+  conv: Conv2d,
+  bn: BatchNorm2d,
+  x: tf.Tensor4D,
+  opts: BatchNormApplyOptions,
+): tf.Tensor4D {
+  if (!opts.training && conv.groups === 1) {
+    const p = conv.padding;
+    const pad: ConvPad = p === 0 ? "valid" : [[0, 0], [p, p], [p, p], [0, 0]];
+    const folded = { gamma: bn.weight, beta: bn.bias, eps: bn.eps };
+    const stats = { mean: bn.runningMean, variance: bn.runningVar };
+    const y = convBnInference(
+      x,
+      conv.weight,
+      conv.bias,
+      { ...folded, ...stats },
+      conv.stride,
+      pad,
+      opts.relu ?? false,
+    );
+    if (y) return y;
+  }
+  return bn.apply(conv.apply(x), opts);
 }
 
 /** Options of {@linkcode Linear} (PyTorch's `nn.Linear` keyword arguments). */

@@ -29,7 +29,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ConfigError } from "../errors.ts";
 import { mulberry32 } from "../rng.ts";
-import { BatchNorm2d, Conv2d, Linear, type ParamStore } from "./layers.ts";
+import { BatchNorm2d, Conv2d, convBn, Linear, type ParamStore } from "./layers.ts";
 import { addRelu, fork, maxPoolTrain } from "./fused.ts";
 
 /** Four stage depths (residual blocks per stage b2..b5). */
@@ -498,12 +498,13 @@ export class Residual {
     const training = opts.training;
     return tf.tidy(() => {
       const [xb, xs] = fork(x); // the branch's and the shortcut's: see fork
-      let y = this.bn1.apply(this.conv1.apply(xb), { training, relu: true });
-      y = this.bn2.apply(this.conv2.apply(y), { training });
+      let y = convBn(this.conv1, this.bn1, xb, { training, relu: true });
+      y = convBn(this.conv2, this.bn2, y, { training });
       let shortcut = xs;
       if (this.conv3) {
-        shortcut = this.conv3.apply(xs);
-        if (this.shortcutBn) shortcut = this.shortcutBn.apply(shortcut, { training });
+        shortcut = this.shortcutBn
+          ? convBn(this.conv3, this.shortcutBn, xs, { training })
+          : this.conv3.apply(xs);
       }
       return addRelu(y, shortcut);
     });
@@ -607,11 +608,11 @@ export class Bottleneck {
     const training = opts.training;
     return tf.tidy(() => {
       const [xb, xs] = fork(x);
-      let y = this.bn1.apply(this.conv1.apply(xb), { training, relu: true });
-      y = this.bn2.apply(this.conv2.apply(y), { training, relu: true });
-      y = this.bn3.apply(this.conv3.apply(y), { training });
+      let y = convBn(this.conv1, this.bn1, xb, { training, relu: true });
+      y = convBn(this.conv2, this.bn2, y, { training, relu: true });
+      y = convBn(this.conv3, this.bn3, y, { training });
       const shortcut = this.shortcut && this.shortcutBn
-        ? this.shortcutBn.apply(this.shortcut.apply(xs), { training })
+        ? convBn(this.shortcut, this.shortcutBn, xs, { training })
         : xs;
       return addRelu(y, shortcut);
     });
@@ -864,10 +865,13 @@ export class ResNet {
   private forward(x: tf.Tensor4D, opts: ApplyOptions): tf.Tensor2D {
     const trace = opts.trace ?? (() => {});
     const training = opts.training;
-    let y = this.conv.apply(x, { inputIsData: true });
-    trace("b1.0", y);
-    // BN and ReLU run fused, as in training; the shape table lists them as two rows of one shape.
-    y = this.bn.apply(y, { training, relu: true });
+    let y: tf.Tensor4D;
+    if (training || opts.trace) {
+      y = this.conv.apply(x, { inputIsData: true });
+      trace("b1.0", y);
+      // BN and ReLU run fused; the shape table lists them as two rows of one shape.
+      y = this.bn.apply(y, { training, relu: true });
+    } else y = convBn(this.conv, this.bn, x, { training, relu: true });
     trace("b1.1", y);
     trace("b1.2", y);
     if (this.config.stem === "d2l") {

@@ -22,6 +22,7 @@ import type { WeightsCopy } from "./dnnl/conv2d.ts";
 import { taping } from "./kernels/kernel.ts";
 
 const copies = new WeakMap<object, WeightsCopy>();
+const folds = new WeakMap<object, FoldedWeights>();
 
 /** The copy slot of the weights stored under `dataId`; undefined while a tape records. */
 export function weightsCopy(dataId: object): WeightsCopy | undefined {
@@ -31,7 +32,44 @@ export function weightsCopy(dataId: object): WeightsCopy | undefined {
   return copy;
 }
 
-/** Drops the copy of `dataId`'s weights (its data was disposed or replaced). */
+/** Drops the copies of `dataId`'s weights (its data was disposed or replaced). */
 export function forgetWeightsCopy(dataId: object): void {
   copies.delete(dataId);
+  folds.delete(dataId);
+}
+
+/**
+ * A convolution's weights and bias with the BatchNorm after it folded in (the native backend's
+ * `CONV_BN` kernel), made from the tensors whose data ids are `from`.
+ */
+export interface FoldedWeights {
+  /** The data ids of the filter, bias (or null), gamma, beta, mean and variance, and eps. */
+  readonly from: readonly unknown[];
+  /** The folded bias `[out]`. */
+  readonly bias: Float32Array;
+  /**
+   * The folded weights in HWIO, or null while {@linkcode copy} holds them in the layout of the
+   * primitive of the input shape {@linkcode shape} (they are folded again for another shape).
+   */
+  plain: Float32Array | null;
+  /** The input shape the copy was last used for. */
+  shape: string;
+  /** Their copy in the forward primitive's layout. */
+  readonly copy: WeightsCopy;
+}
+
+/**
+ * The folded weights of the filter stored under `from[0]` for the inputs `from` (data ids and
+ * eps), made by `fold` when there are none or they were made from other values.
+ */
+export function foldedWeights(
+  from: readonly unknown[],
+  fold: () => { plain: Float32Array; bias: Float32Array },
+): FoldedWeights {
+  const id = from[0] as object, known = folds.get(id);
+  if (known && known.from.every((v, i) => v === from[i])) return known;
+  const f = fold();
+  const made = { from, ...f, shape: "", copy: { values: null, by: null } };
+  folds.set(id, made);
+  return made;
 }

@@ -514,6 +514,8 @@ function copiedWeights(
   const reorder = reorderToPlan(dnnl, plan, md);
   if (!reorder) return w;
   if (copy.by === reorder && copy.values) return copy.values;
+  // A caller may pass the copy itself for the weights while it fits; it never reorders from it.
+  if (w === copy.values) throw new Error("convForward: the weights copy no longer fits");
   const n = Math.ceil(plan.weightsBytes / 4);
   if (copy.values?.length !== n) copy.values = new Float32Array(n);
   reorder.run({ from: w, to: copy.values });

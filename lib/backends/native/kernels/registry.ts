@@ -20,6 +20,7 @@ import type * as tf from "@tensorflow/tfjs-core";
 import type { KernelLibraries, NativeOp } from "./kernel.ts";
 import { batchNorm } from "./batch_norm.ts";
 import { conv2d } from "./conv2d.ts";
+import { convBn } from "./conv_bn.ts";
 import { elementwise } from "./elementwise.ts";
 import { groupedConv2d } from "./grouped_conv2d.ts";
 import { matMul } from "./mat_mul.ts";
@@ -32,6 +33,7 @@ export type { KernelLibraries } from "./kernel.ts";
 export const NATIVE_OPS: readonly NativeOp[] = [
   batchNorm,
   conv2d,
+  convBn,
   elementwise,
   groupedConv2d,
   matMul,
