@@ -25,6 +25,7 @@
  * deno task bench                      # ResNet-18, 28 and 96 px, batch 64, train and eval
  * deno task bench --depth 34 --tasks train  # ResNet-34 training
  * deno task bench --depth 50 --arch torchvision --tasks train  # ResNet-50 beside torchvision's
+ * deno task bench --stem cifar --width 16 --sizes 28 --batch 256  # train --recipe fast's network
  * deno task bench --quick --json       # a few seconds per run, one JSON object per line
  * deno task bench --impls native,torch,torch-cl --sizes 28 --batch 64,256 --profile
  * deno task bench --impls webgpu --stages 1,1,1,1 --width 8 --batch 16 --compile-ahead both
@@ -35,7 +36,13 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { probeAdapter } from "../lib/backends/webgpu.ts";
 import { ConfigError, errorText } from "../lib/errors.ts";
-import { type Arch, type BlockKind, DEPTHS, resolveConfig } from "../lib/model/resnet.ts";
+import {
+  type Arch,
+  type BlockKind,
+  DEPTHS,
+  resolveConfig,
+  type Stem,
+} from "../lib/model/resnet.ts";
 import { describeError } from "../cli/errors.ts";
 import { addFlags, parseNumber, UsageError, userPath } from "../cli/options.ts";
 import { environment, findTorchPython } from "./environment.ts";
@@ -105,6 +112,7 @@ interface BenchFlags {
   block?: BlockKind;
   groups?: number;
   widthPerGroup?: number;
+  stem?: Stem;
   sizes: number[];
   batch: number[];
   impls?: Impl[];
@@ -147,12 +155,14 @@ function program(): Command {
     ));
   addFlags(cmd, {
     json: "one object per run instead of the table",
-    stages: "torch: with --arch torchvision only",
-    width: "default 64; d2l's torch: 64 only",
+    stages: "",
+    width: "default 64",
     arch: "default d2l; torch runs torchvision's own ResNet class with a 1-channel stem",
     block: "default the depth's; torch: not preact",
     groups: "default 1",
     widthPerGroup: "default 64",
+    // train --recipe fast's network is --stem cifar --width 16: this benches it beside PyTorch.
+    stem: "default d2l; train --recipe fast: cifar, with --width 16",
   });
   cmd
     .addOption(opt("--sizes <list>", "input sizes", list(positiveInt), [28, 96]))
@@ -252,6 +262,7 @@ function settings(o: BenchFlags): Settings {
     block: o.block,
     groups: o.groups,
     widthPerGroup: o.widthPerGroup,
+    stem: o.stem,
   };
   const nets: NetShape[] = o.stages
     ? [{ depth: 18, stages: o.stages, ...form }]

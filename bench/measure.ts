@@ -58,21 +58,32 @@ export function measure(impl: Impl, o: RunOptions): Promise<BenchRow> {
 
 /**
  * The arguments of bench/torch_reference.py that build `row`'s network, or null when the script
- * cannot: d2l's code is its ResNet-18 and -34 of width 64; torchvision's own class takes any
- * stages, width, groups and width per group of the basic and bottleneck blocks.
+ * cannot: d2l's code takes any stages, width and stem of its basic block (ResNet-18's stages with
+ * the cifar stem and width 16 is `deno task train --recipe fast`'s network); torchvision's own
+ * class takes any stages, width, stem, groups and width per group of the basic and bottleneck
+ * blocks.
+ *
+ * @example
+ * ```ts
+ * import { torchNetArgs } from "./measure.ts";
+ * import { newRow } from "./row.ts";
+ * const net = { depth: 18, stages: null, width: 16, stem: "cifar" } as const;
+ * torchNetArgs(newRow("torch", net, { size: 28, batch: 256 }));
+ * // ["--stages", "2,2,2,2", "--width", "16", "--stem", "cifar"]
+ * ```
  */
-function torchNetArgs(row: BenchRow): string[] | null {
+export function torchNetArgs(row: BenchRow): string[] | null {
   const grouped = (row.groups ?? 1) !== 1 || (row.width_per_group ?? 64) !== 64;
+  const shape = ["--stages", row.stages.join(","), "--width", `${row.width}`];
+  const stem = ["--stem", row.stem ?? "d2l"];
   if (row.arch !== "torchvision") {
-    const d2l = (row.depth === 18 || row.depth === 34) && row.width === 64 &&
-      (row.block ?? "basic") === "basic" && !grouped;
-    return d2l ? ["--depth", `${row.depth}`] : null;
+    const d2l = (row.block ?? "basic") === "basic" && !grouped;
+    return d2l ? [...shape, ...stem] : null;
   }
   if (row.block === "preact") return null;
   return [
-    ...["--arch", "torchvision", "--stages", row.stages.join(","), "--block", row.block ?? "basic"],
-    ...["--width", `${row.width}`, "--groups", `${row.groups ?? 1}`],
-    ...["--width-per-group", `${row.width_per_group ?? 64}`],
+    ...["--arch", "torchvision", ...shape, "--block", row.block ?? "basic", ...stem],
+    ...["--groups", `${row.groups ?? 1}`, "--width-per-group", `${row.width_per_group ?? 64}`],
   ];
 }
 
@@ -80,7 +91,7 @@ async function measureTorch(impl: "torch" | "torch-cl", o: RunOptions): Promise<
   const row = newRow(impl, o.net, o);
   const net = torchNetArgs(row);
   if (!net) {
-    row.status = "skipped: bench/torch_reference.py builds d2l's ResNet-18 and -34 of width 64, " +
+    row.status = "skipped: bench/torch_reference.py builds d2l's basic-block ResNets, " +
       "and torchvision's basic and bottleneck ResNets (--arch torchvision)";
     return row;
   }

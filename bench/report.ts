@@ -38,18 +38,23 @@ const secs = (v: number | null) => v === null ? "-" : `${v.toFixed(2)} s`;
 
 /**
  * The network of a row: its depth, or its stages and width (e.g. "1,1,1,1 w8"); then a block the
- * depth does not imply, ResNeXt's groups x width per group ("32x4d"), and "tv" for torchvision's
- * form (rows saved before these fields are d2l's basic ResNets).
+ * depth does not imply, ResNeXt's groups x width per group ("32x4d"), "cifar" for the 3x3/1 stem
+ * without max pool, and "tv" for torchvision's form (rows saved before these fields are d2l's basic
+ * ResNets with d2l's stem).
  *
  * @example
  * ```ts
  * import { netLabel } from "./report.ts";
  * netLabel({ depth: 34, stages: [3, 4, 6, 3], width: 64 }); // "34"
  * netLabel({ depth: 50, stages: [3, 4, 6, 3], width: 64, arch: "torchvision" }); // "50 tv"
+ * netLabel({ depth: 18, stages: [2, 2, 2, 2], width: 16, stem: "cifar" }); // "18 w16 cifar"
  * ```
  */
 export function netLabel(
-  r: Pick<BenchRow, "depth" | "stages" | "width" | "arch" | "block" | "groups" | "width_per_group">,
+  r: Pick<
+    BenchRow,
+    "depth" | "stages" | "width" | "arch" | "block" | "groups" | "width_per_group" | "stem"
+  >,
 ): string {
   const parts = [
     r.depth !== null && r.width === 64
@@ -60,6 +65,8 @@ export function netLabel(
   if (r.block && r.block !== implied) parts.push(r.block);
   const groups = r.groups ?? 1, perGroup = r.width_per_group ?? 64;
   if (groups !== 1 || perGroup !== 64) parts.push(`${groups}x${perGroup}d`);
+  // A different stem is a different network: "vs torch" and DIFFERENT NETWORKS match on the label.
+  if (r.stem === "cifar") parts.push("cifar");
   if (r.arch === "torchvision") parts.push("tv");
   return parts.join(" ");
 }

@@ -20,6 +20,7 @@ import {
   type BlockKind,
   type ResNetOptions,
   resolveConfig,
+  type Stem,
 } from "../lib/model/resnet.ts";
 import { gflopPerImage } from "./flops.ts";
 
@@ -90,6 +91,8 @@ export interface NetShape {
   groups?: number;
   /** torchvision's width_per_group, default 64. */
   widthPerGroup?: number;
+  /** The stem (lib/model/resnet.ts' `stem`): d2l's (default) or the 3x3/1 `cifar` one. */
+  stem?: Stem;
 }
 
 /**
@@ -110,6 +113,7 @@ export function modelOf(n: NetShape): ResNetOptions {
     ...(n.block ? { block: n.block } : {}),
     ...(n.groups ? { groups: n.groups } : {}),
     ...(n.widthPerGroup ? { widthPerGroup: n.widthPerGroup } : {}),
+    ...(n.stem ? { stem: n.stem } : {}),
   };
 }
 
@@ -156,6 +160,11 @@ export interface BenchRow {
   groups?: number;
   /** torchvision's width_per_group (rows saved before the field: 64). */
   width_per_group?: number;
+  /**
+   * The stem: d2l's (7x7/2 conv, max pool) or the 3x3/1 `cifar` one of `deno task train --recipe
+   * fast` (rows saved before the field: d2l's).
+   */
+  stem?: Stem;
   /** Residual blocks per stage. */
   stages: number[];
   /** Channels of the first stage (64 in d2l). */
@@ -287,6 +296,7 @@ export function newRow(
     block: c.block,
     groups: c.groups,
     width_per_group: c.widthPerGroup,
+    stem: c.stem,
     stages: [...c.stages],
     width: net.width,
     size: run.size,

@@ -4,13 +4,17 @@
 The default model is d2l's published code ("Dive into Deep Learning", chapter "Modern
 Convolutional Neural Networks", section ResNet): ``Residual``, ``resnet_block`` and the b1..b5
 network, with ``train_ch6``'s Xavier-uniform initialisation of conv and linear weights and its SGD
-step (cross-entropy loss, zero_grad, backward, step; the accuracy count under no_grad).
+step (cross-entropy loss, zero_grad, backward, step; the accuracy count under no_grad). ``--stages``
+re-stages it, ``--width`` scales its channels (width, 2w, 4w, 8w) and ``--stem cifar`` makes b1 a
+3x3 stride-1 conv, BN and ReLU without the max pool: the network of ``deno task train --recipe
+fast`` (``--stem cifar --width 16``), so that it too has a PyTorch row.
 
 With ``--arch torchvision`` it is torchvision's own ``ResNet`` class (``BasicBlock`` or
 ``Bottleneck``, ``groups`` and ``width_per_group`` for ResNeXt, its own initialisation), adapted
 to Fashion-MNIST the common way: ``conv1`` a 1-channel 7x7 stride-2 bias-free conv, ``fc`` with 10
 outputs (``--in-channels`` and ``--classes`` change them; 3 and 1000 give the model zoo's network).
-A ``--width`` other than 64 rebuilds the stages with torchvision's own ``_make_layer``.
+A ``--width`` other than 64 rebuilds the stages with torchvision's own ``_make_layer``; ``--stem
+cifar`` makes ``conv1`` a 3x3 stride-1 bias-free conv and ``maxpool`` an ``nn.Identity``.
 
 With ``--channels-last`` the model's parameters and the input are in ``torch.channels_last``
 memory format (NHWC in memory, the layout tfjs uses), which lets PyTorch pick its channels-last
@@ -22,17 +26,18 @@ predictions), the pass that follows every epoch; the input is already at its siz
 loader resizes on the CPU, outside the timed loop).
 
 Prints one JSON object on stdout:
-{"impl": "torch" or "torch-cl", "task": "train" or "eval", "arch", "depth", "stages", "size",
- "batch", "examples_per_sec", "first_step_s", "steps", "seconds", "peak_rss_mb", "threads",
- "params", "version"}
+{"impl": "torch" or "torch-cl", "task": "train" or "eval", "arch", "depth", "stages", "width",
+ "stem", "size", "batch", "examples_per_sec", "first_step_s", "steps", "seconds", "peak_rss_mb",
+ "threads", "params", "version"}
 With ``--describe`` it times nothing and prints {"params", "macs"}: the trainable parameters and
 the forward pass's multiply-adds of every Conv2d and Linear for one image at ``--size`` (counted by
 forward hooks), which tests/bench/ compares with bench/flops.ts and lib/model/shapes.ts.
 
-Usage: python3 bench/torch_reference.py [--depth 18] [--size 28] [--batch 64] [--seconds 20]
-       [--warmup 2] [--threads 2] [--channels-last] [--eval]
-       [--arch torchvision [--stages 3,4,6,3] [--block bottleneck] [--width 64] [--groups 1]
-        [--width-per-group 64] [--in-channels 1] [--classes 10]] [--describe]
+Usage: python3 bench/torch_reference.py [--depth 18 | --stages 2,2,2,2] [--width 64]
+       [--stem d2l|cifar] [--size 28] [--batch 64] [--seconds 20] [--warmup 2] [--threads 2]
+       [--channels-last] [--eval]
+       [--arch torchvision [--block bottleneck] [--groups 1] [--width-per-group 64]
+        [--in-channels 1] [--classes 10]] [--describe]
 """
 import argparse
 import json
@@ -88,18 +93,24 @@ def resnet_block(input_channels, num_channels, num_residuals, first_block=False)
 STAGES = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 
 
-def resnet(depth=18):
-    """d2l's ResNet-18 (b1..b5, global average pool, flatten, linear); depth 34 re-stages it."""
-    s = STAGES[depth]
-    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3),
-                       nn.BatchNorm2d(64), nn.ReLU(),
-                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    b2 = nn.Sequential(*resnet_block(64, 64, s[0], first_block=True))
-    b3 = nn.Sequential(*resnet_block(64, 128, s[1]))
-    b4 = nn.Sequential(*resnet_block(128, 256, s[2]))
-    b5 = nn.Sequential(*resnet_block(256, 512, s[3]))
+def resnet(stages, width=64, stem="d2l"):
+    """d2l's ResNet-18 (b1..b5, global average pool, flatten, linear) with `stages` residual blocks
+    per stage (ResNet-34: 3,4,6,3) and `width` channels in b2 (d2l's 64), doubling in b3..b5. The
+    cifar stem keeps the 28x28 input's resolution in b2 (a 3x3/1 conv, no max pool)."""
+    s, w = stages, width
+    if stem == "cifar":
+        b1 = nn.Sequential(nn.Conv2d(1, w, kernel_size=3, stride=1, padding=1),
+                           nn.BatchNorm2d(w), nn.ReLU())
+    else:
+        b1 = nn.Sequential(nn.Conv2d(1, w, kernel_size=7, stride=2, padding=3),
+                           nn.BatchNorm2d(w), nn.ReLU(),
+                           nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    b2 = nn.Sequential(*resnet_block(w, w, s[0], first_block=True))
+    b3 = nn.Sequential(*resnet_block(w, 2 * w, s[1]))
+    b4 = nn.Sequential(*resnet_block(2 * w, 4 * w, s[2]))
+    b5 = nn.Sequential(*resnet_block(4 * w, 8 * w, s[3]))
     return nn.Sequential(b1, b2, b3, b4, b5, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
-                         nn.Linear(512, 10))
+                         nn.Linear(8 * w, 10))
 
 
 def init_weights(m):
@@ -108,9 +119,9 @@ def init_weights(m):
         nn.init.xavier_uniform_(m.weight)
 
 
-def d2l_net(depth):
-    """d2l's ResNet of `depth` with train_ch6's initialisation."""
-    net = resnet(depth)
+def d2l_net(stages, width=64, stem="d2l"):
+    """d2l's ResNet (see `resnet`) with train_ch6's initialisation."""
+    net = resnet(stages, width, stem)
     net.apply(init_weights)
     return net
 
@@ -121,15 +132,20 @@ TV_STAGES = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 2
 
 
 def torchvision_net(stages, block="bottleneck", width=64, groups=1, width_per_group=64,
-                    in_channels=1, classes=10):
+                    in_channels=1, classes=10, stem="d2l"):
     """torchvision's own ResNet class, conv1 an `in_channels`-channel 7x7/2 bias-free conv and fc
     with `classes` outputs (the common Fashion-MNIST adaptation), initialised as its __init__
-    does; a width other than 64 rebuilds the stages with its own _make_layer."""
+    does; a width other than 64 rebuilds the stages with its own _make_layer. The cifar stem is
+    the usual CIFAR adaptation: conv1 3x3/1 (bias-free, as torchvision's) and no max pool."""
     from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
     kind = Bottleneck if block == "bottleneck" else BasicBlock
     net = ResNet(kind, list(stages), num_classes=classes, groups=groups,
                  width_per_group=width_per_group)
-    net.conv1 = nn.Conv2d(in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
+    if stem == "cifar":
+        net.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, stride=1, padding=1, bias=False)
+        net.maxpool = nn.Identity()
+    else:
+        net.conv1 = nn.Conv2d(in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
     if width != 64:
         net.inplanes = width
         net.bn1 = nn.BatchNorm2d(width)
@@ -149,7 +165,7 @@ def torchvision_net(stages, block="bottleneck", width=64, groups=1, width_per_gr
 
 def _net(model):
     """A network: `model` is d2l's depth (18 or 34) or a function that builds one."""
-    return d2l_net(model) if isinstance(model, int) else model()
+    return d2l_net(STAGES[model]) if isinstance(model, int) else model()
 
 
 def training_step(model, size, batch, lr, channels_last=False, in_channels=1, classes=10):
@@ -240,10 +256,12 @@ def parse_args():
     p.add_argument("--arch", default="d2l", choices=["d2l", "torchvision"])
     p.add_argument("--depth", type=int, default=18, choices=sorted(TV_STAGES),
                    help="d2l: 18 or 34; torchvision: 18, 34, 50, 101, 152")
-    p.add_argument("--stages", type=stage_list, help="torchvision: blocks per stage (over --depth)")
+    p.add_argument("--stages", type=stage_list, help="blocks per stage (over --depth)")
     p.add_argument("--block", choices=["basic", "bottleneck"],
-                   help="torchvision: default the depth's (50 and up: bottleneck)")
-    p.add_argument("--width", type=int, default=64, help="torchvision: channels of conv1")
+                   help="torchvision: default the depth's (50 and up: bottleneck); d2l: basic")
+    p.add_argument("--width", type=int, default=64, help="channels of the stem and b2")
+    p.add_argument("--stem", default="d2l", choices=["d2l", "cifar"],
+                   help="d2l (7x7/2 conv, 3x3/2 max pool) or cifar (3x3/1 conv, no max pool)")
     p.add_argument("--groups", type=int, default=1)
     p.add_argument("--width-per-group", type=int, default=64)
     p.add_argument("--in-channels", type=int, default=1)
@@ -261,22 +279,23 @@ def parse_args():
     p.add_argument("--describe", action="store_true",
                    help="print the parameters and forward multiply-adds, time nothing")
     a = p.parse_args()
-    d2l_only = a.stages or a.block or a.width != 64 or a.groups != 1 or \
-        a.width_per_group != 64 or a.in_channels != 1 or a.classes != 10
-    if a.arch == "d2l" and (a.depth not in STAGES or d2l_only):
-        p.error("d2l's code here is ResNet-18 or -34, width 64, 1 channel, 10 classes: "
-                "use --arch torchvision for the others")
+    tv_only = a.block == "bottleneck" or a.groups != 1 or a.width_per_group != 64 or \
+        a.in_channels != 1 or a.classes != 10
+    if a.arch == "d2l" and ((a.stages is None and a.depth not in STAGES) or tv_only):
+        p.error("d2l's code here is a basic-block ResNet (--depth 18 or 34, or --stages), "
+                "1 channel, 10 classes: use --arch torchvision for the others")
     return a
 
 
 def model_of(a):
-    """The network builder of the flags: d2l's depth, or a torchvision builder."""
+    """The network builder of the flags: d2l's or torchvision's."""
     if a.arch == "d2l":
-        return a.depth
+        stages = a.stages or STAGES[a.depth]
+        return lambda: d2l_net(stages, a.width, a.stem)
     stages = a.stages or TV_STAGES[a.depth]
     block = a.block or ("bottleneck" if a.stages is None and a.depth >= 50 else "basic")
     return lambda: torchvision_net(stages, block, a.width, a.groups, a.width_per_group,
-                                   a.in_channels, a.classes)
+                                   a.in_channels, a.classes, a.stem)
 
 
 def main():
@@ -315,9 +334,9 @@ def main():
         version += f", torchvision {torchvision.__version__}"
     print(json.dumps({
         "impl": "torch-cl" if a.channels_last else "torch", "task": "eval" if a.eval else "train",
-        "arch": a.arch, "depth": a.depth, "stages": a.stages, "size": a.size,
-        "batch": a.batch, "examples_per_sec": steps * a.batch / elapsed, "first_step_s": first,
-        "steps": steps, "seconds": elapsed, "peak_rss_mb": rss_kb / 1024, "threads": a.threads,
+        "arch": a.arch, "depth": a.depth, "stages": a.stages, "width": a.width, "stem": a.stem,
+        "size": a.size, "batch": a.batch, "examples_per_sec": steps * a.batch / elapsed,
+        "first_step_s": first, "steps": steps, "seconds": elapsed, "peak_rss_mb": rss_kb / 1024, "threads": a.threads,
         "params": count_params(net), "version": version,
     }))
 

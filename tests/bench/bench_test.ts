@@ -61,6 +61,7 @@ for (
     [["--depth", "50", "--block", "basic"], /depth 50 is a bottleneck ResNet, not basic/],
     [["--depth", "18", "--groups", "2"], /groups 2 and widthPerGroup 64 need the bottleneck/],
     [["--arch", "keras"], /--arch.*'keras'.*d2l, torchvision/],
+    [["--stem", "resnet"], /--stem.*'resnet'.*d2l, cifar/],
     [["--tasks", "train,infer"], /--tasks.*unknown task infer: use train, eval/],
     [["--tasks", ","], /--tasks is empty/],
     [["--sizes", ","], /--sizes is empty/],
@@ -154,10 +155,12 @@ Deno.test("bench table: the net, % peak, the note column and read every", async 
       } +\\d+\\.\\d% +\\d+\\.\\d\\d s .* read every 3$`,
     ),
   );
-  // d2l's PyTorch code builds only ResNet-18/34 of width 64: said, not run.
+  // d2l's PyTorch code re-staged and narrowed: the same network, run (or said why not).
   assert.match(
     lines[3],
-    /^torch .*skipped: bench\/torch_reference\.py builds d2l's ResNet-18 and -34 of width 64/,
+    await findTorchPython()
+      ? /^torch +1,1,1,1 w8 +train +16 +4 +\d+\.\d /
+      : /^torch .*skipped: no python3 with PyTorch/,
   );
   // The notes say what the columns divide by; nothing was left out (--impls given).
   if (measured) {
@@ -232,13 +235,37 @@ Deno.test({
   },
 });
 
+const torchHere = await findTorchPython() !== null;
+
+Deno.test({
+  name: "bench --stem cifar: native and d2l's torch code, the same network, the stem in the rows" +
+    (torchHere ? "" : " (ignored: no python3 with torch)"),
+  ignore: !torchHere,
+  async fn() {
+    const r = await bench([
+      ...["--impls", "native,torch", ...TINY, "--stem", "cifar", ...SHORT, "--seconds", "0.2"],
+      ...["--threads", "1", "--tasks", "train"],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.match(lines[0], /^ResNet 1,1,1,1 w8 cifar train, images\/s/);
+    assert.match(lines[2], /^native +1,1,1,1 w8 cifar +train +16 +4 +\d/);
+    assert.match(lines[3], /^torch +1,1,1,1 w8 cifar +train +16 +4 +\d/);
+    const params = countParams({ stages: [1, 1, 1, 1], width: 8, stem: "cifar" });
+    for (const l of lines.slice(2, 4)) {
+      assert.match(l, new RegExp(` ${params.toLocaleString("en-US")} `));
+    }
+    assert.doesNotMatch(r.stdout, /DIFFERENT NETWORKS/);
+  },
+});
+
 Deno.test("bench without --impls: native, torch, torch-cl, train and eval; cpu is skipped, and said so", async () => {
   const r = await bench([...TINY, ...SHORT, "--threads", "1"]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n");
   const impls = lines.slice(2).map((l) => l.split(" ")[0]);
   assert.ok(!impls.includes("cpu"), r.stdout);
-  // Rows for PyTorch when it is here (they say it builds width 64 only), else a skipped note.
+  // Rows for PyTorch when it is here (d2l's code of the same tiny network), else a skipped note.
   const torch = await findTorchPython() !== null;
   const each = torch ? ["native", "torch", "torch-cl"] : ["native"];
   // Training rows, then the test pass's (the default --tasks train,eval).

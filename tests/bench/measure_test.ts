@@ -4,10 +4,11 @@
  * and a run killed at its cap.
  */
 import assert from "node:assert/strict";
-import { measure, type RunOptions } from "../../bench/measure.ts";
+import { measure, type RunOptions, torchNetArgs } from "../../bench/measure.ts";
 import { findTorchPython } from "../../bench/environment.ts";
 import { gflopPerImage, trainingGflopPerImage } from "../../bench/flops.ts";
-import type { StepSplit } from "../../bench/row.ts";
+import { type NetShape, newRow, type StepSplit } from "../../bench/row.ts";
+import { countParams } from "../../lib/model/shapes.ts";
 
 const TINY: RunOptions = {
   net: { depth: 18, stages: [1, 1, 1, 1], width: 8 },
@@ -72,12 +73,31 @@ Deno.test("a run killed at its cap says how far it got", async () => {
   assert.equal(row.examples_per_sec, null);
 });
 
+// train --recipe fast's network: ResNet-18's stages, the cifar stem, width 16.
+const FAST: NetShape = { depth: 18, stages: null, width: 16, stem: "cifar" };
+
+Deno.test("torchNetArgs: d2l's and torchvision's stages, width and stem; null for preact", () => {
+  const args = (net: NetShape) => torchNetArgs(newRow("torch", net, { size: 28, batch: 64 }));
+  assert.deepEqual(args(FAST), ["--stages", "2,2,2,2", "--width", "16", "--stem", "cifar"]);
+  assert.deepEqual(args(R18), ["--stages", "2,2,2,2", "--width", "64", "--stem", "d2l"]);
+  assert.deepEqual(args({ depth: 34, stages: null, width: 64 }), [
+    ...["--stages", "3,4,6,3", "--width", "64", "--stem", "d2l"],
+  ]);
+  assert.deepEqual(args({ ...FAST, arch: "torchvision" }), [
+    ...["--arch", "torchvision", "--stages", "2,2,2,2", "--width", "16", "--block", "basic"],
+    ...["--stem", "cifar", "--groups", "1", "--width-per-group", "64"],
+  ]);
+  assert.equal(args({ ...FAST, block: "preact" }), null);
+  assert.equal(args({ ...R18, depth: 50 }), null); // d2l's form of the bottleneck
+});
+
 Deno.test("torch and torch-cl: skipped for other networks, and without PyTorch", async () => {
   for (const impl of ["torch", "torch-cl"] as const) {
-    const tiny = await measure(impl, { ...TINY, python: "/usr/bin/python3" });
+    const preact: NetShape = { ...TINY.net, block: "preact" };
+    const tiny = await measure(impl, { ...TINY, net: preact, python: "/usr/bin/python3" });
     assert.match(
       tiny.status,
-      /^skipped: bench\/torch_reference\.py builds d2l's ResNet-18 and -34/,
+      /^skipped: bench\/torch_reference\.py builds d2l's basic-block ResNets/,
     );
     const none = await measure(impl, { ...TINY, net: R18, python: null });
     assert.match(none.status, /^skipped: no python3 with PyTorch \(Debian: apt-get install/);
@@ -99,6 +119,22 @@ Deno.test({
     assert.ok(row.examples_per_sec! > 0 && row.steps >= 2);
     assert.equal(row.first_result_s, row.first_step_s);
     assert.equal(row.gflop_per_image, trainingGflopPerImage({ depth: 18 }, 28));
+  },
+});
+
+Deno.test({
+  name: "torch: train --recipe fast's network (cifar stem, width 16), as many parameters as ours",
+  ignore: python === null,
+  async fn() {
+    const row = await measure("torch", { ...TINY, net: FAST, size: 16, python });
+    assert.equal(row.status, "ok", row.status);
+    assert.equal(row.stem, "cifar");
+    assert.equal(row.params, 701_930);
+    assert.equal(row.params, countParams({ depth: 18, width: 16, stem: "cifar" }));
+    assert.equal(
+      row.gflop_per_image,
+      trainingGflopPerImage({ depth: 18, width: 16, stem: "cifar" }, 16),
+    );
   },
 });
 

@@ -301,6 +301,27 @@ Deno.test("netLabel: the form, a block the depth does not imply, ResNeXt's group
     50,
   ]);
   assert.deepEqual(r.stages, [3, 4, 6, 3]);
+  assert.equal(r.stem, "d2l");
+});
+
+Deno.test("netLabel and the row: the cifar stem (train --recipe fast's network) is named", () => {
+  const fast = { depth: 18, stages: null, width: 16, stem: "cifar" as const };
+  const row = (net: NetShape) => newRow("torch", net, { size: 28, batch: 256 });
+  const r = row(fast);
+  assert.equal(r.stem, "cifar");
+  assert.equal(JSON.parse(JSON.stringify(r)).stem, "cifar"); // a field of --json and the file
+  assert.equal(netLabel(r), "18 w16 cifar");
+  assert.equal(netLabel(row({ ...fast, width: 64 })), "18 cifar");
+  assert.equal(netLabel(row({ ...fast, arch: "torchvision" })), "18 w16 cifar tv");
+  // Only the stem differs: a different label, so "vs torch" never compares across stems.
+  assert.notEqual(netLabel(row({ ...fast, stem: "d2l" })), netLabel(r));
+  assert.equal(netLabel(row({ ...fast, stem: "d2l" })), "18 w16");
+  // The FLOPs of "% peak" are the cifar stem's: 28x28 all the way into b2.
+  assert.equal(
+    r.gflop_per_image,
+    trainingGflopPerImage({ depth: 18, width: 16, stem: "cifar" }, 28),
+  );
+  assert.ok(r.gflop_per_image > row({ ...fast, stem: "d2l" }).gflop_per_image);
 });
 
 Deno.test("params: a column, and rows compared with different counts are called out", () => {

@@ -4,7 +4,8 @@
  * Linear) of the PyTorch network it would time, which must equal lib/model/shapes.ts'
  * `countParams` and bench/flops.ts' `forwardMacs` for the same options: torchvision's own ResNet
  * class with the 1-channel 7x7/2 bias-free stem and 10 outputs (the bench's), the model zoo's
- * resnet50 and resnext50_32x4d, a tiny bottleneck net, and d2l's ResNet-18. Ignored without a
+ * resnet50 and resnext50_32x4d, a tiny bottleneck net, d2l's ResNet-18, and both forms with the
+ * cifar stem (d2l's at width 16 is `deno task train --recipe fast`'s network). Ignored without a
  * python3 that imports torch and torchvision.
  */
 import assert from "node:assert/strict";
@@ -50,6 +51,13 @@ const CASES: [string[], ResNetOptions, number][] = [
     16,
   ],
   [["--depth", "18"], { depth: 18 }, 28],
+  [["--stem", "cifar", "--width", "16"], { depth: 18, width: 16, stem: "cifar" }, 28],
+  [["--stages", "1,2,1,1", "--width", "8"], { stages: [1, 2, 1, 1], width: 8 }, 28],
+  [
+    ["--arch", "torchvision", "--stem", "cifar", "--width", "16"],
+    { depth: 18, width: 16, stem: "cifar", arch: "torchvision" },
+    28,
+  ],
 ];
 
 for (const [args, model, size] of CASES) {
@@ -67,6 +75,10 @@ for (const [args, model, size] of CASES) {
       if (size === 224 && !model.groups) {
         assert.deepEqual(got, { params: 25_557_032, macs: 4_089_184_256 });
       }
+      // `deno task shapes --stem cifar --width 16`'s total.
+      if (model.stem === "cifar" && model.arch !== "torchvision") {
+        assert.equal(got.params, 701_930);
+      }
     },
   });
 }
@@ -79,5 +91,8 @@ Deno.test({
     const d2l50 = await script(["--depth", "50", "--describe"]);
     assert.equal(d2l50.code, 2);
     assert.match(d2l50.stderr, /use --arch torchvision for the others/);
+    const bottleneck = await script(["--stages", "1,1,1,1", "--block", "bottleneck", "--describe"]);
+    assert.equal(bottleneck.code, 2);
+    assert.match(bottleneck.stderr, /d2l's code here is a basic-block ResNet/);
   },
 });
