@@ -56,6 +56,8 @@ export interface ConvLayout {
   activations?: "nhwc" | "any";
   /** With a bias (forward) or a bias gradient (backward weights). */
   bias?: boolean;
+  /** Forward only: a ReLU post-op on the output (in oneDNN's kernel, not a pass of its own). */
+  relu?: boolean;
   /**
    * Backward weights only: "auto" replaces oneDNN's slow GEMM fallback for inputs smaller than
    * the kernel by `conv2d_im2col.ts`; "off" always runs oneDNN's primitive (for comparisons).
@@ -117,10 +119,12 @@ export function convPlan(
     weights: "any",
     activations: "nhwc",
     bias: false,
+    relu: false,
     im2col: "auto",
     ...layout,
   } as const;
-  const variant = `w=${weightsKey(l.weights)}:a=${l.activations}:b=${l.bias}:im2col=${l.im2col}`;
+  const variant = `w=${weightsKey(l.weights)}:a=${l.activations}:b=${l.bias}:im2col=${l.im2col}` +
+    (l.relu ? ":relu" : "");
   const key = `conv:${pass}:${geometryKey(g)}:${variant}`;
   return cached(dnnl, key, () => makePlan(dnnl, g, pass, l));
 }
@@ -285,7 +289,9 @@ function convPrimitive(
   m: ConvMds,
   args: ArgName[],
 ): Primitive {
-  if (pass === "forward") return new Primitive(dnnl, forwardDesc(dnnl, g, m), { args });
+  if (pass === "forward") {
+    return new Primitive(dnnl, forwardDesc(dnnl, g, m), { args, reluPostOp: l.relu });
+  }
   const hint = forwardHint(dnnl, g, l);
   const desc = pass === "backward_data"
     ? backwardDataDesc(dnnl, g, m)
@@ -325,6 +331,8 @@ export interface WeightsLayout {
    * has a non-reference implementation for it; elsewhere the weights are reordered to its pick.
    */
   direct?: boolean;
+  /** Forward only: ReLU on the output, as the primitive's post-op. */
+  relu?: boolean;
   /**
    * Forward only: a copy of these weights in the primitive's layout that the caller keeps while
    * the weights do not change (a test pass), so that they are reordered once, not every call.
@@ -367,9 +375,9 @@ export function convForward(
   y: Float32Array,
   layout: WeightsLayout = {},
 ): void {
-  const md = layout.md ?? null, withBias = bias !== null;
-  const direct = md && layout.direct ? directPlan(dnnl, g, withBias, md) : null;
-  const plan = direct ?? convPlan(dnnl, g, "forward", { bias: withBias });
+  const md = layout.md ?? null, withBias = bias !== null, relu = layout.relu ?? false;
+  const direct = md && layout.direct ? directPlan(dnnl, g, withBias, md, relu) : null;
+  const plan = direct ?? convPlan(dnnl, g, "forward", { bias: withBias, relu });
   const weights = layout.copy
     ? copiedWeights(dnnl, plan, w, md, layout.copy)
     : stageWeights(dnnl, plan, w, md);
@@ -377,12 +385,18 @@ export function convForward(
 }
 
 /** A forward plan whose primitive takes weights in `md`; null where oneDNN has only `ref:`. */
-function directPlan(dnnl: Dnnl, g: ConvGeometry, bias: boolean, md: Md): ConvPlan | null {
-  const key = `conv:direct:${geometryKey(g)}:b=${bias}:${mdKey(md)}`;
+function directPlan(
+  dnnl: Dnnl,
+  g: ConvGeometry,
+  bias: boolean,
+  md: Md,
+  relu: boolean,
+): ConvPlan | null {
+  const key = `conv:direct:${geometryKey(g)}:b=${bias}:${mdKey(md)}${relu ? ":relu" : ""}`;
   return cached(dnnl, key, () => {
     let plan: ConvPlan | null = null;
     try {
-      const l = { weights: md, activations: "nhwc", bias, im2col: "auto" } as const;
+      const l = { weights: md, activations: "nhwc", bias, relu, im2col: "auto" } as const;
       plan = makePlan(dnnl, g, "forward", l);
     } catch {
       plan = null; // no implementation takes these weights as they are

@@ -31,7 +31,6 @@ import type { Dnnl } from "../dnnl/ffi.ts";
 import { pool } from "../buffers.ts";
 import { type Layout, layoutOf, type WeightLayoutMode } from "../layouts.ts";
 import type { ConvLibrary } from "./conv2d.ts";
-import { applyEpilogue } from "./epilogue.ts";
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -75,8 +74,8 @@ export function dnnlConv(dnnl: Dnnl, mode: WeightLayoutMode = "plain"): ConvLibr
       const g = geometryOf(c);
       if (!g) return null;
       const y = pool.alloc(size(c.outShape));
-      convForward(dnnl, g, x, w, ep.bias, y, { md: layout?.md, direct: mode === "direct", copy });
-      if (ep.relu) applyEpilogue(y, c.outChannels, { bias: null, relu: true });
+      const direct = mode === "direct";
+      convForward(dnnl, g, x, w, ep.bias, y, { md: layout?.md, direct, relu: ep.relu, copy });
       return y;
     },
     backpropInput(c, dy, w, layout) {
