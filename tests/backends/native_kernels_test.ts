@@ -566,6 +566,24 @@ function suite(NATIVE: string, test: ReturnType<typeof variantTest>): void {
     }
   }
 
+  test("reverse: any axes of float32 tensors (the test pass' mirrored images) and its gradient", async () => {
+    const cases: [number[], number | number[]][] = [
+      [[4, 7, 5, 3], 2], // NHWC, width: the test-time flip
+      [[4, 7, 5, 3], [1, 2]],
+      [[2, 3, 4], -1],
+      [[6], 0],
+      [[3, 5], []],
+    ];
+    for (const [shape, axes] of cases) {
+      const x = randn(shape);
+      await parity(`reverse ${shape} axes ${axes}`, [x], (t) => [tf.reverse(t, axes)]);
+      await parity(`reverse ${shape} gradient`, [x, randn(shape)], (t, dy) => {
+        const g = tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.reverse(u, axes), dy)))(t);
+        return [g];
+      });
+    }
+  });
+
   test("tapsOf: taps that only ever see padding are dropped", () => {
     const info = (h: number, k: number, s: number, p: number) =>
       tf.backend_util.computeConv2DInfo([1, h, h, 1], [k, k, 1, 1], s, 1, p);

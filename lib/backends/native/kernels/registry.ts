@@ -26,6 +26,7 @@ import { groupedConv2d } from "./grouped_conv2d.ts";
 import { matMul } from "./mat_mul.ts";
 import { maxPool } from "./max_pool.ts";
 import { reduce } from "./reduce.ts";
+import { reverse } from "./reverse.ts";
 
 export type { KernelLibraries } from "./kernel.ts";
 
@@ -39,6 +40,7 @@ export const NATIVE_OPS: readonly NativeOp[] = [
   matMul,
   maxPool,
   reduce,
+  reverse,
 ];
 
 /** Every kernel of the `native` backend, on `libs`. */
