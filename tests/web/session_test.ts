@@ -15,7 +15,7 @@ import { BLOCKS, resolveConfig } from "../../lib/model/resnet.ts";
 import { FLAGS } from "../../cli/options.ts";
 import { largestTensor } from "../../lib/backends/tensor_limit.ts";
 import { DivergedError } from "../../lib/run/accumulator.ts";
-import type { TrainSettings } from "../../lib/run/recipe.ts";
+import { RECIPES, type TrainSettings } from "../../lib/run/recipe.ts";
 import { Session } from "../../web/session.ts";
 import { decodeSafetensors } from "../../lib/io/safetensors_codec.ts";
 import { type FormValues, parseSettings, recipeFields } from "../../web/form.ts";
@@ -353,7 +353,7 @@ Deno.test("web form: choosing a recipe fills its fields; fast brings its own net
   assert.deepEqual(s.model, { depth: 18, width: 16, ...ARCH, stem: "cifar" });
   assert.deepEqual(
     [s.settings.epochs, s.settings.batchSize, s.settings.lr, s.settings.size],
-    [8, 256, 0.1, 28],
+    [RECIPES.fast.epochs, 256, 0.1, 28],
   );
   // d2l and modern have no network of their own: the form's small one stays.
   for (const name of ["d2l", "modern"] as const) {
