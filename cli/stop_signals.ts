@@ -55,9 +55,14 @@ export class StopWatcher {
   /** Settings the worker has not yet confirmed, by message number. */
   readonly #pending = new Map<number, () => void>();
   #sent = 0;
+  #closed = false;
 
   private constructor(worker: Worker, onStop?: (sig: StopSignal) => void) {
     this.#worker = worker;
+    worker.onerror = (e) => {
+      e.preventDefault(); // the run goes on without the watcher (signals act as by default)
+      this.close();
+    };
     worker.onmessage = (e: MessageEvent<{ signal?: StopSignal; applied?: number }>) => {
       if (e.data.applied !== undefined) {
         this.#pending.get(e.data.applied)?.();
@@ -125,6 +130,7 @@ export class StopWatcher {
    * after a setting could meet the old one (seen once in CI under load).
    */
   #tell(setting: { lockFile?: string; setup?: boolean }): Promise<void> {
+    if (this.#closed) return Promise.resolve(); // nobody listens any more
     const id = ++this.#sent;
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
@@ -132,8 +138,11 @@ export class StopWatcher {
     });
   }
 
-  /** Stops listening (signals then act as they do by default). */
+  /** Stops listening (signals then act as they do by default); no setting is awaited after. */
   close(): void {
+    this.#closed = true;
     this.#worker.terminate();
+    for (const settled of this.#pending.values()) settled();
+    this.#pending.clear();
   }
 }

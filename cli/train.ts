@@ -262,10 +262,10 @@ async function trainPlanned(
   const progress = new EpochProgress();
   // The worker has printed the notice already; the bar must not be drawn over it again.
   const stop = await StopWatcher.start(() => progress.halt());
-  await stop.removeOnQuit(plan.lock.path); // a quit without saving leaves no lock file behind
-  await stop.quitUntilTraining(true); // while the backend and the data load there is nothing to save
   let result: TrainResult, backend: BackendInfo;
   try {
+    await stop.removeOnQuit(plan.lock.path); // a quit without saving leaves no lock file behind
+    await stop.quitUntilTraining(true); // while the backend and data load there is nothing to save
     // auto passes over a WebGPU adapter this job cannot run on, even in parts of the batch.
     const job = { config: plan.config, size: plan.settings.size, batch: plan.settings.batchSize };
     backend = await initBackend(o.backend ?? "auto", { threads: o.threads, job });

@@ -174,7 +174,8 @@ export function convBnInference(
 ): tf.Tensor4D | null {
   const depth = (tf.engine() as unknown as { state: { gradientDepth: number } }).state
     .gradientDepth;
-  if (depth > 0 || x.dtype !== "float32" || !tf.getKernel(CONV_BN, tf.getBackend())) return null;
+  if (depth > 0 || x.dtype !== "float32" || x.size === 0) return null;
+  if (!tf.getKernel(CONV_BN, tf.getBackend())) return null;
   const inputs: tf.NamedTensorMap = { x, filter, gamma: bn.gamma, beta: bn.beta };
   Object.assign(inputs, { mean: bn.mean, variance: bn.variance });
   if (bias) inputs.bias = bias;

@@ -573,6 +573,8 @@ function suite(NATIVE: string, test: ReturnType<typeof variantTest>): void {
       [[2, 3, 4], -1],
       [[6], 0],
       [[3, 5], []],
+      [[3, 4, 2], [1, 1]], // twice: flipped back, as the CPU kernel does
+      [[3, 4, 2], [0, 2, -3]],
     ];
     for (const [shape, axes] of cases) {
       const x = randn(shape);

@@ -53,6 +53,27 @@ Deno.test("a watcher whose worker fails to start: rejected, and the worker termi
   }
 });
 
+Deno.test("a setting the worker never confirms does not hang the run: close settles it", async () => {
+  const stop = await StopWatcher.start();
+  await stop.quitUntilTraining(true); // confirmed by the live worker
+  const pending = stop.quitUntilTraining(false);
+  stop.close(); // before the worker could answer
+  assert.equal(await within(pending, 2000), "settled");
+  // After close nothing is awaited at all.
+  assert.equal(await within(stop.removeOnQuit("/nowhere"), 2000), "settled");
+});
+
+/** "settled" when `p` settles within `ms`, else "hung" (the timer is cleared either way). */
+async function within(p: Promise<void>, ms: number): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string>((r) => timer = setTimeout(() => r("hung"), ms));
+  try {
+    return await Promise.race([p.then(() => "settled"), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 Deno.test("exit codes are 128 + the signal's number", () => {
   assert.equal(exitCodeOf("SIGINT"), 130);
   assert.equal(exitCodeOf("SIGTERM"), 143);

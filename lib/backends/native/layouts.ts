@@ -28,7 +28,7 @@ import { describeMd, type Md, mdBytes, mdEqual, mdKey } from "./dnnl/memory.ts";
 import { cached } from "./dnnl/primitive.ts";
 import { cachedReorder } from "./dnnl/reorder.ts";
 import { SGD_UPDATE } from "../../model/fused.ts";
-import { CONV2D_BIAS } from "../../model/fused.ts";
+import { CONV2D_BIAS, CONV_BN } from "../../model/fused.ts";
 import { pool } from "./buffers.ts";
 
 /**
@@ -171,6 +171,7 @@ export const LAYOUT_INPUTS: Readonly<Record<string, readonly string[]>> = {
   [tf.FusedConv2D]: ["filter"],
   [tf.Conv2DBackpropInput]: ["filter"],
   [CONV2D_BIAS]: ["filter"],
+  [CONV_BN]: ["filter"], // folded from a plain copy (kernels/conv_bn.ts)
   [SGD_UPDATE]: ["value", "gradient", "buffer"],
 };
 

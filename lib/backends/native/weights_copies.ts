@@ -49,11 +49,9 @@ export interface FoldedWeights {
   readonly bias: Float32Array;
   /**
    * The folded weights in HWIO, or null while {@linkcode copy} holds them in the layout of the
-   * primitive of the input shape {@linkcode shape} (they are folded again for another shape).
+   * last primitive that ran them (they are folded again for a primitive with another layout).
    */
   plain: Float32Array | null;
-  /** The input shape the copy was last used for. */
-  shape: string;
   /** Their copy in the forward primitive's layout. */
   readonly copy: WeightsCopy;
 }
@@ -69,7 +67,7 @@ export function foldedWeights(
   const id = from[0] as object, known = folds.get(id);
   if (known && known.from.every((v, i) => v === from[i])) return known;
   const f = fold();
-  const made = { from, ...f, shape: "", copy: { values: null, by: null } };
+  const made = { from, ...f, copy: { values: null, by: null } };
   folds.set(id, made);
   return made;
 }

@@ -348,8 +348,8 @@ export interface WeightsLayout {
 export interface WeightsCopy {
   /** The copy. */
   values: Float32Array | null;
-  /** The reorder that made it (one cached primitive per pair of layouts): another one, restage. */
-  by: unknown;
+  /** The layouts it was reordered between (`from>to`); other ones: reorder again. */
+  by: string | null;
 }
 
 /**
@@ -514,8 +514,18 @@ function reorderToPlan(dnnl: Dnnl, plan: ConvPlan, md: Md | null) {
 }
 
 /**
+ * The copy's key for weights in `md` (null: HWIO) reordered to the plan's layout: the two layouts
+ * (a reorder primitive is made per plan, so its identity changes with the batch size when the
+ * layout does not); null when the plan takes the weights as they are.
+ */
+function copyKey(dnnl: Dnnl, plan: ConvPlan, md: Md | null): string | null {
+  if (!reorderToPlan(dnnl, plan, md)) return null;
+  return `${mdKey(md ?? plan.hwio)}>${mdKey(plan.conv.md("weights"))}`;
+}
+
+/**
  * The weights in the plan's layout from the caller's copy, reordered into it only when the copy
- * was made by another reorder (or not yet). Measured on the Zen 5: the reorders were 5.8 of 24 ms
+ * is of other layouts (or not made yet). Measured on the Zen 5: the reorders were 5.8 of 24 ms
  * of oneDNN time in a 28x28 batch-64 test step of ResNet-18 (512x512x3x3 alone 0.7-1.0 ms).
  */
 function copiedWeights(
@@ -525,14 +535,41 @@ function copiedWeights(
   md: Md | null,
   copy: WeightsCopy,
 ): Float32Array {
-  const reorder = reorderToPlan(dnnl, plan, md);
-  if (!reorder) return w;
-  if (copy.by === reorder && copy.values) return copy.values;
-  // A caller may pass the copy itself for the weights while it fits; it never reorders from it.
-  if (w === copy.values) throw new Error("convForward: the weights copy no longer fits");
+  const key = copyKey(dnnl, plan, md);
+  // A caller may pass the copy itself while it fits (convCopyFits); never reorder from it.
+  if (w === copy.values && (key === null || copy.by !== key)) {
+    throw new Error("convForward: the weights copy was passed but does not fit this primitive");
+  }
+  if (key === null) return w;
+  if (copy.by === key && copy.values) return copy.values;
   const n = Math.ceil(plan.weightsBytes / 4);
   if (copy.values?.length !== n) copy.values = new Float32Array(n);
-  reorder.run({ from: w, to: copy.values });
-  copy.by = reorder;
+  reorderToPlan(dnnl, plan, md)!.run({ from: w, to: copy.values });
+  copy.by = key;
   return copy.values;
+}
+
+/**
+ * Whether `copy` holds the weights (given in `md`, null: HWIO) in the layout the forward
+ * primitive of this geometry takes, so that a caller may pass the copy itself for the weights.
+ *
+ * @example
+ * ```ts ignore
+ * // not run: it only declares its inputs (a oneDNN handle and buffers)
+ * import { convCopyFits } from "./conv2d.ts";
+ * declare const dnnl: import("./ffi.ts").Dnnl;
+ * declare const g: import("./conv2d.ts").ConvGeometry;
+ * convCopyFits(dnnl, g, { bias: true, relu: false }, null, { values: null, by: null }); // false
+ * ```
+ */
+export function convCopyFits(
+  dnnl: Dnnl,
+  g: ConvGeometry,
+  l: { bias: boolean; relu: boolean },
+  md: Md | null,
+  copy: WeightsCopy,
+): boolean {
+  if (!copy.values) return false;
+  const key = copyKey(dnnl, convPlan(dnnl, g, "forward", l), md);
+  return key !== null && copy.by === key;
 }

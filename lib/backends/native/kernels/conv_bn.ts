@@ -15,12 +15,16 @@
  * @module
  */
 import { CONV_BN } from "../../../model/fused.ts";
+import type * as tf from "@tensorflow/tfjs-core";
 import type { ConvLibrary } from "../ops/conv2d.ts";
+import type { Epilogue } from "../ops/epilogue.ts";
 import { plainCopy } from "../layouts.ts";
 import { type FoldedWeights, foldedWeights } from "../weights_copies.ts";
 import { custom, f32, type Info, type NativeOp } from "./kernel.ts";
 import { convInfo } from "./conv2d.ts";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+
+type ConvInfo = tf.backend_util.Conv2DInfo;
 
 /** The weights and bias with the BatchNorm folded in, from the kernel's inputs. */
 function fold(
@@ -44,15 +48,19 @@ function fold(
   return { plain, bias };
 }
 
-/** The folded weights to hand the library: the copy's stand-in while the copy fits this shape. */
+/**
+ * The folded weights to hand the library: in HWIO while they are kept, else the copy itself where
+ * it fits this primitive, else folded again (a batch size whose primitive takes another layout).
+ */
 function weightsFor(
+  lib: ConvLibrary,
+  c: ConvInfo,
+  ep: Epilogue,
   f: FoldedWeights,
-  shape: string,
   refold: () => Float32Array,
 ): Float32Array {
   if (f.plain) return f.plain;
-  // The same input shape runs the same primitive, whose layout the copy is in: it is used as is.
-  if (shape === f.shape && f.copy.values) return f.copy.values;
+  if (lib.copyFits?.(c, ep, f.copy)) return f.copy.values!;
   return f.plain = refold();
 }
 
@@ -69,13 +77,13 @@ function convBnKernel(lib: ConvLibrary) {
       [...ids, eps],
       () => fold(backend, inputs as Record<string, Info>, eps),
     );
-    const shape = inputs.x!.shape.join("x");
-    const w = weightsFor(f, shape, () => fold(backend, inputs as Record<string, Info>, eps).plain);
-    const y = lib.forward(c, x, w, { bias: f.bias, relu: !!attrs.relu }, null, f.copy);
-    if (!y) throw new Error(`${CONV_BN}: no convolution for ${shape} (dilated?)`);
-    f.shape = shape;
-    // Once the copy holds them, the weights in HWIO are not kept (they would double the memory).
-    if (f.copy.values) f.plain = null;
+    const ep = { bias: f.bias, relu: !!attrs.relu };
+    const refold = () => fold(backend, inputs as Record<string, Info>, eps).plain;
+    const y = lib.forward(c, x, weightsFor(lib, c, ep, f, refold), ep, null, f.copy);
+    if (!y) throw new Error(`${CONV_BN}: no convolution for ${inputs.x!.shape} (dilated?)`);
+    // Once the copy holds them for this primitive, the weights in HWIO are not kept (they would
+    // double the memory); a primitive that takes HWIO itself keeps them.
+    if (lib.copyFits?.(c, ep, f.copy)) f.plain = null;
     return backend.makeTensorInfo(c.outShape, "float32", y);
   });
 }

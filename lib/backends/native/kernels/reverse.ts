@@ -23,7 +23,9 @@ export const reverse: NativeOp = {
       const x = f32(backend, inputs.x);
       if (!x) return null;
       const shape = inputs.x!.shape;
-      const axes = [...new Set(tf.util.parseAxisParam(attrs.dims as number[], shape))];
+      // As the CPU kernel: each listed axis flips once, so an axis given twice flips back.
+      const listed = tf.util.parseAxisParam(attrs.dims as number[], shape);
+      const axes = [...new Set(listed)].filter((a) => listed.filter((b) => b === a).length % 2);
       return backend.makeTensorInfo(shape, "float32", reverseValues(x, shape, axes));
     }),
   ],

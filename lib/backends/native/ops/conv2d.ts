@@ -428,6 +428,11 @@ export interface ConvLibrary {
     layout?: Layout | null,
     copy?: WeightsCopy,
   ): Float32Array | null;
+  /**
+   * Whether `copy` holds HWIO weights in the layout of the forward primitive for `c` and `ep`, so
+   * that the copy itself may be passed as `w` (oneDNN's library only; absent: never).
+   */
+  copyFits?(c: ConvInfo, ep: Epilogue, copy: WeightsCopy): boolean;
   /** `dx` from `dy` and the filter (HWIO, or stored in `layout`). */
   backpropInput(
     c: ConvInfo,

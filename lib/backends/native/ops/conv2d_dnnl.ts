@@ -22,6 +22,7 @@ import type * as tf from "@tensorflow/tfjs-core";
 import {
   convBackwardData,
   convBackwardWeights,
+  convCopyFits,
   convForward,
   type ConvGeometry,
   convGeometry,
@@ -77,6 +78,10 @@ export function dnnlConv(dnnl: Dnnl, mode: WeightLayoutMode = "plain"): ConvLibr
       const direct = mode === "direct";
       convForward(dnnl, g, x, w, ep.bias, y, { md: layout?.md, direct, relu: ep.relu, copy });
       return y;
+    },
+    copyFits(c, ep, copy) {
+      const g = geometryOf(c);
+      return !!g && convCopyFits(dnnl, g, { bias: ep.bias !== null, relu: ep.relu }, null, copy);
     },
     backpropInput(c, dy, w, layout) {
       const g = geometryOf(c);
