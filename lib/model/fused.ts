@@ -156,11 +156,12 @@ export interface FoldedBatchNorm {
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import "../backends/setup.ts";
+ * import assert from "node:assert/strict";
  * import { convBnInference } from "./fused.ts";
  * const one = tf.ones([1]), zero = tf.zeros([1]);
  * const bn = { gamma: one, beta: zero, mean: zero, variance: one, eps: 0 };
- * convBnInference(tf.ones([1, 3, 3, 1]), tf.ones([3, 3, 1, 1]), null, bn, 1, "valid", true);
- * // null on the cpu backend: no such kernel there
+ * const y = convBnInference(tf.ones([1, 3, 3, 1]), tf.ones([3, 3, 1, 1]), null, bn, 1, "valid", true);
+ * assert.equal(y, null); // the cpu backend has no such kernel: the caller runs the layers
  * ```
  */
 export function convBnInference(

@@ -283,11 +283,14 @@ export class BatchNorm2d {
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import "../backends/setup.ts";
+ * import assert from "node:assert/strict";
  * import { BatchNorm2d, Conv2d, convBn } from "./layers.ts";
  * const store = new Map();
  * const conv = new Conv2d({ name: "c", store, rand: Math.random, inChannels: 1, outChannels: 2, kernel: 3, padding: 1 });
  * const bn = new BatchNorm2d({ name: "bn", store, channels: 2 });
- * convBn(conv, bn, tf.ones([1, 4, 4, 1]), { training: false, relu: true }).shape; // [1, 4, 4, 2]
+ * const y = convBn(conv, bn, tf.ones([1, 4, 4, 1]), { training: false, relu: true });
+ * assert.deepEqual(y.shape, [1, 4, 4, 2]);
+ * assert.ok((await y.data()).every((v) => v >= 0)); // the ReLU
  * ```
  */
 export function convBn(

@@ -59,6 +59,17 @@ export interface FoldedWeights {
 /**
  * The folded weights of the filter stored under `from[0]` for the inputs `from` (data ids and
  * eps), made by `fold` when there are none or they were made from other values.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { foldedWeights } from "./weights_copies.ts";
+ * const filter = {}, gamma = {};
+ * const fold = () => ({ plain: new Float32Array(4), bias: new Float32Array(1) });
+ * const f = foldedWeights([filter, gamma, 1e-5], fold);
+ * assert.equal(foldedWeights([filter, gamma, 1e-5], fold), f);
+ * assert.notEqual(foldedWeights([filter, {}, 1e-5], fold), f); // another gamma: folded anew
+ * ```
  */
 export function foldedWeights(
   from: readonly unknown[],

@@ -73,7 +73,24 @@ export function f32(backend: MathBackendCPU, t: Info | undefined): Float32Array 
   return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
 }
 
-/** Whether a gradient tape is recording (tfjs' `gradientDepth`: inside `tf.grads` and friends). */
+/**
+ * Whether a gradient tape is recording (tfjs' `gradientDepth`: inside `tf.grads` and friends).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "../../setup.ts";
+ * import { taping } from "./kernel.ts";
+ * assert.equal(taping(), false);
+ * let inside = false;
+ * tf.grad((x: tf.Tensor) => {
+ *   inside = taping();
+ *   return x.square();
+ * })(tf.scalar(2));
+ * assert.equal(inside, true);
+ * ```
+ */
 export function taping(): boolean {
   return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
 }
