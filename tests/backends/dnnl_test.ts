@@ -27,6 +27,7 @@ import {
   mdByTag,
   openDnnl,
   poolGeometry,
+  preferTaps,
   relu,
   reluBackward,
   reluPrimitive,
@@ -154,7 +155,20 @@ const CONV_CASES: ConvGeometryInput[] = [
     stride: 1,
     pad: "same",
   },
+  // Small maps with wide inputs: forward (and on 1- to 4-pixel outputs backward data) run as a
+  // GEMM per pixel and tap (see conv2d_taps.ts).
+  ...TAPS_CASES(),
 ];
+
+function TAPS_CASES(): ConvGeometryInput[] {
+  const wide = { batch: 3, inChannels: 128, outChannels: 8 };
+  return [
+    { ...wide, inHeight: 2, inWidth: 2, kernel: 3, pad: 1 },
+    { ...wide, inHeight: 6, inWidth: 5, kernel: 3, stride: 2, pad: 1 },
+    { ...wide, inHeight: 3, inWidth: 3, kernel: [3, 1], stride: [1, 2], pad: [2, 0, 0, 1] },
+    { ...wide, inHeight: 2, inWidth: 2, kernel: 1, stride: 2 },
+  ];
+}
 
 function describe(g: ConvGeometry): string {
   const k = `${g.kernelHeight}x${g.kernelWidth}/${g.strideHeight}x${g.strideWidth}`;
@@ -234,6 +248,47 @@ dnnlTest("conv: backward weights on inputs smaller than the kernel uses im2col+s
     off.reorder?.run({ from: dnnl.scratch.weights, to: dw });
     assertClose(dw, convBackwardWeightsRef(g, x, dy).dw, `oneDNN's own ${off.conv.impl}`);
   }
+});
+
+dnnlTest(
+  "conv: small maps with wide inputs run by taps, as oneDNN's primitive computes them",
+  () => {
+    const picked = TAPS_CASES().map((input) => {
+      const g = convGeometry(input);
+      return `${preferTaps(g, "forward")}/${preferTaps(g, "backward_data")}`;
+    });
+    assert.deepEqual(picked, ["true/true", "true/false", "true/false", "true/true"]);
+    TAPS_CASES().forEach((input, i) => {
+      const g = convGeometry(input);
+      const { x, w, bias, dy } = convBuffers(g, 300 + i);
+      const y = new Float32Array(dy.length), off = new Float32Array(dy.length);
+      convForward(dnnl, g, x, w, bias, y, { relu: true });
+      convForward(dnnl, g, x, w, bias, off, { relu: true, taps: false });
+      assertClose(y, convRef(g, x, w, bias).map((v) => Math.max(v, 0)), `relu(y) ${describe(g)}`);
+      assertClose(y, off, `against oneDNN's primitive ${describe(g)}`);
+      const dx = new Float32Array(x.length), dxOff = new Float32Array(x.length);
+      convBackwardData(dnnl, g, dy, w, dx);
+      convBackwardData(dnnl, g, dy, w, dxOff, { taps: false });
+      assertClose(dx, dxOff, `dx against oneDNN's primitive ${describe(g)}`);
+    });
+  },
+);
+
+dnnlTest("conv: by taps, weights kept in another layout are read through a reorder", () => {
+  const g = convGeometry(TAPS_CASES()[0]);
+  const { x, w, bias, dy } = convBuffers(g, 400);
+  const [kh, kw, ic, oc] = [g.kernelHeight, g.kernelWidth, g.inChannels, g.outChannels];
+  const oihw = new Float32Array(w.length); // PyTorch's order, from HWIO
+  for (let i = 0; i < w.length; i++) {
+    const o = i % oc, c = Math.floor(i / oc) % ic, t = Math.floor(i / (oc * ic));
+    oihw[((o * ic + c) * kh * kw) + t] = w[i];
+  }
+  const md = mdByTag(dnnl, [oc, ic, kh, kw], ENUM.dnnl_oihw);
+  const y = new Float32Array(dy.length), dx = new Float32Array(x.length);
+  convForward(dnnl, g, x, oihw, bias, y, { md });
+  assertClose(y, convRef(g, x, w, bias), "y from OIHW weights");
+  convBackwardData(dnnl, g, dy, oihw, dx, { md });
+  assertClose(dx, convBackwardDataRef(g, dy, w), "dx from OIHW weights");
 });
 
 dnnlTest("conv: a second call with the same shapes reuses the cached primitives", () => {

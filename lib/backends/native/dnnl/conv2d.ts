@@ -35,6 +35,7 @@ import {
   im2colPlan,
   preferIm2col,
 } from "./conv2d_im2col.ts";
+import { preferTaps, tapsBackwardData, tapsForward } from "./conv2d_taps.ts";
 import type { ConvGeometry } from "./geometry.ts";
 
 export { type ConvGeometry, convGeometry } from "./geometry.ts";
@@ -334,6 +335,11 @@ export interface WeightsLayout {
   /** Forward only: ReLU on the output, as the primitive's post-op. */
   relu?: boolean;
   /**
+   * Whether small maps run as GEMMs per pixel and tap where `conv2d_taps.ts` prefers them
+   * (default true; false: always oneDNN's primitive, for comparisons).
+   */
+  taps?: boolean;
+  /**
    * Forward only: a copy of these weights in the primitive's layout that the caller keeps while
    * the weights do not change (a test pass), so that they are reordered once, not every call.
    */
@@ -376,6 +382,10 @@ export function convForward(
   layout: WeightsLayout = {},
 ): void {
   const md = layout.md ?? null, withBias = bias !== null, relu = layout.relu ?? false;
+  if (layout.taps !== false && preferTaps(g, "forward")) {
+    if (w === layout.copy?.values) throw new Error("convForward: a weights copy passed to taps");
+    return tapsForward(dnnl, g, x, hwioWeights(dnnl, g, w, md), bias, y, relu);
+  }
   const direct = md && layout.direct ? directPlan(dnnl, g, withBias, md, relu) : null;
   const plan = direct ?? convPlan(dnnl, g, "forward", { bias: withBias, relu });
   const weights = layout.copy
@@ -432,6 +442,9 @@ export function convBackwardData(
   dx: Float32Array,
   layout: WeightsLayout = {},
 ): void {
+  if (layout.taps !== false && preferTaps(g, "backward_data")) {
+    return tapsBackwardData(dnnl, g, dy, hwioWeights(dnnl, g, w, layout.md ?? null), dx);
+  }
   const plan = convPlan(dnnl, g, "backward_data");
   const weights = stageWeights(dnnl, plan, w, layout.md ?? null);
   plan.conv.run({ diff_dst: dy, weights, diff_src: dx });
@@ -508,6 +521,16 @@ function stageWeights(dnnl: Dnnl, plan: ConvPlan, w: Float32Array, md: Md | null
   return to;
 }
 
+/** The weights in HWIO: `w` itself, or reordered from `md` into the staging buffer. */
+function hwioWeights(dnnl: Dnnl, g: ConvGeometry, w: Float32Array, md: Md | null): Float32Array {
+  const reorder = md && cachedReorder(dnnl, md, hwioMd(dnnl, g));
+  if (!reorder) return w;
+  const n = g.kernelHeight * g.kernelWidth * g.inChannels * g.outChannels;
+  const to = growScratch(dnnl, "weights", n * 4);
+  reorder.run({ from: w, to });
+  return new Float32Array(to.buffer, to.byteOffset, n);
+}
+
 /** The reorder from weights in `md` (null: HWIO) to the plan's layout; null when they match. */
 function reorderToPlan(dnnl: Dnnl, plan: ConvPlan, md: Md | null) {
   return md ? cachedReorder(dnnl, md, plan.conv.md("weights")) : plan.reorder;
@@ -569,7 +592,7 @@ export function convCopyFits(
   md: Md | null,
   copy: WeightsCopy,
 ): boolean {
-  if (!copy.values) return false;
+  if (!copy.values || preferTaps(g, "forward")) return false;
   const key = copyKey(dnnl, convPlan(dnnl, g, "forward", l), md);
   return key !== null && copy.by === key;
 }

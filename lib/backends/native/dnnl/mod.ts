@@ -27,6 +27,7 @@ export * from "./reorder.ts";
 export * from "./geometry.ts";
 export * from "./conv2d.ts";
 export * from "./conv2d_im2col.ts";
+export * from "./conv2d_taps.ts";
 export * from "./batch_norm.ts";
 export * from "./max_pool.ts";
 export * from "./elementwise.ts";
