@@ -25,6 +25,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import {
+  batchNormRunning,
   batchNormTrain,
   conv2dBias,
   convBnInference,
@@ -264,9 +265,16 @@ export class BatchNorm2d {
     const m = this.momentum;
     // Running statistics are not differentiated: assign() is outside the gradient tape's view.
     tf.tidy(() => {
-      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
-      const unbiased = tf.mul(variance, n > 1 ? n / (n - 1) : 1);
-      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
+      const [runningMean, runningVar] = batchNormRunning(
+        this.runningMean,
+        this.runningVar,
+        mean,
+        variance,
+        m,
+        n,
+      );
+      this.runningMean.assign(runningMean);
+      this.runningVar.assign(runningVar);
     });
     return y;
   }

@@ -18,7 +18,9 @@ import { mulberry32 } from "../../lib/data/rng.ts";
 import { trainStep } from "../../lib/model/step.ts";
 import { assertClose } from "../golden.ts";
 import {
+  BATCH_NORM_RUNNING,
   BATCH_NORM_TRAIN,
+  batchNormRunning,
   batchNormTrain,
   FORK,
   fork,
@@ -583,6 +585,22 @@ function suite(NATIVE: string, test: ReturnType<typeof variantTest>): void {
         const g = tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.reverse(u, axes), dy)))(t);
         return [g];
       });
+    }
+  });
+
+  test("BatchNorm running statistics: one kernel, the composite's bits", async () => {
+    for (const [C, count] of [[16, 256 * 28 * 28], [512, 64], [3, 1]]) {
+      const stats = [randn([C]), randn([C]), randn([C]), randn([C])];
+      stats[1].data.forEach((v, i, a) => a[i] = Math.abs(v)); // variances
+      stats[3].data.forEach((v, i, a) => a[i] = Math.abs(v));
+      const fn = (rm: tf.Tensor, rv: tf.Tensor, m: tf.Tensor, v: tf.Tensor) =>
+        batchNormRunning(rm, rv, m, v, 0.1, count);
+      const want = await on("cpu", stats, fn); // tfjs' multiplies and adds
+      fallbacks.clear();
+      const got = await on(NATIVE, stats, fn);
+      assert.deepEqual(Object.fromEntries(fallbacks), {}, "fell back to the cpu kernels");
+      assert.ok(tf.getKernel(BATCH_NORM_RUNNING, NATIVE), "the fused kernel ran");
+      assert.deepEqual(got.map((a) => [...a]), want.map((a) => [...a]), `C ${C}, count ${count}`);
     }
   });
 

@@ -17,13 +17,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { BATCH_NORM_TRAIN } from "../../../model/fused.ts";
+import { BATCH_NORM_RUNNING, BATCH_NORM_TRAIN } from "../../../model/fused.ts";
 import {
   batchNorm as batchNormLoops,
   batchNormGradX,
   batchNormTrain,
   batchNormTrainGrad,
   channelSums,
+  runningStats,
 } from "../ops/batch_norm.ts";
 import type { Dnnl } from "../dnnl/ffi.ts";
 import {
@@ -132,6 +133,18 @@ const sums = custom(NATIVE_CHANNEL_SUMS, (inputs, backend) => {
   return backend.makeTensorInfo([C], "float32", r);
 });
 
+/** The running statistics' update, one kernel instead of seven (../../../model/fused.ts). */
+const running = custom(BATCH_NORM_RUNNING, (inputs, backend, attrs) => {
+  const [rm, rv, mean, variance] = ["runningMean", "runningVar", "mean", "variance"].map((k) =>
+    f32(backend, inputs[k])!
+  );
+  const r = runningStats(rm, rv, mean, variance, attrs.momentum, attrs.count);
+  return [
+    backend.makeTensorInfo([r.mean.length], "float32", r.mean),
+    backend.makeTensorInfo([r.variance.length], "float32", r.variance),
+  ];
+});
+
 /** tfjs' FusedBatchNorm gradient as three channel sums and one pass for the input. */
 function fusedBatchNormGrad(): tf.GradConfig | null {
   const bn = tf.getGradient(tf.FusedBatchNorm);
@@ -211,6 +224,7 @@ export const batchNorm: NativeOp = {
     kernel(tf.FusedBatchNorm, inference(dnnl)),
     custom(BATCH_NORM_TRAIN, train(dnnl)),
     custom(NATIVE_BN_TRAIN_GRAD, trainGrad(dnnl)),
+    running,
     gradX,
     sums,
   ],

@@ -248,3 +248,35 @@ export function batchNormTrainGrad(
   }
   return { dx, dscale, doffset };
 }
+
+/**
+ * The running statistics after a batch, `(1 - m) running + m batch` with the batch variance times
+ * `count / (count - 1)`: in float32 step by step, as tfjs' multiplies and adds on `native` compute
+ * them (each product and sum rounded), so that the fused kernel changes no bit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runningStats } from "./batch_norm.ts";
+ * const r = runningStats(Float32Array.of(0), Float32Array.of(1), Float32Array.of(2),
+ *   Float32Array.of(3), 0.5, 4);
+ * assert.deepEqual([...r.mean, ...r.variance], [1, 2.5]);
+ * ```
+ */
+export function runningStats(
+  runningMean: Float32Array,
+  runningVar: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  momentum: number,
+  count: number,
+): { mean: Float32Array; variance: Float32Array } {
+  const f = Math.fround, keep = f(1 - momentum), m = f(momentum);
+  const unbias = f(count > 1 ? count / (count - 1) : 1), C = mean.length;
+  const newMean = new Float32Array(C), newVar = new Float32Array(C);
+  for (let c = 0; c < C; c++) {
+    newMean[c] = f(runningMean[c] * keep) + f(mean[c] * m);
+    newVar[c] = f(runningVar[c] * keep) + f(f(variance[c] * unbias) * m);
+  }
+  return { mean: newMean, variance: newVar };
+}
