@@ -32,6 +32,8 @@ import {
   reluBackward,
   reluPrimitive,
   sgemm,
+  tapsBackwardData,
+  tapsForward,
 } from "../../lib/backends/native/dnnl/mod.ts";
 import {
   assertClose,
@@ -270,6 +272,11 @@ dnnlTest(
       convBackwardData(dnnl, g, dy, w, dx);
       convBackwardData(dnnl, g, dy, w, dxOff, { taps: false });
       assertClose(dx, dxOff, `dx against oneDNN's primitive ${describe(g)}`);
+      // Both passes by taps whatever the preference (backward data by taps from batch 256 only).
+      tapsForward(dnnl, g, x, w, null, y, false);
+      assertClose(y, convRef(g, x, w, null), `tapsForward ${describe(g)}`);
+      tapsBackwardData(dnnl, g, dy, w, dx);
+      assertClose(dx, convBackwardDataRef(g, dy, w), `tapsBackwardData ${describe(g)}`);
     });
   },
 );

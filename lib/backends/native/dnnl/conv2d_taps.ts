@@ -1,18 +1,24 @@
 /**
- * Convolutions on small maps as one GEMM per output pixel and kernel tap: for output pixel `p`
- * and a tap `t` whose input pixel `q` lies inside the image, `y[:, p, :] += x[:, q, :] @ w[t]`,
- * with the batch as the GEMM's rows (a strided view of the NHWC buffer, no copy), and the backward
- * data pass as its adjoint `dx[:, q, :] += dy[:, p, :] @ w[t]^T`. Taps that only see padding are
+ * Convolutions on small maps as GEMMs per output pixel and kernel row: for output pixel `p` and
+ * the taps `t` of one kernel row whose input pixels `q` lie inside the image,
+ * `y[:, p, :] += x[:, q, :] @ w[t]`, with the batch as the GEMM's rows (a strided view of the
+ * NHWC buffer, no copy) and the row's taps side by side in the inner dimension; the backward data
+ * pass as its adjoint `dx[:, q, :] += dy[:, p, :] @ w[t]^T`. Taps that only see padding are
  * skipped instead of multiplied by zeros.
  *
  * Why: oneDNN 2.6's kernels split work by output rows and columns, which leaves little to do per
  * call when the map has a handful of pixels (ResNet-18's last stages: 2x2 and 1x1 at 28x28, 3x3 at
- * 96x96). Measured on the 2-core AMD EPYC (Zen 5), forward, batch 64 (256): 3x3 512->512 on a 1x1
- * map 0.45 (1.76) ms against 0.10 (0.38); on a 2x2 map 256->256 1.35 (4.76) against 0.52 (1.49);
- * on a 3x3 map 512->512 14.5 (88.2) against 5.3 (19.2) and 256->256 2.07 (8.50) against 1.59
- * (4.73); but 64->64 on a 3x3 map 0.11 against 0.31 and 128->128 on a 4x4 map 0.57 against 1.30.
- * Backward data gains less (its GEMMs read the weights transposed): 1x1 maps 1.00 (2.72) against
- * 0.21 (0.57), 2x2 256->256 0.87 (2.97) against 0.67 (2.02), 3x3 maps even or slower.
+ * 96x96). Measured on the 2-core AMD EPYC (Zen 5), oneDNN against this, batch 64 (256), in ms:
+ *
+ * | layer | forward | backward data |
+ * |---|---|---|
+ * | 3x3 512->512, 1x1 map | 0.48 / 0.10 (1.90 / 0.66) | 0.88 / 0.20 (2.01 / 0.46) |
+ * | 3x3 256->256, 2x2 map | 1.20 / 0.50 (5.16 / 1.58) | 0.79 / 0.62 (2.77 / 1.75) |
+ * | 3x3/2 128->256, 4x4 -> 2x2 | 0.78 / 0.38 (3.02 / 1.25) | 0.89 / 0.54 (3.20 / 1.39) |
+ * | 3x3 512->512, 3x3 map | 13.94 / 4.99 (54.2 / 19.2) | 9.11 / 9.70 (34.1 / 24.6) |
+ * | 3x3 256->256, 3x3 map | 2.10 / 1.43 (8.99 / 4.96) | 1.46 / 1.79 (6.57 / 5.41) |
+ * | 3x3 128->128, 4x4 map | 0.59 / 0.93 (2.63 / 3.29) | 0.66 / 1.05 (2.73 / 3.30) |
+ * | 3x3 64->64, 3x3 map | 0.12 / 0.21 (0.48 / 0.47) | 0.12 / 0.26 (0.40 / 0.61) |
  *
  * @example
  * ```ts
@@ -36,40 +42,46 @@ export type TapsPass = "forward" | "backward_data";
 
 /**
  * Whether `pass` of this geometry runs here rather than in oneDNN's primitive (the thresholds are
- * the measurements above: a 1-pixel output always; forward up to 3x3 outputs and backward data up
- * to 2x2 ones when the input has at least 128 channels and the kernel more than one tap).
+ * the measurements above): a 1-pixel output always; else inputs of at least 128 channels and
+ * kernels of more than one tap, forward up to 3x3 outputs, backward data up to 2x2 ones, and up
+ * to 3x3 from batch 256 (at batch 64 oneDNN was 6-20% faster there).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { convGeometry } from "./geometry.ts";
  * import { preferTaps } from "./conv2d_taps.ts";
- * const g = convGeometry({ batch: 8, inHeight: 6, inWidth: 6, inChannels: 256,
+ * const g = convGeometry({ batch: 64, inHeight: 6, inWidth: 6, inChannels: 256,
  *   outChannels: 512, kernel: 3, stride: 2, pad: 1 }); // a 3x3 output
  * assert.equal(preferTaps(g, "forward"), true);
  * assert.equal(preferTaps(g, "backward_data"), false);
+ * assert.equal(preferTaps({ ...g, batch: 256 }, "backward_data"), true);
  * ```
  */
 export function preferTaps(g: ConvGeometry, pass: TapsPass): boolean {
   if (g.groups !== 1 || g.batch === 0) return false;
   const pixels = g.outHeight * g.outWidth;
   if (pixels === 1) return true;
-  const wide = g.inChannels >= 128 && g.kernelHeight * g.kernelWidth > 1;
-  return wide && pixels <= (pass === "forward" ? 9 : 4);
+  if (g.inChannels < 128 || g.kernelHeight * g.kernelWidth === 1) return false;
+  return pixels <= (pass === "forward" || g.batch >= 256 ? 9 : 4);
 }
 
-/** Calls `f(p, q, t)` for every output pixel `p`, input pixel `q` and tap `t` that meet. */
-function eachTap(g: ConvGeometry, f: (p: number, q: number, t: number) => void): void {
+/**
+ * Calls `f(p, q, t, run)` for every output pixel `p` and kernel row whose taps `t` to
+ * `t + run - 1` meet input pixels `q` to `q + run - 1` (a row's taps that meet the input are
+ * consecutive, and so are their input pixels and HWIO weight rows: one GEMM with `run` times the
+ * inner dimension instead of `run` GEMMs).
+ */
+function eachRun(g: ConvGeometry, f: (p: number, q: number, t: number, run: number) => void) {
   for (let oy = 0; oy < g.outHeight; oy++) {
     for (let ox = 0; ox < g.outWidth; ox++) {
+      const x0 = ox * g.strideWidth - g.padLeft;
+      const k0 = Math.max(0, -x0), k1 = Math.min(g.kernelWidth, g.inWidth - x0);
+      if (k1 <= k0) continue;
       for (let ky = 0; ky < g.kernelHeight; ky++) {
         const iy = oy * g.strideHeight - g.padTop + ky;
         if (iy < 0 || iy >= g.inHeight) continue;
-        for (let kx = 0; kx < g.kernelWidth; kx++) {
-          const ix = ox * g.strideWidth - g.padLeft + kx;
-          if (ix < 0 || ix >= g.inWidth) continue;
-          f(oy * g.outWidth + ox, iy * g.inWidth + ix, ky * g.kernelWidth + kx);
-        }
+        f(oy * g.outWidth + ox, iy * g.inWidth + x0 + k0, ky * g.kernelWidth + k0, k1 - k0);
       }
     }
   }
@@ -125,9 +137,9 @@ export function tapsForward(
   const n = g.batch * yRow;
   if (bias) { for (let i = 0; i < n; i += oc) y.set(bias.subarray(0, oc), i); }
   else y.fill(0, 0, n);
-  eachTap(g, (p, q, t) => {
+  eachRun(g, (p, q, t, run) => {
     const a = x.subarray(q * ic), b = w.subarray(t * ic * oc), c = y.subarray(p * oc);
-    sgemmStrided(dnnl, false, false, g.batch, oc, ic, 1, a, xRow, b, oc, 1, c, yRow);
+    sgemmStrided(dnnl, false, false, g.batch, oc, run * ic, 1, a, xRow, b, oc, 1, c, yRow);
   });
   if (relu) { for (let i = 0; i < n; i++) if (y[i] < 0) y[i] = 0; // NaN stays, as in tfjs' Relu
    }
@@ -164,8 +176,8 @@ export function tapsBackwardData(
   const ic = g.inChannels, oc = g.outChannels;
   const xRow = g.inHeight * g.inWidth * ic, yRow = g.outHeight * g.outWidth * oc;
   dx.fill(0, 0, g.batch * xRow);
-  eachTap(g, (p, q, t) => {
+  eachRun(g, (p, q, t, run) => {
     const a = dy.subarray(p * oc), b = w.subarray(t * ic * oc), c = dx.subarray(q * ic);
-    sgemmStrided(dnnl, false, true, g.batch, ic, oc, 1, a, yRow, b, oc, 1, c, xRow);
+    sgemmStrided(dnnl, false, true, g.batch, run * ic, oc, 1, a, yRow, b, oc, 1, c, xRow);
   });
 }
