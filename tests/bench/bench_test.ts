@@ -164,7 +164,7 @@ Deno.test("bench table: the net, % peak, the note column and read every", async 
   );
   // The notes say what the columns divide by; nothing was left out (--impls given).
   if (measured) {
-    assert.match(lines[4], /^% peak: img\/s x GFLOP per image \(0\.000781 train at 16x16;/);
+    assert.match(lines[4], /^% peak: img\/s x GFLOP per image \(0\.000318 train at 16x16;/);
     assert.match(lines[4], /the FMA peak, \d+\.\d GFLOP\/s on 2 threads \(AVX/);
     assert.match(r.stderr, /bench: FMA peak \(AVX[^)]*, 12 accumulators\) on 2 threads: \d+\.\d/);
   } else assert.match(lines[4], /^% peak: peak: not measured \(/);

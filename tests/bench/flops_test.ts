@@ -4,10 +4,10 @@
  * and torchvision's ResNet-50 count.
  */
 import assert from "node:assert/strict";
-import { forwardMacs, gflopPerImage, trainingGflopPerImage } from "../../bench/flops.ts";
+import { forwardMacs, gflopPerImage, inputMacs, trainingGflopPerImage } from "../../bench/flops.ts";
 import { ConfigError } from "../../lib/errors.ts";
 
-Deno.test("ResNet-18: 0.198 GFLOP per training image at 28x28, 1.91 at 96x96", () => {
+Deno.test("ResNet-18: 0.107 GFLOP per training image at 28x28 (0.198 with padding), 1.59 at 96x96", () => {
   // 28x28: stem 14x14x64x49 = 614,656; b2 at 7x7: 4 x (49x64x64x9) = 7,225,344; b3 (4x4), b4
   // (2x2) and b5 (1x1) each 8,388,608 (a strided 3x3, three 3x3 and the 1x1 shortcut); dense
   // 512x10 = 5,120.
@@ -18,16 +18,30 @@ Deno.test("ResNet-18: 0.198 GFLOP per training image at 28x28, 1.91 at 96x96", (
     forwardMacs({ depth: 18 }, 96),
     7_225_344 + 576 * 64 * 64 * 9 * 4 + 144 * 524_288 + 36 * 2_097_152 + 9 * 8_388_608 + 5_120,
   );
-  assert.equal(trainingGflopPerImage({ depth: 18 }, 28).toFixed(3), "0.198");
-  assert.equal(trainingGflopPerImage({ depth: 18 }, 96).toFixed(2), "1.91");
+  // Without the taps on padding (per axis, output positions times the taps inside the input):
+  // stem 7x7/2 28->14: 4+6+7x11+5 = 92 of 98 taps; 3x3 at 7x7: 2+3x5+2 = 19 of 21; 3x3/2 7->4
+  // and 3x3 at 4x4: 10 of 12; 3x3/2 4->2: 5 of 6; at 2x2: 4 of 6; 3x3/2 2->1 2 of 3; at 1x1: 1
+  // of 3. The 1x1 shortcuts have no padding.
+  const b3 = 100 * 64 * 128 + 3 * 100 * 128 * 128 + 16 * 64 * 128;
+  const b4 = 25 * 128 * 256 + 3 * 16 * 256 * 256 + 4 * 128 * 256;
+  const b5 = 4 * 256 * 512 + 3 * 512 * 512 + 256 * 512;
+  const onInput = 92 * 92 * 64 + 4 * 19 * 19 * 64 * 64 + b3 + b4 + b5 + 5_120;
+  assert.equal(inputMacs({ depth: 18 }, 28), onInput);
+  assert.equal(onInput, 17_864_704);
+  assert.equal(trainingGflopPerImage({ depth: 18 }, 28).toFixed(3), "0.107");
+  assert.equal(trainingGflopPerImage({ depth: 18 }, 96).toFixed(2), "1.59");
   // x2 FLOPs per multiply-add, x3 products (forward, input gradient, weight gradient).
-  assert.equal(trainingGflopPerImage({ depth: 18 }, 28), forwardMacs({ depth: 18 }, 28) * 6e-9);
+  assert.equal(trainingGflopPerImage({ depth: 18 }, 28), inputMacs({ depth: 18 }, 28) * 6e-9);
+  // Every padded convolution loses some taps at its borders.
+  for (const size of [16, 28, 32, 96, 224]) {
+    assert.ok(inputMacs({ depth: 34 }, size) < forwardMacs({ depth: 34 }, size), `${size}`);
+  }
 });
 
 Deno.test("gflopPerImage: training's, or the forward pass alone for the test pass", () => {
   assert.equal(gflopPerImage({ depth: 18 }, 28, "train"), trainingGflopPerImage({ depth: 18 }, 28));
-  assert.equal(gflopPerImage({ depth: 34 }, 96, "eval"), forwardMacs({ depth: 34 }, 96) * 2e-9);
-  assert.equal(gflopPerImage({ depth: 18 }, 96, "eval").toFixed(3), "0.637");
+  assert.equal(gflopPerImage({ depth: 34 }, 96, "eval"), inputMacs({ depth: 34 }, 96) * 2e-9);
+  assert.equal(gflopPerImage({ depth: 18 }, 96, "eval").toFixed(3), "0.529");
 });
 
 Deno.test("other depths, widths and sizes follow the shape", () => {
@@ -65,7 +79,7 @@ Deno.test("ResNet-50: torchvision's 4.09 G multiply-adds forward at 224x224; bot
   // layer 2048x10; training is x6.
   const fm = { depth: 50, arch: "torchvision" } as const;
   assert.equal(forwardMacs(fm, 28), 77_951_232);
-  assert.equal(trainingGflopPerImage(fm, 96).toFixed(2), "4.42");
+  assert.equal(trainingGflopPerImage(fm, 96).toFixed(2), "4.07"); // 4.42 with the padding
   // A tiny bottleneck net by hand (width 8, [1,1,1,1], 16x16). A block from n x n to o x o
   // pixels: the 1x1 cin->mid at n x n, the 3x3 mid->mid (strided) and the 1x1 mid->4 mid at
   // o x o, the shortcut 1x1 cin->4 mid (strided) at o x o.
