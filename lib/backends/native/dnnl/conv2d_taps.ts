@@ -87,19 +87,17 @@ function eachRun(g: ConvGeometry, f: (p: number, q: number, t: number, run: numb
   }
 }
 
-function checkSizes(
-  g: ConvGeometry,
-  x: Float32Array,
-  w: Float32Array,
-  y: Float32Array,
-  what: string,
-) {
-  const xSize = g.batch * g.inHeight * g.inWidth * g.inChannels;
-  const ySize = g.batch * g.outHeight * g.outWidth * g.outChannels;
-  const wSize = g.kernelHeight * g.kernelWidth * g.inChannels * g.outChannels;
-  if (x.length < xSize || w.length < wSize || y.length < ySize) {
+/** The channels and the floats per image of input and output, once the buffers are checked. */
+function rowsOf(g: ConvGeometry, x: Float32Array, w: Float32Array, y: Float32Array, what: string) {
+  const ic = g.inChannels, oc = g.outChannels;
+  const xRow = g.inHeight * g.inWidth * ic, yRow = g.outHeight * g.outWidth * oc;
+  if (
+    x.length < g.batch * xRow || y.length < g.batch * yRow ||
+    w.length < g.kernelHeight * g.kernelWidth * ic * oc
+  ) {
     throw new Error(`conv ${what} by taps: buffers too small for ${JSON.stringify(g)}`);
   }
+  return { ic, oc, xRow, yRow };
 }
 
 /**
@@ -131,9 +129,7 @@ export function tapsForward(
   y: Float32Array,
   relu: boolean,
 ): void {
-  checkSizes(g, x, w, y, "forward");
-  const ic = g.inChannels, oc = g.outChannels;
-  const xRow = g.inHeight * g.inWidth * ic, yRow = g.outHeight * g.outWidth * oc;
+  const { ic, oc, xRow, yRow } = rowsOf(g, x, w, y, "forward");
   const n = g.batch * yRow;
   if (bias) { for (let i = 0; i < n; i += oc) y.set(bias.subarray(0, oc), i); }
   else y.fill(0, 0, n);
@@ -172,9 +168,7 @@ export function tapsBackwardData(
   w: Float32Array,
   dx: Float32Array,
 ): void {
-  checkSizes(g, dx, w, dy, "backward data");
-  const ic = g.inChannels, oc = g.outChannels;
-  const xRow = g.inHeight * g.inWidth * ic, yRow = g.outHeight * g.outWidth * oc;
+  const { ic, oc, xRow, yRow } = rowsOf(g, dx, w, dy, "backward data");
   dx.fill(0, 0, g.batch * xRow);
   eachRun(g, (p, q, t, run) => {
     const a = dy.subarray(p * oc), b = w.subarray(t * ic * oc), c = dx.subarray(q * ic);
