@@ -125,6 +125,9 @@ const CONV_CASES: ConvGeometryInput[] = [
     stride: [1, 2],
     pad: [2, 0, 0, 1],
   },
+  // Small maps with wide inputs: forward (and on 1- to 4-pixel outputs backward data) run as a
+  // GEMM per pixel and tap (see conv2d_taps.ts).
+  ...TAPS_CASES(),
   // Inputs smaller than the kernel (ResNet-18's last stage at 28x28): backward weights bypasses
   // oneDNN's GEMM fallback (see conv2d_im2col.ts).
   {
@@ -157,9 +160,6 @@ const CONV_CASES: ConvGeometryInput[] = [
     stride: 1,
     pad: "same",
   },
-  // Small maps with wide inputs: forward (and on 1- to 4-pixel outputs backward data) run as a
-  // GEMM per pixel and tap (see conv2d_taps.ts).
-  ...TAPS_CASES(),
 ];
 
 function TAPS_CASES(): ConvGeometryInput[] {
@@ -196,6 +196,9 @@ CONV_CASES.forEach((input, i) => {
     assertClose(y, convRef(g, x, w, bias), "y");
     convForward(dnnl, g, x, w, null, y);
     assertClose(y, convRef(g, x, w, null), "y without bias");
+    // oneDNN's own primitive too, where the GEMMs per pixel (conv2d_taps.ts) take the shape.
+    convForward(dnnl, g, x, w, bias, y, { taps: false });
+    assertClose(y, convRef(g, x, w, bias), "y by oneDNN's primitive");
     assertFast(convPlan(dnnl, g, "forward").conv.impl, "conv forward");
   });
   dnnlTest(`conv backward data ${describe(g)}`, () => {
@@ -203,6 +206,8 @@ CONV_CASES.forEach((input, i) => {
     const dx = new Float32Array(g.batch * g.inHeight * g.inWidth * g.inChannels);
     convBackwardData(dnnl, g, dy, w, dx);
     assertClose(dx, convBackwardDataRef(g, dy, w), "dx");
+    convBackwardData(dnnl, g, dy, w, dx, { taps: false });
+    assertClose(dx, convBackwardDataRef(g, dy, w), "dx by oneDNN's primitive");
     assertFast(convPlan(dnnl, g, "backward_data").conv.impl, "conv backward data");
   });
   dnnlTest(`conv backward weights ${describe(g)}`, () => {

@@ -88,12 +88,19 @@ function eachRun(g: ConvGeometry, f: (p: number, q: number, t: number, run: numb
 }
 
 /** The channels and the floats per image of input and output, once the buffers are checked. */
-function rowsOf(g: ConvGeometry, x: Float32Array, w: Float32Array, y: Float32Array, what: string) {
+function rowsOf(
+  g: ConvGeometry,
+  x: Float32Array,
+  w: Float32Array,
+  y: Float32Array,
+  what: string,
+  bias: Float32Array | null = null,
+) {
   const ic = g.inChannels, oc = g.outChannels;
   const xRow = g.inHeight * g.inWidth * ic, yRow = g.outHeight * g.outWidth * oc;
   if (
     x.length < g.batch * xRow || y.length < g.batch * yRow ||
-    w.length < g.kernelHeight * g.kernelWidth * ic * oc
+    w.length < g.kernelHeight * g.kernelWidth * ic * oc || (bias !== null && bias.length < oc)
   ) {
     throw new Error(`conv ${what} by taps: buffers too small for ${JSON.stringify(g)}`);
   }
@@ -129,7 +136,7 @@ export function tapsForward(
   y: Float32Array,
   relu: boolean,
 ): void {
-  const { ic, oc, xRow, yRow } = rowsOf(g, x, w, y, "forward");
+  const { ic, oc, xRow, yRow } = rowsOf(g, x, w, y, "forward", bias);
   const n = g.batch * yRow;
   if (bias) { for (let i = 0; i < n; i += oc) y.set(bias.subarray(0, oc), i); }
   else y.fill(0, 0, n);
@@ -137,8 +144,8 @@ export function tapsForward(
     const a = x.subarray(q * ic), b = w.subarray(t * ic * oc), c = y.subarray(p * oc);
     sgemmStrided(dnnl, false, false, g.batch, oc, run * ic, 1, a, xRow, b, oc, 1, c, yRow);
   });
-  if (relu) { for (let i = 0; i < n; i++) if (y[i] < 0) y[i] = 0; // NaN stays, as in tfjs' Relu
-   }
+  // NaN stays NaN, as in tfjs' Relu (oneDNN's ReLU post-op, on the other path, makes it 0).
+  if (relu) { for (let i = 0; i < n; i++) if (y[i] < 0) y[i] = 0; }
 }
 
 /**
