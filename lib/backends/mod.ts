@@ -47,6 +47,8 @@ export {
   chunkSizes,
   evalBatchThatFits,
   fitProblem,
+  INFERENCE_TENSOR_BYTES,
+  inferenceBatch,
   largestBatchThatFits,
   largestTensor,
   limitOf,

@@ -378,6 +378,42 @@ export function evalBatchThatFits(
 }
 
 /**
+ * The most bytes a tensor of a test pass takes where no adapter limit applies (CPU backends): the
+ * native backend's buffer pool keeps a buffer per size for as many tensors of that size as were
+ * ever alive at once, so a pass's memory grows with its batch while its speed stops growing far
+ * below 256 images at 96x96. Measured (ResNet-18 eval at 96x96, `deno task bench --tasks eval`,
+ * 2-core AMD EPYC Zen 5, 2026-12-07): batch 64 491 img/s and 344 MiB peak, 128 525 and 481 MiB,
+ * 256 517 and 757 MiB. 64 MiB holds 113 images' stem output at 96x96 and 1,337 at 28x28.
+ */
+export const INFERENCE_TENSOR_BYTES = 2 ** 26;
+
+/**
+ * The batch a test pass on a CPU backend runs in: `batch`, or the largest smaller one whose
+ * largest tensor stays within `bytes` (at least 1; results do not depend on the batch in
+ * inference mode).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { inferenceBatch } from "./tensor_limit.ts";
+ * import { resolveConfig } from "../model/resnet.ts";
+ * const r18 = resolveConfig({ depth: 18 });
+ * assert.equal(inferenceBatch(r18, 96, 256), 113); // 113 x 48x48x64 floats <= 64 MiB
+ * assert.equal(inferenceBatch(r18, 28, 256), 256);
+ * ```
+ */
+export function inferenceBatch(
+  config: ResNetConfig,
+  size: number,
+  batch: number,
+  bytes: number = INFERENCE_TENSOR_BYTES,
+): number {
+  // At a large batch no im2col matrix counts (tfjs-webgpu's, which CPU backends never make).
+  const perImage = largestTensor(config, size, 1024).bytes / 1024;
+  return Math.max(1, Math.min(batch, Math.floor(bytes / perImage)));
+}
+
+/**
  * Throws a {@linkcode TensorLimitError} (one line: the tensor, its size, the limit, what to
  * change) when a training step at `batch` cannot run within `limit` even in parts
  * ({@linkcode fitProblem}); does nothing off WebGPU.

@@ -23,20 +23,28 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ResNet } from "../model/resnet.ts";
 import type { Split } from "../data/idx_dataset.ts";
 import { batches } from "../data/batches.ts";
-import { evalBatchThatFits, type TensorLimit, tensorLimit } from "../backends/tensor_limit.ts";
+import {
+  evalBatchThatFits,
+  inferenceBatch,
+  type TensorLimit,
+  tensorLimit,
+} from "../backends/tensor_limit.ts";
 import type { PassProgress } from "./progress.ts";
 
 /** Options of {@linkcode evaluate}. */
 export interface EvaluateOptions {
   /** Input height and width (images are resized to it). */
   size: number;
-  /** Images per forward pass (on WebGPU at most as many as the adapter's limits allow). */
+  /**
+   * Images per forward pass: on WebGPU at most as many as the adapter's limits allow, elsewhere
+   * as many as keep every tensor within `INFERENCE_TENSOR_BYTES` (../backends/tensor_limit.ts).
+   */
   batchSize: number;
   /** Evaluate the first `limit` images only (null or undefined: all). */
   limit?: number | null;
   /**
    * The size no tensor may exceed; batches are split to fit it (default: the active backend's,
-   * {@linkcode tensorLimit}: the WebGPU adapter's limits, none elsewhere).
+   * {@linkcode tensorLimit}: the WebGPU adapter's limits; null: the CPU backends' memory bound).
    */
   tensorLimit?: TensorLimit | null;
   /** Told how many images are done, about once a second (default: nothing is shown). */
@@ -118,9 +126,12 @@ export async function evaluate(
 /** `confusion[true][predicted]` counts, row after row, summed on the device. */
 async function confusionCounts(net: ResNet, split: Split, opts: EvaluateOptions) {
   const k = net.config.numClasses, limit = opts.limit ?? undefined, progress = opts.progress;
-  // A tensor over the WebGPU adapter's limits gives wrong numbers silently: split the batch.
+  // A tensor over the WebGPU adapter's limits gives wrong numbers silently: split the batch. Off
+  // WebGPU, split it where a larger one would cost memory and gain no speed.
   const limits = opts.tensorLimit === undefined ? tensorLimit() : opts.tensorLimit;
-  const batchSize = evalBatchThatFits(net.config, opts.size, opts.batchSize, limits);
+  const batchSize = limits
+    ? evalBatchThatFits(net.config, opts.size, opts.batchSize, limits)
+    : inferenceBatch(net.config, opts.size, opts.batchSize);
   // float32 counts: exact up to 2^24 and supported by every backend's matMul (int32 is not).
   let confusion: tf.Tensor2D = tf.zeros([k, k]), done = 0, reported = performance.now();
   const kept: tf.Tensor1D[] = []; // each batch's predicted classes, when asked for

@@ -22,6 +22,8 @@ import {
   chunkSizes,
   evalBatchThatFits,
   fitProblem,
+  INFERENCE_TENSOR_BYTES,
+  inferenceBatch,
   largestBatchThatFits,
   largestTensor,
   limitOf,
@@ -199,6 +201,33 @@ Deno.test("eval splits a batch over the limit itself, and its results do not cha
   assert.deepEqual(parts.confusion, whole.confusion);
   const predicted = whole.confusion[0].map((_, j) => whole.confusion.some((row) => row[j] > 0));
   assert.ok(predicted.filter(Boolean).length >= 2, "predictions vary: a wrong pass would show");
+  net.dispose();
+});
+
+Deno.test("off WebGPU, a test pass keeps each tensor within INFERENCE_TENSOR_BYTES", async () => {
+  const r18 = resolveConfig({ depth: 18 });
+  // ResNet-18's largest tensor at 96x96 is b1.0's output, 48x48x64 floats an image.
+  const perImage = 48 * 48 * 64 * 4;
+  assert.equal(largestTensor(r18, 96, 1024).bytes, 1024 * perImage);
+  const b = inferenceBatch(r18, 96, 256);
+  assert.ok(b * perImage <= INFERENCE_TENSOR_BYTES && (b + 1) * perImage > INFERENCE_TENSOR_BYTES);
+  assert.equal(b, 113);
+  assert.equal(inferenceBatch(r18, 96, 100), 100, "a batch within the bound is kept");
+  assert.equal(inferenceBatch(r18, 28, 256), 256);
+  assert.equal(inferenceBatch(r18, 4096, 8), 1, "never below one image");
+  assert.equal(inferenceBatch(TINY, 16, 150, 64 * 2048), 64, "the bound is an argument");
+  // evaluate uses it when no adapter limit applies: 300 images of 192x192 through the width-8
+  // network have a b1.0 output of 96x96x8 floats each, so 227 fit 64 MiB.
+  await initBackend("cpu");
+  const net = new ResNet({ ...TINY, seed: 7 });
+  const sizes: number[] = [];
+  const apply = net.apply.bind(net);
+  net.apply = (x, o) => (sizes.push(x.shape[0]), apply(x, o));
+  const before = tf.memory().numTensors;
+  const r = await evaluate(net, syntheticSplit(300, 16, 3), { size: 192, batchSize: 300 });
+  assert.deepEqual(sizes, [227, 73]);
+  assert.equal(r.n, 300);
+  assert.equal(tf.memory().numTensors, before);
   net.dispose();
 });
 
