@@ -397,10 +397,12 @@ export function fork<T extends tf.Tensor>(x: T): [T, T] {
 /**
  * Kernel name of the SGD update of `torch.optim.SGD` (dampening 0). Inputs `value`, `gradient`
  * and, when `momentum > 0`, `buffer` (the momentum buffer); attributes `lr`, `momentum`, `nesterov`
- * and `weightDecay`. Outputs the new value, and with momentum the new buffer:
+ * and `weightDecay`, and `donate` (the caller replaces value and buffer by the outputs: the kernel
+ * may write over them). Outputs the new value, and with momentum the new buffer:
  * `g = gradient + weightDecay * value`; `b = momentum * buffer + g`;
  * `d = nesterov ? g + momentum * b : b` (`d = g` without momentum); `value - lr * d`. With
- * neither momentum nor weight decay it is `tf.train.sgd`'s `value - lr * gradient`.
+ * neither momentum nor weight decay it is PyTorch's `value.add_(gradient, alpha=-lr)`, one rounding
+ * of `value + fround(-lr) * gradient` (`tf.train.sgd` rounds the product first).
  */
 export const SGD_UPDATE = "ResNetSgdUpdate";
 
@@ -523,6 +525,7 @@ export class SGD extends tf.SGDOptimizer {
       momentum: this.momentum,
       nesterov: this.nesterov,
       weightDecay: this.#decays(value) ? this.weightDecay : 0,
+      donate: true, // both are replaced by the outputs below: the kernel may write over them
     }) as tf.Tensor | tf.Tensor[];
     const [v, b] = Array.isArray(out) ? out : [out];
     value.assign(v);

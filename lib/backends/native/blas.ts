@@ -34,6 +34,9 @@ export type Sgemm = (
   ldc: number,
 ) => void;
 
+/** `y += alpha * x` over all of `y`, in float32 (CBLAS' `saxpy`, unit strides). */
+export type Axpy = (alpha: number, x: Float32Array, y: Float32Array) => void;
+
 /** An opened BLAS library. */
 export interface Blas {
   ok: true;
@@ -41,6 +44,12 @@ export interface Blas {
   library: string;
   /** Row-major single-precision GEMM (`cblas_sgemm`). */
   sgemm: Sgemm;
+  /** `cblas_saxpy`: vectorised, one multiply-add per element. */
+  axpy: Axpy;
+  /** Sets OpenBLAS' thread count for later calls; null in other libraries. */
+  setThreads: ((n: number) => void) | null;
+  /** OpenBLAS' thread count when it was opened (`OPENBLAS_NUM_THREADS`, else the cores). */
+  openedThreads: number | null;
 }
 
 /** Why no BLAS library could be opened. */
@@ -51,6 +60,10 @@ export interface NoBlas {
 }
 
 const SYMBOLS = {
+  // OpenBLAS' own (absent elsewhere, e.g. in Accelerate): null when the library lacks it.
+  openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
+  openblas_get_num_threads: { parameters: [], result: "i32", optional: true },
+  cblas_saxpy: { parameters: ["i32", "f32", "buffer", "i32", "buffer", "i32"], result: "void" },
   cblas_sgemm: {
     parameters: [
       "i32", // order
@@ -158,7 +171,20 @@ export function openBlas(): Blas | NoBlas {
           BLAS_TIME.calls++;
         }
       };
-      cached = { ok: true, library: name, sgemm };
+      const saxpy = lib.symbols.cblas_saxpy;
+      const axpy: Axpy = (alpha, x, y) => {
+        if (x.length < y.length) throw new Error(`axpy: ${x.length} < ${y.length} elements`);
+        const t0 = BLAS_TIME.on ? performance.now() : 0;
+        saxpy(y.length, alpha, x, 1, y, 1);
+        if (BLAS_TIME.on) {
+          BLAS_TIME.ms += performance.now() - t0;
+          BLAS_TIME.calls++;
+        }
+      };
+      const set = lib.symbols.openblas_set_num_threads;
+      const setThreads = set ? (n: number) => set(n) : null;
+      const openedThreads = lib.symbols.openblas_get_num_threads?.() ?? null;
+      cached = { ok: true, library: name, sgemm, axpy, setThreads, openedThreads };
       return cached;
     } catch (e) {
       if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {

@@ -1,6 +1,6 @@
 /**
  * Element-wise kernels on `native`: broadcasting binary arithmetic, ReLU and its gradient, `Step`,
- * the gradient of `square`, and the one-pass SGD update; branch-free typed-array loops. With
+ * the gradient of `square`; branch-free typed-array loops. With
  * oneDNN, same-shape adds, ReLU and its gradient of large tensors run there, on every thread. The
  * gradients of `Relu`, `Square` and `ADD_RELU` as one pass each, and those of the gradient kernels
  * (for second-order gradients).
@@ -16,7 +16,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { SGD_UPDATE } from "../../../model/fused.ts";
 import { binary, type BinaryOp, broadcastShape, relu, reluGrad, step } from "../ops/elementwise.ts";
 import { pool } from "../buffers.ts";
 import type { Dnnl } from "../dnnl/ffi.ts";
@@ -24,7 +23,6 @@ import { dnnlAdd, dnnlRelu, dnnlReluGrad } from "../ops/elementwise_dnnl.ts";
 import { ADD_RELU, FORK } from "../../../model/fused.ts";
 import { one, onNative, release, runKernel } from "../gradients.ts";
 import { custom, donated, f32, type Fast, type Info, kernel, type NativeOp } from "./kernel.ts";
-import { laidOutTensor, storedLayout, valuesIn } from "../layouts.ts";
 
 /** ReLU's gradient (inputs dy, x; x may be ReLU's output, whose sign is the same). */
 export const NATIVE_RELU_GRAD = "NativeReluGrad";
@@ -92,57 +90,6 @@ const squareGrad = custom(NATIVE_SQUARE_GRAD, (inputs, backend) => {
   return backend.makeTensorInfo(inputs.dy!.shape, "float32", dx);
 });
 
-/**
- * `torch.optim.SGD`'s update in one pass (../../../model/fused.ts): weight decay, momentum
- * (Nesterov's or not) and the step, each element rounded to float32 once. Without momentum and
- * weight decay it is `value - lr * gradient`, as it has always been. Elementwise, so the layout
- * does not matter: weights kept in a oneDNN layout (../layouts.ts) stay in it, and the gradient
- * and buffer come in it or are converted to it; a weight in tfjs' layout whose gradient comes in
- * oneDNN's takes the gradient's (once: its new value and buffer keep it).
- */
-const sgdUpdate = custom(SGD_UPDATE, (inputs, backend, attrs) => {
-  const at = (name: string) => inputs[name] ? storedLayout(inputs[name].dataId) : null;
-  const layout = at("value") ?? at("gradient") ?? at("buffer");
-  const copies: Float32Array[] = [];
-  const read = (t: Info | undefined): Float32Array => {
-    if (!layout) return f32(backend, t)!;
-    const r = valuesIn(backend, t!, layout);
-    if (r.copy) copies.push(r.values);
-    return r.values;
-  };
-  const out = sgdValues(read(inputs.value), read(inputs.gradient), read, inputs.buffer, attrs);
-  for (const c of copies) pool.release(c);
-  const shape = inputs.value!.shape;
-  const infos = out.map((values) => laidOutTensor(backend, shape, values, layout));
-  return infos.length === 1 ? infos[0] : infos;
-});
-
-/** The SGD update's new value (and new buffer with momentum) from the operands' values. */
-function sgdValues(
-  v: Float32Array,
-  g: Float32Array,
-  read: (t: Info | undefined) => Float32Array,
-  buffer: Info | undefined,
-  // deno-lint-ignore no-explicit-any
-  attrs: any,
-): Float32Array[] {
-  const lr = attrs.lr as number, wd = (attrs.weightDecay ?? 0) as number;
-  const mu = (attrs.momentum ?? 0) as number, out = pool.alloc(v.length);
-  if (mu === 0) {
-    if (wd === 0) { for (let i = 0; i < v.length; i++) out[i] = v[i] - lr * g[i]; }
-    else for (let i = 0; i < v.length; i++) out[i] = v[i] - lr * (g[i] + wd * v[i]);
-    return [out];
-  }
-  const buf = read(buffer), nb = pool.alloc(v.length), nesterov = !!attrs.nesterov;
-  for (let i = 0; i < v.length; i++) {
-    const d = g[i] + wd * v[i];
-    // The buffer is stored in float32, and the step uses the stored value, as PyTorch's does.
-    nb[i] = mu * buf[i] + d;
-    out[i] = v[i] - lr * (nesterov ? d + mu * nb[i] : nb[i]);
-  }
-  return [out, nb];
-}
-
 /** The element-wise kernels, partly on oneDNN where `dnnl` is given. */
 function elementwiseKernels(dnnl: Dnnl | null): tf.KernelConfig[] {
   return [
@@ -159,7 +106,6 @@ function elementwiseKernels(dnnl: Dnnl | null): tf.KernelConfig[] {
     custom(ADD_RELU, addRelu(dnnl)),
     forkKernel,
     squareGrad,
-    sgdUpdate,
   ];
 }
 

@@ -19,7 +19,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import type { Sgemm } from "../blas.ts";
+import type { Axpy, Sgemm } from "../blas.ts";
 import type { Dnnl } from "../dnnl/ffi.ts";
 import type { ConvLibrary } from "../ops/conv2d.ts";
 import { plainInputs, type WeightLayoutMode } from "../layouts.ts";
@@ -35,6 +35,8 @@ export interface KernelLibraries {
   dnnl: Dnnl | null;
   /** How convolution weights are stored between steps (../layouts.ts); absent: `plain`. */
   weightLayout?: WeightLayoutMode;
+  /** BLAS' `saxpy` for the optimizer's plain step, where a BLAS library opens; absent: a loop. */
+  axpy?: Axpy | null;
 }
 
 /**

@@ -27,6 +27,7 @@ import { matMul } from "./mat_mul.ts";
 import { maxPool } from "./max_pool.ts";
 import { reduce } from "./reduce.ts";
 import { reverse } from "./reverse.ts";
+import { sgdUpdate } from "./sgd_update.ts";
 
 export type { KernelLibraries } from "./kernel.ts";
 
@@ -41,6 +42,7 @@ export const NATIVE_OPS: readonly NativeOp[] = [
   maxPool,
   reduce,
   reverse,
+  sgdUpdate,
 ];
 
 /** Every kernel of the `native` backend, on `libs`. */
