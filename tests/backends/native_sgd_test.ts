@@ -1,5 +1,5 @@
 /**
- * The optimizer's update on `native` (kernels/sgd_update.ts, ops/sgd.ts): PyTorch's plain step
+ * The optimizer's update on `native` (kernels/sgd_update.ts, ops/sgd_update.ts): PyTorch's plain step
  * bit for bit, by BLAS' saxpy and by the loop; in place where the optimizer donates a value that
  * nothing else holds, and never over a value another tensor shares.
  */
@@ -8,7 +8,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { nativeVariants, variantTest } from "./native_variants.ts";
-import { sgdStep } from "../../lib/backends/native/ops/sgd.ts";
+import { sgdStep } from "../../lib/backends/native/ops/sgd_update.ts";
 import { openBlas } from "../../lib/backends/native/blas.ts";
 import { mulberry32 } from "../../lib/data/rng.ts";
 import { SGD, SGD_UPDATE } from "../../lib/model/fused.ts";

@@ -1,5 +1,5 @@
 /**
- * `SGD_UPDATE` on `native` (../../../model/fused.ts; the arithmetic is ../ops/sgd.ts). The
+ * `SGD_UPDATE` on `native` (../../../model/fused.ts; the arithmetic is ../ops/sgd_update.ts). The
  * optimizer donates the old value and momentum buffer (`attrs.donate`: it replaces both by the
  * outputs at once), so where no other tensor shares them the update writes over them in place
  * (#26: the optimizer step runs on the weights in place) instead of filling fresh buffers.
@@ -21,7 +21,7 @@ import { SGD_UPDATE } from "../../../model/fused.ts";
 import { pool } from "../buffers.ts";
 import type { Axpy } from "../blas.ts";
 import { laidOutTensor, type Layout, storedLayout, valuesIn } from "../layouts.ts";
-import { type SgdAttrs, sgdStep } from "../ops/sgd.ts";
+import { type SgdAttrs, sgdStep } from "../ops/sgd_update.ts";
 import { custom, donated, f32, type Info, type NativeOp } from "./kernel.ts";
 
 /** The update kernel, with BLAS' saxpy for the plain step where a BLAS library is open. */

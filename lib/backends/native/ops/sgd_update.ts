@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { sgdStep } from "./sgd.ts";
+ * import { sgdStep } from "./sgd_update.ts";
  * const v = Float32Array.of(1, 2), g = Float32Array.of(0.5, -1);
  * sgdStep({ value: v, gradient: g, out: v }, { lr: 0.5 }, null); // in place
  * assert.deepEqual([...v], [0.75, 2.5]);
