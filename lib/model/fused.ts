@@ -428,8 +428,8 @@ const decaysByRank = (v: tf.Variable) => v.rank > 1;
 /**
  * `torch.optim.SGD` (momentum, Nesterov, weight decay; dampening 0) over tfjs' `tf.train.sgd`.
  * Each variable's update is one {@linkcode SGD_UPDATE} kernel where the backend registers it, and
- * tfjs ops elsewhere; without momentum and weight decay it is `tf.train.sgd` exactly (its own
- * update on backends without the kernel). Momentum buffers start at zero (PyTorch's first step
+ * tfjs ops elsewhere; without momentum and weight decay it is `tf.train.sgd` exactly on backends
+ * without the kernel (its own update), and PyTorch's `add_` rounding with it. Momentum buffers start at zero (PyTorch's first step
  * copies the gradient into the buffer: the same values) and are kept per variable; read and
  * restore them with {@linkcode SGD.momentumOf} and {@linkcode SGD.setMomentum}.
  *

@@ -47,6 +47,11 @@ export interface EvaluateOptions {
    * {@linkcode tensorLimit}: the WebGPU adapter's limits; null: the CPU backends' memory bound).
    */
   tensorLimit?: TensorLimit | null;
+  /**
+   * With no adapter limit, the most bytes a tensor of a pass may take; larger batches are split
+   * (default `INFERENCE_TENSOR_BYTES`, ../backends/tensor_limit.ts).
+   */
+  tensorBytes?: number;
   /** Told how many images are done, about once a second (default: nothing is shown). */
   progress?: PassProgress;
   /**
@@ -131,7 +136,7 @@ async function confusionCounts(net: ResNet, split: Split, opts: EvaluateOptions)
   const limits = opts.tensorLimit === undefined ? tensorLimit() : opts.tensorLimit;
   const batchSize = limits
     ? evalBatchThatFits(net.config, opts.size, opts.batchSize, limits)
-    : inferenceBatch(net.config, opts.size, opts.batchSize);
+    : inferenceBatch(net.config, opts.size, opts.batchSize, opts.tensorBytes);
   // float32 counts: exact up to 2^24 and supported by every backend's matMul (int32 is not).
   let confusion: tf.Tensor2D = tf.zeros([k, k]), done = 0, reported = performance.now();
   const kept: tf.Tensor1D[] = []; // each batch's predicted classes, when asked for

@@ -216,17 +216,21 @@ Deno.test("off WebGPU, a test pass keeps each tensor within INFERENCE_TENSOR_BYT
   assert.equal(inferenceBatch(r18, 28, 256), 256);
   assert.equal(inferenceBatch(r18, 4096, 8), 1, "never below one image");
   assert.equal(inferenceBatch(TINY, 16, 150, 64 * 2048), 64, "the bound is an argument");
-  // evaluate uses it when no adapter limit applies: 300 images of 192x192 through the width-8
-  // network have a b1.0 output of 96x96x8 floats each, so 227 fit 64 MiB.
+  // evaluate uses it when no adapter limit applies (here a bound of 64 images of 16x16), and the
+  // split leaves its results as they were.
   await initBackend("cpu");
   const net = new ResNet({ ...TINY, seed: 7 });
   const sizes: number[] = [];
   const apply = net.apply.bind(net);
   net.apply = (x, o) => (sizes.push(x.shape[0]), apply(x, o));
-  const before = tf.memory().numTensors;
-  const r = await evaluate(net, syntheticSplit(300, 16, 3), { size: 192, batchSize: 300 });
-  assert.deepEqual(sizes, [227, 73]);
-  assert.equal(r.n, 300);
+  const before = tf.memory().numTensors, split = syntheticSplit(150, 16, 3);
+  const opts = { size: 16, batchSize: 150, tensorLimit: null };
+  const parts = await evaluate(net, split, { ...opts, tensorBytes: 64 * 2048 });
+  assert.deepEqual(sizes, [64, 64, 22]);
+  sizes.length = 0;
+  const whole = await evaluate(net, split, opts);
+  assert.deepEqual(sizes, [150], "150 images of 16x16 are far below 64 MiB");
+  assert.deepEqual(parts.confusion, whole.confusion);
   assert.equal(tf.memory().numTensors, before);
   net.dispose();
 });

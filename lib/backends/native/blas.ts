@@ -44,7 +44,7 @@ export interface Blas {
   library: string;
   /** Row-major single-precision GEMM (`cblas_sgemm`). */
   sgemm: Sgemm;
-  /** `cblas_saxpy`: vectorised, one multiply-add per element. */
+  /** `cblas_saxpy`, vectorised (its time is not in {@linkcode BLAS_TIME}, which is sgemm's). */
   axpy: Axpy;
   /** Sets OpenBLAS' thread count for later calls; null in other libraries. */
   setThreads: ((n: number) => void) | null;
@@ -174,12 +174,7 @@ export function openBlas(): Blas | NoBlas {
       const saxpy = lib.symbols.cblas_saxpy;
       const axpy: Axpy = (alpha, x, y) => {
         if (x.length < y.length) throw new Error(`axpy: ${x.length} < ${y.length} elements`);
-        const t0 = BLAS_TIME.on ? performance.now() : 0;
         saxpy(y.length, alpha, x, 1, y, 1);
-        if (BLAS_TIME.on) {
-          BLAS_TIME.ms += performance.now() - t0;
-          BLAS_TIME.calls++;
-        }
       };
       const set = lib.symbols.openblas_set_num_threads;
       const setThreads = set ? (n: number) => set(n) : null;

@@ -115,15 +115,16 @@ export function openKernelLibraries(opts: LibraryOptions = {}): OpenedLibraries 
     }
     const dnnl = openDnnl(env && env !== "off" ? env : undefined, { waitPolicy });
     if (dnnl.ok) {
-      const threads = opts.threads ?? defaultThreads();
-      dnnl.setThreads(threads);
-      const conv = dnnlConv(dnnl, weightLayout);
       // BLAS, where one opens, only for the optimizer's saxpy (kernels/sgd_update.ts), on the
       // calling thread: OpenBLAS' own threads spin after each call and took the cores from
-      // oneDNN's (ResNet-18 28x28 b64 step 68.6 -> 86.8 ms with two, measured).
+      // oneDNN's (ResNet-18 28x28 b64 step 68.6 -> 86.8 ms with two, measured). Set before
+      // oneDNN's threads: an OpenMP build of OpenBLAS sets OpenMP's count, which oneDNN shares.
       const blas = openBlas();
       blas.ok && blas.setThreads?.(1);
       const axpy = blas.ok ? blas.axpy : null;
+      const threads = opts.threads ?? defaultThreads();
+      dnnl.setThreads(threads);
+      const conv = dnnlConv(dnnl, weightLayout);
       const libs = { sgemm: dnnlSgemm(dnnl), conv, dnnl, weightLayout, axpy };
       return { ok: true, libs, label: dnnlLabel(dnnl, threads), dnnl, dnnlReason: null };
     }

@@ -21,7 +21,7 @@ import { SGD_UPDATE } from "../../../model/fused.ts";
 import { pool } from "../buffers.ts";
 import type { Axpy } from "../blas.ts";
 import { laidOutTensor, type Layout, storedLayout, valuesIn } from "../layouts.ts";
-import { type SgdAttrs, sgdStep } from "../ops/sgd_update.ts";
+import { roundsOnce, type SgdAttrs, sgdStep } from "../ops/sgd_update.ts";
 import { custom, donated, f32, type Info, type NativeOp } from "./kernel.ts";
 
 /** The update kernel, with BLAS' saxpy for the plain step where a BLAS library is open. */
@@ -70,5 +70,5 @@ function operand(
 
 /** The optimizer's update on `native`. */
 export const sgdUpdate: NativeOp = {
-  kernels: ({ axpy }) => [sgdUpdateKernel(axpy ?? null)],
+  kernels: ({ axpy }) => [sgdUpdateKernel(roundsOnce(axpy ?? null))],
 };
