@@ -22,7 +22,7 @@ import type { Dnnl } from "../dnnl/ffi.ts";
 import { dnnlAdd, dnnlRelu, dnnlReluGrad } from "../ops/elementwise_dnnl.ts";
 import { ADD_RELU, FORK } from "../../../model/fused.ts";
 import { one, onNative, release, runKernel } from "../gradients.ts";
-import { custom, donated, f32, type Fast, type Info, kernel, type NativeOp } from "./kernel.ts";
+import { custom, donated, f32, type Fast, kernel, type NativeOp } from "./kernel.ts";
 
 /** ReLU's gradient (inputs dy, x; x may be ReLU's output, whose sign is the same). */
 export const NATIVE_RELU_GRAD = "NativeReluGrad";
