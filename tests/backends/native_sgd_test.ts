@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { nativeVariants, variantTest } from "./native_variants.ts";
 import { AXPY_BLOCK, roundsOnce, sgdStep } from "../../lib/backends/native/ops/sgd_update.ts";
-import { openBlas } from "../../lib/backends/native/blas.ts";
+import { oneThreadAxpy, openBlas } from "../../lib/backends/native/blas.ts";
 import { mulberry32 } from "../../lib/data/rng.ts";
 import { SGD, SGD_UPDATE } from "../../lib/model/fused.ts";
 
@@ -78,6 +78,22 @@ Deno.test("a saxpy that rounds the product first is not used", () => {
   assert.equal(roundsOnce(twoRoundings), null);
   assert.equal(roundsOnce(once), once);
   assert.equal(roundsOnce(null), null);
+});
+
+Deno.test("saxpy runs on one OpenBLAS thread and leaves the process' count as it was", () => {
+  const blas = openBlas();
+  if (!blas.ok || !blas.getThreads || !blas.setThreads) {
+    console.log("not tested: no OpenBLAS with a thread count here");
+    return;
+  }
+  // Registering oneDNN's backend once left it at 1, and the BLAS backend's sums changed (CI).
+  const before = blas.getThreads();
+  blas.setThreads(2);
+  const y = Float32Array.of(1, 1);
+  oneThreadAxpy(blas)(2, Float32Array.of(1, 2), y);
+  assert.deepEqual([...y], [3, 5]);
+  assert.equal(blas.getThreads(), 2);
+  blas.setThreads(before);
 });
 
 Deno.test("with momentum the step may write over its value and buffer", () => {

@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { openBlas, type Sgemm } from "./blas.ts";
+import { oneThreadAxpy, openBlas, type Sgemm } from "./blas.ts";
 import { type Dnnl, openDnnl, sgemmStrided } from "./dnnl/mod.ts";
 import { blasConv } from "./ops/conv2d.ts";
 import { dnnlConv } from "./ops/conv2d_dnnl.ts";
@@ -115,13 +115,9 @@ export function openKernelLibraries(opts: LibraryOptions = {}): OpenedLibraries 
     }
     const dnnl = openDnnl(env && env !== "off" ? env : undefined, { waitPolicy });
     if (dnnl.ok) {
-      // BLAS, where one opens, only for the optimizer's saxpy (kernels/sgd_update.ts), on the
-      // calling thread: OpenBLAS' own threads spin after each call and took the cores from
-      // oneDNN's (ResNet-18 28x28 b64 step 68.6 -> 86.8 ms with two, measured). Set before
-      // oneDNN's threads: an OpenMP build of OpenBLAS sets OpenMP's count, which oneDNN shares.
+      // BLAS, where one opens, only for the optimizer's saxpy (kernels/sgd_update.ts).
       const blas = openBlas();
-      blas.ok && blas.setThreads?.(1);
-      const axpy = blas.ok ? blas.axpy : null;
+      const axpy = blas.ok ? oneThreadAxpy(blas) : null;
       const threads = opts.threads ?? defaultThreads();
       dnnl.setThreads(threads);
       const conv = dnnlConv(dnnl, weightLayout);
@@ -144,8 +140,6 @@ export function openKernelLibraries(opts: LibraryOptions = {}): OpenedLibraries 
       misconfigured: false,
     };
   }
-  // Its own thread count again, where oneDNN's libraries in this process set it to 1 (tests).
-  if (blas.openedThreads !== null) blas.setThreads?.(blas.openedThreads);
   const libs = { sgemm: blas.sgemm, conv: blasConv(blas.sgemm), dnnl: null, axpy: blas.axpy };
   return { ok: true, libs, label: `BLAS: ${blas.library}`, dnnl: null, dnnlReason };
 }
