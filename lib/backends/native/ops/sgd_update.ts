@@ -29,7 +29,7 @@ export const AXPY_BLOCK = 64;
 
 /**
  * `axpy` when it rounds `y + alpha x` once on whole blocks (as the loop does, on 2^16 elements
- * where rounding the product first differs in about a hundred), else null.
+ * where rounding the product first differs in 34), else null.
  */
 export function roundsOnce(axpy: Axpy | null): Axpy | null {
   if (!axpy) return null;
