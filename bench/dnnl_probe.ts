@@ -27,6 +27,8 @@
  */
 import { parseArgs } from "node:util";
 import { parseNumber } from "../lib/parse_number.ts";
+import { type FmaPeak, measureFmaPeak } from "./fma_peak.ts";
+import { trainingGflopPerImage } from "./flops.ts";
 import { errorText, InputError } from "../lib/errors.ts";
 import {
   ARG,
@@ -277,17 +279,65 @@ function printConvRow(row: ConvRow, variants: Variant[]): void {
   console.log(`${head} | ${cells.join(" | ")}`);
 }
 
-function printStepTotals(rows: ConvRow[], layers: ProbeLayer[], variants: Variant[]): void {
+/**
+ * The most of the FMA peak a ResNet-18 training step can reach if it took only `ms`
+ * milliseconds: the step's FLOPs as the bench counts them (bench/flops.ts) over the peak, in that
+ * time. With `ms` the step's convolutions (and BatchNorm, pooling) measured alone, it bounds what
+ * any step can reach, whatever the rest (the update, JavaScript) costs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { peakCeiling } from "./dnnl_probe.ts";
+ * // ResNet-18 at 96x96, batch 64: 1.59 GFLOP an image; a 400 ms step on a 400 GFLOP/s CPU
+ * assert.equal(peakCeiling({ size: 96, batch: 64, ms: 400, peakGflops: 400 }).toFixed(3), "0.635");
+ * ```
+ */
+export function peakCeiling(
+  o: { size: number; batch: number; ms: number; peakGflops: number },
+): number {
+  const gflop = trainingGflopPerImage({ depth: 18 }, o.size) * o.batch;
+  return gflop / o.peakGflops / (o.ms / 1e3);
+}
+
+function printStepTotals(
+  r: Round,
+  layers: ProbeLayer[],
+  o: Options,
+  peak: FmaPeak | { error: string },
+): void {
   // One training step runs each layer `count` times per pass; the stem's backward-data pass is
   // not needed (nothing upstream of the image wants a gradient), so it is left out.
-  for (const v of variants) {
+  let fastest = Infinity;
+  for (const v of o.variants) {
     let ms = 0;
-    for (const row of rows) {
+    for (const row of r.convs) {
       if (row.layer === layers[0].name && row.pass === "backward_data") continue;
       ms += row.results[v]!.ms * layers.find((l) => l.name === row.layer)!.count;
     }
+    fastest = Math.min(fastest, ms);
     console.log(`  ${v}: ${ms.toFixed(1)} ms of convolutions per ResNet-18 training step`);
   }
+  const pool = r.normPool.find((p) => p.label.startsWith("max pool"))!;
+  const poolMs = pool.fwd + pool.bwd;
+  console.log(
+    `  the 17 BatchNorm layers, forward and backward: ${r.normsMs.toFixed(1)} ms; max pool ${
+      poolMs.toFixed(1)
+    } ms`,
+  );
+  if (!("gflops" in peak)) {
+    console.log(`  ceiling: not computed (FMA peak not measured: ${peak.error})`);
+    return;
+  }
+  const pct = (ms: number) =>
+    `${(100 * peakCeiling({ ...o, ms, peakGflops: peak.gflops })).toFixed(1)}%`;
+  console.log(
+    `  ceiling: a step is at most ${pct(fastest)} of the FMA peak in its convolutions' time ` +
+      `(fastest layout), ${pct(fastest + r.normsMs + poolMs)} with BatchNorm and pooling ` +
+      `(FMA peak ${peak.gflops.toFixed(1)} GFLOP/s on ${peak.threads} threads, ${peak.isa}; ` +
+      `${trainingGflopPerImage({ depth: 18 }, o.size).toFixed(3)} GFLOP a training image, ` +
+      `bench/flops.ts)`,
+  );
 }
 
 /** A batch-norm or pooling measurement: times and the bytes each pass moves, per element. */
@@ -305,25 +355,32 @@ function stemActivation(size: number, batch: number) {
   return { batch, height: stem.outHeight, width: stem.outWidth, channels: 64 };
 }
 
-function probeBatchNorm(dnnl: Dnnl, size: number, batch: number, reps: number): NormPoolRow[] {
-  const s = stemActivation(size, batch);
-  const n = batch * s.height * s.width * 64;
+type NormShape = { batch: number; height: number; width: number; channels: number };
+
+/** Milliseconds of one BatchNorm (+ReLU) forward-training and backward call on `s`. */
+function timeBatchNorm(dnnl: Dnnl, s: NormShape, relu: boolean, reps: number) {
+  const n = s.batch * s.height * s.width * s.channels;
   const x = filled(n), y = new Float32Array(n), dy = filled(n), dx = new Float32Array(n);
-  const c = () => new Float32Array(64);
+  const c = () => new Float32Array(s.channels);
   const stats = { gamma: c().fill(1), beta: c(), mean: c(), variance: c() };
   const grads = { dx, dgamma: c(), dbeta: c() };
+  const o = { epsilon: 1e-5, relu };
+  const workspace = new Uint8Array(batchNormWorkspaceBytes(dnnl, s, o));
+  const fwd = timeMs(
+    () => batchNormForwardTraining(dnnl, s, o, { x, y, ...stats, workspace }),
+    reps,
+  );
+  const bwd = timeMs(
+    () => batchNormBackward(dnnl, s, o, { x, dy, ...stats, workspace, ...grads }),
+    reps,
+  );
+  return { impl: batchNormPrimitive(dnnl, "training", s, o).impl, fwd, bwd, n };
+}
+
+function probeBatchNorm(dnnl: Dnnl, size: number, batch: number, reps: number): NormPoolRow[] {
+  const s = stemActivation(size, batch);
   return [false, true].map((withRelu) => {
-    const o = { epsilon: 1e-5, relu: withRelu };
-    const workspace = new Uint8Array(batchNormWorkspaceBytes(dnnl, s, o));
-    const fwd = timeMs(
-      () => batchNormForwardTraining(dnnl, s, o, { x, y, ...stats, workspace }),
-      reps,
-    );
-    const bwd = timeMs(
-      () => batchNormBackward(dnnl, s, o, { x, dy, ...stats, workspace, ...grads }),
-      reps,
-    );
-    const impl = batchNormPrimitive(dnnl, "training", s, o).impl;
+    const { impl, fwd, bwd, n } = timeBatchNorm(dnnl, s, withRelu, reps);
     // forward reads x twice (statistics, then normalization) and writes y; backward reads x and dy
     // twice and writes dx: bytes per element as a rough traffic estimate.
     return {
@@ -335,6 +392,28 @@ function probeBatchNorm(dnnl: Dnnl, size: number, batch: number, reps: number): 
       bwdBytes: 20 * n,
     };
   });
+}
+
+/**
+ * Milliseconds of all 17 BatchNorm layers of one ResNet-18 training step, forward and backward:
+ * one with its ReLU after the stem, two in each of the 8 residual blocks (the first with its ReLU)
+ * on the block's output map (d2l's 1x1 shortcut has none).
+ */
+function probeNetworkNorms(dnnl: Dnnl, size: number, batch: number, reps: number): number {
+  const stem = stemActivation(size, batch);
+  let ms = 0;
+  const add = (s: NormShape, relu: boolean, count: number) => {
+    const t = timeBatchNorm(dnnl, s, relu, reps);
+    ms += count * (t.fwd + t.bwd);
+  };
+  add(stem, true, 1);
+  for (const l of resnet18Convs(size, batch).filter((l) => l.name.includes("3x3/1"))) {
+    const g = l.geometry;
+    const s = { batch, height: g.outHeight, width: g.outWidth, channels: g.outChannels };
+    add(s, true, 2);
+    add(s, false, 2);
+  }
+  return ms;
 }
 
 function probeMaxPool(dnnl: Dnnl, size: number, batch: number, reps: number): NormPoolRow {
@@ -434,6 +513,8 @@ interface Round {
   overheadUs: number;
   convs: ConvRow[];
   normPool: NormPoolRow[];
+  /** All of the step's BatchNorm layers (0 when `--layers` picks some convolutions only). */
+  normsMs: number;
 }
 
 function measureRound(dnnl: Dnnl, o: Options, layers: ProbeLayer[]): Round {
@@ -445,6 +526,7 @@ function measureRound(dnnl: Dnnl, o: Options, layers: ProbeLayer[]): Round {
       ...probeBatchNorm(dnnl, o.size, o.batch, o.reps),
       probeMaxPool(dnnl, o.size, o.batch, o.reps),
     ],
+    normsMs: o.layers === "" ? probeNetworkNorms(dnnl, o.size, o.batch, o.reps) : 0,
   };
 }
 
@@ -467,10 +549,16 @@ function bestOf(a: Round, b: Round): Round {
     overheadUs: Math.min(a.overheadUs, b.overheadUs),
     convs,
     normPool,
+    normsMs: Math.min(a.normsMs, b.normsMs),
   };
 }
 
-function printRound(r: Round, o: Options, layers: ProbeLayer[]): void {
+function printRound(
+  r: Round,
+  o: Options,
+  layers: ProbeLayer[],
+  peak: FmaPeak | { error: string },
+): void {
   const gflops = 2 * 2048 ** 3 / r.sgemmMs / 1e6;
   console.log(
     `dnnl_sgemm 2048^3: ${r.sgemmMs.toFixed(1)} ms = ${gflops.toFixed(1)} GFLOP/s (practical peak)`,
@@ -483,12 +571,14 @@ function printRound(r: Round, o: Options, layers: ProbeLayer[]): void {
   printConvHeader(o.variants);
   for (const row of r.convs) printConvRow(row, o.variants);
   console.log("");
-  if (o.layers === "") printStepTotals(r.convs, layers, o.variants);
+  if (o.layers === "") printStepTotals(r, layers, o, peak);
   printNormPool(r.normPool, o.size, o.batch);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const o = parseOptions();
+  // Measured first, in a process of its own, before oneDNN's threads exist.
+  const peak = await measureFmaPeak({ threads: o.threads });
   statistic = o.stat;
   const dnnl = openDnnl(undefined, { waitPolicy: o.waitPolicy });
   if (!dnnl.ok) {
@@ -508,13 +598,13 @@ function main(): void {
   );
   let best = measureRound(dnnl, o, layers);
   for (let i = 1; i < o.rounds; i++) best = bestOf(best, measureRound(dnnl, o, layers));
-  printRound(best, o, layers);
+  printRound(best, o, layers, peak);
   dnnl.close();
 }
 
 if (import.meta.main) {
   try {
-    main();
+    await main();
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     console.error(`error: ${errorText(e)}`); // a bad flag value: one line, exit 2
