@@ -279,6 +279,12 @@ export const FLAGS = {
     help: "CPU threads of the native backend's oneDNN",
     parse: positiveInt,
   }),
+  saveEvery: flag({
+    flags: "--save-every <minutes>",
+    help: "also checkpoint part-way through an epoch once this many minutes have passed since " +
+      "the last checkpoint (0: only at the end of each epoch and when stopped)",
+    parse: nonNegativeFloat,
+  }),
   out: pathFlag("--out <path>", "output path"),
   resume: pathFlag("--resume <dir>", "continue the run in DIR from its last checkpoint"),
   initFrom: pathFlag(

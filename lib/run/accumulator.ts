@@ -235,6 +235,11 @@ export class EpochAccumulator {
     };
   }
 
+  /** Counts the time since the last read as no step's: it went to something else (a save). */
+  restartClock(): void {
+    this.#t0 = performance.now();
+  }
+
   /** Wall-clock seconds of the epoch so far, earlier parts included. */
   wallSeconds(): number {
     return this.prior.wallSeconds + (performance.now() - this.#wall0) / 1000;

@@ -79,6 +79,13 @@ export interface EpochOptions {
   pause?: () => Promise<void>;
   /** Called after every step with the 0-based step; tests inject faults with it. */
   afterStep?: (step: number) => void;
+  /**
+   * Saves the epoch part-way (./train.ts writes a mid-epoch checkpoint): called between
+   * steps, after the sums are read back, once `every` seconds have passed since the epoch began
+   * or since the last save; never after the epoch's last step. The save's time is not counted as
+   * training time.
+   */
+  checkpoint?: { every: number; save: (step: number, sums: PartialEpoch) => Promise<void> };
 }
 
 /** What {@linkcode trainEpoch} did. */
@@ -134,7 +141,7 @@ export async function trainEpoch(t: Trainee, o: EpochOptions): Promise<EpochTrai
   const it = trainBatches(t, epoch, startBatch);
   // The batch after the current one, made before anything awaits (disposed if left over).
   let next: IteratorResult<Batch> | null = null;
-  let step = startBatch, stopped = false;
+  let step = startBatch, stopped = false, saved = performance.now();
   const smoothing = { labelSmoothing: s.labelSmoothing };
   const stepped = perStep(s.schedule); // the rate is a function of (epoch, step): resumes exactly
   try {
@@ -155,6 +162,12 @@ export async function trainEpoch(t: Trainee, o: EpochOptions): Promise<EpochTrai
       if (o.stop?.() && step < steps) {
         stopped = true;
         break;
+      }
+      const save = o.checkpoint;
+      if (save && step < steps && performance.now() - saved >= save.every * 1000) {
+        await save.save(step, await read(step));
+        acc.restartClock();
+        saved = performance.now();
       }
     }
     const sums = await read(step);

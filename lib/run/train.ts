@@ -48,6 +48,7 @@ import {
   type Checkpoint,
   type CheckpointPosition,
   loadCheckpoint,
+  type PartialEpoch,
   saveCheckpoint,
 } from "./checkpoint.ts";
 import {
@@ -107,6 +108,12 @@ export interface TrainOptions extends Partial<RunRequest> {
   afterStep?: (net: ResNet, epoch: number, step: number) => void;
   /** Extra version strings for history.json (e.g. the app version). */
   versions?: Record<string, string>;
+  /**
+   * Also checkpoint part-way through an epoch once this many seconds have passed since the last
+   * checkpoint (a kill then loses at most that much training); 0 or absent: only at the end of
+   * each epoch and when stopped.
+   */
+  saveEvery?: number;
 }
 
 /** What {@linkcode TrainOptions.afterEpoch} is told about a finished epoch. */
@@ -279,6 +286,9 @@ async function runEpoch(run: RunState, epoch: number): Promise<boolean> {
     progress: opts.progress,
     stop: () => opts.signal?.aborted ?? false,
     afterStep: (step) => opts.afterStep?.(run.net, epoch, step),
+    checkpoint: opts.saveEvery
+      ? { every: opts.saveEvery, save: (step, sums) => saveMidEpoch(run, epoch, step, sums) }
+      : undefined,
   });
   run.images += trained.images;
   run.seconds += trained.seconds;
@@ -293,6 +303,24 @@ async function runEpoch(run: RunState, epoch: number): Promise<boolean> {
   });
   await endEpoch(run, epoch, record, evaluation);
   return false;
+}
+
+/**
+ * A checkpoint `step` steps into `epoch`, the one a stop writes, unless a weight is no longer
+ * finite: the step after it would diverge, and the last good checkpoint must stay the last one.
+ */
+async function saveMidEpoch(run: RunState, epoch: number, step: number, sums: PartialEpoch) {
+  if (!await finiteWeights(run.net)) return;
+  const pos = { epoch, batch: step, settings: run.settings, partial: sums };
+  run.ckpt = await save(run.plan.out, run.net, run.optimizer, pos);
+}
+
+/** Whether every trainable weight is finite (one number read back: a NaN or infinity x 0 is NaN). */
+async function finiteWeights(net: ResNet): Promise<boolean> {
+  const zero = tf.tidy(() => tf.addN(net.trainableVariables().map((v) => tf.sum(tf.mul(v, 0)))));
+  const [z] = await zero.data();
+  zero.dispose();
+  return z === 0;
 }
 
 /** The epoch's record into history.json, then the checkpoint, in that order; then the hooks. */

@@ -4,7 +4,8 @@
  * weights kept (`kept`, `direct`) ends where the same steps with plain weights end, its
  * checkpoint files are byte for byte those of the plain run (`kept` runs the same arithmetic;
  * `direct` another forward kernel, so within the golden tests' tolerance), the weights really
- * are stored blocked, and any other kernel and every read see tfjs' layout. Skipped, with the
+ * are stored blocked, any other kernel and every read see tfjs' layout, and reading every
+ * weight between steps (as a checkpoint part-way through an epoch does) changes no bit. Skipped, with the
  * reason printed, without oneDNN.
  * @module
  */
@@ -45,8 +46,12 @@ interface Trained {
   optimizer: Uint8Array;
 }
 
-/** STEPS SGD steps (momentum, weight decay) of a seeded small ResNet on `mode`'s backend. */
-async function train(mode: WeightLayoutMode): Promise<Trained> {
+/**
+ * STEPS SGD steps (momentum, weight decay) of a seeded small ResNet on `mode`'s backend; with
+ * `saveBetween`, the weights and momentum buffers read back after each step, as a checkpoint
+ * part-way through an epoch reads them (lib/run/train.ts).
+ */
+async function train(mode: WeightLayoutMode, saveBetween = false): Promise<Trained> {
   await tf.setBackend(backendOf(mode));
   // Width 16: 8 channels would be padded to oneDNN's blocks of 16, and padded layouts stay plain.
   const net = new ResNet({ stages: [1, 1, 1, 1], width: 16, seed: 3 });
@@ -63,6 +68,10 @@ async function train(mode: WeightLayoutMode): Promise<Trained> {
     await r.loss.data();
     tf.dispose([r.loss, r.correct]);
     reorders = dnnlTime(backendOf(mode))!.reorders - r0;
+    if (saveBetween) {
+      await encodeLayersModel(net, SIZE);
+      await momentumState(net, opt);
+    }
     // Every step's tensors are freed (the momentum buffers appear at the first step).
     if (i > 0) assert.equal(tf.memory().numTensors, before + net.trainableVariables().length);
   }
@@ -119,6 +128,25 @@ Deno.test({
     }
     plain.opt.dispose();
     plain.net.dispose();
+  },
+});
+
+Deno.test({
+  name: "native weight layouts: reading every weight between steps (a checkpoint) changes no bit",
+  ignore: skip !== null,
+  fn: async () => {
+    for (const mode of MODES) {
+      const a = await train(mode), b = await train(mode, true);
+      try {
+        sameBytes(b.weights, a.weights, `${mode}: weights`);
+        sameBytes(b.optimizer, a.optimizer, `${mode}: momentum buffers`);
+      } finally {
+        for (const t of [a, b]) {
+          t.opt.dispose();
+          t.net.dispose();
+        }
+      }
+    }
   },
 });
 

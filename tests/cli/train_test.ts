@@ -104,6 +104,7 @@ Deno.test("train rejects bad numbers with one line and exit 2", async () => {
   oneLineError(await runCli(["train", "--lr", "abc"]), 2, /--lr.*positive number/);
   oneLineError(await runCli(["train", "--size", "0"]), 2, /--size.*positive integer/);
   oneLineError(await runCli(["train", "--threads", "0"]), 2, /--threads.*positive integer/);
+  oneLineError(await runCli(["train", "--save-every", "-1"]), 2, /--save-every.*at least 0/);
 });
 
 Deno.test("train refuses an output directory it cannot write, before loading anything", async () => {

@@ -170,6 +170,72 @@ for (const opts of RESUMED) {
   });
 }
 
+// Every step's end is a save point here: a tiny interval (in seconds) has always passed.
+const EVERY_STEP = 1e-9;
+
+Deno.test("checkpoints part-way through epochs change nothing; a kill after one resumes from it exactly", async () => {
+  const opts = RESUMED[0];
+  const a = await Deno.makeTempDir(), b = await Deno.makeTempDir(), c = await Deno.makeTempDir();
+  await run(a, { settings: settings(opts) });
+  const before = tf.memory().numTensors;
+  await run(c, { settings: settings(opts), saveEvery: EVERY_STEP });
+  assert.equal(tf.memory().numTensors, before);
+  // A kill in epoch 2 after its third step: the save after its second step is the last one.
+  const killed = new Error("killed");
+  await assert.rejects(
+    run(b, {
+      settings: settings(opts),
+      saveEvery: EVERY_STEP,
+      afterStep: (_net, epoch, step) => {
+        if (epoch === 1 && step === 2) throw killed;
+      },
+    }),
+    (e) => e === killed,
+  );
+  const saved = JSON.parse(await Deno.readTextFile(`${b}/checkpoint.json`));
+  assert.deepEqual([saved.epoch, saved.batch, saved.partial.examples], [1, 2, 8]);
+  const resumed = await train({ data, out: b, resume: true, settings: settings(), backend });
+  assert.equal(resumed.status, "finished");
+  for (const dir of [b, c]) {
+    for (const f of ["weights.bin", "optimizer.safetensors"] as const) {
+      assert.deepEqual(
+        await Deno.readFile(await checkpointFile(dir, f)),
+        await Deno.readFile(await checkpointFile(a, f)),
+        `${dir === b ? "killed and resumed" : "saving every step"}: ${f}`,
+      );
+    }
+    const ha = await readHistory(a), h = await readHistory(dir);
+    for (const k of ["train_loss", "train_acc", "test_acc", "lr"] as const) {
+      assert.deepEqual(h.epochs.map((r) => r[k]), ha.epochs.map((r) => r[k]), k);
+    }
+  }
+  for (const dir of [a, b, c]) await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a checkpoint part-way through an epoch is not written when a weight is no longer finite", async () => {
+  const out = await Deno.makeTempDir();
+  await assert.rejects(
+    run(out, {
+      readEvery: 1,
+      saveEvery: EVERY_STEP,
+      // After step 0 of epoch 2 (its loss was finite), fc's weights go NaN: the save after that
+      // step must not keep them; step 1's loss is NaN.
+      afterStep: (net, epoch, step) => {
+        if (epoch === 1 && step === 0) {
+          const w = net.params.get("fc.weight")!;
+          tf.tidy(() => w.assign(tf.fill(w.shape, NaN)));
+        }
+      },
+    }),
+    (e: unknown) => e instanceof DivergedError,
+  );
+  const { net, checkpoint } = await loadCheckpoint(out);
+  assert.deepEqual([checkpoint.epoch, checkpoint.batch], [1, 0]);
+  assert.ok((await net.params.get("fc.weight")!.data()).every(Number.isFinite));
+  net.dispose();
+  await Deno.remove(out, { recursive: true });
+});
+
 Deno.test("a NaN loss stops the run with one line and keeps the last good checkpoint", async () => {
   const out = await Deno.makeTempDir();
   const before = tf.memory().numTensors;
