@@ -11,7 +11,7 @@ import "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { nativeVariants, variantTest } from "./native_variants.ts";
 import { fallbacks } from "../../lib/backends/native/kernels/kernel.ts";
-import { tapsOf } from "../../lib/backends/native/ops/conv2d.ts";
+import { fromConvInfo, tapsOf } from "../../lib/backends/native/im2col.ts";
 import { maxPool, maxPoolGrad } from "../../lib/backends/native/ops/max_pool.ts";
 import { ResNet } from "../../lib/model/resnet.ts";
 import { mulberry32 } from "../../lib/data/rng.ts";
@@ -606,7 +606,7 @@ function suite(NATIVE: string, test: ReturnType<typeof variantTest>): void {
 
   test("tapsOf: taps that only ever see padding are dropped", () => {
     const info = (h: number, k: number, s: number, p: number) =>
-      tf.backend_util.computeConv2DInfo([1, h, h, 1], [k, k, 1, 1], s, 1, p);
+      fromConvInfo(tf.backend_util.computeConv2DInfo([1, h, h, 1], [k, k, 1, 1], s, 1, p));
     assert.deepEqual(tapsOf(info(1, 3, 1, 1)), { kh: [1], kw: [1], all: false });
     assert.deepEqual(tapsOf(info(2, 3, 2, 1)).kh, [1, 1, 2, 2]);
     assert.equal(tapsOf(info(7, 3, 1, 1)).all, true);

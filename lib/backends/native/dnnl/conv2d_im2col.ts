@@ -16,20 +16,21 @@
  * import { im2colPlan } from "./conv2d_im2col.ts";
  * const g = convGeometry({ batch: 64, inHeight: 1, inWidth: 1, inChannels: 512,
  *   outChannels: 512, kernel: 3, pad: 1 });
- * assert.equal(im2colPlan(g).taps.length, 1); // only the centre tap sees data
+ * assert.equal(im2colPlan(g).taps.kh.length, 1); // only the centre tap sees data
  * ```
  * @module
  */
 
 import type { Dnnl } from "./ffi.ts";
 import type { ConvGeometry } from "./geometry.ts";
+import { type Im2colGeometry, im2colTaps, type Taps, tapsOf } from "../im2col.ts";
 import { growScratch } from "./primitive.ts";
 import { sgemm } from "./sgemm.ts";
 
 /** The GEMM shape of one geometry's backward-weights pass. */
 export interface Im2colPlan {
-  /** Kernel taps `[ky, kx]` that touch the input for at least one output position. */
-  taps: [number, number][];
+  /** Kernel taps that touch the input for at least one output position. */
+  taps: Taps;
   /** GEMM inner dimension: batch * outHeight * outWidth. */
   rows: number;
   /** im2col row length: taps * inChannels. */
@@ -38,19 +39,9 @@ export interface Im2colPlan {
   ones: Float32Array;
 }
 
-function tapTouchesInput(g: ConvGeometry, ky: number, kx: number): boolean {
-  const inside = (o: number, s: number, pad: number, k: number, size: number) => {
-    const i = o * s - pad + k;
-    return i >= 0 && i < size;
-  };
-  let rowOk = false, colOk = false;
-  for (let oy = 0; oy < g.outHeight; oy++) {
-    rowOk ||= inside(oy, g.strideHeight, g.padTop, ky, g.inHeight);
-  }
-  for (let ox = 0; ox < g.outWidth; ox++) {
-    colOk ||= inside(ox, g.strideWidth, g.padLeft, kx, g.inWidth);
-  }
-  return rowOk && colOk;
+/** The geometry as ../im2col.ts reads it (oneDNN's convolutions here are not dilated). */
+function im2colGeometry(g: ConvGeometry): Im2colGeometry {
+  return { ...g, dilationHeight: 1, dilationWidth: 1 };
 }
 
 /**
@@ -87,42 +78,18 @@ export function preferIm2col(g: ConvGeometry, impl: string): boolean {
  * import { im2colPlan } from "./conv2d_im2col.ts";
  * const g = convGeometry({ batch: 2, inHeight: 2, inWidth: 2, inChannels: 4, outChannels: 4,
  *   kernel: 3, stride: 2, pad: 1 });
- * assert.deepEqual(im2colPlan(g).taps, [[1, 1], [1, 2], [2, 1], [2, 2]]);
+ * assert.deepEqual(im2colPlan(g).taps, { kh: [1, 1, 2, 2], kw: [1, 2, 1, 2], all: false });
  * ```
  */
 export function im2colPlan(g: ConvGeometry): Im2colPlan {
-  const taps: [number, number][] = [];
-  for (let ky = 0; ky < g.kernelHeight; ky++) {
-    for (let kx = 0; kx < g.kernelWidth; kx++) if (tapTouchesInput(g, ky, kx)) taps.push([ky, kx]);
-  }
+  const taps = tapsOf(im2colGeometry(g));
   const rows = g.batch * g.outHeight * g.outWidth;
-  return { taps, rows, cols: taps.length * g.inChannels, ones: new Float32Array(rows).fill(1) };
+  const cols = taps.kh.length * g.inChannels;
+  return { taps, rows, cols, ones: new Float32Array(rows).fill(1) };
 }
 
 function floats(buffer: Uint8Array, n: number): Float32Array {
   return new Float32Array(buffer.buffer, buffer.byteOffset, n);
-}
-
-/** col[p, t * ic + c] = x at output position p shifted by tap t, or 0 in the padding. */
-function gather(g: ConvGeometry, plan: Im2colPlan, x: Float32Array, col: Float32Array): void {
-  const ic = g.inChannels;
-  let dst = 0;
-  for (let n = 0; n < g.batch; n++) {
-    for (let oy = 0; oy < g.outHeight; oy++) {
-      for (let ox = 0; ox < g.outWidth; ox++) {
-        for (const [ky, kx] of plan.taps) {
-          const iy = oy * g.strideHeight - g.padTop + ky;
-          const ix = ox * g.strideWidth - g.padLeft + kx;
-          if (iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth) col.fill(0, dst, dst + ic);
-          else {
-            const src = ((n * g.inHeight + iy) * g.inWidth + ix) * ic;
-            col.set(x.subarray(src, src + ic), dst);
-          }
-          dst += ic;
-        }
-      }
-    }
-  }
 }
 
 /**
@@ -156,17 +123,18 @@ export function im2colBackwardWeights(
     throw new Error(`im2col backward weights: buffers too small for ${JSON.stringify(g)}`);
   }
   const col = floats(growScratch(dnnl, "im2col", plan.rows * plan.cols * 4), plan.rows * plan.cols);
-  gather(g, plan, x, col);
-  const allTaps = plan.taps.length === g.kernelHeight * g.kernelWidth;
+  im2colTaps(im2colGeometry(g), plan.taps, x, 0, g.batch, col);
+  const allTaps = plan.taps.all;
   const out = allTaps
     ? dw
     : floats(growScratch(dnnl, "weights", plan.cols * oc * 4), plan.cols * oc);
   sgemm(dnnl, plan.cols, oc, plan.rows, col, dy, out, { transA: true });
   if (!allTaps) {
     dw.fill(0, 0, g.kernelHeight * g.kernelWidth * block);
-    plan.taps.forEach(([ky, kx], t) => {
-      dw.set(out.subarray(t * block, (t + 1) * block), (ky * g.kernelWidth + kx) * block);
-    });
+    const { kh, kw } = plan.taps;
+    for (let t = 0; t < kh.length; t++) {
+      dw.set(out.subarray(t * block, (t + 1) * block), (kh[t] * g.kernelWidth + kw[t]) * block);
+    }
   }
   if (dbias) sgemm(dnnl, 1, oc, plan.rows, plan.ones, dy, dbias);
 }

@@ -26,6 +26,15 @@ import { applyEpilogue, type Epilogue } from "./epilogue.ts";
 import { channelSums } from "./batch_norm.ts";
 import type { Layout } from "../layouts.ts";
 import type { WeightsCopy } from "../dnnl/conv2d.ts";
+import {
+  col2im,
+  col2imTaps,
+  fromConvInfo,
+  im2col,
+  im2colTaps,
+  type Taps,
+  tapsOf,
+} from "../im2col.ts";
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -55,38 +64,6 @@ function imagesPerSlice(c: ConvInfo): number {
   return Math.max(1, Math.min(c.batchSize, Math.floor(COLS_BUDGET / Math.max(1, perImage))));
 }
 
-/**
- * The kernel taps `(kh, kw)` that touch the input for at least one output pixel. On small
- * feature maps (ResNet's last stage at 28x28 input is 1x1) most 3x3 taps only ever see padding;
- * dropping them shrinks the matrix products by up to 9x.
- */
-export interface Taps {
-  kh: number[];
-  kw: number[];
-  /** Whether every tap is used (then the dense im2col applies). */
-  all: boolean;
-}
-
-/** The taps of {@linkcode Taps} for a convolution. */
-export function tapsOf(c: ConvInfo): Taps {
-  const used = (k: number, d: number, s: number, pad: number, outN: number, inN: number) => {
-    const lo = Math.ceil((pad - k * d) / s), hi = Math.floor((inN - 1 + pad - k * d) / s);
-    return Math.max(lo, 0) <= Math.min(hi, outN - 1);
-  };
-  const hs: number[] = [], ws: number[] = [];
-  for (let k = 0; k < c.filterHeight; k++) {
-    if (used(k, c.dilationHeight, c.strideHeight, c.padInfo.top, c.outHeight, c.inHeight)) {
-      hs.push(k);
-    }
-  }
-  for (let k = 0; k < c.filterWidth; k++) {
-    if (used(k, c.dilationWidth, c.strideWidth, c.padInfo.left, c.outWidth, c.inWidth)) ws.push(k);
-  }
-  const kh: number[] = [], kw: number[] = [];
-  for (const h of hs) for (const w of ws) kh.push(h), kw.push(w);
-  return { kh, kw, all: kh.length === c.filterHeight * c.filterWidth };
-}
-
 let wScratch = new Float32Array(0);
 /** The filter rows of the used taps: `[taps * in, out]` (a scratch buffer). */
 function compactFilter(c: ConvInfo, t: Taps, w: Float32Array): Float32Array {
@@ -99,148 +76,6 @@ function compactFilter(c: ConvInfo, t: Taps, w: Float32Array): Float32Array {
     out.set(w.subarray(src, src + rowLen), i * rowLen);
   }
   return out;
-}
-
-/** im2col restricted to the taps `t` (rows of `taps * in` columns). */
-function im2colTaps(
-  c: ConvInfo,
-  t: Taps,
-  x: Float32Array,
-  n0: number,
-  nb: number,
-  cols: Float32Array,
-) {
-  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
-  const T = t.kh.length, rowLen = T * C;
-  let r = 0;
-  for (let n = n0; n < n0 + nb; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++, r++) {
-        for (let i = 0; i < T; i++) {
-          const ih = oh * c.strideHeight - c.padInfo.top + t.kh[i] * c.dilationHeight;
-          const iw = ow * c.strideWidth - c.padInfo.left + t.kw[i] * c.dilationWidth;
-          const d = r * rowLen + i * C;
-          if (ih < 0 || ih >= H || iw < 0 || iw >= W) cols.fill(0, d, d + C);
-          else {
-            const src = ((n * H + ih) * W + iw) * C;
-            cols.set(x.subarray(src, src + C), d);
-          }
-        }
-      }
-    }
-  }
-}
-
-/** The adjoint of {@linkcode im2colTaps}: adds the columns back into `dx`. */
-function col2imTaps(
-  c: ConvInfo,
-  t: Taps,
-  cols: Float32Array,
-  n0: number,
-  nb: number,
-  dx: Float32Array,
-) {
-  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
-  const T = t.kh.length, rowLen = T * C;
-  let r = 0;
-  for (let n = n0; n < n0 + nb; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++, r++) {
-        for (let i = 0; i < T; i++) {
-          const ih = oh * c.strideHeight - c.padInfo.top + t.kh[i] * c.dilationHeight;
-          const iw = ow * c.strideWidth - c.padInfo.left + t.kw[i] * c.dilationWidth;
-          if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-          const s = r * rowLen + i * C, d = ((n * H + ih) * W + iw) * C;
-          for (let j = 0; j < C; j++) dx[d + j] += cols[s + j];
-        }
-      }
-    }
-  }
-}
-
-/** Writes the columns of images `[n0, n0 + nb)` of `x` into `cols` (`[nb*oh*ow, kh*kw*cin]`). */
-export function im2col(c: ConvInfo, x: Float32Array, n0: number, nb: number, cols: Float32Array) {
-  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = c;
-  const { dilationHeight: DH, dilationWidth: DW } = c;
-  const top = c.padInfo.top, left = c.padInfo.left;
-  const rowLen = KH * KW * C, segLen = KW * C;
-  let r = 0;
-  for (let n = n0; n < n0 + nb; n++) {
-    const xImg = n * H * W * C;
-    for (let oh = 0; oh < OH; oh++) {
-      const ih0 = oh * SH - top;
-      for (let ow = 0; ow < OW; ow++, r++) {
-        const iw0 = ow * SW - left;
-        const rowOff = r * rowLen;
-        // Whole kernel row inside the image with dilation 1: one contiguous copy per kh.
-        const rowInside = DW === 1 && iw0 >= 0 && iw0 + KW <= W;
-        for (let kh = 0; kh < KH; kh++) {
-          const ih = ih0 + kh * DH;
-          const dst = rowOff + kh * segLen;
-          if (ih < 0 || ih >= H) {
-            cols.fill(0, dst, dst + segLen);
-            continue;
-          }
-          const xRow = xImg + ih * W * C;
-          if (rowInside) {
-            const src = xRow + iw0 * C;
-            if (segLen > 32) cols.set(x.subarray(src, src + segLen), dst);
-            else for (let i = 0; i < segLen; i++) cols[dst + i] = x[src + i];
-            continue;
-          }
-          for (let kw = 0; kw < KW; kw++) {
-            const iw = iw0 + kw * DW;
-            const d = dst + kw * C;
-            if (iw < 0 || iw >= W) {
-              for (let i = 0; i < C; i++) cols[d + i] = 0;
-            } else {
-              const src = xRow + iw * C;
-              for (let i = 0; i < C; i++) cols[d + i] = x[src + i];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/** Adds the columns `cols` of images `[n0, n0 + nb)` back into `dx` (the adjoint of im2col). */
-export function col2im(c: ConvInfo, cols: Float32Array, n0: number, nb: number, dx: Float32Array) {
-  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = c;
-  const { dilationHeight: DH, dilationWidth: DW } = c;
-  const top = c.padInfo.top, left = c.padInfo.left;
-  const rowLen = KH * KW * C;
-  let r = 0;
-  for (let n = n0; n < n0 + nb; n++) {
-    const xImg = n * H * W * C;
-    for (let oh = 0; oh < OH; oh++) {
-      const ih0 = oh * SH - top;
-      for (let ow = 0; ow < OW; ow++, r++) {
-        const iw0 = ow * SW - left;
-        const rowOff = r * rowLen;
-        const rowInside = DW === 1 && iw0 >= 0 && iw0 + KW <= W;
-        for (let kh = 0; kh < KH; kh++) {
-          const ih = ih0 + kh * DH;
-          if (ih < 0 || ih >= H) continue;
-          const xRow = xImg + ih * W * C;
-          if (rowInside) {
-            // One contiguous run of kw * in values, as in im2col.
-            const s = rowOff + kh * KW * C, d = xRow + iw0 * C, len = KW * C;
-            for (let i = 0; i < len; i++) dx[d + i] += cols[s + i];
-            continue;
-          }
-          for (let kw = 0; kw < KW; kw++) {
-            const iw = iw0 + kw * DW;
-            if (iw < 0 || iw >= W) continue;
-            const s = rowOff + (kh * KW + kw) * C, d = xRow + iw * C;
-            for (let i = 0; i < C; i++) dx[d + i] += cols[s + i];
-          }
-        }
-      }
-    }
-  }
 }
 
 /** `y = conv(x, w)` (NHWC, HWIO); returns `[n, oh, ow, out]`. */
@@ -257,11 +92,11 @@ export function conv2dForward(
     sgemm(false, false, c.batchSize * pix, N, K, 1, x, K, w, N, 0, y, N);
     return y;
   }
-  const t = tapsOf(c);
+  const t = tapsOf(fromConvInfo(c));
   if (!t.all) {
     const Kt = t.kh.length * c.inChannels, wt = compactFilter(c, t, w);
     const cols = scratchOf(c.batchSize * pix * Kt);
-    im2colTaps(c, t, x, 0, c.batchSize, cols);
+    im2colTaps(fromConvInfo(c), t, x, 0, c.batchSize, cols);
     sgemm(false, false, c.batchSize * pix, N, Kt, 1, cols, Kt, wt, N, 0, y, N);
     return y;
   }
@@ -270,7 +105,7 @@ export function conv2dForward(
     const nb = Math.min(step, c.batchSize - n0);
     const rows = nb * pix;
     const cols = scratchOf(rows * K);
-    im2col(c, x, n0, nb, cols);
+    im2col(fromConvInfo(c), x, n0, nb, cols);
     sgemm(false, false, rows, N, K, 1, cols, K, w, N, 0, y.subarray(n0 * pix * N), N);
   }
   return y;
@@ -332,7 +167,7 @@ export function conv2dBackpropInput(
     sgemm(false, true, c.batchSize * pix, K, N, 1, dy, N, w, N, 0, dx, K);
     return dx;
   }
-  const t = tapsOf(c);
+  const t = tapsOf(fromConvInfo(c));
   const flipped = t.all ? flippedConv(c) : null;
   if (flipped) return conv2dForward(sgemm, flipped, dy, rotateFilter(c, w));
   const dx = pool.zeros(size); // col2im accumulates
@@ -340,7 +175,7 @@ export function conv2dBackpropInput(
     const Kt = t.kh.length * c.inChannels, wt = compactFilter(c, t, w);
     const cols = scratchOf(c.batchSize * pix * Kt);
     sgemm(false, true, c.batchSize * pix, Kt, N, 1, dy, N, wt, N, 0, cols, Kt);
-    col2imTaps(c, t, cols, 0, c.batchSize, dx);
+    col2imTaps(fromConvInfo(c), t, cols, 0, c.batchSize, dx);
     return dx;
   }
   const step = imagesPerSlice(c);
@@ -349,7 +184,7 @@ export function conv2dBackpropInput(
     const rows = nb * pix;
     const cols = scratchOf(rows * K);
     sgemm(false, true, rows, K, N, 1, dy.subarray(n0 * pix * N), N, w, N, 0, cols, K);
-    col2im(c, cols, n0, nb, dx);
+    col2im(fromConvInfo(c), cols, n0, nb, dx);
   }
   return dx;
 }
@@ -368,13 +203,13 @@ export function conv2dBackpropFilter(
     sgemm(true, false, K, N, c.batchSize * pix, 1, x, K, dy, N, 0, dw, N);
     return dw;
   }
-  const t = tapsOf(c);
+  const t = tapsOf(fromConvInfo(c));
   if (!t.all) {
     // Unused taps get zero gradient; the used ones come out compact and are scattered.
     const dw = pool.zeros(K * N), C = c.inChannels, rowLen = C * N;
     const Kt = t.kh.length * C, rows = c.batchSize * pix;
     const cols = scratchOf(rows * Kt);
-    im2colTaps(c, t, x, 0, c.batchSize, cols);
+    im2colTaps(fromConvInfo(c), t, x, 0, c.batchSize, cols);
     const dwt = new Float32Array(Kt * N);
     sgemm(true, false, Kt, N, rows, 1, cols, Kt, dy, N, 0, dwt, N);
     for (let i = 0; i < t.kh.length; i++) {
@@ -389,7 +224,7 @@ export function conv2dBackpropFilter(
     const nb = Math.min(step, c.batchSize - n0);
     const rows = nb * pix;
     const cols = scratchOf(rows * K);
-    im2col(c, x, n0, nb, cols);
+    im2col(fromConvInfo(c), x, n0, nb, cols);
     sgemm(
       true,
       false,
