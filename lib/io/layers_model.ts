@@ -186,6 +186,41 @@ function layersFiles(art: tf.io.ModelArtifacts): LayersFiles {
   };
 }
 
+/**
+ * Whether every float32 value of `weights.bin` (the manifest says which bytes are float32) is
+ * finite: no NaN, no infinity.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { weightsFinite } from "./layers_model.ts";
+ * const manifest = (n: number) => JSON.stringify({
+ *   weightsManifest: [{ paths: ["weights.bin"], weights: [{ name: "w", shape: [n], dtype: "float32" }] }],
+ * });
+ * const bytes = (...v: number[]) => new Uint8Array(Float32Array.from(v).buffer);
+ * assert.equal(weightsFinite({ modelJson: manifest(2), weights: bytes(1, -0) }), true);
+ * assert.equal(weightsFinite({ modelJson: manifest(2), weights: bytes(1, NaN) }), false);
+ * assert.equal(weightsFinite({ modelJson: manifest(1), weights: bytes(-Infinity) }), false);
+ * ```
+ */
+export function weightsFinite(files: LayersFiles): boolean {
+  const json = JSON.parse(files.modelJson) as tf.io.ModelJSON;
+  const specs = json.weightsManifest.flatMap((g) => g.weights);
+  const bytes = files.weights;
+  let offset = bytes.byteOffset;
+  for (const spec of specs) {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const size = spec.dtype === "float32" || spec.dtype === "int32" ? 4 : 1;
+    if (spec.dtype === "float32") {
+      // The bytes are a fresh buffer of 4-byte values from offset 0 (layersFiles), so aligned.
+      const v = new Float32Array(bytes.buffer, offset, n);
+      for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) return false;
+    }
+    offset += n * size;
+  }
+  return true;
+}
+
 function saveResult(files: LayersFiles): tf.io.SaveResult {
   return {
     modelArtifactsInfo: {

@@ -123,6 +123,8 @@ export class DivergedError extends UserError {
    * @param dir The run directory; null when there is none (the web page's session).
    * @param lastGoodEpoch The epoch of the checkpoint that stays (null without a run directory).
    * @param baseLr The run's base rate (the `lr` setting), which the schedule scales; default `lr`.
+   * @param lastGoodBatch Steps into the epoch after `lastGoodEpoch` the checkpoint was saved at
+   *   (a checkpoint part-way through an epoch); default 0.
    */
   constructor(
     readonly loss: number,
@@ -132,13 +134,17 @@ export class DivergedError extends UserError {
     readonly dir: string | null,
     readonly lastGoodEpoch: number | null,
     readonly baseLr: number = lr,
+    readonly lastGoodBatch: number = 0,
   ) {
     const what = `the loss became ${loss} in epoch ${epoch} (by step ${step}) with learning ` +
       `rate ${lr}`;
+    const where = lastGoodBatch > 0
+      ? `epoch ${lastGoodEpoch} and ${lastGoodBatch} steps of epoch ${(lastGoodEpoch ?? 0) + 1}`
+      : `epoch ${lastGoodEpoch}`;
     super(
       dir === null
         ? `${what}: train a new network with a lower rate`
-        : `${what}; the last good checkpoint (epoch ${lastGoodEpoch}) in ${dir} stays: resume it ` +
+        : `${what}; the last good checkpoint (${where}) in ${dir} stays: resume it ` +
           `with a lower base rate, e.g. ${baseLr / 10}`,
     );
   }
@@ -152,8 +158,11 @@ export interface EpochContext {
   lr: number;
   /** The run's base rate (the `lr` setting, which a schedule scales); default `lr`. */
   baseLr?: number;
-  /** The run directory and its last good checkpoint's epoch; none on the web page. */
-  resume?: { dir: string; lastGoodEpoch: number } | null;
+  /**
+   * The run directory and its last good checkpoint: after `lastGoodEpoch` epochs and
+   * `lastGoodBatch` steps of the next (default 0); none on the web page.
+   */
+  resume?: { dir: string; lastGoodEpoch: number; lastGoodBatch?: number } | null;
 }
 
 /**
@@ -224,6 +233,7 @@ export class EpochAccumulator {
         where?.dir ?? null,
         where?.lastGoodEpoch ?? null,
         c.baseLr ?? c.lr,
+        where?.lastGoodBatch ?? 0,
       );
     }
     return {

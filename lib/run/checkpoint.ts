@@ -44,6 +44,7 @@ import {
   type LayersFiles,
   readLayersFiles,
   setLayersWeights,
+  weightsFinite,
 } from "../io/layers_model.ts";
 import { readJsonFile, requireRunDir, RUN_FILES, runPath } from "./run_dir.ts";
 import {
@@ -162,6 +163,55 @@ export async function saveCheckpoint(
   optimizer: readonly SafetensorsInput[] | null = null,
 ): Promise<Checkpoint> {
   const files = await encodeLayersModel(net, pos.settings.size);
+  return await commitCheckpoint(dir, net, pos, files, optimizer);
+}
+
+/**
+ * {@linkcode saveCheckpoint}, unless a weight, a BatchNorm statistic or a momentum value is not
+ * finite: then nothing is written and null is returned (the checkpoint before stays the last).
+ * The values are checked on the host, in the bytes about to be written: no kernel runs, so the
+ * weights stay where and how the backend keeps them.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import assert from "node:assert/strict";
+ * import { initBackend } from "../backends/choose.ts";
+ * import { ResNet } from "../model/resnet.ts";
+ * import { saveCheckpointIfFinite } from "./checkpoint.ts";
+ * await initBackend("cpu");
+ * const dir = await Deno.makeTempDir();
+ * const net = new ResNet({ stages: [1, 1, 1, 1], width: 8 });
+ * const settings = { epochs: 1, batchSize: 8, lr: 0.05, size: 28, seed: 0, limit: null, testLimit: null };
+ * const pos = { epoch: 0, batch: 3, settings, partial: null };
+ * assert.ok(await saveCheckpointIfFinite(dir, net, pos));
+ * const w = net.params.get("fc.bias")!;
+ * w.assign(tf.fill(w.shape, NaN));
+ * assert.equal(await saveCheckpointIfFinite(dir, net, pos), null);
+ * net.dispose();
+ * ```
+ */
+export async function saveCheckpointIfFinite(
+  dir: string,
+  net: ResNet,
+  pos: CheckpointPosition,
+  optimizer: readonly SafetensorsInput[] | null = null,
+): Promise<Checkpoint | null> {
+  const files = await encodeLayersModel(net, pos.settings.size);
+  const finite = (t: SafetensorsInput) =>
+    !(t.data instanceof Float32Array) || t.data.every(Number.isFinite);
+  if (!weightsFinite(files) || !(optimizer ?? []).every(finite)) return null;
+  return await commitCheckpoint(dir, net, pos, files, optimizer);
+}
+
+/** The model directory, then `checkpoint.json` (the commit), then the older ones removed. */
+async function commitCheckpoint(
+  dir: string,
+  net: ResNet,
+  pos: CheckpointPosition,
+  files: LayersFiles,
+  optimizer: readonly SafetensorsInput[] | null,
+): Promise<Checkpoint> {
   const state = optimizer ? encodeSafetensors(optimizer) as Uint8Array<ArrayBuffer> : null;
   const model = await writeModelDir(dir, files, state);
   const ckpt: Checkpoint = {

@@ -50,6 +50,7 @@ import {
   loadCheckpoint,
   type PartialEpoch,
   saveCheckpoint,
+  saveCheckpointIfFinite,
 } from "./checkpoint.ts";
 import {
   backendRecord,
@@ -277,17 +278,22 @@ async function resumeRun(plan: RunPlan, opts: TrainOptions): Promise<Started> {
 async function runEpoch(run: RunState, epoch: number): Promise<boolean> {
   const opts = run.opts, out = run.plan.out, s = run.settings;
   const startBatch = epoch === run.ckpt.epoch ? run.ckpt.batch : 0;
+  // What a DivergedError names as the checkpoint that stays; a save part-way moves it.
+  const resume = { dir: out, lastGoodEpoch: run.ckpt.epoch, lastGoodBatch: run.ckpt.batch };
   const trained = await trainEpoch(run, {
     epoch,
     startBatch,
     prior: run.ckpt.partial,
-    resume: { dir: out, lastGoodEpoch: run.ckpt.epoch },
+    resume,
     read: { readEvery: opts.readEvery },
     progress: opts.progress,
     stop: () => opts.signal?.aborted ?? false,
     afterStep: (step) => opts.afterStep?.(run.net, epoch, step),
     checkpoint: opts.saveEvery
-      ? { every: opts.saveEvery, save: (step, sums) => saveMidEpoch(run, epoch, step, sums) }
+      ? {
+        every: opts.saveEvery,
+        save: (step, sums) => saveMidEpoch(run, resume, epoch, step, sums),
+      }
       : undefined,
   });
   run.images += trained.images;
@@ -306,21 +312,22 @@ async function runEpoch(run: RunState, epoch: number): Promise<boolean> {
 }
 
 /**
- * A checkpoint `step` steps into `epoch`, the one a stop writes, unless a weight is no longer
- * finite: the step after it would diverge, and the last good checkpoint must stay the last one.
+ * A checkpoint `step` steps into `epoch`, the one a stop writes, unless a value in it is not
+ * finite (the step after would diverge: the last good checkpoint must stay the last one).
  */
-async function saveMidEpoch(run: RunState, epoch: number, step: number, sums: PartialEpoch) {
-  if (!await finiteWeights(run.net)) return;
+async function saveMidEpoch(
+  run: RunState,
+  resume: { lastGoodBatch?: number },
+  epoch: number,
+  step: number,
+  sums: PartialEpoch,
+): Promise<void> {
   const pos = { epoch, batch: step, settings: run.settings, partial: sums };
-  run.ckpt = await save(run.plan.out, run.net, run.optimizer, pos);
-}
-
-/** Whether every trainable weight is finite (one number read back: a NaN or infinity x 0 is NaN). */
-async function finiteWeights(net: ResNet): Promise<boolean> {
-  const zero = tf.tidy(() => tf.addN(net.trainableVariables().map((v) => tf.sum(tf.mul(v, 0)))));
-  const [z] = await zero.data();
-  zero.dispose();
-  return z === 0;
+  const state = await momentumState(run.net, run.optimizer);
+  const saved = await saveCheckpointIfFinite(run.plan.out, run.net, pos, state);
+  if (!saved) return;
+  run.ckpt = saved;
+  resume.lastGoodBatch = step;
 }
 
 /** The epoch's record into history.json, then the checkpoint, in that order; then the hooks. */

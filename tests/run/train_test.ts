@@ -218,22 +218,53 @@ Deno.test("a checkpoint part-way through an epoch is not written when a weight i
     run(out, {
       readEvery: 1,
       saveEvery: EVERY_STEP,
-      // After step 0 of epoch 2 (its loss was finite), fc's weights go NaN: the save after that
-      // step must not keep them; step 1's loss is NaN.
+      // After step 1 of epoch 2 (its loss was finite), fc's weights go NaN: the save after that
+      // step must not keep them; step 2's loss is NaN. The save after step 0 stays the last.
       afterStep: (net, epoch, step) => {
-        if (epoch === 1 && step === 0) {
+        if (epoch === 1 && step === 1) {
           const w = net.params.get("fc.weight")!;
           tf.tidy(() => w.assign(tf.fill(w.shape, NaN)));
         }
       },
     }),
-    (e: unknown) => e instanceof DivergedError,
+    (e: unknown) => {
+      assert.ok(e instanceof DivergedError, String(e));
+      assert.match(e.message, /checkpoint \(epoch 1 and 1 steps of epoch 2\) in \S+ stays/);
+      return true;
+    },
   );
   const { net, checkpoint } = await loadCheckpoint(out);
-  assert.deepEqual([checkpoint.epoch, checkpoint.batch], [1, 0]);
+  assert.deepEqual([checkpoint.epoch, checkpoint.batch], [1, 1]);
   assert.ok((await net.params.get("fc.weight")!.data()).every(Number.isFinite));
   net.dispose();
   await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("trainEpoch saves part-way after every step but the last, and a save's time is not training time", async () => {
+  const before = tf.memory().numTensors;
+  const net = new ResNet({ ...model, seed: 1 });
+  const s = resolveSettings(settings());
+  const t = { net, optimizer: makeOptimizer(net, s, null), settings: s, data };
+  const saves: [number, number][] = [];
+  const SAVE_MS = 300;
+  const r = await trainEpoch(t, {
+    epoch: 0,
+    checkpoint: {
+      every: EVERY_STEP,
+      save: async (step, sums) => {
+        saves.push([step, sums.examples]);
+        await new Promise((done) => setTimeout(done, SAVE_MS));
+      },
+    },
+  });
+  // 16 images in steps of 4: saves after steps 1, 2 and 3, with the sums up to each.
+  assert.deepEqual(saves, [[1, 4], [2, 8], [3, 12]]);
+  assert.ok(r.wallSeconds() >= 3 * SAVE_MS / 1000, `wall ${r.wallSeconds()} s`);
+  assert.ok(r.seconds < r.wallSeconds() - 3 * SAVE_MS / 1000 + 0.05, `training ${r.seconds} s`);
+  assert.equal(r.sums.trainSeconds, r.seconds);
+  t.optimizer.dispose();
+  net.dispose();
+  assert.equal(tf.memory().numTensors, before);
 });
 
 Deno.test("a NaN loss stops the run with one line and keeps the last good checkpoint", async () => {
