@@ -265,24 +265,12 @@ export function im2colTaps(
   nb: number,
   cols: Float32Array,
 ): void {
-  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = g;
-  const T = t.kh.length;
-  let d = 0;
-  for (let n = n0; n < n0 + nb; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        for (let i = 0; i < T; i++, d += C) {
-          const ih = oh * g.strideHeight - g.padTop + t.kh[i] * g.dilationHeight;
-          const iw = ow * g.strideWidth - g.padLeft + t.kw[i] * g.dilationWidth;
-          if (ih < 0 || ih >= H || iw < 0 || iw >= W) cols.fill(0, d, d + C);
-          else {
-            const src = ((n * H + ih) * W + iw) * C;
-            // A loop, not set(subarray): no view object per pixel and tap for the collector.
-            for (let j = 0; j < C; j++) cols[d + j] = x[src + j];
-          }
-        }
-      }
-    }
+  const C = g.inChannels, src = tapSources(g, t, n0, nb);
+  for (let k = 0, d = 0; k < src.length; k++, d += C) {
+    const from = src[k];
+    if (from < 0) cols.fill(0, d, d + C);
+    // A loop, not set(subarray): no view object per pixel and tap for the collector.
+    else for (let j = 0; j < C; j++) cols[d + j] = x[from + j];
   }
 }
 
@@ -310,20 +298,32 @@ export function col2imTaps(
   nb: number,
   dx: Float32Array,
 ): void {
+  const C = g.inChannels, src = tapSources(g, t, n0, nb);
+  for (let k = 0, s = 0; k < src.length; k++, s += C) {
+    const to = src[k];
+    if (to >= 0) { for (let j = 0; j < C; j++) dx[to + j] += cols[s + j]; }
+  }
+}
+
+/**
+ * Where each row of the taps' columns reads: for each output pixel of images `n0` to `n0 + nb`
+ * and each kept tap, the offset of its input pixel in the NHWC input, or -1 in the padding.
+ */
+function tapSources(g: Im2colGeometry, t: Taps, n0: number, nb: number): Int32Array {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = g;
-  const T = t.kh.length;
-  let s = 0;
+  const T = t.kh.length, src = new Int32Array(nb * OH * OW * T);
+  let k = 0;
   for (let n = n0; n < n0 + nb; n++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
-        for (let i = 0; i < T; i++, s += C) {
+        for (let i = 0; i < T; i++, k++) {
           const ih = oh * g.strideHeight - g.padTop + t.kh[i] * g.dilationHeight;
           const iw = ow * g.strideWidth - g.padLeft + t.kw[i] * g.dilationWidth;
-          if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-          const d = ((n * H + ih) * W + iw) * C;
-          for (let j = 0; j < C; j++) dx[d + j] += cols[s + j];
+          const inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+          src[k] = inside ? ((n * H + ih) * W + iw) * C : -1;
         }
       }
     }
   }
+  return src;
 }
