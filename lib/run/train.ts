@@ -111,8 +111,8 @@ export interface TrainOptions extends Partial<RunRequest> {
   versions?: Record<string, string>;
   /**
    * Also checkpoint part-way through an epoch once this many seconds have passed since the last
-   * checkpoint (a kill then loses about that much training at most); 0 or absent: only at the end of
-   * each epoch and when stopped.
+   * checkpoint (a kill then loses about that much training at most); 0 or absent: only at the
+   * end of each epoch and when stopped.
    */
   saveEvery?: number;
 }
